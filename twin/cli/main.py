@@ -1,0 +1,65 @@
+"""The ``twin`` command group.
+
+Commands are registered by name -> "module:function" and imported lazily, so that
+``twin --help`` stays fast and a command's heavy dependencies load only when it runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+from twin import __version__
+from twin.errors import TwinError
+
+#: command name -> "module:attribute" of a click.Command
+COMMANDS: dict[str, str] = {
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports each command module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TwinError as exc:
+            click.echo(f"twin: error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="twin")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+def cli(verbose: int, quiet: bool) -> None:
+    """twin: a digital twin of a city for radio coverage and spectrum planning.
+
+    OSM buildings and streets -> receiver grid -> sites -> LoS/indoor -> TR 38.901 path
+    loss -> SINR and Shannon capacity per band -> GeoJSON, GeoPackage, GeoTIFF, web map.
+    """
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    # third-party libraries stay quiet unless asked for debug output
+    for noisy in ("fiona", "rasterio", "pyogrio", "numba", "distributed", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
+
+
+def main() -> None:  # pragma: no cover - console entry point convenience
+    cli()

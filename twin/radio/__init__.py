@@ -1,0 +1,1 @@
+"""Radio: link budget, best server, interference, SINR, Shannon capacity, user types."""
