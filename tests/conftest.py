@@ -1,0 +1,50 @@
+"""Shared fixtures: real OSM extracts (data/ and tests/data/), built once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+#: every real extract the twin must handle
+EXTRACTS = {
+    "helsinki": DATA / "helsinki.osm.pbf",
+    "monaco": TEST_DATA / "monaco.osm.gz",
+    "moscow": TEST_DATA / "moscow.osm.gz",
+    "west-oakland": TEST_DATA / "west-oakland.osm.bz2",
+}
+
+
+@pytest.fixture(scope="session")
+def helsinki_city():  # type: ignore[no-untyped-def]
+    from twin.city import load_city
+
+    return load_city(str(EXTRACTS["helsinki"]))
+
+
+@pytest.fixture(scope="session")
+def oakland_city():  # type: ignore[no-untyped-def]
+    from twin.city import load_city
+
+    return load_city(str(EXTRACTS["west-oakland"]))
+
+
+@pytest.fixture(scope="session")
+def default_scenario():  # type: ignore[no-untyped-def]
+    from twin.sources.scenario_file import read_scenario
+
+    return read_scenario(ROOT / "scenarios" / "default.toml")
+
+
+@pytest.fixture(scope="session")
+def helsinki_study(helsinki_city, default_scenario):  # type: ignore[no-untyped-def]
+    """The default scenario on a 20 m grid (fast enough for the suite)."""
+    from twin.scenario import with_overrides
+    from twin.study import run_study
+
+    sc = with_overrides(default_scenario, spacing_m=20.0)
+    return run_study(sc, city=helsinki_city)

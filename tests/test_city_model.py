@@ -1,0 +1,132 @@
+"""The one city builder on every real extract (twin.city.model, twin.sources)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import shapely
+
+from tests.conftest import EXTRACTS
+from twin.city import load_city
+from twin.city.model import HEIGHT_SOURCES
+from twin.errors import SourceError
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    zone = math.floor((lon + 180) / 6) + 1
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+@pytest.mark.parametrize("name", sorted(EXTRACTS))
+def test_every_extract_builds_a_clean_city(name: str) -> None:
+    city = load_city(str(EXTRACTS[name]))
+    b = city.buildings
+    assert len(b) > 10
+    assert list(b.index) == list(range(len(b)))
+    # local UTM zone, from the zone formula worked here
+    west, south, east, north = city.bounds_wgs84()
+    assert city.crs.to_epsg() == utm_epsg((west + east) / 2, (south + north) / 2)
+    assert shapely.is_valid(b.geometry.to_numpy()).all()
+    assert set(b.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert (b.geometry.area >= 4.0).all()  # slivers dropped
+    assert (b["height_m"] > 0).all()
+    assert (b["min_height_m"] >= 0).all() and (b["min_height_m"] < b["height_m"]).all()
+    assert set(b["height_source"]) <= set(HEIGHT_SOURCES)
+    assert sum(city.height_source_counts().values()) == len(b)
+    # no volume counted twice: prisms that overlap in 2D do not overlap vertically
+    g = b.geometry.to_numpy()
+    lo, hi = b["min_height_m"].to_numpy(), b["height_m"].to_numpy()
+    i, j = shapely.STRtree(g).query(g, predicate="intersects")
+    m = (i < j) & (lo[i] < hi[j]) & (lo[j] < hi[i])
+    overlap = shapely.area(shapely.intersection(g[i[m]], g[j[m]]))
+    assert overlap.sum() < 1.0
+
+
+def test_helsinki_parts_courtyards_and_heights(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    c = helsinki_city
+    assert c.source.format == "osm-pbf" and len(c.source.sha256) == 64
+    assert c.counts["parts"] > 50
+    assert c.counts["covered_dropped"] > 0  # outlines replaced by their parts
+    # courtyards: multipolygon buildings keep their holes
+    holes = [
+        len(p.interiors) for geom in c.buildings.geometry for p in getattr(geom, "geoms", [geom])
+    ]
+    assert sum(holes) > 10
+    hs = c.height_source_counts()
+    assert hs["height"] > 0 and hs["levels"] > 100 and hs["default"] > 0
+    assert len(c.streets) > 1000 and c.street_graph is not None
+    assert c.streets.crs == c.crs
+
+
+def test_moscow_keeps_stacked_tower_parts() -> None:
+    c = load_city(str(EXTRACTS["moscow"]))
+    high = c.buildings[c.buildings["min_height_m"] > 100]
+    assert len(high) >= 3  # Ostankino tower segments
+    assert (c.buildings["height_m"].max()) > 400
+
+
+def test_monaco_has_no_height_tags_and_uses_defaults() -> None:
+    c = load_city(str(EXTRACTS["monaco"]))
+    hs = c.height_source_counts()
+    assert hs["height"] == 0 and hs["levels"] == 0
+    assert hs["default"] + hs["type_default"] == len(c.buildings)
+
+
+def _write_geojson(path: Path, features: list[dict]) -> Path:
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path
+
+
+def _square(x: float, y: float, d: float) -> list[list[float]]:
+    return [[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]
+
+
+def test_footprints_geojson_with_height_and_repair(tmp_path: Path) -> None:
+    d = 0.0003
+    bowtie = [
+        [24.94, 60.17],
+        [24.94 + d, 60.17 + d],
+        [24.94 + d, 60.17],
+        [24.94, 60.17 + d],
+        [24.94, 60.17],
+    ]
+    feats = [
+        {"type": "Feature", "properties": {"height_m": 18.5, "name": "A"},
+         "geometry": {"type": "Polygon", "coordinates": [_square(24.941, 60.171, d)]}},
+        {"type": "Feature", "properties": {"levels": 4},
+         "geometry": {"type": "Polygon", "coordinates": [bowtie]}},
+    ]  # fmt: skip
+    city = load_city(str(_write_geojson(tmp_path / "f.geojson", feats)))
+    assert city.source.format == "footprints"
+    assert city.counts["invalid_repaired"] == 1
+    assert sorted(city.buildings["height_source"]) == ["height", "levels"]
+    assert city.buildings.loc[city.buildings["name"] == "A", "height_m"].item() == 18.5
+    assert shapely.is_valid(city.buildings.geometry.to_numpy()).all()
+
+
+def test_geojson_not_lonlat_is_refused(tmp_path: Path) -> None:
+    feats = [{"type": "Feature", "properties": {"height_m": 10},
+              "geometry": {"type": "Polygon", "coordinates": [_square(385000, 6672000, 20)]}}]  # fmt: skip  # noqa: E501
+    with pytest.raises(SourceError, match="lon/lat"):
+        load_city(str(_write_geojson(tmp_path / "utm.geojson", feats)))
+
+
+def test_missing_and_empty_sources(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no such file"):
+        load_city(str(tmp_path / "nope.osm"))
+    empty = tmp_path / "empty.osm"
+    empty.write_text(
+        '<?xml version="1.0"?><osm version="0.6"><node id="1" lat="60.1" lon="24.9"/></osm>'
+    )
+    with pytest.raises(SourceError, match="no buildings"):
+        load_city(str(empty))
+    (tmp_path / "city.shp").write_bytes(b"x")
+    with pytest.raises(SourceError, match="unknown city file type"):
+        load_city(str(tmp_path / "city.shp"))
+    garbage = tmp_path / "bad.osm.pbf"
+    garbage.write_bytes(b"not a pbf")
+    with pytest.raises(SourceError):
+        load_city(str(garbage))

@@ -1,0 +1,378 @@
+"""The city model and its one builder.
+
+Every source (OSM XML/PBF, footprint files, online queries) produces a :class:`RawCity`
+(building features with OSM-style tag columns in any CRS, and optionally a street graph);
+:func:`build_city` turns it into a :class:`CityModel` in the city's UTM zone, metres
+throughout. The builder never learns where the data came from.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from twin.city.heights import building_height
+from twin.errors import InputError, SourceError
+
+log = logging.getLogger(__name__)
+
+HEIGHT_SOURCES = ("height", "levels", "type_default", "default")
+
+#: Highway types that carry vehicles (used for street sites and vehicle receivers).
+DRIVE_HIGHWAYS = frozenset(
+    {
+        "motorway", "trunk", "primary", "secondary", "tertiary", "unclassified",
+        "residential", "living_street", "motorway_link", "trunk_link", "primary_link",
+        "secondary_link", "tertiary_link", "service", "road", "busway",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where the city came from: path (or query), sha256 of the bytes, format."""
+
+    path: str
+    sha256: str
+    format: str
+
+
+@dataclass
+class RawCity:
+    """What a reader hands to :func:`build_city`.
+
+    ``buildings`` has a geometry column in any CRS and OSM-style tag columns (``building``,
+    ``building:part``, ``height``, ``building:levels``, ``roof:levels``, ``min_height``,
+    ``building:min_level``, ``name``, ``osm_id``); missing columns are fine.
+    """
+
+    name: str
+    buildings: gpd.GeoDataFrame
+    graph: nx.MultiDiGraph | None
+    source: SourceInfo
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class CityModel:
+    """2.5D buildings and streets in the local UTM CRS (metres).
+
+    Attributes
+    ----------
+    buildings
+        Index ``building_id`` 0..n-1; ``geometry`` (Polygon/MultiPolygon, holes are open
+        courtyards), ``height_m``, ``min_height_m``, ``height_source``
+        (one of :data:`HEIGHT_SOURCES`), ``name``, ``kind``, ``osm_id``.
+    streets
+        Street edges (LineStrings) with ``highway``, ``name``, ``length_m``, ``drive``.
+    street_graph
+        The osmnx street graph projected to ``crs`` (None for footprint-only sources).
+    """
+
+    name: str
+    crs: CRS
+    buildings: gpd.GeoDataFrame
+    streets: gpd.GeoDataFrame
+    street_graph: nx.MultiDiGraph | None
+    source: SourceInfo
+    counts: dict[str, int]
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(minx, miny, maxx, maxy) of the buildings in ``crs``."""
+        b = self.buildings.total_bounds
+        return float(b[0]), float(b[1]), float(b[2]), float(b[3])
+
+    def height_source_counts(self) -> dict[str, int]:
+        """How many buildings took their height from each source."""
+        vc = self.buildings["height_source"].value_counts()
+        return {k: int(vc.get(k, 0)) for k in HEIGHT_SOURCES}
+
+    def bounds_wgs84(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) in degrees."""
+        b = gpd.GeoSeries([shapely.box(*self.bounds)], crs=self.crs).to_crs(4326).total_bounds
+        return float(b[0]), float(b[1]), float(b[2]), float(b[3])
+
+
+def _tag(row: pd.Series, key: str) -> Any:
+    v = row.get(key)
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return v
+
+
+def _polygonal(geom: Any) -> Any:
+    """The polygonal part of a geometry (after make_valid); None when nothing is left."""
+    if geom is None or geom.is_empty:
+        return None
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    if geom.geom_type == "GeometryCollection":
+        polys = [g for g in geom.geoms if g.geom_type in ("Polygon", "MultiPolygon")]
+        if not polys:
+            return None
+        return shapely.union_all(polys)
+    return None
+
+
+def _is_set(series: pd.Series) -> np.ndarray:
+    return np.asarray(series.notna() & (series.astype(str).str.lower() != "no"))
+
+
+def build_city(
+    raw: RawCity,
+    *,
+    storey_height_m: float = 3.0,
+    default_height_m: float = 10.0,
+    min_area_m2: float = 4.0,
+    type_defaults_m: dict[str, float] | None = None,
+    crs: CRS | str | None = None,
+) -> CityModel:
+    """Build the city model from any source.
+
+    Steps (each counted in ``CityModel.counts`` and logged): keep polygons (points and
+    lines dropped), project to the UTM zone of the data (or ``crs``), repair invalid
+    geometry (``make_valid``, polygonal part kept), resolve ``building:part`` against
+    outlines (parts replace the part of the outline they cover, so nothing is counted
+    twice), drop slivers smaller than ``min_area_m2``, and derive heights
+    (:func:`twin.city.heights.building_height`).
+
+    Raises
+    ------
+    InputError
+        Non-positive ``storey_height_m``/``default_height_m`` or negative ``min_area_m2``.
+    SourceError
+        When no building is left.
+    """
+    if storey_height_m <= 0:
+        raise InputError(f"storey_height_m must be > 0 m, got {storey_height_m}")
+    if default_height_m <= 0:
+        raise InputError(f"default_height_m must be > 0 m, got {default_height_m}")
+    if min_area_m2 < 0:
+        raise InputError(f"min_area_m2 must be >= 0 m^2, got {min_area_m2}")
+    counts: dict[str, int] = dict(raw.counts)
+    gdf = raw.buildings
+    where = raw.source.path
+    if gdf is None or len(gdf) == 0 or "geometry" not in gdf:
+        raise SourceError(f"{where}: holds no buildings (no element tagged building=*)")
+    gdf = gdf[gdf.geometry.notna()].copy()
+    is_poly = gdf.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    counts["non_polygon_dropped"] = int((~is_poly).sum())
+    gdf = gdf[is_poly]
+    if len(gdf) == 0:
+        raise SourceError(f"{where}: holds no building polygons (only points or lines)")
+    if gdf.crs is None:
+        gdf = gdf.set_crs(4326)
+    target = CRS.from_user_input(crs) if crs is not None else gdf.estimate_utm_crs()
+    gdf = gdf.to_crs(target)
+
+    # repair invalid geometry
+    geoms = gdf.geometry.to_numpy()
+    invalid = ~shapely.is_valid(geoms)
+    counts["invalid_repaired"] = int(invalid.sum())
+    if invalid.any():
+        geoms[invalid] = [_polygonal(g) for g in shapely.make_valid(geoms[invalid])]
+    gdf = gdf.set_geometry(geoms)
+    gdf = gdf[gdf.geometry.notna()]
+
+    # heights (before overlaps are resolved: the vertical extent decides what overlaps)
+    heights = np.empty(len(gdf))
+    mins = np.empty(len(gdf))
+    sources: list[str] = []
+    for i, (_, row) in enumerate(gdf.iterrows()):
+        tags = {
+            k: _tag(row, k)
+            for k in (
+                "height", "building:height", "building:levels", "roof:levels",
+                "min_height", "building:min_level", "building",
+            )
+        }  # fmt: skip
+        if tags["building"] is None:
+            tags["building"] = _tag(row, "building:part")
+        h, mh, src = building_height(
+            tags,
+            storey_height_m=storey_height_m,
+            default_height_m=default_height_m,
+            type_defaults_m=type_defaults_m,
+        )
+        heights[i], mins[i] = h, mh
+        sources.append(src)
+    gdf = gdf.assign(height_m=heights, min_height_m=mins, height_source=sources)
+
+    part_col = gdf["building:part"] if "building:part" in gdf else pd.Series(None, index=gdf.index)
+    bld_col = gdf["building"] if "building" in gdf else pd.Series(None, index=gdf.index)
+    is_part = _is_set(part_col) & ~_is_set(bld_col)
+    counts["parts"] = int(is_part.sum())
+    gdf = _resolve_overlaps(gdf, is_part, min_area_m2, counts)
+
+    # slivers
+    areas = gdf.geometry.area.to_numpy()
+    sliver = areas < min_area_m2
+    counts["slivers_dropped"] = int(sliver.sum())
+    gdf = gdf[~sliver]
+    if len(gdf) == 0:
+        raise SourceError(f"{where}: no building left after dropping slivers < {min_area_m2} m^2")
+    heights = gdf["height_m"].to_numpy()
+    mins = gdf["min_height_m"].to_numpy()
+    sources = list(gdf["height_source"])
+
+    def col(name: str) -> list[str]:
+        if name not in gdf.columns:
+            return [""] * len(gdf)
+        return ["" if pd.isna(v) else str(v) for v in gdf[name]]
+
+    kind = col("building")
+    part_kind = col("building:part")
+    kind = [k if k else (p if p else "yes") for k, p in zip(kind, part_kind, strict=True)]
+    buildings = gpd.GeoDataFrame(
+        {
+            "height_m": heights,
+            "min_height_m": mins,
+            "height_source": sources,
+            "name": col("name"),
+            "kind": kind,
+            "osm_id": col("osm_id"),
+        },
+        geometry=shapely.normalize(gdf.geometry.to_numpy()),
+        crs=target,
+    )
+    buildings.index = pd.RangeIndex(len(buildings), name="building_id")
+
+    streets, graph = _streets(raw.graph, target)
+    counts["buildings"] = len(buildings)
+    counts["street_edges"] = len(streets)
+    log.info(
+        "%s: %d buildings (%d parts, %d outlines covered by parts dropped, %d footprints "
+        "trimmed where they overlapped another, %d repaired, %d slivers dropped, "
+        "%d non-polygons dropped); heights: %s; %d street edges",
+        raw.name,
+        len(buildings),
+        counts["parts"],
+        counts["covered_dropped"],
+        counts["overlaps_trimmed"],
+        counts["invalid_repaired"],
+        counts["slivers_dropped"],
+        counts["non_polygon_dropped"],
+        buildings["height_source"].value_counts().to_dict(),
+        len(streets),
+    )
+    return CityModel(
+        name=raw.name,
+        crs=target,
+        buildings=buildings,
+        streets=streets,
+        street_graph=graph,
+        source=raw.source,
+        counts=counts,
+    )
+
+
+def _resolve_overlaps(
+    gdf: gpd.GeoDataFrame, is_part: np.ndarray, min_area_m2: float, counts: dict[str, int]
+) -> gpd.GeoDataFrame:
+    """Make prisms disjoint so that nothing is counted twice.
+
+    Buildings are taken parts first, then by increasing footprint area. Each one loses the
+    2D area of every building already taken whose vertical extent overlaps its own: parts
+    carve their area out of their outline (Simple 3D Buildings), a small building mapped
+    inside a larger one keeps its own height, and stacked parts (a tower's segments at
+    different ``min_height``) stay whole. A building left with less than
+    ``min_area_m2`` (or 5 % of its area) is dropped. Parts with no name or type inherit
+    them from the outline that covers them.
+    """
+    geoms = gdf.geometry.to_numpy().copy()
+    lo = gdf["min_height_m"].to_numpy()
+    hi = gdf["height_m"].to_numpy()
+    area = shapely.area(geoms)
+    order = np.lexsort((area, ~is_part))  # parts first, then small to large
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    neighbours: dict[int, list[int]] = {}
+    for a, b in zip(left, right, strict=True):
+        if a != b:
+            neighbours.setdefault(int(a), []).append(int(b))
+    taken = np.zeros(len(geoms), dtype=bool)
+    keep = np.ones(len(geoms), dtype=bool)
+    covered_by: dict[int, int] = {}
+    trimmed = dropped = 0
+    for i in order:
+        others = [
+            j for j in neighbours.get(int(i), []) if taken[j] and lo[j] < hi[i] and lo[i] < hi[j]
+        ]
+        taken[i] = True
+        if not others:
+            continue
+        cut = shapely.union_all(geoms[others])
+        if shapely.area(shapely.intersection(geoms[i], cut)) <= 1e-6:
+            continue
+        for j in others:
+            covered_by.setdefault(j, int(i))
+        rest = _polygonal(shapely.difference(geoms[i], cut))
+        if rest is None or rest.area < max(min_area_m2, 0.05 * area[i]):
+            keep[i] = False
+            taken[i] = False
+            dropped += 1
+        else:
+            geoms[i] = rest
+            trimmed += 1
+    counts["covered_dropped"] = dropped
+    counts["overlaps_trimmed"] = trimmed
+    out = gdf.set_geometry(geoms)
+    for key in ("name", "building"):
+        if key in out.columns:
+            values = out[key].to_numpy(dtype=object).copy()
+            for j, i in covered_by.items():
+                if is_part[j] and pd.isna(values[j]):
+                    values[j] = values[i]
+            out[key] = values
+    return out[keep]
+
+
+def _streets(
+    graph: nx.MultiDiGraph | None, crs: CRS
+) -> tuple[gpd.GeoDataFrame, nx.MultiDiGraph | None]:
+    empty = gpd.GeoDataFrame(
+        {"highway": [], "name": [], "length_m": [], "drive": []}, geometry=[], crs=crs
+    )
+    if graph is None or graph.number_of_edges() == 0:
+        return empty, None
+    import osmnx as ox
+
+    projected = ox.project_graph(graph, to_crs=crs)
+    edges = ox.graph_to_gdfs(projected, nodes=False, fill_edge_geometry=True)
+
+    def flat(v: Any) -> str:
+        if isinstance(v, list):
+            return ";".join(str(x) for x in v)
+        return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+
+    highway = [flat(v) for v in edges.get("highway", pd.Series([""] * len(edges)))]
+    names = [flat(v) for v in edges.get("name", pd.Series([""] * len(edges)))]
+    drive = [any(h in DRIVE_HIGHWAYS for h in hw.split(";")) for hw in highway]
+    # one geometry per undirected street: keep u < v (or the only direction present)
+    idx = edges.index.to_frame(index=False)
+    key = [
+        (*tuple(sorted((u, v))), k) for u, v, k in zip(idx["u"], idx["v"], idx["key"], strict=True)
+    ]
+    streets = gpd.GeoDataFrame(
+        {
+            "u": idx["u"].to_numpy(),
+            "v": idx["v"].to_numpy(),
+            "highway": highway,
+            "name": names,
+            "length_m": edges.geometry.length.to_numpy(),
+            "drive": drive,
+        },
+        geometry=edges.geometry.to_numpy(),
+        crs=crs,
+    )
+    streets = streets[~pd.Series(key).duplicated().to_numpy()].reset_index(drop=True)
+    return streets, projected

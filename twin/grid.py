@@ -1,0 +1,251 @@
+"""Receiver grid: a regular grid over the area plus receivers along the streets (pure).
+
+Indoor rule: a grid point is indoor when it lies inside a building footprint (holes are
+courtyards, so outdoor) whose prism reaches street level (``min_height_m`` at most the
+outdoor receiver height). Of several such buildings (stacked parts) the one with the lowest
+bottom is the point's building. Receiver height: outdoors ``outdoor_height_m`` (1.5 m);
+indoors ``indoor_height_m`` (the seed study's 9 m) kept below the roof:
+``min(indoor_height_m, max(outdoor_height_m, height_m - roof_clearance_m))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import shapely
+from affine import Affine
+from pyproj import CRS
+
+from twin.errors import InputError
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """Raster geometry of the regular grid: cell centres at ``transform * (col+0.5, row+0.5)``."""
+
+    transform: Affine
+    shape: tuple[int, int]  # (rows, cols)
+    spacing_m: float
+    crs: CRS
+
+
+@dataclass
+class ReceiverGrid:
+    """Receivers of one study: the regular grid points first, then street points.
+
+    All arrays have length N. ``kind`` is ``"grid"`` or ``"street"``; ``row``/``col`` are
+    -1 for street points; ``building_id`` is -1 outdoors.
+    """
+
+    x_m: FloatArray
+    y_m: FloatArray
+    rx_height_m: FloatArray
+    indoor: BoolArray
+    building_id: IntArray
+    kind: npt.NDArray[np.str_]
+    row: IntArray
+    col: IntArray
+    spec: GridSpec
+
+    def __len__(self) -> int:
+        return int(self.x_m.size)
+
+    @property
+    def is_grid(self) -> BoolArray:
+        """Mask of the regular grid points (the raster cells)."""
+        return np.asarray(self.kind == "grid")
+
+    def to_geodataframe(self) -> gpd.GeoDataFrame:
+        """Points with ``kind``, ``indoor``, ``building_id``, ``rx_height_m``, ``row``, ``col``."""
+        return gpd.GeoDataFrame(
+            {
+                "kind": self.kind,
+                "indoor": self.indoor,
+                "building_id": self.building_id,
+                "rx_height_m": self.rx_height_m,
+                "row": self.row,
+                "col": self.col,
+            },
+            geometry=shapely.points(self.x_m, self.y_m),
+            crs=self.spec.crs,
+        )
+
+    def subset(self, mask: npt.NDArray[np.bool_] | IntArray) -> ReceiverGrid:
+        """A grid holding only the receivers selected by a mask or index array."""
+        return ReceiverGrid(
+            x_m=self.x_m[mask],
+            y_m=self.y_m[mask],
+            rx_height_m=self.rx_height_m[mask],
+            indoor=self.indoor[mask],
+            building_id=self.building_id[mask],
+            kind=self.kind[mask],
+            row=self.row[mask],
+            col=self.col[mask],
+            spec=self.spec,
+        )
+
+
+def grid_spec(bounds: tuple[float, float, float, float], spacing_m: float, crs: CRS) -> GridSpec:
+    """Raster geometry covering ``bounds`` with cells of ``spacing_m``, origin snapped to it."""
+    if not np.isfinite(spacing_m) or spacing_m <= 0:
+        raise InputError(f"spacing: {spacing_m} m is not allowed; give a grid spacing > 0 m")
+    minx, miny, maxx, maxy = bounds
+    if not (maxx > minx and maxy > miny):
+        raise InputError(f"area bounds {bounds} are empty")
+    x0 = np.floor(minx / spacing_m) * spacing_m
+    y1 = np.ceil(maxy / spacing_m) * spacing_m
+    cols = int(np.ceil((maxx - x0) / spacing_m))
+    rows = int(np.ceil((y1 - miny) / spacing_m))
+    if rows * cols > 50_000_000:
+        raise InputError(
+            f"spacing: {spacing_m} m gives {rows * cols:,} grid points over the area; "
+            "use a larger spacing (at most 50 million points)"
+        )
+    return GridSpec(Affine(spacing_m, 0, x0, 0, -spacing_m, y1), (rows, cols), spacing_m, crs)
+
+
+def locate_indoor(
+    buildings: gpd.GeoDataFrame, x_m: FloatArray, y_m: FloatArray, *, street_level_m: float
+) -> IntArray:
+    """Building id of each point (-1 outdoor), by exact point-in-polygon with holes.
+
+    Only prisms whose bottom is at most ``street_level_m`` count; of several, the lowest
+    bottom (then the smallest footprint) wins.
+    """
+    pts = shapely.points(x_m, y_m)
+    geoms = buildings.geometry.to_numpy()
+    tree = shapely.STRtree(geoms)
+    p_idx, b_idx = tree.query(pts, predicate="within")
+    bid = np.full(np.asarray(x_m).size, -1, dtype=np.int64)
+    if p_idx.size == 0:
+        return bid
+    ids = buildings.index.to_numpy()
+    low = buildings["min_height_m"].to_numpy()
+    ok = low[b_idx] <= street_level_m
+    p_idx, b_idx = p_idx[ok], b_idx[ok]
+    area = shapely.area(geoms)
+    # sort so that, per point, the preferred building comes last; then assign in order
+    order = np.lexsort((-area[b_idx], -low[b_idx], p_idx))
+    bid[p_idx[order]] = ids[b_idx[order]]
+    return bid
+
+
+def indoor_rx_height_m(
+    roof_m: FloatArray,
+    *,
+    indoor_height_m: float = 9.0,
+    outdoor_height_m: float = 1.5,
+    roof_clearance_m: float = 1.5,
+) -> FloatArray:
+    """Indoor receiver height: ``min(indoor, max(outdoor, roof - clearance))``."""
+    return np.minimum(indoor_height_m, np.maximum(outdoor_height_m, roof_m - roof_clearance_m))
+
+
+def street_points(
+    streets: gpd.GeoDataFrame, step_m: float, bounds: tuple[float, float, float, float]
+) -> tuple[FloatArray, FloatArray]:
+    """Points every ``step_m`` along the drivable street edges inside ``bounds``."""
+    if step_m <= 0:
+        raise InputError(f"street_step: {step_m} m is not allowed; give a step > 0 m")
+    if len(streets) == 0:
+        return np.empty(0), np.empty(0)
+    lines = streets.geometry[streets["drive"].to_numpy(dtype=bool)].to_numpy()
+    lines = shapely.clip_by_rect(lines, *bounds)
+    lines = lines[~shapely.is_empty(lines)]
+    xs: list[FloatArray] = []
+    ys: list[FloatArray] = []
+    for line in lines:
+        length = line.length
+        n = int(length // step_m)
+        if n == 0:
+            continue
+        d = (np.arange(n) + 0.5) * step_m
+        pts = shapely.line_interpolate_point(line, d)
+        coords = shapely.get_coordinates(pts)
+        xs.append(coords[:, 0])
+        ys.append(coords[:, 1])
+    if not xs:
+        return np.empty(0), np.empty(0)
+    x = np.concatenate(xs)
+    y = np.concatenate(ys)
+    # the same street drawn twice (both directions, shared segments) gives near-duplicates
+    key = np.round(x / (step_m / 2)).astype(np.int64) * 1_000_003 + np.round(
+        y / (step_m / 2)
+    ).astype(np.int64)
+    _, first = np.unique(key, return_index=True)
+    first.sort()
+    return x[first], y[first]
+
+
+def build_grid(
+    buildings: gpd.GeoDataFrame,
+    bounds: tuple[float, float, float, float],
+    crs: CRS,
+    *,
+    spacing_m: float = 5.0,
+    indoor_height_m: float = 9.0,
+    outdoor_height_m: float = 1.5,
+    roof_clearance_m: float = 1.5,
+    streets: gpd.GeoDataFrame | None = None,
+    street_step_m: float | None = 10.0,
+) -> ReceiverGrid:
+    """Regular grid over ``bounds`` plus street receivers every ``street_step_m`` (None: none).
+
+    Street receivers that fall inside a building footprint (passages, tunnels under
+    buildings) are left out.
+    """
+    if outdoor_height_m <= 0 or indoor_height_m <= 0:
+        raise InputError(
+            f"receiver heights must be > 0 m (outdoor {outdoor_height_m}, indoor {indoor_height_m})"
+        )
+    spec = grid_spec(bounds, spacing_m, crs)
+    rows, cols = spec.shape
+    rr2d, cc2d = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    rr = rr2d.ravel()
+    cc = cc2d.ravel()
+    t = spec.transform
+    gx = t.c + (cc + 0.5) * t.a
+    gy = t.f + (rr + 0.5) * t.e
+    sx, sy = (np.empty(0), np.empty(0))
+    if streets is not None and street_step_m is not None:
+        sx, sy = street_points(streets, street_step_m, bounds)
+    x = np.concatenate([gx, sx])
+    y = np.concatenate([gy, sy])
+    bid = locate_indoor(buildings, x, y, street_level_m=outdoor_height_m)
+    n_grid = gx.size
+    keep = np.ones(x.size, dtype=bool)
+    keep[n_grid:] = bid[n_grid:] < 0
+    kind = np.array(["grid"] * n_grid + ["street"] * sx.size, dtype="<U6")
+    row = np.concatenate([rr, np.full(sx.size, -1)]).astype(np.int64)
+    col = np.concatenate([cc, np.full(sx.size, -1)]).astype(np.int64)
+    indoor = bid >= 0
+    roof = np.zeros(x.size)
+    roof[indoor] = buildings["height_m"].to_numpy()[bid[indoor]]
+    rx_h = np.where(
+        indoor,
+        indoor_rx_height_m(
+            roof,
+            indoor_height_m=indoor_height_m,
+            outdoor_height_m=outdoor_height_m,
+            roof_clearance_m=roof_clearance_m,
+        ),
+        outdoor_height_m,
+    )
+    return ReceiverGrid(
+        x_m=x[keep],
+        y_m=y[keep],
+        rx_height_m=rx_h[keep],
+        indoor=indoor[keep],
+        building_id=bid[keep],
+        kind=kind[keep],
+        row=row[keep],
+        col=col[keep],
+        spec=spec,
+    )

@@ -1,0 +1,169 @@
+"""Scenarios: what one study runs, validated into frozen pydantic models (pure).
+
+A scenario is data (TOML in ``scenarios/``). Unknown keys are errors; every value has an
+allowed range. :func:`twin.sources.scenario_file.read_scenario` reads a file and turns
+validation failures into :class:`~twin.errors.ScenarioError` messages that name the file,
+the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from twin.bands import MAX_FREQ_GHZ, MIN_FREQ_GHZ
+
+Freq = Annotated[float, Field(ge=MIN_FREQ_GHZ, le=MAX_FREQ_GHZ)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CityConfig(_Model):
+    """Where the city comes from and how heights are filled in."""
+
+    source: str = Field(description="OSM file, footprint file, place:NAME or bbox:W,S,E,N")
+    name: str | None = None
+    area: tuple[float, float, float, float] | None = Field(
+        default=None, description="area of interest (west, south, east, north) in degrees"
+    )
+    storey_height_m: float = Field(default=3.0, gt=0, le=10)
+    default_height_m: float = Field(default=10.0, gt=0, le=500)
+    min_area_m2: float = Field(default=4.0, ge=0)
+
+    @field_validator("area")
+    @classmethod
+    def _area_order(
+        cls, v: tuple[float, float, float, float] | None
+    ) -> tuple[float, float, float, float] | None:
+        if v is not None:
+            w, s, e, n = v
+            if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+                raise ValueError("area must be (west, south, east, north) in degrees, west < east")
+        return v
+
+
+class GridConfig(_Model):
+    """Receiver grid."""
+
+    spacing_m: float = Field(default=5.0, gt=0, le=1000)
+    indoor_height_m: float = Field(default=9.0, gt=0, le=100)
+    outdoor_height_m: float = Field(default=1.5, gt=0, le=10)
+    roof_clearance_m: float = Field(default=1.5, ge=0, le=10)
+    street_step_m: float | None = Field(default=10.0, gt=0, le=1000)
+
+
+class SiteEntry(_Model):
+    """One site given inline (lon/lat in degrees, height above ground in metres)."""
+
+    site_id: str
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    height_m: float = Field(gt=0, le=500)
+    model: Literal["uma", "umi", "rma"] = "uma"
+    power_dbm: float = Field(default=46.0, ge=-30, le=80)
+    gain_dbi: float = Field(default=15.0, ge=-10, le=40)
+    azimuths_deg: tuple[float, ...] = ()
+    bands_ghz: tuple[Freq, ...] = ()
+
+
+class SiteLayout(_Model):
+    """A generated layout: a hexagonal lattice snapped to rooftops (UMa) or streets (UMi)."""
+
+    layout: Literal["hex-rooftop", "hex-street"]
+    isd_m: float = Field(gt=10, le=20000)
+    power_dbm: float = Field(default=46.0, ge=-30, le=80)
+    gain_dbi: float = Field(default=15.0, ge=-10, le=40)
+    azimuths_deg: tuple[float, ...] = ()
+    bands_ghz: tuple[Freq, ...] = ()
+    mast_m: float = Field(default=3.0, ge=0, le=100)
+    street_height_m: float = Field(default=10.0, gt=0, le=100)
+    prefix: str | None = None
+
+
+class SitesConfig(_Model):
+    """Sites: a file, an inline list and/or generated layouts (all are combined)."""
+
+    file: str | None = None
+    list: tuple[SiteEntry, ...] = ()
+    generate: tuple[SiteLayout, ...] = ()
+
+    @model_validator(mode="after")
+    def _some_sites(self) -> SitesConfig:
+        if self.file is None and not self.list and not self.generate:
+            raise ValueError("give sites: a file, a list or a generate layout")
+        return self
+
+
+class RadioConfig(_Model):
+    """Bands and link-budget assumptions (defaults: the seed study; see docs/physics.md)."""
+
+    bands_ghz: tuple[Freq, ...] = (0.7, 3.5, 28.0)
+    mcl_db: float = Field(default=70.0, ge=0, le=200)
+    gain_rx_dbi: float = Field(default=0.0, ge=-20, le=40)
+    o2i: Literal["none", "low", "high"] = "low"
+    shadowing: Literal["off", "margin", "field"] = "margin"
+    shadow_k: float = Field(default=1.0, ge=0, le=5)
+    noise_figure_db: float = Field(default=0.0, ge=0, le=30)
+    bandwidth: Literal["seed", "fixed"] = "seed"
+    channel_bandwidth_mhz: dict[str, Annotated[float, Field(gt=0, le=10000)]] = {}
+    spectrum_share: float = Field(default=0.05, gt=0, le=1)
+    reuse: int = Field(default=3, ge=1, le=12)
+    user_density_per_km2: float = Field(default=300.0, gt=0)
+    edge_fraction: float = Field(default=2.0 / 3.0, gt=0, le=1)
+    max_spectral_efficiency: float | None = Field(default=None, gt=0, le=30)
+    sinr_threshold_db: float = Field(default=-5.0, ge=-30, le=60)
+    downtilt_deg: float = Field(default=0.0, ge=-90, le=90)
+    visibility: Literal["fast", "exact"] = "fast"
+    seed: int = Field(default=1, ge=0)
+
+    @field_validator("bands_ghz")
+    @classmethod
+    def _bands(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if not v:
+            raise ValueError("give at least one band")
+        return tuple(sorted(set(v)))
+
+
+class Scenario(_Model):
+    """A complete study."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    city: CityConfig
+    grid: GridConfig = GridConfig()
+    sites: SitesConfig
+    radio: RadioConfig = RadioConfig()
+
+
+def with_overrides(
+    scenario: Scenario,
+    *,
+    city_source: str | None = None,
+    sites_file: str | None = None,
+    spacing_m: float | None = None,
+    bands_ghz: tuple[float, ...] | None = None,
+    visibility: str | None = None,
+    name: str | None = None,
+) -> Scenario:
+    """A copy of ``scenario`` with command-line overrides applied and validated again.
+
+    ``city_source`` replaces the city (and drops its name and area of interest, which
+    belong to the old city); ``sites_file`` replaces all sites with the file's.
+    """
+    data = scenario.model_dump(mode="python")
+    if city_source is not None:
+        data["city"] = {**data["city"], "source": city_source, "name": None, "area": None}
+    if sites_file is not None:
+        data["sites"] = {"file": sites_file, "list": (), "generate": ()}
+    if spacing_m is not None:
+        data["grid"] = {**data["grid"], "spacing_m": spacing_m}
+    if bands_ghz is not None:
+        data["radio"] = {**data["radio"], "bands_ghz": bands_ghz}
+    if visibility is not None:
+        data["radio"] = {**data["radio"], "visibility": visibility}
+    if name is not None:
+        data["name"] = name
+    return Scenario.model_validate(data)

@@ -1,0 +1,316 @@
+"""Base-station sites: the Site record, hexagonal layouts snapped to rooftops or streets,
+and sites built from a table (pure).
+
+Placement rules (each site records them in ``placed_by``):
+
+- ``hex-rooftop`` (UMa): the hexagonal lattice point is moved to the tallest building
+  within ``search_radius_m`` (default ISD/4); the antenna stands ``mast_m`` (default 3 m)
+  above that roof, at a point inside the footprint. With no building in reach:
+  ``hex-mast``, a ground mast of ``fallback_height_m`` (25 m, the UMa nominal) at the point.
+- ``hex-street`` (UMi): the lattice point is moved to the nearest street intersection (a
+  node of three or more drivable streets) within ``search_radius_m`` (default ISD/2), and
+  otherwise to the nearest point of a drivable street; antenna ``street_height_m`` (10 m)
+  above ground, at the street side (``street_offset_m`` from the node toward the open side).
+- ``file``: read from a sites file; ``scenario``: listed inline in a scenario;
+  ``optimizer``: chosen by the placement optimiser.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import shapely
+from pyproj import CRS
+from shapely.ops import nearest_points
+
+from twin.errors import InputError
+from twin.scenario import SiteEntry
+
+MODELS = ("uma", "umi", "rma")
+
+
+@dataclass(frozen=True)
+class Site:
+    """One base-station site.
+
+    ``height_m`` is the antenna height above ground; ``azimuths_deg`` empty means one
+    omnidirectional cell, otherwise one sector per azimuth (clause 7.3 element pattern);
+    ``bands_ghz`` empty means every band of the study.
+    """
+
+    site_id: str
+    x_m: float
+    y_m: float
+    height_m: float
+    model: str = "uma"
+    power_dbm: float = 46.0
+    gain_dbi: float = 15.0
+    azimuths_deg: tuple[float, ...] = ()
+    bands_ghz: tuple[float, ...] = ()
+    placed_by: str = "file"
+    building_id: int = -1
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise InputError(f"site {self.site_id}: model {self.model!r} not in {MODELS}")
+        if not (math.isfinite(self.height_m) and self.height_m > 0):
+            raise InputError(f"site {self.site_id}: height_m {self.height_m} must be > 0 m")
+        if not math.isfinite(self.power_dbm):
+            raise InputError(f"site {self.site_id}: power_dbm {self.power_dbm} is not a number")
+
+    def serves(self, freq_ghz: float) -> bool:
+        """True when the site radiates on ``freq_ghz`` (every band when ``bands_ghz`` is empty)."""
+        return not self.bands_ghz or any(abs(b - freq_ghz) < 1e-9 for b in self.bands_ghz)
+
+
+def hex_lattice(bounds: tuple[float, float, float, float], isd_m: float) -> np.ndarray:
+    """Points of a hexagonal lattice with spacing ``isd_m`` covering ``bounds``, centred on it.
+
+    Returns an (K, 2) array. Rows are ``isd_m * sqrt(3)/2`` apart, every other row shifted by
+    half a spacing.
+    """
+    if not (math.isfinite(isd_m) and isd_m > 0):
+        raise InputError(f"isd: {isd_m} m is not allowed; give an inter-site distance > 0 m")
+    minx, miny, maxx, maxy = bounds
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    dy = isd_m * math.sqrt(3) / 2
+    ny = math.ceil((maxy - miny) / 2 / dy) + 1
+    nx_ = math.ceil((maxx - minx) / 2 / isd_m) + 1
+    pts = []
+    for j in range(-ny, ny + 1):
+        y = cy + j * dy
+        shift = isd_m / 2 if j % 2 else 0.0
+        for i in range(-nx_, nx_ + 1):
+            x = cx + i * isd_m + shift
+            if minx - isd_m / 4 <= x <= maxx + isd_m / 4 and miny - dy / 4 <= y <= maxy + dy / 4:
+                pts.append((x, y))
+    return np.array(pts, dtype=float).reshape(-1, 2)
+
+
+def rooftop_sites(
+    buildings: gpd.GeoDataFrame,
+    bounds: tuple[float, float, float, float],
+    *,
+    isd_m: float = 500.0,
+    mast_m: float = 3.0,
+    search_radius_m: float | None = None,
+    fallback_height_m: float = 25.0,
+    min_height_m: float = 15.0,
+    prefix: str = "U",
+    **site_kwargs: object,
+) -> list[Site]:
+    """UMa sites on a hexagonal lattice, each moved onto the tallest roof nearby.
+
+    A roof whose antenna would stand lower than ``min_height_m`` is not used: the site
+    becomes a ground mast of ``fallback_height_m`` at the lattice point (``hex-mast``).
+    Lattice points outside ``bounds`` with no usable roof are left out.
+    """
+    radius = isd_m / 4 if search_radius_m is None else search_radius_m
+    geoms = buildings.geometry.to_numpy()
+    heights = buildings["height_m"].to_numpy()
+    ids = buildings.index.to_numpy()
+    tree = shapely.STRtree(geoms)
+    sites: list[Site] = []
+    used: set[int] = set()
+    for k, (x, y) in enumerate(hex_lattice(bounds, isd_m)):
+        cand = tree.query(shapely.Point(x, y).buffer(radius))
+        cand = np.array(
+            [c for c in cand if int(ids[c]) not in used and heights[c] + mast_m >= min_height_m],
+            dtype=int,
+        )
+        if cand.size:
+            best = cand[np.argmax(heights[cand])]
+            spot = shapely.point_on_surface(geoms[best])
+            used.add(int(ids[best]))
+            sites.append(
+                Site(
+                    site_id=f"{prefix}{k + 1:02d}",
+                    x_m=float(spot.x),
+                    y_m=float(spot.y),
+                    height_m=float(heights[best] + mast_m),
+                    model="uma",
+                    placed_by="hex-rooftop",
+                    building_id=int(ids[best]),
+                    **site_kwargs,  # type: ignore[arg-type]
+                )
+            )
+        elif bounds[0] <= x <= bounds[2] and bounds[1] <= y <= bounds[3]:
+            sites.append(
+                Site(
+                    site_id=f"{prefix}{k + 1:02d}",
+                    x_m=float(x),
+                    y_m=float(y),
+                    height_m=fallback_height_m,
+                    model="uma",
+                    placed_by="hex-mast",
+                    **site_kwargs,  # type: ignore[arg-type]
+                )
+            )
+    return sites
+
+
+def intersections(graph: nx.MultiDiGraph | None, streets: gpd.GeoDataFrame) -> np.ndarray:
+    """(K, 2) coordinates of nodes where three or more drivable street edges meet."""
+    if graph is None or len(streets) == 0:
+        return np.empty((0, 2))
+    drive = streets[streets["drive"].to_numpy(dtype=bool)]
+    deg: dict[int, int] = {}
+    for u, v in zip(drive["u"], drive["v"], strict=True):
+        if u == v:
+            continue
+        deg[u] = deg.get(u, 0) + 1
+        deg[v] = deg.get(v, 0) + 1
+    nodes = [n for n, d in deg.items() if d >= 3 and n in graph.nodes]
+    return np.array(
+        [(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in nodes], dtype=float
+    ).reshape(-1, 2)
+
+
+def street_sites(
+    streets: gpd.GeoDataFrame,
+    graph: nx.MultiDiGraph | None,
+    buildings: gpd.GeoDataFrame,
+    bounds: tuple[float, float, float, float],
+    *,
+    isd_m: float = 200.0,
+    street_height_m: float = 10.0,
+    street_offset_m: float = 4.0,
+    search_radius_m: float | None = None,
+    prefix: str = "S",
+    **site_kwargs: object,
+) -> list[Site]:
+    """UMi sites on a hexagonal lattice, each moved to the nearest street intersection."""
+    radius = isd_m / 2 if search_radius_m is None else search_radius_m
+    nodes = intersections(graph, streets)
+    drive = streets.geometry[streets["drive"].to_numpy(dtype=bool)].to_numpy()
+    if nodes.size == 0 and drive.size == 0:
+        raise InputError("street sites need a street graph; this city has no drivable streets")
+    footprints = shapely.STRtree(buildings.geometry.to_numpy())
+    sites: list[Site] = []
+    taken: list[tuple[float, float]] = []
+    for _k, (x, y) in enumerate(hex_lattice(bounds, isd_m)):
+        spot: tuple[float, float] | None = None
+        how = "hex-street"
+        if nodes.size:
+            d = np.hypot(nodes[:, 0] - x, nodes[:, 1] - y)
+            for i in np.argsort(d):
+                if d[i] > radius:
+                    break
+                cand = (float(nodes[i, 0]), float(nodes[i, 1]))
+                if all(math.hypot(cand[0] - a, cand[1] - b) > isd_m / 3 for a, b in taken):
+                    spot = cand
+                    break
+        if spot is None and drive.size:
+            p = shapely.Point(x, y)
+            dist = shapely.distance(drive, p)
+            j = int(np.argmin(dist))
+            if dist[j] <= radius:
+                q = shapely.line_interpolate_point(drive[j], shapely.line_locate_point(drive[j], p))
+                spot = (float(q.x), float(q.y))
+        if spot is None:
+            continue
+        sx, sy = _street_side(spot, footprints, street_offset_m)
+        taken.append(spot)
+        sites.append(
+            Site(
+                site_id=f"{prefix}{len(sites) + 1:02d}",
+                x_m=sx,
+                y_m=sy,
+                height_m=street_height_m,
+                model="umi",
+                placed_by=how,
+                **site_kwargs,  # type: ignore[arg-type]
+            )
+        )
+    return sites
+
+
+def _street_side(
+    spot: tuple[float, float], footprints: shapely.STRtree, offset_m: float
+) -> tuple[float, float]:
+    """Move ``spot`` by ``offset_m`` toward the nearest building (the pole stands at the kerb),
+    unless that lands inside a footprint."""
+    p = shapely.Point(spot)
+    geoms = footprints.geometries
+    near = footprints.nearest(p)
+    if near is None:
+        return spot
+    target = nearest_points(p, geoms[near])[1]
+    d = p.distance(target)
+    if d <= offset_m + 1.0:
+        return spot
+    ux, uy = (target.x - p.x) / d, (target.y - p.y) / d
+    moved = (spot[0] + ux * offset_m, spot[1] + uy * offset_m)
+    if footprints.query(shapely.Point(moved), predicate="within").size:
+        return spot
+    return moved
+
+
+def check_sites_in_area(
+    sites: Sequence[Site], bounds: tuple[float, float, float, float], *, where: str = "sites"
+) -> None:
+    """Raise :class:`InputError` naming the first site that lies outside ``bounds``."""
+    minx, miny, maxx, maxy = bounds
+    for s in sites:
+        if not (minx <= s.x_m <= maxx and miny <= s.y_m <= maxy):
+            raise InputError(
+                f"{where}: site {s.site_id} at ({s.x_m:.1f}, {s.y_m:.1f}) lies outside the "
+                f"area ({minx:.1f}, {miny:.1f}) - ({maxx:.1f}, {maxy:.1f}); sites must be inside it"
+            )
+
+
+def sites_to_geodataframe(sites: Sequence[Site], crs: CRS) -> gpd.GeoDataFrame:
+    """Sites as points with their attributes (lists joined by ``;``)."""
+    return gpd.GeoDataFrame(
+        {
+            "site_id": [s.site_id for s in sites],
+            "height_m": [s.height_m for s in sites],
+            "model": [s.model for s in sites],
+            "placed_by": [s.placed_by for s in sites],
+            "power_dbm": [s.power_dbm for s in sites],
+            "gain_dbi": [s.gain_dbi for s in sites],
+            "azimuths_deg": [";".join(f"{a:g}" for a in s.azimuths_deg) for s in sites],
+            "bands_ghz": [";".join(f"{b:g}" for b in s.bands_ghz) for s in sites],
+            "building_id": [s.building_id for s in sites],
+        },
+        geometry=[shapely.Point(s.x_m, s.y_m) for s in sites],
+        crs=crs,
+    )
+
+
+def with_defaults(sites: Sequence[Site], **changes: object) -> list[Site]:
+    """Copies of ``sites`` with some fields changed (e.g. ``bands_ghz``)."""
+    return [replace(s, **changes) for s in sites]  # type: ignore[arg-type]
+
+
+def sites_from_entries(
+    entries: Sequence[SiteEntry], crs: CRS, *, placed_by: str = "file"
+) -> list[Site]:
+    """Sites from lon/lat entries (:class:`twin.scenario.SiteEntry`), projected to ``crs``."""
+    from pyproj import Transformer
+
+    to_city = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    out = []
+    for e in entries:
+        x, y = to_city.transform(e.lon, e.lat)
+        out.append(
+            Site(
+                site_id=e.site_id,
+                x_m=float(x),
+                y_m=float(y),
+                height_m=float(e.height_m),
+                model=e.model,
+                power_dbm=float(e.power_dbm),
+                gain_dbi=float(e.gain_dbi),
+                azimuths_deg=tuple(e.azimuths_deg),
+                bands_ghz=tuple(e.bands_ghz),
+                placed_by=placed_by,
+            )
+        )
+    return out

@@ -1,0 +1,163 @@
+"""Read OpenStreetMap files (XML ``.osm``/``.osm.gz``/``.osm.bz2`` and ``.osm.pbf``).
+
+pyosmium reads every format and writes a sanitised OSM XML copy in a temporary directory:
+ways that reference nodes missing from the extract and relations that reference missing
+ways are dropped (clipped extracts always have some, and osmnx cannot build geometries
+from them). osmnx then parses that copy into building features and the street graph, so
+every OSM file goes through the same parser.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+
+from twin.city.model import RawCity, SourceInfo
+from twin.errors import SourceError
+from twin.sources.files import sha256_file
+
+log = logging.getLogger(__name__)
+
+#: File name endings read as OSM data.
+OSM_SUFFIXES = (".osm", ".osm.gz", ".osm.bz2", ".osm.pbf", ".pbf", ".osm.xml", ".xml")
+
+#: Tags that make an OSM element a building (or a building part).
+BUILDING_TAGS: dict[str, bool | str | list[str]] = {"building": True, "building:part": True}
+
+
+def is_osm_file(path: str | Path) -> bool:
+    """True when the file name ends like an OSM file this module reads."""
+    name = Path(path).name.lower()
+    return any(name.endswith(s) for s in OSM_SUFFIXES)
+
+
+def sanitise_osm(src: Path, dst: Path) -> dict[str, int]:
+    """Copy ``src`` (any format pyosmium reads) to OSM XML ``dst`` without dangling references.
+
+    Returns counts of what was dropped: ``ways_missing_nodes``, ``relations_missing_members``.
+    """
+    import osmium
+
+    node_ids: set[int] = set()
+    way_ids: set[int] = set()
+    try:
+        for obj in osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY):
+            if isinstance(obj, osmium.osm.Node):
+                node_ids.add(obj.id)
+            elif isinstance(obj, osmium.osm.Way) and all(n.ref in node_ids for n in obj.nodes):
+                way_ids.add(obj.id)
+    except RuntimeError as exc:
+        raise SourceError(f"{src}: not a readable OSM file ({exc})") from exc
+    dropped_ways = 0
+    dropped_relations = 0
+    writer = osmium.SimpleWriter(str(dst), overwrite=True)
+    try:
+        for obj in osmium.FileProcessor(str(src)):
+            if isinstance(obj, osmium.osm.Way) and obj.id not in way_ids:
+                dropped_ways += 1
+                continue
+            if isinstance(obj, osmium.osm.Relation) and any(
+                m.type == "w" and m.ref not in way_ids for m in obj.members
+            ):
+                dropped_relations += 1
+                continue
+            writer.add(obj)
+    finally:
+        writer.close()
+    return {"ways_missing_nodes": dropped_ways, "relations_missing_members": dropped_relations}
+
+
+def read_osm(path: str | Path, *, name: str | None = None) -> RawCity:
+    """Read an OSM file into raw building features (WGS84) and the street graph.
+
+    Parameters
+    ----------
+    path
+        ``.osm``, ``.osm.gz``, ``.osm.bz2`` (OSM XML) or ``.osm.pbf``.
+    name
+        City name for reports; defaults to the file name without its suffixes.
+    """
+    import osmnx as ox
+
+    src = Path(path)
+    if not src.is_file():
+        raise SourceError(f"{src}: no such file (expected an OSM file: {', '.join(OSM_SUFFIXES)})")
+    if not is_osm_file(src):
+        raise SourceError(
+            f"{src}: unknown city file type; allowed: OSM {', '.join(OSM_SUFFIXES)}, "
+            "or footprints .geojson/.gpkg"
+        )
+    counts: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="twin-osm-") as tmp:
+        clean = Path(tmp) / "clean.osm"
+        counts.update(sanitise_osm(src, clean))
+        try:
+            features = ox.features_from_xml(clean, tags=BUILDING_TAGS)
+        except ox._errors.InsufficientResponseError:
+            features = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+        try:
+            graph: nx.MultiDiGraph | None = ox.graph_from_xml(clean, simplify=True, retain_all=True)
+        except (ValueError, ox._errors.InsufficientResponseError) as exc:
+            log.warning("%s: no street graph (%s)", src, exc)
+            graph = None
+    if counts["ways_missing_nodes"] or counts["relations_missing_members"]:
+        log.info(
+            "%s: dropped %d ways with nodes outside the extract and %d relations with "
+            "missing members",
+            src.name,
+            counts["ways_missing_nodes"],
+            counts["relations_missing_members"],
+        )
+    features = features.reset_index()
+    if "element" in features.columns and "id" in features.columns:
+        features["osm_id"] = features["element"].astype(str) + "/" + features["id"].astype(str)
+    fmt = "osm-pbf" if src.name.lower().endswith(".pbf") else "osm-xml"
+    city_name = name or src.name.split(".")[0]
+    return RawCity(
+        name=city_name,
+        buildings=features,
+        graph=graph,
+        source=SourceInfo(path=str(src), sha256=sha256_file(src), format=fmt),
+        counts=counts,
+    )
+
+
+def read_place(
+    query: str | tuple[float, float, float, float], *, name: str | None = None
+) -> RawCity:
+    """Download buildings and streets for a place name or a (west, south, east, north) bbox.
+
+    Needs network access (Overpass API through osmnx).
+    """
+    import osmnx as ox
+
+    if isinstance(query, str):
+        features = ox.features_from_place(query, tags=BUILDING_TAGS)
+        graph = ox.graph_from_place(query, network_type="all", retain_all=True)
+        label = name or query
+        ident = f"place:{query}"
+    else:
+        west, south, east, north = query
+        if not (west < east and south < north):
+            raise SourceError(f"bbox {query}: expected (west, south, east, north) with west<east")
+        features = ox.features_from_bbox((west, south, east, north), tags=BUILDING_TAGS)
+        graph = ox.graph_from_bbox((west, south, east, north), network_type="all", retain_all=True)
+        label = name or "bbox"
+        ident = f"bbox:{west},{south},{east},{north}"
+    features = features.reset_index()
+    if "element" in features.columns and "id" in features.columns:
+        features["osm_id"] = features["element"].astype(str) + "/" + features["id"].astype(str)
+    import hashlib
+
+    digest = hashlib.sha256(ident.encode()).hexdigest()
+    return RawCity(
+        name=label,
+        buildings=features,
+        graph=graph,
+        source=SourceInfo(path=ident, sha256=digest, format="overpass"),
+        counts={},
+    )

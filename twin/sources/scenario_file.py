@@ -1,0 +1,72 @@
+"""Read scenario files (TOML) into :class:`twin.scenario.Scenario`.
+
+Relative paths inside a scenario (``city.source``, ``sites.file``) are relative to the
+scenario file's folder.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from twin.errors import ScenarioError
+from twin.scenario import Scenario
+
+
+def format_validation_error(where: str, exc: ValidationError) -> str:
+    """One line per problem: ``file: key.path: message (got value)``."""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{where}: {key}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make ``city.source`` and ``sites.file`` absolute, relative to ``base``."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    city = out.get("city")
+    if isinstance(city, dict) and isinstance(city.get("source"), str):
+        src = city["source"]
+        if not src.startswith(("place:", "bbox:")) and not Path(src).is_absolute():
+            city["source"] = str((base / src).resolve())
+    sites = out.get("sites")
+    if isinstance(sites, dict) and isinstance(sites.get("file"), str):
+        if not Path(sites["file"]).is_absolute():
+            sites["file"] = str((base / sites["file"]).resolve())
+    return out
+
+
+def scenario_from_dict(data: dict[str, Any], *, where: str, base: Path) -> Scenario:
+    """Validate a scenario mapping; errors name ``where`` and the key."""
+    try:
+        return Scenario.model_validate(resolve_paths(data, base))
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(where, exc)) from None
+
+
+def read_scenario_data(path: str | Path) -> dict[str, Any]:
+    """The raw TOML mapping of a scenario file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScenarioError(f"{p}: no such scenario file")
+    try:
+        with open(p, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{p}: not valid TOML ({exc})") from None
+
+
+def read_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file."""
+    p = Path(path)
+    data = read_scenario_data(p)
+    return scenario_from_dict(data, where=str(p), base=p.parent)

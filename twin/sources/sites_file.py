@@ -1,0 +1,102 @@
+"""Read site tables: CSV (``lon``, ``lat`` columns) or GeoJSON points.
+
+Required: ``lon``, ``lat`` (or a GeoJSON point), ``height_m`` (antenna above ground, m) and
+``power_dbm``. Optional: ``site_id``, ``model`` (uma/umi/rma, default uma), ``gain_dbi``
+(default 15), ``azimuths_deg`` and ``bands_ghz`` (lists separated by ``;``, empty = omni /
+every band).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from twin.errors import SourceError
+from twin.scenario import SiteEntry
+
+REQUIRED = ("lon", "lat", "height_m", "power_dbm")
+OPTIONAL = ("site_id", "model", "gain_dbi", "azimuths_deg", "bands_ghz")
+
+
+def _split(value: Any) -> tuple[float, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, list | tuple):
+        return tuple(float(v) for v in value)
+    if isinstance(value, int | float):
+        return (float(value),)
+    return tuple(float(v) for v in str(value).replace(",", ";").split(";") if v.strip())
+
+
+def _entry(row: dict[str, Any], where: str, i: int) -> SiteEntry:
+    data: dict[str, Any] = {
+        "site_id": str(row.get("site_id") or f"F{i + 1:02d}"),
+        "lon": row["lon"],
+        "lat": row["lat"],
+        "height_m": row["height_m"],
+        "power_dbm": row["power_dbm"],
+    }
+    for key in ("model", "gain_dbi"):
+        if row.get(key) not in (None, ""):
+            data[key] = row[key]
+    try:
+        data["azimuths_deg"] = _split(row.get("azimuths_deg"))
+        data["bands_ghz"] = _split(row.get("bands_ghz"))
+        return SiteEntry.model_validate(data)
+    except (ValueError, ValidationError) as exc:
+        if isinstance(exc, ValidationError):
+            msg = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
+                for e in exc.errors()
+            )
+        else:
+            msg = str(exc)
+        raise SourceError(f"{where}: site {i + 1} ({data['site_id']}): {msg}") from None
+
+
+def read_sites_file(path: str | Path) -> list[SiteEntry]:
+    """Read a CSV or GeoJSON sites file into validated entries (lon/lat in degrees)."""
+    p = Path(path)
+    if not p.is_file():
+        raise SourceError(f"{p}: no such sites file")
+    rows: list[dict[str, Any]]
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        with open(p, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            columns = [c.strip() for c in (reader.fieldnames or [])]
+            rows = [{k.strip(): v for k, v in r.items() if k is not None} for r in reader]
+    elif suffix in (".geojson", ".json"):
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise SourceError(f"{p}: not valid JSON ({exc})") from None
+        rows = []
+        for feat in doc.get("features", []):
+            geom = feat.get("geometry") or {}
+            if geom.get("type") != "Point":
+                raise SourceError(f"{p}: every feature must be a Point (lon, lat)")
+            props = dict(feat.get("properties") or {})
+            props["lon"], props["lat"] = geom["coordinates"][:2]
+            rows.append(props)
+        columns = sorted({k for r in rows for k in r})
+    else:
+        raise SourceError(f"{p}: sites file must be .csv or .geojson, not {suffix or 'no suffix'}")
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise SourceError(
+            f"{p}: missing column(s) {', '.join(missing)}; required: {', '.join(REQUIRED)}; "
+            f"optional: {', '.join(OPTIONAL)}"
+        )
+    if not rows:
+        raise SourceError(f"{p}: holds no sites")
+    entries = [_entry(r, str(p), i) for i, r in enumerate(rows)]
+    ids = [e.site_id for e in entries]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise SourceError(f"{p}: duplicate site_id {', '.join(dup)}")
+    return entries
