@@ -1,0 +1,102 @@
+"""Shadow fading: margins, and the correlated field's determinism and statistics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from twin.errors import InputError
+from twin.propagation import shadowing as sh
+
+L = 50.0  # UMa NLoS decorrelation distance, Table 7.5-6
+
+
+def test_decorrelation_distances_table_7_5_6() -> None:
+    assert sh.decorrelation_distance_m("uma", [True, False]).tolist() == [37.0, 50.0]
+    assert sh.decorrelation_distance_m("umi", [True, False]).tolist() == [10.0, 13.0]
+    assert sh.decorrelation_distance_m("rma", [True, False]).tolist() == [37.0, 120.0]
+
+
+def test_modes_off_and_margin() -> None:
+    los = np.array([[True, False], [False, True]])
+    assert np.all(sh.shadowing_db("off", model="umi", los=los) == 0.0)
+    m = sh.shadowing_db("margin", model="umi", los=los, k_sigma=1.0)
+    assert m.tolist() == [[4.0, 7.82], [7.82, 4.0]]
+    m2 = sh.shadowing_db("margin", model="uma", los=los, k_sigma=1.645)
+    assert m2[0, 1] == pytest.approx(1.645 * 6.0)
+    with pytest.raises(InputError, match="mode"):
+        sh.shadowing_db("random", model="uma", los=los)
+    with pytest.raises(InputError, match="needs x_m"):
+        sh.shadowing_db("field", model="uma", los=los)
+
+
+def test_field_is_deterministic_and_pointwise() -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 2000, 500), rng.uniform(0, 2000, 500)
+    a = sh.shadow_field_db(x, y, sigma_db=6.0, decorr_m=L, seed=42)
+    b = sh.shadow_field_db(x, y, sigma_db=6.0, decorr_m=L, seed=42)
+    c = sh.shadow_field_db(x, y, sigma_db=6.0, decorr_m=L, seed=43)
+    assert np.array_equal(a, b)
+    assert not np.allclose(a, c)
+    # a point's value does not depend on which other points are evaluated with it
+    part = sh.shadow_field_db(x[::7], y[::7], sigma_db=6.0, decorr_m=L, seed=42)
+    assert np.allclose(part, a[::7], atol=1e-9)
+    # and sigma scales it
+    assert np.allclose(sh.shadow_field_db(x, y, sigma_db=3.0, decorr_m=L, seed=42), a / 2)
+
+
+def _pairs(seed: int, lag_m: float, n: int = 6000) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1000 + seed)
+    x, y = rng.uniform(0, 200 * L, n), rng.uniform(0, 200 * L, n)
+    ang = rng.uniform(0, 2 * np.pi, n)
+    x2, y2 = x + lag_m * np.cos(ang), y + lag_m * np.sin(ang)
+    v = sh.shadow_field_db(np.r_[x, x2], np.r_[y, y2], sigma_db=1.0, decorr_m=L, seed=seed)
+    return v[:n], v[n:]
+
+
+def test_field_mean_std_and_gaussian() -> None:
+    vals = np.concatenate([_pairs(s, 0.0)[0] for s in range(3)]) * 8.0
+    assert abs(vals.mean()) < 0.05 * 8.0
+    assert vals.std() == pytest.approx(8.0, rel=0.05)
+    assert np.mean(np.abs(vals) < 8.0) == pytest.approx(0.6827, abs=0.03)
+
+
+@pytest.mark.parametrize(
+    ("lag", "expected"), [(0.2 * L, math.exp(-0.2)), (L, math.exp(-1.0)), (3 * L, math.exp(-3.0))]
+)
+def test_field_autocorrelation_is_exponential(lag: float, expected: float) -> None:
+    r = [np.corrcoef(*_pairs(s, lag))[0, 1] for s in range(3)]
+    assert float(np.mean(r)) == pytest.approx(expected, abs=0.05)
+
+
+def test_site_fields_independent_and_stable() -> None:
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(0, 1000, 300), rng.uniform(0, 1000, 300)
+    los = rng.random((300, 3)) < 0.4
+    f = sh.shadowing_db("field", model="uma", los=los, x_m=x, y_m=y, seed=9)
+    assert f.shape == (300, 3)
+    again = sh.shadowing_db("field", model="uma", los=los, x_m=x, y_m=y, seed=9)
+    assert np.array_equal(f, again)
+    # site 7's field is the same whether or not other sites are present
+    one = sh.site_shadow_fields_db(
+        x,
+        y,
+        los[:, 2:3],
+        sigma_db=np.where(los[:, 2:3], 4.0, 6.0),
+        model="uma",
+        seed=9,
+        site_ids=[2],
+    )
+    assert np.allclose(one[:, 0], f[:, 2])
+    assert abs(np.corrcoef(f[:, 0], f[:, 1])[0, 1]) < 0.2
+
+
+def test_bad_field_arguments() -> None:
+    with pytest.raises(InputError, match="decorr_m"):
+        sh.shadow_field_db([0.0], [0.0], sigma_db=1.0, decorr_m=0.0, seed=1)
+    with pytest.raises(InputError, match="shape"):
+        sh.site_shadow_fields_db(
+            [0.0, 1.0], [0.0, 1.0], [True, False], sigma_db=1.0, model="uma", seed=1
+        )
