@@ -18,6 +18,8 @@ from twin.errors import TwinError
 
 #: command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
+    "link": "twin.cli.link:link",
+    "paper": "twin.cli.paper:paper",
 }
 
 
