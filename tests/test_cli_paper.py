@@ -89,6 +89,7 @@ def test_out_writes_curves_plots_and_report(tmp_path: Path) -> None:
     assert "Reproduced (11)" in report
     assert "UMi type 6 C@28" in report
     assert "Sensitivity" in report
+    assert f"twin paper --scenario all --out {out_dir}" in report
     # a second run replaces the files in place
     code, _, _ = invoke("--scenario", "umi", "--out", str(out_dir))
     assert code == 0

@@ -25,7 +25,7 @@ The published Table 5 is kept here only as the reference to compare against
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -602,8 +602,6 @@ def reading_sensitivity(
     Returns ``(reading, number reproduced, labels of the reproduced entries)`` for the
     base reading and each of :data:`ALTERNATIVE_READINGS`.
     """
-    from dataclasses import replace
-
     a0 = base or PaperAssumptions()
     readings: list[tuple[str, PaperAssumptions]] = [("default reading", a0)]
     for name, changes in ALTERNATIVE_READINGS.items():

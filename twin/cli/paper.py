@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +143,11 @@ def paper(
     if out_dir is not None:
         from twin.io.paper_report import write_paper_outputs
 
-        command = "twin paper " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "twin paper"
+        parts = ["twin paper", *(f"--scenario {s}" for s in scenarios)]
+        parts += [f"--assume {a}" for a in assume]
+        if tolerance != 0.05:
+            parts.append(f"--tolerance {tolerance:g}")
+        command = " ".join([*parts, f"--out {out_dir}"])
         written = write_paper_outputs(out_dir, urban, suburban, command=command)
         for path in written:
             click.echo(f"wrote {path}", err=True)
