@@ -1,0 +1,175 @@
+"""Atomic output folders and files: a crash never leaves a complete-looking output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from twin.errors import OutputError, TwinError
+from twin.io.atomic import (
+    atomic_output_dir,
+    atomic_path,
+    atomic_write,
+    check_output_dir,
+    write_bytes_atomic,
+    write_text_atomic,
+)
+
+
+class Boom(Exception):
+    pass
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name or ".trash-" in p.name)
+
+
+def test_output_dir_appears_only_on_success(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with atomic_output_dir(out, overwrite=False) as tmp:
+        assert tmp.parent == tmp_path
+        assert tmp.name.startswith(".run.tmp-")
+        (tmp / "a.txt").write_text("a")
+        assert not out.exists()
+    assert (out / "a.txt").read_text() == "a"
+    assert _leftovers(tmp_path) == []
+
+
+def test_output_dir_creates_missing_parents(tmp_path: Path) -> None:
+    out = tmp_path / "x" / "y" / "run"
+    with atomic_output_dir(out, overwrite=False) as tmp:
+        (tmp / "f").write_text("1")
+    assert (out / "f").exists()
+
+
+def test_exception_leaves_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(Boom), atomic_output_dir(out, overwrite=False) as tmp:
+        (tmp / "half.txt").write_text("half")
+        raise Boom
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_non_empty_without_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    with pytest.raises(OutputError, match="--overwrite") as info:
+        with atomic_output_dir(out, overwrite=False):
+            pass  # pragma: no cover
+    assert str(out) in str(info.value)
+    assert isinstance(info.value, OSError) and isinstance(info.value, TwinError)
+    assert (out / "old.txt").read_text() == "old"
+    assert _leftovers(tmp_path) == []
+
+
+def test_check_output_dir(tmp_path: Path) -> None:
+    check_output_dir(tmp_path / "missing", overwrite=False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    check_output_dir(empty, overwrite=False)
+    (empty / "f").write_text("x")
+    with pytest.raises(OutputError, match="not empty"):
+        check_output_dir(empty, overwrite=False)
+    check_output_dir(empty, overwrite=True)
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    with pytest.raises(OutputError, match="not a folder"):
+        check_output_dir(afile, overwrite=True)
+
+
+def test_empty_existing_dir_is_used(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    with atomic_output_dir(out, overwrite=False) as tmp:
+        (tmp / "n.txt").write_text("new")
+    assert (out / "n.txt").read_text() == "new"
+
+
+def test_overwrite_replaces_whole_folder(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    (out / "sub").mkdir()
+    (out / "sub" / "deep.txt").write_text("deep")
+    with atomic_output_dir(out, overwrite=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+        # the old output stays complete while the new one is written
+        assert (out / "old.txt").read_text() == "old"
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+    assert _leftovers(tmp_path) == []
+
+
+def test_overwrite_failure_keeps_old_output(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    with pytest.raises(Boom), atomic_output_dir(out, overwrite=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+        raise Boom
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+    assert _leftovers(tmp_path) == []
+
+
+def test_folder_appearing_during_the_run_is_not_clobbered(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(OutputError), atomic_output_dir(out, overwrite=False) as tmp:
+        (tmp / "new.txt").write_text("new")
+        out.mkdir()
+        (out / "theirs.txt").write_text("theirs")
+    assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
+    assert _leftovers(tmp_path) == []
+
+
+def test_output_path_is_a_file(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.write_text("not a folder")
+    with pytest.raises(OutputError, match="not a folder"):
+        with atomic_output_dir(out, overwrite=True):
+            pass  # pragma: no cover
+
+
+def test_write_text_and_bytes(tmp_path: Path) -> None:
+    p = tmp_path / "a.json"
+    write_text_atomic(p, "héllo\n")
+    assert p.read_bytes() == "héllo\n".encode()
+    write_text_atomic(p, "second")
+    assert p.read_text(encoding="utf-8") == "second"
+    q = tmp_path / "b.bin"
+    write_bytes_atomic(q, b"\x00\x01")
+    assert q.read_bytes() == b"\x00\x01"
+    assert _leftovers(tmp_path) == []
+
+
+def test_atomic_write_failure_keeps_old_file(tmp_path: Path) -> None:
+    p = tmp_path / "summary.json"
+    p.write_text("old")
+    with pytest.raises(Boom), atomic_write(p) as f:
+        f.write("half of the new")
+        raise Boom
+    assert p.read_text() == "old"
+    assert _leftovers(tmp_path) == []
+
+
+def test_atomic_write_binary_mode(tmp_path: Path) -> None:
+    p = tmp_path / "x.bin"
+    with atomic_write(p, "wb") as f:
+        f.write(b"abc")
+    assert p.read_bytes() == b"abc"
+    with pytest.raises(ValueError, match="mode"):
+        atomic_write(p, "a")  # type: ignore[call-overload]
+
+
+def test_atomic_path_keeps_suffix_and_requires_a_file(tmp_path: Path) -> None:
+    final = tmp_path / "r.tif"
+    with atomic_path(final) as tmp:
+        assert tmp.suffix == ".tif" and tmp.parent == tmp_path and tmp.name.startswith(".r.tif")
+        tmp.write_bytes(b"x")
+    assert final.read_bytes() == b"x"
+    with pytest.raises(OutputError, match="produced no file"), atomic_path(tmp_path / "none.tif"):
+        pass
+    with pytest.raises(OutputError, match="missing"), atomic_path(tmp_path / "no" / "f.tif"):
+        pass  # pragma: no cover
+    assert _leftovers(tmp_path) == []
