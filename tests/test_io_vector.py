@@ -1,0 +1,232 @@
+"""GeoJSON (RFC 7946) and GeoPackage writers, read back with json, shapely and pyogrio."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+from pyproj import CRS
+
+from twin import OSM_ATTRIBUTION, __version__
+from twin.errors import InputError, OutputError
+from twin.io.vector import PROVENANCE_TABLE, json_safe, write_geojson, write_gpkg
+
+UTM = CRS.from_epsg(32610)  # West Oakland
+X0, Y0 = 563_000.0, 4_183_000.0
+
+
+def _buildings() -> gpd.GeoDataFrame:
+    """Clockwise shells (the wrong way for RFC 7946), a courtyard, a multipolygon."""
+    cw = shapely.Polygon(
+        [(X0, Y0), (X0, Y0 + 20), (X0 + 30, Y0 + 20), (X0 + 30, Y0)],
+        holes=[[(X0 + 10, Y0 + 5), (X0 + 20, Y0 + 5), (X0 + 20, Y0 + 15), (X0 + 10, Y0 + 15)]],
+    )
+    assert not cw.exterior.is_ccw and cw.interiors[0].is_ccw
+    multi = shapely.MultiPolygon(
+        [
+            shapely.box(X0 + 50, Y0, X0 + 60, Y0 + 10, ccw=False),
+            shapely.box(X0 + 70, Y0, X0 + 80, Y0 + 10, ccw=False),
+        ]
+    )
+    gdf = gpd.GeoDataFrame(
+        {
+            "name": ["Café <b>&</b>", None],
+            "height_m": np.array([12.5, np.nan], dtype=np.float32),
+            "levels": np.array([4, 2], dtype=np.int64),
+            "tags": [["a", 1], {"k": np.int64(3)}],
+            "flag": np.array([True, False]),
+        },
+        geometry=[cw, multi],
+        crs=UTM,
+    )
+    gdf.index = gdf.index.rename("building_id")
+    return gdf
+
+
+def _read(path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return doc
+
+
+def _polygons(geom: dict[str, Any]) -> list[list[list[list[float]]]]:
+    if geom["type"] == "Polygon":
+        return [geom["coordinates"]]
+    assert geom["type"] == "MultiPolygon"
+    return list(geom["coordinates"])
+
+
+def test_geojson_is_rfc7946(tmp_path: Path) -> None:
+    path = write_geojson(
+        _buildings(), tmp_path / "buildings.geojson", provenance={"scenario": "demo"}
+    )
+    doc = _read(path)
+    assert doc["type"] == "FeatureCollection"
+    assert "crs" not in doc  # RFC 7946: always WGS 84, no crs member
+    assert len(doc["features"]) == 2
+    for feature in doc["features"]:
+        for polygon in _polygons(feature["geometry"]):
+            shell, *holes = polygon
+            for ring in polygon:
+                assert ring[0] == ring[-1]
+                for lon, lat in ring:
+                    assert -123 < lon < -122 and 37 < lat < 38  # lon/lat order, Oakland
+                    assert len(repr(lon).split(".")[1]) <= 7
+            # right-hand rule: exterior counter-clockwise, holes clockwise
+            assert shapely.LinearRing(shell).is_ccw
+            assert all(not shapely.LinearRing(h).is_ccw for h in holes)
+    holes = _polygons(doc["features"][0]["geometry"])[0][1:]
+    assert len(holes) == 1
+
+
+def test_geojson_properties_are_json_safe(tmp_path: Path) -> None:
+    path = write_geojson(_buildings(), tmp_path / "b.geojson")
+    text = path.read_text(encoding="utf-8")
+    assert "NaN" not in text and "Infinity" not in text
+    props = [f["properties"] for f in _read(path)["features"]]
+    assert props[0]["building_id"] == 0 and props[1]["building_id"] == 1
+    assert props[0]["name"] == "Café <b>&</b>"
+    assert props[1]["name"] is None
+    assert props[0]["height_m"] == 12.5 and props[1]["height_m"] is None
+    assert props[0]["levels"] == 4 and isinstance(props[0]["levels"], int)
+    assert props[0]["flag"] is True
+    # containers of an object column arrive as JSON (GDAL writes them as JSON values)
+    assert props[0]["tags"] in (["a", 1], '["a", 1]')
+
+
+def test_geojson_attribution_and_provenance(tmp_path: Path) -> None:
+    prov = {"scenario": "demo", "input_sha256": "ab" * 32, "n": np.int64(3), "x": np.nan}
+    doc = _read(write_geojson(_buildings(), tmp_path / "b.geojson", provenance=prov))
+    assert doc["attribution"] == OSM_ATTRIBUTION
+    assert doc["twin"]["version"] == __version__
+    assert doc["twin"]["scenario"] == "demo"
+    assert doc["twin"]["n"] == 3 and doc["twin"]["x"] is None
+
+
+def test_geojson_reprojects_and_reads_back_with_gdal(tmp_path: Path) -> None:
+    src = _buildings()
+    path = write_geojson(src, tmp_path / "b.geojson")
+    back = pyogrio.read_dataframe(path)
+    assert back.crs.to_epsg() == 4326
+    ref = src.to_crs(4326).geometry.values
+    for a, b in zip(ref, back.geometry.values, strict=True):
+        assert shapely.hausdorff_distance(a, b) < 1e-7  # rounded to 7 decimals (~1 cm)
+
+
+def test_geojson_points_and_empty_frame(tmp_path: Path) -> None:
+    pts = gpd.GeoDataFrame(
+        {"site_id": ["S1"], "power_dbm": [46.0]}, geometry=[shapely.Point(X0, Y0)], crs=UTM
+    )
+    doc = _read(write_geojson(pts, tmp_path / "sites.geojson"))
+    lon, lat = doc["features"][0]["geometry"]["coordinates"]
+    assert -123 < lon < -122 and 37 < lat < 38
+    empty = gpd.GeoDataFrame({"a": []}, geometry=[], crs=UTM)
+    doc = _read(write_geojson(empty, tmp_path / "empty.geojson"))
+    assert doc["features"] == [] and doc["attribution"] == OSM_ATTRIBUTION
+
+
+def test_geojson_needs_a_crs(tmp_path: Path) -> None:
+    gdf = gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(0, 0)])
+    with pytest.raises(InputError, match="no CRS"):
+        write_geojson(gdf, tmp_path / "x.geojson")
+    with pytest.raises(OutputError, match="missing"):
+        write_geojson(_buildings(), tmp_path / "nope" / "x.geojson")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_geojson_replaces_atomically(tmp_path: Path) -> None:
+    path = tmp_path / "b.geojson"
+    path.write_text("old")
+    write_geojson(_buildings(), path)
+    assert _read(path)["type"] == "FeatureCollection"
+    assert [p.name for p in tmp_path.iterdir()] == ["b.geojson"]
+
+
+def _grid() -> gpd.GeoDataFrame:
+    xs, ys = np.meshgrid(X0 + np.arange(4) * 10.0, Y0 + np.arange(3) * 10.0)
+    n = xs.size
+    return gpd.GeoDataFrame(
+        {
+            "kind": ["grid"] * n,
+            "indoor": np.arange(n) % 2 == 0,
+            "capacity_mbps_3p5": np.linspace(0, 100, n).astype(np.float32),
+            "row": np.repeat(np.arange(3), 4),
+        },
+        geometry=shapely.points(xs.ravel(), ys.ravel()),
+        crs=UTM,
+    )
+
+
+def test_gpkg_layers_keep_their_crs(tmp_path: Path) -> None:
+    sites = gpd.GeoDataFrame(
+        {"site_id": ["S1"]}, geometry=[shapely.Point(-122.29, 37.81)], crs="EPSG:4326"
+    )
+    path = write_gpkg(
+        {"grid": _grid(), "buildings": _buildings(), "sites": sites},
+        tmp_path / "grid.gpkg",
+        metadata={"scenario": "demo", "created": "2024-01-01T00:00:00+00:00", "n": 3},
+    )
+    layers = {name: gtype for name, gtype in pyogrio.list_layers(path)}
+    assert layers == {
+        "grid": "Point",
+        "buildings": "MultiPolygon",
+        "sites": "Point",
+        PROVENANCE_TABLE: None,
+    }
+    grid = pyogrio.read_dataframe(path, layer="grid")
+    assert CRS(grid.crs) == UTM
+    assert len(grid) == 12 and grid["indoor"].dtype == bool
+    np.testing.assert_allclose(grid["capacity_mbps_3p5"], np.linspace(0, 100, 12), rtol=1e-6)
+    assert CRS(pyogrio.read_dataframe(path, layer="sites").crs).to_epsg() == 4326
+    b = pyogrio.read_dataframe(path, layer="buildings")
+    assert list(b["building_id"]) == [0, 1] and b["name"][0] == "Café <b>&</b>"
+    assert math.isnan(b["height_m"][1])
+
+
+def test_gpkg_provenance_everywhere(tmp_path: Path) -> None:
+    path = write_gpkg({"grid": _grid()}, tmp_path / "g.gpkg", metadata={"scenario": "demo", "n": 3})
+    info = pyogrio.read_info(path, layer="grid")
+    meta = info["layer_metadata"]
+    assert meta["scenario"] == "demo" and meta["n"] == "3"
+    assert meta["version"] == __version__ and meta["attribution"] == OSM_ATTRIBUTION
+    assert OSM_ATTRIBUTION in meta["DESCRIPTION"]
+    table = pyogrio.read_dataframe(path, layer=PROVENANCE_TABLE)
+    rows = dict(zip(table["key"], table["value"], strict=True))
+    assert rows["scenario"] == "demo" and rows["attribution"] == OSM_ATTRIBUTION
+    assert rows["tool"] == "twin"
+
+
+def test_gpkg_is_replaced_not_appended(tmp_path: Path) -> None:
+    path = tmp_path / "g.gpkg"
+    write_gpkg({"old": _grid()}, path)
+    write_gpkg({"grid": _grid()}, path)
+    assert [name for name, _ in pyogrio.list_layers(path)] == ["grid", PROVENANCE_TABLE]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".aux.xml")) == [
+        "g.gpkg"
+    ]
+
+
+def test_gpkg_rejects_bad_layers(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no layer"):
+        write_gpkg({}, tmp_path / "g.gpkg")
+    with pytest.raises(InputError, match="reserved"):
+        write_gpkg({"provenance": _grid()}, tmp_path / "g.gpkg")
+    with pytest.raises(InputError, match="no CRS"):
+        write_gpkg({"g": _grid().set_crs(None, allow_override=True)}, tmp_path / "g.gpkg")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_json_safe() -> None:
+    assert json_safe({"a": np.float32(1.5), "b": np.nan, 3: [np.int64(2), np.bool_(True)]}) == {
+        "a": 1.5,
+        "b": None,
+        "3": [2, True],
+    }
+    assert json_safe(np.array([1.0, np.inf])) == [1.0, None]
+    assert json_safe(Path("/x")) == "/x"

@@ -1,0 +1,253 @@
+"""Vector outputs: GeoJSON (RFC 7946) and GeoPackage, written atomically through GDAL.
+
+GeoJSON is for the web and for quick looks: always lon/lat (EPSG:4326), right-hand rings,
+7 decimals (about 1 cm), with the OSM attribution and the run's provenance as foreign
+members of the FeatureCollection (RFC 7946, section 6.1). GeoPackage is for GIS work: one
+file, several layers each in its own CRS (the grid stays in the local UTM CRS, metres),
+provenance as GDAL layer metadata and as a ``provenance`` table that QGIS lists
+next to the layers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from twin import OSM_ATTRIBUTION, __version__
+from twin.errors import InputError, OutputError
+from twin.io.atomic import atomic_path
+
+__all__ = ["PROVENANCE_TABLE", "json_safe", "write_geojson", "write_gpkg"]
+
+#: Name of the attribute-only table of :func:`write_gpkg` that holds the provenance.
+PROVENANCE_TABLE = "provenance"
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with numpy scalars, NaN/inf, paths and dates turned into JSON values.
+
+    NaN and infinities become ``None`` (``null``), numpy scalars and arrays become Python
+    numbers and lists, paths and other objects their ``str``, dates ISO 8601 strings;
+    mappings and sequences are converted recursively (mapping keys become strings).
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, dt.datetime | dt.date | pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v) for v in value]
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return str(value)
+
+
+def _cell_text(value: Any) -> str | None:
+    """One value of an object column as text: JSON for containers, ``None`` for nulls."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping | list | tuple | set | frozenset | np.ndarray):
+        return json.dumps(json_safe(value), ensure_ascii=False)
+    return str(value)
+
+
+def _prepare(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
+    """A copy ready for GDAL: named index kept as a column, object columns as text."""
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputError(f"{what}: expected a GeoDataFrame, got {type(gdf).__name__}")
+    if gdf.crs is None:
+        raise InputError(f"{what}: the GeoDataFrame has no CRS; set one with .set_crs()")
+    out = gdf.copy()
+    if any(name is not None for name in out.index.names):
+        out = out.reset_index()
+    geom = out.geometry.name
+    out.columns = [str(c) for c in out.columns]
+    out = out.set_geometry(str(geom))
+    for col in out.columns:
+        if col == out.geometry.name:
+            continue
+        s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
+            out[col] = pd.Series([_cell_text(v) for v in s], index=out.index, dtype=object)
+        elif pd.api.types.is_float_dtype(s.dtype) and s.dtype.itemsize < 4:
+            out[col] = s.astype(np.float32)
+    return out
+
+
+def write_geojson(
+    gdf: gpd.GeoDataFrame,
+    path: str | os.PathLike[str],
+    *,
+    provenance: Mapping[str, Any] | None = None,
+    attribution: str = OSM_ATTRIBUTION,
+    precision: int = 7,
+) -> Path:
+    """Write ``gdf`` as an RFC 7946 GeoJSON FeatureCollection.
+
+    The geometries are reprojected to EPSG:4326 (lon, lat), polygon exteriors made
+    counter-clockwise and holes clockwise (the right-hand rule, RFC 7946 section 3.1.6),
+    coordinates rounded to ``precision`` decimals (7 is about 1 cm). NaN and other missing
+    values are written as ``null``; a named index (``building_id``) becomes a property.
+
+    Parameters
+    ----------
+    gdf
+        Features in any CRS (it must be set).
+    path
+        Output file, replaced atomically.
+    provenance
+        Written as the foreign member ``"twin"`` of the collection (version, scenario,
+        input hash, ...). ``None`` writes only the tool version.
+    attribution
+        Written as the foreign member ``"attribution"``.
+    precision
+        Decimals of the coordinates.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        When ``gdf`` is not a GeoDataFrame or has no CRS.
+    OutputError
+        When the folder of ``path`` is missing or GDAL fails.
+    """
+    import pyogrio
+
+    out = _prepare(gdf, f"write_geojson({os.fspath(path)!r})").to_crs(4326)
+    out = out.set_geometry(shapely.orient_polygons(out.geometry.values, exterior_cw=False))
+    prov = {"version": __version__, **(dict(provenance) if provenance else {})}
+    members = {"attribution": attribution, "twin": json_safe(prov)}
+    options: dict[str, str] = {
+        "RFC7946": "YES",
+        "COORDINATE_PRECISION": str(int(precision)),
+        "WRITE_NAME": "NO",
+        "WRITE_NON_FINITE_VALUES": "NO",
+    }
+    native_members = pyogrio.__gdal_version__ >= (3, 9, 0)
+    if native_members:
+        options["FOREIGN_MEMBERS_COLLECTION"] = json.dumps(members, ensure_ascii=False)
+    final = Path(path)
+    with atomic_path(final) as tmp:
+        try:
+            pyogrio.write_dataframe(
+                out, tmp, layer=final.stem, driver="GeoJSON", layer_options=options
+            )
+        except Exception as exc:  # GDAL errors come as several pyogrio classes
+            raise OutputError(f"cannot write GeoJSON {str(final)!r}: {exc}") from exc
+        if not native_members:  # GDAL < 3.9: add the members ourselves
+            doc = json.loads(tmp.read_text(encoding="utf-8"))
+            doc = {"type": doc.pop("type"), **members, **doc}
+            tmp.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return final
+
+
+def write_gpkg(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    path: str | os.PathLike[str],
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    attribution: str = OSM_ATTRIBUTION,
+) -> Path:
+    """Write several layers, each in its own CRS, into one GeoPackage.
+
+    Provenance goes three ways, so that every tool finds it: as GDAL layer metadata of
+    every layer (``ogrinfo``, QGIS: Layer Properties > Information), in the layer's
+    description (``gpkg_contents.description``), and as an attribute-only table
+    ``provenance`` (columns ``key``, ``value``) that QGIS lists beside the layers.
+    (No GDAL *dataset* metadata: GDAL then writes a ``.gpkg.aux.xml`` beside the file
+    each time it is merely read.)
+
+    Parameters
+    ----------
+    layers
+        Layer name -> GeoDataFrame (CRS must be set). Names must be unique, non-empty and
+        not ``provenance``.
+    path
+        Output file (``.gpkg``), replaced atomically: layers of an existing file are not kept.
+    metadata
+        Provenance (version, scenario, input sha256, CRS, date, ...); values are
+        converted to text. ``attribution`` and the tool version are always added.
+    attribution
+        The data attribution written with the provenance.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        When there is no layer, a name is empty or reserved, or a frame has no CRS.
+    OutputError
+        When the folder of ``path`` is missing or GDAL fails.
+    """
+    import pyogrio
+
+    final = Path(path)
+    if not layers:
+        raise InputError(f"write_gpkg({str(final)!r}): no layer given")
+    for name in layers:
+        if not name or not str(name).strip():
+            raise InputError(f"write_gpkg({str(final)!r}): empty layer name")
+        if name.lower() == PROVENANCE_TABLE:
+            raise InputError(
+                f"write_gpkg({str(final)!r}): layer name {name!r} is reserved for the "
+                "provenance table"
+            )
+    meta: dict[str, str] = {"tool": "twin", "version": __version__}
+    for key, value in (metadata or {}).items():
+        v = json_safe(value)
+        meta[str(key)] = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+    meta["attribution"] = attribution
+    prepared = {name: _prepare(gdf, f"write_gpkg layer {name!r}") for name, gdf in layers.items()}
+    with atomic_path(final) as tmp:
+        try:
+            for name, gdf in prepared.items():
+                pyogrio.write_dataframe(
+                    gdf,
+                    tmp,
+                    layer=name,
+                    driver="GPKG",
+                    layer_metadata=meta,
+                    layer_options={"DESCRIPTION": f"twin {__version__}: {name}; {attribution}"},
+                )
+            table = pd.DataFrame({"key": list(meta), "value": list(meta.values())})
+            pyogrio.write_dataframe(
+                table,
+                tmp,
+                layer=PROVENANCE_TABLE,
+                driver="GPKG",
+                layer_options={"DESCRIPTION": f"provenance of this file; {attribution}"},
+            )
+        except Exception as exc:
+            raise OutputError(f"cannot write GeoPackage {str(final)!r}: {exc}") from exc
+    return final
