@@ -1,0 +1,179 @@
+"""GeoTIFF writer (read back with rasterio) and scattering points into rasters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from pyproj import CRS
+
+from twin import OSM_ATTRIBUTION, __version__
+from twin.errors import InputError, OutputError
+from twin.io.rasters import FLAG_NODATA, points_to_raster, write_geotiff
+
+UTM = CRS.from_epsg(32635)  # Helsinki
+TRANSFORM = Affine(10.0, 0.0, 385_000.0, 0.0, -10.0, 6_672_000.0)
+PROV = {
+    "tool": "twin",
+    "version": __version__,
+    "scenario": "helsinki-demo",
+    "input_sha256": "0f" * 32,
+    "crs": "EPSG:32635",
+    "created": "2024-05-01T12:00:00+00:00",
+    "attribution": OSM_ATTRIBUTION,
+}
+
+
+def test_points_to_raster_scatters_and_skips_street_points() -> None:
+    row = np.array([0, 1, 2, -1])
+    col = np.array([0, 2, 1, -1])
+    vals = np.array([1.5, 2.5, 3.5, 99.0], dtype=np.float32)
+    out = points_to_raster(row, col, vals, (3, 3), -9999.0)
+    assert out.dtype == np.float32 and out.shape == (3, 3)
+    expected = np.full((3, 3), -9999.0, dtype=np.float32)
+    expected[0, 0], expected[1, 2], expected[2, 1] = 1.5, 2.5, 3.5
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_points_to_raster_bool_and_errors() -> None:
+    out = points_to_raster([0, 1], [1, 0], np.array([True, False]), (2, 2), FLAG_NODATA)
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, [[255, 1], [0, 255]])
+    with pytest.raises(InputError, match="equal length"):
+        points_to_raster([0], [0, 1], [1.0, 2.0], (2, 2), -1.0)
+    with pytest.raises(InputError, match="beyond shape"):
+        points_to_raster([0, 2], [0, 0], [1.0, 2.0], (2, 2), -1.0)
+    with pytest.raises(InputError, match="same cell"):
+        points_to_raster([1, 1], [1, 1], [1.0, 2.0], (2, 2), -1.0)
+    with pytest.raises(InputError, match="does not fit"):
+        points_to_raster([0], [0], np.array([1], dtype=np.uint8), (2, 2), -9999)
+    with pytest.raises(InputError, match="integers"):
+        points_to_raster([0.5], [0.0], [1.0], (2, 2), -1.0)
+    empty = points_to_raster(np.array([], dtype=int), np.array([], dtype=int), [], (2, 3), -1.0)
+    assert empty.shape == (2, 3) and (empty == -1.0).all()
+
+
+def _metric(shape: tuple[int, int] = (300, 400)) -> np.ndarray:
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]]
+    arr = (np.hypot(rows - 150, cols - 200) * 3.0).astype(np.float64)
+    arr[:5, :5] = -9999.0
+    return arr
+
+
+def test_geotiff_float_metric_reads_back(tmp_path: Path) -> None:
+    arr = _metric()
+    path = write_geotiff(
+        tmp_path / "capacity_mbps_3p5.tif",
+        arr,
+        transform=TRANSFORM,
+        crs=UTM,
+        nodata=-9999.0,
+        tags={**PROV, "metric": "capacity_mbps", "band": "3p5", "units": "Mbps"},
+    )
+    with rasterio.open(path) as src:
+        assert src.count == 1 and src.dtypes == ("float32",)
+        assert src.shape == arr.shape
+        assert CRS(src.crs.to_wkt()) == UTM
+        assert src.transform == TRANSFORM
+        assert src.nodata == -9999.0
+        data = src.read(1)
+        np.testing.assert_allclose(data, arr.astype(np.float32))
+        assert src.read_masks(1)[0, 0] == 0 and src.read_masks(1)[100, 100] == 255
+        tags = src.tags()
+        for key, value in PROV.items():
+            assert tags[key] == value
+        assert tags["metric"] == "capacity_mbps" and tags["band"] == "3p5"
+        assert src.descriptions == ("capacity_mbps",)
+        assert src.units == ("Mbps",)
+        assert src.compression is not None and src.compression.name.upper() == "DEFLATE"
+
+
+def test_geotiff_is_cloud_optimised(tmp_path: Path) -> None:
+    arr = _metric((1100, 1300))  # larger than one 512 tile: overviews expected
+    path = write_geotiff(tmp_path / "sinr_db_28.tif", arr, transform=TRANSFORM, crs=UTM,
+                         nodata=-9999.0)  # fmt: skip
+    with rasterio.open(path) as src:
+        assert src.driver == "GTiff"
+        assert src.profile["tiled"] is True
+        assert src.block_shapes == [(512, 512)]
+        assert src.overviews(1) == [2, 4]
+        assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        # the overview averages only valid cells: the cell over rows/cols 4-5 mixes one
+        # nodata (-9999) cell with three valid ones and must stay positive
+        ov = src.read(1, out_shape=(550, 650))
+        assert ov[0, 0] == -9999.0 and ov[2, 2] > 0
+
+
+def test_geotiff_fallback_is_tiled_with_overviews(tmp_path: Path) -> None:
+    arr = _metric((1100, 1300))
+    path = write_geotiff(tmp_path / "plain.tif", arr, transform=TRANSFORM, crs=UTM,
+                         nodata=-9999.0, tags=PROV, cog=False)  # fmt: skip
+    with rasterio.open(path) as src:
+        assert src.profile["tiled"] is True and src.block_shapes == [(256, 256)]
+        assert src.overviews(1) == [2, 4]
+        assert src.compression is not None and src.compression.name.upper() == "DEFLATE"
+        assert src.nodata == -9999.0 and src.tags()["scenario"] == PROV["scenario"]
+        np.testing.assert_allclose(src.read(1), arr.astype(np.float32))
+
+
+def test_geotiff_flags_are_uint8_with_nodata_255(tmp_path: Path) -> None:
+    flags = np.zeros((40, 50), dtype=bool)
+    flags[10:20, 10:20] = True
+    raster = points_to_raster(*np.nonzero(np.ones((40, 50), dtype=bool)),
+                              flags.ravel(), (40, 50), FLAG_NODATA)  # fmt: skip
+    raster[0, 0] = FLAG_NODATA
+    path = write_geotiff(tmp_path / "los_3p5.tif", raster, transform=TRANSFORM, crs="EPSG:32635",
+                         nodata=FLAG_NODATA, tags={"metric": "los"})  # fmt: skip
+    with rasterio.open(path) as src:
+        assert src.dtypes == ("uint8",) and src.nodata == 255
+        data = src.read(1)
+        assert data[0, 0] == 255 and data[15, 15] == 1 and data[30, 30] == 0
+        assert src.tags()["attribution"] == OSM_ATTRIBUTION
+        assert src.tags()["version"] == __version__
+
+
+def test_geotiff_dtype_choice_and_nan_nodata(tmp_path: Path) -> None:
+    classes = np.arange(12, dtype=np.int64).reshape(3, 4) % 9
+    p = write_geotiff(tmp_path / "user_type.tif", classes, transform=TRANSFORM, crs=UTM,
+                      nodata=255)  # fmt: skip
+    with rasterio.open(p) as src:
+        assert src.dtypes == ("uint8",)
+    big = np.array([[-5, 70000]], dtype=np.int64)
+    p = write_geotiff(tmp_path / "big.tif", big, transform=TRANSFORM, crs=UTM, nodata=-1)
+    with rasterio.open(p) as src:
+        assert src.dtypes == ("int32",)
+    arr = np.array([[1.0, np.nan]])
+    p = write_geotiff(tmp_path / "nan.tif", arr, transform=TRANSFORM, crs=UTM, nodata=np.nan)
+    with rasterio.open(p) as src:
+        assert np.isnan(src.nodata) and np.isnan(src.read(1)[0, 1])
+    p = write_geotiff(tmp_path / "f64.tif", arr, transform=TRANSFORM, crs=UTM, nodata=np.nan,
+                      dtype="float64")  # fmt: skip
+    with rasterio.open(p) as src:
+        assert src.dtypes == ("float64",)
+
+
+def test_geotiff_errors_leave_nothing(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="2-D"):
+        write_geotiff(tmp_path / "a.tif", np.zeros(5), transform=TRANSFORM, crs=UTM, nodata=0)
+    with pytest.raises(InputError, match="does not fit"):
+        write_geotiff(tmp_path / "a.tif", np.zeros((2, 2), dtype=bool), transform=TRANSFORM,
+                      crs=UTM, nodata=-9999)  # fmt: skip
+    with pytest.raises(InputError, match="CRS"):
+        write_geotiff(tmp_path / "a.tif", np.zeros((2, 2)), transform=TRANSFORM,
+                      crs="EPSG:999999", nodata=-1.0)  # fmt: skip
+    with pytest.raises(OutputError, match="missing"):
+        write_geotiff(tmp_path / "no" / "a.tif", np.zeros((2, 2)), transform=TRANSFORM, crs=UTM,
+                      nodata=-1.0)  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_geotiff_replaces_existing_file(tmp_path: Path) -> None:
+    path = tmp_path / "r.tif"
+    path.write_bytes(b"not a tiff")
+    write_geotiff(path, np.ones((3, 3)), transform=TRANSFORM, crs=UTM, nodata=-1.0)
+    with rasterio.open(path) as src:
+        assert src.read(1).sum() == 9
+    assert [p.name for p in tmp_path.iterdir()] == ["r.tif"]
