@@ -1,7 +1,9 @@
-"""GeoTIFF writer (read back with rasterio) and scattering points into rasters."""
+"""GeoTIFF writer (read back with rasterio), scattering points into rasters, QGIS styles."""
 
 from __future__ import annotations
 
+import math
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from pyproj import CRS
 from twin import OSM_ATTRIBUTION, __version__
 from twin.errors import InputError, OutputError
 from twin.io.rasters import FLAG_NODATA, points_to_raster, write_geotiff
+from twin.io.styles import CAPACITY, RSRP, SINR, Palette, Ramp, ramp_for, style_for, write_style
 
 UTM = CRS.from_epsg(32635)  # Helsinki
 TRANSFORM = Affine(10.0, 0.0, 385_000.0, 0.0, -10.0, 6_672_000.0)
@@ -177,3 +180,83 @@ def test_geotiff_replaces_existing_file(tmp_path: Path) -> None:
     with rasterio.open(path) as src:
         assert src.read(1).sum() == 9
     assert [p.name for p in tmp_path.iterdir()] == ["r.tif"]
+
+
+# --- QGIS styles (.qml): parsed back, renderer, band, range and colour classes -----------
+
+
+def _parse(path: Path) -> ET.Element:
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE qgis")
+    return ET.fromstring(text.split("\n", 1)[1])
+
+
+@pytest.mark.parametrize(
+    ("metric", "ramp", "units"),
+    [("capacity_mbps", CAPACITY, "Mbps"), ("sinr_db", SINR, "dB"), ("rsrp_dbm", RSRP, "dBm")],
+)
+def test_pseudocolor_style(tmp_path: Path, metric: str, ramp: Ramp, units: str) -> None:
+    path = write_style(tmp_path / f"{metric}_3p5.qml", metric, np.array([1.0, 2.0]))
+    root = _parse(path)
+    assert root.tag == "qgis"
+    rr = root.find("pipe/rasterrenderer")
+    assert rr is not None
+    assert rr.get("type") == "singlebandpseudocolor" and rr.get("band") == "1"
+    shader = rr.find("rastershader/colorrampshader")
+    assert shader is not None and shader.get("colorRampType") == "DISCRETE"
+    lo, hi = float(shader.get("minimumValue", "nan")), float(shader.get("maximumValue", "nan"))
+    assert lo < hi
+    assert float(rr.get("classificationMin", "nan")) == lo
+    assert float(rr.get("classificationMax", "nan")) == hi
+    items = shader.findall("item")
+    assert len(items) == len(ramp.classes) >= 6
+    values = [float(i.get("value", "nan")) for i in items]
+    assert values == sorted(values) and math.isinf(values[-1])  # upper bounds, last open
+    assert lo <= values[0] and values[-2] <= hi
+    colors = [i.get("color") for i in items]
+    assert all(c and len(c) == 7 and c.startswith("#") for c in colors)
+    assert len(set(colors)) == len(colors)
+    labels = [i.get("label", "") for i in items]
+    assert all(units in lab for lab in labels)
+    assert labels[0].startswith("<") and labels[-1].startswith(">")
+    stops = shader.find("colorramp/Option/Option[@name='stops']")
+    assert stops is not None and len(stops.get("value", "").split(":")) == len(items) - 2
+
+
+def test_capacity_classes_in_mbps() -> None:
+    labels = [c.label for c in CAPACITY.classes]
+    assert labels[0] == "< 1 Mbps" and "100 - 250 Mbps" in labels and labels[-1] == "> 2000 Mbps"
+    idx = CAPACITY.classify([0.0, 1.0, 1.01, 150.0, 5000.0, np.nan, -np.inf])
+    assert idx.tolist() == [0, 0, 1, 6, 10, -1, -1]
+    assert CAPACITY.format(123.456) == "123.5 Mbps"
+    assert ramp_for("indoor_capacity_mbps_28") is CAPACITY
+    assert ramp_for("indoor_covered_3p5").format(0.856) == "86 %"
+
+
+def test_paletted_flags(tmp_path: Path) -> None:
+    for metric, labels in (("los", ["NLoS", "LoS"]), ("indoor", ["outdoor", "indoor"])):
+        root = _parse(write_style(tmp_path / f"{metric}.qml", metric))
+        rr = root.find("pipe/rasterrenderer")
+        assert rr is not None and rr.get("type") == "paletted"
+        entries = rr.findall("colorPalette/paletteEntry")
+        assert [e.get("value") for e in entries] == ["0", "1"]
+        assert [e.get("label") for e in entries] == labels
+    assert isinstance(style_for("los_3p5"), Palette)
+
+
+def test_generic_metric_from_data(tmp_path: Path) -> None:
+    values = np.array([80.0, 95.0, np.nan, 140.0])
+    root = _parse(write_style(tmp_path / "path_loss_db_3p5.qml", "path_loss_db", values))
+    shader = root.find("pipe/rasterrenderer/rastershader/colorrampshader")
+    assert shader is not None
+    assert float(shader.get("minimumValue", "nan")) == 80.0
+    assert float(shader.get("maximumValue", "nan")) == 140.0
+    assert len(shader.findall("item")) == 8
+    with pytest.raises(InputError, match="path_loss_db"):
+        write_style(tmp_path / "x.qml", "path_loss_db", [np.nan])
+    assert not (tmp_path / "x.qml").exists()
+
+
+def test_labels_are_escaped_xml(tmp_path: Path) -> None:
+    text = write_style(tmp_path / "c.qml", "capacity_mbps").read_text(encoding="utf-8")
+    assert 'label="&lt; 1 Mbps"' in text and 'label="&gt; 2000 Mbps"' in text

@@ -1,0 +1,415 @@
+"""Colour classes of the metrics, and QGIS styles (``.qml``) built from them.
+
+One set of classes per metric serves both the QGIS styles written beside the GeoTIFFs and
+the web map's legend, so a colour means the same value everywhere. The classes are fixed
+(not stretched to each file's data), so the 0.7 GHz and the 28 GHz maps can be compared
+side by side.
+
+A ``.qml`` file with the raster's basename (``capacity_mbps_3p5.qml`` beside
+``capacity_mbps_3p5.tif``) is the layer's default style: QGIS applies it when the raster
+is opened.
+
+=====================  =========================================  ==================
+metric (name contains)  classes                                    colours
+=====================  =========================================  ==================
+``capacity_mbps``       <1, 1-5, ..., 1000-2000, >2000 Mbps        viridis
+``sinr_db``             <-5, -5-0, ..., 20-25, >25 dB              red-yellow-green
+``rsrp_dbm``            <-120 (no signal) ... >-70 dBm (excellent)  red-yellow-green
+``covered``/``share``   0-20 %, ..., 80-100 %                      red-yellow-green
+``los``, ``indoor``     0/1 flags (paletted)                        two colours
+anything else           8 equal classes over the data range        viridis
+=====================  =========================================  ==================
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from twin.errors import InputError
+from twin.io.atomic import write_text_atomic
+
+__all__ = [
+    "ColorClass",
+    "Palette",
+    "Ramp",
+    "qml_text",
+    "ramp_for",
+    "style_for",
+    "write_style",
+]
+
+_VIRIDIS_11 = (
+    "#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c",
+    "#22a884", "#44bf70", "#7ad151", "#bddf26", "#fde725",
+)  # fmt: skip
+_VIRIDIS_8 = ("#440154", "#46327e", "#365c8d", "#277f8e", "#1fa187", "#4ac16d", "#a0da39",
+              "#fde725")  # fmt: skip
+_RDYLGN_8 = ("#a50026", "#e34933", "#fca55d", "#fee999", "#e3f399", "#9dd569", "#39a758",
+             "#006837")  # fmt: skip
+_RDYLGN_7 = ("#a50026", "#ea5739", "#fdbf6f", "#feffbe", "#b7e075", "#4bb05c", "#006837")
+_RDYLGN_5 = ("#a50026", "#f98e52", "#feffbe", "#84ca66", "#006837")
+
+
+@dataclass(frozen=True)
+class ColorClass:
+    """One class: values above the previous class's ``upper`` and up to ``upper``.
+
+    ``upper`` is ``math.inf`` for the last class; ``color`` is ``#rrggbb``.
+    """
+
+    upper: float
+    color: str
+    label: str
+
+    @property
+    def rgb(self) -> tuple[int, int, int]:
+        """The colour as 0-255 integers."""
+        h = self.color.lstrip("#")
+        return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """Discrete colour classes of a continuous metric.
+
+    Attributes
+    ----------
+    metric
+        Metric name (``capacity_mbps``).
+    title
+        Human title (``Capacity``).
+    units
+        Units shown in legends (``Mbps``); empty for none.
+    classes
+        In increasing order of ``upper``; the last has ``upper = inf``.
+    minimum, maximum
+        The range the classes are meant for (QGIS ``classificationMin``/``Max``).
+    scale
+        Factor from data values to displayed values (100 for shares shown in %).
+    decimals
+        Decimals of displayed values.
+    """
+
+    metric: str
+    title: str
+    units: str
+    classes: tuple[ColorClass, ...]
+    minimum: float
+    maximum: float
+    scale: float = 1.0
+    decimals: int = 1
+
+    def classify(self, values: npt.ArrayLike) -> npt.NDArray[np.int8]:
+        """Class index of each value (``-1`` for NaN and infinities)."""
+        v = np.asarray(values, dtype=float)
+        uppers = np.array([c.upper for c in self.classes[:-1]], dtype=float)
+        idx = np.searchsorted(uppers, v, side="left").astype(np.int8)
+        idx[~np.isfinite(v)] = -1
+        return idx
+
+    def format(self, value: float) -> str:
+        """``value`` as shown to users, with units (``"123.4 Mbps"``, ``"85 %"``)."""
+        if not math.isfinite(value):
+            return "no data"
+        text = f"{value * self.scale:.{self.decimals}f}"
+        return f"{text} {self.units}".strip()
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Colours of the values of a flag or class raster (paletted renderer)."""
+
+    metric: str
+    title: str
+    entries: tuple[tuple[int, str, str], ...]  # (value, #rrggbb, label)
+
+
+def _ramp(
+    metric: str,
+    title: str,
+    units: str,
+    breaks: Sequence[float],
+    colors: Sequence[str],
+    labels: Sequence[str],
+    *,
+    minimum: float,
+    maximum: float,
+    decimals: int = 1,
+) -> Ramp:
+    if not len(colors) == len(breaks) + 1 == len(labels):
+        raise ValueError(f"{metric}: {len(breaks)} breaks need {len(breaks) + 1} colours/labels")
+    uppers = [*breaks, math.inf]
+    classes = tuple(
+        ColorClass(float(u), c, lab) for u, c, lab in zip(uppers, colors, labels, strict=True)
+    )
+    return Ramp(metric, title, units, classes, float(minimum), float(maximum), 1.0, decimals)
+
+
+def _range_labels(breaks: Sequence[float], units: str, fmt: str = "{:g}") -> list[str]:
+    u = f" {units}" if units else ""
+    out = [f"< {fmt.format(breaks[0])}{u}"]
+    out += [f"{fmt.format(a)} - {fmt.format(b)}{u}" for a, b in itertools.pairwise(breaks)]
+    out.append(f"> {fmt.format(breaks[-1])}{u}")
+    return out
+
+
+_CAPACITY_BREAKS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000)
+_SINR_BREAKS = (-5, 0, 5, 10, 15, 20, 25)
+_RSRP_BREAKS = (-120, -110, -100, -90, -80, -70)
+_RSRP_WORDS = ("no signal", "very poor", "poor", "fair", "good", "very good", "excellent")
+
+CAPACITY = _ramp(
+    "capacity_mbps", "Capacity", "Mbps", _CAPACITY_BREAKS, _VIRIDIS_11,
+    _range_labels(_CAPACITY_BREAKS, "Mbps"), minimum=0, maximum=5000, decimals=1,
+)  # fmt: skip
+SINR = _ramp(
+    "sinr_db", "SINR", "dB", _SINR_BREAKS, _RDYLGN_8,
+    _range_labels(_SINR_BREAKS, "dB"), minimum=-10, maximum=30, decimals=1,
+)  # fmt: skip
+RSRP = _ramp(
+    "rsrp_dbm", "RSRP", "dBm", _RSRP_BREAKS, _RDYLGN_7,
+    [f"{r} ({w})" for r, w in zip(_range_labels(_RSRP_BREAKS, "dBm"), _RSRP_WORDS, strict=True)],
+    minimum=-130, maximum=-60, decimals=1,
+)  # fmt: skip
+SHARE = Ramp(
+    metric="share",
+    title="Indoor coverage",
+    units="%",
+    classes=tuple(
+        ColorClass(u, c, lab)
+        for u, c, lab in zip(
+            (0.2, 0.4, 0.6, 0.8, math.inf),
+            _RDYLGN_5,
+            ("0 - 20 %", "20 - 40 %", "40 - 60 %", "60 - 80 %", "80 - 100 %"),
+            strict=True,
+        )
+    ),
+    minimum=0.0,
+    maximum=1.0,
+    scale=100.0,
+    decimals=0,
+)
+LOS = Palette("los", "Line of sight", ((0, "#9e9e9e", "NLoS"), (1, "#1f78b4", "LoS")))
+INDOOR = Palette("indoor", "Indoor", ((0, "#b2df8a", "outdoor"), (1, "#6a3d9a", "indoor")))
+
+
+def _generic(metric: str, values: npt.ArrayLike | None) -> Ramp:
+    """Eight equal classes over the finite range of ``values``."""
+    v = np.asarray(values if values is not None else [], dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        raise InputError(
+            f"no colour classes are defined for metric {metric!r} and no finite values were "
+            "given to derive them; pass the values or use capacity_mbps, sinr_db, rsrp_dbm"
+        )
+    lo, hi = float(v.min()), float(v.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    breaks = [lo + (hi - lo) * i / 8 for i in range(1, 8)]
+    digits = max(0, 2 - math.floor(math.log10(max(abs(hi - lo), 1e-12))))
+    fmt = f"{{:.{min(digits, 6)}f}}"
+    return _ramp(metric, metric, "", breaks, _VIRIDIS_8, _range_labels(breaks, "", fmt),
+                 minimum=lo, maximum=hi, decimals=min(digits, 6))  # fmt: skip
+
+
+def ramp_for(metric: str, values: npt.ArrayLike | None = None) -> Ramp:
+    """The colour classes of ``metric`` (a name containing it also matches).
+
+    ``capacity_mbps``, ``sinr_db``, ``rsrp_dbm`` and shares (``covered``, ``share``) have
+    fixed classes; for any other metric, eight equal classes over the finite ``values``.
+
+    Raises
+    ------
+    InputError
+        For an unknown metric without finite ``values``.
+    """
+    name = metric.lower()
+    for ramp in (CAPACITY, SINR, RSRP):
+        if ramp.metric in name:
+            return ramp
+    if "covered" in name or "share" in name:
+        return SHARE
+    return _generic(metric, values)
+
+
+def style_for(metric: str, values: npt.ArrayLike | None = None) -> Ramp | Palette:
+    """:class:`Palette` for the flags ``los``/``indoor``, else :func:`ramp_for`."""
+    name = metric.lower()
+    if name == "los" or name.startswith("los_"):
+        return LOS
+    if name == "indoor":
+        return INDOOR
+    return ramp_for(metric, values)
+
+
+# --- QML ---------------------------------------------------------------------------------
+
+
+def _opt(parent: ET.Element, name: str, value: str, kind: str = "QString") -> None:
+    ET.SubElement(parent, "Option", {"type": kind, "name": name, "value": value})
+
+
+def _min_max_origin(parent: ET.Element) -> None:
+    mmo = ET.SubElement(parent, "minMaxOrigin")
+    for tag, text in (
+        ("limits", "None"),
+        ("extent", "WholeRaster"),
+        ("statAccuracy", "Estimated"),
+        ("cumulativeCutLower", "0.02"),
+        ("cumulativeCutUpper", "0.98"),
+        ("stdDevFactor", "2"),
+    ):
+        ET.SubElement(mmo, tag).text = text
+
+
+def _num(x: float) -> str:
+    return "inf" if math.isinf(x) else repr(float(x))
+
+
+def _rgba(color: str) -> str:
+    h = color.lstrip("#")
+    return f"{int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},255"
+
+
+def qml_text(style: Ramp | Palette, *, band: int = 1, opacity: float = 1.0) -> str:
+    """QGIS raster style (QML) of a ramp (pseudocolor, discrete) or palette (paletted)."""
+    root = ET.Element(
+        "qgis",
+        {
+            "version": "3.28.0-Firenze",
+            "styleCategories": "AllStyleCategories",
+            "hasScaleBasedVisibilityFlag": "0",
+            "minScale": "1e+08",
+            "maxScale": "0",
+        },
+    )
+    pipe = ET.SubElement(root, "pipe")
+    provider = ET.SubElement(pipe, "provider")
+    ET.SubElement(
+        provider,
+        "resampling",
+        {
+            "enabled": "false",
+            "zoomedInResamplingMethod": "nearestNeighbour",
+            "zoomedOutResamplingMethod": "nearestNeighbour",
+            "maxOversampling": "2",
+        },
+    )
+    if isinstance(style, Ramp):
+        rr = ET.SubElement(
+            pipe,
+            "rasterrenderer",
+            {
+                "type": "singlebandpseudocolor",
+                "band": str(band),
+                "opacity": repr(float(opacity)),
+                "alphaBand": "-1",
+                "nodataColor": "",
+                "classificationMin": _num(style.minimum),
+                "classificationMax": _num(style.maximum),
+            },
+        )
+        ET.SubElement(rr, "rasterTransparency")
+        _min_max_origin(rr)
+        shader = ET.SubElement(ET.SubElement(rr, "rastershader"), "colorrampshader")
+        shader.attrib.update(
+            {
+                "colorRampType": "DISCRETE",
+                "classificationMode": "1",  # classes given, not computed by QGIS
+                "clip": "0",
+                "minimumValue": _num(style.minimum),
+                "maximumValue": _num(style.maximum),
+                "labelPrecision": str(style.decimals),
+            }
+        )
+        ramp = ET.SubElement(shader, "colorramp", {"type": "gradient", "name": "[source]"})
+        opts = ET.SubElement(ramp, "Option", {"type": "Map"})
+        _opt(opts, "color1", _rgba(style.classes[0].color))
+        _opt(opts, "color2", _rgba(style.classes[-1].color))
+        _opt(opts, "discrete", "1")
+        _opt(opts, "rampType", "gradient")
+        n = len(style.classes)
+        stops = ":".join(
+            f"{i / (n - 1):.4f};{_rgba(c.color)}" for i, c in enumerate(style.classes[1:-1], 1)
+        )
+        _opt(opts, "stops", stops)
+        for c in style.classes:
+            # discrete: a pixel takes the colour of the first class whose value is >= it
+            ET.SubElement(
+                shader,
+                "item",
+                {"alpha": "255", "value": _num(c.upper), "label": c.label, "color": c.color},
+            )
+    else:
+        rr = ET.SubElement(
+            pipe,
+            "rasterrenderer",
+            {
+                "type": "paletted",
+                "band": str(band),
+                "opacity": repr(float(opacity)),
+                "alphaBand": "-1",
+                "nodataColor": "",
+            },
+        )
+        ET.SubElement(rr, "rasterTransparency")
+        _min_max_origin(rr)
+        palette = ET.SubElement(rr, "colorPalette")
+        for value, color, label in style.entries:
+            ET.SubElement(
+                palette,
+                "paletteEntry",
+                {"value": str(value), "color": color, "alpha": "255", "label": label},
+            )
+    ET.SubElement(pipe, "brightnesscontrast", {"brightness": "0", "contrast": "0", "gamma": "1"})
+    ET.SubElement(
+        pipe,
+        "huesaturation",
+        {"saturation": "0", "grayscaleMode": "0", "colorizeOn": "0", "colorizeStrength": "100",
+         "colorizeRed": "255", "colorizeGreen": "128", "colorizeBlue": "128", "invertColors": "0"},
+    )  # fmt: skip
+    ET.SubElement(pipe, "rasterresampler", {"maxOversampling": "2"})
+    ET.SubElement(root, "blendMode").text = "0"
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
+
+
+def write_style(
+    path: str | os.PathLike[str],
+    metric: str,
+    values: npt.ArrayLike | None = None,
+    *,
+    band: int = 1,
+) -> Path:
+    """Write the QGIS style of ``metric`` to ``path`` (``<raster basename>.qml``), atomically.
+
+    Parameters
+    ----------
+    path
+        Output file; give it the basename of the GeoTIFF so QGIS applies it by default.
+    metric
+        Metric name, see :func:`style_for` (``capacity_mbps``, ``sinr_db``, ``rsrp_dbm``,
+        ``los``, ``indoor``, or any other with ``values``).
+    values
+        Data values; only used for metrics without fixed classes.
+    band
+        Raster band the renderer draws.
+
+    Raises
+    ------
+    InputError
+        For an unknown metric without finite ``values``.
+    """
+    final = Path(path)
+    write_text_atomic(final, qml_text(style_for(metric, values), band=band))
+    return final
