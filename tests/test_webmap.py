@@ -1,0 +1,293 @@
+"""The offline web map as HTML: self-contained, escaped, data complete (no browser here)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import CRS
+
+from twin import OSM_ATTRIBUTION, __version__
+from twin.errors import InputError
+from twin.io.styles import CAPACITY, SHARE
+from twin.io.webmap import build_map, deckgl_bundle, json_for_script
+
+UTM = CRS.from_epsg(32635)
+X0, Y0 = 385_000.0, 6_672_000.0
+XSS = "<img src=x onerror=alert(1)>"
+BREAKOUT = "</script><script>alert(2)</script>"
+BANDS = ["0p7", "3p5", "28"]
+
+
+def _frames() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    buildings = gpd.GeoDataFrame(
+        {
+            "building_id": [0, 1],
+            "name": [XSS, BREAKOUT],
+            "height_m": [12.0, 30.0],
+            "min_height_m": [0.0, 6.0],
+            "kind": ["yes", "office"],
+            "osm_id": ["way/1", "way/2"],
+            "indoor_covered_0p7": [1.0, 0.5],
+            "indoor_covered_3p5": [0.3, np.nan],
+            "indoor_covered_28": [0.0, 0.1],
+        },
+        geometry=[
+            shapely.Polygon(
+                shapely.box(X0 + 10, Y0 + 10, X0 + 40, Y0 + 40).exterior,
+                holes=[shapely.box(X0 + 20, Y0 + 20, X0 + 30, Y0 + 30).exterior.coords],
+            ),
+            shapely.MultiPolygon(
+                [
+                    shapely.box(X0 + 60, Y0, X0 + 70, Y0 + 10),
+                    shapely.box(X0 + 80, Y0, X0 + 90, Y0 + 5),
+                ]
+            ),
+        ],
+        crs=UTM,
+    )
+    xs, ys = np.meshgrid(X0 + np.arange(10) * 10.0, Y0 + np.arange(6) * 10.0)
+    n = xs.size
+    grid = gpd.GeoDataFrame(
+        {"indoor": np.arange(n) % 3 == 0},
+        geometry=shapely.points(xs.ravel(), ys.ravel()),
+        crs=UTM,
+    )
+    for k, b in enumerate(BANDS):
+        vals = np.linspace(0.5, 3000.0 / (3 - k), n)
+        vals[0] = np.nan
+        grid[f"capacity_mbps_{b}"] = vals.astype(np.float32)
+    sites = gpd.GeoDataFrame(
+        {
+            "site_id": ["S1" + XSS],
+            "height_m": [25.0],
+            "model": ["uma"],
+            "bands_ghz": ["0.7;3.5;28"],
+            "power_dbm": [46.0],
+        },
+        geometry=[shapely.Point(X0 + 50, Y0 + 30)],
+        crs=UTM,
+    )
+    return buildings.to_crs(4326), grid.to_crs(4326), sites.to_crs(4326)
+
+
+def _build(**kwargs: Any) -> str:
+    b, g, s = _frames()
+    args: dict[str, Any] = {
+        "bands": BANDS,
+        "title": "Demo <b>&</b>",
+        "attribution": OSM_ATTRIBUTION,
+        "building_coverage_col": "indoor_covered_{band}",
+        "provenance": {"scenario": "demo" + XSS, "input_sha256": "ab" * 32},
+    }
+    args.update(kwargs)
+    return build_map(b, g, s, **args)
+
+
+class _Scripts(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[tuple[dict[str, str | None], str]] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self._in: dict[str, str | None] | None = None
+        self._buf: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "script":
+            self._in, self._buf = dict(attrs), []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script" and self._in is not None:
+            self.scripts.append((self._in, "".join(self._buf)))
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in is not None:
+            self._buf.append(data)
+
+
+def _parse(page: str) -> _Scripts:
+    p = _Scripts()
+    p.feed(page)
+    return p
+
+
+def _data(page: str) -> dict[str, Any]:
+    for attrs, text in _parse(page).scripts:
+        if attrs.get("id") == "twin-data":
+            out: dict[str, Any] = json.loads(text)
+            return out
+    raise AssertionError("no data block")
+
+
+def test_page_is_self_contained() -> None:
+    page = _build()
+    assert page.startswith("<!DOCTYPE html>")
+    parsed = _parse(page)
+    # no external script, stylesheet, image or frame
+    for tag, attrs in parsed.tags:
+        assert not (tag == "script" and attrs.get("src")), attrs
+        assert tag not in ("link", "iframe", "img", "object", "embed"), tag
+    bundle, semver = deckgl_bundle()
+    ours = page.replace(bundle, "")
+    assert "mapbox-gl.js" not in ours and "cdn.jsdelivr" not in ours and "unpkg.com" not in ours
+    assert "http://" not in ours
+    assert semver.lstrip("~^").startswith("9.")
+    assert any(text == bundle for _, text in parsed.scripts)
+    assert "sourceMappingURL" not in bundle
+
+
+def test_content_security_policy_allows_only_our_scripts() -> None:
+    page = _build()
+    parsed = _parse(page)
+    csp = next(
+        a["content"] or ""
+        for t, a in parsed.tags
+        if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"
+    )
+    assert "default-src 'none'" in csp and "unsafe-inline" not in csp.split("style-src")[0]
+    allowed = set(re.findall(r"'sha256-([^']+)'", csp))
+    executable = [text for attrs, text in parsed.scripts if attrs.get("type") is None]
+    assert len(executable) == 3
+    for text in executable:
+        digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
+        assert digest in allowed
+
+
+def test_osm_strings_are_escaped() -> None:
+    page = _build()
+    for raw in (XSS, BREAKOUT, "<b>&</b>"):
+        assert raw not in page
+    # the JSON block holds them escaped, and they come back intact when parsed
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in page
+    assert page.count("</script>") == len(_parse(page).scripts)
+    data = _data(page)
+    assert data["buildings"]["name"] == [XSS, BREAKOUT]
+    assert data["sites"][0]["site_id"] == "S1" + XSS
+    assert "<title>Demo &lt;b&gt;&amp;&lt;/b&gt;</title>" in page
+    assert "demo&lt;img src=x onerror=alert(1)&gt;" in page  # provenance table
+    # tooltips are built as text, never as HTML
+    main = _parse(page).scripts[-1][1]
+    assert "{ text: lines.join" in main and "html:" not in main and "innerHTML" not in main
+
+
+def test_json_for_script() -> None:
+    text = json_for_script({"a": "</script><!-- \u2028 & >", "n": np.float32(np.nan)})
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == {"a": "</script><!-- \u2028 & >", "n": None}
+
+
+def test_data_layers_and_legend() -> None:
+    page = _build()
+    data = _data(page)
+    assert data["bands"] == BANDS
+    deck_types = [layer["@@type"] for layer in data["deck"]["layers"]]
+    assert deck_types == ["PolygonLayer", "ColumnLayer", "LineLayer", "ScatterplotLayer"]
+    view = data["deck"]["initialViewState"]
+    assert 24.9 < view["longitude"] < 25.0 and 60.1 < view["latitude"] < 60.2
+    assert 14 < view["zoom"] < 20 and view["pitch"] > 0
+    grid = data["grid"]
+    assert len(grid["x"]) == len(grid["y"]) == 60
+    assert 9 < grid["cell_m"] < 11
+    assert grid["legend"]["units"] == "Mbps"
+    assert grid["legend"]["colors"] == [list(c.rgb) for c in CAPACITY.classes]
+    for b in BANDS:
+        cls = grid["bands"][b]["cls"]
+        assert cls[0] == -1 and grid["bands"][b]["value"][0] is None  # NaN: not drawn
+        assert max(cls) <= len(CAPACITY.classes) - 1 and min(cls[1:]) >= 0
+    assert grid["bands"]["28"]["cls"][-1] == len(CAPACITY.classes) - 1  # 3000 Mbps
+    assert grid["indoor"][:3] == [1, 0, 0]
+    # decoded coordinates land on the input points (1e-6 degree steps)
+    _, g, _ = _frames()
+    lon = data["origin"][0] + np.array(grid["x"]) * data["scale"]
+    np.testing.assert_allclose(lon, shapely.get_x(g.geometry.values), atol=1e-6)
+
+
+def test_buildings_per_band_coverage_and_parts() -> None:
+    data = _data(_build())
+    b = data["buildings"]
+    assert b["owner"] == [0, 1, 1]  # the multipolygon gives two parts
+    assert len(b["polygons"][0]) == 2  # shell and courtyard
+    assert b["height"] == [12.0, 30.0] and b["base"] == [0.0, 6.0]
+    cov = b["coverage"]
+    assert cov["legend"]["units"] == "%" and len(cov["legend"]["colors"]) == len(SHARE.classes)
+    assert cov["bands"]["0p7"]["value"] == [100, 50]
+    assert cov["bands"]["3p5"]["cls"] == [1, -1] and cov["bands"]["3p5"]["value"] == [30, None]
+    assert cov["bands"]["28"]["cls"] == [0, 0]
+
+
+def test_band_switch_legend_attribution_provenance() -> None:
+    page = _build()
+    radios = [a for t, a in _parse(page).tags if t == "input" and a.get("name") == "band"]
+    assert [r["value"] for r in radios] == BANDS
+    assert "checked" in radios[0] and all("checked" not in r for r in radios[1:])
+    assert "0.7 GHz" in page and "3.5 GHz" in page and "28 GHz" in page
+    assert "Capacity (Mbps)" in page and "&lt; 1 Mbps" in page and "Indoor coverage (%)" in page
+    assert OSM_ATTRIBUTION in page and "openstreetmap.org/copyright" in page
+    assert f"<td>version</td><td>{__version__}</td>" in page
+    assert "ab" * 32 in page
+
+
+def test_grey_buildings_without_coverage_and_custom_attribution() -> None:
+    page = _build(building_coverage_col=None, attribution="Footprints (c) City <x>")
+    data = _data(page)
+    assert data["buildings"]["coverage"] is None
+    assert "Indoor coverage" not in page
+    assert "Footprints (c) City &lt;x&gt;" in page and "openstreetmap.org/copyright" not in page
+
+
+def test_one_column_for_all_bands_and_other_metrics() -> None:
+    b, g, s = _frames()
+    g["sinr_db_0p7"] = np.linspace(-10, 30, len(g))
+    page = build_map(b, g, s, bands=["0p7"], metric="sinr_db",
+                     building_coverage_col="indoor_covered_0p7", title="t")  # fmt: skip
+    data = _data(page)
+    assert data["grid"]["legend"]["units"] == "dB"
+    assert data["buildings"]["coverage"]["bands"]["0p7"]["value"] == [100, 50]
+
+
+def test_frames_in_a_projected_crs_are_reprojected() -> None:
+    b, g, s = _frames()
+    page = build_map(b.to_crs(UTM), g.to_crs(UTM), s.to_crs(UTM), bands=BANDS, title="t")
+    view = _data(page)["deck"]["initialViewState"]
+    assert 24.9 < view["longitude"] < 25.0
+
+
+def test_bad_inputs() -> None:
+    b, g, s = _frames()
+    with pytest.raises(InputError, match="bands is empty"):
+        build_map(b, g, s, bands=[], title="t")
+    with pytest.raises(InputError, match="capacity_mbps_6"):
+        build_map(b, g, s, bands=["6"], title="t")
+    with pytest.raises(InputError, match="indoor_covered_x"):
+        build_map(b, g, s, bands=["0p7"], title="t", building_coverage_col="indoor_covered_x")
+    with pytest.raises(InputError, match="height_m"):
+        build_map(b.drop(columns="height_m"), g, s, bands=["0p7"], title="t")
+    no_crs = g.to_crs(UTM).set_crs(None, allow_override=True)
+    with pytest.raises(InputError, match="lon/lat"):
+        build_map(b, no_crs, s, bands=["0p7"], title="t")
+
+
+def test_page_size_for_a_large_grid() -> None:
+    """~70k grid points and three bands stay a few MB above the 4.3 MB deck.gl bundle."""
+    n = 265
+    xs, ys = np.meshgrid(X0 + np.arange(n) * 10.0, Y0 + np.arange(n) * 10.0)
+    grid = gpd.GeoDataFrame(geometry=shapely.points(xs.ravel(), ys.ravel()), crs=UTM)
+    rng = np.random.default_rng(0)
+    for k, b in enumerate(BANDS):
+        grid[f"capacity_mbps_{b}"] = (rng.random(len(grid)) * 10 ** (k + 2)).astype(np.float32)
+    b, _, s = _frames()
+    page = build_map(b, grid.to_crs(4326), s, bands=BANDS, title="t")
+    data_bytes = len(json.dumps(_data(page)))
+    assert len(grid) > 70_000
+    assert data_bytes < 3.5e6, data_bytes
+    assert len(page.encode("utf-8")) - len(deckgl_bundle()[0].encode("utf-8")) < 3.6e6

@@ -1,0 +1,794 @@
+"""The offline web map: one self-contained HTML page for city planners.
+
+:func:`build_map` returns a page that works from a file, without network: the deck.gl
+bundle that pydeck ships (``pydeck/nbextension/static/index.js``) is inlined, there is no
+basemap, and a Content-Security-Policy forbids every request (the page reports a blocked
+one in its error box). pydeck's own ``Deck.to_html(offline=True)`` is not used because its
+template still links remote stylesheets and mapbox-gl.
+
+What the page shows:
+
+- the buildings extruded to ``height_m`` (from ``min_height_m`` when set), coloured by an
+  indoor-coverage column (per band when the column name contains ``{band}``) or grey;
+- the receiver grid of the chosen metric as coloured squares, one deck.gl layer per band
+  of which only the selected one is visible; a legend with the colour classes and units;
+- the sites as markers at antenna height, with a mast line to the ground;
+- radio buttons to switch the band, the title, the provenance and the data attribution;
+- tooltips (plain text, never HTML) for buildings, grid points and sites.
+
+Safety: every string of the data (OSM names, scenario ids, the title) reaches the page
+either HTML-escaped or inside the JSON data block, where ``<``, ``>``, ``&`` and the
+line separators are written as ``\\uXXXX`` so nothing can close the ``<script>``; tooltips
+are set as text (``innerText``). The policy also allows only the page's own scripts
+(by hash), so even injected markup could not run code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from twin import OSM_ATTRIBUTION, __version__
+from twin.errors import InputError
+from twin.io.styles import Ramp, ramp_for
+from twin.io.vector import json_safe
+
+__all__ = ["build_map", "deckgl_bundle", "json_for_script"]
+
+#: Coordinates are stored as integer offsets in units of 1e-6 degree (about 0.1 m).
+_COORD_SCALE = 1e-6
+_GREY = (176, 176, 176)
+_NO_DATA = (205, 205, 205)
+_SITE_COLOR = (220, 20, 60)
+
+
+@lru_cache(maxsize=1)
+def deckgl_bundle() -> tuple[str, str]:
+    """The deck.gl bundle shipped with pydeck, and its deck.gl version range.
+
+    Raises
+    ------
+    InputError
+        When the installed pydeck has no bundled ``index.js``.
+    """
+    import pydeck
+    from pydeck.frontend_semver import DECKGL_SEMVER
+
+    path = Path(pydeck.__file__).parent / "nbextension" / "static" / "index.js"
+    if not path.is_file():
+        raise InputError(
+            f"the deck.gl bundle is missing from pydeck ({path}); reinstall pydeck>=0.9"
+        )
+    text = path.read_text(encoding="utf-8")
+    # no source map (it is not shipped inline), and nothing that could end the <script>
+    text = re.sub(r"^//# sourceMappingURL=.*$", "", text, flags=re.MULTILINE)
+    if re.search(r"</script|<!--", text, flags=re.IGNORECASE):
+        text = re.sub(r"<(/script|!--)", r"\\x3c\1", text, flags=re.IGNORECASE)
+    return text, str(DECKGL_SEMVER)
+
+
+def json_for_script(value: Any) -> str:
+    """JSON text that is safe inside an HTML ``<script>`` element.
+
+    ``<``, ``>`` and ``&`` become ``\\u003c``, ``\\u003e``, ``\\u0026`` (so ``</script>`` or
+    ``<!--`` in a name cannot end or change the element), and U+2028/U+2029 are escaped.
+    NaN and infinities become ``null``.
+    """
+    text = json.dumps(json_safe(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    for ch, esc in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(ch, esc)
+    return text
+
+
+def _band_name(label: str) -> str:
+    """``"3p5" -> "3.5 GHz"``."""
+    return f"{label.replace('p', '.')} GHz"
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputError(f"build_map: {what} must be a GeoDataFrame, got {type(gdf).__name__}")
+    if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+        gdf = gdf.to_crs(4326)
+    if len(gdf):
+        minx, miny, maxx, maxy = gdf.total_bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise InputError(
+                f"build_map: {what} are not in lon/lat (bounds {minx:g}, {miny:g}, {maxx:g}, "
+                f"{maxy:g}); reproject them to EPSG:4326 or set their CRS"
+            )
+    return gdf
+
+
+def _text(value: Any) -> str | None:
+    """A cell as display text; ``None`` for missing values."""
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating) and not math.isfinite(float(value)):
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return f"{float(value):g}"
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover
+        pass
+    return str(value)
+
+
+def _column(gdf: gpd.GeoDataFrame, name: str) -> list[str | None]:
+    if name not in gdf.columns:
+        return [None] * len(gdf)
+    return [_text(v) for v in gdf[name].tolist()]
+
+
+def _rounded(values: npt.ArrayLike, decimals: int) -> list[float | None]:
+    v = np.round(np.asarray(values, dtype=float), decimals)
+    return [None if not math.isfinite(x) else (int(x) if decimals <= 0 else x) for x in v.tolist()]
+
+
+def _legend(ramp: Ramp) -> dict[str, Any]:
+    return {
+        "title": ramp.title,
+        "units": ramp.units,
+        "scale": ramp.scale,
+        "decimals": ramp.decimals,
+        "colors": [list(c.rgb) for c in ramp.classes],
+        "labels": [c.label for c in ramp.classes],
+    }
+
+
+def _encode_ring(coords: npt.NDArray[np.float64], origin: tuple[float, float]) -> list[int]:
+    """Flat ``[dx0, dy0, dx1, dy1, ...]`` offsets from ``origin`` in 1e-6 degree."""
+    xy = np.rint((coords[:, :2] - np.asarray(origin)) / _COORD_SCALE).astype(np.int64)
+    return xy.reshape(-1).tolist()  # type: ignore[no-any-return]
+
+
+def _polygons(geom: Any) -> list[Any]:
+    if geom is None or geom.is_empty:
+        return []
+    if geom.geom_type == "Polygon":
+        return [geom]
+    if geom.geom_type in ("MultiPolygon", "GeometryCollection"):
+        return [g for part in geom.geoms for g in _polygons(part)]
+    return []
+
+
+def _cell_size_m(points: gpd.GeoSeries) -> float:
+    """Median nearest-neighbour distance of (a sample of) the grid points, in metres."""
+    pts = points[~points.is_empty & points.notna()]
+    if len(pts) < 2:
+        return 10.0
+    x = shapely.get_x(pts.values)
+    y = shapely.get_y(pts.values)
+    lat0 = float(np.nanmean(y))
+    mx = (x - x.mean()) * 111_320.0 * math.cos(math.radians(lat0))
+    my = (y - y.mean()) * 110_574.0
+    local = shapely.points(mx, my)
+    tree = shapely.STRtree(local)
+    rng = np.random.default_rng(0)
+    sample = rng.choice(len(local), size=min(len(local), 2000), replace=False)
+    _, dist = tree.query_nearest(local[sample], exclusive=True, return_distance=True)
+    d = dist[dist > 0]
+    return float(np.median(d)) if d.size else 10.0
+
+
+def _view(bounds: Sequence[float]) -> dict[str, float]:
+    """Initial view looking at ``bounds`` (lon/lat) from the south, tilted."""
+    minx, miny, maxx, maxy = bounds
+    lon = (minx + maxx) / 2
+    lat = (miny + maxy) / 2
+    # deck.gl's web mercator: 512 px * 2**zoom span 360 degrees; fit ~800 x 600 px of a
+    # laptop screen, then back off a little for the tilt
+    dlon = max(maxx - minx, 1e-5)
+    dlat = max((maxy - miny) / max(math.cos(math.radians(lat)), 1e-3), 1e-5)
+    zoom = min(math.log2(800 * 360 / (512 * dlon)), math.log2(600 * 360 / (512 * dlat)))
+    return {
+        "longitude": round(lon, 6),
+        "latitude": round(lat, 6),
+        "zoom": round(max(1.0, min(zoom - 0.15, 19.0)), 2),
+        "pitch": 50.0,
+        "bearing": -15.0,
+        "maxPitch": 85.0,
+    }
+
+
+def _buildings_data(
+    buildings: gpd.GeoDataFrame,
+    origin: tuple[float, float],
+    bands: Sequence[str],
+    coverage_col: str | None,
+) -> dict[str, Any]:
+    n = len(buildings)
+    if n and "height_m" not in buildings.columns:
+        raise InputError("build_map: the buildings have no 'height_m' column")
+    height = np.asarray(buildings["height_m"] if n else [], dtype=float)
+    height = np.where(np.isfinite(height) & (height > 0), height, 3.0)
+    base = np.zeros(n)
+    if "min_height_m" in buildings.columns:
+        base = np.asarray(buildings["min_height_m"], dtype=float)
+        base = np.clip(np.where(np.isfinite(base), base, 0.0), 0.0, height)
+    rings: list[list[list[int]]] = []
+    owner: list[int] = []
+    for i, geom in enumerate(buildings.geometry.values):
+        for poly in _polygons(geom):
+            poly = shapely.orient_polygons(poly)
+            parts = [np.asarray(poly.exterior.coords)] + [
+                np.asarray(r.coords) for r in poly.interiors
+            ]
+            rings.append([_encode_ring(p[:-1], origin) for p in parts])
+            owner.append(i)
+    ids = (
+        [_text(v) for v in buildings.index.tolist()]
+        if "building_id" not in buildings.columns
+        else _column(buildings, "building_id")
+    )
+    data: dict[str, Any] = {
+        "polygons": rings,
+        "owner": owner,
+        "height": _rounded(height, 1),
+        "base": _rounded(base, 1),
+        "id": ids,
+        "name": _column(buildings, "name"),
+        "kind": _column(buildings, "kind"),
+        "osm_id": _column(buildings, "osm_id"),
+        "coverage": None,
+    }
+    if coverage_col:
+        cols = {b: coverage_col.replace("{band}", b) for b in bands}
+        missing = sorted({c for c in cols.values() if c not in buildings.columns})
+        if missing:
+            raise InputError(
+                f"build_map: building_coverage_col {coverage_col!r}: no column "
+                f"{', '.join(map(repr, missing))} in the buildings"
+            )
+        sample = np.concatenate([np.asarray(buildings[c], dtype=float) for c in cols.values()])
+        ramp = ramp_for(coverage_col.replace("{band}", ""), sample)
+        if ramp.metric not in coverage_col and "covered" not in coverage_col:
+            ramp = ramp_for(coverage_col, sample)
+        per_band: dict[str, Any] = {}
+        for b, c in cols.items():
+            vals = np.asarray(buildings[c], dtype=float)
+            per_band[b] = {
+                "cls": ramp.classify(vals).tolist(),
+                "value": _rounded(vals * ramp.scale, ramp.decimals),
+            }
+        data["coverage"] = {"column": coverage_col, "legend": _legend(ramp), "bands": per_band}
+    return data
+
+
+def _grid_data(
+    grid: gpd.GeoDataFrame,
+    origin: tuple[float, float],
+    bands: Sequence[str],
+    metric: str,
+    cell_size_m: float | None,
+) -> dict[str, Any]:
+    cols = {b: f"{metric}_{b}" for b in bands}
+    missing = [c for c in cols.values() if c not in grid.columns]
+    if missing:
+        raise InputError(
+            f"build_map: the grid has no column {', '.join(map(repr, missing))} "
+            f"(metric {metric!r}, bands {list(bands)}); expected '<metric>_<band>' columns"
+        )
+    pts = grid.geometry
+    if len(grid) and not bool((pts.geom_type == "Point").all()):
+        raise InputError("build_map: the grid geometries must be points")
+    sample = np.concatenate([np.asarray(grid[c], dtype=float) for c in cols.values()])
+    ramp = ramp_for(metric, sample)
+    x = shapely.get_x(pts.values) if len(grid) else np.zeros(0)
+    y = shapely.get_y(pts.values) if len(grid) else np.zeros(0)
+    dx = np.rint((x - origin[0]) / _COORD_SCALE).astype(np.int64)
+    dy = np.rint((y - origin[1]) / _COORD_SCALE).astype(np.int64)
+    per_band: dict[str, Any] = {}
+    for b, c in cols.items():
+        vals = np.asarray(grid[c], dtype=float)
+        per_band[b] = {
+            "cls": ramp.classify(vals).tolist(),
+            "value": _rounded(vals * ramp.scale, ramp.decimals),
+        }
+    data: dict[str, Any] = {
+        "x": dx.tolist(),
+        "y": dy.tolist(),
+        "indoor": (
+            np.asarray(grid["indoor"], dtype=bool).astype(int).tolist()
+            if "indoor" in grid.columns
+            else None
+        ),
+        "cell_m": round(float(cell_size_m) if cell_size_m else _cell_size_m(pts), 2),
+        "legend": _legend(ramp),
+        "bands": per_band,
+    }
+    return data
+
+
+def _sites_data(sites: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    out = []
+    fields = ("site_id", "model", "height_m", "power_dbm", "gain_dbi", "bands_ghz",
+              "azimuths_deg", "placed_by")  # fmt: skip
+    cols = {f: _column(sites, f) for f in fields}
+    for i, geom in enumerate(sites.geometry.values):
+        if geom is None or geom.is_empty:
+            continue
+        p = geom.representative_point() if geom.geom_type != "Point" else geom
+        h = cols["height_m"][i]
+        try:
+            z = float(h) if h is not None else 0.0
+        except ValueError:
+            z = 0.0
+        out.append(
+            {
+                "position": [round(p.x, 7), round(p.y, 7), round(z, 1)],
+                **{f: cols[f][i] for f in fields},
+            }
+        )
+    return out
+
+
+def _legend_html(legend: Mapping[str, Any], element_id: str) -> str:
+    units = f" ({html.escape(legend['units'])})" if legend["units"] else ""
+    rows = "".join(
+        f'<li><span class="sw" style="background:rgb({r},{g},{b})"></span>{html.escape(label)}</li>'
+        for (r, g, b), label in zip(legend["colors"], legend["labels"], strict=True)
+    )
+    return (
+        f'<div class="legend" id="{element_id}"><div class="lt">'
+        f'{html.escape(legend["title"])}{units}<span class="lb"></span></div>'
+        f"<ul>{rows}</ul></div>"
+    )
+
+
+_CSS = """
+html, body { margin: 0; padding: 0; height: 100%; overflow: hidden;
+  background: #eceae4; font: 13px/1.35 "Helvetica Neue", Helvetica, Arial, sans-serif;
+  color: #1d1d1d; }
+#map { position: absolute; inset: 0; }
+#panel { position: absolute; top: 10px; left: 10px; z-index: 10; max-width: 290px;
+  max-height: calc(100% - 40px); overflow: auto; background: rgba(255,255,255,0.93);
+  border-radius: 6px; padding: 10px 12px; box-shadow: 0 1px 4px rgba(0,0,0,0.3); }
+#panel h1 { font-size: 15px; margin: 0 0 8px 0; }
+#bands { border: 0; margin: 0 0 8px 0; padding: 0; }
+#bands legend { font-weight: bold; padding: 0; margin-bottom: 2px; }
+#bands label { margin-right: 10px; white-space: nowrap; cursor: pointer; }
+.legend { margin: 6px 0; }
+.legend .lt { font-weight: bold; margin-bottom: 2px; }
+.legend ul { list-style: none; margin: 0; padding: 0; }
+.legend li { display: flex; align-items: center; height: 17px; }
+.sw { display: inline-block; width: 14px; height: 12px; margin-right: 6px;
+  border: 1px solid rgba(0,0,0,0.25); }
+.sw.site { border-radius: 50%; background: rgb(220,20,60); border-color: #fff; }
+details { margin-top: 6px; font-size: 11px; color: #444; }
+details table { border-collapse: collapse; }
+details td { padding: 0 6px 0 0; vertical-align: top; word-break: break-all; }
+#attribution { position: absolute; right: 0; bottom: 0; z-index: 10; font-size: 11px;
+  background: rgba(255,255,255,0.85); padding: 2px 6px; }
+#twin-errors { position: absolute; left: 10px; bottom: 10px; z-index: 20; max-width: 60%;
+  background: #fff0f0; color: #a00; border: 1px solid #a00; padding: 4px 8px 4px 24px;
+  margin: 0; font-size: 12px; }
+"""
+
+# Runs before the bundle: reports errors and blocked requests in the page itself, so that
+# users see why a map stays empty (and tests can read them from the DOM).
+_ERROR_JS = """
+(function () {
+  "use strict";
+  function report(message) {
+    var box = document.getElementById("twin-errors");
+    if (!box) { return; }
+    var li = document.createElement("li");
+    li.textContent = String(message);
+    box.appendChild(li);
+    box.hidden = false;
+    document.documentElement.setAttribute("data-twin-errors", String(box.children.length));
+  }
+  window.twinReportError = report;
+  window.addEventListener("error", function (e) {
+    report("error: " + (e.message || (e.target && e.target.tagName) || "unknown"));
+  }, true);
+  window.addEventListener("unhandledrejection", function (e) {
+    var r = e.reason;
+    report("unhandled rejection: " + (r && r.message ? r.message : String(r)));
+  });
+  document.addEventListener("securitypolicyviolation", function (e) {
+    report("blocked by the page's security policy: " + e.violatedDirective + " " +
+           e.blockedURI);
+  });
+})();
+"""
+
+_MAIN_JS = """
+(function () {
+  "use strict";
+  var D = JSON.parse(document.getElementById("twin-data").textContent);
+  var S = D.scale, X0 = D.origin[0], Y0 = D.origin[1];
+  var current = D.bands[0];
+  var root = document.documentElement;
+
+  function ring(flat, z) {
+    var out = [];
+    for (var i = 0; i < flat.length; i += 2) {
+      var p = [X0 + flat[i] * S, Y0 + flat[i + 1] * S];
+      if (z > 0) { p.push(z); }
+      out.push(p);
+    }
+    return out;
+  }
+  function fmt(legend, v) {
+    if (v === null || v === undefined) { return "no data"; }
+    return v.toFixed(legend.decimals) + (legend.units ? " " + legend.units : "");
+  }
+  function bandName(b) { return b.replace("p", ".") + " GHz"; }
+
+  // buildings: one polygon per part; "owner" is the building's row
+  var B = D.buildings;
+  var parts = B.polygons.map(function (rings, k) {
+    var i = B.owner[k];
+    var z = B.base[i] || 0;
+    return { i: i, polygon: rings.map(function (r) { return ring(r, z); }),
+             elevation: Math.max(B.height[i] - z, 0.1) };
+  });
+  var cov = B.coverage;
+  function buildingColor(d) {
+    if (!cov) { return D.colors.building; }
+    var c = cov.bands[current].cls[d.i];
+    return c < 0 ? D.colors.nodata : cov.legend.colors[c];
+  }
+
+  // grid: the same points for every band, one layer per band
+  var G = D.grid;
+  var positions = G.x.map(function (x, k) { return [X0 + x * S, Y0 + G.y[k] * S]; });
+  var gridData = {};
+  D.bands.forEach(function (b) {
+    var cls = G.bands[b].cls, idx = [];
+    for (var k = 0; k < cls.length; k++) { if (cls[k] >= 0) { idx.push(k); } }
+    gridData[b] = idx;
+  });
+  var sites = D.sites;
+
+  function tooltip(info) {
+    if (!info || !info.picked || !info.layer || info.index < 0) { return null; }
+    var id = info.layer.id, lines = [];
+    if (id === "buildings") {
+      var i = parts[info.index].i;
+      if (B.name[i]) { lines.push(B.name[i]); }
+      lines.push("building " + B.id[i] + (B.kind[i] ? " (" + B.kind[i] + ")" : ""));
+      lines.push("height: " + B.height[i] + " m");
+      if (cov) {
+        lines.push(cov.legend.title + ", " + bandName(current) + ": " +
+                   fmt(cov.legend, cov.bands[current].value[i]));
+      }
+      if (B.osm_id[i]) { lines.push("OSM id: " + B.osm_id[i]); }
+    } else if (id.indexOf("grid-") === 0) {
+      var b = id.slice(5), k = gridData[b][info.index];
+      lines.push(G.legend.title + ", " + bandName(b) + ": " + fmt(G.legend, G.bands[b].value[k]));
+      if (G.indoor) { lines.push(G.indoor[k] ? "indoor" : "outdoor"); }
+    } else if (id === "sites" || id === "masts") {
+      var s = sites[info.index];
+      lines.push("site " + s.site_id);
+      if (s.model) { lines.push("model: " + s.model.toUpperCase()); }
+      if (s.height_m) { lines.push("antenna height: " + s.height_m + " m"); }
+      if (s.bands_ghz) { lines.push("bands: " + s.bands_ghz + " GHz"); }
+      if (s.power_dbm) { lines.push("power: " + s.power_dbm + " dBm"); }
+      if (s.gain_dbi) { lines.push("gain: " + s.gain_dbi + " dBi"); }
+      if (s.azimuths_deg) { lines.push("azimuths: " + s.azimuths_deg + " deg"); }
+    } else {
+      return null;
+    }
+    // plain text, never as HTML, so OSM names are shown as written, not interpreted
+    return { text: lines.join("\\n") };
+  }
+
+  var deck = createDeck({
+    container: document.getElementById("map"),
+    jsonInput: D.deck,
+    tooltip: false,
+    showError: false
+  });
+  if (!deck) {
+    window.twinReportError("the map could not start (is WebGL available?)");
+    return;
+  }
+  var templates = {};
+  deck.props.layers.forEach(function (l) { templates[l.id] = l; });
+
+  var gridLayers = {};
+  D.bands.forEach(function (b) {
+    var colors = G.legend.colors, cls = G.bands[b].cls;
+    gridLayers[b] = templates.grid.clone({
+      id: "grid-" + b,
+      data: gridData[b],
+      getPosition: function (k) { return positions[k]; },
+      getFillColor: function (k) { return colors[cls[k]]; },
+      radius: 1.03 * G.cell_m / Math.SQRT2  // a hair larger: no seams between squares
+    });
+  });
+  var masts = templates.masts.clone({
+    data: sites,
+    getSourcePosition: function (s) { return [s.position[0], s.position[1], 0]; },
+    getTargetPosition: function (s) { return s.position; }
+  });
+  var siteLayer = templates.sites.clone({
+    data: sites,
+    getPosition: function (s) { return s.position; }
+  });
+
+  // the grid first: drawn after the buildings it would win the picking under their roofs
+  function layers() {
+    var out = D.bands.map(function (b) { return gridLayers[b].clone({ visible: b === current }); });
+    out.push(templates.buildings.clone({
+      data: parts,
+      getPolygon: function (d) { return d.polygon; },
+      getElevation: function (d) { return d.elevation; },
+      getFillColor: buildingColor,
+      updateTriggers: { getFillColor: current }
+    }));
+    out.push(masts, siteLayer);
+    return out;
+  }
+
+  var rendered = false;
+  deck.setProps({
+    layers: layers(),
+    getTooltip: tooltip,
+    onError: function (e) { window.twinReportError("deck.gl: " + (e && e.message || e)); },
+    onAfterRender: function () {
+      if (!rendered) { rendered = true; root.setAttribute("data-twin-rendered", "1"); }
+    }
+  });
+
+  function select(b) {
+    current = b;
+    root.setAttribute("data-twin-band", b);
+    document.querySelectorAll(".lb").forEach(function (el) {
+      el.textContent = ", " + bandName(b);
+    });
+    deck.setProps({ layers: layers() });
+  }
+  document.querySelectorAll("input[name=band]").forEach(function (input) {
+    input.addEventListener("change", function () { if (input.checked) { select(input.value); } });
+  });
+  select(current);
+  window.twinMap = { deck: deck, select: select, data: D, parts: parts };
+})();
+"""
+
+
+def _csp(scripts: Sequence[str]) -> str:
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode("utf-8")).digest()).decode() + "'"
+        for s in scripts
+    )
+    return (
+        "default-src 'none'; "
+        f"script-src {hashes} 'wasm-unsafe-eval'; "
+        "style-src 'unsafe-inline'; "
+        "img-src data: blob:; "
+        "font-src data:; "
+        "worker-src blob:; "
+        "connect-src data: blob:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+
+def build_map(
+    buildings_wgs84: gpd.GeoDataFrame,
+    grid_wgs84: gpd.GeoDataFrame,
+    sites_wgs84: gpd.GeoDataFrame,
+    *,
+    bands: Sequence[str],
+    metric: str = "capacity_mbps",
+    building_coverage_col: str | None = None,
+    title: str,
+    attribution: str = OSM_ATTRIBUTION,
+    provenance: Mapping[str, Any] | None = None,
+    cell_size_m: float | None = None,
+) -> str:
+    """Build the self-contained offline web map and return it as HTML text.
+
+    Parameters
+    ----------
+    buildings_wgs84
+        Building footprints (Polygon/MultiPolygon) in lon/lat with ``height_m``, and
+        optionally ``min_height_m``, ``name``, ``kind``, ``osm_id``, ``building_id``.
+    grid_wgs84
+        Receiver points in lon/lat with one column ``<metric>_<band>`` per band and
+        optionally ``indoor``. Non-finite values are not drawn.
+    sites_wgs84
+        Site points in lon/lat; ``site_id``, ``height_m``, ``model``, ``bands_ghz``,
+        ``power_dbm``, ``gain_dbi``, ``azimuths_deg`` are shown when present.
+    bands
+        Band labels in the order of the switch (``["0p7", "3p5", "28"]``); the first is
+        shown first.
+    metric
+        Grid metric: ``capacity_mbps``, ``sinr_db``, ``rsrp_dbm`` (fixed colour classes,
+        see :mod:`twin.io.styles`) or any other column prefix (classes from the data).
+    building_coverage_col
+        Column that colours the buildings (a share 0-1 such as ``indoor_covered_3p5``,
+        or a capacity); ``{band}`` in it is replaced by the selected band, so the
+        buildings follow the switch (``"indoor_covered_{band}"``). ``None``: grey.
+    title
+        Page title and heading (escaped).
+    attribution
+        Data attribution shown on the map (escaped); linked to the OSM copyright page
+        when it names OpenStreetMap.
+    provenance
+        Key/value pairs shown under "Provenance" (version, scenario, input hash, ...).
+    cell_size_m
+        Size of the grid squares; by default the median spacing of the grid points.
+
+    Returns
+    -------
+    str
+        The page: about 4.3 MB of deck.gl plus the data.
+
+    Raises
+    ------
+    InputError
+        When ``bands`` is empty, a column is missing, a frame is not in lon/lat, or
+        pydeck's bundle is missing.
+    """
+    bands = [str(b) for b in bands]
+    if not bands:
+        raise InputError("build_map: bands is empty; give at least one band label, e.g. ['3p5']")
+    if len(set(bands)) != len(bands):
+        raise InputError(f"build_map: duplicate band labels in {bands}")
+    buildings = _to_wgs84(buildings_wgs84, "buildings")
+    grid = _to_wgs84(grid_wgs84, "grid points")
+    sites = _to_wgs84(sites_wgs84, "sites")
+
+    frames = [f for f in (buildings, grid, sites) if len(f)]
+    if frames:
+        b = np.array([f.total_bounds for f in frames])
+        bounds = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+    else:
+        bounds = (0.0, 0.0, 0.0, 0.0)
+    origin = (round(float(bounds[0]), 6), round(float(bounds[1]), 6))
+
+    grid_data = _grid_data(grid, origin, bands, metric, cell_size_m)
+    bdata = _buildings_data(buildings, origin, bands, building_coverage_col)
+    deck_json = {
+        "initialViewState": _view(bounds),
+        "views": [{"@@type": "MapView", "controller": True}],
+        "layers": [
+            {
+                "@@type": "PolygonLayer",
+                "id": "buildings",
+                "data": [],
+                "extruded": True,
+                "wireframe": False,
+                "filled": True,
+                "stroked": False,
+                "pickable": True,
+                "autoHighlight": True,
+                "highlightColor": [255, 255, 255, 90],
+                "material": {"ambient": 0.45, "diffuse": 0.6, "shininess": 16},
+            },
+            {
+                "@@type": "ColumnLayer",
+                "id": "grid",
+                "data": [],
+                "diskResolution": 4,
+                "angle": 45,
+                "extruded": False,
+                "pickable": True,
+                "radiusUnits": "meters",
+                "material": False,
+            },
+            {
+                "@@type": "LineLayer",
+                "id": "masts",
+                "data": [],
+                "getColor": [60, 60, 60],
+                "getWidth": 2,
+                "widthUnits": "pixels",
+                "pickable": True,
+            },
+            {
+                "@@type": "ScatterplotLayer",
+                "id": "sites",
+                "data": [],
+                "radiusUnits": "pixels",
+                "getRadius": 7,
+                "billboard": True,
+                "stroked": True,
+                "getLineColor": [255, 255, 255],
+                "lineWidthUnits": "pixels",
+                "getLineWidth": 2,
+                "getFillColor": list(_SITE_COLOR),
+                "pickable": True,
+            },
+        ],
+    }
+    data = {
+        "scale": _COORD_SCALE,
+        "origin": list(origin),
+        "bands": bands,
+        "metric": metric,
+        "colors": {"building": list(_GREY), "nodata": list(_NO_DATA)},
+        "buildings": bdata,
+        "grid": grid_data,
+        "sites": _sites_data(sites),
+        "deck": deck_json,
+    }
+
+    bundle, semver = deckgl_bundle()
+    prov = {"tool": "twin", "version": __version__, **(dict(provenance) if provenance else {})}
+    prov_rows = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(_text(v) or ''))}</td></tr>"
+        for k, v in prov.items()
+    )
+    band_inputs = "".join(
+        f'<label><input type="radio" name="band" value="{html.escape(b, quote=True)}"'
+        f"{' checked' if i == 0 else ''}> {html.escape(_band_name(b))}</label>"
+        for i, b in enumerate(bands)
+    )
+    legends = _legend_html(grid_data["legend"], "legend-grid")
+    if bdata["coverage"] is not None:
+        cov_legend = dict(bdata["coverage"]["legend"])
+        cov_legend["title"] = f"Buildings: {cov_legend['title']}"
+        cov_legend["colors"] = [*cov_legend["colors"], list(_NO_DATA)]
+        cov_legend["labels"] = [*cov_legend["labels"], "no indoor point"]
+        legends += _legend_html(cov_legend, "legend-buildings")
+    else:
+        legends += (
+            '<div class="legend" id="legend-buildings"><ul><li><span class="sw" '
+            f'style="background:rgb{_GREY}"></span>buildings</li></ul></div>'
+        )
+    legends += (
+        '<div class="legend" id="legend-sites"><ul><li><span class="sw site"></span>'
+        "sites (at antenna height)</li></ul></div>"
+    )
+    attribution_html = html.escape(attribution)
+    if "openstreetmap" in attribution.lower():
+        attribution_html = (
+            '<a href="https://www.openstreetmap.org/copyright" target="_blank" '
+            f'rel="noopener noreferrer">{attribution_html}</a>'
+        )
+    scripts = [_ERROR_JS, bundle, _MAIN_JS]
+    parts = [
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
+        f'<meta http-equiv="Content-Security-Policy" content="{_csp(scripts)}">\n',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+        f'<meta name="generator" content="twin {html.escape(__version__)}; '
+        f'deck.gl {html.escape(semver)} (pydeck bundle)">\n',
+        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n",
+        f"<script>{_ERROR_JS}</script>\n</head>\n<body>\n",
+        '<div id="map"></div>\n<div id="panel">\n',
+        f"<h1>{html.escape(title)}</h1>\n",
+        f'<fieldset id="bands"><legend>Band</legend>{band_inputs}</fieldset>\n',
+        f"{legends}\n",
+        f"<details><summary>Provenance</summary><table>{prov_rows}</table></details>\n",
+        "</div>\n",
+        f'<div id="attribution">{attribution_html}</div>\n',
+        '<ul id="twin-errors" role="alert" hidden></ul>\n',
+        f'<script type="application/json" id="twin-data">{json_for_script(data)}</script>\n',
+        f"<script>{bundle}</script>\n",
+        f"<script>{_MAIN_JS}</script>\n",
+        "</body>\n</html>\n",
+    ]
+    return "".join(parts)
