@@ -203,11 +203,12 @@ def _view(bounds: Sequence[float]) -> dict[str, float]:
     minx, miny, maxx, maxy = bounds
     lon = (minx + maxx) / 2
     lat = (miny + maxy) / 2
-    # deck.gl's web mercator: 512 px * 2**zoom span 360 degrees; fit ~800 x 600 px of a
-    # laptop screen, then back off a little for the tilt
+    # deck.gl's web mercator: 512 px * 2**zoom span 360 degrees. Fit the extent into
+    # ~850 x 650 px of a laptop screen; the 50 degree tilt shortens north-south extents
+    # to about 0.7 of their length on screen.
     dlon = max(maxx - minx, 1e-5)
     dlat = max((maxy - miny) / max(math.cos(math.radians(lat)), 1e-3), 1e-5)
-    zoom = min(math.log2(800 * 360 / (512 * dlon)), math.log2(600 * 360 / (512 * dlat)))
+    zoom = min(math.log2(850 * 360 / (512 * dlon)), math.log2(650 * 360 / (512 * 0.7 * dlat)))
     return {
         "longitude": round(lon, 6),
         "latitude": round(lat, 6),

@@ -1,0 +1,235 @@
+"""The web map in a real headless Chromium, on the real Helsinki extract.
+
+The buildings come from ``data/helsinki.osm.pbf`` through :func:`twin.city.load_city`; the
+grid metric is a simple function of the distance to three sites (this test checks the
+map, not the radio model). One building is renamed ``<img src=x onerror=alert(1)>`` to
+check that OSM strings are shown as text and never run.
+
+Skipped only when no ``chromium`` binary is installed (``apt-get install chromium``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from twin import OSM_ATTRIBUTION
+from twin.io.styles import CAPACITY, SHARE
+from twin.io.webmap import build_map
+
+try:  # tests/ is a package when the lead's tests/__init__.py is there
+    from tests.browser import Chromium, find_chromium
+except ImportError:  # pragma: no cover - run as loose test files
+    from browser import Chromium, find_chromium  # type: ignore[no-redef]
+
+CHROMIUM = find_chromium()
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="no chromium binary; install Debian's with `apt-get install chromium`",
+    ),
+]
+
+XSS = "<img src=x onerror=alert(1)>"
+BANDS = ["0p7", "3p5", "28"]
+BACKGROUND = np.array([236, 234, 228])  # body background of the page (#eceae4)
+
+
+@dataclass
+class MapPage:
+    path: Path
+    browser: Chromium
+    xss_building: int  # row of the building named XSS
+    title: str
+
+
+def _map_inputs(city: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Buildings, a 10 m grid with capacity per band and three sites, in lon/lat."""
+    b = city.buildings.copy().reset_index()
+    big = int(b.geometry.area.to_numpy().argmax())
+    b.loc[big, "name"] = XSS
+    minx, miny, maxx, maxy = city.bounds
+    xs, ys = np.meshgrid(np.arange(minx, maxx, 10.0), np.arange(miny, maxy, 10.0))
+    pts = shapely.points(xs.ravel(), ys.ravel())
+    grid = gpd.GeoDataFrame(geometry=pts, crs=city.crs)
+    pt_idx, b_idx = shapely.STRtree(b.geometry.values).query(pts, predicate="within")
+    owner = np.full(len(grid), -1)
+    owner[pt_idx] = b_idx
+    grid["indoor"] = owner >= 0
+    sites_xy = np.array(
+        [
+            (minx + 0.3 * (maxx - minx), miny + 0.3 * (maxy - miny)),
+            (minx + 0.7 * (maxx - minx), miny + 0.5 * (maxy - miny)),
+            (minx + 0.4 * (maxx - minx), miny + 0.8 * (maxy - miny)),
+        ]
+    )
+    d = np.min(np.hypot(xs.ravel()[:, None] - sites_xy[:, 0], ys.ravel()[:, None] - sites_xy[:, 1]),
+               axis=1)  # fmt: skip
+    # peak capacity and decay length per band: wide and slow at 0.7 GHz, short and fast at 28
+    for band, (top, scale) in zip(BANDS, [(150.0, 300.0), (900.0, 250.0), (4000.0, 90.0)],
+                                  strict=True):  # fmt: skip
+        cap = top * np.exp(-d / scale) * np.where(grid["indoor"], 0.25, 1.0)
+        grid[f"capacity_mbps_{band}"] = cap.astype(np.float32)
+        inside = owner >= 0
+        good = np.bincount(owner[inside], weights=cap[inside] >= 10.0, minlength=len(b))
+        count = np.bincount(owner[inside], minlength=len(b)).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            b[f"indoor_covered_{band}"] = np.where(count > 0, good / count, np.nan)
+    sites = gpd.GeoDataFrame(
+        {
+            "site_id": ["HEL-1", "HEL-2", "HEL-3" + XSS],
+            "height_m": [25.0, 30.0, 22.0],
+            "model": ["uma", "uma", "umi"],
+            "bands_ghz": ["0.7;3.5;28"] * 3,
+            "power_dbm": [46.0, 46.0, 40.0],
+        },
+        geometry=shapely.points(sites_xy),
+        crs=city.crs,
+    )
+    return b.to_crs(4326), grid.to_crs(4326), sites.to_crs(4326)
+
+
+@pytest.fixture(scope="module")
+def map_page(helsinki_city: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MapPage]:
+    """The map built from Helsinki, loaded and rendered once in one Chromium."""
+    assert CHROMIUM is not None
+    buildings, grid, sites = _map_inputs(helsinki_city)
+    title = "Helsinki <script>alert(3)</script> & co"
+    page = build_map(
+        buildings, grid, sites, bands=BANDS, building_coverage_col="indoor_covered_{band}",
+        title=title, attribution=OSM_ATTRIBUTION, provenance={"scenario": "browser test"},
+    )  # fmt: skip
+    path = tmp_path_factory.mktemp("webmap") / "map.html"
+    path.write_text(page, encoding="utf-8")
+    xss_row = int(np.flatnonzero(buildings["name"].to_numpy() == XSS)[0])
+    with Chromium(CHROMIUM, width=1200, height=800) as browser:
+        browser.open_page()
+        browser.navigate(path.as_uri())
+        browser.wait_for("document.documentElement.getAttribute('data-twin-rendered')")
+        yield MapPage(path, browser, xss_row, title)
+
+
+def _image(png: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(png) as im:
+        return np.asarray(im.convert("RGB")).astype(int)
+
+
+def _map_pixels(page: MapPage, img: np.ndarray) -> np.ndarray:
+    """Pixels of the map itself: the panel and the attribution box cut out."""
+    boxes = page.browser.evaluate(
+        "['panel', 'attribution'].map(function (id) {"
+        " var r = document.getElementById(id).getBoundingClientRect();"
+        " return [r.left, r.top, r.right, r.bottom]; })"
+    )
+    keep = np.ones(img.shape[:2], dtype=bool)
+    for left, top, right, bottom in boxes:
+        keep[int(top) : int(np.ceil(bottom)) + 1, int(left) : int(np.ceil(right)) + 1] = False
+    return img[keep]
+
+
+def _near(pixels: np.ndarray, rgb: tuple[int, int, int], tol: int) -> int:
+    return int((np.abs(pixels - np.array(rgb)).max(axis=1) <= tol).sum())
+
+
+def test_map_renders_buildings_grid_and_legend(map_page: MapPage, tmp_path: Path) -> None:
+    png = map_page.browser.screenshot(tmp_path / "map.png")
+    img = _image(png)
+    assert img.shape == (800, 1200, 3)
+    px = _map_pixels(map_page, img)
+    drawn = np.abs(px - BACKGROUND).max(axis=1) > 10
+    assert drawn.mean() > 0.3, f"only {drawn.mean():.0%} of the map area is drawn ({png})"
+    # the grid is unlit: its squares carry the exact colours of the capacity classes
+    grid_classes = [c for c in CAPACITY.classes if _near(px, c.rgb, 2) > 300]
+    assert len(grid_classes) >= 4, f"grid colours seen: {[c.label for c in grid_classes]}"
+    # buildings are lit (walls darker than roofs): look for their hue, not the exact colour
+    building_classes = [c for c in SHARE.classes if _near(px, c.rgb, 40) > 200]
+    assert len(building_classes) >= 2, f"building colours seen: {building_classes}"
+    colours = {tuple(p) for p in px[drawn][::7]}
+    assert len(colours) > 50  # shading of extruded walls and roofs
+    # the legend shows every class swatch
+    swatches = map_page.browser.evaluate("document.querySelectorAll('#legend-grid .sw').length")
+    assert swatches == len(CAPACITY.classes)
+
+
+def test_no_errors_no_requests_no_dialogs(map_page: MapPage) -> None:
+    b = map_page.browser
+    assert b.errors() == []
+    assert b.dialogs() == []
+    assert b.evaluate("document.getElementById('twin-errors').children.length") == 0
+    assert b.evaluate("document.documentElement.getAttribute('data-twin-errors')") is None
+    others = [u for u in b.requests() if not u.startswith(("file:", "data:", "blob:"))]
+    assert others == [], f"the offline page made network requests: {others}"
+    assert b.evaluate("document.title") == map_page.title  # shown as text, not run
+    assert OSM_ATTRIBUTION in b.evaluate("document.getElementById('attribution').innerText")
+
+
+def test_tooltip_shows_osm_name_as_text(map_page: MapPage) -> None:
+    b = map_page.browser
+    # screen position of the roof of the building named XSS
+    x, y = b.evaluate(
+        f"""(function () {{
+          var m = window.twinMap, i = {map_page.xss_building}, best = null, area = -1;
+          m.parts.forEach(function (p) {{
+            if (p.i !== i) {{ return; }}
+            var r = p.polygon[0], a = 0;
+            for (var k = 0; k < r.length; k++) {{
+              var q = r[(k + 1) % r.length]; a += r[k][0] * q[1] - q[0] * r[k][1];
+            }}
+            if (Math.abs(a) > area) {{ area = Math.abs(a); best = p; }}
+          }});
+          var ring = best.polygon[0], sx = 0, sy = 0;
+          ring.forEach(function (p) {{ sx += p[0]; sy += p[1]; }});
+          var vp = m.deck.getViewports()[0];
+          return vp.project([sx / ring.length, sy / ring.length,
+                             m.data.buildings.height[i]]).slice(0, 2);
+        }})()"""
+    )
+    picked = b.evaluate(f"window.twinMap.deck.pickObject({{x: {x}, y: {y}}}).layer.id")
+    assert picked == "buildings"
+    b.mouse_move(x, y)
+    tip = b.wait_for(
+        "(function () { var t = document.querySelector('.deck-tooltip');"
+        " return t && t.style.display !== 'none' && t.innerText ?"
+        " [t.innerText, t.querySelectorAll('*').length] : null; })()",
+        timeout=20,
+    )
+    text, elements = tip
+    assert XSS in text.splitlines()[0]
+    assert "Indoor coverage" in text and "height:" in text
+    assert elements <= text.count("\n")  # only the <br> of the line breaks, no <img>
+    assert b.dialogs() == [] and b.errors() == []
+    assert b.evaluate("document.querySelectorAll('img').length") == 0
+    b.mouse_move(2, 790)
+
+
+def test_band_switch(map_page: MapPage, tmp_path: Path) -> None:
+    b = map_page.browser
+    visible = "window.twinMap.deck.props.layers.filter(l => l.props.visible).map(l => l.id)"
+    assert "grid-0p7" in b.evaluate(visible) and "grid-28" not in b.evaluate(visible)
+    before = _map_pixels(map_page, _image(b.screenshot(tmp_path / "0p7.png")))
+    x, y = b.evaluate(
+        "(function () { var r = document.querySelector('input[value=\"28\"]')"
+        ".getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()"
+    )
+    b.click(x, y)
+    b.wait_for("document.documentElement.getAttribute('data-twin-band') === '28'", timeout=20)
+    layers = b.evaluate(visible)
+    assert "grid-28" in layers and not any(i in layers for i in ("grid-0p7", "grid-3p5"))
+    assert b.evaluate("document.querySelector('#legend-grid .lb').textContent") == ", 28 GHz"
+    b.evaluate("new Promise(function (r) { setTimeout(r, 1500); })")
+    after = _map_pixels(map_page, _image(b.screenshot(tmp_path / "28.png")))
+    changed = np.abs(after - before).max(axis=1) > 10
+    assert changed.mean() > 0.03, f"the map barely changed ({changed.mean():.1%})"
+    top = CAPACITY.classes[-1].rgb  # > 2000 Mbps: only at 28 GHz near the sites
+    assert _near(before, top, 2) == 0 and _near(after, top, 2) > 300
+    assert b.errors() == [] and b.dialogs() == []
