@@ -39,6 +39,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import shapely
 
 from twin import OSM_ATTRIBUTION, __version__
@@ -131,13 +132,8 @@ def _text(value: Any) -> str | None:
         return str(int(value))
     if isinstance(value, float | np.floating):
         return f"{float(value):g}"
-    try:
-        import pandas as pd
-
-        if value is pd.NA or value is pd.NaT:
-            return None
-    except ImportError:  # pragma: no cover
-        pass
+    if value is pd.NA or value is pd.NaT:
+        return None
     return str(value)
 
 
@@ -270,8 +266,6 @@ def _buildings_data(
             )
         sample = np.concatenate([np.asarray(buildings[c], dtype=float) for c in cols.values()])
         ramp = ramp_for(coverage_col.replace("{band}", ""), sample)
-        if ramp.metric not in coverage_col and "covered" not in coverage_col:
-            ramp = ramp_for(coverage_col, sample)
         per_band: dict[str, Any] = {}
         for b, c in cols.items():
             vals = np.asarray(buildings[c], dtype=float)
