@@ -1,0 +1,577 @@
+"""Fast line of sight: a compiled ray march over a building raster, exact where unsure.
+
+The prisms are rasterised once (:func:`build_fast_raster`) into cells of ``res_m``:
+
+* *solid* cells lie entirely inside one building's footprint (no ring passes within a
+  micrometre of the cell and exactly one footprint covers its centre): the cell code is
+  that building's id;
+* *mixed* cells are crossed by a ring, or covered by several footprints: the cell lists
+  every building that touches it;
+* other cells are empty.
+
+For each (receiver, site) pair, the segment is walked cell by cell from the receiver end
+towards the antenna with the Amanatides-Woo traversal; over each cell the segment's
+height range ``[z_lo, z_hi]`` is exact (z is linear along the segment). A solid cell of
+another building whose open interval ``(min_height_m, height_m)`` overlaps the range
+blocks the pair for certain, which ends the walk; a mixed cell whose buildings' intervals
+overlap the range only marks the pair *unsure*. Pairs left unsure, or whose heights come
+within ``1e-6`` m of a threshold, are decided by the exact engine
+(:func:`twin.visibility.exact.segments_blocked`). For an indoor receiver the walk starts
+where the segment first enters the receiver's own building, computed exactly. So the
+answer equals the exact one up to floating point; the raster only saves work.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from twin.visibility.dsm import RasterGrid, grid_for_bounds, prism_spans, span_cells
+from twin.visibility.exact import (
+    check_los_inputs,
+    in_range_mask,
+    max_edges_per_part,
+    own_entry_t,
+    part_blocks,
+)
+from twin.visibility.prisms import BuildingPrisms
+
+__all__ = ["FastRaster", "build_fast_raster", "los_fast"]
+
+#: offset (in cells) of the copies of each ring edge that mark mixed cells, so that a
+#: solid cell is at least this far from every ring
+_EDGE_EPS_CELLS = 1e-6
+#: height tolerance, metres: closer than this to a prism's top or bottom is unsure
+_Z_EPS_M = 1e-6
+
+
+
+@dataclass(frozen=True, eq=False)
+class FastRaster:
+    """Cells of the building raster used by the ray march.
+
+    Attributes
+    ----------
+    grid
+        The north-up grid.
+    code
+        int32 (rows * cols,): -1 empty, ``b >= 0`` solid cell of building ``b``,
+        ``-2 - k`` mixed cell number ``k``.
+    mixed_start
+        int64 (K + 1,): offsets of each mixed cell's buildings in ``mixed_ids``.
+    mixed_ids
+        int32: building ids touching each mixed cell.
+    tile_top_m
+        float64 (tile rows * tile cols,): highest top of any building touching each
+        square tile of ``tile_cells`` x ``tile_cells`` cells (-inf when none), row-major.
+    tile_cells
+        Side of a tile, in cells.
+    """
+
+    grid: RasterGrid
+    code: np.ndarray
+    mixed_start: np.ndarray
+    mixed_ids: np.ndarray
+    tile_top_m: np.ndarray
+    tile_cells: int
+
+    @property
+    def n_mixed(self) -> int:
+        """Number of mixed cells."""
+        return len(self.mixed_start) - 1
+
+
+@njit(cache=True)
+def _mark_edges_kernel(
+    part_building: np.ndarray,
+    edge_start: np.ndarray,
+    ex0: np.ndarray,
+    ey0: np.ndarray,
+    ex1: np.ndarray,
+    ey1: np.ndarray,
+    west: float,
+    north: float,
+    res: float,
+    n_rows: int,
+    n_cols: int,
+    eps: float,
+    out_cell: np.ndarray,
+    out_building: np.ndarray,
+) -> int:
+    n = 0
+    for p in range(len(edge_start) - 1):
+        b = part_building[p]
+        for k in range(edge_start[p], edge_start[p + 1]):
+            gx0 = (ex0[k] - west) / res
+            gy0 = (north - ey0[k]) / res
+            gx1 = (ex1[k] - west) / res
+            gy1 = (north - ey1[k]) / res
+            for o in range(4):
+                ox = eps if (o & 1) else -eps
+                oy = eps if (o & 2) else -eps
+                x0 = gx0 + ox
+                y0 = gy0 + oy
+                x1 = gx1 + ox
+                y1 = gy1 + oy
+                ix = math.floor(x0)
+                iy = math.floor(y0)
+                jx = math.floor(x1)
+                jy = math.floor(y1)
+                dx = x1 - x0
+                dy = y1 - y0
+                sx = 1 if dx > 0 else -1
+                sy = 1 if dy > 0 else -1
+                if dx != 0.0:
+                    tdx = abs(1.0 / dx)
+                    tmx = ((ix + 1 - x0) if dx > 0 else (x0 - ix)) * tdx
+                else:
+                    tdx = np.inf
+                    tmx = np.inf
+                if dy != 0.0:
+                    tdy = abs(1.0 / dy)
+                    tmy = ((iy + 1 - y0) if dy > 0 else (y0 - iy)) * tdy
+                else:
+                    tdy = np.inf
+                    tmy = np.inf
+                steps = abs(jx - ix) + abs(jy - iy)
+                for _ in range(steps + 1):
+                    if 0 <= ix < n_cols and 0 <= iy < n_rows:
+                        out_cell[n] = iy * n_cols + ix
+                        out_building[n] = b
+                        n += 1
+                    if ix == jx and iy == jy:
+                        break
+                    if tmx < tmy:
+                        if ix == jx:
+                            iy += sy
+                            tmy += tdy
+                        else:
+                            ix += sx
+                            tmx += tdx
+                    else:
+                        if iy == jy:
+                            ix += sx
+                            tmx += tdx
+                        else:
+                            iy += sy
+                            tmy += tdy
+    return n
+
+
+def build_fast_raster(
+    prisms: BuildingPrisms, *, res_m: float = 1.0, tile_cells: int = 16
+) -> FastRaster:
+    """Rasterise the prisms for :func:`los_fast`.
+
+    Parameters
+    ----------
+    prisms
+        Building prisms.
+    res_m
+        Cell size, metres. Smaller cells make fewer mixed cells (fewer exact re-checks)
+        but longer walks; 1 m suits city blocks.
+    tile_cells
+        Side of the square tiles (in cells) whose highest roof lets a walk skip them.
+    """
+    grid = grid_for_bounds(prisms.bounds_m, res_m)
+    n_cells = grid.n_rows * grid.n_cols
+    # cells crossed by a ring (edges drawn four times, shifted by +-eps in x and y)
+    gx = np.abs(prisms.edge_x1_m - prisms.edge_x0_m) / res_m
+    gy = np.abs(prisms.edge_y1_m - prisms.edge_y0_m) / res_m
+    bound = int(4 * np.sum(np.ceil(gx) + np.ceil(gy) + 3))
+    edge_cell = np.empty(bound, dtype=np.int64)
+    edge_bid = np.empty(bound, dtype=np.int64)
+    n = _mark_edges_kernel(
+        prisms.part_building, prisms.edge_start, prisms.edge_x0_m, prisms.edge_y0_m,
+        prisms.edge_x1_m, prisms.edge_y1_m, grid.west_m, grid.north_m, grid.res_m,
+        grid.n_rows, grid.n_cols, _EDGE_EPS_CELLS, edge_cell, edge_bid,
+    )
+    edge_cell, edge_bid = edge_cell[:n], edge_bid[:n]
+    # cells whose centre is inside a footprint
+    row, c0, c1, bid = prism_spans(prisms, grid)
+    fill_cell, run = span_cells(row, c0, c1, grid.n_cols)
+    fill_bid = bid[run]
+
+    nb = max(len(prisms), 1)
+    keys = np.unique(
+        np.concatenate([edge_cell * nb + edge_bid, fill_cell * nb + fill_bid])
+    )
+    cells = keys // nb
+    bids = keys % nb
+    per_cell = np.bincount(cells, minlength=n_cells)
+    is_edge = np.zeros(n_cells, dtype=np.bool_)
+    is_edge[edge_cell] = True
+    mixed = is_edge | (per_cell >= 2)
+    code = np.full(n_cells, -1, dtype=np.int32)
+    solid = (per_cell == 1) & ~is_edge
+    # keys are sorted by cell, so the first key of each cell gives its building
+    first = np.searchsorted(cells, np.flatnonzero(solid))
+    code[solid] = bids[first].astype(np.int32)
+    mixed_cells = np.flatnonzero(mixed)
+    code[mixed_cells] = (-2 - np.arange(len(mixed_cells))).astype(np.int32)
+    in_mixed = mixed[cells]
+    m_cells = cells[in_mixed]
+    mixed_ids = bids[in_mixed].astype(np.int32)
+    mixed_start = np.searchsorted(m_cells, np.append(mixed_cells, n_cells)).astype(np.int64)
+    # highest roof per tile, so that walks above the roofs skip whole tiles
+    cell_top = np.full(n_cells, -np.inf)
+    np.maximum.at(cell_top, cells, prisms.height_m[bids] if len(bids) else np.empty(0))
+    t = tile_cells
+    n_tr = -(-grid.n_rows // t)
+    n_tc = -(-grid.n_cols // t)
+    padded = np.full((n_tr * t, n_tc * t), -np.inf)
+    padded[: grid.n_rows, : grid.n_cols] = cell_top.reshape(grid.shape)
+    tile_top = padded.reshape(n_tr, t, n_tc, t).max(axis=(1, 3)).ravel()
+    return FastRaster(
+        grid=grid, code=code, mixed_start=mixed_start, mixed_ids=mixed_ids,
+        tile_top_m=np.ascontiguousarray(tile_top), tile_cells=int(t),
+    )
+
+
+@njit(cache=True, nogil=True)
+def _building_blocks(
+    b: int,
+    tested: np.ndarray,
+    n_tested: int,
+    ax: float,
+    ay: float,
+    az: float,
+    bx: float,
+    by: float,
+    bz: float,
+    t_end: float,
+    top_m: np.ndarray,
+    bottom_m: np.ndarray,
+    part_start: np.ndarray,
+    edge_start: np.ndarray,
+    ex0: np.ndarray,
+    ey0: np.ndarray,
+    ex1: np.ndarray,
+    ey1: np.ndarray,
+    t_buf: np.ndarray,
+    lo_buf: np.ndarray,
+    hi_buf: np.ndarray,
+) -> tuple[bool, int]:
+    """Exact test of building ``b`` (once per walk); returns (blocks, new n_tested)."""
+    for i in range(min(n_tested, len(tested))):
+        if tested[i] == b:
+            return False, n_tested
+    if n_tested < len(tested):
+        tested[n_tested] = b
+    n_tested += 1
+    for p in range(part_start[b], part_start[b + 1]):
+        if part_blocks(
+            ax, ay, az, bx, by, bz, t_end, p, top_m[b], bottom_m[b], edge_start,
+            ex0, ey0, ex1, ey1, t_buf, lo_buf, hi_buf,
+        ):
+            return True, n_tested
+    return False, n_tested
+
+
+@njit(cache=True, nogil=True)
+def _walk_blocked(
+    ax: float,
+    ay: float,
+    az: float,
+    bx: float,
+    by: float,
+    bz: float,
+    t_end: float,
+    own: int,
+    code: np.ndarray,
+    mixed_start: np.ndarray,
+    mixed_ids: np.ndarray,
+    tile_top: np.ndarray,
+    tile_cells: int,
+    top_m: np.ndarray,
+    bottom_m: np.ndarray,
+    west: float,
+    north: float,
+    res: float,
+    n_rows: int,
+    n_cols: int,
+    part_start: np.ndarray,
+    edge_start: np.ndarray,
+    ex0: np.ndarray,
+    ey0: np.ndarray,
+    ex1: np.ndarray,
+    ey1: np.ndarray,
+    t_buf: np.ndarray,
+    lo_buf: np.ndarray,
+    hi_buf: np.ndarray,
+    tested: np.ndarray,
+) -> bool:
+    """Walk the cells of A->B from ``t = t_end`` back to the antenna ``t = 0``.
+
+    Solid cells decide on the spot; a mixed cell (or a height within ``_Z_EPS_M`` of a
+    threshold) sends its buildings to the exact test, once per building and walk.
+    """
+    px = ax + t_end * (bx - ax)
+    py = ay + t_end * (by - ay)
+    pz = az + t_end * (bz - az)
+    gx0 = (px - west) / res
+    gy0 = (north - py) / res
+    ddx = (ax - px) / res
+    ddy = -(ay - py) / res
+    dz = az - pz
+    # clip u in [0, 1] (u = 0 at P, u = 1 at A) to the grid box (Liang-Barsky)
+    u_lo = 0.0
+    u_hi = 1.0
+    for d, g, size in ((ddx, gx0, float(n_cols)), (ddy, gy0, float(n_rows))):
+        if d == 0.0:
+            if g < 0.0 or g > size:
+                return False
+        else:
+            ua = (0.0 - g) / d
+            ub = (size - g) / d
+            if ua > ub:
+                ua, ub = ub, ua
+            u_lo = max(u_lo, ua)
+            u_hi = min(u_hi, ub)
+    if u_lo > u_hi:
+        return False
+    sx = gx0 + u_lo * ddx
+    sy = gy0 + u_lo * ddy
+    ix = min(max(math.floor(sx), 0), n_cols - 1)
+    iy = min(max(math.floor(sy), 0), n_rows - 1)
+    if ddx > 0.0:
+        step_x = 1
+        t_max_x = (ix + 1 - gx0) / ddx
+        t_delta_x = 1.0 / ddx
+    elif ddx < 0.0:
+        step_x = -1
+        t_max_x = (ix - gx0) / ddx
+        t_delta_x = -1.0 / ddx
+    else:
+        step_x = 0
+        t_max_x = np.inf
+        t_delta_x = np.inf
+    if ddy > 0.0:
+        step_y = 1
+        t_max_y = (iy + 1 - gy0) / ddy
+        t_delta_y = 1.0 / ddy
+    elif ddy < 0.0:
+        step_y = -1
+        t_max_y = (iy - gy0) / ddy
+        t_delta_y = -1.0 / ddy
+    else:
+        step_y = 0
+        t_max_y = np.inf
+        t_delta_y = np.inf
+    n_tile_cols = (n_cols + tile_cells - 1) // tile_cells
+    n_tested = 0
+    u_cur = u_lo
+    z_cur = pz + u_cur * dz
+    while True:
+        # skip a whole tile while the walk stays above its highest roof
+        tx_i = ix // tile_cells
+        ty_i = iy // tile_cells
+        t_top = tile_top[ty_i * n_tile_cols + tx_i]
+        if z_cur > t_top + _Z_EPS_M:
+            # exit parameter of the tile box
+            if step_x > 0:
+                ux = ((tx_i + 1) * tile_cells - gx0) / ddx
+            elif step_x < 0:
+                ux = (tx_i * tile_cells - gx0) / ddx
+            else:
+                ux = np.inf
+            if step_y > 0:
+                uy = ((ty_i + 1) * tile_cells - gy0) / ddy
+            elif step_y < 0:
+                uy = (ty_i * tile_cells - gy0) / ddy
+            else:
+                uy = np.inf
+            u_exit = min(ux, uy)
+            if pz + min(u_exit, u_hi) * dz <= t_top + _Z_EPS_M:
+                u_exit = -1.0  # the walk dips below the tile's roofs: go cell by cell
+        else:
+            u_exit = -1.0
+        if u_exit >= 0.0:
+            if u_exit >= u_hi:
+                break
+            # advance the cell walk to the first cell outside the tile
+            while ix // tile_cells == tx_i and iy // tile_cells == ty_i:
+                if t_max_x < t_max_y:
+                    u_cur = t_max_x
+                    ix += step_x
+                    t_max_x += t_delta_x
+                else:
+                    u_cur = t_max_y
+                    iy += step_y
+                    t_max_y += t_delta_y
+                if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows or u_cur >= u_hi:
+                    break
+            if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows or u_cur >= u_hi:
+                break
+            z_cur = pz + u_cur * dz
+            continue
+        u_next = min(t_max_x, t_max_y, u_hi)
+        z_next = pz + u_next * dz
+        if z_cur < z_next:
+            z_lo = z_cur
+            z_hi = z_next
+        else:
+            z_lo = z_next
+            z_hi = z_cur
+        c = code[iy * n_cols + ix]
+        if c >= 0:
+            if c != own:
+                top = top_m[c]
+                bot = bottom_m[c]
+                if top > bot and z_lo < top + _Z_EPS_M and z_hi > bot - _Z_EPS_M:
+                    if z_lo < top - _Z_EPS_M and z_hi > bot + _Z_EPS_M:
+                        return True
+                    hit, n_tested = _building_blocks(
+                        c, tested, n_tested, ax, ay, az, bx, by, bz, t_end, top_m,
+                        bottom_m, part_start, edge_start, ex0, ey0, ex1, ey1, t_buf,
+                        lo_buf, hi_buf,
+                    )
+                    if hit:
+                        return True
+        elif c <= -2:
+            k = -2 - c
+            for j in range(mixed_start[k], mixed_start[k + 1]):
+                b = mixed_ids[j]
+                if b == own:
+                    continue
+                if (
+                    top_m[b] > bottom_m[b]
+                    and z_lo < top_m[b] + _Z_EPS_M
+                    and z_hi > bottom_m[b] - _Z_EPS_M
+                ):
+                    hit, n_tested = _building_blocks(
+                        b, tested, n_tested, ax, ay, az, bx, by, bz, t_end, top_m,
+                        bottom_m, part_start, edge_start, ex0, ey0, ex1, ey1, t_buf,
+                        lo_buf, hi_buf,
+                    )
+                    if hit:
+                        return True
+        if u_next >= u_hi:
+            break
+        if t_max_x < t_max_y:
+            ix += step_x
+            t_max_x += t_delta_x
+            if ix < 0 or ix >= n_cols:
+                break
+        else:
+            iy += step_y
+            t_max_y += t_delta_y
+            if iy < 0 or iy >= n_rows:
+                break
+        u_cur = u_next
+        z_cur = z_next
+    return False
+
+
+@njit(cache=True, parallel=True)
+def _fast_kernel(
+    rx: np.ndarray,
+    rx_bid: np.ndarray,
+    tx: np.ndarray,
+    max_d2: float,
+    code: np.ndarray,
+    mixed_start: np.ndarray,
+    mixed_ids: np.ndarray,
+    tile_top: np.ndarray,
+    tile_cells: int,
+    top_m: np.ndarray,
+    bottom_m: np.ndarray,
+    west: float,
+    north: float,
+    res: float,
+    n_rows: int,
+    n_cols: int,
+    part_start: np.ndarray,
+    edge_start: np.ndarray,
+    ex0: np.ndarray,
+    ey0: np.ndarray,
+    ex1: np.ndarray,
+    ey1: np.ndarray,
+    max_edges: int,
+    out: np.ndarray,
+) -> None:
+    n = rx.shape[0]
+    m = tx.shape[0]
+    n_chunks = min(n, 256)
+    for c in prange(n_chunks):
+        t_buf = np.empty(2 * max_edges + 2)
+        lo_buf = np.empty(max_edges + 1)
+        hi_buf = np.empty(max_edges + 1)
+        tested = np.empty(32, dtype=np.int64)
+        for i in range(c, n, n_chunks):
+            bx, by, bz = rx[i, 0], rx[i, 1], rx[i, 2]
+            own = rx_bid[i]
+            for j in range(m):
+                ax, ay, az = tx[j, 0], tx[j, 1], tx[j, 2]
+                if (ax - bx) ** 2 + (ay - by) ** 2 > max_d2:
+                    out[i, j] = False
+                    continue
+                t_end = own_entry_t(
+                    ax, ay, az, bx, by, bz, own, part_start, edge_start, ex0, ey0,
+                    ex1, ey1, top_m, bottom_m, t_buf, lo_buf, hi_buf,
+                )
+                out[i, j] = not _walk_blocked(
+                    ax, ay, az, bx, by, bz, t_end, own, code, mixed_start, mixed_ids,
+                    tile_top, tile_cells, top_m, bottom_m, west, north, res, n_rows,
+                    n_cols, part_start, edge_start, ex0, ey0, ex1, ey1, t_buf, lo_buf,
+                    hi_buf, tested,
+                )
+
+
+def los_fast(
+    prisms: BuildingPrisms,
+    rx_xyz_m: np.ndarray,
+    rx_building_id: np.ndarray,
+    tx_xyz_m: np.ndarray,
+    *,
+    max_distance_m: float | None = None,
+    raster: FastRaster | None = None,
+    res_m: float = 1.0,
+) -> np.ndarray:
+    """Line of sight of every (receiver, site) pair by a compiled ray march.
+
+    Parameters
+    ----------
+    prisms
+        Building prisms.
+    rx_xyz_m
+        Receivers (x, y, z above ground), metres, shape (N, 3).
+    rx_building_id
+        Building of each receiver, -1 outdoors, shape (N,).
+    tx_xyz_m
+        Site antennas (x, y, z above ground), metres, shape (M, 3).
+    max_distance_m
+        Pairs farther apart than this (horizontal distance) are False; None: no limit.
+    raster
+        A raster from :func:`build_fast_raster` of these prisms to reuse; built with
+        ``res_m`` if None.
+    res_m
+        Cell size of the raster built when ``raster`` is None, metres.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool (N, M), True where the pair is in line of sight.
+    """
+    rx, bid, tx = check_los_inputs(prisms, rx_xyz_m, rx_building_id, tx_xyz_m, max_distance_m)
+    out = np.ones((len(rx), len(tx)), dtype=np.bool_)
+    if len(rx) == 0 or len(tx) == 0:
+        return out
+    if prisms.n_parts == 0:
+        mask = in_range_mask(rx, tx, max_distance_m)
+        return out if mask is None else mask
+    if raster is None:
+        raster = build_fast_raster(prisms, res_m=res_m)
+    g = raster.grid
+    max_d2 = np.inf if max_distance_m is None else float(max_distance_m) ** 2
+    _fast_kernel(
+        rx, bid, tx, max_d2, raster.code, raster.mixed_start, raster.mixed_ids,
+        raster.tile_top_m, raster.tile_cells, prisms.height_m, prisms.min_height_m,
+        g.west_m, g.north_m, g.res_m, g.n_rows, g.n_cols, prisms.part_start,
+        prisms.edge_start, prisms.edge_x0_m, prisms.edge_y0_m, prisms.edge_x1_m,
+        prisms.edge_y1_m, max_edges_per_part(prisms), out,
+    )
+    return out
