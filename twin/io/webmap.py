@@ -364,7 +364,7 @@ html, body { margin: 0; padding: 0; height: 100%; overflow: hidden;
   color: #1d1d1d; }
 #map { position: absolute; inset: 0; }
 #panel { position: absolute; top: 10px; left: 10px; z-index: 10; max-width: 290px;
-  max-height: calc(100% - 40px); overflow: auto; background: rgba(255,255,255,0.93);
+  max-height: calc(100% - 40px); overflow: auto; background: rgba(255,255,255,0.97);
   border-radius: 6px; padding: 10px 12px; box-shadow: 0 1px 4px rgba(0,0,0,0.3); }
 #panel h1 { font-size: 15px; margin: 0 0 8px 0; }
 #bands { border: 0; margin: 0 0 8px 0; padding: 0; }
