@@ -109,7 +109,7 @@ def test_footprints_geojson_with_height_and_repair(tmp_path: Path) -> None:
 
 def test_geojson_not_lonlat_is_refused(tmp_path: Path) -> None:
     feats = [{"type": "Feature", "properties": {"height_m": 10},
-              "geometry": {"type": "Polygon", "coordinates": [_square(385000, 6672000, 20)]}}]  # fmt: skip  # noqa: E501
+              "geometry": {"type": "Polygon", "coordinates": [_square(385000, 6672000, 20)]}}]  # fmt: skip
     with pytest.raises(SourceError, match="lon/lat"):
         load_city(str(_write_geojson(tmp_path / "utm.geojson", feats)))
 

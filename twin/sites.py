@@ -8,9 +8,11 @@ Placement rules (each site records them in ``placed_by``):
   above that roof, at a point inside the footprint. With no building in reach:
   ``hex-mast``, a ground mast of ``fallback_height_m`` (25 m, the UMa nominal) at the point.
 - ``hex-street`` (UMi): the lattice point is moved to the nearest street intersection (a
-  node of three or more drivable streets) within ``search_radius_m`` (default ISD/2), and
-  otherwise to the nearest point of a drivable street; antenna ``street_height_m`` (10 m)
-  above ground, at the street side (``street_offset_m`` from the node toward the open side).
+  node of three or more drivable streets, not under a building) within
+  ``search_radius_m`` (default ISD/2); the pole stands ``street_offset_m`` from the node
+  toward the nearest building (the kerb), ``street_height_m`` (10 m) above ground.
+  ``hex-street-side``: no free intersection in reach, so the nearest point of a drivable
+  street outside every footprint.
 - ``file``: read from a sites file; ``scenario``: listed inline in a scenario;
   ``optimizer``: chosen by the placement optimiser.
 """
@@ -102,12 +104,14 @@ def rooftop_sites(
     search_radius_m: float | None = None,
     fallback_height_m: float = 25.0,
     min_height_m: float = 15.0,
+    max_height_m: float = 100.0,
     prefix: str = "U",
     **site_kwargs: object,
 ) -> list[Site]:
     """UMa sites on a hexagonal lattice, each moved onto the tallest roof nearby.
 
-    A roof whose antenna would stand lower than ``min_height_m`` is not used: the site
+    A roof whose antenna would stand lower than ``min_height_m`` or higher than
+    ``max_height_m`` (towers, spires: outside the macro-cell models) is not used: the site
     becomes a ground mast of ``fallback_height_m`` at the lattice point (``hex-mast``).
     Lattice points outside ``bounds`` with no usable roof are left out.
     """
@@ -121,7 +125,11 @@ def rooftop_sites(
     for k, (x, y) in enumerate(hex_lattice(bounds, isd_m)):
         cand = tree.query(shapely.Point(x, y).buffer(radius))
         cand = np.array(
-            [c for c in cand if int(ids[c]) not in used and heights[c] + mast_m >= min_height_m],
+            [
+                c
+                for c in cand
+                if int(ids[c]) not in used and min_height_m <= heights[c] + mast_m <= max_height_m
+            ],
             dtype=int,
         )
         if cand.size:
@@ -192,6 +200,9 @@ def street_sites(
     if nodes.size == 0 and drive.size == 0:
         raise InputError("street sites need a street graph; this city has no drivable streets")
     footprints = shapely.STRtree(buildings.geometry.to_numpy())
+    if nodes.size:  # intersections under buildings (passages) cannot take a pole
+        inside, _ = footprints.query(shapely.points(nodes), predicate="within")
+        nodes = np.delete(nodes, np.unique(inside), axis=0)
     sites: list[Site] = []
     taken: list[tuple[float, float]] = []
     for _k, (x, y) in enumerate(hex_lattice(bounds, isd_m)):
@@ -209,10 +220,13 @@ def street_sites(
         if spot is None and drive.size:
             p = shapely.Point(x, y)
             dist = shapely.distance(drive, p)
-            j = int(np.argmin(dist))
-            if dist[j] <= radius:
+            for j in np.argsort(dist):
+                if dist[j] > radius:
+                    break
                 q = shapely.line_interpolate_point(drive[j], shapely.line_locate_point(drive[j], p))
-                spot = (float(q.x), float(q.y))
+                if not footprints.query(q, predicate="within").size:
+                    spot, how = (float(q.x), float(q.y)), "hex-street-side"
+                    break
         if spot is None:
             continue
         sx, sy = _street_side(spot, footprints, street_offset_m)
@@ -238,10 +252,10 @@ def _street_side(
     unless that lands inside a footprint."""
     p = shapely.Point(spot)
     geoms = footprints.geometries
-    near = footprints.nearest(p)
+    near = footprints.nearest(p)  # index of the nearest footprint
     if near is None:
         return spot
-    target = nearest_points(p, geoms[near])[1]
+    target = nearest_points(p, geoms[int(near)])[1]
     d = p.distance(target)
     if d <= offset_m + 1.0:
         return spot

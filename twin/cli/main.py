@@ -20,6 +20,8 @@ from twin.errors import TwinError
 COMMANDS: dict[str, str] = {
     "link": "twin.cli.link:link",
     "paper": "twin.cli.paper:paper",
+    "run": "twin.cli.run:run",
+    "info": "twin.cli.info:info",
 }
 
 

@@ -1,0 +1,196 @@
+"""``twin run`` and ``twin info`` end to end on real extracts: the output contract."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+from click.testing import CliRunner
+
+from tests.conftest import EXTRACTS, ROOT
+from twin.cli.main import cli
+
+DEFAULT = str(ROOT / "scenarios" / "default.toml")
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli, ["-q", *args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    out = tmp_path_factory.mktemp("run") / "default"
+    res = invoke("run", DEFAULT, "--spacing", "25", "--out", str(out), "--no-progress")
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def _signed_area(ring: list[list[float]]) -> float:
+    return 0.5 * sum(
+        x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in itertools.pairwise(ring)
+    )
+
+
+def test_every_output_of_the_contract_is_there(run_dir: Path) -> None:
+    names = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
+    for b in ("0p7", "3p5", "28"):
+        for m in ("rsrp_dbm", "sinr_db", "capacity_mbps", "los"):
+            assert f"rasters/{m}_{b}.tif" in names
+        assert f"rasters/capacity_mbps_{b}.qml" in names
+    assert {"buildings.geojson", "sites.geojson", "streets.geojson", "grid.gpkg",
+            "rasters/indoor.tif", "summary.json", "summary.csv", "map.html"} <= names  # fmt: skip
+    # nothing left over from the atomic write
+    assert not [p for p in run_dir.parent.iterdir() if p.name != "default"]
+
+
+def test_geojson_is_rfc7946_lonlat_inside_the_city(run_dir: Path) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    west, south, east, north = summary["city"]["bounds_wgs84"]
+    doc = json.loads((run_dir / "buildings.geojson").read_text())
+    assert doc["type"] == "FeatureCollection" and "crs" not in doc
+    assert "OpenStreetMap contributors" in json.dumps(doc.get("attribution", ""))
+    assert len(doc["features"]) == summary["city"]["buildings"]
+    keys = {"building_id", "height_m", "min_height_m", "height_source", "name", "kind"}
+    for feat in doc["features"]:
+        assert keys <= set(feat["properties"])
+        polys = feat["geometry"]["coordinates"]
+        if feat["geometry"]["type"] == "Polygon":
+            polys = [polys]
+        for poly in polys:
+            assert _signed_area(poly[0]) > 0  # exterior counter-clockwise
+            for hole in poly[1:]:
+                assert _signed_area(hole) < 0
+            for lon, lat in poly[0]:
+                assert west - 1e-6 <= lon <= east + 1e-6 and south - 1e-6 <= lat <= north + 1e-6
+    sites = json.loads((run_dir / "sites.geojson").read_text())
+    props = sites["features"][0]["properties"]
+    assert {"site_id", "height_m", "model", "placed_by", "power_dbm", "bands_ghz"} <= set(props)
+
+
+def test_grid_layer_and_rasters_agree(run_dir: Path) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert {"grid", "buildings", "sites"} <= {
+        n for n, _ in pyogrio.list_layers(run_dir / "grid.gpkg")
+    }
+    grid = pyogrio.read_dataframe(run_dir / "grid.gpkg", layer="grid")
+    assert grid.crs.to_string() == summary["city"]["crs"]
+    for b in ("0p7", "3p5", "28"):
+        for col in (
+            "serving",
+            "los",
+            "path_loss_db",
+            "rsrp_dbm",
+            "sinr_db",
+            "capacity_mbps",
+            "user_type",
+        ):
+            assert f"{col}_{b}" in grid.columns
+    pts = grid[grid["kind"] == "grid"]
+    rows, cols = summary["grid"]["shape"]
+    assert len(pts) == rows * cols == summary["grid"]["points"]
+    with rasterio.open(run_dir / "rasters" / "capacity_mbps_3p5.tif") as ds:
+        assert ds.crs.to_string() == summary["city"]["crs"]
+        assert (ds.height, ds.width) == (rows, cols)
+        assert ds.nodata is not None
+        arr = ds.read(1)
+        # each grid point falls in the raster cell its row/col name, with the same value
+        rr, cc = rasterio.transform.rowcol(ds.transform, pts.geometry.x, pts.geometry.y)
+        np.testing.assert_array_equal(np.asarray(rr), pts["row"].to_numpy())
+        np.testing.assert_array_equal(np.asarray(cc), pts["col"].to_numpy())
+        np.testing.assert_allclose(arr[pts["row"], pts["col"]], pts["capacity_mbps_3p5"], rtol=1e-6)
+        assert ds.transform.a == 25.0 and ds.transform.e == -25.0
+    with rasterio.open(run_dir / "rasters" / "indoor.tif") as ds:
+        ind = ds.read(1)
+        assert ind[pts["row"], pts["col"]].tolist() == pts["indoor"].astype(int).tolist()
+
+
+def test_summary_provenance_and_table(run_dir: Path) -> None:
+    s = json.loads((run_dir / "summary.json").read_text())
+    sha = hashlib.sha256(EXTRACTS["helsinki"].read_bytes()).hexdigest()
+    assert s["city"]["sha256"] == sha == s["provenance"]["input_sha256"]
+    assert s["attribution"] == "(c) OpenStreetMap contributors"
+    assert s["provenance"]["crs"] == s["city"]["crs"] and s["provenance"]["scenario"] == "default"
+    assert sum(s["city"]["height_sources"].values()) == s["city"]["buildings"]
+    assert 0.1 < s["grid"]["indoor_share"] < 0.6
+    assert set(s["timings_s"]) >= {"city", "grid", "sites", "visibility", "radio"}
+    for band in s["bands"].values():
+        types = band["user_types"]
+        assert sum(types[str(t)]["points"] for t in range(1, 9)) == types["all"]["points"]
+    csv_lines = (run_dir / "summary.csv").read_text().strip().splitlines()
+    assert csv_lines[0].startswith("band,freq_ghz,user_type,label,points")
+    assert len(csv_lines) == 1 + 3 * 9
+    html = (run_dir / "map.html").read_text()
+    assert "OpenStreetMap contributors" in html and 'src="http' not in html
+
+
+def test_existing_output_is_refused_without_overwrite(run_dir: Path) -> None:
+    before = sorted(p.name for p in run_dir.iterdir())
+    res = CliRunner().invoke(cli, ["run", DEFAULT, "--spacing", "25", "--out", str(run_dir)])
+    assert res.exit_code != 0 and "--overwrite" in res.output
+    assert sorted(p.name for p in run_dir.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--city", "no/such/file.osm"], "no such file"),
+        (["--spacing", "0"], "spacing"),
+        (["--spacing", "-5"], "spacing"),
+        (["--bands", "3.5,200"], "200 GHz is outside"),
+        (["--bands", "abc"], "not a frequency"),
+    ],
+)
+def test_bad_input_names_the_problem_and_writes_nothing(tmp_path: Path, args, message) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["run", DEFAULT, "--out", str(out), *args])
+    assert res.exit_code != 0
+    assert message in res.output
+    assert not out.exists()
+
+
+def test_bad_scenario_and_sites_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'name = "x"\n[city]\nsource = "{EXTRACTS["west-oakland"]}"\ncolour = 3\n'
+                   '[[sites.generate]]\nlayout = "hex-rooftop"\nisd_m = 200\n')  # fmt: skip
+    res = CliRunner().invoke(cli, ["run", str(bad), "--out", str(tmp_path / "o")])
+    assert res.exit_code != 0 and "city.colour: unknown key" in res.output
+    sites = tmp_path / "s.csv"
+    sites.write_text("lon,lat,height_m\n-122.29,37.81,20\n")
+    res = CliRunner().invoke(
+        cli, ["run", DEFAULT, "--sites", str(sites), "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code != 0 and "missing column(s) power_dbm" in res.output
+    sites.write_text("lon,lat,height_m,power_dbm\n24.0,61.0,20,46\n")
+    res = CliRunner().invoke(
+        cli, ["run", DEFAULT, "--sites", str(sites), "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code != 0 and "outside the area" in res.output
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("name", ["monaco", "moscow", "west-oakland"])
+def test_run_on_every_extract(tmp_path: Path, name: str) -> None:
+    out = tmp_path / name
+    spacing = "10" if name == "west-oakland" else "30"
+    res = invoke("run", DEFAULT, "--city", str(EXTRACTS[name]), "--spacing", spacing,
+                 "--out", str(out), "--no-progress", "--bands", "3.5")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    s = json.loads((out / "summary.json").read_text())
+    info = json.loads(invoke("info", str(EXTRACTS[name]), "--json").output)
+    assert s["city"]["buildings"] == info["buildings"]
+    band = s["bands"]["3p5"]
+    assert 0.02 < band["los_share"] < 0.98
+    assert band["mean_capacity_mbps"] > 0
+    assert s["sites"]["count"] >= 1
+
+
+def test_info_text(tmp_path: Path) -> None:
+    res = invoke("info", str(EXTRACTS["west-oakland"]))
+    assert res.exit_code == 0
+    assert "buildings      23" in res.output and "EPSG:32610" in res.output

@@ -1,0 +1,109 @@
+"""Receiver grid: indoor flags, heights, street receivers (twin.grid)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import shapely
+
+from twin.errors import InputError
+from twin.grid import build_grid, grid_spec
+
+
+def _inside_even_odd(x: float, y: float, geom) -> bool:  # type: ignore[no-untyped-def]
+    """Independent point-in-polygon: even-odd ray casting over every ring (holes included)."""
+    inside = False
+    polys = getattr(geom, "geoms", [geom])
+    for poly in polys:
+        for ring in [poly.exterior, *poly.interiors]:
+            pts = list(ring.coords)
+            for (x1, y1), (x2, y2) in itertools.pairwise(pts):
+                if (y1 > y) != (y2 > y):
+                    xc = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
+                    if xc > x:
+                        inside = not inside
+    return inside
+
+
+@pytest.fixture(scope="module")
+def grid(helsinki_city):  # type: ignore[no-untyped-def]
+    c = helsinki_city
+    return build_grid(c.buildings, c.bounds, c.crs, spacing_m=10.0, streets=c.streets)
+
+
+def test_indoor_flags_match_even_odd_point_in_polygon(helsinki_city, grid) -> None:  # type: ignore[no-untyped-def]
+    b = helsinki_city.buildings
+    rng = np.random.default_rng(7)
+    pick = rng.choice(np.flatnonzero(grid.is_grid), 1500, replace=False)
+    geoms = b.geometry.to_numpy()
+    lows = b["min_height_m"].to_numpy()
+    tree = shapely.STRtree(geoms)  # only to find candidates near the point
+    for i in pick:
+        x, y = grid.x_m[i], grid.y_m[i]
+        cands = tree.query(shapely.box(x - 1, y - 1, x + 1, y + 1))
+        ground = [c for c in cands if lows[c] <= 1.5 and _inside_even_odd(x, y, geoms[c])]
+        assert grid.indoor[i] == bool(ground), (i, x, y)
+        if ground:
+            assert grid.building_id[i] in ground
+        else:
+            assert grid.building_id[i] == -1
+
+
+def test_courtyard_points_are_outdoor(helsinki_city, grid) -> None:  # type: ignore[no-untyped-def]
+    holes = []
+    for geom in helsinki_city.buildings.geometry:
+        for poly in getattr(geom, "geoms", [geom]):
+            holes += [shapely.Polygon(r) for r in poly.interiors if shapely.Polygon(r).area > 300]
+    assert holes
+    pts = shapely.points(grid.x_m, grid.y_m)
+    in_hole = np.zeros(len(grid), dtype=bool)
+    for h in holes:
+        in_hole |= shapely.contains_xy(h, grid.x_m, grid.y_m)
+    # points in a courtyard are outdoor unless another building stands in the courtyard
+    others = shapely.STRtree(helsinki_city.buildings.geometry.to_numpy())
+    idx, _ = others.query(pts[in_hole], predicate="within")
+    free = np.ones(in_hole.sum(), dtype=bool)
+    free[idx] = False
+    assert free.sum() > 20
+    assert not grid.indoor[np.flatnonzero(in_hole)[free]].any()
+
+
+def test_receiver_heights(helsinki_city, grid) -> None:  # type: ignore[no-untyped-def]
+    out = ~grid.indoor
+    assert np.all(grid.rx_height_m[out] == 1.5)
+    roof = helsinki_city.buildings["height_m"].to_numpy()[grid.building_id[grid.indoor]]
+    h = grid.rx_height_m[grid.indoor]
+    assert np.all(h <= 9.0) and np.all(h >= 1.5)
+    assert np.all((h < roof) | (roof <= 3.0))  # below the roof (1.5 m clearance)
+    tall = roof >= 10.5
+    assert np.all(h[tall] == 9.0)
+
+
+def test_street_receivers_lie_on_drivable_streets_outside_buildings(helsinki_city, grid) -> None:  # type: ignore[no-untyped-def]
+    st = ~grid.is_grid
+    assert st.sum() > 500
+    assert np.all(grid.row[st] == -1) and not grid.indoor[st].any()
+    drive = shapely.union_all(helsinki_city.streets.geometry[helsinki_city.streets["drive"]])
+    d = shapely.distance(drive, shapely.points(grid.x_m[st], grid.y_m[st]))
+    assert d.max() < 1e-6
+
+
+def test_raster_geometry(helsinki_city, grid) -> None:  # type: ignore[no-untyped-def]
+    spec = grid.spec
+    rows, cols = spec.shape
+    assert grid.is_grid.sum() == rows * cols
+    t = spec.transform
+    assert t.a == 10.0 and t.e == -10.0 and t.c % 10 == 0 and t.f % 10 == 0
+    minx, miny, maxx, maxy = helsinki_city.bounds
+    assert t.c <= minx and t.c + cols * 10 >= maxx and t.f >= maxy and t.f - rows * 10 <= miny
+    g = grid.is_grid
+    np.testing.assert_allclose(grid.x_m[g], t.c + (grid.col[g] + 0.5) * 10)
+    np.testing.assert_allclose(grid.y_m[g], t.f - (grid.row[g] + 0.5) * 10)
+
+
+@pytest.mark.parametrize("spacing", [0.0, -5.0, float("nan")])
+def test_bad_spacing(helsinki_city, spacing: float) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputError, match="spacing"):
+        grid_spec(helsinki_city.bounds, spacing, helsinki_city.crs)

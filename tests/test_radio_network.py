@@ -1,0 +1,108 @@
+"""City radio analysis checked against TR 38.901 and the seed link budget worked by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from twin.errors import InputError
+from twin.radio.network import greedy_reuse_colouring, user_type_label
+
+
+def uma_pl_by_hand(f_ghz: float, d2d: float, h_bs: float, h_ut: float, los: bool) -> float:
+    """TR 38.901 Table 7.4.1-1 UMa, h_E = 1 m, d2D clamped to >= 10 m."""
+    d2d = max(d2d, 10.0)
+    d3d = math.sqrt(d2d**2 + (h_bs - h_ut) ** 2)
+    d_bp = 4 * (h_bs - 1) * (h_ut - 1) * f_ghz * 1e9 / 3e8
+    if d2d <= d_bp:
+        pl_los = 28.0 + 22 * math.log10(d3d) + 20 * math.log10(f_ghz)
+    else:
+        pl_los = (
+            28.0 + 40 * math.log10(d3d) + 20 * math.log10(f_ghz)
+            - 9 * math.log10(d_bp**2 + (h_bs - h_ut) ** 2)
+        )  # fmt: skip
+    if los:
+        return pl_los
+    pl_nlos = 13.54 + 39.08 * math.log10(d3d) + 20 * math.log10(f_ghz) - 0.6 * (h_ut - 1.5)
+    return max(pl_los, pl_nlos)
+
+
+def o2i_low_by_hand(f_ghz: float) -> float:
+    l_glass = 2 + 0.2 * f_ghz
+    l_concrete = 5 + 4 * f_ghz
+    return 5 - 10 * math.log10(0.3 * 10 ** (-l_glass / 10) + 0.7 * 10 ** (-l_concrete / 10))
+
+
+@pytest.mark.parametrize("label", ["0p7", "3p5", "28"])
+def test_points_against_the_link_budget_by_hand(helsinki_study, label: str) -> None:  # type: ignore[no-untyped-def]
+    r = helsinki_study
+    res = r.bands[label]
+    f = res.freq_ghz
+    g = r.grid
+    sites = r.sites
+    assert all(s.model == "uma" and not s.azimuths_deg for s in sites)
+    n_grid = g.is_grid
+    cell_area = np.bincount(res.serving_cell[n_grid], minlength=len(sites)) * 0.02**2
+    rng = np.random.default_rng(3)
+    for i in rng.choice(len(g), 25, replace=False):
+        rx_dbm = []
+        for j, s in enumerate(sites):
+            d2d = math.hypot(g.x_m[i] - s.x_m, g.y_m[i] - s.y_m)
+            los = bool(r.los[i, j])
+            pl = uma_pl_by_hand(f, d2d, s.height_m, g.rx_height_m[i], los)
+            sf = 4.0 if los else 6.0
+            o2i = o2i_low_by_hand(f) if g.indoor[i] else 0.0
+            rx_dbm.append(46.0 - max(pl + sf - 15.0 - 0.0 + o2i, 70.0))
+        best = int(np.argmax(rx_dbm))
+        assert res.serving_site[i] == best
+        assert res.rsrp_dbm[i] == pytest.approx(rx_dbm[best], abs=0.01)
+        d2d = math.hypot(g.x_m[i] - sites[best].x_m, g.y_m[i] - sites[best].y_m)
+        exp_pl = uma_pl_by_hand(
+            f, d2d, sites[best].height_m, g.rx_height_m[i], bool(r.los[i, best])
+        )
+        assert res.path_loss_db[i] == pytest.approx(exp_pl, abs=0.01)
+        sub = res.cells.subband
+        interf_mw = sum(
+            10 ** (p / 10) for j, p in enumerate(rx_dbm) if j != best and sub[j] == sub[best]
+        )
+        n_user = max(300.0 * cell_area[best], 1.0)
+        bw_hz = 0.05 * f * 1e9 / (3 * n_user)
+        noise_mw = 10 ** ((-174 + 10 * math.log10(bw_hz)) / 10)
+        sinr = rx_dbm[best] - 10 * math.log10(interf_mw + noise_mw)
+        assert res.sinr_db[i] == pytest.approx(sinr, abs=0.01)
+        cap = bw_hz * math.log2(1 + 10 ** (sinr / 10)) / 1e6
+        assert res.capacity_mbps[i] == pytest.approx(cap, rel=1e-6)
+        r_cell = math.sqrt(cell_area[best] / 2.6) * 1000
+        edge = d2d > 2 / 3 * r_cell
+        expected_type = 1 + 4 * bool(r.los[i, best]) + 2 * (not g.indoor[i]) + (not edge)
+        assert res.user_type[i] == expected_type
+
+
+def test_user_type_labels_follow_the_seed_table() -> None:
+    assert user_type_label(1) == "NLoS indoor edge"
+    assert user_type_label(4) == "NLoS outdoor centre"
+    assert user_type_label(5) == "LoS indoor edge"
+    assert user_type_label(8) == "LoS outdoor centre"
+    with pytest.raises(InputError):
+        user_type_label(9)
+
+
+def test_reuse_colouring_of_a_hex_layout_separates_neighbours() -> None:
+    from twin.sites import hex_lattice
+
+    xy = hex_lattice((0, 0, 2000, 2000), 500.0)
+    colour = greedy_reuse_colouring(xy, 3)
+    d = np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1))
+    np.fill_diagonal(d, np.inf)
+    same = colour[:, None] == colour[None, :]
+    # co-channel sites are never first-tier neighbours
+    assert d[same].min() > 500.0 * 1.5
+    assert set(colour) == {0, 1, 2}
+
+
+def test_every_point_has_a_type_and_the_shares_add_up(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    for res in helsinki_study.bands.values():
+        assert set(np.unique(res.user_type)) <= set(range(1, 9))
+        assert np.all(np.isfinite(res.sinr_db)) and np.all(res.capacity_mbps > 0)

@@ -1,0 +1,112 @@
+"""Site placement and site files (twin.sites, twin.sources.sites_file)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+
+from twin.errors import InputError, SourceError
+from twin.sites import (
+    check_sites_in_area,
+    hex_lattice,
+    intersections,
+    rooftop_sites,
+    sites_from_entries,
+    street_sites,
+)
+from twin.sources.sites_file import read_sites_file
+
+
+def test_hex_lattice_neighbours_are_one_isd_apart() -> None:
+    pts = hex_lattice((0, 0, 3000, 3000), 500.0)
+    d = np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
+    np.fill_diagonal(d, np.inf)
+    np.testing.assert_allclose(d.min(axis=1), 500.0)
+    # six neighbours at one ISD for an interior point
+    centre = np.argmin(np.hypot(pts[:, 0] - 1500, pts[:, 1] - 1500))
+    assert np.sum(np.isclose(d[centre], 500.0)) == 6
+
+
+def test_rooftop_sites_stand_on_the_tallest_roof_nearby(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    b = helsinki_city.buildings
+    sites = rooftop_sites(b, helsinki_city.bounds, isd_m=500.0, mast_m=3.0)
+    assert len(sites) >= 6
+    lattice = hex_lattice(helsinki_city.bounds, 500.0)
+    for s in sites:
+        assert s.model == "uma"
+        if s.placed_by == "hex-mast":
+            assert s.height_m == 25.0
+            continue
+        assert s.placed_by == "hex-rooftop"
+        roof = b.loc[s.building_id]
+        assert s.height_m == pytest.approx(roof["height_m"] + 3.0)
+        assert roof.geometry.contains(shapely.Point(s.x_m, s.y_m))
+        k = int(s.site_id[1:]) - 1
+        x, y = lattice[k]
+        near = b[b.geometry.intersects(shapely.Point(x, y).buffer(125.0))]
+        assert roof["height_m"] == near["height_m"].max() or roof["height_m"] + 3 >= 15
+
+
+def test_street_sites_at_intersections(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    c = helsinki_city
+    sites = street_sites(c.streets, c.street_graph, c.buildings, c.bounds, isd_m=200.0)
+    nodes = intersections(c.street_graph, c.streets)
+    assert len(sites) > 20
+    fp = shapely.union_all(c.buildings.geometry.to_numpy())
+    for s in sites:
+        assert s.model == "umi" and s.height_m == 10.0
+        d = np.min(np.hypot(nodes[:, 0] - s.x_m, nodes[:, 1] - s.y_m))
+        assert s.placed_by in ("hex-street", "hex-street-side")
+        if s.placed_by == "hex-street":
+            assert d <= 4.0 + 1e-6
+        assert not fp.contains(shapely.Point(s.x_m, s.y_m))
+    xy = np.array([(s.x_m, s.y_m) for s in sites])
+    dd = np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1))
+    np.fill_diagonal(dd, np.inf)
+    assert dd.min() > 200.0 / 3 - 8.0  # no two poles at the same corner
+
+
+def _csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_sites_csv_and_geojson(tmp_path: Path, helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    f = _csv(
+        tmp_path / "s.csv",
+        "site_id,lon,lat,height_m,power_dbm,azimuths_deg,bands_ghz,model\n"
+        "A,24.945,60.170,25,46,0;120;240,3.5;28,uma\n"
+        "B,24.950,60.168,10,40,,,umi\n",
+    )
+    entries = read_sites_file(f)
+    assert [e.site_id for e in entries] == ["A", "B"]
+    assert entries[0].azimuths_deg == (0.0, 120.0, 240.0) and entries[0].bands_ghz == (3.5, 28.0)
+    sites = sites_from_entries(entries, helsinki_city.crs)
+    # back to lon/lat with pyproj, independently of the code under test
+    from pyproj import Transformer
+
+    back = Transformer.from_crs(helsinki_city.crs, 4326, always_xy=True)
+    lon, lat = back.transform(sites[0].x_m, sites[0].y_m)
+    assert math.isclose(lon, 24.945, abs_tol=1e-9) and math.isclose(lat, 60.170, abs_tol=1e-9)
+    gj = tmp_path / "s.geojson"
+    gj.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [24.945, 60.17]},
+         "properties": {"site_id": "G", "height_m": 30, "power_dbm": 43}}]}))  # fmt: skip
+    assert read_sites_file(gj)[0].height_m == 30
+
+
+def test_sites_file_errors(tmp_path: Path, helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SourceError, match=r"missing column.*power_dbm"):
+        read_sites_file(_csv(tmp_path / "a.csv", "lon,lat,height_m\n24.9,60.1,20\n"))
+    with pytest.raises(SourceError, match="height_m"):
+        read_sites_file(_csv(tmp_path / "b.csv", "lon,lat,height_m,power_dbm\n24.9,60.1,-3,46\n"))
+    with pytest.raises(SourceError, match="no such"):
+        read_sites_file(tmp_path / "none.csv")
+    far = read_sites_file(_csv(tmp_path / "c.csv", "lon,lat,height_m,power_dbm\n25.5,60.5,20,46\n"))
+    with pytest.raises(InputError, match="outside the area"):
+        check_sites_in_area(sites_from_entries(far, helsinki_city.crs), helsinki_city.bounds)

@@ -1,0 +1,57 @@
+"""``twin info``: what a city file holds."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+
+@click.command()
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def info(source: str, as_json: bool) -> None:
+    """What a city SOURCE holds: buildings, height sources, streets, bounds, CRS.
+
+    SOURCE is an OSM file (.osm, .osm.gz, .osm.bz2, .osm.pbf), a footprint file
+    (.geojson, .gpkg) or place:NAME / bbox:W,S,E,N (downloads).
+    """
+    from twin.city import load_city
+
+    city = load_city(source)
+    doc: dict[str, Any] = {
+        "name": city.name,
+        "source": city.source.path,
+        "format": city.source.format,
+        "sha256": city.source.sha256,
+        "crs": city.crs.to_string(),
+        "buildings": len(city.buildings),
+        "height_sources": city.height_source_counts(),
+        "height_m": {
+            "min": float(city.buildings["height_m"].min()),
+            "median": float(city.buildings["height_m"].median()),
+            "max": float(city.buildings["height_m"].max()),
+        },
+        "street_edges": len(city.streets),
+        "drivable_street_edges": int(city.streets["drive"].sum()) if len(city.streets) else 0,
+        "bounds_m": list(city.bounds),
+        "bounds_wgs84": list(city.bounds_wgs84()),
+        "cleaning": city.counts,
+    }
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    w, s, e, n = doc["bounds_wgs84"]
+    hs = doc["height_sources"]
+    click.echo(f"{doc['name']} ({doc['format']}, sha256 {doc['sha256'][:12]}...)")
+    click.echo(f"  CRS            {doc['crs']}")
+    click.echo(f"  bounds lon/lat {w:.5f}, {s:.5f} - {e:.5f}, {n:.5f}")
+    minx, miny, maxx, maxy = doc["bounds_m"]
+    click.echo(f"  extent         {maxx - minx:.0f} m x {maxy - miny:.0f} m")
+    click.echo(f"  buildings      {doc['buildings']}")
+    click.echo("  height from    " + ", ".join(f"{k} {v}" for k, v in hs.items()))
+    h = doc["height_m"]
+    click.echo(f"  height_m       min {h['min']:.1f}, median {h['median']:.1f}, max {h['max']:.1f}")
+    click.echo(f"  street edges   {doc['street_edges']} ({doc['drivable_street_edges']} drivable)")
+    click.echo("  cleaning       " + ", ".join(f"{k} {v}" for k, v in doc["cleaning"].items()))

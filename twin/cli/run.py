@@ -1,0 +1,107 @@
+"""``twin run``: run a study and write its outputs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from twin.bands import parse_bands
+from twin.cli.options import default_scenario_path
+from twin.errors import InputError
+
+log = logging.getLogger(__name__)
+
+STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
+
+
+@click.command()
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--city",
+    "city",
+    help="City file (OSM .osm/.osm.gz/.osm.bz2/.osm.pbf, "
+    "footprints .geojson/.gpkg) or place:NAME / bbox:W,S,E,N; replaces the scenario's.",
+)
+@click.option(
+    "--sites",
+    "sites",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sites file (.csv with lon,lat,height_m,power_dbm or .geojson); replaces "
+    "the scenario's sites.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default out/<scenario>).",
+)
+@click.option("--spacing", type=float, help="Grid spacing in metres (> 0; default 5).")
+@click.option("--bands", help="Bands in GHz, comma-separated (default 0.7,3.5,28).")
+@click.option(
+    "--visibility", type=click.Choice(["fast", "exact"]), help="Visibility engine (default fast)."
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing non-empty output folder.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def run(
+    scenario: Path | None,
+    city: str | None,
+    sites: Path | None,
+    out: Path | None,
+    spacing: float | None,
+    bands: str | None,
+    visibility: str | None,
+    overwrite: bool,
+    no_progress: bool,
+) -> None:
+    """Run a study: SCENARIO (TOML; default scenarios/default.toml) on its city.
+
+    Writes buildings/sites/streets GeoJSON, grid.gpkg, GeoTIFF rasters per band,
+    summary.json/.csv and an offline map.html into --out (see the README's output
+    contract). The folder appears complete or not at all.
+    """
+    from twin.io.outputs import check_out_dir, write_run
+    from twin.scenario import with_overrides
+    from twin.sources.scenario_file import read_scenario
+    from twin.study import run_study
+
+    path = scenario if scenario is not None else default_scenario_path()
+    sc = read_scenario(path)
+    if spacing is not None and spacing <= 0:
+        raise InputError(f"--spacing: {spacing} m is not allowed; give a spacing > 0 m")
+    sc = with_overrides(
+        sc,
+        city_source=city,
+        sites_file=str(sites) if sites is not None else None,
+        spacing_m=spacing,
+        bands_ghz=parse_bands(bands) if bands is not None else None,
+        visibility=visibility,
+    )
+    out_dir = out if out is not None else Path("out") / sc.name
+    check_out_dir(out_dir, overwrite=overwrite)
+    bar = tqdm(total=len(STAGES), desc="twin run", unit="stage", disable=no_progress, leave=False)
+
+    def progress(stage: str) -> None:
+        bar.set_postfix_str(stage)
+        if stage != "city":
+            bar.update(1)
+
+    result = run_study(sc, progress=progress)
+    progress("outputs")
+    summary = write_run(result, out_dir, overwrite=overwrite)
+    bar.update(1)
+    bar.close()
+    click.echo(
+        f"wrote {out_dir}/ ({len(result.grid)} receivers, {len(result.sites)} sites, "
+        f"bands {', '.join(result.bands)})"
+    )
+    for label, band in summary["bands"].items():
+        click.echo(
+            f"  {label:>4} GHz: mean capacity {band['mean_capacity_mbps']:8.2f} Mbps, "
+            f"covered (SINR >= {summary['sinr_threshold_db']:g} dB) "
+            f"{100 * band['covered_share']:5.1f} %, LoS to server {100 * band['los_share']:5.1f} %"
+        )
+    t = summary["timings_s"]
+    click.echo("  timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items()))

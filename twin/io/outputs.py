@@ -1,0 +1,177 @@
+"""Write a study's outputs: the run's output contract (see the README).
+
+Everything goes into a temporary sibling folder that replaces ``out_dir`` only when all
+files are written (:func:`twin.io.atomic.atomic_output_dir`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+
+from twin import OSM_ATTRIBUTION
+from twin.io.atomic import atomic_output_dir, check_output_dir
+from twin.io.rasters import points_to_raster, write_geotiff
+from twin.io.styles import write_style
+from twin.io.vector import write_geojson, write_gpkg
+from twin.io.webmap import build_map
+from twin.sites import sites_to_geodataframe
+from twin.study import StudyResult
+from twin.summary import TYPE_COLUMNS, provenance, summarise, type_rows
+
+#: Raster metrics written per band: (name in files, attribute of BandResult, dtype, nodata)
+RASTER_METRICS = (
+    ("rsrp_dbm", "rsrp_dbm", "float32", -9999.0),
+    ("sinr_db", "sinr_db", "float32", -9999.0),
+    ("capacity_mbps", "capacity_mbps", "float32", -9999.0),
+    ("los", "los", "uint8", 255),
+)
+
+
+def check_out_dir(out_dir: Path, *, overwrite: bool) -> None:
+    """Fail early (before computing) when ``out_dir`` exists, is not empty and no overwrite."""
+    check_output_dir(out_dir, overwrite=overwrite)
+
+
+def grid_frame(result: StudyResult) -> gpd.GeoDataFrame:
+    """The ``grid`` layer: one point per receiver with the per-band columns."""
+    gdf = result.grid.to_geodataframe()
+    site_ids = np.array([s.site_id for s in result.sites], dtype=object)
+    for label, res in result.bands.items():
+        gdf[f"serving_{label}"] = site_ids[res.serving_site]
+        gdf[f"los_{label}"] = res.los
+        gdf[f"path_loss_db_{label}"] = res.path_loss_db.astype(np.float32)
+        gdf[f"rsrp_dbm_{label}"] = res.rsrp_dbm.astype(np.float32)
+        gdf[f"sinr_db_{label}"] = res.sinr_db.astype(np.float32)
+        gdf[f"capacity_mbps_{label}"] = res.capacity_mbps.astype(np.float32)
+        gdf[f"user_type_{label}"] = res.user_type.astype(np.int16)
+    return gdf
+
+
+def building_frame(result: StudyResult) -> gpd.GeoDataFrame:
+    """Buildings with their indoor coverage per band and best band.
+
+    ``indoor_covered_<b>``: share of the building's indoor grid points with SINR at least
+    the scenario's threshold (NaN when the grid has no point inside it);
+    ``indoor_capacity_mbps_<b>``: their mean capacity; ``best_band``: the band with the
+    highest indoor mean capacity.
+    """
+    b = result.city.buildings.copy()
+    grid = result.grid
+    inside = grid.is_grid & grid.indoor
+    ids = grid.building_id[inside]
+    n = len(b)
+    counts = np.bincount(ids, minlength=n).astype(float)
+    b["indoor_points"] = counts.astype(np.int64)
+    threshold = result.scenario.radio.sinr_threshold_db
+    cap_cols = []
+    for label, res in result.bands.items():
+        covered = np.bincount(ids, weights=(res.sinr_db[inside] >= threshold), minlength=n)
+        cap = np.bincount(ids, weights=res.capacity_mbps[inside], minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            b[f"indoor_covered_{label}"] = np.where(counts > 0, covered / counts, np.nan)
+            b[f"indoor_capacity_mbps_{label}"] = np.where(counts > 0, cap / counts, np.nan)
+        cap_cols.append(f"indoor_capacity_mbps_{label}")
+    caps = b[cap_cols].to_numpy()
+    has = ~np.all(np.isnan(caps), axis=1)
+    best = np.full(n, "", dtype=object)
+    if has.any():
+        best[has] = np.array(list(result.bands))[np.nanargmax(caps[has], axis=1)]
+    b["best_band"] = best
+    b = b.reset_index()
+    return b
+
+
+def _csv_text(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+    return buf.getvalue()
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj)}")
+
+
+def write_run(result: StudyResult, out_dir: Path, *, overwrite: bool) -> dict[str, Any]:
+    """Write every output of ``result`` into ``out_dir`` atomically; return the summary."""
+    summary = summarise(result)
+    prov = provenance(result, created=summary["provenance"]["created"])
+    crs = result.city.crs
+    buildings = building_frame(result)
+    sites = sites_to_geodataframe(result.sites, crs)
+    streets = result.city.streets.drop(columns=["u", "v"], errors="ignore")
+    grid = grid_frame(result)
+    spec = result.grid.spec
+    with atomic_output_dir(out_dir, overwrite=overwrite) as tmp:
+        write_geojson(buildings, tmp / "buildings.geojson", provenance=prov)
+        write_geojson(sites, tmp / "sites.geojson", provenance=prov)
+        write_geojson(streets, tmp / "streets.geojson", provenance=prov)
+        write_gpkg(
+            {"grid": grid, "buildings": buildings, "sites": sites},
+            tmp / "grid.gpkg",
+            metadata=prov,
+        )
+        rasters = tmp / "rasters"
+        rasters.mkdir()
+        g = result.grid
+        on_grid = g.is_grid
+        row, col = g.row[on_grid], g.col[on_grid]
+        indoor = points_to_raster(row, col, g.indoor[on_grid].astype(np.uint8), spec.shape, 255)
+        write_geotiff(
+            rasters / "indoor.tif", indoor, transform=spec.transform, crs=crs, nodata=255,
+            tags={**prov, "metric": "indoor", "units": "1 = indoor, 0 = outdoor"},
+        )  # fmt: skip
+        for label, res in result.bands.items():
+            for name, attr, dtype, nodata in RASTER_METRICS:
+                values = np.asarray(getattr(res, attr))[on_grid].astype(dtype)
+                arr = points_to_raster(row, col, values, spec.shape, nodata)
+                path = rasters / f"{name}_{label}.tif"
+                write_geotiff(
+                    path, arr, transform=spec.transform, crs=crs, nodata=nodata,
+                    tags={**prov, "metric": name, "band": label, "freq_ghz": f"{res.freq_ghz:g}"},
+                )  # fmt: skip
+                if name in ("capacity_mbps", "sinr_db", "rsrp_dbm"):
+                    write_style(path.with_suffix(".qml"), name, values)
+        (tmp / "summary.json").write_text(
+            json.dumps(summary, indent=2, default=_json_default), encoding="utf-8"
+        )
+        (tmp / "summary.csv").write_text(
+            _csv_text(type_rows(summary), TYPE_COLUMNS), encoding="utf-8"
+        )
+        wgs = {
+            "buildings": buildings.to_crs(4326),
+            "grid": grid[grid["kind"] == "grid"].to_crs(4326),
+            "sites": sites.to_crs(4326),
+        }
+        html = build_map(
+            wgs["buildings"],
+            wgs["grid"],
+            wgs["sites"],
+            bands=list(result.bands),
+            metric="capacity_mbps",
+            building_coverage_col="indoor_covered_{band}",
+            title=f"twin: {result.scenario.name} on {result.city.name}",
+            attribution=OSM_ATTRIBUTION,
+            provenance=prov,
+            cell_size_m=result.scenario.grid.spacing_m,
+        )
+        (tmp / "map.html").write_text(html, encoding="utf-8")
+    return summary
+
+
+__all__ = ["building_frame", "check_out_dir", "grid_frame", "write_run"]

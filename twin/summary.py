@@ -1,0 +1,167 @@
+"""Run summary: the per-band, per-user-type table and the provenance record (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+
+from twin import OSM_ATTRIBUTION, __version__
+from twin.radio.network import BandResult, user_type_label
+from twin.study import StudyResult
+
+TYPE_COLUMNS = (
+    "band",
+    "freq_ghz",
+    "user_type",
+    "label",
+    "points",
+    "share",
+    "mean_capacity_mbps",
+    "median_capacity_mbps",
+    "covered_share",
+    "mean_sinr_db",
+)
+
+
+def scenario_hash(result: StudyResult) -> str:
+    """SHA-256 of the validated scenario (canonical JSON)."""
+    text = json.dumps(result.scenario.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def provenance(result: StudyResult, *, created: str | None = None) -> dict[str, str]:
+    """Version, scenario, input hash, CRS, date and the OSM attribution, as strings."""
+    return {
+        "tool": "twin",
+        "version": __version__,
+        "scenario": result.scenario.name,
+        "scenario_sha256": scenario_hash(result),
+        "input": result.city.source.path.split("/")[-1],
+        "input_sha256": result.city.source.sha256,
+        "crs": result.city.crs.to_string(),
+        "created": created or dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "attribution": OSM_ATTRIBUTION,
+    }
+
+
+def type_table(band: str, res: BandResult, *, threshold_db: float) -> list[dict[str, Any]]:
+    """One row per user type 1..8 (and ``all``) of one band."""
+    rows: list[dict[str, Any]] = []
+    n = res.user_type.size
+    for t in [*range(1, 9), 0]:
+        sel = res.user_type == t if t else np.ones(n, dtype=bool)
+        k = int(sel.sum())
+        cap = res.capacity_mbps[sel]
+        rows.append(
+            {
+                "band": band,
+                "freq_ghz": res.freq_ghz,
+                "user_type": t if t else "all",
+                "label": user_type_label(t) if t else "all receivers",
+                "points": k,
+                "share": round(k / n, 6) if n else 0.0,
+                "mean_capacity_mbps": float(np.mean(cap)) if k else None,
+                "median_capacity_mbps": float(np.median(cap)) if k else None,
+                "covered_share": float(np.mean(res.sinr_db[sel] >= threshold_db)) if k else None,
+                "mean_sinr_db": float(np.mean(res.sinr_db[sel])) if k else None,
+            }
+        )
+    return rows
+
+
+def summarise(result: StudyResult, *, created: str | None = None) -> dict[str, Any]:
+    """The ``summary.json`` document of a run."""
+    city = result.city
+    grid = result.grid
+    is_grid = grid.is_grid
+    threshold = result.scenario.radio.sinr_threshold_db
+    bands: dict[str, Any] = {}
+    table: list[dict[str, Any]] = []
+    for label, res in result.bands.items():
+        rows = type_table(label, res, threshold_db=threshold)
+        table += rows
+        bands[label] = {
+            "freq_ghz": res.freq_ghz,
+            "cells": len(res.cells.cell_id),
+            "los_share": float(np.mean(res.los)),
+            "covered_share": float(np.mean(res.sinr_db >= threshold)),
+            "mean_capacity_mbps": float(np.mean(res.capacity_mbps)),
+            "median_capacity_mbps": float(np.median(res.capacity_mbps)),
+            "user_types": {str(r["user_type"]): r for r in rows},
+        }
+    best_band: dict[str, Any] = {}
+    for t in range(1, 9):
+        means = {
+            label: b["user_types"][str(t)]["mean_capacity_mbps"]
+            for label, b in bands.items()
+            if b["user_types"][str(t)]["points"]
+        }
+        best_band[str(t)] = (
+            {
+                "label": user_type_label(t),
+                "band": max(means, key=lambda k: means[k]),
+                "mean_capacity_mbps": means,
+            }
+            if means
+            else {"label": user_type_label(t), "band": None, "mean_capacity_mbps": {}}
+        )
+    west, south, east, north = city.bounds_wgs84()
+    prov = provenance(result, created=created)
+    return {
+        "provenance": prov,
+        "attribution": OSM_ATTRIBUTION,
+        "version": prov["version"],
+        "scenario": {
+            "name": result.scenario.name,
+            "description": result.scenario.description,
+            "sha256": prov["scenario_sha256"],
+        },
+        "city": {
+            "name": city.name,
+            "source": city.source.path.split("/")[-1],
+            "source_format": city.source.format,
+            "sha256": city.source.sha256,
+            "crs": city.crs.to_string(),
+            "bounds_m": list(result.bounds),
+            "bounds_wgs84": [west, south, east, north],
+            "buildings": len(city.buildings),
+            "height_sources": city.height_source_counts(),
+            "cleaning": {k: int(v) for k, v in city.counts.items()},
+            "street_edges": len(city.streets),
+        },
+        "grid": {
+            "points": int(is_grid.sum()),
+            "street_points": int((~is_grid).sum()),
+            "spacing_m": result.scenario.grid.spacing_m,
+            "shape": list(grid.spec.shape),
+            "indoor_share": float(np.mean(grid.indoor[is_grid])),
+            "indoor_height_m": result.scenario.grid.indoor_height_m,
+            "outdoor_height_m": result.scenario.grid.outdoor_height_m,
+        },
+        "sites": {
+            "count": len(result.sites),
+            "placed_by": {
+                p: sum(1 for s in result.sites if s.placed_by == p)
+                for p in sorted({s.placed_by for s in result.sites})
+            },
+            "models": sorted({s.model for s in result.sites}),
+        },
+        "radio": result.scenario.radio.model_dump(mode="json"),
+        "sinr_threshold_db": threshold,
+        "bands": bands,
+        "best_band_per_user_type": best_band,
+        "timings_s": dict(result.timings_s),
+    }
+
+
+def type_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-type table of a summary (rows of :data:`TYPE_COLUMNS`)."""
+    rows = []
+    for band in summary["bands"].values():
+        for row in band["user_types"].values():
+            rows.append({k: row[k] for k in TYPE_COLUMNS})
+    return rows
