@@ -118,6 +118,25 @@ class RadioConfig(_Model):
     downtilt_deg: float = Field(default=0.0, ge=-90, le=90)
     visibility: Literal["fast", "exact"] = "fast"
     seed: int = Field(default=1, ge=0)
+    sweep_ghz: tuple[float, float, float] | None = Field(
+        default=None,
+        description="frequency sweep (start, stop, step) in GHz: capacity per user type "
+        "against frequency over the city, as the seed study does (e.g. [0.5, 40, 0.5])",
+    )
+
+    @field_validator("sweep_ghz")
+    @classmethod
+    def _sweep(cls, v: tuple[float, float, float] | None) -> tuple[float, float, float] | None:
+        if v is not None:
+            start, stop, step = v
+            if not (MIN_FREQ_GHZ <= start < stop <= MAX_FREQ_GHZ and step > 0):
+                raise ValueError(
+                    f"sweep_ghz must be [start, stop, step] with {MIN_FREQ_GHZ:g} <= start < "
+                    f"stop <= {MAX_FREQ_GHZ:g} GHz and step > 0"
+                )
+            if (stop - start) / step > 2000:
+                raise ValueError("sweep_ghz: at most 2000 frequencies")
+        return v
 
     @field_validator("bands_ghz")
     @classmethod
