@@ -11,7 +11,14 @@ import numpy as np
 
 from twin import OSM_ATTRIBUTION, __version__
 from twin.radio.network import BandResult, user_type_label
-from twin.study import StudyResult
+from twin.spectrum import (
+    LosComparison,
+    SweepResult,
+    frequency_sweep,
+    los_share_by_distance,
+    sweep_frequencies,
+)
+from twin.study import StudyResult, radio_params, shadow_unit_fields
 
 TYPE_COLUMNS = (
     "band",
@@ -73,8 +80,14 @@ def type_table(band: str, res: BandResult, *, threshold_db: float) -> list[dict[
     return rows
 
 
-def summarise(result: StudyResult, *, created: str | None = None) -> dict[str, Any]:
-    """The ``summary.json`` document of a run."""
+def summarise(
+    result: StudyResult,
+    *,
+    created: str | None = None,
+    sweep: SweepResult | None = None,
+    los_cmp: LosComparison | None = None,
+) -> dict[str, Any]:
+    """The ``summary.json`` document of a run (``sweep``/``los_cmp`` computed if not given)."""
     city = result.city
     grid = result.grid
     is_grid = grid.is_grid
@@ -111,6 +124,14 @@ def summarise(result: StudyResult, *, created: str | None = None) -> dict[str, A
         )
     west, south, east, north = city.bounds_wgs84()
     prov = provenance(result, created=created)
+    if sweep is None:
+        sweep = city_sweep(result)
+    if los_cmp is None:
+        los_cmp = city_los_comparison(result)
+    shares = {
+        label: {t: b["user_types"][t]["share"] for t in map(str, range(1, 9))}
+        for label, b in bands.items()
+    }
     return {
         "provenance": prov,
         "attribution": OSM_ATTRIBUTION,
@@ -154,6 +175,7 @@ def summarise(result: StudyResult, *, created: str | None = None) -> dict[str, A
         "sinr_threshold_db": threshold,
         "bands": bands,
         "best_band_per_user_type": best_band,
+        "spectrum_value": spectrum_section(sweep, los_cmp, shares),
         "timings_s": dict(result.timings_s),
     }
 
@@ -165,3 +187,64 @@ def type_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
         for row in band["user_types"].values():
             rows.append({k: row[k] for k in TYPE_COLUMNS})
     return rows
+
+
+def city_sweep(result: StudyResult) -> SweepResult | None:
+    """The scenario's frequency sweep (``radio.sweep_ghz``) over the city, or None."""
+    sweep = result.scenario.radio.sweep_ghz
+    if sweep is None:
+        return None
+    params = radio_params(result.scenario)
+    g = result.grid
+    return frequency_sweep(
+        list(sweep_frequencies(*sweep)),
+        result.sites,
+        result.los,
+        g.x_m,
+        g.y_m,
+        g.rx_height_m,
+        g.indoor,
+        g.is_grid,
+        (result.scenario.grid.spacing_m / 1000.0) ** 2,
+        params,
+        shadow_unit=shadow_unit_fields(g, result.sites, result.los, params),
+    )
+
+
+def city_los_comparison(result: StudyResult, *, bin_m: float = 20.0) -> LosComparison:
+    """LoS share of outdoor (receiver, site) pairs per distance bin vs TR 38.901."""
+    g = result.grid
+    out = ~g.indoor
+    sx = np.array([s.x_m for s in result.sites])
+    sy = np.array([s.y_m for s in result.sites])
+    d2d = np.hypot(g.x_m[out, None] - sx[None, :], g.y_m[out, None] - sy[None, :])
+    max_m = float(min(1000.0, np.ceil(d2d.max() / bin_m) * bin_m)) if d2d.size else bin_m
+    return los_share_by_distance(
+        result.los[out], d2d, bin_m=bin_m, max_m=max_m, h_ut_m=result.scenario.grid.outdoor_height_m
+    )
+
+
+def spectrum_section(
+    sweep: SweepResult | None, los_cmp: LosComparison, type_shares: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The ``spectrum_value`` part of summary.json."""
+    valid = los_cmp.pairs >= 50
+    diff_umi = (los_cmp.los_share - los_cmp.p_umi)[valid]
+    diff_uma = (los_cmp.los_share - los_cmp.p_uma)[valid]
+    doc: dict[str, Any] = {
+        "user_type_share": type_shares,
+        "los_vs_38901": {
+            "bins_with_50_pairs": int(valid.sum()),
+            "rms_difference_umi": float(np.sqrt(np.mean(diff_umi**2))) if diff_umi.size else None,
+            "rms_difference_uma": float(np.sqrt(np.mean(diff_uma**2))) if diff_uma.size else None,
+            "table": "los_vs_distance.csv",
+        },
+    }
+    if sweep is not None:
+        doc["sweep"] = {
+            "freq_ghz": [float(sweep.freq_ghz[0]), float(sweep.freq_ghz[-1])],
+            "frequencies": int(sweep.freq_ghz.size),
+            "best_frequency_ghz": {str(t): f for t, f in sweep.best_frequency_ghz().items()},
+            "table": "sweep.csv",
+        }
+    return doc

@@ -18,12 +18,20 @@ import numpy as np
 from twin import OSM_ATTRIBUTION
 from twin.io.atomic import atomic_output_dir, check_output_dir
 from twin.io.rasters import points_to_raster, write_geotiff
+from twin.io.spectrum_plots import plot_los_comparison, plot_sweep
 from twin.io.styles import write_style
 from twin.io.vector import write_geojson, write_gpkg
 from twin.io.webmap import build_map
 from twin.sites import sites_to_geodataframe
 from twin.study import StudyResult
-from twin.summary import TYPE_COLUMNS, provenance, summarise, type_rows
+from twin.summary import (
+    TYPE_COLUMNS,
+    city_los_comparison,
+    city_sweep,
+    provenance,
+    summarise,
+    type_rows,
+)
 
 #: Raster metrics written per band: (name in files, attribute of BandResult, dtype, nodata)
 RASTER_METRICS = (
@@ -109,7 +117,9 @@ def _json_default(obj: Any) -> Any:
 
 def write_run(result: StudyResult, out_dir: Path, *, overwrite: bool) -> dict[str, Any]:
     """Write every output of ``result`` into ``out_dir`` atomically; return the summary."""
-    summary = summarise(result)
+    sweep = city_sweep(result)
+    los_cmp = city_los_comparison(result)
+    summary = summarise(result, sweep=sweep, los_cmp=los_cmp)
     prov = provenance(result, created=summary["provenance"]["created"])
     crs = result.city.crs
     buildings = building_frame(result)
@@ -153,6 +163,22 @@ def write_run(result: StudyResult, out_dir: Path, *, overwrite: bool) -> dict[st
         (tmp / "summary.csv").write_text(
             _csv_text(type_rows(summary), TYPE_COLUMNS), encoding="utf-8"
         )
+        where = f"{result.scenario.name} on {result.city.name}"
+        los_rows = los_cmp.rows()
+        (tmp / "los_vs_distance.csv").write_text(
+            _csv_text(los_rows, tuple(los_rows[0])), encoding="utf-8"
+        )
+        plot_los_comparison(
+            los_cmp, tmp / "los_vs_distance.png", title=f"LoS share vs TR 38.901: {where}"
+        )
+        if sweep is not None:
+            sweep_rows = sweep.rows()
+            (tmp / "sweep.csv").write_text(
+                _csv_text(sweep_rows, tuple(sweep_rows[0])), encoding="utf-8"
+            )
+            plot_sweep(
+                sweep, tmp / "sweep.png", title=f"Capacity per user type vs frequency: {where}"
+            )
         wgs = {
             "buildings": buildings.to_crs(4326),
             "grid": grid[grid["kind"] == "grid"].to_crs(4326),

@@ -1,0 +1,65 @@
+"""Spectrum value over the city: sweep and LoS-vs-distance (twin.spectrum, twin.summary)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from twin.spectrum import los_share_by_distance, sweep_frequencies
+from twin.summary import city_los_comparison, summarise
+
+
+def test_sweep_frequencies_include_both_ends() -> None:
+    f = sweep_frequencies(0.5, 40.0, 0.5)
+    assert f[0] == 0.5 and f[-1] == 40.0 and f.size == 80
+    assert np.allclose(np.diff(f), 0.5)
+
+
+def test_los_share_by_distance_counts_pairs_by_hand() -> None:
+    d = np.array([[5.0, 25.0], [15.0, 35.0], [45.0, 1.0]])
+    los = np.array([[True, False], [True, True], [False, True]])
+    cmp = los_share_by_distance(los, d, bin_m=20.0, max_m=60.0)
+    # bins [0,20): 5, 15, 1 -> 3 pairs, all LoS; [20,40): 25 (NLoS), 35 (LoS); [40,60): 45 (NLoS)
+    assert cmp.pairs.tolist() == [3, 2, 1]
+    assert cmp.los_share.tolist() == [1.0, 0.5, 0.0]
+    # UMi street canyon, Table 7.4.2-1, at the bin centre 30 m: 18/d + exp(-d/36)(1 - 18/d)
+    assert cmp.p_umi[1] == pytest.approx(18 / 30 + math.exp(-30 / 36) * (1 - 18 / 30))
+    assert cmp.p_uma[0] == 1.0  # d <= 18 m
+
+
+def test_city_sweep_matches_the_band_runs(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    from twin.scenario import with_overrides
+    from twin.summary import city_sweep
+
+    r = helsinki_study
+    data = r.scenario.model_dump()
+    data["radio"]["sweep_ghz"] = (3.5, 28.0, 24.5)
+    sc = with_overrides(type(r.scenario).model_validate(data))
+    r2 = type(r)(sc, r.city, r.bounds, r.grid, r.sites, r.los, r.bands, r.timings_s)
+    sweep = city_sweep(r2)
+    assert sweep is not None and sweep.freq_ghz.tolist() == [3.5, 28.0]
+    for k, label in enumerate(["3p5", "28"]):
+        res = r.bands[label]
+        for t in range(1, 9):
+            sel = res.user_type == t
+            if sel.any():
+                assert sweep.mean_mbps[t - 1, k] == pytest.approx(res.capacity_mbps[sel].mean())
+                assert sweep.points[t - 1, k] == sel.sum()
+
+
+def test_summary_reports_the_spectrum_value_table(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    s = summarise(helsinki_study)
+    sv = s["spectrum_value"]
+    for band in ("0p7", "3p5", "28"):
+        assert sum(sv["user_type_share"][band].values()) == pytest.approx(1.0, abs=1e-5)
+    assert sv["los_vs_38901"]["bins_with_50_pairs"] > 5
+    cmp = city_los_comparison(helsinki_study)
+    g = helsinki_study.grid
+    out = ~g.indoor
+    assert cmp.pairs.sum() <= out.sum() * len(helsinki_study.sites)
+    for t, row in s["best_band_per_user_type"].items():
+        means = row["mean_capacity_mbps"]
+        if means:
+            assert row["band"] == max(means, key=means.get), t

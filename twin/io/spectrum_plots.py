@@ -1,0 +1,75 @@
+"""PNG charts of the spectrum-value analysis: capacity against frequency per user type,
+and the city's LoS share against the TR 38.901 LoS probability (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from twin import OSM_ATTRIBUTION
+from twin.io.atomic import atomic_path
+from twin.radio.network import user_type_label
+from twin.spectrum import LosComparison, SweepResult
+
+
+def _figure():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_sweep(sweep: SweepResult, path: str | os.PathLike[str], *, title: str) -> Path:
+    """Mean capacity per user type against frequency (log y), one line per type."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    best = sweep.best_frequency_ghz()
+    for t in range(1, 9):
+        row = sweep.mean_mbps[t - 1]
+        if np.all(np.isnan(row)):
+            continue
+        style = "-" if t > 4 else "--"
+        ax.plot(
+            sweep.freq_ghz, row, style, label=f"{t}: {user_type_label(t)} (max {best[t]:g} GHz)"
+        )
+    ax.set_xlabel("carrier frequency (GHz)")
+    ax.set_ylabel("mean capacity per user (Mbit/s)")
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    fig.text(0.99, 0.01, OSM_ATTRIBUTION, ha="right", va="bottom", fontsize=6, color="grey")
+    fig.tight_layout()
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return out
+
+
+def plot_los_comparison(cmp: LosComparison, path: str | os.PathLike[str], *, title: str) -> Path:
+    """Share of LoS (receiver, site) pairs per distance bin with the 38.901 curves."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    centre = 0.5 * (cmp.d_lo_m + cmp.d_hi_m)
+    ok = cmp.pairs > 0
+    ax.plot(centre[ok], cmp.los_share[ok], "o-", ms=3, label="this city (geometry)")
+    ax.plot(centre, cmp.p_umi, "--", label="TR 38.901 UMi street canyon")
+    ax.plot(centre, cmp.p_uma, ":", label="TR 38.901 UMa (h_UT 1.5 m)")
+    ax.set_xlabel("2D distance site - outdoor receiver (m)")
+    ax.set_ylabel("LoS probability / share")
+    ax.set_ylim(0, 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.text(0.99, 0.01, OSM_ATTRIBUTION, ha="right", va="bottom", fontsize=6, color="grey")
+    fig.tight_layout()
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return out
