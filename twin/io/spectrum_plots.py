@@ -23,6 +23,17 @@ def _figure():  # type: ignore[no-untyped-def]
     return plt
 
 
+def _save(plt, fig, path: str | os.PathLike[str]) -> Path:  # type: ignore[no-untyped-def]
+    """Attribution, layout, atomic PNG write."""
+    fig.text(0.99, 0.01, OSM_ATTRIBUTION, ha="right", va="bottom", fontsize=6, color="grey")
+    fig.tight_layout()
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return out
+
+
 def plot_sweep(sweep: SweepResult, path: str | os.PathLike[str], *, title: str) -> Path:
     """Mean capacity per user type against frequency (log y), one line per type."""
     plt = _figure()
@@ -42,13 +53,7 @@ def plot_sweep(sweep: SweepResult, path: str | os.PathLike[str], *, title: str) 
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="best")
-    fig.text(0.99, 0.01, OSM_ATTRIBUTION, ha="right", va="bottom", fontsize=6, color="grey")
-    fig.tight_layout()
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return out
+    return _save(plt, fig, path)
 
 
 def plot_los_comparison(cmp: LosComparison, path: str | os.PathLike[str], *, title: str) -> Path:
@@ -66,10 +71,4 @@ def plot_los_comparison(cmp: LosComparison, path: str | os.PathLike[str], *, tit
     ax.grid(True, alpha=0.3)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
-    fig.text(0.99, 0.01, OSM_ATTRIBUTION, ha="right", va="bottom", fontsize=6, color="grey")
-    fig.tight_layout()
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return out
+    return _save(plt, fig, path)
