@@ -194,3 +194,17 @@ def test_info_text(tmp_path: Path) -> None:
     res = invoke("info", str(EXTRACTS["west-oakland"]))
     assert res.exit_code == 0
     assert "buildings      23" in res.output and "EPSG:32610" in res.output
+
+
+def test_cells_layer_states_the_reuse_plan(run_dir: Path) -> None:
+    cells = pyogrio.read_dataframe(run_dir / "grid.gpkg", layer="cells")
+    grid = pyogrio.read_dataframe(run_dir / "grid.gpkg", layer="grid", read_geometry=False)
+    s = json.loads((run_dir / "summary.json").read_text())
+    for band in ("0p7", "3p5", "28"):
+        c = cells[cells["band"] == band]
+        assert len(c) == s["bands"][band]["cells"]
+        assert set(c["subband"]) == {0, 1, 2}  # reuse 3
+        # best-server area = grid points served x 25 m x 25 m
+        counts = grid[grid["kind"] == "grid"][f"serving_{band}"].value_counts()
+        for _, row in c.iterrows():
+            assert row["area_km2"] == pytest.approx(counts.get(row["site_id"], 0) * 0.025**2)

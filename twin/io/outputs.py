@@ -23,7 +23,7 @@ from twin.io.styles import write_style
 from twin.io.vector import write_geojson, write_gpkg
 from twin.io.webmap import build_map
 from twin.sites import sites_to_geodataframe
-from twin.study import StudyResult
+from twin.study import StudyResult, radio_params
 from twin.summary import (
     TYPE_COLUMNS,
     city_los_comparison,
@@ -60,6 +60,39 @@ def grid_frame(result: StudyResult) -> gpd.GeoDataFrame:
         gdf[f"capacity_mbps_{label}"] = res.capacity_mbps.astype(np.float32)
         gdf[f"user_type_{label}"] = res.user_type.astype(np.int16)
     return gdf
+
+
+def cell_frame(result: StudyResult) -> gpd.GeoDataFrame:
+    """The ``cells`` layer: one row per (band, cell) at its site, with the cell's sub-band
+    (frequency reuse), azimuth (NaN = omni), best-server area, users and bandwidth."""
+    import shapely
+
+    rows: list[dict[str, object]] = []
+    geoms = []
+    params = radio_params(result.scenario)
+    for label, res in result.bands.items():
+        c = res.cells
+        n_user = np.maximum(res.cell_area_km2 * params.user_density_per_km2, 1.0)
+        served = np.bincount(res.serving_cell, minlength=len(c.cell_id))
+        for k, cell_id in enumerate(c.cell_id):
+            site = result.sites[int(c.site_index[k])]
+            sel = res.serving_cell == k
+            rows.append(
+                {
+                    "band": label,
+                    "freq_ghz": res.freq_ghz,
+                    "cell_id": cell_id,
+                    "site_id": site.site_id,
+                    "azimuth_deg": float(c.azimuth_deg[k]),
+                    "subband": int(c.subband[k]),
+                    "area_km2": float(res.cell_area_km2[k]),
+                    "users": float(n_user[k]) if params.bandwidth == "seed" else None,
+                    "bandwidth_mhz": float(res.bandwidth_hz[sel][0] / 1e6) if sel.any() else None,
+                    "receivers": int(served[k]),
+                }
+            )
+            geoms.append(shapely.Point(site.x_m, site.y_m))
+    return gpd.GeoDataFrame(rows, geometry=geoms, crs=result.city.crs)
 
 
 def building_frame(result: StudyResult) -> gpd.GeoDataFrame:
@@ -132,7 +165,7 @@ def write_run(result: StudyResult, out_dir: Path, *, overwrite: bool) -> dict[st
         write_geojson(sites, tmp / "sites.geojson", provenance=prov)
         write_geojson(streets, tmp / "streets.geojson", provenance=prov)
         write_gpkg(
-            {"grid": grid, "buildings": buildings, "sites": sites},
+            {"grid": grid, "buildings": buildings, "sites": sites, "cells": cell_frame(result)},
             tmp / "grid.gpkg",
             metadata=prov,
         )
@@ -200,4 +233,4 @@ def write_run(result: StudyResult, out_dir: Path, *, overwrite: bool) -> dict[st
     return summary
 
 
-__all__ = ["building_frame", "check_out_dir", "grid_frame", "write_run"]
+__all__ = ["building_frame", "cell_frame", "check_out_dir", "grid_frame", "write_run"]
