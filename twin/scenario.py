@@ -117,6 +117,19 @@ class RadioConfig(_Model):
     sinr_threshold_db: float = Field(default=-5.0, ge=-30, le=60)
     downtilt_deg: float = Field(default=0.0, ge=-90, le=90)
     visibility: Literal["fast", "exact"] = "fast"
+    max_site_distance_m: float | None = Field(
+        default=None,
+        gt=0,
+        description="receivers ignore sites farther than this (no signal, no interference); "
+        "None: the distance where a site's best-case power falls site_radius_margin_db "
+        "below the noise floor (docs/scaling.md); inf: no limit",
+    )
+    site_radius_margin_db: float = Field(
+        default=20.0,
+        ge=0,
+        le=100,
+        description="margin below the noise floor of the automatic site radius, dB",
+    )
     seed: int = Field(default=1, ge=0)
     sweep_ghz: tuple[float, float, float] | None = Field(
         default=None,
