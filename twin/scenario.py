@@ -1,16 +1,19 @@
 """Scenarios: what one study runs, validated into frozen pydantic models (pure).
 
 A scenario is data (TOML in ``scenarios/``). Unknown keys are errors; every value has an
-allowed range. :func:`twin.sources.scenario_file.read_scenario` reads a file and turns
+allowed range. A scenario may carry named *variants* (:class:`Variant`): what-if changes of
+its sites (add, remove, move, change), grid and radio settings, applied by
+:mod:`twin.variants`. :func:`twin.sources.scenario_file.read_scenario` reads a file and turns
 validation failures into :class:`~twin.errors.ScenarioError` messages that name the file,
 the key and what is allowed.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from twin.bands import MAX_FREQ_GHZ, MIN_FREQ_GHZ
 
@@ -83,12 +86,53 @@ class SiteLayout(_Model):
     prefix: str | None = None
 
 
+class ClusterLayout(_Model):
+    """A temporary cluster of ``count`` sites around a building or a point.
+
+    ``around`` is the name of a building of the city (its OSM ``name``, matched without
+    regard to case; every part with that name counts) or a ``[lon, lat]`` point. The
+    sites stand on a ring ``distance_m`` outside the building's outline, at bearings
+    ``start_deg + k * 360 / count`` from its centre, each moved to the nearest spot
+    outside every footprint. With ``face = true`` each site has one sector pointed at the
+    building's centre (TR 38.901 clause 7.3 element pattern); otherwise it is omni.
+    """
+
+    layout: Literal["cluster"]
+    around: str | tuple[float, float] = Field(
+        description="building name (OSM name tag) or [lon, lat] in degrees"
+    )
+    count: int = Field(default=4, ge=1, le=12)
+    distance_m: float = Field(default=30.0, ge=0, le=2000)
+    start_deg: float = Field(default=45.0, ge=-360, le=360)
+    height_m: float = Field(default=15.0, gt=0, le=100)
+    model: Literal["uma", "umi", "rma"] = "umi"
+    face: bool = True
+    power_dbm: float = Field(default=40.0, ge=-30, le=80)
+    gain_dbi: float = Field(default=15.0, ge=-10, le=40)
+    bands_ghz: tuple[Freq, ...] = ()
+    prefix: str | None = None
+
+    @field_validator("around")
+    @classmethod
+    def _around(cls, v: str | tuple[float, float]) -> str | tuple[float, float]:
+        if isinstance(v, str):
+            if not v.strip():
+                raise ValueError("around: give a building name or [lon, lat]")
+        elif not (-180 <= v[0] <= 180 and -90 <= v[1] <= 90):
+            raise ValueError("around: [lon, lat] must be in degrees (lon -180..180, lat -90..90)")
+        return v
+
+
+#: Every generated layout; the ``layout`` key tells which.
+Layout = Annotated[SiteLayout | ClusterLayout, Field(discriminator="layout")]
+
+
 class SitesConfig(_Model):
     """Sites: a file, an inline list and/or generated layouts (all are combined)."""
 
     file: str | None = None
     list: tuple[SiteEntry, ...] = ()
-    generate: tuple[SiteLayout, ...] = ()
+    generate: tuple[Layout, ...] = ()
 
     @model_validator(mode="after")
     def _some_sites(self) -> SitesConfig:
@@ -159,8 +203,111 @@ class RadioConfig(_Model):
         return tuple(sorted(set(v)))
 
 
+def _patch_model(model: type[_Model], name: str) -> type[_Model]:
+    """A model with the fields of ``model``, each optional (default ``None``).
+
+    The constraints of each field are kept, so a patch is checked value by value; the
+    patched section is validated again as a whole when a variant is applied
+    (:func:`twin.variants.apply_variant`), which runs the section's own validators.
+    """
+    fields: dict[str, Any] = {}
+    for key, f in model.model_fields.items():
+        annotation: Any = f.annotation
+        fields[key] = (annotation | None, FieldInfo.merge_field_infos(f, default=None))
+    patch: type[_Model] = create_model(name, __base__=_Model, **fields)
+    patch.__doc__ = (
+        f"Part of a variant that changes ``[{name.removesuffix('Patch').lower()}]``: any key "
+        f"of :class:`{model.__name__}`, each optional."
+    )
+    return patch
+
+
+if TYPE_CHECKING:  # the type checker sees plain models; pydantic gets the generated ones
+
+    class GridPatch(_Model):
+        """Keys of :class:`GridConfig` that a variant changes."""
+
+    class RadioPatch(_Model):
+        """Keys of :class:`RadioConfig` that a variant changes."""
+
+else:
+    GridPatch = _patch_model(GridConfig, "GridPatch")
+    RadioPatch = _patch_model(RadioConfig, "RadioPatch")
+
+
+class SiteMove(_Model):
+    """A new position for a site (degrees); height and the rest are kept."""
+
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class SiteChange(_Model):
+    """New values for some attributes of a site (the others are kept)."""
+
+    height_m: float | None = Field(default=None, gt=0, le=500)
+    model: Literal["uma", "umi", "rma"] | None = None
+    power_dbm: float | None = Field(default=None, ge=-30, le=80)
+    gain_dbi: float | None = Field(default=None, ge=-10, le=40)
+    azimuths_deg: tuple[float, ...] | None = None
+    bands_ghz: tuple[Freq, ...] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> SiteChange:
+        if not self.model_fields_set:
+            raise ValueError(
+                "give at least one of height_m, model, power_dbm, gain_dbi, azimuths_deg, "
+                "bands_ghz"
+            )
+        return self
+
+
+VARIANT_NAME = r"^[A-Za-z0-9_.-]+$"
+VariantName = Annotated[str, Field(pattern=VARIANT_NAME)]
+
+
+class Variant(_Model):
+    """A named what-if change of a scenario (``[variants.NAME]`` in a scenario file).
+
+    The changes apply to the resolved site list of the ``base`` variant (or of the
+    scenario itself), in this order: ``add_sites`` and ``add_layouts`` (sites generated on
+    the city), then ``remove_sites``, ``move_sites`` and ``set_sites``, which name sites by
+    ``site_id`` (generated ids such as ``U03`` included). ``grid`` and ``radio`` change
+    single keys of those sections.
+    """
+
+    description: str = ""
+    base: VariantName | None = None
+    add_sites: tuple[SiteEntry, ...] = ()
+    add_layouts: tuple[Layout, ...] = ()
+    remove_sites: tuple[str, ...] = ()
+    move_sites: dict[str, SiteMove] = {}
+    set_sites: dict[str, SiteChange] = {}
+    grid: GridPatch = GridPatch()
+    radio: RadioPatch = RadioPatch()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Variant:
+        removed = list(self.remove_sites)
+        twice = sorted({s for s in removed if removed.count(s) > 1})
+        if twice:
+            raise ValueError(f"remove_sites names {', '.join(twice)} more than once")
+        gone = set(removed)
+        for key, names in (("move_sites", self.move_sites), ("set_sites", self.set_sites)):
+            both = sorted(gone & set(names))
+            if both:
+                raise ValueError(
+                    f"{', '.join(both)} is removed (remove_sites) and also changed in {key}"
+                )
+        return self
+
+
 class Scenario(_Model):
-    """A complete study."""
+    """A complete study.
+
+    ``variants`` holds the named what-if changes of the file; ``variant`` is set only on
+    a scenario made by :func:`twin.variants.apply_variant` (the variant it applied).
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
@@ -168,6 +315,28 @@ class Scenario(_Model):
     grid: GridConfig = GridConfig()
     sites: SitesConfig
     radio: RadioConfig = RadioConfig()
+    variants: dict[VariantName, Variant] = {}
+    variant: str | None = None
+
+    @field_validator("variants")
+    @classmethod
+    def _bases(cls, v: dict[str, Variant]) -> dict[str, Variant]:
+        for name, variant in v.items():
+            seen = [name]
+            base = variant.base
+            while base is not None:
+                if base not in v:
+                    known = ", ".join(sorted(v))
+                    raise ValueError(
+                        f"variants.{seen[-1]}.base: {base!r} is not a variant of this "
+                        f"scenario (variants: {known})"
+                    )
+                if base in seen:
+                    chain = " -> ".join([*seen, base])
+                    raise ValueError(f"variants.{name}: the bases form a cycle ({chain})")
+                seen.append(base)
+                base = v[base].base
+        return v
 
 
 def with_overrides(

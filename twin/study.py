@@ -20,16 +20,10 @@ from twin.bands import band_label
 from twin.city.model import CityModel, build_city
 from twin.errors import InputError
 from twin.grid import ReceiverGrid, build_grid
+from twin.layouts import generate_layout
 from twin.radio.network import BandResult, RadioParams, analyse_band
 from twin.scenario import Scenario
-from twin.sites import (
-    Site,
-    check_sites_in_area,
-    rooftop_sites,
-    sites_from_entries,
-    street_sites,
-    with_defaults,
-)
+from twin.sites import Site, check_sites_in_area, sites_from_entries
 from twin.visibility import BuildingPrisms, los_matrix
 
 log = logging.getLogger(__name__)
@@ -104,32 +98,7 @@ def scenario_sites(
         check_sites_in_area(inline, bounds, where="sites.list")
         sites += inline
     for k, layout in enumerate(cfg.generate):
-        common = {
-            "power_dbm": layout.power_dbm,
-            "gain_dbi": layout.gain_dbi,
-            "azimuths_deg": tuple(layout.azimuths_deg),
-            "bands_ghz": tuple(layout.bands_ghz),
-        }
-        generated: list[Site]
-        if layout.layout == "hex-rooftop":
-            generated = rooftop_sites(
-                city.buildings,
-                bounds,
-                isd_m=layout.isd_m,
-                mast_m=layout.mast_m,
-                prefix=layout.prefix or ("U" if k == 0 else f"U{k}_"),
-            )
-        else:
-            generated = street_sites(
-                city.streets,
-                city.street_graph,
-                city.buildings,
-                bounds,
-                isd_m=layout.isd_m,
-                street_height_m=layout.street_height_m,
-                prefix=layout.prefix or ("S" if k == 0 else f"S{k}_"),
-            )
-        sites += with_defaults(generated, **common)
+        sites += generate_layout(layout, city, bounds, index=k)
     ids = [s.site_id for s in sites]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
