@@ -1,7 +1,8 @@
 """Read scenario files (TOML) into :class:`twin.scenario.Scenario`.
 
 Relative paths inside a scenario (``city.source``, ``sites.file``) are relative to the
-scenario file's folder.
+scenario file's folder. Every variant of the file (``[variants.NAME]``) is applied once
+while reading, so a bad value in a variant is reported with the file, not at run time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from twin.errors import ScenarioError
 from twin.scenario import Scenario
+from twin.variants import apply_variant
 
 
 def format_validation_error(where: str, exc: ValidationError) -> str:
@@ -46,11 +48,28 @@ def resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
 
 
 def scenario_from_dict(data: dict[str, Any], *, where: str, base: Path) -> Scenario:
-    """Validate a scenario mapping; errors name ``where`` and the key."""
+    """Validate a scenario mapping and each of its variants; errors name ``where`` and the key.
+
+    ``variant`` is not a key of a file (it marks a scenario made by applying a variant);
+    variants are tables ``[variants.NAME]``.
+    """
+    if "variant" in data:
+        raise ScenarioError(
+            f"{where}: variant: unknown key (variants are tables [variants.NAME]; "
+            "choose one to run with --variant NAME)"
+        )
     try:
-        return Scenario.model_validate(resolve_paths(data, base))
+        scenario = Scenario.model_validate(resolve_paths(data, base))
     except ValidationError as exc:
         raise ScenarioError(format_validation_error(where, exc)) from None
+    for name in scenario.variants:
+        try:
+            apply_variant(scenario, name)
+        except ScenarioError as exc:
+            raise ScenarioError(
+                "\n".join(f"{where}: {line}" for line in str(exc).splitlines())
+            ) from None
+    return scenario
 
 
 def read_scenario_data(path: str | Path) -> dict[str, Any]:
