@@ -16,7 +16,9 @@ import geopandas as gpd
 import numpy as np
 
 from twin import OSM_ATTRIBUTION
+from twin.errors import InputError
 from twin.io.atomic import atomic_output_dir, check_output_dir
+from twin.io.plots import write_plots
 from twin.io.rasters import points_to_raster, write_geotiff
 from twin.io.spectrum_plots import plot_los_comparison, plot_sweep
 from twin.io.styles import write_style
@@ -148,8 +150,19 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj)}")
 
 
-def write_run(result: StudyResult, out_dir: Path, *, overwrite: bool) -> dict[str, Any]:
-    """Write every output of ``result`` into ``out_dir`` atomically; return the summary."""
+#: Grid metrics the web map can show.
+MAP_METRICS = ("capacity_mbps", "sinr_db", "rsrp_dbm")
+
+
+def write_run(
+    result: StudyResult, out_dir: Path, *, overwrite: bool, map_metric: str = "capacity_mbps"
+) -> dict[str, Any]:
+    """Write every output of ``result`` into ``out_dir`` atomically; return the summary.
+
+    ``map_metric`` (one of :data:`MAP_METRICS`) is the grid metric of ``map.html``.
+    """
+    if map_metric not in MAP_METRICS:
+        raise InputError(f"map_metric: {map_metric!r} is not one of {', '.join(MAP_METRICS)}")
     sweep = city_sweep(result)
     los_cmp = city_los_comparison(result)
     summary = summarise(result, sweep=sweep, los_cmp=los_cmp)
@@ -222,7 +235,7 @@ def write_run(result: StudyResult, out_dir: Path, *, overwrite: bool) -> dict[st
             wgs["grid"],
             wgs["sites"],
             bands=list(result.bands),
-            metric="capacity_mbps",
+            metric=map_metric,
             building_coverage_col="indoor_covered_{band}",
             title=f"twin: {result.scenario.name} on {result.city.name}",
             attribution=OSM_ATTRIBUTION,
@@ -230,7 +243,15 @@ def write_run(result: StudyResult, out_dir: Path, *, overwrite: bool) -> dict[st
             cell_size_m=result.scenario.grid.spacing_m,
         )
         (tmp / "map.html").write_text(html, encoding="utf-8")
+        write_plots(result, tmp / "plots", summary=summary)
     return summary
 
 
-__all__ = ["building_frame", "cell_frame", "check_out_dir", "grid_frame", "write_run"]
+__all__ = [
+    "MAP_METRICS",
+    "building_frame",
+    "cell_frame",
+    "check_out_dir",
+    "grid_frame",
+    "write_run",
+]

@@ -1,0 +1,299 @@
+"""Static plots of a run (matplotlib, no display needed): maps, SINR CDFs, user types.
+
+Every ``*_figure`` function returns a :class:`matplotlib.figure.Figure` built without
+``pyplot`` (no global state, no GUI backend), so it works in scripts, tests and
+notebooks alike (a notebook shows a returned figure). :func:`write_plots` writes the
+PNGs of a run into ``<out>/plots/``:
+
+- ``capacity_<band>.png``: capacity map of the band, the colour classes of the web map
+  and the QGIS styles (:mod:`twin.io.styles`), with buildings and sites;
+- ``sinr_cdf.png``: the CDF of the SINR over all receivers, one line per band, with the
+  coverage threshold;
+- ``capacity_by_user_type.png``: mean capacity of the seed study's user types 1-8 per
+  band (log scale).
+
+The compare command uses :func:`delta_map_figure` for its difference maps.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from twin.io.atomic import atomic_path
+from twin.io.styles import Ramp, ramp_for
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from twin.study import StudyResult
+
+__all__ = [
+    "delta_map_figure",
+    "map_figure",
+    "result_figures",
+    "save_figure",
+    "sinr_cdf_figure",
+    "user_type_figure",
+    "write_plots",
+]
+
+_BAND_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d")
+
+
+def _band_name(label: str) -> str:
+    return f"{label.replace('p', '.')} GHz"
+
+
+def _new_figure(width_in: float, height_in: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width_in, height_in), layout="constrained")
+
+
+def _extent(transform: Any, shape: tuple[int, int]) -> tuple[float, float, float, float]:
+    rows, cols = shape
+    left, top = transform.c, transform.f
+    right = left + cols * transform.a
+    bottom = top + rows * transform.e
+    return (left, right, bottom, top)
+
+
+def _ramp_colormap(ramp: Ramp) -> tuple[Any, Any, list[float]]:
+    """A discrete colormap and norm from ramp classes; the outer classes get finite ends."""
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    uppers = [c.upper for c in ramp.classes[:-1]]
+    width = (uppers[-1] - uppers[0]) / max(len(uppers) - 1, 1)
+    lo = min(ramp.minimum, uppers[0] - width)
+    hi = max(ramp.maximum, uppers[-1] + width)
+    bounds = [lo, *uppers, hi]
+    cmap = ListedColormap([c.color for c in ramp.classes])
+    return cmap, BoundaryNorm(bounds, cmap.N), bounds
+
+
+def _draw_context(
+    ax: Axes,
+    buildings: gpd.GeoDataFrame | None,
+    sites: gpd.GeoDataFrame | None,
+) -> None:
+    if buildings is not None and len(buildings):
+        buildings.boundary.plot(ax=ax, color="#222222", linewidth=0.3)
+    if sites is not None and len(sites):
+        xs, ys = sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()
+        ax.scatter(xs, ys, marker="^", s=36, c="#dc143c", edgecolors="white", linewidths=0.6,
+                   zorder=5)  # fmt: skip
+        if "site_id" in sites.columns and len(sites) <= 60:
+            for x, y, sid in zip(xs, ys, sites["site_id"].astype(str), strict=True):
+                ax.annotate(sid, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=6,
+                            color="#5a0015", zorder=6)  # fmt: skip
+
+
+def map_figure(
+    values: npt.ArrayLike,
+    transform: Any,
+    *,
+    metric: str = "capacity_mbps",
+    nodata: float | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
+    sites: gpd.GeoDataFrame | None = None,
+    title: str = "",
+    ramp: Ramp | None = None,
+) -> Figure:
+    """A raster map of one metric with the fixed colour classes of :mod:`twin.io.styles`.
+
+    Parameters
+    ----------
+    values
+        2-D array (rows, cols) in the city CRS, as in the run's GeoTIFFs.
+    transform
+        The raster's affine transform (``ReceiverGrid.spec.transform`` or rasterio's).
+    metric
+        ``capacity_mbps``, ``sinr_db``, ``rsrp_dbm`` (or any name :func:`ramp_for` knows).
+    nodata
+        Value of empty cells (NaN cells are always empty).
+    buildings, sites
+        Drawn over the map when given (in the raster's CRS).
+    ramp
+        Colour classes to use instead of the metric's.
+    """
+    arr = np.array(values, dtype=float)
+    if arr.ndim != 2:
+        raise ValueError(f"map_figure: values must be 2-D, got shape {arr.shape}")
+    if nodata is not None:
+        arr[arr == nodata] = np.nan
+    style = ramp or ramp_for(metric, arr)
+    cmap, norm, bounds = _ramp_colormap(style)
+    rows, cols = arr.shape
+    aspect = rows / max(cols, 1)
+    fig = _new_figure(6.4, min(max(6.4 * aspect * 0.95, 3.5), 9.0))
+    ax = fig.add_subplot()
+    image = ax.imshow(np.ma.masked_invalid(arr), extent=_extent(transform, arr.shape), cmap=cmap,
+                      norm=norm, interpolation="nearest")  # fmt: skip
+    _draw_context(ax, buildings, sites)
+    left, right, bottom, top = _extent(transform, arr.shape)
+    ax.set_xlim(left, right)
+    ax.set_ylim(bottom, top)
+    ax.set_aspect("equal")
+    ax.set_xlabel("easting (m)")
+    ax.set_ylabel("northing (m)")
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.tick_params(labelsize=7)
+    ax.set_title(title or style.title, fontsize=10)
+    bar = fig.colorbar(image, ax=ax, boundaries=bounds, ticks=bounds[1:-1], shrink=0.85)
+    bar.set_label(f"{style.title} ({style.units})" if style.units else style.title)
+    bar.ax.tick_params(labelsize=7)
+    bar.ax.set_yticklabels([f"{b:g}" for b in bounds[1:-1]])
+    return fig
+
+
+def delta_map_figure(
+    values: npt.ArrayLike,
+    transform: Any,
+    ramp: Ramp,
+    *,
+    nodata: float | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
+    title: str = "",
+) -> Figure:
+    """A difference map (B - A) drawn with a diverging ``ramp``."""
+    return map_figure(values, transform, metric=ramp.metric, nodata=nodata, buildings=buildings,
+                      title=title, ramp=ramp)  # fmt: skip
+
+
+def sinr_cdf_figure(
+    sinr_db_by_band: Mapping[str, npt.ArrayLike],
+    *,
+    threshold_db: float | None = None,
+    title: str = "SINR over the receivers",
+) -> Figure:
+    """Empirical CDF of the SINR of each band (one line per band).
+
+    Parameters
+    ----------
+    sinr_db_by_band
+        Band label (``3p5``) -> SINR of every receiver, dB.
+    threshold_db
+        Coverage threshold drawn as a vertical line.
+    """
+    fig = _new_figure(6.4, 4.2)
+    ax = fig.add_subplot()
+    for k, (label, values) in enumerate(sinr_db_by_band.items()):
+        v = np.sort(np.asarray(values, dtype=float).ravel())
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            continue
+        p = np.arange(1, v.size + 1) / v.size
+        ax.step(v, p, where="post", color=_BAND_COLOURS[k % len(_BAND_COLOURS)],
+                label=_band_name(label))  # fmt: skip
+    if threshold_db is not None:
+        ax.axvline(threshold_db, color="#555555", linestyle="--", linewidth=1,
+                   label=f"threshold {threshold_db:g} dB")  # fmt: skip
+    ax.set_xlabel("SINR (dB)")
+    ax.set_ylabel("share of receivers with SINR ≤ x")
+    ax.set_ylim(0, 1)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def user_type_figure(
+    summary: Mapping[str, Any], *, title: str = "Mean capacity per user type"
+) -> Figure:
+    """Bars of the mean capacity of user types 1-8 per band, from a run's summary.
+
+    Parameters
+    ----------
+    summary
+        The ``summary.json`` document (:func:`twin.summary.summarise`): its
+        ``bands.<label>.user_types.<t>`` rows with ``label`` and ``mean_capacity_mbps``.
+    """
+    bands = list(summary["bands"])
+    types = [str(t) for t in range(1, 9)]
+    labels = []
+    for t in types:
+        row = next(iter(summary["bands"].values()))["user_types"][t]
+        labels.append(f"{t}: {row['label']}")
+    fig = _new_figure(7.2, 4.4)
+    ax = fig.add_subplot()
+    width = 0.8 / max(len(bands), 1)
+    x = np.arange(len(types))
+    for k, band in enumerate(bands):
+        rows = summary["bands"][band]["user_types"]
+        means = [rows[t]["mean_capacity_mbps"] for t in types]
+        heights = [m if m is not None and math.isfinite(m) and m > 0 else np.nan for m in means]
+        ax.bar(x + (k - (len(bands) - 1) / 2) * width, heights, width,
+               color=_BAND_COLOURS[k % len(_BAND_COLOURS)], label=_band_name(band))  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_xticks(x, labels, rotation=35, ha="right", fontsize=7)
+    ax.set_ylabel("mean capacity (Mbps)")
+    ax.grid(True, axis="y", alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def result_figures(
+    result: StudyResult, summary: Mapping[str, Any] | None = None
+) -> dict[str, Figure]:
+    """Every plot of a run, by file stem (``capacity_3p5``, ``sinr_cdf``, ...)."""
+    from twin.io.rasters import points_to_raster
+    from twin.sites import sites_to_geodataframe
+    from twin.summary import summarise
+
+    summ = summary if summary is not None else summarise(result)
+    g = result.grid
+    on = g.is_grid
+    crs = result.city.crs
+    sites = sites_to_geodataframe(result.sites, crs)
+    figs: dict[str, Figure] = {}
+    name = f"{result.scenario.name} on {result.city.name}"
+    for label, res in result.bands.items():
+        arr = points_to_raster(g.row[on], g.col[on], res.capacity_mbps[on].astype(float),
+                               g.spec.shape, np.nan)  # fmt: skip
+        figs[f"capacity_{label}"] = map_figure(
+            arr, g.spec.transform, metric="capacity_mbps", buildings=result.city.buildings,
+            sites=sites, title=f"Capacity at {_band_name(label)}: {name}",
+        )  # fmt: skip
+    figs["sinr_cdf"] = sinr_cdf_figure(
+        {label: res.sinr_db for label, res in result.bands.items()},
+        threshold_db=result.scenario.radio.sinr_threshold_db,
+        title=f"SINR over all receivers: {name}",
+    )
+    figs["capacity_by_user_type"] = user_type_figure(
+        summ, title=f"Mean capacity per user type: {name}"
+    )
+    return figs
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 110) -> Path:
+    """Write ``fig`` as PNG to ``path`` atomically (no metadata that changes per run)."""
+    final = Path(path)
+    with atomic_path(final) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
+    return final
+
+
+def write_plots(
+    result: StudyResult,
+    folder: str | os.PathLike[str],
+    *,
+    summary: Mapping[str, Any] | None = None,
+    dpi: int = 110,
+) -> list[Path]:
+    """Write the PNGs of :func:`result_figures` into ``folder`` (created); return their paths."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for stem, fig in result_figures(result, summary).items():
+        paths.append(save_figure(fig, out / f"{stem}.png", dpi=dpi))
+    return paths
