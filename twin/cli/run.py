@@ -43,6 +43,20 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
 @click.option(
     "--visibility", type=click.Choice(["fast", "exact"]), help="Visibility engine (default fast)."
 )
+@click.option(
+    "--variant",
+    "variant",
+    metavar="NAME",
+    help="Run the scenario's variant NAME ([variants.NAME] in the file); output folder "
+    "default out/<scenario>-<variant>.",
+)
+@click.option(
+    "--map-metric",
+    type=click.Choice(["capacity_mbps", "sinr_db", "rsrp_dbm"]),
+    default="capacity_mbps",
+    show_default=True,
+    help="Grid metric shown by map.html.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty output folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def run(
@@ -53,33 +67,34 @@ def run(
     spacing: float | None,
     bands: str | None,
     visibility: str | None,
+    variant: str | None,
+    map_metric: str,
     overwrite: bool,
     no_progress: bool,
 ) -> None:
     """Run a study: SCENARIO (TOML; default scenarios/default.toml) on its city.
 
     Writes buildings/sites/streets GeoJSON, grid.gpkg, GeoTIFF rasters per band,
-    summary.json/.csv and an offline map.html into --out (see the README's output
-    contract). The folder appears complete or not at all.
+    summary.json/.csv, an offline map.html and PNG plots into --out (see the README's
+    output contract). The folder appears complete or not at all. With --variant, the
+    variant's changes apply to the scenario (after --city and --sites; --spacing, --bands
+    and --visibility apply last).
     """
     from twin.io.outputs import check_out_dir, write_run
     from twin.scenario import with_overrides
     from twin.sources.scenario_file import read_scenario
-    from twin.study import run_study
+    from twin.variants import variant_chain
+    from twin.whatif import run_variant
 
     path = scenario if scenario is not None else default_scenario_path()
     sc = read_scenario(path)
     if spacing is not None and spacing <= 0:
         raise InputError(f"--spacing: {spacing} m is not allowed; give a spacing > 0 m")
-    sc = with_overrides(
-        sc,
-        city_source=city,
-        sites_file=str(sites) if sites is not None else None,
-        spacing_m=spacing,
-        bands_ghz=parse_bands(bands) if bands is not None else None,
-        visibility=visibility,
-    )
-    out_dir = out if out is not None else Path("out") / sc.name
+    sc = with_overrides(sc, city_source=city, sites_file=str(sites) if sites is not None else None)
+    if variant is not None:
+        variant_chain(sc, variant)  # fail now on an unknown variant
+    name = sc.name if variant is None else f"{sc.name}-{variant}"
+    out_dir = out if out is not None else Path("out") / name
     check_out_dir(out_dir, overwrite=overwrite)
     bar = tqdm(total=len(STAGES), desc="twin run", unit="stage", disable=no_progress, leave=False)
 
@@ -88,9 +103,16 @@ def run(
         if stage != "city":
             bar.update(1)
 
-    result = run_study(sc, progress=progress)
+    result = run_variant(
+        sc,
+        variant,
+        spacing_m=spacing,
+        bands_ghz=parse_bands(bands) if bands is not None else None,
+        visibility=visibility,
+        progress=progress,
+    )
     progress("outputs")
-    summary = write_run(result, out_dir, overwrite=overwrite)
+    summary = write_run(result, out_dir, overwrite=overwrite, map_metric=map_metric)
     bar.update(1)
     bar.close()
     click.echo(
