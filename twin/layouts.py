@@ -59,6 +59,12 @@ def generate_layout(
         Analysis area (minx, miny, maxx, maxy) in the city CRS.
     index
         Position of the layout in its list; chooses the default id prefix.
+
+    Returns
+    -------
+    list of Site
+        The layout's sites inside ``bounds`` (a street site snapped to an intersection
+        beyond the edge of the area is left out, as a run accepts no site outside it).
     """
     prefix = _prefix(layout, index)
     if isinstance(layout, ClusterLayout):
@@ -99,7 +105,9 @@ def generate_layout(
             street_height_m=layout.street_height_m,
             prefix=prefix,
         )
-    return with_defaults(generated, **common)
+    minx, miny, maxx, maxy = bounds
+    inside = [s for s in generated if minx <= s.x_m <= maxx and miny <= s.y_m <= maxy]
+    return with_defaults(inside, **common)
 
 
 def find_buildings(buildings: gpd.GeoDataFrame, name: str) -> np.ndarray:
