@@ -1,0 +1,68 @@
+"""``twin compare``: what changes from run A to run B (two ``twin run`` output folders)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("run_a", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default out/compare-<A>-vs-<B>).",
+)
+@click.option(
+    "--threshold",
+    "threshold_db",
+    type=float,
+    help="SINR threshold of coverage in dB (default: the runs' own; needed when they differ).",
+)
+@click.option(
+    "--building-share",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.9,
+    show_default=True,
+    help="A building counts as covered indoors when at least this share of its indoor "
+    "points is covered.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing non-empty output folder.")
+def compare(
+    run_a: Path,
+    run_b: Path,
+    out: Path | None,
+    threshold_db: float | None,
+    building_share: float,
+    overwrite: bool,
+) -> None:
+    """Compare RUN_B with RUN_A (output folders of `twin run` on the same city and grid).
+
+    Writes B - A GeoTIFFs of capacity and SINR per band (with QGIS styles and PNG maps), a
+    GeoPackage of the receivers that gained or lost coverage and of the buildings'
+    indoor coverage, and a table (CSV and markdown) with A, B and B - A. Runs of
+    different cities or grids are refused.
+    """
+    from twin.io.atomic import check_output_dir
+    from twin.io.compare_outputs import write_comparison
+    from twin.whatif import compare_run_folders
+
+    out_dir = out if out is not None else Path("out") / f"compare-{run_a.name}-vs-{run_b.name}"
+    check_output_dir(out_dir, overwrite=overwrite)
+    cmp = compare_run_folders(
+        run_a, run_b, threshold_db=threshold_db, building_share=building_share
+    )
+    write_comparison(cmp, out_dir, overwrite=overwrite)
+    click.echo(f"wrote {out_dir}/ (B = {cmp.b.scenario} minus A = {cmp.a.scenario})")
+    t = cmp.table
+    for band, counts in cmp.counts().items():
+        row = t[(t["band"] == band) & (t["user_type"] == "all")].set_index("metric")
+        cov = row.loc["covered_share"]
+        cap = row.loc["mean_capacity_mbps"]
+        click.echo(
+            f"  {band:>4} GHz: covered {100 * cov['a']:5.1f} % -> {100 * cov['b']:5.1f} %, "
+            f"mean capacity {cap['a']:8.2f} -> {cap['b']:8.2f} Mbps "
+            f"({cap['delta']:+.2f}); receivers gained {counts['gained']}, lost {counts['lost']}"
+        )

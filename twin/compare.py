@@ -1,0 +1,463 @@
+"""Comparison of two runs on the same city and grid: B minus A (pure).
+
+Inputs are what a run folder holds (:mod:`twin.sources.run_folder` reads them): the
+raster metrics as arrays, the ``grid`` layer (every receiver with its per-band columns)
+and the ``buildings`` layer. Outputs:
+
+- :func:`delta_raster`: B - A cell by cell (NaN where either run has no value);
+- :func:`coverage_changes`: the receivers that gained or lost coverage (SINR at least the
+  threshold in one run and not in the other), matched by grid cell (grid points) or
+  position to the centimetre (street points);
+- :func:`building_changes`: each building's indoor coverage and capacity in A, B, B - A;
+- :func:`comparison_table`: per band, for all receivers and each user type 1-8 (of the
+  seed study, as in ``summary.csv``): coverage share, mean and median capacity; and the
+  buildings with indoor coverage (at least ``building_share`` of their indoor points
+  covered). Columns ``a``, ``b`` and ``delta`` (= b - a).
+
+:func:`differences` says why two runs cannot be compared (different input data, CRS or
+grid), so the command can refuse them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from twin.errors import InputError
+
+__all__ = [
+    "DELTA_METRICS",
+    "TABLE_COLUMNS",
+    "Comparison",
+    "RunMeta",
+    "building_changes",
+    "check_comparable",
+    "common_bands",
+    "compare",
+    "comparison_table",
+    "coverage_changes",
+    "delta_raster",
+    "differences",
+    "table_markdown",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Columns of :func:`comparison_table`.
+TABLE_COLUMNS = ("band", "metric", "user_type", "label", "a", "b", "delta")
+
+_TYPE_LABELS = {
+    t: " ".join(
+        ("LoS" if (t - 1) & 4 else "NLoS", "outdoor" if (t - 1) & 2 else "indoor",
+         "centre" if (t - 1) & 1 else "edge")
+    )
+    for t in range(1, 9)
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """What decides whether two runs can be compared.
+
+    ``transform`` is the raster's affine transform as 6 numbers (a, b, c, d, e, f);
+    ``shape`` (rows, cols).
+    """
+
+    path: str
+    scenario: str
+    input_name: str
+    input_sha256: str
+    crs: str
+    transform: tuple[float, float, float, float, float, float]
+    shape: tuple[int, int]
+    sinr_threshold_db: float
+    bands: tuple[str, ...]
+
+
+def differences(a: RunMeta, b: RunMeta) -> list[str]:
+    """What makes ``a`` and ``b`` incomparable (empty list: they can be compared)."""
+    out = []
+    if a.input_sha256 != b.input_sha256:
+        out.append(
+            f"different cities: {a.path} ran on {a.input_name} (sha256 {a.input_sha256[:12]}...) "
+            f"and {b.path} on {b.input_name} (sha256 {b.input_sha256[:12]}...)"
+        )
+    if a.crs != b.crs:
+        out.append(f"different CRS: {a.path} is in {a.crs}, {b.path} in {b.crs}")
+    same_transform = all(
+        math.isclose(x, y, rel_tol=0, abs_tol=1e-6)
+        for x, y in zip(a.transform, b.transform, strict=True)
+    )
+    if a.shape != b.shape or not same_transform:
+
+        def grid(m: RunMeta) -> str:
+            return (
+                f"{m.shape[0]} x {m.shape[1]} cells of {abs(m.transform[0]):g} m from "
+                f"({m.transform[2]:.1f}, {m.transform[5]:.1f})"
+            )
+
+        out.append(f"different grids: {a.path} has {grid(a)}, {b.path} has {grid(b)}")
+    return out
+
+
+def common_bands(a: RunMeta, b: RunMeta) -> list[str]:
+    """Band labels of both runs, in A's order.
+
+    Raises
+    ------
+    InputError
+        When the runs share no band.
+    """
+    bands = [x for x in a.bands if x in b.bands]
+    if not bands:
+        raise InputError(
+            f"cannot compare {a.path} and {b.path}: no band in common "
+            f"({', '.join(a.bands)} vs {', '.join(b.bands)})"
+        )
+    return bands
+
+
+def delta_raster(a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
+    """``b - a`` as float64; NaN where either is NaN."""
+    aa = np.asarray(a, dtype=float)
+    bb = np.asarray(b, dtype=float)
+    if aa.shape != bb.shape:
+        raise InputError(f"delta_raster: shapes differ ({aa.shape} vs {bb.shape})")
+    return bb - aa
+
+
+def _keys(grid: gpd.GeoDataFrame) -> pd.Index:
+    """A receiver's identity: its grid cell, or its position to the cm for street points."""
+    x = np.round(grid.geometry.x.to_numpy() * 100).astype(np.int64)
+    y = np.round(grid.geometry.y.to_numpy() * 100).astype(np.int64)
+    kind = grid["kind"].astype(str).to_numpy()
+    row = grid["row"].to_numpy()
+    col = grid["col"].to_numpy()
+    return pd.Index(
+        [
+            f"g{r}_{c}" if k == "grid" else f"s{xx}_{yy}"
+            for k, r, c, xx, yy in zip(kind, row, col, x, y, strict=True)
+        ]
+    )
+
+
+def coverage_changes(
+    grid_a: gpd.GeoDataFrame,
+    grid_b: gpd.GeoDataFrame,
+    bands: Sequence[str],
+    *,
+    threshold_db: float,
+) -> gpd.GeoDataFrame:
+    """Receivers whose coverage differs between A and B, one row per (receiver, band).
+
+    Parameters
+    ----------
+    grid_a, grid_b
+        The ``grid`` layers of the runs (``kind``, ``row``, ``col``, ``indoor``,
+        ``building_id`` and ``sinr_db_<band>``, ``capacity_mbps_<band>`` per band).
+    threshold_db
+        A receiver is covered when its SINR is at least this.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In A's CRS: ``band``, ``change`` (``gained`` or ``lost``), ``kind``, ``indoor``,
+        ``building_id``, ``sinr_db_a``/``_b``, ``capacity_mbps_a``/``_b``. Receivers of only
+        one run are left out.
+    """
+    ka, kb = _keys(grid_a), _keys(grid_b)
+    common = ka.intersection(kb)
+    ia = ka.get_indexer(common)
+    ib = kb.get_indexer(common)
+    base = grid_a.iloc[ia]
+    parts = []
+    for band in bands:
+        sa = grid_a[f"sinr_db_{band}"].to_numpy(dtype=float)[ia]
+        sb = grid_b[f"sinr_db_{band}"].to_numpy(dtype=float)[ib]
+        ca = grid_a[f"capacity_mbps_{band}"].to_numpy(dtype=float)[ia]
+        cb = grid_b[f"capacity_mbps_{band}"].to_numpy(dtype=float)[ib]
+        cov_a = np.nan_to_num(sa, nan=-np.inf) >= threshold_db
+        cov_b = np.nan_to_num(sb, nan=-np.inf) >= threshold_db
+        changed = cov_a != cov_b
+        if not changed.any():
+            continue
+        sel = base[changed]
+        parts.append(
+            gpd.GeoDataFrame(
+                {
+                    "band": band,
+                    "change": np.where(cov_b[changed], "gained", "lost"),
+                    "kind": sel["kind"].to_numpy(),
+                    "indoor": sel["indoor"].to_numpy(dtype=bool),
+                    "building_id": sel["building_id"].to_numpy(dtype=np.int64),
+                    "sinr_db_a": sa[changed].astype(np.float32),
+                    "sinr_db_b": sb[changed].astype(np.float32),
+                    "capacity_mbps_a": ca[changed].astype(np.float32),
+                    "capacity_mbps_b": cb[changed].astype(np.float32),
+                },
+                geometry=sel.geometry.to_numpy(),
+                crs=grid_a.crs,
+            )
+        )
+    if not parts:
+        empty = {
+            "band": pd.Series([], dtype=object),
+            "change": pd.Series([], dtype=object),
+            "kind": pd.Series([], dtype=object),
+            "indoor": pd.Series([], dtype=bool),
+            "building_id": pd.Series([], dtype=np.int64),
+            **{c: pd.Series([], dtype=np.float32) for c in (
+                "sinr_db_a", "sinr_db_b", "capacity_mbps_a", "capacity_mbps_b")},
+        }  # fmt: skip
+        return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=grid_a.crs))
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=grid_a.crs)
+
+
+def building_changes(
+    buildings_a: gpd.GeoDataFrame, buildings_b: gpd.GeoDataFrame, bands: Sequence[str]
+) -> gpd.GeoDataFrame:
+    """Per building (matched by ``building_id``): indoor coverage share and capacity per band
+    in A, B and B - A, and the best band of each run."""
+    a = buildings_a.set_index("building_id")
+    b = buildings_b.set_index("building_id")
+    ids = a.index.intersection(b.index)
+    a, b = a.loc[ids], b.loc[ids]
+    out = gpd.GeoDataFrame(
+        {
+            "building_id": ids.to_numpy(),
+            "name": a["name"].to_numpy() if "name" in a else None,
+            "osm_id": a["osm_id"].to_numpy() if "osm_id" in a else None,
+            "indoor_points": a["indoor_points"].to_numpy() if "indoor_points" in a else None,
+        },
+        geometry=a.geometry.to_numpy(),
+        crs=buildings_a.crs,
+    )
+    for band in bands:
+        for col in (f"indoor_covered_{band}", f"indoor_capacity_mbps_{band}"):
+            va = a[col].to_numpy(dtype=float)
+            vb = b[col].to_numpy(dtype=float)
+            out[f"{col}_a"] = va
+            out[f"{col}_b"] = vb
+            out[f"{col}_delta"] = vb - va
+    out["best_band_a"] = a["best_band"].to_numpy()
+    out["best_band_b"] = b["best_band"].to_numpy()
+    return out
+
+
+def _type_rows(
+    band: str, grid: gpd.GeoDataFrame, threshold_db: float
+) -> dict[tuple[str, str], float]:
+    sinr = grid[f"sinr_db_{band}"].to_numpy(dtype=float)
+    cap = np.nan_to_num(grid[f"capacity_mbps_{band}"].to_numpy(dtype=float), nan=0.0)
+    types = grid[f"user_type_{band}"].to_numpy()
+    covered = np.nan_to_num(sinr, nan=-np.inf) >= threshold_db
+    out: dict[tuple[str, str], float] = {}
+    for t in ["all", *range(1, 9)]:
+        sel = np.ones(len(grid), dtype=bool) if t == "all" else types == t
+        k = int(sel.sum())
+        out[("points", str(t))] = float(k)
+        out[("covered_share", str(t))] = float(np.mean(covered[sel])) if k else math.nan
+        out[("mean_capacity_mbps", str(t))] = float(np.mean(cap[sel])) if k else math.nan
+        out[("median_capacity_mbps", str(t))] = float(np.median(cap[sel])) if k else math.nan
+    return out
+
+
+def _building_rows(band: str, buildings: gpd.GeoDataFrame, share: float) -> dict[str, float]:
+    v = buildings[f"indoor_covered_{band}"].to_numpy(dtype=float)
+    has = np.isfinite(v)
+    return {
+        "buildings_with_indoor_points": float(has.sum()),
+        "buildings_indoor_covered": float(np.sum(v[has] >= share)),
+        "mean_building_indoor_covered": float(np.mean(v[has])) if has.any() else math.nan,
+    }
+
+
+def comparison_table(
+    grid_a: gpd.GeoDataFrame,
+    grid_b: gpd.GeoDataFrame,
+    buildings_a: gpd.GeoDataFrame,
+    buildings_b: gpd.GeoDataFrame,
+    bands: Sequence[str],
+    *,
+    threshold_db: float,
+    building_share: float = 0.9,
+) -> pd.DataFrame:
+    """The comparison table (:data:`TABLE_COLUMNS`), one row per band, metric and user type.
+
+    Metrics per user type (``all`` and 1-8): ``points``, ``covered_share`` (SINR >=
+    ``threshold_db``), ``mean_capacity_mbps``, ``median_capacity_mbps`` (unserved
+    receivers count 0 Mbps). Per band, for the buildings: ``buildings_with_indoor_points``,
+    ``buildings_indoor_covered`` (at least ``building_share`` of the indoor points
+    covered) and ``mean_building_indoor_covered``.
+    """
+    if not (0 < building_share <= 1):
+        raise InputError(f"building_share: {building_share} must be in (0, 1]")
+    rows = []
+    for band in bands:
+        ta = _type_rows(band, grid_a, threshold_db)
+        tb = _type_rows(band, grid_b, threshold_db)
+        for t in ["all", *[str(i) for i in range(1, 9)]]:
+            label = "all receivers" if t == "all" else _TYPE_LABELS[int(t)]
+            for metric in ("points", "covered_share", "mean_capacity_mbps", "median_capacity_mbps"):
+                va, vb = ta[(metric, t)], tb[(metric, t)]
+                rows.append((band, metric, t, label, va, vb, vb - va))
+        ba = _building_rows(band, buildings_a, building_share)
+        bb = _building_rows(band, buildings_b, building_share)
+        for metric in ba:
+            rows.append(
+                (band, metric, "", "buildings", ba[metric], bb[metric], bb[metric] - ba[metric])
+            )
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def _cell(metric: str, v: float, *, delta: bool = False) -> str:
+    if not math.isfinite(v):
+        return ""
+    sign = "+" if delta and v > 0 else ""
+    if "share" in metric or metric == "mean_building_indoor_covered":
+        return f"{sign}{100 * v:.1f} %"
+    if metric in ("points", "buildings_with_indoor_points", "buildings_indoor_covered"):
+        return f"{sign}{v:.0f}"
+    return f"{sign}{v:.2f}"
+
+
+_METRIC_NAMES = {
+    "points": "receivers",
+    "covered_share": "covered share",
+    "mean_capacity_mbps": "mean capacity (Mbps)",
+    "median_capacity_mbps": "median capacity (Mbps)",
+    "buildings_with_indoor_points": "buildings with indoor points",
+    "buildings_indoor_covered": "buildings covered indoors",
+    "mean_building_indoor_covered": "mean indoor coverage of a building",
+}
+
+
+def table_markdown(
+    table: pd.DataFrame,
+    *,
+    title: str,
+    a_name: str,
+    b_name: str,
+    threshold_db: float | None = None,
+    building_share: float | None = None,
+) -> str:
+    """The table as markdown: one section per band, shares in %, capacities in Mbps."""
+    lines = [f"# {title}", "", f"A = `{a_name}`, B = `{b_name}`; B - A is the change."]
+    if threshold_db is not None:
+        lines.append(f"A receiver is covered when its SINR is at least {threshold_db:g} dB.")
+    if building_share is not None:
+        lines.append(
+            f"A building is covered indoors when at least {100 * building_share:g} % of its "
+            "indoor grid points are covered."
+        )
+    lines.append("")
+    header = ["| metric | user type | A | B | B - A |", "| --- | --- | ---: | ---: | ---: |"]
+    for band in dict.fromkeys(table["band"].astype(str)):
+        rows = table[table["band"].astype(str) == band]
+        lines += [f"## {band.replace('p', '.')} GHz", "", *header]
+        for metric, user_type, label, a, b, d in zip(
+            rows["metric"].astype(str), rows["user_type"].astype(str), rows["label"].astype(str),
+            rows["a"].astype(float), rows["b"].astype(float), rows["delta"].astype(float),
+            strict=True,
+        ):  # fmt: skip
+            who = f"{user_type}: {label}" if user_type not in ("", "all") else label
+            lines.append(
+                f"| {_METRIC_NAMES.get(metric, metric)} | {who} | {_cell(metric, a)} | "
+                f"{_cell(metric, b)} | {_cell(metric, d, delta=True)} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+#: Raster metrics whose difference is written.
+DELTA_METRICS = ("capacity_mbps", "sinr_db")
+
+
+@dataclass
+class Comparison:
+    """Everything ``twin compare`` writes: the deltas per (metric, band), the changed
+    receivers, the buildings and the table."""
+
+    a: RunMeta
+    b: RunMeta
+    bands: list[str]
+    threshold_db: float
+    building_share: float
+    deltas: dict[tuple[str, str], FloatArray]
+    changes: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    table: pd.DataFrame
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Receivers that gained and lost coverage, per band."""
+        out = {}
+        for band in self.bands:
+            sel = self.changes[self.changes["band"] == band]
+            out[band] = {
+                "gained": int((sel["change"] == "gained").sum()),
+                "lost": int((sel["change"] == "lost").sum()),
+            }
+        return out
+
+
+def check_comparable(a: RunMeta, b: RunMeta, *, threshold_db: float | None = None) -> float:
+    """Raise :class:`InputError` naming both runs when they cannot be compared; return the
+    SINR threshold to use (``threshold_db``, else the runs' common one)."""
+    diff = differences(a, b)
+    if diff:
+        raise InputError(f"cannot compare {a.path} and {b.path}: " + "; ".join(diff))
+    if threshold_db is not None:
+        return float(threshold_db)
+    if a.sinr_threshold_db != b.sinr_threshold_db:
+        raise InputError(
+            f"cannot compare {a.path} and {b.path}: their SINR thresholds differ "
+            f"({a.sinr_threshold_db:g} vs {b.sinr_threshold_db:g} dB); give one with --threshold"
+        )
+    return a.sinr_threshold_db
+
+
+def compare(
+    a: RunMeta,
+    b: RunMeta,
+    rasters_a: dict[tuple[str, str], FloatArray],
+    rasters_b: dict[tuple[str, str], FloatArray],
+    grid_a: gpd.GeoDataFrame,
+    grid_b: gpd.GeoDataFrame,
+    buildings_a: gpd.GeoDataFrame,
+    buildings_b: gpd.GeoDataFrame,
+    *,
+    threshold_db: float | None = None,
+    building_share: float = 0.9,
+) -> Comparison:
+    """Compare run B with run A (see the module notes).
+
+    ``rasters_a``/``rasters_b`` map (metric, band) to the raster arrays (NaN for no data)
+    of :data:`DELTA_METRICS` on the common bands.
+    """
+    threshold = check_comparable(a, b, threshold_db=threshold_db)
+    bands = common_bands(a, b)
+    deltas = {
+        (m, band): delta_raster(rasters_a[(m, band)], rasters_b[(m, band)])
+        for band in bands
+        for m in DELTA_METRICS
+    }
+    return Comparison(
+        a=a,
+        b=b,
+        bands=bands,
+        threshold_db=threshold,
+        building_share=building_share,
+        deltas=deltas,
+        changes=coverage_changes(grid_a, grid_b, bands, threshold_db=threshold),
+        buildings=building_changes(buildings_a, buildings_b, bands),
+        table=comparison_table(
+            grid_a, grid_b, buildings_a, buildings_b, bands,
+            threshold_db=threshold, building_share=building_share,
+        ),
+    )  # fmt: skip
