@@ -1,24 +1,46 @@
-"""What-if studies: run a scenario or one of its variants on a city (orchestration).
+"""What-if studies: run a scenario or one of its variants, or place sites (orchestration).
 
 :func:`run_variant` is what ``twin run SCENARIO --variant NAME`` does: it applies the
 variant's grid and radio changes (:func:`twin.variants.apply_variant`), resolves the
 scenario's sites on the city and applies the site edits of the variant chain
 (:func:`variant_sites`), then runs :func:`twin.study.run_study` with those sites.
+
+:func:`optimize_scenario` is what ``twin optimize`` does: candidates on the scenario's
+city (:mod:`twin.candidates`), their line of sight and received power, the greedy and
+swap search of :mod:`twin.optimize`, the hexagonal and random reference layouts, and the
+chosen sites as a variant.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
 
 from twin.city.model import CityModel
+from twin.compare import Comparison
+from twin.errors import InputError
 from twin.layouts import generate_layout
+from twin.optimize import Placement, PlacementProblem, Score
 from twin.scenario import Scenario, with_overrides
 from twin.sites import Site, check_sites_in_area
 from twin.study import StudyResult, load_scenario_city, run_study, scenario_sites, study_bounds
 from twin.variants import apply_variant, resolve_sites, variant_chain
 
-__all__ = ["run_variant", "variant_sites"]
+__all__ = [
+    "Optimization",
+    "compare_run_folders",
+    "optimize_scenario",
+    "run_variant",
+    "variant_sites",
+]
+
+_CLASS_WORDS = {"rooftops": "rooftop", "streets": "street", "both": "rooftop and street"}
 
 
 def variant_sites(
@@ -102,3 +124,183 @@ def run_variant(
     result = run_study(applied, city=city, sites=sites, progress=later_stages)
     result.timings_s["city"] = round(result.timings_s.get("city", 0.0) + load_s, 3)
     return result
+
+
+@dataclass
+class Optimization:
+    """What :func:`optimize_scenario` found, with its reference layouts.
+
+    ``hex`` and ``random`` are the exact objective of the hexagonal layout and of random
+    picks (one per seed) of the same number of candidates; ``variant`` is the TOML
+    snippet (a ``[variants.NAME]`` table) that runs the chosen sites with
+    ``twin run SCENARIO --variant NAME``.
+    """
+
+    scenario: Scenario
+    city: CityModel
+    bounds: tuple[float, float, float, float]
+    problem: PlacementProblem
+    placement: Placement
+    hex: Score
+    random: dict[int, Score]
+    variant_name: str
+    variant: str
+    keep_existing: bool
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def optimize_scenario(
+    scenario: Scenario,
+    *,
+    k: int,
+    band_ghz: float,
+    objective: str = "coverage",
+    candidates: str = "both",
+    keep_existing: bool = False,
+    city: CityModel | None = None,
+    furniture: gpd.GeoDataFrame | None = None,
+    spacing_m: float | None = None,
+    max_roofs: int = 60,
+    shortlist: int = 6,
+    swap_rounds: int = 3,
+    random_seeds: Sequence[int] = (1, 2, 3, 4, 5),
+    variant_name: str | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> Optimization:
+    """Choose ``k`` sites for band ``band_ghz`` among generated candidates.
+
+    Parameters
+    ----------
+    scenario
+        The scenario: city, area, grid and radio settings (its sites are replaced by the
+        chosen ones, or kept and added to with ``keep_existing``).
+    k
+        Number of sites to choose.
+    band_ghz
+        The band the objective is computed on.
+    objective
+        {"coverage", "capacity", "indoor"}: see :mod:`twin.optimize`.
+    candidates
+        {"rooftops", "streets", "both"}: see :mod:`twin.candidates`.
+    furniture
+        Street furniture (:func:`twin.sources.osm_furniture.read_street_furniture`) for
+        street candidates; None reads it from the scenario's OSM file when there is one.
+    spacing_m
+        Grid spacing override.
+    random_seeds
+        Seeds of the random reference picks.
+    variant_name
+        Name of the written variant (default ``opt_<objective>_<band>_k<k>``).
+    """
+    from twin.bands import band_label
+    from twin.candidates import candidate_sites
+    from twin.grid import build_grid
+    from twin.optimize import build_problem, hex_pick, optimise, random_pick
+    from twin.sources.osm import is_osm_file
+    from twin.sources.osm_furniture import read_street_furniture
+    from twin.study import radio_params, shadow_unit_fields
+    from twin.variants import variant_toml
+    from twin.visibility import BuildingPrisms, los_matrix
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    sc = with_overrides(scenario, spacing_m=spacing_m, bands_ghz=(band_ghz,))
+    if city is None:
+        city = load_scenario_city(sc)
+    bounds = study_bounds(city, sc)
+    if furniture is None and candidates != "rooftops" and is_osm_file(sc.city.source):
+        furniture = read_street_furniture(sc.city.source)
+    existing = scenario_sites(sc, city, bounds)
+    fixed = existing if keep_existing else []
+    cands = candidate_sites(
+        city, bounds, which=candidates, furniture=furniture, max_roofs=max_roofs, exclude=fixed
+    )
+    if k > len(cands):
+        raise InputError(
+            f"--sites: {k} is more than the {len(cands)} {_CLASS_WORDS[candidates]} candidates of "
+            f"{city.name}; choose at most {len(cands)} or --candidates both"
+        )
+    g = sc.grid
+    grid = build_grid(
+        city.buildings, bounds, city.crs, spacing_m=g.spacing_m,
+        indoor_height_m=g.indoor_height_m, outdoor_height_m=g.outdoor_height_m,
+        roof_clearance_m=g.roof_clearance_m, streets=city.streets, street_step_m=g.street_step_m,
+    )  # fmt: skip
+    timings["setup"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    all_sites = [*cands, *fixed]
+    prisms = BuildingPrisms.from_geodataframe(city.buildings)
+    rx = np.column_stack([grid.x_m, grid.y_m, grid.rx_height_m])
+    tx = np.array([(s.x_m, s.y_m, s.height_m) for s in all_sites], dtype=float)
+    los = los_matrix(prisms, rx, grid.building_id, tx, mode=sc.radio.visibility)
+    timings["visibility"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    params = radio_params(sc)
+    shadow = shadow_unit_fields(grid, all_sites, los, params)
+    problem = build_problem(
+        grid, los, cands, freq_ghz=band_ghz, params=params, objective=objective, fixed=fixed,
+        shadow_unit=shadow,
+    )  # fmt: skip
+    timings["link_budget"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    placement = optimise(
+        problem, k, shortlist=shortlist, swap_rounds=swap_rounds, progress=progress
+    )
+    timings["search"] = round(time.perf_counter() - t0, 3)
+    hex_score = problem.evaluate(hex_pick(problem, k, bounds))
+    rand = {seed: problem.evaluate(random_pick(problem, k, seed=seed)) for seed in random_seeds}
+    label = band_label(band_ghz)
+    name = variant_name or f"opt_{objective}_{label}_k{k}"
+    how = "added to the existing sites" if keep_existing else "replacing the scenario's sites"
+    text = variant_toml(
+        name,
+        description=(
+            f"{k} sites chosen by twin optimize for {objective} at {band_ghz:g} GHz among "
+            f"{len(cands)} {_CLASS_WORDS[candidates]} candidates, {how}"
+        ),
+        add_sites=placement.sites,
+        remove_sites=[] if keep_existing else [s.site_id for s in existing],
+        crs=city.crs,
+        radio={"bands_ghz": [float(band_ghz)]},
+        comment=(
+            f"{objective} at {band_ghz:g} GHz with {k} sites: {placement.score.value:.6g} "
+            f"(grid spacing {g.spacing_m:g} m)\n"
+            f"append to the scenario file, then: twin run SCENARIO --variant {name} "
+            f"--spacing {g.spacing_m:g}"
+        ),
+    )
+    return Optimization(
+        scenario=sc, city=city, bounds=bounds, problem=problem, placement=placement,
+        hex=hex_score, random=rand, variant_name=name, variant=text,
+        keep_existing=keep_existing, timings_s=timings,
+    )  # fmt: skip
+
+
+def compare_run_folders(
+    run_a: str | Path,
+    run_b: str | Path,
+    *,
+    threshold_db: float | None = None,
+    building_share: float = 0.9,
+) -> Comparison:
+    """Read two ``twin run`` folders and compare B with A (:func:`twin.compare.compare`).
+
+    Raises
+    ------
+    InputError
+        When the runs are of different cities or grids (the message names both folders
+        and what differs), or share no band.
+    """
+    from twin.compare import DELTA_METRICS, check_comparable, common_bands, compare
+    from twin.sources.run_folder import read_run_folder
+
+    a = read_run_folder(run_a)
+    b = read_run_folder(run_b)
+    check_comparable(a.meta, b.meta, threshold_db=threshold_db)
+    bands = common_bands(a.meta, b.meta)
+    ra = {(m, band): a.raster(m, band) for band in bands for m in DELTA_METRICS}
+    rb = {(m, band): b.raster(m, band) for band in bands for m in DELTA_METRICS}
+    return compare(
+        a.meta, b.meta, ra, rb, a.grid, b.grid, a.buildings, b.buildings,
+        threshold_db=threshold_db, building_share=building_share,
+    )  # fmt: skip
