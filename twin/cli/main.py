@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "paper": "twin.cli.paper:paper",
     "run": "twin.cli.run:run",
     "info": "twin.cli.info:info",
+    "compare": "twin.cli.compare:compare",
+    "optimize": "twin.cli.optimize:optimize",
 }
 
 
