@@ -94,12 +94,18 @@ def optimize(
 
     def show(row: dict[str, Any]) -> None:
         what = f"replaces {row['replaced']}" if row.get("replaced") else "added"
+        cls = f"({row['class']})"
         click.echo(
-            f"  {row['phase']:>6} {row['step']:>2}: {row['candidate']:<10} ({row['class']}) "
-            f"{what:<16} {objective} {_fmt(objective, row['value'])}"
+            f"  {row['phase']:>6} {row['step']:>2}: {row['candidate']:<9} {cls:<21} "
+            f"{what:<17} {objective} {_fmt(objective, row['value'])}, mean capacity "
+            f"{row['mean_capacity_mbps']:.2f} Mbps"
         )
 
-    click.echo(f"optimising {k} sites for {objective} at {freq:g} GHz ({candidates} candidates)")
+    words = {"rooftops": "rooftop", "streets": "street", "both": "rooftop and street"}
+    click.echo(
+        f"optimising {k} sites for {objective} at {freq:g} GHz "
+        f"({words[candidates]} candidates)"
+    )
     opt = optimize_scenario(
         sc,
         k=k,
