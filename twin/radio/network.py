@@ -101,7 +101,12 @@ class Cells:
 
 @dataclass
 class BandResult:
-    """Per-receiver results of one band (arrays of length N; -1 / NaN where unserved)."""
+    """Per-receiver results of one band (arrays of length N).
+
+    Receivers that no cell reaches (possible only with a site radius,
+    :func:`serve_receivers`) have serving site/cell -1, LoS False, NaN distance, loss,
+    power, SINR and bandwidth, capacity 0 and the user type of an NLoS edge user.
+    """
 
     freq_ghz: float
     serving_site: IntArray
@@ -193,54 +198,197 @@ def greedy_reuse_colouring(xy_m: FloatArray, reuse: int) -> IntArray:
     return colour
 
 
-def analyse_band(
-    freq_ghz: float,
-    sites: Sequence[Site],
-    los_matrix: BoolArray,
+@dataclass(frozen=True)
+class BandCells:
+    """The cells of one band with their site's parameters (arrays of length C)."""
+
+    freq_ghz: float
+    cells: Cells
+    x_m: FloatArray
+    y_m: FloatArray
+    height_m: FloatArray
+    power_dbm: FloatArray
+    gain_dbi: FloatArray
+    model: npt.NDArray[np.str_]
+
+    @property
+    def n_cells(self) -> int:
+        """Number of cells C."""
+        return int(self.cells.site_index.size)
+
+
+def band_cells(freq_ghz: float, sites: Sequence[Site], reuse: int) -> BandCells:
+    """The cells of ``freq_ghz`` (:func:`build_cells`) with their sites' position and budget.
+
+    Raises
+    ------
+    InputError
+        When no site radiates on the band.
+    """
+    cells = build_cells(sites, freq_ghz, reuse)
+    if cells.site_index.size == 0:
+        raise InputError(f"band {freq_ghz:g} GHz: no site radiates on it")
+    idx = cells.site_index
+    return BandCells(
+        freq_ghz=float(freq_ghz),
+        cells=cells,
+        x_m=np.array([s.x_m for s in sites], dtype=float)[idx],
+        y_m=np.array([s.y_m for s in sites], dtype=float)[idx],
+        height_m=np.array([s.height_m for s in sites], dtype=float)[idx],
+        power_dbm=np.array([s.power_dbm for s in sites], dtype=float)[idx],
+        gain_dbi=np.array([s.gain_dbi for s in sites], dtype=float)[idx],
+        model=np.array([sites[i].model for i in idx], dtype="<U3"),
+    )
+
+
+@dataclass
+class Serving:
+    """The best server of each receiver on one band, from its received powers alone.
+
+    This is what the receiver-by-receiver (tiled) pass keeps: the serving cell (global
+    cell index, -1 when no cell reaches the receiver), its received power, path loss,
+    distance and LoS, and the summed power of the co-channel cells (interference).
+    The bandwidth, and so the noise, SINR and capacity, need the best-server areas of
+    every cell and come after (:func:`finish_band`).
+    """
+
+    cell: IntArray
+    rsrp_dbm: FloatArray
+    path_loss_db: FloatArray
+    d2d_m: FloatArray
+    los: BoolArray
+    interference_mw: FloatArray
+
+    @classmethod
+    def empty(cls, n: int) -> Serving:
+        """``n`` receivers, all unserved."""
+        return cls(
+            cell=np.full(n, -1, dtype=np.int64),
+            rsrp_dbm=np.full(n, np.nan),
+            path_loss_db=np.full(n, np.nan),
+            d2d_m=np.full(n, np.nan),
+            los=np.zeros(n, dtype=np.bool_),
+            interference_mw=np.zeros(n),
+        )
+
+    def put(self, index: IntArray | slice, part: Serving) -> None:
+        """Write ``part`` (the receivers ``index``) into this one."""
+        self.cell[index] = part.cell
+        self.rsrp_dbm[index] = part.rsrp_dbm
+        self.path_loss_db[index] = part.path_loss_db
+        self.d2d_m[index] = part.d2d_m
+        self.los[index] = part.los
+        self.interference_mw[index] = part.interference_mw
+
+
+#: receivers x cells elements evaluated at once by :func:`serve_receivers` (bounds memory)
+CHUNK_ELEMENTS = 1 << 18
+
+
+def serve_receivers(
+    band: BandCells,
+    los: BoolArray,
+    site_cols: IntArray,
     x_m: FloatArray,
     y_m: FloatArray,
     rx_height_m: FloatArray,
     indoor: BoolArray,
-    cell_area_mask: BoolArray,
-    cell_area_unit_km2: float,
     params: RadioParams,
     *,
-    shadow_db: FloatArray | None = None,
-) -> BandResult:
-    """Best server, SINR, capacity and user type of every receiver on one band.
+    shadow_unit: FloatArray | None = None,
+    site_radius_m: FloatArray | None = None,
+    chunk_elements: int = CHUNK_ELEMENTS,
+) -> Serving:
+    """Received power of every (receiver, cell) pair, best server and interference.
 
     Parameters
     ----------
-    los_matrix
-        (N, M) LoS of each receiver to each site (from :mod:`twin.visibility`).
-    cell_area_mask
-        Receivers that count for the best-server area (the regular grid points), each
-        standing for ``cell_area_unit_km2`` (spacing^2).
-    shadow_db
-        (N, M) unit-variance correlated shadow fading per (receiver, site) for
-        ``shadowing="field"`` (multiplied here by each link's sigma); ignored otherwise.
+    band
+        The band's cells (:func:`band_cells`).
+    los
+        (n, K) LoS of each receiver to the sites ``site_cols``.
+    site_cols
+        (K,) increasing indices of the sites (into the study's site list) that the columns
+        of ``los`` and ``shadow_unit`` are; only the cells of these sites are evaluated.
+    x_m, y_m, rx_height_m, indoor
+        The n receivers.
+    shadow_unit
+        (n, K) unit-variance correlated shadow fading per link for ``shadowing="field"``
+        (multiplied here by each link's sigma); ignored otherwise.
+    site_radius_m
+        (M,) radius of each site of the study's list (inf: no limit); a cell whose site
+        is farther from a receiver than its radius gives that receiver neither signal nor
+        interference. None: no limit.
+    chunk_elements
+        Receivers are evaluated in chunks of about this many (receiver, cell) pairs.
+
+    Notes
+    -----
+    The interference of a receiver is summed cell by cell in the order of the band's
+    cells, skipping none (out-of-reach cells add an exact 0), so the sum does not depend
+    on which other cells or receivers were evaluated with it: a tiled run gives the same
+    bits as a run over every receiver at once.
     """
     n = x_m.size
-    cells = build_cells(sites, freq_ghz, params.reuse)
-    n_cells = cells.site_index.size
-    if n_cells == 0:
-        raise InputError(f"band {freq_ghz:g} GHz: no site radiates on it")
-    sx = np.array([s.x_m for s in sites])[cells.site_index]
-    sy = np.array([s.y_m for s in sites])[cells.site_index]
-    sh = np.array([s.height_m for s in sites])[cells.site_index]
-    sp = np.array([s.power_dbm for s in sites])[cells.site_index]
-    sg = np.array([s.gain_dbi for s in sites])[cells.site_index]
-    models = [sites[i].model for i in cells.site_index]
+    site_cols = np.asarray(site_cols, dtype=np.int64)
+    use = np.flatnonzero(np.isin(band.cells.site_index, site_cols))
+    out = Serving.empty(n)
+    if n == 0 or use.size == 0:
+        return out
+    col = np.searchsorted(site_cols, band.cells.site_index[use])
+    if site_radius_m is not None:
+        radius = np.asarray(site_radius_m, dtype=float)[band.cells.site_index[use]]
+    step = max(1, chunk_elements // use.size)
+    for lo in range(0, n, step):
+        rows = slice(lo, min(n, lo + step))
+        part = _serve_chunk(
+            band,
+            use,
+            los[rows][:, col],
+            x_m[rows],
+            y_m[rows],
+            rx_height_m[rows],
+            indoor[rows],
+            params,
+            None if shadow_unit is None else shadow_unit[rows][:, col],
+            None if site_radius_m is None else radius,
+        )
+        out.put(rows, part)
+    return out
+
+
+def _serve_chunk(
+    band: BandCells,
+    use: IntArray,
+    los: BoolArray,
+    x_m: FloatArray,
+    y_m: FloatArray,
+    rx_height_m: FloatArray,
+    indoor: BoolArray,
+    params: RadioParams,
+    shadow_unit: FloatArray | None,
+    radius_m: FloatArray | None,
+) -> Serving:
+    """:func:`serve_receivers` on one chunk: the cells ``use``, (n, len(use)) arrays."""
+    freq_ghz = band.freq_ghz
+    n = x_m.size
+    sx = band.x_m[use]
+    sy = band.y_m[use]
+    sh = band.height_m[use]
+    sp = band.power_dbm[use]
+    sg = band.gain_dbi[use]
+    models = band.model[use]
+    azimuth = band.cells.azimuth_deg[use]
+    subband = band.cells.subband[use]
 
     dx = x_m[:, None] - sx[None, :]
     dy = y_m[:, None] - sy[None, :]
     d2d = np.hypot(dx, dy)
-    los = los_matrix[:, cells.site_index]
     h_ut = np.broadcast_to(rx_height_m[:, None], d2d.shape)
     pl = np.empty_like(d2d)
     sigma = np.empty_like(d2d)
-    for model in sorted(set(models)):
-        cols = np.array([m == model for m in models])
+    for model in sorted(set(models.tolist())):
+        cols = models == model
         pl[:, cols] = path_loss_db(
             model,
             freq_ghz,
@@ -256,20 +404,20 @@ def analyse_band(
     if params.shadowing == "margin":
         shadow = params.shadow_k * sigma
     elif params.shadowing == "field":
-        if shadow_db is None:
+        if shadow_unit is None:
             raise InputError("shadowing='field' needs the per-link shadow draw")
-        shadow = shadow_db[:, cells.site_index] * sigma
+        shadow = shadow_unit * sigma
     else:
         shadow = np.zeros_like(d2d)
     o2i = np.where(indoor, o2i_loss_db(params.o2i, freq_ghz), 0.0)[:, None]
     gain_tx = np.broadcast_to(sg[None, :], d2d.shape).copy()
-    sector = ~np.isnan(cells.azimuth_deg)
+    sector = ~np.isnan(azimuth)
     if sector.any():
         bearing = np.degrees(np.arctan2(dx[:, sector], dy[:, sector]))  # from north, clockwise
         elevation = -np.degrees(
             np.arctan2(sh[None, sector] - h_ut[:, sector], np.maximum(d2d[:, sector], 1e-3))
         )
-        offset = bearing - cells.azimuth_deg[None, sector]
+        offset = bearing - azimuth[None, sector]
         gain_tx[:, sector] += element_pattern_db(
             offset, elevation, downtilt_deg=params.downtilt_deg
         )
@@ -282,16 +430,50 @@ def analyse_band(
         o2i_db=o2i,
         mcl_db=params.mcl_db,
     )
+    if radius_m is not None:
+        rx = np.where(d2d <= radius_m[None, :], rx, -np.inf)
     best = np.argmax(rx, axis=1)
     rows = np.arange(n)
     rsrp = rx[rows, best]
+    served = rsrp > -np.inf
     rx_mw = dbm_to_mw(rx)
-    co = cells.subband[None, :] == cells.subband[best][:, None]
-    co[rows, best] = False
-    interference_mw = np.sum(np.where(co, rx_mw, 0.0), axis=1)
+    best_sub = subband[best]
+    interference_mw = np.zeros(n)
+    for j in range(use.size):
+        co = (subband[j] == best_sub) & (best != j)
+        interference_mw += np.where(co, rx_mw[:, j], 0.0)
+    return Serving(
+        cell=np.where(served, use[best], -1).astype(np.int64),
+        rsrp_dbm=np.where(served, rsrp, np.nan),
+        path_loss_db=np.where(served, pl[rows, best], np.nan),
+        d2d_m=np.where(served, d2d[rows, best], np.nan),
+        los=los[rows, best] & served,
+        interference_mw=np.where(served, interference_mw, 0.0),
+    )
 
-    # best-server areas -> users per cell -> bandwidth
-    counted = np.bincount(best[cell_area_mask], minlength=n_cells).astype(float)
+
+def finish_band(
+    band: BandCells,
+    serving: Serving,
+    indoor: BoolArray,
+    cell_area_mask: BoolArray,
+    cell_area_unit_km2: float,
+    params: RadioParams,
+) -> BandResult:
+    """Best-server areas, bandwidth, SINR, capacity and user type of every receiver.
+
+    The global step after the receiver-by-receiver pass: each cell's best-server area
+    (the grid points it serves, ``cell_area_mask``, each standing for
+    ``cell_area_unit_km2``) gives its users and so (``bandwidth="seed"``) its bandwidth.
+    Receivers no cell reaches (``serving.cell == -1``, only with a site radius) get NaN
+    power/SINR/bandwidth, capacity 0 and serving site/cell -1.
+    """
+    freq_ghz = band.freq_ghz
+    cells = band.cells
+    n_cells = band.n_cells
+    best = serving.cell
+    served = best >= 0
+    counted = np.bincount(best[cell_area_mask & served], minlength=n_cells).astype(float)
     area_km2 = counted * cell_area_unit_km2
     if params.bandwidth == "seed":
         n_user = np.maximum(
@@ -310,23 +492,30 @@ def analyse_band(
                 f"(given for: {sorted(params.channel_bandwidth_mhz) or 'none'})"
             )
         bw_cell = np.full(n_cells, params.channel_bandwidth_mhz[label] * 1e6 / params.reuse)
-    bw = bw_cell[best]
-    noise = noise_power_dbm(bw, noise_figure_db=params.noise_figure_db)
-    sinr = sinr_db(rsrp, interference_mw, noise)
-    cap = shannon_capacity_bps(bw, sinr, max_spectral_efficiency=params.max_spectral_efficiency)
+    b = best[served]
+    n = best.size
+    bw = np.full(n, np.nan)
+    bw[served] = bw_cell[b]
+    noise = noise_power_dbm(bw[served], noise_figure_db=params.noise_figure_db)
+    sinr = np.full(n, np.nan)
+    sinr[served] = sinr_db(serving.rsrp_dbm[served], serving.interference_mw[served], noise)
+    cap = np.zeros(n)
+    cap[served] = shannon_capacity_bps(
+        bw[served], sinr[served], max_spectral_efficiency=params.max_spectral_efficiency
+    )
     r_cell = np.sqrt(area_km2 / 2.6) * 1000.0
-    d_serv = d2d[rows, best]
-    edge = d_serv > params.edge_fraction * r_cell[best]
-    los_serv = los[rows, best]
+    edge = np.ones(n, dtype=np.bool_)
+    edge[served] = serving.d2d_m[served] > params.edge_fraction * r_cell[b]
+    los_serv = serving.los
     user_type = 1 + 4 * los_serv.astype(np.int64) + 2 * (~indoor).astype(np.int64) + (~edge)
     return BandResult(
         freq_ghz=freq_ghz,
-        serving_site=cells.site_index[best],
+        serving_site=np.where(served, cells.site_index[np.maximum(best, 0)], -1).astype(np.int64),
         serving_cell=best.astype(np.int64),
         los=los_serv,
-        d2d_m=d_serv,
-        path_loss_db=pl[rows, best],
-        rsrp_dbm=rsrp,
+        d2d_m=serving.d2d_m,
+        path_loss_db=serving.path_loss_db,
+        rsrp_dbm=serving.rsrp_dbm,
         sinr_db=sinr,
         bandwidth_hz=bw,
         capacity_mbps=cap / 1e6,
@@ -335,6 +524,58 @@ def analyse_band(
         cells=cells,
         cell_area_km2=area_km2,
     )
+
+
+def analyse_band(
+    freq_ghz: float,
+    sites: Sequence[Site],
+    los_matrix: BoolArray,
+    x_m: FloatArray,
+    y_m: FloatArray,
+    rx_height_m: FloatArray,
+    indoor: BoolArray,
+    cell_area_mask: BoolArray,
+    cell_area_unit_km2: float,
+    params: RadioParams,
+    *,
+    shadow_db: FloatArray | None = None,
+    site_radius_m: FloatArray | None = None,
+) -> BandResult:
+    """Best server, SINR, capacity and user type of every receiver on one band.
+
+    :func:`serve_receivers` over every receiver (in chunks, so memory stays bounded),
+    then :func:`finish_band`.
+
+    Parameters
+    ----------
+    los_matrix
+        (N, M) LoS of each receiver to each site (from :mod:`twin.visibility`).
+    cell_area_mask
+        Receivers that count for the best-server area (the regular grid points), each
+        standing for ``cell_area_unit_km2`` (spacing^2).
+    shadow_db
+        (N, M) unit-variance correlated shadow fading per (receiver, site) for
+        ``shadowing="field"`` (multiplied here by each link's sigma); ignored otherwise.
+    site_radius_m
+        (M,) reach of each site (:func:`twin.radio.reach.site_radius_m`); a receiver
+        farther away gets neither signal nor interference from it. None: no limit.
+    """
+    if params.shadowing == "field" and shadow_db is None:
+        raise InputError("shadowing='field' needs the per-link shadow draw")
+    band = band_cells(freq_ghz, sites, params.reuse)
+    serving = serve_receivers(
+        band,
+        los_matrix,
+        np.arange(len(sites)),
+        x_m,
+        y_m,
+        rx_height_m,
+        indoor,
+        params,
+        shadow_unit=shadow_db if params.shadowing == "field" else None,
+        site_radius_m=site_radius_m,
+    )
+    return finish_band(band, serving, indoor, cell_area_mask, cell_area_unit_km2, params)
 
 
 def user_type_label(user_type: int) -> str:
