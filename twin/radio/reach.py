@@ -1,0 +1,167 @@
+r"""How far each site matters: the site radius of a city run (pure).
+
+A receiver evaluates only the sites within their radius; the others give it neither
+signal nor interference. By default the radius of a site is the distance beyond which
+even its best-case received power stays ``margin_db`` below the thermal noise of the band:
+
+.. math:: P_T + G_T + G_R - \max\big(L_{LoS}(d) + SF_{best},\ MCL\big)
+          < -174 + 10\log_{10} B + NF - \text{margin}
+
+with
+
+* :math:`L_{LoS}` the TR 38.901 LoS path loss of the site's model (Table 7.4.1-1),
+  extrapolated past the model's distance range (the radio stage clamps the distance
+  there, which would make the loss stop growing; a far site is weaker than that), at the
+  receiver height of the study that gives the lowest loss;
+* :math:`SF_{best}` the shadow fading in the receiver's favour: the fixed margin
+  :math:`k\sigma_{LoS}` with ``shadowing="margin"``, 0 with ``"off"`` and
+  :math:`-3\sigma_{LoS}` (a gain) with ``"field"``;
+* no outdoor-to-indoor loss, and the site's full gain (the sector pattern only lowers it);
+* :math:`B` the bandwidth of a user of the band: with ``bandwidth="seed"`` that of a cell
+  of the band's mean best-server area (study area / cells, at least one user), with
+  ``"fixed"`` the channel over the reuse factor.
+
+The radius of a site is the largest over the bands it radiates on, and it is rounded up
+to a grid of distances 1 % apart. Past it, a site's power is below the noise floor by at
+least the margin for a user of a mean-size cell; a user of a cell ten times larger sees
+10 dB less noise, which the default 20 dB margin still covers. A site whose best case
+never drops below the threshold within 1000 km has an infinite radius.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from twin.bands import band_label
+from twin.errors import InputError
+from twin.propagation.tr38901 import SHADOW_SIGMA_DB, path_loss_db
+from twin.radio.budget import noise_power_dbm, rx_power_dbm, seed_bandwidth_hz, users_per_cell
+from twin.radio.network import RadioParams, build_cells
+from twin.sites import Site
+
+FloatArray = npt.NDArray[np.float64]
+
+#: distances searched, metres: 10 m to 1000 km, 1 % apart
+_D_GRID_M = np.geomspace(10.0, 1.0e6, 1158)
+#: shadow-fading draws in the receiver's favour counted with ``shadowing="field"``, sigmas
+FIELD_SIGMAS = 3.0
+
+
+def noise_floor_dbm(freq_ghz: float, n_cells: int, area_km2: float, params: RadioParams) -> float:
+    """Thermal noise of a user of the band (see the module notes for the bandwidth)."""
+    if params.bandwidth == "seed":
+        mean_area = area_km2 / max(n_cells, 1)
+        n_user = max(
+            float(users_per_cell(mean_area, user_density_per_km2=params.user_density_per_km2)),
+            1.0,
+        )
+        bw = float(
+            seed_bandwidth_hz(
+                freq_ghz, n_user, n_reuse=params.reuse, spectrum_share=params.spectrum_share
+            )
+        )
+    else:
+        label = band_label(freq_ghz)
+        if label not in params.channel_bandwidth_mhz:
+            raise InputError(
+                f"bandwidth='fixed' needs channel_bandwidth_mhz for band {label} "
+                f"(given for: {sorted(params.channel_bandwidth_mhz) or 'none'})"
+            )
+        bw = params.channel_bandwidth_mhz[label] * 1e6 / params.reuse
+    return float(noise_power_dbm(bw, noise_figure_db=params.noise_figure_db))
+
+
+def best_case_rx_dbm(
+    site: Site, freq_ghz: float, d2d_m: FloatArray, rx_heights_m: FloatArray, params: RadioParams
+) -> FloatArray:
+    """Best-case received power from ``site`` at each distance (dBm), over the heights."""
+    sigma_los = SHADOW_SIGMA_DB[(site.model, True)] if site.model != "rma" else 4.0
+    if params.shadowing == "margin":
+        shadow = params.shadow_k * sigma_los
+    elif params.shadowing == "field":
+        shadow = -FIELD_SIGMAS * (6.0 if site.model == "rma" else sigma_los)
+    else:
+        shadow = 0.0
+    h_ut = np.asarray(rx_heights_m, dtype=float)[:, None]
+    pl = path_loss_db(
+        site.model,
+        freq_ghz,
+        d2d_m[None, :],
+        site.height_m,
+        h_ut,
+        True,
+        on_range="extrapolate",
+    )
+    rx = rx_power_dbm(
+        site.power_dbm,
+        pl,
+        gain_tx_dbi=site.gain_dbi,
+        gain_rx_dbi=params.gain_rx_dbi,
+        shadow_db=shadow,
+        mcl_db=params.mcl_db,
+    )
+    return np.asarray(rx.max(axis=0), dtype=float)
+
+
+def site_radius_m(
+    sites: Sequence[Site],
+    bands_ghz: Sequence[float],
+    params: RadioParams,
+    *,
+    area_km2: float,
+    rx_heights_m: Sequence[float],
+    margin_db: float = 20.0,
+    max_distance_m: float | None = None,
+) -> FloatArray:
+    """Radius of each site (metres; inf: no limit), see the module notes.
+
+    Parameters
+    ----------
+    sites
+        The study's sites.
+    bands_ghz
+        The study's bands; a site counts the ones it radiates on.
+    params
+        The radio settings (link budget, shadowing, bandwidth rule).
+    area_km2
+        The area whose users share the cells (the regular grid's area), km^2.
+    rx_heights_m
+        Receiver heights that occur (the lowest loss over them is used), metres.
+    margin_db
+        How far below the noise floor a site may be left out, dB (>= 0).
+    max_distance_m
+        A fixed radius for every site instead (inf: no limit); None: automatic.
+    """
+    if max_distance_m is not None:
+        if not max_distance_m > 0:
+            raise InputError(f"max_site_distance_m: {max_distance_m} m must be > 0 (inf: none)")
+        return np.full(len(sites), float(max_distance_m))
+    if margin_db < 0:
+        raise InputError(f"site_radius_margin_db: {margin_db} dB must be >= 0")
+    heights = np.unique(np.asarray(rx_heights_m, dtype=float))
+    if heights.size == 0:
+        return np.full(len(sites), np.inf)
+    heights = np.linspace(heights.min(), heights.max(), 5) if heights.size > 5 else heights
+    threshold = {}
+    for f in bands_ghz:
+        n_cells = build_cells(sites, f, params.reuse).site_index.size
+        threshold[f] = noise_floor_dbm(f, n_cells, area_km2, params) - margin_db
+    out = np.zeros(len(sites))
+    for i, site in enumerate(sites):
+        for f in bands_ghz:
+            if not site.serves(f):
+                continue
+            above = np.flatnonzero(
+                best_case_rx_dbm(site, f, _D_GRID_M, heights, params) >= threshold[f]
+            )
+            if above.size == 0:
+                r = float(_D_GRID_M[0])
+            elif above[-1] + 1 >= _D_GRID_M.size:
+                r = np.inf
+            else:
+                r = float(_D_GRID_M[above[-1] + 1])
+            out[i] = max(out[i], r)
+    return out
