@@ -2,15 +2,27 @@
 
 This module orchestrates; the computation lives in the stage modules and the file
 writing in :mod:`twin.io.outputs`.
+
+The receivers are processed tile by tile (:mod:`twin.tiles`): for each tile the LoS to
+the sites within reach (:mod:`twin.radio.reach`) and each receiver's best server and
+interference; then, over all receivers, the best-server areas, bandwidths, SINR and
+capacity. Tiles run in this process or on dask workers (:class:`StudyOptions`,
+:mod:`twin.cluster`); the parsed city, the grid and the visibility raster can be reused
+from an on-disk cache (:mod:`twin.io.cache`). Peak memory is that of one tile plus the
+results (the (N, M) LoS matrix and the per-band arrays), whatever the city's size.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -21,10 +33,17 @@ from twin.city.model import CityModel, build_city
 from twin.errors import InputError
 from twin.grid import ReceiverGrid, build_grid
 from twin.layouts import generate_layout
-from twin.radio.network import BandResult, RadioParams, analyse_band
+from twin.radio.network import BandResult, RadioParams, Serving, band_cells, finish_band
+from twin.radio.reach import site_radius_m
 from twin.scenario import Scenario
 from twin.sites import Site, check_sites_in_area, sites_from_entries
-from twin.visibility import BuildingPrisms, los_matrix
+from twin.tiles import TILE_CELLS, TileContext, TileTask, link_shadow_units, tile_indices
+from twin.visibility import BuildingPrisms
+
+if TYPE_CHECKING:
+    from twin.cluster import TileRunner
+    from twin.io.cache import StudyCache
+    from twin.visibility.fast import FastRaster
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +60,49 @@ class StudyResult:
     los: np.ndarray  # (N, M) bool, receivers x sites
     bands: dict[str, BandResult]
     timings_s: dict[str, float] = field(default_factory=dict)
+    #: (M,) radius of each site, metres (inf: no limit); receivers farther away ignore it
+    site_radius_m: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class StudyOptions:
+    """How a study runs (not what it computes: the results are the same for any options).
+
+    Attributes
+    ----------
+    runner
+        Where the tiles run (:func:`twin.cluster.open_runner`); None: in this process.
+    cache
+        On-disk cache of the city, grid and visibility raster; None: no cache.
+    tile_cells
+        Side of a tile of the receiver grid, in grid cells.
+    """
+
+    runner: TileRunner | None = None
+    cache: StudyCache | None = None
+    tile_cells: int = TILE_CELLS
+
+
+_OPTIONS: ContextVar[StudyOptions | None] = ContextVar("twin_study_options", default=None)
+
+
+@contextmanager
+def study_options(options: StudyOptions) -> Iterator[StudyOptions]:
+    """Make ``options`` the default of :func:`run_study` and :func:`load_scenario_city`
+    inside the block (for callers that run studies through other functions, such as
+    :func:`twin.whatif.run_variant`)."""
+    token = _OPTIONS.set(options)
+    try:
+        yield options
+    finally:
+        _OPTIONS.reset(token)
+
+
+def current_options(options: StudyOptions | None = None) -> StudyOptions:
+    """``options``, else those of the enclosing :func:`study_options`, else the defaults."""
+    if options is not None:
+        return options
+    return _OPTIONS.get() or StudyOptions()
 
 
 @contextmanager
@@ -50,19 +112,63 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - t0, 3)
 
 
-def load_scenario_city(scenario: Scenario) -> CityModel:
-    """Read and build the scenario's city."""
+def load_scenario_city(scenario: Scenario, *, cache: StudyCache | None = None) -> CityModel:
+    """Read and build the scenario's city, or take it from ``cache`` (default: the one of
+    the enclosing :func:`study_options`) when the source file and options are the same.
+
+    Online sources (``place:``, ``bbox:``) are never cached.
+    """
     from twin.sources.load import read_city
 
-    raw = read_city(scenario.city.source)
-    if scenario.city.name:
-        raw.name = scenario.city.name
-    return build_city(
+    if cache is None:
+        cache = current_options().cache
+    c = scenario.city
+    key: dict[str, Any] | None = None
+    if cache is not None and not c.source.startswith(("place:", "bbox:")):
+        from twin.io.cache import file_sha256
+
+        src = Path(c.source)
+        if src.is_file():
+            key = {
+                "source": str(src.resolve()),
+                "sha256": file_sha256(src),
+                "name": c.name,
+                "storey_height_m": c.storey_height_m,
+                "default_height_m": c.default_height_m,
+                "min_area_m2": c.min_area_m2,
+            }
+            hit = cache.get("city", key)
+            if isinstance(hit, CityModel):
+                return hit
+    raw = read_city(c.source)
+    if c.name:
+        raw.name = c.name
+    city = build_city(
         raw,
-        storey_height_m=scenario.city.storey_height_m,
-        default_height_m=scenario.city.default_height_m,
-        min_area_m2=scenario.city.min_area_m2,
+        storey_height_m=c.storey_height_m,
+        default_height_m=c.default_height_m,
+        min_area_m2=c.min_area_m2,
     )
+    if cache is not None and key is not None:
+        cache.put("city", key, city)
+    return city
+
+
+def city_fingerprint(city: CityModel) -> str:
+    """sha256 of what the grid and the visibility raster depend on: CRS, building
+    footprints and heights, street lines."""
+    h = hashlib.sha256(city.crs.to_wkt().encode())
+    b = city.buildings
+    h.update(b.index.to_numpy().astype(np.int64).tobytes())
+    for wkb in shapely.to_wkb(b.geometry.to_numpy(), hex=False):
+        h.update(wkb)
+    h.update(b["height_m"].to_numpy(dtype=float).tobytes())
+    h.update(b["min_height_m"].to_numpy(dtype=float).tobytes())
+    if len(city.streets):
+        for wkb in shapely.to_wkb(city.streets.geometry.to_numpy(), hex=False):
+            h.update(wkb)
+        h.update(city.streets["drive"].to_numpy(dtype=bool).tobytes())
+    return h.hexdigest()
 
 
 def study_bounds(city: CityModel, scenario: Scenario) -> tuple[float, float, float, float]:
@@ -138,25 +244,63 @@ def shadow_unit_fields(
 
     One field per site and LoS state with the decorrelation distance of the site's model
     (TR 38.901 Table 7.5-6), seeded by ``params.seed`` and a hash of the site id, so a
-    site's field stays the same when other sites are added, moved or removed. The radio
-    stage multiplies it by the link's sigma (Table 7.4.1-1).
+    site's field stays the same when other sites are added, moved or removed
+    (:func:`twin.tiles.link_shadow_units`). The radio stage multiplies it by the link's
+    sigma (Table 7.4.1-1). None unless ``params.shadowing == "field"``.
     """
     if params.shadowing != "field":
         return None
-    import hashlib
+    return link_shadow_units(grid.x_m, grid.y_m, sites, np.asarray(los, dtype=bool), params.seed)
 
-    from twin.propagation.shadowing import site_shadow_fields_db
 
-    out = np.empty(los.shape)
-    models = np.array([s.model for s in sites])
-    for model in sorted(set(models)):
-        cols = np.flatnonzero(models == model)
-        ids = [int(hashlib.sha256(sites[int(c)].site_id.encode()).hexdigest()[:8], 16) for c in cols]
-        out[:, cols] = site_shadow_fields_db(
-            grid.x_m, grid.y_m, los[:, cols], sigma_db=1.0, model=model, seed=params.seed,
-            site_ids=ids,
-        )  # fmt: skip
-    return out
+def study_grid(
+    city: CityModel,
+    bounds: tuple[float, float, float, float],
+    scenario: Scenario,
+    *,
+    cache: StudyCache | None = None,
+) -> ReceiverGrid:
+    """The receiver grid of the scenario over ``bounds``, from ``cache`` when there."""
+    g = scenario.grid
+    settings = g.model_dump(mode="json")
+    key: dict[str, Any] = {}
+    if cache is not None:
+        key = {"city": city_fingerprint(city), "bounds": list(bounds), "grid": settings}
+        hit = cache.get("grid", key)
+        if isinstance(hit, ReceiverGrid):
+            return hit
+    grid = build_grid(
+        city.buildings,
+        bounds,
+        city.crs,
+        spacing_m=g.spacing_m,
+        indoor_height_m=g.indoor_height_m,
+        outdoor_height_m=g.outdoor_height_m,
+        roof_clearance_m=g.roof_clearance_m,
+        streets=city.streets,
+        street_step_m=g.street_step_m,
+    )
+    if cache is not None:
+        cache.put("grid", key, grid)
+    return grid
+
+
+def visibility_raster(
+    city: CityModel, prisms: BuildingPrisms, *, cache: StudyCache | None = None
+) -> FastRaster:
+    """The fast visibility engine's building raster of ``city``, from ``cache`` when there."""
+    from twin.visibility.fast import FastRaster, build_fast_raster
+
+    key: dict[str, Any] = {}
+    if cache is not None:
+        key = {"city": city_fingerprint(city), "res_m": 1.0}
+        hit = cache.get("raster", key)
+        if isinstance(hit, FastRaster):
+            return hit
+    raster = build_fast_raster(prisms, res_m=1.0)
+    if cache is not None:
+        cache.put("raster", key, raster)
+    return raster
 
 
 def run_study(
@@ -165,30 +309,42 @@ def run_study(
     city: CityModel | None = None,
     sites: Sequence[Site] | None = None,
     progress: Callable[[str], None] | None = None,
+    options: StudyOptions | None = None,
 ) -> StudyResult:
-    """Run one study. ``city`` and ``sites`` override what the scenario would build;
-    ``progress`` is called with the name of each stage as it starts."""
+    """Run one study.
+
+    Parameters
+    ----------
+    scenario
+        What to run.
+    city, sites
+        Override what the scenario would build.
+    progress
+        Called with the name of each stage as it starts.
+    options
+        Where the tiles run, the cache, the tile size (:class:`StudyOptions`); default
+        those of the enclosing :func:`study_options`, else in process without cache.
+        The results do not depend on them.
+
+    Notes
+    -----
+    ``timings_s`` has the wall time of ``city``, ``grid`` and ``sites``; ``visibility``
+    and ``radio`` are the time spent in those parts of the tiles, summed over the tiles
+    (on a cluster, worker time), ``tiles`` the wall time of the tile pass and ``cells``
+    that of the global step (best-server areas, SINR, capacity).
+    """
+    opts = current_options(options)
     timings: dict[str, float] = {}
     say = progress or (lambda stage: None)
     say("city")
     with _timed(timings, "city"):
         if city is None:
-            city = load_scenario_city(scenario)
+            city = load_scenario_city(scenario, cache=opts.cache)
         bounds = study_bounds(city, scenario)
     g = scenario.grid
     say("grid")
     with _timed(timings, "grid"):
-        grid = build_grid(
-            city.buildings,
-            bounds,
-            city.crs,
-            spacing_m=g.spacing_m,
-            indoor_height_m=g.indoor_height_m,
-            outdoor_height_m=g.outdoor_height_m,
-            roof_clearance_m=g.roof_clearance_m,
-            streets=city.streets,
-            street_step_m=g.street_step_m,
-        )
+        grid = study_grid(city, bounds, scenario, cache=opts.cache)
     say("sites")
     with _timed(timings, "sites"):
         site_list = list(sites) if sites is not None else scenario_sites(scenario, city, bounds)
@@ -199,34 +355,88 @@ def run_study(
         city.name,
         len(grid),
         int(grid.is_grid.sum()),
-        100 * grid.indoor[grid.is_grid].mean(),
+        100 * grid.indoor[grid.is_grid].mean() if grid.is_grid.any() else 0.0,
         len(site_list),
+    )
+    params = radio_params(scenario)
+    r = scenario.radio
+    unit_km2 = (g.spacing_m / 1000.0) ** 2
+    radius = site_radius_m(
+        site_list,
+        r.bands_ghz,
+        params,
+        area_km2=float(grid.is_grid.sum()) * unit_km2,
+        rx_heights_m=np.unique(grid.rx_height_m).tolist(),
+        margin_db=r.site_radius_margin_db,
+        max_distance_m=r.max_site_distance_m,
     )
     say("visibility")
     with _timed(timings, "visibility"):
         prisms = BuildingPrisms.from_geodataframe(city.buildings)
-        rx = np.column_stack([grid.x_m, grid.y_m, grid.rx_height_m])
-        tx = np.array([(s.x_m, s.y_m, s.height_m) for s in site_list], dtype=float)
-        los = los_matrix(prisms, rx, grid.building_id, tx, mode=scenario.radio.visibility)
-    params = radio_params(scenario)
-    bands: dict[str, BandResult] = {}
+        raster = (
+            visibility_raster(city, prisms, cache=opts.cache) if r.visibility == "fast" else None
+        )
+    cells = {band_label(f): band_cells(f, site_list, params.reuse) for f in r.bands_ghz}
+    ctx = TileContext(
+        prisms=prisms,
+        raster=raster,
+        visibility=r.visibility,
+        sites=site_list,
+        tx_xyz_m=np.array([(s.x_m, s.y_m, s.height_m) for s in site_list], dtype=float),
+        site_radius_m=radius,
+        bands=cells,
+        params=params,
+    )
+    tasks = [TileTask.of(grid, idx) for idx in tile_indices(grid, opts.tile_cells)]
+    n, m = len(grid), len(site_list)
+    los = np.zeros((n, m), dtype=np.bool_)
+    serving = {label: Serving.empty(n) for label in cells}
+    runner = opts.runner
+    if runner is None:
+        from twin.cluster import LocalRunner
+
+        runner = LocalRunner()
+    log.info(
+        "%d tiles of up to %d x %d cells, %s; site radius %s",
+        len(tasks),
+        opts.tile_cells,
+        opts.tile_cells,
+        runner.description,
+        _radius_text(radius),
+    )
+    vis_s = radio_s = 0.0
+    pairs = 0
+    t0 = time.perf_counter()
+    for out in runner.run(ctx, tasks):
+        los[out.index[:, None], out.site_cols[None, :]] = out.los
+        for label, part in out.serving.items():
+            serving[label].put(out.index, part)
+        vis_s += out.visibility_s
+        radio_s += out.radio_s
+        pairs += out.pairs
+    timings["visibility"] = round(timings.get("visibility", 0.0) + vis_s, 3)
+    timings["radio"] = round(radio_s, 3)
+    timings["tiles"] = round(time.perf_counter() - t0, 3)
     say("radio")
-    with _timed(timings, "radio"):
-        shadow = shadow_unit_fields(grid, site_list, los, params)
-        for f in scenario.radio.bands_ghz:
-            bands[band_label(f)] = analyse_band(
-                f,
-                site_list,
-                los,
-                grid.x_m,
-                grid.y_m,
-                grid.rx_height_m,
-                grid.indoor,
-                grid.is_grid,
-                (g.spacing_m / 1000.0) ** 2,
-                params,
-                shadow_db=shadow,
+    bands: dict[str, BandResult] = {}
+    with _timed(timings, "cells"):
+        for label, band in cells.items():
+            bands[label] = finish_band(
+                band, serving[label], grid.indoor, grid.is_grid, unit_km2, params
             )
+            unserved = int((bands[label].serving_cell < 0).sum())
+            if unserved:
+                log.warning(
+                    "band %s: %d receivers have no site within its radius (unserved)",
+                    label,
+                    unserved,
+                )
+    log.info(
+        "visibility: %d (receiver, site) pairs of %d, %.0f pairs/s",
+        pairs,
+        n * m,
+        pairs / vis_s if vis_s > 0 else float("nan"),
+    )
     return StudyResult(
         scenario=scenario,
         city=city,
@@ -236,4 +446,12 @@ def run_study(
         los=los,
         bands=bands,
         timings_s=timings,
+        site_radius_m=radius,
     )
+
+
+def _radius_text(radius: np.ndarray) -> str:
+    if radius.size == 0 or not np.isfinite(radius).any():
+        return "unlimited"
+    lo, hi = float(radius.min()), float(radius.max())
+    return f"{lo / 1000:.3g} km" if lo == hi else f"{lo / 1000:.3g} to {hi / 1000:.3g} km"

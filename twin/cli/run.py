@@ -57,6 +57,38 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
     show_default=True,
     help="Grid metric shown by map.html.",
 )
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="Run the tiles on this existing dask cluster (see docs/scaling.md).",
+)
+@click.option(
+    "--workers",
+    type=int,
+    help="Run the tiles on a local dask cluster of this many worker processes (>= 1).",
+)
+@click.option(
+    "--connect-timeout",
+    "connect_timeout_s",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the --scheduler to answer and have a worker.",
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Neither read nor write the cache of city, grid and visibility raster "
+    "(.twin-cache/ or $TWIN_CACHE_DIR).",
+)
+@click.option(
+    "--tile",
+    "tile_cells",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Side of a tile of receivers, in grid cells (memory grows with its square).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty output folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def run(
@@ -69,6 +101,11 @@ def run(
     visibility: str | None,
     variant: str | None,
     map_metric: str,
+    scheduler: str | None,
+    workers: int | None,
+    connect_timeout_s: float,
+    no_cache: bool,
+    tile_cells: int,
     overwrite: bool,
     no_progress: bool,
 ) -> None:
@@ -80,9 +117,12 @@ def run(
     variant's changes apply to the scenario (after --city and --sites; --spacing, --bands
     and --visibility apply last).
     """
+    from twin.cluster import check_scheduler_address, open_runner
+    from twin.io.cache import StudyCache
     from twin.io.outputs import check_out_dir, write_run
     from twin.scenario import with_overrides
     from twin.sources.scenario_file import read_scenario
+    from twin.study import StudyOptions, study_options
     from twin.variants import variant_chain
     from twin.whatif import run_variant
 
@@ -90,6 +130,14 @@ def run(
     sc = read_scenario(path)
     if spacing is not None and spacing <= 0:
         raise InputError(f"--spacing: {spacing} m is not allowed; give a spacing > 0 m")
+    if scheduler is not None and workers is not None:
+        raise InputError(
+            "give --scheduler (an existing dask cluster) or --workers (a local one), not both"
+        )
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers: {workers} is not allowed; give 1 or more worker processes")
+    if scheduler is not None:
+        scheduler = check_scheduler_address(scheduler)
     sc = with_overrides(sc, city_source=city, sites_file=str(sites) if sites is not None else None)
     if variant is not None:
         variant_chain(sc, variant)  # fail now on an unknown variant
@@ -103,14 +151,24 @@ def run(
         if stage != "city":
             bar.update(1)
 
-    result = run_variant(
-        sc,
-        variant,
-        spacing_m=spacing,
-        bands_ghz=parse_bands(bands) if bands is not None else None,
-        visibility=visibility,
-        progress=progress,
-    )
+    with (
+        open_runner(scheduler=scheduler, workers=workers, timeout_s=connect_timeout_s) as runner,
+        study_options(
+            StudyOptions(
+                runner=runner,
+                cache=None if no_cache else StudyCache(),
+                tile_cells=tile_cells,
+            )
+        ),
+    ):
+        result = run_variant(
+            sc,
+            variant,
+            spacing_m=spacing,
+            bands_ghz=parse_bands(bands) if bands is not None else None,
+            visibility=visibility,
+            progress=progress,
+        )
     progress("outputs")
     summary = write_run(result, out_dir, overwrite=overwrite, map_metric=map_metric)
     bar.update(1)

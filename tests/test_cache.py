@@ -1,0 +1,138 @@
+"""The on-disk cache of city, grid and visibility raster (twin.io.cache, twin.study)."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tests.scale_inputs import write_footprint_scenario
+from twin.cli.main import cli
+from twin.io.cache import CACHE_FORMAT, StudyCache, default_cache_dir
+from twin.scenario import with_overrides
+from twin.sources.scenario_file import read_scenario
+from twin.study import StudyOptions, run_study, study_options
+
+
+def _same_band(a, b) -> None:  # type: ignore[no-untyped-def]
+    for name in ("serving_cell", "rsrp_dbm", "sinr_db", "capacity_mbps", "user_type"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), name
+
+
+def test_a_what_if_rerun_takes_city_grid_and_raster_from_the_cache(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sc = read_scenario(write_footprint_scenario(tmp_path / "in"))
+    cache = StudyCache(tmp_path / "cache")
+    caplog.set_level(logging.INFO, logger="twin")
+    first = run_study(sc, options=StudyOptions(cache=cache))
+    assert cache.hits == []
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache").glob("*.pkl")) == [
+        "city", "grid", "raster",
+    ]  # fmt: skip
+    # what-if: other bands, one site fewer
+    whatif = with_overrides(sc, bands_ghz=(3.5,))
+    caplog.clear()
+    again = run_study(whatif, sites=first.sites[1:], options=StudyOptions(cache=cache))
+    assert cache.hits == ["city", "grid", "raster"]
+    assert sum("cache hit" in r.getMessage() for r in caplog.records) == 3
+    assert again.timings_s["city"] < max(first.timings_s["city"], 0.05)
+    ref = run_study(whatif, sites=first.sites[1:])  # no cache
+    assert np.array_equal(again.los, ref.los)
+    _same_band(again.bands["3p5"], ref.bands["3p5"])
+    assert again.grid.x_m.tobytes() == first.grid.x_m.tobytes()
+
+
+def test_changed_input_or_options_miss_the_cache(tmp_path: Path) -> None:
+    path = write_footprint_scenario(tmp_path / "in")
+    sc = read_scenario(path)
+    cache = StudyCache(tmp_path / "cache")
+    run_study(sc, options=StudyOptions(cache=cache))
+    # grid settings: the city is reused, the grid is not
+    run_study(with_overrides(sc, spacing_m=20.0), options=StudyOptions(cache=cache))
+    assert cache.hits == ["city", "raster"]
+    # city options: nothing is reused
+    cache.hits.clear()
+    data = sc.model_dump(mode="python")
+    data["city"]["default_height_m"] = 12.0
+    run_study(type(sc).model_validate(data), options=StudyOptions(cache=cache))
+    assert "city" not in cache.hits
+    # the input file's bytes
+    cache.hits.clear()
+    geojson = tmp_path / "in" / "city.geojson"
+    geojson.write_text(geojson.read_text().replace('"height_m": 9.0', '"height_m": 9.5', 1))
+    run_study(sc, options=StudyOptions(cache=cache))
+    assert cache.hits == []
+
+
+def test_stale_or_broken_entries_are_ignored_and_replaced(tmp_path: Path) -> None:
+    sc = read_scenario(write_footprint_scenario(tmp_path / "in"))
+    cache = StudyCache(tmp_path / "cache")
+    ref = run_study(sc, options=StudyOptions(cache=cache))
+    files = sorted((tmp_path / "cache").glob("*.pkl"))
+    city_file = next(p for p in files if p.name.startswith("city-"))
+    grid_file = next(p for p in files if p.name.startswith("grid-"))
+    entry = pickle.loads(city_file.read_bytes())
+    entry["format"] = CACHE_FORMAT + 1  # written by another version of the format
+    city_file.write_bytes(pickle.dumps(entry))
+    grid_file.write_bytes(b"not a pickle")
+    cache.hits.clear()
+    again = run_study(sc, options=StudyOptions(cache=cache))
+    assert cache.hits == ["raster"]
+    assert np.array_equal(again.los, ref.los)
+    # replaced by good entries
+    cache.hits.clear()
+    run_study(sc, options=StudyOptions(cache=cache))
+    assert cache.hits == ["city", "grid", "raster"]
+
+
+def test_an_unwritable_cache_only_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    sc = read_scenario(write_footprint_scenario(tmp_path / "in"))
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder should be")
+    caplog.set_level(logging.WARNING, logger="twin")
+    r = run_study(sc, options=StudyOptions(cache=StudyCache(blocker / "cache")))
+    assert len(r.grid) > 0
+    assert any("could not write" in rec.getMessage() for rec in caplog.records)
+
+
+def test_cache_folder_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWIN_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert default_cache_dir() == tmp_path / "elsewhere"
+    monkeypatch.delenv("TWIN_CACHE_DIR")
+    monkeypatch.chdir(tmp_path)
+    assert default_cache_dir() == tmp_path / ".twin-cache"
+
+
+def test_study_options_reach_nested_runs(tmp_path: Path) -> None:
+    """Functions that call run_study (what-if variants) get the options of the block."""
+    from twin.whatif import run_variant
+
+    sc = read_scenario(write_footprint_scenario(tmp_path / "in"))
+    cache = StudyCache(tmp_path / "cache")
+    with study_options(StudyOptions(cache=cache)):
+        run_variant(sc)
+        run_variant(sc, bands_ghz=(28.0,))
+    assert cache.hits == ["city", "grid", "raster"]
+
+
+def test_twin_run_caches_unless_told_not_to(tmp_path: Path) -> None:
+    scenario = write_footprint_scenario(tmp_path / "in")
+    runner = CliRunner()
+    env = {"TWIN_CACHE_DIR": str(tmp_path / "cache")}
+    base = ["run", str(scenario), "--no-progress"]
+    r1 = runner.invoke(cli, [*base, "--out", str(tmp_path / "o1")], env=env)
+    assert r1.exit_code == 0, r1.output
+    assert "cache hit" not in r1.output
+    r2 = runner.invoke(cli, [*base, "--out", str(tmp_path / "o2"), "--bands", "28"], env=env)
+    assert r2.exit_code == 0, r2.output
+    assert r2.output.count("cache hit") == 3
+    r3 = runner.invoke(cli, [*base, "--out", str(tmp_path / "o3"), "--no-cache"], env=env)
+    assert r3.exit_code == 0, r3.output
+    assert "twin.io.cache" not in r3.output
+    assert (tmp_path / "o2" / "rasters" / "sinr_db_28.tif").is_file()

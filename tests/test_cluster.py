@@ -1,0 +1,211 @@
+"""Tiles on dask: a real `dask scheduler` and two `dask worker` processes on 127.0.0.1,
+a local cluster, and the errors of an address that does not answer (twin.cluster)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+
+from tests.scale_inputs import write_footprint_scenario
+from twin.cli.main import cli
+from twin.cluster import check_scheduler_address, connect, open_runner
+from twin.errors import ClusterError, InputError
+from twin.sources.scenario_file import read_scenario
+from twin.study import StudyOptions, run_study
+
+DASK = Path(sys.executable).with_name("dask")
+START_TIMEOUT_S = 60.0
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Workers first, then the scheduler, each waited for (killed after 15 s)."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.terminate()
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=15)
+
+
+def _spawn(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``dask ARGS`` with its output in ``log_path``."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [str(DASK), *args], stdout=log, stderr=subprocess.STDOUT, cwd=log_path.parent
+        )
+
+
+def _start_scheduler(folder: Path, procs: list[subprocess.Popen[bytes]]) -> str:
+    """Start `dask scheduler` on a free port of 127.0.0.1; return its address."""
+    sched_file = folder / "scheduler.json"
+    args = ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+    procs.append(_spawn([*args, "--scheduler-file", str(sched_file)], folder / "scheduler.log"))
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if procs[-1].poll() is not None:
+            raise RuntimeError(f"dask scheduler exited: {(folder / 'scheduler.log').read_text()}")
+        try:
+            return str(json.loads(sched_file.read_text())["address"])
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            time.sleep(0.2)
+    raise RuntimeError("dask scheduler did not start in time")
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A scheduler and two single-thread workers, always torn down."""
+    folder = tmp_path_factory.mktemp("dask")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        address = _start_scheduler(folder, procs)
+        for i in range(2):
+            args = ["worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard"]
+            args += ["--host", "127.0.0.1", "--name", f"w{i}"]
+            args += ["--local-directory", str(folder / f"w{i}")]
+            procs.append(_spawn(args, folder / f"worker{i}.log"))
+        client = connect(address, timeout_s=START_TIMEOUT_S)
+        try:
+            client.wait_for_workers(2, timeout=START_TIMEOUT_S)
+        finally:
+            client.close()
+        yield address
+    finally:
+        _stop(procs)
+
+
+@pytest.fixture(scope="module")
+def scenario_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_footprint_scenario(tmp_path_factory.mktemp("inputs"))
+
+
+def _assert_same(a, b) -> None:  # type: ignore[no-untyped-def]
+    assert np.array_equal(a.los, b.los)
+    for label in a.bands:
+        for name in ("serving_cell", "rsrp_dbm", "sinr_db", "capacity_mbps", "user_type"):
+            x, y = getattr(a.bands[label], name), getattr(b.bands[label], name)
+            assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), (label, name)
+
+
+def test_tiles_on_a_real_dask_cluster_give_the_single_process_result(
+    dask_cluster: str, scenario_path: Path
+) -> None:
+    sc = read_scenario(scenario_path)
+    local = run_study(sc, options=StudyOptions(tile_cells=8))
+    with open_runner(scheduler=dask_cluster) as runner:
+        assert "2 workers" in runner.description
+        remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
+    assert remote.timings_s["tiles"] > 0
+    _assert_same(local, remote)
+
+
+def test_twin_run_on_the_cluster_writes_the_same_outputs(
+    dask_cluster: str, scenario_path: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    env = {"TWIN_CACHE_DIR": str(tmp_path / "cache")}
+    base = ["-q", "run", str(scenario_path), "--no-progress", "--tile", "16"]
+    one = runner.invoke(cli, [*base, "--out", str(tmp_path / "one")], env=env)
+    assert one.exit_code == 0, one.output
+    two = runner.invoke(
+        cli, [*base, "--out", str(tmp_path / "two"), "--scheduler", dask_cluster], env=env
+    )
+    assert two.exit_code == 0, two.output
+    for name in ("sinr_db_3p5.tif", "capacity_mbps_28.tif", "los_28.tif"):
+        with rasterio.open(tmp_path / "one" / "rasters" / name) as a:
+            with rasterio.open(tmp_path / "two" / "rasters" / name) as b:
+                assert np.array_equal(a.read(1), b.read(1)), name
+    s1 = json.loads((tmp_path / "one" / "summary.json").read_text())
+    s2 = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert s1["bands"] == s2["bands"]
+
+
+def test_a_local_cluster_of_two_workers(scenario_path: Path) -> None:
+    sc = read_scenario(scenario_path)
+    local = run_study(sc, options=StudyOptions(tile_cells=8))
+    with open_runner(workers=2) as runner:
+        assert "2 worker processes" in runner.description
+        remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
+    _assert_same(local, remote)
+
+
+def test_an_address_that_does_not_answer_fails_fast_and_clearly(tmp_path: Path) -> None:
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    t0 = time.monotonic()
+    with pytest.raises(ClusterError, match="did not answer within 2 s") as info:
+        with open_runner(scheduler=address, timeout_s=2.0):
+            pass
+    assert isinstance(info.value, ConnectionError)
+    assert time.monotonic() - t0 < 20
+    scenario = write_footprint_scenario(tmp_path / "in")
+    t0 = time.monotonic()
+    res = CliRunner().invoke(
+        cli,
+        ["run", str(scenario), "--out", str(tmp_path / "out"), "--no-progress",
+         "--scheduler", address, "--connect-timeout", "2"],
+    )  # fmt: skip
+    assert res.exit_code != 0
+    assert "did not answer" in res.output and address in res.output
+    assert time.monotonic() - t0 < 20
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_scheduler_without_workers_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        address = _start_scheduler(tmp_path, procs)
+        t0 = time.monotonic()
+        with pytest.raises(ClusterError, match="has no worker"):
+            connect(address, timeout_s=2.0)
+        assert time.monotonic() - t0 < 20
+    finally:
+        _stop(procs)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "0"], "--workers: 0 is not allowed"),
+        (["--workers", "-2"], "--workers: -2 is not allowed"),
+        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"], "not both"),
+        (["--scheduler", "no-port-here"], "not a dask scheduler address"),
+    ],
+)
+def test_bad_cluster_options(tmp_path: Path, args: list[str], message: str) -> None:
+    scenario = write_footprint_scenario(tmp_path / "in")
+    res = CliRunner().invoke(
+        cli, ["run", str(scenario), "--out", str(tmp_path / "out"), "--no-progress", *args]
+    )
+    assert res.exit_code != 0
+    assert message in res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_scheduler_addresses() -> None:
+    assert check_scheduler_address("127.0.0.1:8786") == "tcp://127.0.0.1:8786"
+    assert check_scheduler_address("tcp://sched.example:9000") == "tcp://sched.example:9000"
+    for bad in ("", "tcp://host", "host:99999", "http://h:1"):
+        with pytest.raises(InputError):
+            check_scheduler_address(bad)
+    with pytest.raises(InputError):
+        with open_runner(workers=0):
+            pass

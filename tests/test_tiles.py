@@ -1,0 +1,214 @@
+"""Tiled study: the same results whatever the tiling, and the site radius (twin.tiles,
+twin.radio.reach, twin.study)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from twin.city.synthetic import synthetic_city
+from twin.errors import InputError
+from twin.radio.network import RadioParams, analyse_band
+from twin.radio.reach import best_case_rx_dbm, noise_floor_dbm, site_radius_m
+from twin.scenario import Scenario
+from twin.sites import Site
+from twin.study import StudyOptions, StudyResult, radio_params, run_study, shadow_unit_fields
+from twin.tiles import tile_indices
+
+BAND_FIELDS = (
+    "serving_site", "serving_cell", "los", "d2d_m", "path_loss_db", "rsrp_dbm", "sinr_db",
+    "bandwidth_hz", "capacity_mbps", "user_type", "edge", "cell_area_km2",
+)  # fmt: skip
+
+
+def synthetic_scenario(**radio: object) -> Scenario:
+    """Rooftop UMa omni sites plus sectored UMi street sites, 10 m grid, three bands."""
+    return Scenario.model_validate(
+        {
+            "name": "tiles",
+            "city": {"source": "synthetic"},
+            "grid": {"spacing_m": 10.0, "street_step_m": 20.0},
+            "sites": {
+                "generate": [
+                    {"layout": "hex-rooftop", "isd_m": 300.0},
+                    {
+                        "layout": "hex-street",
+                        "isd_m": 250.0,
+                        "power_dbm": 40.0,
+                        "azimuths_deg": [0.0, 120.0, 240.0],
+                        "bands_ghz": [3.5, 28.0],
+                    },
+                ]
+            },
+            "radio": {"bands_ghz": [0.7, 3.5, 28.0], **radio},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def small_city():  # type: ignore[no-untyped-def]
+    return synthetic_city(0.36, seed=7)
+
+
+def assert_same_results(a: StudyResult, b: StudyResult, *, rtol: float = 0.0) -> None:
+    assert np.array_equal(a.los, b.los)
+    assert a.bands.keys() == b.bands.keys()
+    for label in a.bands:
+        for name in BAND_FIELDS:
+            x = getattr(a.bands[label], name)
+            y = getattr(b.bands[label], name)
+            if rtol and x.dtype.kind == "f":
+                np.testing.assert_allclose(x, y, rtol=rtol, atol=0, err_msg=f"{label} {name}")
+            else:
+                assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), f"{label} {name}"
+
+
+def test_tiles_cover_every_receiver_once(small_city) -> None:  # type: ignore[no-untyped-def]
+    sc = synthetic_scenario()
+    r = run_study(sc, city=small_city, options=StudyOptions(tile_cells=7))
+    tiles = tile_indices(r.grid, 7)
+    allidx = np.concatenate(tiles)
+    assert np.array_equal(np.sort(allidx), np.arange(len(r.grid)))
+    assert all(np.all(np.diff(t) > 0) for t in tiles)
+    # each tile is one raster block; a street point goes to the block under it
+    g = r.grid
+    t = g.spec.transform
+    n_block_cols = -(-g.spec.shape[1] // 7)
+    row = np.where(g.is_grid, g.row, np.floor((g.y_m - t.f) / t.e)).astype(int)
+    col = np.where(g.is_grid, g.col, np.floor((g.x_m - t.c) / t.a)).astype(int)
+    row = np.clip(row, 0, g.spec.shape[0] - 1)
+    col = np.clip(col, 0, g.spec.shape[1] - 1)
+    block = (row // 7) * n_block_cols + col // 7
+    assert (~g.is_grid).any()
+    for tile in tiles:
+        assert np.unique(block[tile]).size == 1
+
+
+@pytest.mark.parametrize(
+    "radio",
+    [
+        {},
+        {"max_site_distance_m": 350.0},
+        {"max_site_distance_m": 250.0, "shadowing": "field"},
+    ],
+    ids=["auto-radius", "fixed-radius", "radius-and-shadow-field"],
+)
+def test_tiled_run_equals_one_tile_bit_for_bit(small_city, radio) -> None:  # type: ignore[no-untyped-def]
+    sc = synthetic_scenario(**radio)
+    whole = run_study(sc, city=small_city, options=StudyOptions(tile_cells=1_000_000))
+    tiled = run_study(sc, city=small_city, options=StudyOptions(tile_cells=9))
+    assert len(tile_indices(tiled.grid, 9)) > 20
+    # the radius prunes: far pairs are left out as no-LoS
+    if "max_site_distance_m" in radio:
+        assert whole.site_radius_m is not None and np.all(whole.site_radius_m < 400)
+    assert_same_results(whole, tiled)
+
+
+def test_tiled_run_equals_the_vectorised_band_analysis(small_city) -> None:  # type: ignore[no-untyped-def]
+    """The tile pass + global step give what analyse_band gives on the whole (N, M) LoS."""
+    sc = synthetic_scenario(max_site_distance_m=300.0)
+    r = run_study(sc, city=small_city, options=StudyOptions(tile_cells=13))
+    g = r.grid
+    params = radio_params(sc)
+    for label, res in r.bands.items():
+        ref = analyse_band(
+            res.freq_ghz, r.sites, r.los, g.x_m, g.y_m, g.rx_height_m, g.indoor, g.is_grid,
+            (sc.grid.spacing_m / 1000) ** 2, params,
+            shadow_db=shadow_unit_fields(g, r.sites, r.los, params), site_radius_m=r.site_radius_m,
+        )  # fmt: skip
+        for name in BAND_FIELDS:
+            x, y = getattr(ref, name), getattr(res, name)
+            assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), f"{label} {name}"
+
+
+def test_a_far_site_gives_neither_signal_nor_interference(small_city) -> None:  # type: ignore[no-untyped-def]
+    sc = synthetic_scenario(max_site_distance_m=300.0)
+    r = run_study(sc, city=small_city)
+    g = r.grid
+    sx = np.array([s.x_m for s in r.sites])
+    sy = np.array([s.y_m for s in r.sites])
+    d = np.hypot(g.x_m[:, None] - sx, g.y_m[:, None] - sy)
+    assert not r.los[d > 300.0].any()
+    res = r.bands["3p5"]
+    served = res.serving_cell >= 0
+    assert np.all(res.d2d_m[served] <= 300.0)
+    # the interference of a receiver only sums cells within 300 m: recompute with all
+    # farther sites removed from the LoS and the same radius; nothing changes
+    los = r.los & (d <= 300.0)
+    params = radio_params(sc)
+    again = analyse_band(
+        3.5, r.sites, los, g.x_m, g.y_m, g.rx_height_m, g.indoor, g.is_grid, 1e-4, params,
+        site_radius_m=r.site_radius_m,
+    )  # fmt: skip
+    assert np.array_equal(again.sinr_db, res.sinr_db, equal_nan=True)
+    # without the radius, far interferers lower the SINR (never raise it)
+    unlimited = analyse_band(
+        3.5, r.sites, r.los, g.x_m, g.y_m, g.rx_height_m, g.indoor, g.is_grid, 1e-4, params
+    )
+    both = served & (unlimited.serving_cell == res.serving_cell)
+    assert both.mean() > 0.9
+    assert np.all(unlimited.sinr_db[both] <= res.sinr_db[both] + 1e-9)
+
+
+def test_unserved_receivers_are_marked_not_crashed(small_city) -> None:  # type: ignore[no-untyped-def]
+    sc = synthetic_scenario(max_site_distance_m=40.0)
+    r = run_study(sc, city=small_city, options=StudyOptions(tile_cells=16))
+    res = r.bands["0p7"]
+    unserved = res.serving_cell < 0
+    assert unserved.any() and (~unserved).any()
+    assert np.all(res.serving_site[unserved] == -1)
+    assert np.all(np.isnan(res.sinr_db[unserved])) and np.all(res.capacity_mbps[unserved] == 0)
+    assert set(np.unique(res.user_type[unserved])) <= {1, 3}
+    assert np.all(np.isfinite(res.sinr_db[~unserved]))
+
+
+def test_automatic_radius_is_where_the_best_case_drops_below_noise_by_the_margin() -> None:
+    site = Site("A", 0.0, 0.0, 25.0, model="uma", power_dbm=46.0, gain_dbi=15.0)
+    params = RadioParams()
+    heights = [1.5, 9.0]
+    r = site_radius_m([site], [3.5], params, area_km2=1.0, rx_heights_m=heights, margin_db=20)
+    floor = noise_floor_dbm(3.5, 1, 1.0, params)
+    below = best_case_rx_dbm(site, 3.5, np.array([r[0]]), np.array(heights), params)[0]
+    just_in = best_case_rx_dbm(site, 3.5, np.array([r[0] / 1.011]), np.array(heights), params)[0]
+    assert below < floor - 20.0 <= just_in
+    # noise of one user per cell: 300 users/km2 x 1 km2 -> 300 users in the only cell
+    bw = 0.05 * 3.5e9 / (3 * 300)
+    assert floor == pytest.approx(-174 + 10 * np.log10(bw))
+    # a larger margin reaches farther; the widest band wins for a multi-band site
+    r40 = site_radius_m([site], [3.5], params, area_km2=1.0, rx_heights_m=heights, margin_db=40)
+    assert r40[0] > r[0]
+    multi = site_radius_m([site], [3.5, 28.0], params, area_km2=1.0, rx_heights_m=heights)
+    only28 = site_radius_m([site], [28.0], params, area_km2=1.0, rx_heights_m=heights)
+    assert multi[0] == max(r[0], only28[0])
+    # a weak street pole reaches less far than the macro site
+    pole = Site("P", 0.0, 0.0, 10.0, model="umi", power_dbm=20.0, gain_dbi=5.0)
+    rp = site_radius_m([pole], [3.5], params, area_km2=1.0, rx_heights_m=heights)
+    assert rp[0] < r[0]
+
+
+def test_fixed_radius_and_bad_values() -> None:
+    sites = [Site("A", 0.0, 0.0, 25.0), Site("B", 100.0, 0.0, 25.0)]
+    p = RadioParams()
+    r = site_radius_m(sites, [3.5], p, area_km2=1, rx_heights_m=[1.5], max_distance_m=800.0)
+    assert np.array_equal(r, [800.0, 800.0])
+    r = site_radius_m(sites, [3.5], p, area_km2=1, rx_heights_m=[1.5], max_distance_m=np.inf)
+    assert np.all(np.isinf(r))
+    with pytest.raises(InputError, match="max_site_distance_m"):
+        site_radius_m(sites, [3.5], p, area_km2=1, rx_heights_m=[1.5], max_distance_m=0.0)
+    with pytest.raises(InputError, match="margin"):
+        site_radius_m(sites, [3.5], p, area_km2=1, rx_heights_m=[1.5], margin_db=-1.0)
+    fixed = replace(p, bandwidth="fixed")
+    with pytest.raises(InputError, match="channel_bandwidth_mhz"):
+        site_radius_m(sites, [3.5], fixed, area_km2=1, rx_heights_m=[1.5])
+
+
+def test_scenario_radius_keys_are_checked() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        synthetic_scenario(max_site_distance_m=-5.0)
+    with pytest.raises(ValidationError):
+        synthetic_scenario(site_radius_margin_db=-1.0)
+    assert synthetic_scenario(max_site_distance_m=float("inf")).radio.max_site_distance_m == np.inf

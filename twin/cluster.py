@@ -1,0 +1,202 @@
+"""Where the tiles of a study run: in this process or on a dask cluster.
+
+:func:`open_runner` gives a :class:`TileRunner`:
+
+* no option: :class:`LocalRunner`, the tiles one after the other in this process (the
+  compiled LoS kernel uses every core);
+* ``workers=N``: a ``dask.distributed.LocalCluster`` of N worker processes with one
+  thread each, started for the run and closed after it;
+* ``scheduler="tcp://HOST:PORT"``: an existing dask cluster (``dask scheduler`` and
+  ``dask worker`` processes, with `twin` installed on the workers).
+
+On dask, the shared part of the work (:class:`twin.tiles.TileContext`: prisms, the
+visibility raster, sites, bands) is sent once to every worker and each tile is one task;
+a task runs the LoS kernel on one thread, so that a worker's threads are its tasks. The
+results do not depend on where the tiles ran.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from twin.errors import ClusterError, InputError, TwinError
+from twin.tiles import TileContext, TileOutput, TileTask, compute_tile
+
+log = logging.getLogger(__name__)
+
+#: seconds to wait for a scheduler to answer, and for its first worker
+CONNECT_TIMEOUT_S = 10.0
+
+_ADDRESS = re.compile(r"^(tcp://)?(?P<host>[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})$")
+
+
+class TileRunner(Protocol):
+    """Runs the tiles of a study and yields their outputs as they finish."""
+
+    description: str
+
+    def run(self, ctx: TileContext, tasks: Sequence[TileTask]) -> Iterator[TileOutput]:
+        """Outputs of ``compute_tile(ctx, task)`` for every task, in any order."""
+        ...
+
+
+class LocalRunner:
+    """The tiles one after the other in this process."""
+
+    description = "in process"
+
+    def run(self, ctx: TileContext, tasks: Sequence[TileTask]) -> Iterator[TileOutput]:
+        """See :class:`TileRunner`."""
+        for task in tasks:
+            yield compute_tile(ctx, task)
+
+
+def _compute_tile_on_worker(ctx: TileContext, task: TileTask) -> TileOutput:
+    """A dask task: one tile, the LoS kernel on this task's thread only."""
+    import numba
+
+    numba.set_num_threads(1)
+    return compute_tile(ctx, task)
+
+
+class DaskRunner:
+    """The tiles as tasks of a dask cluster (a ``distributed.Client``)."""
+
+    def __init__(self, client: Any, description: str) -> None:
+        self.client = client
+        self.description = description
+
+    def run(self, ctx: TileContext, tasks: Sequence[TileTask]) -> Iterator[TileOutput]:
+        """See :class:`TileRunner`."""
+        from distributed import as_completed
+
+        if not tasks:
+            return
+        try:
+            shared = self.client.scatter(ctx, broadcast=True, hash=False)
+            futures = [
+                self.client.submit(_compute_tile_on_worker, shared, task, pure=False)
+                for task in tasks
+            ]
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"{self.description}: could not send the work ({exc})") from exc
+        try:
+            for future in as_completed(futures, loop=self.client.loop):
+                out = future.result()
+                future.release()
+                yield out
+        except TwinError:
+            raise
+        except Exception as exc:  # a lost worker, a dropped connection, twin missing there
+            raise ClusterError(
+                f"{self.description}: a tile failed ({type(exc).__name__}: {exc}); the "
+                "workers need the same `twin` installed as this machine"
+            ) from exc
+        finally:
+            for future in futures:
+                future.release()
+            del shared
+
+
+def check_scheduler_address(address: str) -> str:
+    """``tcp://HOST:PORT`` from ``tcp://HOST:PORT`` or ``HOST:PORT``, else InputError."""
+    m = _ADDRESS.match(address.strip())
+    if m is None or not (0 < int(m["port"]) < 65536):
+        raise InputError(
+            f"--scheduler: {address!r} is not a dask scheduler address; give tcp://HOST:PORT "
+            "(e.g. tcp://127.0.0.1:8786)"
+        )
+    return f"tcp://{m['host']}:{int(m['port'])}"
+
+
+def connect(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``address`` with at least one worker.
+
+    Raises
+    ------
+    ClusterError
+        When the scheduler does not answer, or has no worker, within ``timeout_s``.
+    """
+    from distributed import Client
+
+    addr = check_scheduler_address(address)
+    try:
+        client = Client(addr, timeout=f"{timeout_s}s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(
+            f"dask scheduler {addr} did not answer within {timeout_s:g} s; is `dask scheduler` "
+            f"running there and reachable? ({exc})"
+        ) from None
+    try:
+        client.wait_for_workers(1, timeout=timeout_s)
+    except (OSError, TimeoutError):
+        client.close()
+        raise ClusterError(
+            f"dask scheduler {addr} has no worker after {timeout_s:g} s; start some with "
+            f"`dask worker {addr}`"
+        ) from None
+    return client
+
+
+@contextmanager
+def open_runner(
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    timeout_s: float = CONNECT_TIMEOUT_S,
+) -> Iterator[TileRunner]:
+    """The runner for the options (see the module notes); dask resources are closed after.
+
+    Raises
+    ------
+    InputError
+        Both ``scheduler`` and ``workers``, or ``workers < 1``.
+    ClusterError
+        A scheduler that does not answer, or a local cluster that does not start.
+    """
+    if scheduler is not None and workers is not None:
+        raise InputError(
+            "give --scheduler (an existing dask cluster) or --workers (a local one), not both"
+        )
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers: {workers} is not allowed; give 1 or more worker processes")
+    if scheduler is None and workers is None:
+        yield LocalRunner()
+        return
+    if scheduler is not None:
+        client = connect(scheduler, timeout_s=timeout_s)
+        n = len(client.scheduler_info().get("workers", {}))
+        try:
+            yield DaskRunner(client, f"dask cluster {client.scheduler.address} ({n} workers)")
+        finally:
+            client.close()
+        return
+    from distributed import Client, LocalCluster
+
+    assert workers is not None
+    try:
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
+    except Exception as exc:
+        raise ClusterError(
+            f"could not start a local dask cluster of {workers} workers: {exc}"
+        ) from exc
+    try:
+        client = Client(cluster, set_as_default=False)
+        try:
+            client.wait_for_workers(workers, timeout=60)
+            yield DaskRunner(client, f"local dask cluster ({workers} worker processes)")
+        finally:
+            client.close()
+    finally:
+        cluster.close()

@@ -1,0 +1,257 @@
+"""The receiver-by-receiver pass of a study, tile by tile (pure).
+
+A study's receivers are cut into tiles: the regular grid by raster blocks of
+``tile_cells`` x ``tile_cells`` cells, and each street receiver into the block it lies
+in. One tile needs only its receivers and what every tile shares (:class:`TileContext`:
+building prisms, the visibility raster, sites, their radius, the bands' cells and the
+radio settings), so tiles can run in any order, in this process or on dask workers
+(:mod:`twin.cluster`). A tile computes:
+
+1. the LoS of its receivers to the sites whose radius reaches the tile's bounding box
+   (pairs beyond a site's radius are left NLoS and carry nothing);
+2. for each band, each receiver's best server, its power, loss, distance and LoS, and the
+   co-channel interference (:func:`twin.radio.network.serve_receivers`).
+
+What needs every receiver (best-server areas -> users -> bandwidth -> SINR, capacity) is
+done once all tiles are in (:func:`twin.radio.network.finish_band`). Every value of a
+receiver depends only on that receiver, so the result does not depend on the tiling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from twin.grid import ReceiverGrid
+from twin.radio.network import BandCells, RadioParams, Serving, serve_receivers
+from twin.sites import Site
+from twin.visibility import BuildingPrisms, los_matrix
+from twin.visibility.fast import FastRaster, los_fast
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: default side of a tile, grid cells (256 x 256 cells of 5 m: 1.28 km)
+TILE_CELLS = 256
+
+
+@dataclass(frozen=True, eq=False)
+class TileContext:
+    """What every tile shares (sent once to each dask worker).
+
+    Attributes
+    ----------
+    prisms
+        The city's building prisms.
+    raster
+        The fast visibility raster of the prisms (``visibility="fast"``), else None.
+    visibility
+        {"fast", "exact"}.
+    sites
+        The study's M sites (their ids seed the shadow fields).
+    tx_xyz_m
+        (M, 3) antenna positions (x, y, height above ground).
+    site_radius_m
+        (M,) radius of each site (inf: no limit).
+    bands
+        Label -> cells of each band.
+    params
+        Radio settings.
+    """
+
+    prisms: BuildingPrisms
+    raster: FastRaster | None
+    visibility: str
+    sites: list[Site]
+    tx_xyz_m: FloatArray
+    site_radius_m: FloatArray
+    bands: dict[str, BandCells]
+    params: RadioParams
+
+
+@dataclass(frozen=True, eq=False)
+class TileTask:
+    """The receivers of one tile: their indices in the study's grid and attributes."""
+
+    index: IntArray
+    x_m: FloatArray
+    y_m: FloatArray
+    rx_height_m: FloatArray
+    indoor: BoolArray
+    building_id: IntArray
+
+    @classmethod
+    def of(cls, grid: ReceiverGrid, index: IntArray) -> TileTask:
+        """The tile of ``grid`` made of the receivers ``index``."""
+        return cls(
+            index=index,
+            x_m=grid.x_m[index],
+            y_m=grid.y_m[index],
+            rx_height_m=grid.rx_height_m[index],
+            indoor=grid.indoor[index],
+            building_id=grid.building_id[index],
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class TileOutput:
+    """What one tile gives back.
+
+    Attributes
+    ----------
+    index
+        (n,) receivers of the tile.
+    site_cols
+        (K,) increasing indices of the sites evaluated for the tile.
+    los
+        (n, K) LoS of the tile's receivers to those sites.
+    serving
+        Label -> best server of each receiver on each band.
+    visibility_s, radio_s
+        Seconds spent on LoS and on the radio pass.
+    pairs
+        (receiver, site) pairs whose LoS was computed.
+    """
+
+    index: IntArray
+    site_cols: IntArray
+    los: BoolArray
+    serving: dict[str, Serving]
+    visibility_s: float
+    radio_s: float
+    pairs: int
+
+
+def tile_indices(grid: ReceiverGrid, tile_cells: int = TILE_CELLS) -> list[IntArray]:
+    """Receivers of each tile (increasing indices), tiles in raster-block order.
+
+    Grid points go by their block of ``tile_cells`` x ``tile_cells`` raster cells; street
+    points by the cell they fall in (clamped to the raster). Empty blocks give no tile.
+    """
+    if tile_cells < 1:
+        raise ValueError(f"tile_cells must be >= 1, got {tile_cells}")
+    n = len(grid)
+    if n == 0:
+        return []
+    rows, cols = grid.spec.shape
+    t = grid.spec.transform
+    row = grid.row.copy()
+    col = grid.col.copy()
+    street = row < 0
+    if street.any():
+        col[street] = np.clip(np.floor((grid.x_m[street] - t.c) / t.a), 0, cols - 1)
+        row[street] = np.clip(np.floor((grid.y_m[street] - t.f) / t.e), 0, rows - 1)
+    n_block_cols = -(-cols // tile_cells)
+    block = (row // tile_cells) * n_block_cols + col // tile_cells
+    order = np.argsort(block, kind="stable")
+    cuts = np.flatnonzero(np.diff(block[order])) + 1
+    return [np.asarray(part, dtype=np.int64) for part in np.split(order, cuts)]
+
+
+def sites_reaching(
+    x_m: FloatArray, y_m: FloatArray, tx_xyz_m: FloatArray, site_radius_m: FloatArray
+) -> IntArray:
+    """Indices of the sites whose radius reaches the bounding box of the points."""
+    if x_m.size == 0 or tx_xyz_m.size == 0:
+        return np.empty(0, dtype=np.int64)
+    sx = tx_xyz_m[:, 0]
+    sy = tx_xyz_m[:, 1]
+    dx = np.maximum(np.maximum(x_m.min() - sx, sx - x_m.max()), 0.0)
+    dy = np.maximum(np.maximum(y_m.min() - sy, sy - y_m.max()), 0.0)
+    return np.flatnonzero(np.hypot(dx, dy) <= site_radius_m).astype(np.int64)
+
+
+def link_shadow_units(
+    x_m: FloatArray, y_m: FloatArray, sites: Sequence[Site], los: BoolArray, seed: int
+) -> FloatArray:
+    """(n, K) unit-variance, spatially correlated shadow fading of each (receiver, site).
+
+    One field per site and LoS state with the decorrelation distance of the site's model
+    (TR 38.901 Table 7.5-6), seeded by ``seed`` and a hash of the site id, so a site's
+    field stays the same when other sites are added, moved or removed, and a receiver's
+    value does not depend on the other receivers evaluated with it.
+    """
+    from twin.propagation.shadowing import site_shadow_fields_db
+
+    out = np.empty(los.shape)
+    models = np.array([s.model for s in sites])
+    for model in sorted(set(models.tolist())):
+        cols = np.flatnonzero(models == model)
+        ids = [_site_seed(sites[int(c)].site_id) for c in cols]
+        out[:, cols] = site_shadow_fields_db(
+            x_m, y_m, los[:, cols], sigma_db=1.0, model=model, seed=seed, site_ids=ids
+        )
+    return out
+
+
+def _site_seed(site_id: str) -> int:
+    return int(hashlib.sha256(site_id.encode()).hexdigest()[:8], 16)
+
+
+def tile_los(ctx: TileContext, task: TileTask, site_cols: IntArray) -> BoolArray:
+    """(n, K) LoS of the tile's receivers to the sites ``site_cols`` within their radius."""
+    n = task.index.size
+    if site_cols.size == 0:
+        return np.zeros((n, 0), dtype=np.bool_)
+    tx = ctx.tx_xyz_m[site_cols]
+    radius = ctx.site_radius_m[site_cols]
+    r_max = float(radius.max())
+    # 1 m slack: the radius test below decides, with the same arithmetic as the radio pass
+    limit = r_max + 1.0 if np.isfinite(r_max) else None
+    rx = np.column_stack([task.x_m, task.y_m, task.rx_height_m])
+    if ctx.visibility == "fast" and ctx.raster is not None:
+        los = los_fast(
+            ctx.prisms, rx, task.building_id, tx, max_distance_m=limit, raster=ctx.raster
+        )
+    else:
+        mode: Literal["fast", "exact"] = "fast" if ctx.visibility == "fast" else "exact"
+        los = los_matrix(ctx.prisms, rx, task.building_id, tx, mode=mode, max_distance_m=limit)
+    if np.isfinite(radius).any():
+        d2d = np.hypot(task.x_m[:, None] - tx[None, :, 0], task.y_m[:, None] - tx[None, :, 1])
+        los &= d2d <= radius[None, :]
+    return np.asarray(los, dtype=np.bool_)
+
+
+def compute_tile(ctx: TileContext, task: TileTask) -> TileOutput:
+    """LoS and best server of the receivers of one tile (see the module notes)."""
+    t0 = time.perf_counter()
+    site_cols = sites_reaching(task.x_m, task.y_m, ctx.tx_xyz_m, ctx.site_radius_m)
+    los = tile_los(ctx, task, site_cols)
+    t1 = time.perf_counter()
+    shadow = None
+    if ctx.params.shadowing == "field" and site_cols.size:
+        shadow = link_shadow_units(
+            task.x_m, task.y_m, [ctx.sites[int(j)] for j in site_cols], los, ctx.params.seed
+        )
+    serving = {
+        label: serve_receivers(
+            band,
+            los,
+            site_cols,
+            task.x_m,
+            task.y_m,
+            task.rx_height_m,
+            task.indoor,
+            ctx.params,
+            shadow_unit=shadow,
+            site_radius_m=ctx.site_radius_m,
+        )
+        for label, band in ctx.bands.items()
+    }
+    t2 = time.perf_counter()
+    return TileOutput(
+        index=task.index,
+        site_cols=site_cols,
+        los=los,
+        serving=serving,
+        visibility_s=t1 - t0,
+        radio_s=t2 - t1,
+        pairs=int(task.index.size * site_cols.size),
+    )
