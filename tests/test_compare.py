@@ -1,0 +1,177 @@
+"""``twin compare`` on real runs of the shipped scenarios: the deltas, the changed
+receivers and the table are recomputed here from the two run folders; runs of another
+city or grid are refused and nothing is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import rasterio
+from click.testing import CliRunner
+
+from tests.conftest import ROOT
+from twin.cli.main import cli
+from twin.io.outputs import write_run
+from twin.scenario import with_overrides
+from twin.sources.scenario_file import read_scenario
+from twin.whatif import run_variant
+
+SCENARIOS = ROOT / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory, helsinki_city, oakland_city) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("cmp")
+    out = {}
+    cases = {
+        "hot_a": ("hotspot_28ghz", None, 40.0, helsinki_city),
+        "hot_b": ("hotspot_28ghz", "reuse3", 40.0, helsinki_city),
+        "em_a": ("emergency", "without_cluster", 40.0, helsinki_city),
+        "em_b": ("emergency", None, 40.0, helsinki_city),
+        "em_30": ("emergency", None, 30.0, helsinki_city),
+    }
+    for key, (name, variant, spacing, city) in cases.items():
+        sc = read_scenario(SCENARIOS / f"{name}.toml")
+        result = run_variant(sc, variant, city=city, spacing_m=spacing)
+        write_run(result, root / key, overwrite=False)
+        out[key] = root / key
+    oak = with_overrides(
+        read_scenario(SCENARIOS / "default.toml"), spacing_m=10.0, bands_ghz=(3.5,)
+    )
+    from twin.study import run_study
+
+    write_run(run_study(oak, city=oakland_city), root / "oakland", overwrite=False)
+    out["oakland"] = root / "oakland"
+    return out
+
+
+def compare(a: Path, b: Path, out: Path, *extra: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli, ["-q", "compare", str(a), str(b), "--out", str(out), *extra])
+
+
+def read_tif(path: Path) -> tuple[np.ndarray, float | None]:
+    with rasterio.open(path) as ds:
+        return ds.read(1).astype(float), ds.nodata
+
+
+def test_delta_rasters_are_b_minus_a(folders, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "c"
+    res = compare(folders["hot_a"], folders["hot_b"], out)
+    assert res.exit_code == 0, res.output
+    for metric in ("capacity_mbps", "sinr_db"):
+        a, na = read_tif(folders["hot_a"] / "rasters" / f"{metric}_28.tif")
+        b, nb = read_tif(folders["hot_b"] / "rasters" / f"{metric}_28.tif")
+        d, nd = read_tif(out / "rasters" / f"delta_{metric}_28.tif")
+        valid = (a != na) & (b != nb)
+        np.testing.assert_allclose(d[valid], (b - a)[valid], rtol=1e-6, atol=1e-4)
+        assert np.all(d[~valid] == nd)
+        with rasterio.open(out / "rasters" / f"delta_{metric}_28.tif") as ds:
+            with rasterio.open(folders["hot_a"] / "rasters" / f"{metric}_28.tif") as ref:
+                assert ds.crs == ref.crs and ds.transform == ref.transform
+        qml = (out / "rasters" / f"delta_{metric}_28.qml").read_text()
+        # a diverging ramp: dark red for losses ... white ... dark blue for gains
+        assert qml.index("#67001f") < qml.index("#f7f7f7") < qml.index("#053061")
+        assert qml.count("<item ") == 11
+        assert (out / "plots" / f"delta_{metric}_28.png").stat().st_size > 10_000
+
+
+def test_changed_receivers_and_table_match_the_runs(folders, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "c"
+    assert compare(folders["hot_a"], folders["hot_b"], out).exit_code == 0
+    sa = json.loads((folders["hot_a"] / "summary.json").read_text())
+    sb = json.loads((folders["hot_b"] / "summary.json").read_text())
+    thr = sa["sinr_threshold_db"]
+    ga = pyogrio.read_dataframe(folders["hot_a"] / "grid.gpkg", layer="grid")
+    gb = pyogrio.read_dataframe(folders["hot_b"] / "grid.gpkg", layer="grid")
+    # same receivers in the same order (same city, grid and streets)
+    assert np.allclose(ga.geometry.x, gb.geometry.x) and np.allclose(ga.geometry.y, gb.geometry.y)
+    cov_a = ga["sinr_db_28"].to_numpy() >= thr
+    cov_b = gb["sinr_db_28"].to_numpy() >= thr
+    changes = pyogrio.read_dataframe(out / "coverage_changes.gpkg", layer="coverage_changes")
+    gained, lost = int((cov_b & ~cov_a).sum()), int((cov_a & ~cov_b).sum())
+    assert gained > 0  # reuse 3 covers more of the area than reuse 1
+    assert int((changes["change"] == "gained").sum()) == gained
+    assert int((changes["change"] == "lost").sum()) == lost
+    assert set(changes["band"]) == {"28"}
+    assert np.all(changes.loc[changes["change"] == "gained", "sinr_db_b"] >= thr)
+    assert np.all(changes.loc[changes["change"] == "gained", "sinr_db_a"] < thr)
+    doc = json.loads((out / "comparison.json").read_text())
+    assert doc["coverage_changes"]["28"] == {"gained": gained, "lost": lost}
+    table = pd.read_csv(out / "comparison.csv", dtype={"user_type": str}).fillna({"user_type": ""})
+    t = table[table["band"].astype(str) == "28"].set_index(["metric", "user_type"])
+    for key in ["all", *[str(i) for i in range(1, 9)]]:
+        ra, rb = sa["bands"]["28"]["user_types"][key], sb["bands"]["28"]["user_types"][key]
+        assert (
+            t.loc[("points", key), "a"] == ra["points"]
+            and t.loc[("points", key), "b"] == rb["points"]
+        )
+        for metric, col in (("covered_share", "covered_share"), ("mean_capacity_mbps", "mean_capacity_mbps"),
+                            ("median_capacity_mbps", "median_capacity_mbps")):  # fmt: skip
+            if ra["points"] and rb["points"]:
+                row = t.loc[(metric, key)]
+                assert row["a"] == pytest.approx(ra[col], rel=1e-6)
+                assert row["b"] == pytest.approx(rb[col], rel=1e-6)
+                # the grid layer stores float32: the difference is exact to float32 precision
+                tol = 1e-6 * max(abs(ra[col]), abs(rb[col])) + 1e-9
+                assert row["delta"] == pytest.approx(rb[col] - ra[col], abs=tol)
+    md = (out / "comparison.md").read_text()
+    assert "## 28 GHz" in md and "| covered share | all receivers |" in md
+
+
+def test_buildings_of_the_emergency_cluster(folders, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "c"
+    res = compare(folders["em_a"], folders["em_b"], out)
+    assert res.exit_code == 0, res.output
+    b = pyogrio.read_dataframe(out / "coverage_changes.gpkg", layer="buildings")
+    ba = pyogrio.read_dataframe(folders["em_a"] / "grid.gpkg", layer="buildings").set_index(
+        "building_id"
+    )
+    bb = pyogrio.read_dataframe(folders["em_b"] / "grid.gpkg", layer="buildings").set_index(
+        "building_id"
+    )
+    b = b.set_index("building_id")
+    col = "indoor_capacity_mbps_3p5"
+    np.testing.assert_allclose(b[f"{col}_a"], ba.loc[b.index, col], equal_nan=True)
+    np.testing.assert_allclose(b[f"{col}_b"], bb.loc[b.index, col], equal_nan=True)
+    np.testing.assert_allclose(b[f"{col}_delta"], bb.loc[b.index, col] - ba.loc[b.index, col],
+                               equal_nan=True)  # fmt: skip
+    oodi = b[b["name"] == "Helsingin keskustakirjasto Oodi"]
+    assert len(oodi) == 1 and float(oodi[f"{col}_delta"].iloc[0]) > 0
+    # the cluster is on 3.5 GHz only
+    assert np.nanmax(np.abs(b["indoor_capacity_mbps_0p7_delta"])) < 1e-9
+    table = pd.read_csv(out / "comparison.csv", dtype={"user_type": str}).fillna({"user_type": ""})
+    rows = table[table["metric"] == "buildings_with_indoor_points"]
+    assert set(rows["a"]) == {float(np.isfinite(ba["indoor_covered_3p5"]).sum())}
+
+
+@pytest.mark.parametrize(
+    ("b_key", "what"),
+    [("oakland", "different cities"), ("em_30", "different grids")],
+)
+def test_runs_of_other_cities_or_grids_are_refused(
+    folders, tmp_path: Path, b_key: str, what: str
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "c"
+    res = compare(folders["em_b"], folders[b_key], out)
+    assert res.exit_code == 2
+    assert what in res.output
+    assert str(folders["em_b"]) in res.output and str(folders[b_key]) in res.output
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_bad_folders_and_threshold(folders, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    res = compare(tmp_path / "nothing", folders["em_b"], tmp_path / "c")
+    assert res.exit_code != 0 and "nothing" in res.output
+    (tmp_path / "empty").mkdir()
+    res = compare(tmp_path / "empty", folders["em_b"], tmp_path / "c")
+    assert res.exit_code == 2 and "not an output folder of twin run (no summary.json)" in res.output
+    res = compare(folders["hot_a"], folders["hot_b"], tmp_path / "t", "--threshold", "10")
+    assert res.exit_code == 0
+    doc = json.loads((tmp_path / "t" / "comparison.json").read_text())
+    assert doc["sinr_threshold_db"] == 10.0
+    assert not (tmp_path / "c").exists()
