@@ -1,0 +1,161 @@
+"""The placement optimiser on Helsinki: it beats the hexagonal layout and random picks of
+the same number of candidates on its objective, measured by full twin runs of each
+layout; its variant runs with ``twin run --variant``; and bad input is refused."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import EXTRACTS, ROOT
+from twin.cli.main import cli
+from twin.errors import InputError
+from twin.optimize import (
+    _State,
+    _surrogate,
+    hex_pick,
+    hex_points,
+    optimise,
+    random_pick,
+    score_band,
+)
+from twin.sites import Site
+from twin.study import run_study
+from twin.whatif import Optimization, optimize_scenario
+
+K = 4
+BAND_GHZ = 28.0
+SEEDS = (1, 2, 3, 4, 5, 6)
+
+
+@pytest.fixture(scope="module")
+def opt(default_scenario, helsinki_city) -> Optimization:  # type: ignore[no-untyped-def]
+    return optimize_scenario(
+        default_scenario, k=K, band_ghz=BAND_GHZ, objective="indoor", candidates="streets",
+        city=helsinki_city, spacing_m=40.0, random_seeds=SEEDS,
+    )  # fmt: skip
+
+
+def run_objective(opt: Optimization, sites: list[Site]):  # type: ignore[no-untyped-def]
+    """The objective of ``sites`` in a full twin run (city -> LoS -> radio)."""
+    result = run_study(opt.scenario, city=opt.city, sites=sites)
+    return score_band(
+        result.bands["28"], result.grid,
+        threshold_db=opt.scenario.radio.sinr_threshold_db, objective="indoor",
+    )  # fmt: skip
+
+
+def test_beats_hex_and_random_layouts_in_full_runs(opt: Optimization) -> None:
+    p = opt.problem
+    chosen = run_objective(opt, opt.placement.sites)
+    hexed = run_objective(opt, p.sites(hex_pick(p, K, opt.bounds)))
+    randoms = [run_objective(opt, p.sites(random_pick(p, K, seed=s))) for s in SEEDS]
+    assert chosen.value > hexed.value
+    for r in randoms:
+        assert chosen.key() > r.key()
+    assert chosen.value > max(r.value for r in randoms)
+    # the optimiser's own numbers are those of the runs
+    assert chosen.value == pytest.approx(opt.placement.score.value, abs=2e-3)
+    assert hexed.value == pytest.approx(opt.hex.value, abs=2e-3)
+
+
+def test_history_reports_the_objective_after_each_site(opt: Optimization) -> None:
+    h = opt.placement.history
+    greedy = [r for r in h if r["phase"] == "greedy"]
+    assert [r["sites"] for r in greedy] == list(range(1, K + 1))
+    p = opt.problem
+    cols = []
+    for r in greedy:
+        cols.append(next(j for j, c in enumerate(p.candidates) if c.site_id == r["candidate"]))
+        assert r["value"] == pytest.approx(p.evaluate(cols).value)
+    final = h[-1]
+    assert final["value"] == pytest.approx(opt.placement.score.value)
+    assert [s.site_id for s in opt.placement.sites] == [f"O0{i}" for i in range(1, K + 1)]
+    assert all(s.placed_by == "optimizer" and s.extra["candidate"] for s in opt.placement.sites)
+
+
+def test_surrogate_is_exact_with_reuse_1(opt: Optimization) -> None:
+    p = opt.problem
+    q = replace(p, params=replace(p.params, reuse=1), _cache={}, evaluations=0)
+    for base in ([], [3], [3, 40, 77]):
+        trial = np.array([5, 100, 200], dtype=np.int64)
+        value, tie = _surrogate(q, _State.of(q, base), trial)
+        for j, v, t in zip(trial, value, tie, strict=True):
+            exact = q.evaluate([*base, int(j)])
+            assert v == pytest.approx(exact.value, abs=1e-9)
+            assert t == pytest.approx(exact.tie, rel=1e-6)
+
+
+def test_hex_points_cover_the_area_evenly(opt: Optimization) -> None:
+    pts = hex_points(opt.bounds, 7)
+    assert pts.shape == (7, 2)
+    minx, miny, maxx, maxy = opt.bounds
+    assert np.all(
+        (pts[:, 0] >= minx) & (pts[:, 0] <= maxx) & (pts[:, 1] >= miny) & (pts[:, 1] <= maxy)
+    )
+    d = np.hypot(pts[:, None, 0] - pts[None, :, 0], pts[:, None, 1] - pts[None, :, 1])
+    np.fill_diagonal(d, np.inf)
+    nearest = d.min(axis=1)
+    assert nearest.max() / nearest.min() < 1.01  # a lattice: one spacing
+
+
+def test_k_outside_the_candidates_is_refused(opt: Optimization) -> None:
+    with pytest.raises(InputError, match="choose between 1 and the 401 candidates"):
+        optimise(opt.problem, 402)
+    with pytest.raises(InputError, match="choose between 1"):
+        optimise(opt.problem, 0)
+
+
+def test_cli_writes_sites_and_a_variant_that_twin_run_accepts(tmp_path: Path) -> None:
+    out = tmp_path / "opt"
+    scenario = (ROOT / "scenarios" / "default.toml").read_text()
+    scenario = scenario.replace('"../data/helsinki.osm.pbf"', f'"{EXTRACTS["helsinki"]}"')
+    sc_path = tmp_path / "default.toml"
+    sc_path.write_text(scenario)
+    res = CliRunner().invoke(
+        cli,
+        ["-q", "optimize", str(sc_path), "--sites", "3", "--band", "3.5", "--objective",
+         "capacity", "--candidates", "rooftops", "--spacing", "40", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "greedy  3:" in res.output and "hex:" in res.output and "random:" in res.output
+    names = {p.name for p in out.iterdir()}
+    assert {"sites.geojson", "candidates.geojson", "variant.toml", "history.csv",
+            "optimize.json", "objective.png"} <= names  # fmt: skip
+    summary = json.loads((out / "optimize.json").read_text())
+    sites = json.loads((out / "sites.geojson").read_text())
+    assert [f["properties"]["site_id"] for f in sites["features"]] == ["O01", "O02", "O03"]
+    assert all(f["properties"]["class"] in ("roof", "corner") for f in sites["features"])
+    assert summary["result"]["value"] > summary["hex"]["value"]
+    assert summary["result"]["value"] > summary["random_best_value"]
+    # append the variant and run it
+    sc_path.write_text(scenario + "\n" + (out / "variant.toml").read_text())
+    run_dir = tmp_path / "run"
+    res = CliRunner().invoke(
+        cli,
+        ["-q", "run", str(sc_path), "--variant", summary["variant"], "--spacing", "40",
+         "--out", str(run_dir), "--no-progress"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    run = json.loads((run_dir / "summary.json").read_text())
+    assert run["sites"]["count"] == 3 and list(run["bands"]) == ["3p5"]
+    assert run["bands"]["3p5"]["mean_capacity_mbps"] == pytest.approx(
+        summary["result"]["mean_capacity_mbps"], rel=1e-3
+    )
+
+
+def test_cli_refuses_more_sites_than_candidates(tmp_path: Path) -> None:
+    out = tmp_path / "opt"
+    res = CliRunner().invoke(
+        cli,
+        ["optimize", str(ROOT / "scenarios" / "hotspot_28ghz.toml"), "--sites", "500",
+         "--band", "28", "--candidates", "rooftops", "--spacing", "40", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 2
+    assert "--sites: 500 is more than the" in res.output and "rooftop candidates" in res.output
+    assert not out.exists()
