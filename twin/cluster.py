@@ -38,6 +38,8 @@ class TileRunner(Protocol):
     """Runs the tiles of a study and yields their outputs as they finish."""
 
     description: str
+    #: how many tiles run at once
+    slots: int
 
     def run(self, ctx: TileContext, tasks: Sequence[TileTask]) -> Iterator[TileOutput]:
         """Outputs of ``compute_tile(ctx, task)`` for every task, in any order."""
@@ -48,6 +50,7 @@ class LocalRunner:
     """The tiles one after the other in this process."""
 
     description = "in process"
+    slots = 1
 
     def run(self, ctx: TileContext, tasks: Sequence[TileTask]) -> Iterator[TileOutput]:
         """See :class:`TileRunner`."""
@@ -69,6 +72,8 @@ class DaskRunner:
     def __init__(self, client: Any, description: str) -> None:
         self.client = client
         self.description = description
+        workers = client.scheduler_info().get("workers", {})
+        self.slots = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
 
     def run(self, ctx: TileContext, tasks: Sequence[TileTask]) -> Iterator[TileOutput]:
         """See :class:`TileRunner`."""
@@ -175,18 +180,25 @@ def open_runner(
         finally:
             client.close()
         return
+    import dask
     from distributed import Client, LocalCluster
 
     assert workers is not None
+    # dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which freezes glibc's
+    # mmap threshold: every large numpy temporary is then mapped and unmapped, and the
+    # radio pass runs 2-3x slower. The workers here keep glibc's defaults.
+    environ = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
+    environ = {k: v for k, v in environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
     try:
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        )
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            )
     except Exception as exc:
         raise ClusterError(
             f"could not start a local dask cluster of {workers} workers: {exc}"

@@ -75,12 +75,14 @@ class StudyOptions:
     cache
         On-disk cache of the city, grid and visibility raster; None: no cache.
     tile_cells
-        Side of a tile of the receiver grid, in grid cells.
+        Side of a tile of the receiver grid, in grid cells; None: 256, halved (down to
+        32) while that gives fewer than 4 tiles per slot of the runner, so that every
+        worker of a cluster has work.
     """
 
     runner: TileRunner | None = None
     cache: StudyCache | None = None
-    tile_cells: int = TILE_CELLS
+    tile_cells: int | None = None
 
 
 _OPTIONS: ContextVar[StudyOptions | None] = ContextVar("twin_study_options", default=None)
@@ -387,20 +389,21 @@ def run_study(
         bands=cells,
         params=params,
     )
-    tasks = [TileTask.of(grid, idx) for idx in tile_indices(grid, opts.tile_cells)]
-    n, m = len(grid), len(site_list)
-    los = np.zeros((n, m), dtype=np.bool_)
-    serving = {label: Serving.empty(n) for label in cells}
     runner = opts.runner
     if runner is None:
         from twin.cluster import LocalRunner
 
         runner = LocalRunner()
+    tile_cells = opts.tile_cells or auto_tile_cells(grid, runner.slots)
+    tasks = [TileTask.of(grid, idx) for idx in tile_indices(grid, tile_cells)]
+    n, m = len(grid), len(site_list)
+    los = np.zeros((n, m), dtype=np.bool_)
+    serving = {label: Serving.empty(n) for label in cells}
     log.info(
         "%d tiles of up to %d x %d cells, %s; site radius %s",
         len(tasks),
-        opts.tile_cells,
-        opts.tile_cells,
+        tile_cells,
+        tile_cells,
         runner.description,
         _radius_text(radius),
     )
@@ -448,6 +451,16 @@ def run_study(
         timings_s=timings,
         site_radius_m=radius,
     )
+
+
+def auto_tile_cells(grid: ReceiverGrid, slots: int) -> int:
+    """:data:`~twin.tiles.TILE_CELLS`, halved (down to 32) while the grid would give fewer
+    than 4 tiles per slot."""
+    rows, cols = grid.spec.shape
+    t = TILE_CELLS
+    while t > 32 and (-(-rows // t)) * (-(-cols // t)) < 4 * slots:
+        t //= 2
+    return t if slots > 1 else TILE_CELLS
 
 
 def _radius_text(radius: np.ndarray) -> str:

@@ -117,7 +117,7 @@ class TileOutput:
     visibility_s, radio_s
         Seconds spent on LoS and on the radio pass.
     pairs
-        (receiver, site) pairs whose LoS was computed.
+        (receiver, site) pairs within reach, whose LoS was traced.
     """
 
     index: IntArray
@@ -195,11 +195,12 @@ def _site_seed(site_id: str) -> int:
     return int(hashlib.sha256(site_id.encode()).hexdigest()[:8], 16)
 
 
-def tile_los(ctx: TileContext, task: TileTask, site_cols: IntArray) -> BoolArray:
-    """(n, K) LoS of the tile's receivers to the sites ``site_cols`` within their radius."""
+def tile_los(ctx: TileContext, task: TileTask, site_cols: IntArray) -> tuple[BoolArray, int]:
+    """(n, K) LoS of the tile's receivers to the sites ``site_cols`` within their radius
+    (False beyond it), and the number of pairs within reach (whose LoS was traced)."""
     n = task.index.size
     if site_cols.size == 0:
-        return np.zeros((n, 0), dtype=np.bool_)
+        return np.zeros((n, 0), dtype=np.bool_), 0
     tx = ctx.tx_xyz_m[site_cols]
     radius = ctx.site_radius_m[site_cols]
     r_max = float(radius.max())
@@ -213,17 +214,20 @@ def tile_los(ctx: TileContext, task: TileTask, site_cols: IntArray) -> BoolArray
     else:
         mode: Literal["fast", "exact"] = "fast" if ctx.visibility == "fast" else "exact"
         los = los_matrix(ctx.prisms, rx, task.building_id, tx, mode=mode, max_distance_m=limit)
-    if np.isfinite(radius).any():
-        d2d = np.hypot(task.x_m[:, None] - tx[None, :, 0], task.y_m[:, None] - tx[None, :, 1])
-        los &= d2d <= radius[None, :]
-    return np.asarray(los, dtype=np.bool_)
+    los = np.asarray(los, dtype=np.bool_)
+    if not np.isfinite(radius).any():
+        return los, int(los.size)
+    d2d = np.hypot(task.x_m[:, None] - tx[None, :, 0], task.y_m[:, None] - tx[None, :, 1])
+    reach = d2d <= radius[None, :]
+    los &= reach
+    return los, int(np.count_nonzero(reach))
 
 
 def compute_tile(ctx: TileContext, task: TileTask) -> TileOutput:
     """LoS and best server of the receivers of one tile (see the module notes)."""
     t0 = time.perf_counter()
     site_cols = sites_reaching(task.x_m, task.y_m, ctx.tx_xyz_m, ctx.site_radius_m)
-    los = tile_los(ctx, task, site_cols)
+    los, pairs = tile_los(ctx, task, site_cols)
     t1 = time.perf_counter()
     shadow = None
     if ctx.params.shadowing == "field" and site_cols.size:
@@ -253,5 +257,5 @@ def compute_tile(ctx: TileContext, task: TileTask) -> TileOutput:
         serving=serving,
         visibility_s=t1 - t0,
         radio_s=t2 - t1,
-        pairs=int(task.index.size * site_cols.size),
+        pairs=pairs,
     )

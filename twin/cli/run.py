@@ -85,9 +85,8 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
     "--tile",
     "tile_cells",
     type=click.IntRange(min=1),
-    default=256,
-    show_default=True,
-    help="Side of a tile of receivers, in grid cells (memory grows with its square).",
+    help="Side of a tile of receivers, in grid cells (memory grows with its square; "
+    "default 256, smaller on a cluster so that every worker has tiles).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty output folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -105,7 +104,7 @@ def run(
     workers: int | None,
     connect_timeout_s: float,
     no_cache: bool,
-    tile_cells: int,
+    tile_cells: int | None,
     overwrite: bool,
     no_progress: bool,
 ) -> None:
