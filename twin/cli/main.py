@@ -18,6 +18,7 @@ from twin.errors import TwinError
 
 #: command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
+    "bench": "twin.cli.bench:bench",
     "link": "twin.cli.link:link",
     "paper": "twin.cli.paper:paper",
     "run": "twin.cli.run:run",

@@ -1,0 +1,66 @@
+"""twin bench: its cases run in their own process and report what BENCHMARKS.md records."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from twin.benchmark import _child, check_targets, format_report, machine
+from twin.cli.main import cli
+
+
+def test_a_study_case_runs_in_its_own_process_and_reports() -> None:
+    r = _child("study", {"city": "synthetic", "area_km2": 1.0, "radius_m": 300.0})
+    assert r["receivers"] > 10000 and r["sites"] >= 2
+    # with a 300 m radius not every (receiver, site) pair is evaluated
+    assert 0 < r["pairs"] < r["all_pairs"]
+    assert r["pairs_per_s"] > 0
+    assert r["site_radius_km"] == [0.3, 0.3]
+    assert r["peak_mb"] > r["result_mb"] > 0
+    assert r["wall_s"] >= r["study_s"] > 0
+    assert set(r["timings_s"]) >= {"city", "grid", "sites", "visibility", "radio", "tiles"}
+    assert len(r["load_before"]) in (0, 3)
+
+
+def test_targets_and_text_report() -> None:
+    run = {"spec": {"area_km2": 1.0, "workers": 1}, "receivers": 10, "sites": 2, "pairs": 20,
+           "pairs_per_s": 1000.0, "study_s": 2.0, "peak_mb": 300.0, "result_mb": 1.0,
+           "timings_s": {"grid": 0.1, "visibility": 1.0, "radio": 0.5, "tiles": 1.5}}  # fmt: skip
+    big = {**run, "study_s": 8.4, "peak_mb": 420.0, "spec": {"area_km2": 4.0, "workers": 2},
+           "timings_s": {**run["timings_s"], "tiles": 0.8}}  # fmt: skip
+    report = {
+        "machine": machine(),
+        "load_at_start": [0.1, 0.2, 0.3],
+        "load_at_end": [0.1, 0.2, 0.3],
+        "scaling": {
+            "fixed_radius": {"runs": [run, big], "time_ratio": 4.2, "peak_ratio": 1.4},
+            "dask": {"runs": [run, big], "tiles_speedup": 1.875, "study_speedup": 1.1},
+        },
+    }
+    t = check_targets(report)
+    assert t["4x_area_time_fixed_radius"]["holds"]
+    assert not t["4x_area_peak_memory_fixed_radius"]["holds"]
+    assert t["2_vs_1_dask_workers"] == {"value": 1.88, "holds": True}
+    report["targets"] = t
+    text = format_report(report)
+    assert "4x area: time x4.20, peak memory x1.40" in text
+    assert "does NOT hold" in text
+    assert machine()["cpu_count"] >= 1
+
+
+@pytest.mark.slow
+def test_twin_bench_json_on_a_small_synthetic_city() -> None:
+    res = CliRunner().invoke(
+        cli,
+        ["bench", "--json", "--no-embedded", "--no-viewshed", "--synthetic-km2", "0.3",
+         "--radius", "300"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    sc = report["scaling"]
+    assert [r["spec"]["area_km2"] for r in sc["fixed_radius"]["runs"]] == [0.3, 1.2]
+    assert [r["spec"]["workers"] for r in sc["dask"]["runs"]] == [1, 2]
+    assert "2_vs_1_dask_workers" in report["targets"]
+    assert report["machine"]["cpu_count"] >= 1

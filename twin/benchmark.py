@@ -1,0 +1,559 @@
+"""``twin bench``: how fast the twin runs, how it scales, and where time and memory go.
+
+Every measured case runs in a fresh Python process (``python -m twin.benchmark``), so
+that its peak memory (``ru_maxrss``) is its own and its wall time includes nothing of
+the others. Cases:
+
+* ``twin-run``: ``twin run`` end to end on the embedded city (default scenario) as a user
+  runs it: first run with an empty cache, and a what-if re-run (other bands) that takes
+  city, grid and visibility raster from the cache;
+* ``study``: :func:`twin.study.run_study` on the embedded city or on a synthetic city
+  (:func:`twin.city.synthetic.synthetic_city`) of a given area, in process or on a local
+  dask cluster of N workers; reports the stages, the (receiver, site) pairs whose LoS was
+  computed and the pairs per second;
+* the visibility engines side by side on the embedded city's 1 m DSM: twin's
+  gdal_viewshed-compatible :func:`twin.visibility.viewshed.viewshed` and, when installed,
+  the ``gdal_viewshed`` program, each against the exact LoS engine on a sample of cells.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: the thresholds of the project's targets (see BENCHMARKS.md)
+TARGETS = {
+    "first_run_s": 30.0,
+    "rerun_s": 10.0,
+    "area_time_ratio": 4.5,
+    "area_peak_ratio": 1.3,
+    "dask_speedup": 1.7,
+}
+
+
+def _peak_mb() -> float:
+    """Peak resident memory of this process, MiB (Linux reports KiB)."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / 1024.0 if sys.platform != "darwin" else kib / 2**20
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    info: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "host": platform.node(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+    }
+    if shutil.which("lscpu"):
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        info["lscpu"] = out.splitlines()[:10]
+    try:
+        import numba
+
+        info["numba"] = numba.__version__
+        info["numba_threads"] = numba.get_num_threads()
+    except ImportError:  # pragma: no cover - numba is a dependency
+        pass
+    return info
+
+
+def load_average() -> list[float]:
+    """1, 5 and 15 minute load averages (empty where the platform has none)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:  # pragma: no cover
+        return []
+
+
+# --------------------------------------------------------------------------------------
+# cases (run in a child process)
+# --------------------------------------------------------------------------------------
+
+
+def _default_scenario(**radio: Any) -> Any:
+    from twin.cli.options import default_scenario_path
+    from twin.scenario import Scenario
+    from twin.sources.scenario_file import read_scenario
+
+    sc = read_scenario(default_scenario_path())
+    if radio:
+        data = sc.model_dump(mode="python")
+        data["radio"] = {**data["radio"], **radio}
+        sc = Scenario.model_validate(data)
+    return sc
+
+
+def synthetic_scenario(radius_m: float | None, spacing_m: float = 5.0) -> Any:
+    """The default study's settings on a synthetic city: UMa rooftop sites every 500 m,
+    three bands, 5 m grid; ``radius_m`` fixes the site radius (None: automatic)."""
+    from twin.scenario import Scenario
+
+    return Scenario.model_validate(
+        {
+            "name": "synthetic",
+            "city": {"source": "synthetic"},
+            "grid": {"spacing_m": spacing_m},
+            "sites": {"generate": [{"layout": "hex-rooftop", "isd_m": 500.0}]},
+            "radio": {"bands_ghz": [0.7, 3.5, 28.0], "max_site_distance_m": radius_m},
+        }
+    )
+
+
+def _pairs(result: Any) -> int:
+    """(receiver, site) pairs whose LoS a run traced: those within the site's radius."""
+    g = result.grid
+    radius = np.asarray(result.site_radius_m, dtype=float)
+    n = 0
+    for s, r in zip(result.sites, radius, strict=True):
+        n += (
+            len(g)
+            if np.isinf(r)
+            else int(np.count_nonzero(np.hypot(g.x_m - s.x_m, g.y_m - s.y_m) <= r))
+        )
+    return n
+
+
+def study_case(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one study in this process and report it (see the module notes).
+
+    ``spec``: ``city`` ("embedded" or "synthetic"), ``area_km2``, ``seed``, ``radius_m``
+    (None: automatic), ``workers`` (0: in process), ``tile_cells``.
+    """
+    from twin.cluster import open_runner
+    from twin.study import StudyOptions, run_study
+
+    t0 = time.perf_counter()
+    radius = spec.get("radius_m")
+    if spec["city"] == "embedded":
+        sc = _default_scenario(max_site_distance_m=radius)
+        from twin.study import load_scenario_city
+
+        city = load_scenario_city(sc)
+    else:
+        from twin.city.synthetic import synthetic_city
+
+        sc = synthetic_scenario(radius)
+        city = synthetic_city(float(spec["area_km2"]), seed=int(spec.get("seed", 1)))
+    t_city = time.perf_counter() - t0
+    workers = int(spec.get("workers", 0))
+    tile_cells = spec.get("tile_cells")
+    t1 = time.perf_counter()
+    with open_runner(workers=workers or None) as runner:
+        t_cluster = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        result = run_study(
+            sc, city=city, options=StudyOptions(runner=runner, tile_cells=tile_cells)
+        )
+        t_study = time.perf_counter() - t2
+    pairs = _pairs(result)
+    timings = dict(result.timings_s)
+    vis_tiles = timings["visibility"]
+    out_bytes = result.los.nbytes + sum(
+        np.asarray(v).nbytes
+        for b in result.bands.values()
+        for v in vars(b).values()
+        if isinstance(v, np.ndarray)
+    )
+    radius_arr = np.asarray(result.site_radius_m, dtype=float)
+    return {
+        "spec": spec,
+        "city": city.name,
+        "buildings": len(city.buildings),
+        "receivers": len(result.grid),
+        "sites": len(result.sites),
+        "site_radius_km": [
+            float(np.min(radius_arr)) / 1000,
+            float(np.max(radius_arr)) / 1000,
+        ],
+        "pairs": pairs,
+        "tile_cells": tile_cells,
+        "all_pairs": len(result.grid) * len(result.sites),
+        "pairs_per_s": pairs / vis_tiles if vis_tiles > 0 else None,
+        "city_s": round(t_city, 3),
+        "cluster_start_s": round(t_cluster, 3),
+        "study_s": round(t_study, 3),
+        "timings_s": timings,
+        "result_mb": round(out_bytes / 2**20, 1),
+        "peak_mb": round(_peak_mb(), 1),
+    }
+
+
+def twin_run_case(args: Sequence[str]) -> dict[str, Any]:
+    """``twin run ARGS`` in this process; its wall time and peak memory."""
+    from twin.cli.main import cli
+
+    t0 = time.perf_counter()
+    try:
+        cli.main(args=["-q", *args], standalone_mode=False)
+        ok = True
+    except SystemExit as exc:
+        ok = exc.code in (0, None)
+    return {
+        "args": list(args),
+        "ok": ok,
+        "run_s": round(time.perf_counter() - t0, 3),
+        "peak_mb": round(_peak_mb(), 1),
+    }
+
+
+def _child(
+    mode: str,
+    payload: Any,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout_s: float = 3600,
+) -> dict[str, Any]:
+    """Run a case in a fresh interpreter; its report, with the wall time seen from here."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        cmd = [sys.executable, "-m", "twin.benchmark", mode, json.dumps(payload), str(report)]
+        load = load_average()
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            timeout=timeout_s,
+            check=False,
+        )
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0 or not report.is_file():
+            raise RuntimeError(f"benchmark case {mode} {payload} failed:\n{proc.stderr[-3000:]}")
+        out: dict[str, Any] = json.loads(report.read_text())
+    out["wall_s"] = round(wall, 3)
+    out["load_before"] = load
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# the benchmark
+# --------------------------------------------------------------------------------------
+
+
+def bench_embedded_run(say: Callable[[str], None]) -> dict[str, Any]:
+    """``twin run`` on the embedded city: first run (empty cache), what-if re-run (cache)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        env = {"TWIN_CACHE_DIR": str(work / "cache")}
+        say("twin run (first run, empty cache)")
+        first = _child("twin-run", ["run", "--out", "first", "--no-progress"], env=env, cwd=work)
+        say("twin run (what-if re-run: other bands, cached city/grid/raster)")
+        rerun = _child(
+            "twin-run",
+            ["run", "--out", "rerun", "--no-progress", "--bands", "3.5,28"],
+            env=env,
+            cwd=work,
+        )
+        timings = json.loads((work / "first" / "summary.json").read_text())["timings_s"]
+        timings_rerun = json.loads((work / "rerun" / "summary.json").read_text())["timings_s"]
+    return {
+        "command": "twin run [--bands 3.5,28] (scenarios/default.toml, 5 m grid)",
+        "first": {**first, "stages_s": timings},
+        "rerun": {**rerun, "stages_s": timings_rerun},
+    }
+
+
+def bench_viewshed(
+    say: Callable[[str], None], *, max_sites: int = 4, sample: int = 20000
+) -> dict[str, Any]:
+    """twin's viewshed and gdal_viewshed on the embedded city's 1 m DSM, per site, with
+    their agreement with the exact LoS engine on ``sample`` random outdoor cells."""
+    from twin.study import load_scenario_city, scenario_sites, study_bounds
+    from twin.visibility import BuildingPrisms, los_matrix
+    from twin.visibility.dsm import rasterize_dsm
+    from twin.visibility.viewshed import viewshed
+
+    sc = _default_scenario()
+    city = load_scenario_city(sc)
+    sites = scenario_sites(sc, city, study_bounds(city, sc))[:max_sites]
+    prisms = BuildingPrisms.from_geodataframe(city.buildings)
+    dsm, grid = rasterize_dsm(prisms, 1.0, bounds_m=city.bounds)
+    transform = grid.transform
+    rows, cols = dsm.shape
+    rng = np.random.default_rng(0)
+    outdoor = np.flatnonzero(dsm.ravel() == 0)
+    cells = rng.choice(outdoor, min(sample, outdoor.size), replace=False)
+    r_idx, c_idx = np.divmod(cells, cols)
+    cx = transform.c + (c_idx + 0.5) * transform.a
+    cy = transform.f + (r_idx + 0.5) * transform.e
+    rx = np.column_stack([cx, cy, np.full(cells.size, 1.5)])
+    no_bid = np.full(cells.size, -1)
+    gdal = shutil.which("gdal_viewshed")
+    per_site = []
+    with tempfile.TemporaryDirectory() as tmp:
+        dsm_path = Path(tmp) / "dsm.tif"
+        if gdal:
+            from twin.io.dsm_file import write_dsm_geotiff
+
+            write_dsm_geotiff(dsm_path, dsm, transform=transform, crs=city.crs)
+        for s in sites:
+            say(f"viewshed of site {s.site_id}")
+            col = int((s.x_m - transform.c) / transform.a)
+            row = int((s.y_m - transform.f) / transform.e)
+            oz = max(0.0, s.height_m - float(dsm[row, col]))
+            t0 = time.perf_counter()
+            exact = los_matrix(
+                prisms, rx, no_bid, np.array([[s.x_m, s.y_m, s.height_m]]), mode="exact"
+            )[:, 0]
+            t_exact = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            ours = viewshed(
+                dsm,
+                transform,
+                (s.x_m, s.y_m),
+                observer_height_m=oz,
+                target_height_m=1.5,
+                semi_major_m=6378137.0,
+            )
+            t_ours = time.perf_counter() - t0
+            entry: dict[str, Any] = {
+                "site": s.site_id,
+                "exact_sample_s": round(t_exact, 3),
+                "twin_viewshed_s": round(t_ours, 3),
+                "twin_viewshed_vs_exact": float(np.mean((ours.ravel()[cells] == 1) == exact)),
+            }
+            if gdal:
+                out = Path(tmp) / "gv.tif"
+                cmd = [
+                    gdal,
+                    "-q",
+                    "-ox",
+                    repr(s.x_m),
+                    "-oy",
+                    repr(s.y_m),
+                    "-oz",
+                    repr(oz),
+                    "-tz",
+                    "1.5",
+                    "-vv",
+                    "1",
+                    "-iv",
+                    "0",
+                    "-ov",
+                    "0",
+                    str(dsm_path),
+                    str(out),
+                ]
+                t0 = time.perf_counter()
+                subprocess.run(cmd, check=True)
+                t_gdal = time.perf_counter() - t0
+                import rasterio
+
+                with rasterio.open(out) as src:
+                    theirs = src.read(1)
+                entry["gdal_viewshed_s"] = round(t_gdal, 3)
+                entry["gdal_viewshed_vs_exact"] = float(
+                    np.mean((theirs.ravel()[cells] == 1) == exact)
+                )
+                entry["twin_vs_gdal_all_cells"] = float(np.mean(theirs == ours))
+            per_site.append(entry)
+    return {
+        "dsm": f"{cols} x {rows} cells of 1 m",
+        "sample_cells": int(cells.size),
+        "gdal_viewshed": gdal or None,
+        "sites": per_site,
+    }
+
+
+def bench_scaling(
+    say: Callable[[str], None],
+    area_km2: float,
+    radius_m: float | None,
+    workers: Sequence[int] = (1, 2),
+) -> dict[str, Any]:
+    """The synthetic city at ``area_km2`` and 4x that (fixed radius and automatic), and
+    the larger one on 1 and 2 local dask workers."""
+    out: dict[str, Any] = {"area_km2": area_km2, "radius_m": radius_m}
+    for label, radius in (("fixed_radius", radius_m), ("auto_radius", None)):
+        if label == "fixed_radius" and radius_m is None:
+            continue
+        runs = []
+        for area in (area_km2, 4 * area_km2):
+            say(f"synthetic {area:g} km2, radius {radius or 'auto'}, in process")
+            runs.append(
+                _child("study", {"city": "synthetic", "area_km2": area, "radius_m": radius})
+            )
+        out[label] = {
+            "runs": runs,
+            "time_ratio": runs[1]["study_s"] / runs[0]["study_s"],
+            "peak_ratio": runs[1]["peak_mb"] / runs[0]["peak_mb"],
+        }
+    big = 4 * area_km2
+    dask_runs = []
+    for n in workers:
+        say(f"synthetic {big:g} km2, radius {radius_m or 'auto'}, {n} dask worker(s)")
+        dask_runs.append(
+            _child(
+                "study", {"city": "synthetic", "area_km2": big, "radius_m": radius_m, "workers": n}
+            )
+        )
+    out["dask"] = {"runs": dask_runs}
+    if len(dask_runs) >= 2:
+        a, b = dask_runs[0], dask_runs[1]
+        out["dask"]["tiles_speedup"] = a["timings_s"]["tiles"] / b["timings_s"]["tiles"]
+        out["dask"]["study_speedup"] = a["study_s"] / b["study_s"]
+    return out
+
+
+def run_benchmark(
+    *,
+    synthetic_km2: float = 2.5,
+    radius_m: float | None = 1000.0,
+    embedded: bool = True,
+    viewshed: bool = True,
+    scaling: bool = True,
+    say: Callable[[str], None] = lambda s: None,
+) -> dict[str, Any]:
+    """Every measure (see the module notes); the report as a JSON-able dict."""
+    report: dict[str, Any] = {"machine": machine(), "load_at_start": load_average()}
+    if embedded:
+        report["embedded_run"] = bench_embedded_run(say)
+        say("embedded city: study stages and visibility pairs/s")
+        report["embedded_study"] = _child("study", {"city": "embedded"})
+    if viewshed:
+        report["viewshed"] = bench_viewshed(say)
+    if scaling:
+        report["scaling"] = bench_scaling(say, synthetic_km2, radius_m)
+    report["load_at_end"] = load_average()
+    report["targets"] = check_targets(report)
+    return report
+
+
+def check_targets(report: dict[str, Any]) -> dict[str, Any]:
+    """Each target with its measured value and whether it holds."""
+    t: dict[str, Any] = {}
+    if "embedded_run" in report:
+        first = report["embedded_run"]["first"]["wall_s"]
+        rerun = report["embedded_run"]["rerun"]["wall_s"]
+        t["first_run_under_30_s"] = {"value_s": first, "holds": first < TARGETS["first_run_s"]}
+        t["cached_rerun_few_s"] = {"value_s": rerun, "holds": rerun < TARGETS["rerun_s"]}
+    sc = report.get("scaling")
+    if sc:
+        for label in ("fixed_radius", "auto_radius"):
+            if label in sc:
+                tr, pr = sc[label]["time_ratio"], sc[label]["peak_ratio"]
+                t[f"4x_area_time_{label}"] = {
+                    "value": round(tr, 2),
+                    "holds": tr <= TARGETS["area_time_ratio"],
+                }
+                t[f"4x_area_peak_memory_{label}"] = {
+                    "value": round(pr, 2),
+                    "holds": pr <= TARGETS["area_peak_ratio"],
+                }
+        d = sc.get("dask", {})
+        if "tiles_speedup" in d:
+            t["2_vs_1_dask_workers"] = {
+                "value": round(d["tiles_speedup"], 2),
+                "holds": d["tiles_speedup"] >= TARGETS["dask_speedup"],
+            }
+    return t
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as text."""
+    lines: list[str] = []
+    m = report["machine"]
+    lines.append(
+        f"# twin bench, {m['date']}, {m['host']}: {m['cpu_count']} cores, "
+        f"Python {m['python']}, load {report['load_at_start']}"
+    )
+    e = report.get("embedded_run")
+    if e:
+        for key in ("first", "rerun"):
+            r = e[key]
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in r["stages_s"].items())
+            lines.append(
+                f"twin run {key:>5}: {r['wall_s']:.1f} s wall, peak {r['peak_mb']:.0f} "
+                f"MiB (stages s: {stages})"
+            )
+    s = report.get("embedded_study")
+    if s:
+        lines.append(_study_line("embedded study", s))
+    v = report.get("viewshed")
+    if v:
+        lines.append(
+            f"viewshed on the {v['dsm']} DSM, agreement on {v['sample_cells']} "
+            "random outdoor cells with the exact LoS:"
+        )
+        for site in v["sites"]:
+            line = (
+                f"  {site['site']}: twin viewshed {site['twin_viewshed_s'] * 1e3:.0f} ms "
+                f"({100 * site['twin_viewshed_vs_exact']:.2f} % = exact)"
+            )
+            if "gdal_viewshed_s" in site:
+                line += (
+                    f", gdal_viewshed {site['gdal_viewshed_s'] * 1e3:.0f} ms with I/O "
+                    f"({100 * site['gdal_viewshed_vs_exact']:.2f} % = exact), twin vs gdal "
+                    f"{100 * site['twin_vs_gdal_all_cells']:.3f} % of cells"
+                )
+            lines.append(line)
+    sc = report.get("scaling")
+    if sc:
+        for label in ("fixed_radius", "auto_radius"):
+            if label in sc:
+                for r in sc[label]["runs"]:
+                    lines.append(_study_line(f"{label} {r['spec']['area_km2']:g} km2", r))
+                lines.append(
+                    f"  4x area: time x{sc[label]['time_ratio']:.2f}, peak memory "
+                    f"x{sc[label]['peak_ratio']:.2f}"
+                )
+        for r in sc["dask"]["runs"]:
+            lines.append(_study_line(f"dask {r['spec']['workers']} worker(s)", r))
+        if "tiles_speedup" in sc["dask"]:
+            lines.append(
+                f"  2 vs 1 workers: tile pass x{sc['dask']['tiles_speedup']:.2f}, "
+                f"study x{sc['dask']['study_speedup']:.2f}"
+            )
+    lines.append("targets:")
+    for name, t in report["targets"].items():
+        value = t.get("value", t.get("value_s"))
+        lines.append(f"  {name}: {value} -> {'holds' if t['holds'] else 'does NOT hold'}")
+    lines.append(f"load at end {report['load_at_end']}")
+    return "\n".join(lines)
+
+
+def _study_line(name: str, r: dict[str, Any]) -> str:
+    t = r["timings_s"]
+    pps = r["pairs_per_s"]
+    return (
+        f"{name}: {r['receivers']} points x {r['sites']} sites, {r['pairs']} LoS pairs "
+        f"({pps / 1e3:.0f} k/s), study {r['study_s']:.1f} s (grid {t['grid']:.1f}, "
+        f"visibility {t['visibility']:.1f}, radio {t['radio']:.1f}, tile pass "
+        f"{t['tiles']:.1f}), peak {r['peak_mb']:.0f} MiB, results {r['result_mb']:.0f} MiB"
+    )
+
+
+def _main(argv: Sequence[str]) -> None:
+    """``python -m twin.benchmark MODE PAYLOAD REPORT``: one case, its report to REPORT."""
+    mode, payload, report = argv
+    data = json.loads(payload)
+    if mode == "study":
+        out = study_case(data)
+    elif mode == "twin-run":
+        out = twin_run_case(data)
+    else:
+        raise SystemExit(f"unknown benchmark case {mode!r}")
+    Path(report).write_text(json.dumps(out), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

@@ -1,0 +1,58 @@
+"""``twin bench``: timings, throughput, memory and scaling of the twin on this machine."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--synthetic-km2",
+    type=click.FloatRange(min=0.05, max=100.0),
+    default=2.5,
+    show_default=True,
+    help="Area of the synthetic city; the scaling measure also runs 4x this area.",
+)
+@click.option(
+    "--radius",
+    "radius_m",
+    type=click.FloatRange(min=1.0),
+    default=1000.0,
+    show_default=True,
+    help="Fixed site radius (m) of the scaling runs; they also run with the automatic one.",
+)
+@click.option("--no-embedded", is_flag=True, help="Skip the runs on the embedded city.")
+@click.option("--no-viewshed", is_flag=True, help="Skip the viewshed engines comparison.")
+@click.option("--no-scaling", is_flag=True, help="Skip the synthetic-city scaling runs.")
+def bench(
+    as_json: bool,
+    synthetic_km2: float,
+    radius_m: float,
+    no_embedded: bool,
+    no_viewshed: bool,
+    no_scaling: bool,
+) -> None:
+    """Measure the twin: `twin run` on the embedded city (first run and cached what-if
+    re-run), LoS pairs per second, seconds per stage, peak memory, twin's viewshed and
+    gdal_viewshed (when installed) against the exact LoS, 4x the area of a synthetic
+    city, and 1 vs 2 local dask workers. Each case runs in its own process. The full
+    benchmark takes a few minutes; see BENCHMARKS.md for recorded figures.
+    """
+    from twin.benchmark import format_report, run_benchmark
+
+    def say(step: str) -> None:
+        if not as_json:
+            click.echo(f"... {step}", err=True)
+
+    report = run_benchmark(
+        synthetic_km2=synthetic_km2,
+        radius_m=radius_m,
+        embedded=not no_embedded,
+        viewshed=not no_viewshed,
+        scaling=not no_scaling,
+        say=say,
+    )
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
