@@ -20,9 +20,9 @@ from twin.sources.scenario_file import read_scenario
 
 SCENARIOS = ROOT / "scenarios"
 CASES = [
-    ("small_cells", None),
-    ("small_cells", "small_cells"),
-    ("small_cells", "tuned"),
+    ("densify", None),
+    ("densify", "small_cells"),
+    ("densify", "tuned"),
     ("hotspot_28ghz", None),
     ("hotspot_28ghz", "reuse3"),
     ("hotspot_28ghz", "dense"),
@@ -83,9 +83,9 @@ def test_each_case_writes_outputs_that_name_the_variant(runs, case) -> None:  # 
 
 
 def test_small_cells_variants_edit_the_generated_sites(runs) -> None:  # type: ignore[no-untyped-def]
-    base = sites(runs["small_cells"])
-    small = sites(runs["small_cells-small_cells"])
-    tuned = sites(runs["small_cells-tuned"])
+    base = sites(runs["densify"])
+    small = sites(runs["densify-small_cells"])
+    tuned = sites(runs["densify-tuned"])
     street = {k: v for k, v in small.items() if k.startswith("S")}
     assert set(base) < set(small) and set(small) - set(base) == set(street)
     assert all(v["model"] == "umi" and v["height_m"] == 10.0 and v["bands_ghz"] == "3.5;28"
@@ -98,7 +98,7 @@ def test_small_cells_variants_edit_the_generated_sites(runs) -> None:  # type: i
     assert (small["U05"]["height_m"], small["U05"]["power_dbm"]) == (
         base["U05"]["height_m"], base["U05"]["power_dbm"])  # fmt: skip
     # the 0.7 GHz layer is the macro alone: same with and without street cells
-    s0, s1 = summary(runs["small_cells"]), summary(runs["small_cells-small_cells"])
+    s0, s1 = summary(runs["densify"]), summary(runs["densify-small_cells"])
     assert s1["bands"]["0p7"]["mean_capacity_mbps"] == pytest.approx(
         s0["bands"]["0p7"]["mean_capacity_mbps"], rel=1e-9)  # fmt: skip
 

@@ -263,7 +263,7 @@ def test_cluster_around_a_point_is_a_ring(helsinki_city) -> None:  # type: ignor
 
 
 def test_shipped_scenarios_validate_with_all_their_variants() -> None:
-    for name in ("small_cells", "hotspot_28ghz", "emergency"):
+    for name in ("densify", "hotspot_28ghz", "emergency"):
         sc = read_scenario(ROOT / "scenarios" / f"{name}.toml")
         assert sc.variants, name
         for v in sc.variants:
