@@ -319,12 +319,17 @@ def comparison_table(
 def _cell(metric: str, v: float, *, delta: bool = False) -> str:
     if not math.isfinite(v):
         return ""
-    sign = "+" if delta and v > 0 else ""
     if "share" in metric or metric == "mean_building_indoor_covered":
-        return f"{sign}{100 * v:.1f} %"
-    if metric in ("points", "buildings_with_indoor_points", "buildings_indoor_covered"):
-        return f"{sign}{v:.0f}"
-    return f"{sign}{v:.2f}"
+        text = f"{100 * v:.1f} %"
+    elif metric in ("points", "buildings_with_indoor_points", "buildings_indoor_covered"):
+        text = f"{v:.0f}"
+    else:
+        text = f"{v:.2f}"
+    if text.startswith("-") and not any(c in "123456789" for c in text):
+        text = text[1:]  # a change that rounds to zero is shown without a sign
+    if delta and not text.startswith("-") and any(c in "123456789" for c in text):
+        text = "+" + text
+    return text
 
 
 _METRIC_NAMES = {
