@@ -37,7 +37,7 @@ _U_SLACK = 1e-9
 _CHUNK_PAIRS = 200_000
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _strictly_inside(
     px: float,
     py: float,
@@ -56,11 +56,7 @@ def _strictly_inside(
         x1 = ex1[k]
         y1 = ey1[k]
         cross = (x1 - x0) * (py - y0) - (y1 - y0) * (px - x0)
-        if (
-            cross == 0.0
-            and min(x0, x1) <= px <= max(x0, x1)
-            and min(y0, y1) <= py <= max(y0, y1)
-        ):
+        if cross == 0.0 and min(x0, x1) <= px <= max(x0, x1) and min(y0, y1) <= py <= max(y0, y1):
             return False
         if (y0 > py) != (y1 > py):
             xi = x0 + (py - y0) * (x1 - x0) / (y1 - y0)
@@ -69,7 +65,7 @@ def _strictly_inside(
     return inside
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def inside_intervals(
     ax: float,
     ay: float,
@@ -160,7 +156,7 @@ def inside_intervals(
     return m
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def own_entry_t(
     ax: float,
     ay: float,
@@ -192,8 +188,19 @@ def own_entry_t(
     dz = bz - az
     for p in range(part_start[own], part_start[own + 1]):
         n = inside_intervals(
-            ax, ay, bx, by, ex0, ey0, ex1, ey1, edge_start[p], edge_start[p + 1],
-            t_buf, lo_buf, hi_buf,
+            ax,
+            ay,
+            bx,
+            by,
+            ex0,
+            ey0,
+            ex1,
+            ey1,
+            edge_start[p],
+            edge_start[p + 1],
+            t_buf,
+            lo_buf,
+            hi_buf,
         )
         for i in range(n):
             t0 = lo_buf[i]
@@ -215,7 +222,7 @@ def own_entry_t(
     return t_end
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def part_blocks(
     ax: float,
     ay: float,
@@ -244,8 +251,19 @@ def part_blocks(
     if min(az, z_end) >= top or max(az, z_end) <= bot:
         return False
     n = inside_intervals(
-        ax, ay, bx, by, ex0, ey0, ex1, ey1, edge_start[p], edge_start[p + 1],
-        t_buf, lo_buf, hi_buf,
+        ax,
+        ay,
+        bx,
+        by,
+        ex0,
+        ey0,
+        ex1,
+        ey1,
+        edge_start[p],
+        edge_start[p + 1],
+        t_buf,
+        lo_buf,
+        hi_buf,
     )
     dz = bz - az
     for i in range(n):
@@ -260,7 +278,7 @@ def part_blocks(
     return False
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def _blocked_kernel(
     a_xyz: np.ndarray,
     b_xyz: np.ndarray,
@@ -290,8 +308,24 @@ def _blocked_kernel(
             bx, by, bz = b_xyz[k, 0], b_xyz[k, 1], b_xyz[k, 2]
             b = own[k]
             t_end = own_entry_t(
-                ax, ay, az, bx, by, bz, b, part_start, edge_start, ex0, ey0, ex1, ey1,
-                top_m, bottom_m, t_buf, lo_buf, hi_buf,
+                ax,
+                ay,
+                az,
+                bx,
+                by,
+                bz,
+                b,
+                part_start,
+                edge_start,
+                ex0,
+                ey0,
+                ex1,
+                ey1,
+                top_m,
+                bottom_m,
+                t_buf,
+                lo_buf,
+                hi_buf,
             )
             blocked = False
             for j in range(cand_start[k], cand_start[k + 1]):
@@ -300,8 +334,24 @@ def _blocked_kernel(
                 if q == b:
                     continue
                 if part_blocks(
-                    ax, ay, az, bx, by, bz, t_end, p, top_m[q], bottom_m[q], edge_start,
-                    ex0, ey0, ex1, ey1, t_buf, lo_buf, hi_buf,
+                    ax,
+                    ay,
+                    az,
+                    bx,
+                    by,
+                    bz,
+                    t_end,
+                    p,
+                    top_m[q],
+                    bottom_m[q],
+                    edge_start,
+                    ex0,
+                    ey0,
+                    ex1,
+                    ey1,
+                    t_buf,
+                    lo_buf,
+                    hi_buf,
                 ):
                     blocked = True
                     break
@@ -351,9 +401,7 @@ def segments_blocked(
         ac, bc, oc = a[lo:hi], b[lo:hi], own[lo:hi]
         flat = (ac[:, 0] == bc[:, 0]) & (ac[:, 1] == bc[:, 1])
         geoms = np.empty(hi - lo, dtype=object)
-        geoms[~flat] = shapely.linestrings(
-            np.stack([ac[~flat, :2], bc[~flat, :2]], axis=1)
-        )
+        geoms[~flat] = shapely.linestrings(np.stack([ac[~flat, :2], bc[~flat, :2]], axis=1))
         geoms[flat] = shapely.points(ac[flat, :2])
         pair, part = prisms.tree.query(geoms, predicate="intersects")
         order = np.argsort(pair, kind="stable")
@@ -361,9 +409,22 @@ def segments_blocked(
         cand_start = np.searchsorted(pair, np.arange(hi - lo + 1)).astype(np.int64)
         res = np.zeros(hi - lo, dtype=np.bool_)
         _blocked_kernel(
-            ac, bc, oc, cand_start, part, prisms.part_building, prisms.part_start,
-            prisms.edge_start, prisms.edge_x0_m, prisms.edge_y0_m, prisms.edge_x1_m,
-            prisms.edge_y1_m, prisms.height_m, prisms.min_height_m, max_edges, res,
+            ac,
+            bc,
+            oc,
+            cand_start,
+            part,
+            prisms.part_building,
+            prisms.part_start,
+            prisms.edge_start,
+            prisms.edge_x0_m,
+            prisms.edge_y0_m,
+            prisms.edge_x1_m,
+            prisms.edge_y1_m,
+            prisms.height_m,
+            prisms.min_height_m,
+            max_edges,
+            res,
         )
         out[lo:hi] = res
     return out
@@ -397,9 +458,7 @@ def check_los_inputs(
         raise InputError(f"tx_xyz_m: expected shape (M, 3), got {tx.shape}")
     bid = np.ascontiguousarray(rx_building_id).reshape(-1)
     if len(bid) != len(rx):
-        raise InputError(
-            f"rx_building_id: length {len(bid)} differs from rx_xyz_m's {len(rx)}"
-        )
+        raise InputError(f"rx_building_id: length {len(bid)} differs from rx_xyz_m's {len(rx)}")
     if bid.size and not np.issubdtype(bid.dtype, np.integer):
         raise InputError(f"rx_building_id: expected integers, got dtype {bid.dtype}")
     bid = bid.astype(np.int64)

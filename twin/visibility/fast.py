@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from twin.errors import InputError
 from twin.visibility.dsm import RasterGrid, grid_for_bounds, prism_spans, span_cells
 from twin.visibility.exact import (
     check_los_inputs,
@@ -48,7 +49,6 @@ _EDGE_EPS_CELLS = 1e-6
 _Z_EPS_M = 1e-6
 
 
-
 @dataclass(frozen=True, eq=False)
 class FastRaster:
     """Cells of the building raster used by the ray march.
@@ -60,6 +60,10 @@ class FastRaster:
     code
         int32 (rows * cols,): -1 empty, ``b >= 0`` solid cell of building ``b``,
         ``-2 - k`` mixed cell number ``k``.
+    hint
+        uint8 (rows * cols,): highest top of the buildings touching each cell, rounded
+        up to whole metres (255: 255 m or more); the walk skips cells it passes above
+        without reading ``code``.
     mixed_start
         int64 (K + 1,): offsets of each mixed cell's buildings in ``mixed_ids``.
     mixed_ids
@@ -73,6 +77,7 @@ class FastRaster:
 
     grid: RasterGrid
     code: np.ndarray
+    hint: np.ndarray
     mixed_start: np.ndarray
     mixed_ids: np.ndarray
     tile_top_m: np.ndarray
@@ -176,6 +181,8 @@ def build_fast_raster(
     tile_cells
         Side of the square tiles (in cells) whose highest roof lets a walk skip them.
     """
+    if tile_cells < 1 or tile_cells & (tile_cells - 1):
+        raise InputError(f"tile_cells: must be a power of two, got {tile_cells}")
     grid = grid_for_bounds(prisms.bounds_m, res_m)
     n_cells = grid.n_rows * grid.n_cols
     # cells crossed by a ring (edges drawn four times, shifted by +-eps in x and y)
@@ -185,9 +192,20 @@ def build_fast_raster(
     edge_cell = np.empty(bound, dtype=np.int64)
     edge_bid = np.empty(bound, dtype=np.int64)
     n = _mark_edges_kernel(
-        prisms.part_building, prisms.edge_start, prisms.edge_x0_m, prisms.edge_y0_m,
-        prisms.edge_x1_m, prisms.edge_y1_m, grid.west_m, grid.north_m, grid.res_m,
-        grid.n_rows, grid.n_cols, _EDGE_EPS_CELLS, edge_cell, edge_bid,
+        prisms.part_building,
+        prisms.edge_start,
+        prisms.edge_x0_m,
+        prisms.edge_y0_m,
+        prisms.edge_x1_m,
+        prisms.edge_y1_m,
+        grid.west_m,
+        grid.north_m,
+        grid.res_m,
+        grid.n_rows,
+        grid.n_cols,
+        _EDGE_EPS_CELLS,
+        edge_cell,
+        edge_bid,
     )
     edge_cell, edge_bid = edge_cell[:n], edge_bid[:n]
     # cells whose centre is inside a footprint
@@ -196,9 +214,7 @@ def build_fast_raster(
     fill_bid = bid[run]
 
     nb = max(len(prisms), 1)
-    keys = np.unique(
-        np.concatenate([edge_cell * nb + edge_bid, fill_cell * nb + fill_bid])
-    )
+    keys = np.unique(np.concatenate([edge_cell * nb + edge_bid, fill_cell * nb + fill_bid]))
     cells = keys // nb
     bids = keys % nb
     per_cell = np.bincount(cells, minlength=n_cells)
@@ -225,17 +241,23 @@ def build_fast_raster(
     padded = np.full((n_tr * t, n_tc * t), -np.inf)
     padded[: grid.n_rows, : grid.n_cols] = cell_top.reshape(grid.shape)
     tile_top = padded.reshape(n_tr, t, n_tc, t).max(axis=(1, 3)).ravel()
+    hint = np.where(np.isfinite(cell_top), np.ceil(np.minimum(cell_top, 255.0)), 0.0)
+    hint = hint.astype(np.uint8)
     return FastRaster(
-        grid=grid, code=code, mixed_start=mixed_start, mixed_ids=mixed_ids,
-        tile_top_m=np.ascontiguousarray(tile_top), tile_cells=int(t),
+        grid=grid,
+        code=code,
+        mixed_start=mixed_start,
+        mixed_ids=mixed_ids,
+        hint=hint,
+        tile_top_m=np.ascontiguousarray(tile_top),
+        tile_cells=int(t),
     )
 
 
-@njit(cache=True, nogil=True)
-def _building_blocks(
-    b: int,
-    tested: np.ndarray,
-    n_tested: int,
+@njit(cache=True, nogil=True, error_model="numpy")
+def _flush(
+    pending: np.ndarray,
+    n_pending: int,
     ax: float,
     ay: float,
     az: float,
@@ -254,24 +276,32 @@ def _building_blocks(
     t_buf: np.ndarray,
     lo_buf: np.ndarray,
     hi_buf: np.ndarray,
-) -> tuple[bool, int]:
-    """Exact test of building ``b`` (once per walk); returns (blocks, new n_tested)."""
-    for i in range(min(n_tested, len(tested))):
-        if tested[i] == b:
-            return False, n_tested
-    if n_tested < len(tested):
-        tested[n_tested] = b
-    n_tested += 1
-    for p in range(part_start[b], part_start[b + 1]):
-        if part_blocks(
-            ax, ay, az, bx, by, bz, t_end, p, top_m[b], bottom_m[b], edge_start,
-            ex0, ey0, ex1, ey1, t_buf, lo_buf, hi_buf,
-        ):
-            return True, n_tested
-    return False, n_tested
+) -> bool:
+    """Exact test of the pending buildings; True if one of them blocks."""
+    for i in range(n_pending):
+        b = pending[i]
+        for p in range(part_start[b], part_start[b + 1]):
+            if part_blocks(
+                ax, ay, az, bx, by, bz, t_end, p, top_m[b], bottom_m[b], edge_start,
+                ex0, ey0, ex1, ey1, t_buf, lo_buf, hi_buf,
+            ):
+                return True
+    return False
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
+def _defer(b: int, pending: np.ndarray, n_pending: int) -> int:
+    """Add building ``b`` to the pending list; -1 when the list is full."""
+    for i in range(n_pending):
+        if pending[i] == b:
+            return n_pending
+    if n_pending == len(pending):
+        return -1
+    pending[n_pending] = b
+    return n_pending + 1
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _walk_blocked(
     ax: float,
     ay: float,
@@ -282,6 +312,7 @@ def _walk_blocked(
     t_end: float,
     own: int,
     code: np.ndarray,
+    hint: np.ndarray,
     mixed_start: np.ndarray,
     mixed_ids: np.ndarray,
     tile_top: np.ndarray,
@@ -302,7 +333,7 @@ def _walk_blocked(
     t_buf: np.ndarray,
     lo_buf: np.ndarray,
     hi_buf: np.ndarray,
-    tested: np.ndarray,
+    pending: np.ndarray,
 ) -> bool:
     """Walk the cells of A->B from ``t = t_end`` back to the antenna ``t = 0``.
 
@@ -362,13 +393,16 @@ def _walk_blocked(
         t_max_y = np.inf
         t_delta_y = np.inf
     n_tile_cols = (n_cols + tile_cells - 1) // tile_cells
-    n_tested = 0
+    tile_shift = 0
+    while (1 << tile_shift) < tile_cells:
+        tile_shift += 1
+    n_pending = 0
     u_cur = u_lo
     z_cur = pz + u_cur * dz
     while True:
         # skip a whole tile while the walk stays above its highest roof
-        tx_i = ix // tile_cells
-        ty_i = iy // tile_cells
+        tx_i = ix >> tile_shift
+        ty_i = iy >> tile_shift
         t_top = tile_top[ty_i * n_tile_cols + tx_i]
         if z_cur > t_top + _Z_EPS_M:
             # exit parameter of the tile box
@@ -392,20 +426,26 @@ def _walk_blocked(
         if u_exit >= 0.0:
             if u_exit >= u_hi:
                 break
-            # advance the cell walk to the first cell outside the tile
-            while ix // tile_cells == tx_i and iy // tile_cells == ty_i:
-                if t_max_x < t_max_y:
-                    u_cur = t_max_x
-                    ix += step_x
-                    t_max_x += t_delta_x
-                else:
-                    u_cur = t_max_y
-                    iy += step_y
-                    t_max_y += t_delta_y
-                if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows or u_cur >= u_hi:
-                    break
-            if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows or u_cur >= u_hi:
+            # jump to the first cell of the next tile and restart the traversal there
+            if ux <= uy:
+                ix = (tx_i + 1) * tile_cells if step_x > 0 else tx_i * tile_cells - 1
+                iy = math.floor(gy0 + u_exit * ddy)
+                iy = min(max(iy, ty_i * tile_cells), (ty_i + 1) * tile_cells - 1)
+            else:
+                iy = (ty_i + 1) * tile_cells if step_y > 0 else ty_i * tile_cells - 1
+                ix = math.floor(gx0 + u_exit * ddx)
+                ix = min(max(ix, tx_i * tile_cells), (tx_i + 1) * tile_cells - 1)
+            if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows:
                 break
+            if step_x > 0:
+                t_max_x = (ix + 1 - gx0) / ddx
+            elif step_x < 0:
+                t_max_x = (ix - gx0) / ddx
+            if step_y > 0:
+                t_max_y = (iy + 1 - gy0) / ddy
+            elif step_y < 0:
+                t_max_y = (iy - gy0) / ddy
+            u_cur = u_exit
             z_cur = pz + u_cur * dz
             continue
         u_next = min(t_max_x, t_max_y, u_hi)
@@ -416,7 +456,12 @@ def _walk_blocked(
         else:
             z_lo = z_next
             z_hi = z_cur
-        c = code[iy * n_cols + ix]
+        cell = iy * n_cols + ix
+        h = hint[cell]
+        if h < 255 and z_lo > h:
+            c = -1  # above every roof touching the cell (the hint is small, cached)
+        else:
+            c = code[cell]
         if c >= 0:
             if c != own:
                 top = top_m[c]
@@ -424,13 +469,16 @@ def _walk_blocked(
                 if top > bot and z_lo < top + _Z_EPS_M and z_hi > bot - _Z_EPS_M:
                     if z_lo < top - _Z_EPS_M and z_hi > bot + _Z_EPS_M:
                         return True
-                    hit, n_tested = _building_blocks(
-                        c, tested, n_tested, ax, ay, az, bx, by, bz, t_end, top_m,
-                        bottom_m, part_start, edge_start, ex0, ey0, ex1, ey1, t_buf,
-                        lo_buf, hi_buf,
-                    )
-                    if hit:
-                        return True
+                    n_new = _defer(c, pending, n_pending)
+                    if n_new < 0:
+                        if _flush(
+                            pending, n_pending, ax, ay, az, bx, by, bz, t_end, top_m, bottom_m,
+                            part_start, edge_start, ex0, ey0, ex1, ey1, t_buf, lo_buf, hi_buf,
+                        ):
+                            return True
+                        pending[0] = c
+                        n_new = 1
+                    n_pending = n_new
         elif c <= -2:
             k = -2 - c
             for j in range(mixed_start[k], mixed_start[k + 1]):
@@ -442,13 +490,16 @@ def _walk_blocked(
                     and z_lo < top_m[b] + _Z_EPS_M
                     and z_hi > bottom_m[b] - _Z_EPS_M
                 ):
-                    hit, n_tested = _building_blocks(
-                        b, tested, n_tested, ax, ay, az, bx, by, bz, t_end, top_m,
-                        bottom_m, part_start, edge_start, ex0, ey0, ex1, ey1, t_buf,
-                        lo_buf, hi_buf,
-                    )
-                    if hit:
-                        return True
+                    n_new = _defer(b, pending, n_pending)
+                    if n_new < 0:
+                        if _flush(
+                            pending, n_pending, ax, ay, az, bx, by, bz, t_end, top_m, bottom_m,
+                            part_start, edge_start, ex0, ey0, ex1, ey1, t_buf, lo_buf, hi_buf,
+                        ):
+                            return True
+                        pending[0] = b
+                        n_new = 1
+                    n_pending = n_new
         if u_next >= u_hi:
             break
         if t_max_x < t_max_y:
@@ -463,16 +514,20 @@ def _walk_blocked(
                 break
         u_cur = u_next
         z_cur = z_next
-    return False
+    return _flush(
+        pending, n_pending, ax, ay, az, bx, by, bz, t_end, top_m, bottom_m, part_start,
+        edge_start, ex0, ey0, ex1, ey1, t_buf, lo_buf, hi_buf,
+    )
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def _fast_kernel(
     rx: np.ndarray,
     rx_bid: np.ndarray,
     tx: np.ndarray,
     max_d2: float,
     code: np.ndarray,
+    hint: np.ndarray,
     mixed_start: np.ndarray,
     mixed_ids: np.ndarray,
     tile_top: np.ndarray,
@@ -495,29 +550,74 @@ def _fast_kernel(
 ) -> None:
     n = rx.shape[0]
     m = tx.shape[0]
-    n_chunks = min(n, 256)
+    # contiguous blocks of receivers per task, all of a block towards one site after the
+    # other: neighbouring rays walk neighbouring cells, which stay in cache
+    n_chunks = min(n, 64)
     for c in prange(n_chunks):
         t_buf = np.empty(2 * max_edges + 2)
         lo_buf = np.empty(max_edges + 1)
         hi_buf = np.empty(max_edges + 1)
-        tested = np.empty(32, dtype=np.int64)
-        for i in range(c, n, n_chunks):
-            bx, by, bz = rx[i, 0], rx[i, 1], rx[i, 2]
-            own = rx_bid[i]
-            for j in range(m):
-                ax, ay, az = tx[j, 0], tx[j, 1], tx[j, 2]
+        pending = np.empty(32, dtype=np.int64)
+        for j in range(m):
+            ax, ay, az = tx[j, 0], tx[j, 1], tx[j, 2]
+            for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+                bx, by, bz = rx[i, 0], rx[i, 1], rx[i, 2]
+                own = rx_bid[i]
                 if (ax - bx) ** 2 + (ay - by) ** 2 > max_d2:
                     out[i, j] = False
                     continue
                 t_end = own_entry_t(
-                    ax, ay, az, bx, by, bz, own, part_start, edge_start, ex0, ey0,
-                    ex1, ey1, top_m, bottom_m, t_buf, lo_buf, hi_buf,
+                    ax,
+                    ay,
+                    az,
+                    bx,
+                    by,
+                    bz,
+                    own,
+                    part_start,
+                    edge_start,
+                    ex0,
+                    ey0,
+                    ex1,
+                    ey1,
+                    top_m,
+                    bottom_m,
+                    t_buf,
+                    lo_buf,
+                    hi_buf,
                 )
                 out[i, j] = not _walk_blocked(
-                    ax, ay, az, bx, by, bz, t_end, own, code, mixed_start, mixed_ids,
-                    tile_top, tile_cells, top_m, bottom_m, west, north, res, n_rows,
-                    n_cols, part_start, edge_start, ex0, ey0, ex1, ey1, t_buf, lo_buf,
-                    hi_buf, tested,
+                    ax,
+                    ay,
+                    az,
+                    bx,
+                    by,
+                    bz,
+                    t_end,
+                    own,
+                    code,
+                    hint,
+                    mixed_start,
+                    mixed_ids,
+                    tile_top,
+                    tile_cells,
+                    top_m,
+                    bottom_m,
+                    west,
+                    north,
+                    res,
+                    n_rows,
+                    n_cols,
+                    part_start,
+                    edge_start,
+                    ex0,
+                    ey0,
+                    ex1,
+                    ey1,
+                    t_buf,
+                    lo_buf,
+                    hi_buf,
+                    pending,
                 )
 
 
@@ -568,10 +668,30 @@ def los_fast(
     g = raster.grid
     max_d2 = np.inf if max_distance_m is None else float(max_distance_m) ** 2
     _fast_kernel(
-        rx, bid, tx, max_d2, raster.code, raster.mixed_start, raster.mixed_ids,
-        raster.tile_top_m, raster.tile_cells, prisms.height_m, prisms.min_height_m,
-        g.west_m, g.north_m, g.res_m, g.n_rows, g.n_cols, prisms.part_start,
-        prisms.edge_start, prisms.edge_x0_m, prisms.edge_y0_m, prisms.edge_x1_m,
-        prisms.edge_y1_m, max_edges_per_part(prisms), out,
+        rx,
+        bid,
+        tx,
+        max_d2,
+        raster.code,
+        raster.hint,
+        raster.mixed_start,
+        raster.mixed_ids,
+        raster.tile_top_m,
+        raster.tile_cells,
+        prisms.height_m,
+        prisms.min_height_m,
+        g.west_m,
+        g.north_m,
+        g.res_m,
+        g.n_rows,
+        g.n_cols,
+        prisms.part_start,
+        prisms.edge_start,
+        prisms.edge_x0_m,
+        prisms.edge_y0_m,
+        prisms.edge_x1_m,
+        prisms.edge_y1_m,
+        max_edges_per_part(prisms),
+        out,
     )
     return out

@@ -1,0 +1,210 @@
+"""Line of sight against hand-built prisms with known answers, both engines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from shapely.geometry import MultiPolygon, Polygon, box
+
+from twin.errors import InputError
+from twin.visibility import BuildingPrisms, los_matrix
+from twin.visibility.fast import build_fast_raster, los_fast
+
+MODES = ["exact", "fast"]
+
+
+def prisms_of(*buildings: tuple[object, float, float]) -> BuildingPrisms:
+    """Prisms from (geometry, height_m, min_height_m) triples."""
+    geoms = np.empty(len(buildings), dtype=object)
+    geoms[:] = [b[0] for b in buildings]
+    return BuildingPrisms.from_arrays(
+        geoms,
+        np.array([b[1] for b in buildings], dtype=float),
+        np.array([b[2] for b in buildings], dtype=float),
+    )
+
+
+def los1(prisms: BuildingPrisms, rx, tx, own: int = -1, mode: str = "exact", **kw) -> bool:
+    out = los_matrix(
+        prisms, np.array([rx], dtype=float), np.array([own]), np.array([tx], dtype=float),
+        mode=mode, **kw,
+    )
+    return bool(out[0, 0])
+
+
+BOX = (box(10, -5, 20, 5), 10.0, 0.0)
+COURTYARD = (
+    Polygon([(40, -10), (60, -10), (60, 10), (40, 10)], [[(45, -5), (55, -5), (55, 5), (45, 5)]]),
+    20.0,
+    0.0,
+)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_box_between_blocks(mode: str) -> None:
+    p = prisms_of(BOX)
+    assert not los1(p, (30, 0, 1.5), (0, 0, 5), mode=mode)
+    # beside the box: clear
+    assert los1(p, (30, 8, 1.5), (0, 8, 5), mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_segment_over_roof_clears(mode: str) -> None:
+    p = prisms_of(BOX)
+    assert los1(p, (30, 0, 12), (0, 0, 12), mode=mode)
+    # climbing from 1.5 m behind the box to 40 m: at x = 20 z = 1.5 + 38.5 * 10 / 30 > 10
+    assert los1(p, (30, 0, 1.5), (0, 0, 40), mode=mode)
+    # climbing too slowly: at x = 20, z = 1.5 + 13.5 * 10 / 30 = 6 < 10
+    assert not los1(p, (30, 0, 1.5), (0, 0, 15), mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_courtyard_is_open(mode: str) -> None:
+    p = prisms_of(COURTYARD)
+    # a vertical-ish segment inside the courtyard: nothing in the way
+    assert los1(p, (50, 0, 1.5), (51, 1, 30), mode=mode)
+    # from outside at street level: the ring blocks
+    assert not los1(p, (50, 0, 1.5), (0, 0, 5), mode=mode)
+    # from high above, steep enough to pass over the ring into the courtyard
+    assert los1(p, (50, 0, 1.5), (50, 30, 200), mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_min_height_lets_the_segment_pass_below(mode: str) -> None:
+    bridge = (box(10, -5, 20, 5), 12.0, 6.0)
+    p = prisms_of(bridge)
+    assert los1(p, (30, 0, 3), (0, 0, 3), mode=mode)  # under the bridge
+    assert not los1(p, (30, 0, 8), (0, 0, 8), mode=mode)  # through it
+    assert los1(p, (30, 0, 13), (0, 0, 13), mode=mode)  # over it
+    # touching the underside (z == min_height) does not block
+    assert los1(p, (30, 0, 6), (0, 0, 6), mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_indoor_receiver_ignores_its_own_building(mode: str) -> None:
+    own = (box(40, -10, 60, 10), 20.0, 0.0)
+    inner = (box(45, -2, 50, 2), 30.0, 0.0)  # inside the own footprint, beyond the entry
+    low = (box(10, -5, 20, 5), 3.0, 0.0)
+    p = prisms_of(own, inner, low)
+    # the receiver stands 15 m inside building 0; the segment enters it at x = 40
+    assert los1(p, (55, 0, 5), (0, 0, 5), own=0, mode=mode)
+    # the same point treated as outdoor is blocked by walls and the inner tower
+    assert not los1(p, (55, 0, 5), (0, 0, 5), own=-1, mode=mode)
+    # a building before the entry still blocks
+    p2 = prisms_of(own, inner, (box(10, -5, 20, 5), 10.0, 0.0))
+    assert not los1(p2, (55, 0, 5), (0, 0, 5), own=0, mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_indoor_entry_through_the_roof(mode: str) -> None:
+    own = (box(40, -10, 60, 10), 20.0, 0.0)
+    beyond = (box(70, -5, 80, 5), 100.0, 0.0)  # on the far side of the receiver
+    p = prisms_of(own, beyond)
+    # from above, the segment enters through the roof; nothing else is before it
+    assert los1(p, (50, 0, 15), (50, 0, 60), own=0, mode=mode)
+    # a receiver whose segment enters from the courtyard side after crossing a tower
+    tower = (box(20, -5, 30, 5), 60.0, 0.0)
+    p2 = prisms_of(own, tower)
+    assert not los1(p2, (50, 0, 15), (0, 0, 40), own=0, mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_antenna_on_its_roof(mode: str) -> None:
+    p = prisms_of(BOX)
+    # antenna 3 m above the middle of the roof; a close receiver is hidden by the roof edge
+    assert not los1(p, (30, 0, 1.5), (15, 0, 13), mode=mode)
+    # a far one is seen: at the roof edge x = 20, z = 13 - 11.5 * 5 / 85 > 10
+    assert los1(p, (100, 0, 1.5), (15, 0, 13), mode=mode)
+    # an antenna exactly at roof height looking level does not count as blocked
+    assert los1(p, (100, 0, 10), (15, 0, 10), mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_grazing_is_not_blocking(mode: str) -> None:
+    p = prisms_of(BOX)
+    # along the wall x = 10 (collinear with an edge)
+    assert los1(p, (10, 20, 1.5), (10, -20, 1.5), mode=mode)
+    # through the corner (10, 5) and on into the interior: blocked
+    assert not los1(p, (0, 15, 1.5), (20, -5, 1.5), mode=mode)
+    assert not los1(p, (0, 10, 1.5), (20, 0, 1.5), mode=mode)
+    # ... but over the corner high enough: clear (z = 15.75 m at the corner)
+    assert los1(p, (5, 10, 1.5), (15, 0, 30), mode=mode)
+    # touching only the corner vertex (10, 5) on a line that stays outside
+    assert los1(p, (0, 0, 1.5), (20, 10, 1.5), mode=mode)
+    # level with the roof over the roof: touching, not blocked
+    assert los1(p, (30, 0, 10), (0, 0, 10), mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_multipolygon_parts_and_degenerate_segments(mode: str) -> None:
+    multi = (MultiPolygon([box(10, -5, 20, 5), box(30, -5, 40, 5)]), 10.0, 0.0)
+    p = prisms_of(multi)
+    assert not los1(p, (50, 0, 2), (25, 0, 2), mode=mode)  # second part
+    assert los1(p, (25, 10, 2), (25, -10, 2), mode=mode)  # between the parts
+    # vertical segment inside a footprint, below the roof: blocked; above: clear
+    assert not los1(p, (15, 0, 2), (15, 0, 8), mode=mode)
+    assert los1(p, (15, 0, 11), (15, 0, 30), mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_max_distance(mode: str) -> None:
+    p = prisms_of(BOX)
+    rx = np.array([[100.0, 30.0, 1.5], [500.0, 30.0, 1.5]])
+    out = los_matrix(p, rx, np.array([-1, -1]), np.array([[0.0, 30.0, 10.0]]), mode=mode,
+                     max_distance_m=200.0)
+    assert out.tolist() == [[True], [False]]
+
+
+def test_no_buildings_and_empty_inputs() -> None:
+    p = prisms_of()
+    rx = np.array([[0.0, 0.0, 1.5]])
+    for mode in MODES:
+        assert los_matrix(p, rx, np.array([-1]), np.array([[5.0, 5.0, 5.0]]), mode=mode).all()
+        assert los_matrix(p, rx[:0], np.array([], dtype=int), np.array([[5.0, 5.0, 5.0]]),
+                          mode=mode).shape == (0, 1)
+
+
+def test_bad_inputs_name_the_argument() -> None:
+    p = prisms_of(BOX)
+    tx = np.array([[0.0, 0.0, 5.0]])
+    with pytest.raises(InputError, match="rx_xyz_m"):
+        los_matrix(p, np.zeros((2, 2)), np.array([-1, -1]), tx)
+    with pytest.raises(InputError, match="rx_building_id"):
+        los_matrix(p, np.zeros((1, 3)), np.array([5]), tx)
+    with pytest.raises(InputError, match="max_distance_m"):
+        los_matrix(p, np.zeros((1, 3)), np.array([-1]), tx, max_distance_m=-1.0)
+    with pytest.raises(InputError, match="mode"):
+        los_matrix(p, np.zeros((1, 3)), np.array([-1]), tx, mode="slow")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="height"):
+        prisms_of((box(0, 0, 1, 1), float("nan"), 0.0))
+
+
+def test_fast_equals_exact_on_random_boxes() -> None:
+    rng = np.random.default_rng(7)
+    buildings = []
+    for _ in range(60):
+        x, y = rng.uniform(0, 300, 2)
+        w, h = rng.uniform(4, 30, 2)
+        top = rng.uniform(3, 40)
+        bottom = rng.choice([0.0, 0.0, 0.0, rng.uniform(0, top)])
+        poly = box(x, y, x + w, y + h)
+        if rng.random() < 0.3:
+            poly = poly.difference(box(x + w / 4, y + h / 4, x + 3 * w / 4, y + 3 * h / 4))
+        buildings.append((poly, top, bottom))
+    p = prisms_of(*buildings)
+    n = 3000
+    rx = np.c_[rng.uniform(-20, 320, (n, 2)), rng.uniform(0.5, 30, n)]
+    bid = np.full(n, -1)
+    # a third of the receivers indoors, at a point of their building
+    for i in range(0, n, 3):
+        b = int(rng.integers(len(buildings)))
+        pt = buildings[b][0].representative_point()
+        rx[i, :2] = (pt.x, pt.y)
+        rx[i, 2] = rng.uniform(buildings[b][2], buildings[b][1])
+        bid[i] = b
+    tx = np.c_[rng.uniform(0, 300, (6, 2)), rng.uniform(5, 60, 6)]
+    exact = los_matrix(p, rx, bid, tx, mode="exact")
+    for res_m in (0.5, 1.0, 3.0):
+        fast = los_fast(p, rx, bid, tx, raster=build_fast_raster(p, res_m=res_m))
+        assert np.array_equal(fast, exact), f"res {res_m}: {(fast != exact).sum()} differ"
+    assert 0.05 < exact.mean() < 0.95

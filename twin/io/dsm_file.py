@@ -1,0 +1,142 @@
+"""Writing surface models and viewsheds as (cloud-optimised) GeoTIFFs, atomically.
+
+The DSM is one ``float32`` band of heights above ground in metres, without a nodata
+value (every cell is a height: 0 is the ground); viewsheds are ``uint8`` bands (1
+visible, 0 invisible or out of range), one per observer, also without nodata, as
+``gdal_viewshed`` writes them. Both carry the tool version and the OSM attribution as
+GDAL metadata and are written to a temporary file beside the target that replaces it
+only when complete.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twin import OSM_ATTRIBUTION, __version__
+from twin.errors import InputError, OutputError
+from twin.io.atomic import atomic_path
+
+__all__ = ["write_bands_geotiff", "write_dsm_geotiff"]
+
+
+def write_bands_geotiff(
+    path: str | os.PathLike[str],
+    bands: np.ndarray,
+    *,
+    transform: Any,
+    crs: Any,
+    descriptions: Sequence[str] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    units: str | None = None,
+) -> Path:
+    """Write a (bands, rows, cols) array as a GeoTIFF without nodata, atomically.
+
+    Uses GDAL's ``COG`` driver (512 x 512 tiles, DEFLATE, overviews) when available,
+    else a tiled DEFLATE GeoTIFF.
+
+    Parameters
+    ----------
+    path
+        Output file, replaced atomically.
+    bands
+        ``(bands, rows, cols)`` or ``(rows, cols)``; written with its own dtype.
+    transform
+        ``affine.Affine`` of the raster.
+    crs
+        Anything rasterio accepts (``pyproj.CRS``, ``"EPSG:32635"``, ...).
+    descriptions
+        One description per band.
+    tags
+        Extra metadata; the tool version and the OSM attribution are always added.
+    units
+        Units of every band (``"m"``), if any.
+
+    Raises
+    ------
+    InputError
+        On an empty array or a wrong number of descriptions.
+    OutputError
+        When the folder is missing or GDAL fails to write.
+    """
+    import rasterio
+    from rasterio.crs import CRS as RioCRS
+    from rasterio.errors import RasterioError
+
+    arr = np.asarray(bands)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or 0 in arr.shape:
+        raise InputError(f"{os.fspath(path)}: expected a non-empty (bands, rows, cols) array, "
+                         f"got shape {arr.shape}")  # fmt: skip
+    if descriptions is not None and len(descriptions) != arr.shape[0]:
+        raise InputError(
+            f"{os.fspath(path)}: {len(descriptions)} descriptions for {arr.shape[0]} bands"
+        )
+    crs_obj = (
+        crs
+        if isinstance(crs, RioCRS)
+        else RioCRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
+    )
+    meta = {"version": __version__, "attribution": OSM_ATTRIBUTION}
+    meta.update({str(k): str(v) for k, v in (tags or {}).items()})
+    is_float = np.issubdtype(arr.dtype, np.floating)
+    with rasterio.Env() as env:
+        cog = "COG" in env.drivers()
+    profile: dict[str, Any] = {
+        "count": arr.shape[0],
+        "height": arr.shape[1],
+        "width": arr.shape[2],
+        "dtype": arr.dtype.name,
+        "crs": crs_obj,
+        "transform": transform,
+        "compress": "DEFLATE",
+        "predictor": 3 if is_float else 2,
+    }
+    if cog:
+        profile.update(driver="COG", blocksize=512, overview_resampling="nearest")
+    else:
+        profile.update(driver="GTiff", tiled=True, blockxsize=512, blockysize=512)
+    with atomic_path(path) as tmp:
+        try:
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(arr)
+                dst.update_tags(**meta)
+                for i in range(arr.shape[0]):
+                    if descriptions is not None:
+                        dst.set_band_description(i + 1, descriptions[i])
+                    if units:
+                        dst.set_band_unit(i + 1, units)
+        except RasterioError as exc:
+            raise OutputError(f"cannot write {os.fspath(path)!r}: {exc}") from exc
+    return Path(path)
+
+
+def write_dsm_geotiff(
+    path: str | os.PathLike[str],
+    dsm_m: np.ndarray,
+    *,
+    transform: Any,
+    crs: Any,
+    tags: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a surface model (heights above ground, metres) as a float32 GeoTIFF.
+
+    Parameters are those of :func:`write_bands_geotiff`; there is no nodata value.
+    """
+    arr = np.asarray(dsm_m, dtype=np.float32)
+    if arr.ndim != 2:
+        raise InputError(f"{os.fspath(path)}: a DSM is 2-D, got shape {arr.shape}")
+    return write_bands_geotiff(
+        path,
+        arr,
+        transform=transform,
+        crs=crs,
+        descriptions=["surface height"],
+        tags={"metric": "surface_height_m", **(tags or {})},
+        units="m",
+    )
