@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "info": "twin.cli.info:info",
     "compare": "twin.cli.compare:compare",
     "optimize": "twin.cli.optimize:optimize",
+    "dsm": "twin.cli.dsm:dsm",
+    "viewshed": "twin.cli.viewshed:viewshed",
 }
 
 
