@@ -32,20 +32,52 @@ def test_a_what_if_rerun_takes_city_grid_and_raster_from_the_cache(
     caplog.set_level(logging.INFO, logger="twin")
     first = run_study(sc, options=StudyOptions(cache=cache))
     assert cache.hits == []
-    assert sorted(p.name.split("-")[0] for p in (tmp_path / "cache").glob("*.pkl")) == [
-        "city", "grid", "raster",
-    ]  # fmt: skip
+    kinds = [p.name.split("-")[0] for p in (tmp_path / "cache").glob("*.pkl")]
+    assert sorted(set(kinds)) == ["city", "grid", "los", "raster"]
+    assert kinds.count("los") == len(first.sites)
     # what-if: other bands, one site fewer
     whatif = with_overrides(sc, bands_ghz=(3.5,))
     caplog.clear()
     again = run_study(whatif, sites=first.sites[1:], options=StudyOptions(cache=cache))
-    assert cache.hits == ["city", "grid", "raster"]
-    assert sum("cache hit" in r.getMessage() for r in caplog.records) == 3
+    assert cache.hits == ["city", "grid", "raster", "los"]
+    assert sum("cache hit" in r.getMessage() for r in caplog.records) == 4
+    assert any(
+        f"LoS of {len(first.sites) - 1} of {len(first.sites) - 1} sites" in r.getMessage()
+        for r in caplog.records
+    )
     assert again.timings_s["city"] < max(first.timings_s["city"], 0.05)
     ref = run_study(whatif, sites=first.sites[1:])  # no cache
     assert np.array_equal(again.los, ref.los)
     _same_band(again.bands["3p5"], ref.bands["3p5"])
     assert again.grid.x_m.tobytes() == first.grid.x_m.tobytes()
+
+
+def test_moving_one_site_traces_only_that_site(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dataclasses import replace
+
+    sc = read_scenario(write_footprint_scenario(tmp_path / "in"))
+    cache = StudyCache(tmp_path / "cache")
+    first = run_study(sc, options=StudyOptions(cache=cache))
+    moved = [replace(first.sites[0], x_m=first.sites[0].x_m + 30.0), *first.sites[1:]]
+    caplog.set_level(logging.INFO, logger="twin")
+    again = run_study(sc, sites=moved, options=StudyOptions(cache=cache))
+    m = len(first.sites)
+    assert any(f"LoS of {m - 1} of {m} sites" in r.getMessage() for r in caplog.records)
+    ref = run_study(sc, sites=moved)
+    assert np.array_equal(again.los, ref.los)
+    for label in ref.bands:
+        _same_band(again.bands[label], ref.bands[label])
+    # a fixed radius is part of the key: other radius, traced again
+    cache.hits.clear()
+    radius = with_overrides(sc)
+    data = radius.model_dump(mode="python")
+    data["radio"]["max_site_distance_m"] = 150.0
+    small = type(sc).model_validate(data)
+    r150 = run_study(small, sites=moved, options=StudyOptions(cache=cache))
+    assert "los" not in cache.hits
+    assert np.array_equal(r150.los, run_study(small, sites=moved).los)
 
 
 def test_changed_input_or_options_miss_the_cache(tmp_path: Path) -> None:
@@ -83,12 +115,12 @@ def test_stale_or_broken_entries_are_ignored_and_replaced(tmp_path: Path) -> Non
     grid_file.write_bytes(b"not a pickle")
     cache.hits.clear()
     again = run_study(sc, options=StudyOptions(cache=cache))
-    assert cache.hits == ["raster"]
+    assert cache.hits == ["raster", "los"]
     assert np.array_equal(again.los, ref.los)
     # replaced by good entries
     cache.hits.clear()
     run_study(sc, options=StudyOptions(cache=cache))
-    assert cache.hits == ["city", "grid", "raster"]
+    assert cache.hits == ["city", "grid", "raster", "los"]
 
 
 def test_an_unwritable_cache_only_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -118,7 +150,7 @@ def test_study_options_reach_nested_runs(tmp_path: Path) -> None:
     with study_options(StudyOptions(cache=cache)):
         run_variant(sc)
         run_variant(sc, bands_ghz=(28.0,))
-    assert cache.hits == ["city", "grid", "raster"]
+    assert cache.hits == ["city", "grid", "raster", "los"]
 
 
 def test_twin_run_caches_unless_told_not_to(tmp_path: Path) -> None:
@@ -131,7 +163,7 @@ def test_twin_run_caches_unless_told_not_to(tmp_path: Path) -> None:
     assert "cache hit" not in r1.output
     r2 = runner.invoke(cli, [*base, "--out", str(tmp_path / "o2"), "--bands", "28"], env=env)
     assert r2.exit_code == 0, r2.output
-    assert r2.output.count("cache hit") == 3
+    assert r2.output.count("cache hit") == 4
     r3 = runner.invoke(cli, [*base, "--out", str(tmp_path / "o3"), "--no-cache"], env=env)
     assert r3.exit_code == 0, r3.output
     assert "twin.io.cache" not in r3.output

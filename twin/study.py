@@ -255,19 +255,35 @@ def shadow_unit_fields(
     return link_shadow_units(grid.x_m, grid.y_m, sites, np.asarray(los, dtype=bool), params.seed)
 
 
+def grid_cache_key(
+    city: CityModel,
+    bounds: tuple[float, float, float, float],
+    scenario: Scenario,
+    *,
+    fingerprint: str | None = None,
+) -> dict[str, Any]:
+    """What a receiver grid depends on: the city, the area and the grid settings."""
+    return {
+        "city": fingerprint or city_fingerprint(city),
+        "bounds": list(bounds),
+        "grid": scenario.grid.model_dump(mode="json"),
+    }
+
+
 def study_grid(
     city: CityModel,
     bounds: tuple[float, float, float, float],
     scenario: Scenario,
     *,
     cache: StudyCache | None = None,
+    fingerprint: str | None = None,
 ) -> ReceiverGrid:
-    """The receiver grid of the scenario over ``bounds``, from ``cache`` when there."""
+    """The receiver grid of the scenario over ``bounds``, from ``cache`` when there
+    (``fingerprint``: :func:`city_fingerprint` of ``city`` if already known)."""
     g = scenario.grid
-    settings = g.model_dump(mode="json")
     key: dict[str, Any] = {}
     if cache is not None:
-        key = {"city": city_fingerprint(city), "bounds": list(bounds), "grid": settings}
+        key = grid_cache_key(city, bounds, scenario, fingerprint=fingerprint)
         hit = cache.get("grid", key)
         if isinstance(hit, ReceiverGrid):
             return hit
@@ -288,14 +304,18 @@ def study_grid(
 
 
 def visibility_raster(
-    city: CityModel, prisms: BuildingPrisms, *, cache: StudyCache | None = None
+    city: CityModel,
+    prisms: BuildingPrisms,
+    *,
+    cache: StudyCache | None = None,
+    fingerprint: str | None = None,
 ) -> FastRaster:
     """The fast visibility engine's building raster of ``city``, from ``cache`` when there."""
     from twin.visibility.fast import FastRaster, build_fast_raster
 
     key: dict[str, Any] = {}
     if cache is not None:
-        key = {"city": city_fingerprint(city), "res_m": 1.0}
+        key = {"city": fingerprint or city_fingerprint(city), "res_m": 1.0}
         hit = cache.get("raster", key)
         if isinstance(hit, FastRaster):
             return hit
@@ -345,8 +365,9 @@ def run_study(
         bounds = study_bounds(city, scenario)
     g = scenario.grid
     say("grid")
+    fingerprint = city_fingerprint(city) if opts.cache is not None else None
     with _timed(timings, "grid"):
-        grid = study_grid(city, bounds, scenario, cache=opts.cache)
+        grid = study_grid(city, bounds, scenario, cache=opts.cache, fingerprint=fingerprint)
     say("sites")
     with _timed(timings, "sites"):
         site_list = list(sites) if sites is not None else scenario_sites(scenario, city, bounds)
@@ -376,8 +397,18 @@ def run_study(
     with _timed(timings, "visibility"):
         prisms = BuildingPrisms.from_geodataframe(city.buildings)
         raster = (
-            visibility_raster(city, prisms, cache=opts.cache) if r.visibility == "fast" else None
+            visibility_raster(city, prisms, cache=opts.cache, fingerprint=fingerprint)
+            if r.visibility == "fast"
+            else None
         )
+        n, m = len(grid), len(site_list)
+        los = np.zeros((n, m), dtype=np.bool_)
+        los_keys: list[dict[str, Any]] = []
+        known = np.empty(0, dtype=np.int64)
+        if opts.cache is not None:
+            gkey = grid_cache_key(city, bounds, scenario, fingerprint=fingerprint)
+            los_keys = los_cache_keys(gkey, grid, site_list, radius, r.visibility)
+            known = load_los_columns(opts.cache, los_keys, los)
     cells = {band_label(f): band_cells(f, site_list, params.reuse) for f in r.bands_ghz}
     ctx = TileContext(
         prisms=prisms,
@@ -388,6 +419,7 @@ def run_study(
         site_radius_m=radius,
         bands=cells,
         params=params,
+        known_sites=known if known.size else None,
     )
     runner = opts.runner
     if runner is None:
@@ -395,9 +427,10 @@ def run_study(
 
         runner = LocalRunner()
     tile_cells = opts.tile_cells or auto_tile_cells(grid, runner.slots)
-    tasks = [TileTask.of(grid, idx) for idx in tile_indices(grid, tile_cells)]
-    n, m = len(grid), len(site_list)
-    los = np.zeros((n, m), dtype=np.bool_)
+    tasks = [
+        TileTask.of(grid, idx, known_los=los, known_sites=known)
+        for idx in tile_indices(grid, tile_cells)
+    ]
     serving = {label: Serving.empty(n) for label in cells}
     log.info(
         "%d tiles of up to %d x %d cells, %s; site radius %s",
@@ -420,6 +453,8 @@ def run_study(
     timings["visibility"] = round(timings.get("visibility", 0.0) + vis_s, 3)
     timings["radio"] = round(radio_s, 3)
     timings["tiles"] = round(time.perf_counter() - t0, 3)
+    if opts.cache is not None:
+        store_los_columns(opts.cache, los_keys, los, known)
     say("radio")
     bands: dict[str, BandResult] = {}
     with _timed(timings, "cells"):
@@ -451,6 +486,63 @@ def run_study(
         timings_s=timings,
         site_radius_m=radius,
     )
+
+
+def los_cache_keys(
+    grid_key: dict[str, Any],
+    grid: ReceiverGrid,
+    sites: Sequence[Site],
+    radius_m: np.ndarray,
+    visibility: str,
+) -> list[dict[str, Any]]:
+    """What the LoS column of each site depends on: the grid (city, area, settings), the
+    engine, the antenna position and the radius, "full" when it reaches every receiver."""
+    xs = (float(grid.x_m.min()), float(grid.x_m.max())) if len(grid) else (0.0, 0.0)
+    ys = (float(grid.y_m.min()), float(grid.y_m.max())) if len(grid) else (0.0, 0.0)
+    keys = []
+    for s, r in zip(sites, radius_m, strict=True):
+        far = max(np.hypot(x - s.x_m, y - s.y_m) for x in xs for y in ys)
+        keys.append(
+            {
+                "grid": grid_key,
+                "visibility": visibility,
+                "antenna_m": [s.x_m, s.y_m, s.height_m],
+                "radius_m": "full" if r >= far else float(r),
+            }
+        )
+    return keys
+
+
+def load_los_columns(
+    cache: StudyCache, keys: Sequence[dict[str, Any]], los: np.ndarray
+) -> np.ndarray:
+    """Fill the columns of ``los`` found in ``cache``; return their (site) indices."""
+    n = los.shape[0]
+    known = []
+    for j, key in enumerate(keys):
+        packed = cache.get("los", key, quiet=True)
+        if (
+            isinstance(packed, np.ndarray)
+            and packed.dtype == np.uint8
+            and packed.size == -(-n // 8)
+        ):
+            los[:, j] = np.unpackbits(packed, count=n).astype(np.bool_)
+            known.append(j)
+    if known:
+        log.info("cache hit: LoS of %d of %d sites", len(known), len(keys))
+        cache.hits.append("los")
+    return np.array(known, dtype=np.int64)
+
+
+def store_los_columns(
+    cache: StudyCache, keys: Sequence[dict[str, Any]], los: np.ndarray, known: np.ndarray
+) -> None:
+    """Store the columns of ``los`` not in ``known`` (bit-packed)."""
+    new = np.setdiff1d(np.arange(len(keys)), known)
+    for j in new:
+        cache.put("los", keys[int(j)], np.packbits(los[:, int(j)]), quiet=True)
+    if new.size:
+        log.info("cache: stored the LoS of %d sites in %s", new.size, cache.root)
 
 
 def auto_tile_cells(grid: ReceiverGrid, slots: int) -> int:

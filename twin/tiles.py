@@ -64,6 +64,9 @@ class TileContext:
         Label -> cells of each band.
     params
         Radio settings.
+    known_sites
+        Increasing indices of the sites whose LoS the tasks bring (:attr:`TileTask.known_los`)
+        and that are not traced again; None: none.
     """
 
     prisms: BuildingPrisms
@@ -74,11 +77,13 @@ class TileContext:
     site_radius_m: FloatArray
     bands: dict[str, BandCells]
     params: RadioParams
+    known_sites: IntArray | None = None
 
 
 @dataclass(frozen=True, eq=False)
 class TileTask:
-    """The receivers of one tile: their indices in the study's grid and attributes."""
+    """The receivers of one tile: their indices in the study's grid and attributes, and
+    their LoS to the sites ``TileContext.known_sites`` when known already (a cache)."""
 
     index: IntArray
     x_m: FloatArray
@@ -86,10 +91,21 @@ class TileTask:
     rx_height_m: FloatArray
     indoor: BoolArray
     building_id: IntArray
+    known_los: BoolArray | None = None
 
     @classmethod
-    def of(cls, grid: ReceiverGrid, index: IntArray) -> TileTask:
-        """The tile of ``grid`` made of the receivers ``index``."""
+    def of(
+        cls,
+        grid: ReceiverGrid,
+        index: IntArray,
+        known_los: BoolArray | None = None,
+        known_sites: IntArray | None = None,
+    ) -> TileTask:
+        """The tile of ``grid`` made of the receivers ``index``; ``known_los`` (N, M) with
+        valid columns ``known_sites`` gives the LoS already known."""
+        known = None
+        if known_los is not None and known_sites is not None and known_sites.size:
+            known = np.ascontiguousarray(known_los[index][:, known_sites])
         return cls(
             index=index,
             x_m=grid.x_m[index],
@@ -97,6 +113,7 @@ class TileTask:
             rx_height_m=grid.rx_height_m[index],
             indoor=grid.indoor[index],
             building_id=grid.building_id[index],
+            known_los=known,
         )
 
 
@@ -227,7 +244,14 @@ def compute_tile(ctx: TileContext, task: TileTask) -> TileOutput:
     """LoS and best server of the receivers of one tile (see the module notes)."""
     t0 = time.perf_counter()
     site_cols = sites_reaching(task.x_m, task.y_m, ctx.tx_xyz_m, ctx.site_radius_m)
-    los, pairs = tile_los(ctx, task, site_cols)
+    known = ctx.known_sites if ctx.known_sites is not None else np.empty(0, dtype=np.int64)
+    if task.known_los is None or known.size == 0:
+        los, pairs = tile_los(ctx, task, site_cols)
+    else:
+        is_known = np.isin(site_cols, known)
+        los = np.empty((task.index.size, site_cols.size), dtype=np.bool_)
+        los[:, is_known] = task.known_los[:, np.searchsorted(known, site_cols[is_known])]
+        los[:, ~is_known], pairs = tile_los(ctx, task, site_cols[~is_known])
     t1 = time.perf_counter()
     shadow = None
     if ctx.params.shadowing == "field" and site_cols.size:

@@ -1,4 +1,5 @@
-"""On-disk cache of what a what-if re-run does not change: city, grid, visibility raster.
+"""On-disk cache of what a what-if re-run does not change: city, grid, visibility raster
+and the LoS of each site.
 
 Entries are pickles in ``.twin-cache/`` of the working directory (or ``$TWIN_CACHE_DIR``),
 one file per entry, named by the kind and a hash of its key. A key is a JSON-able mapping
@@ -82,8 +83,9 @@ class StudyCache:
         digest = hashlib.sha256(_canonical(key).encode()).hexdigest()[:32]
         return self.root / f"{kind}-{digest}.pkl"
 
-    def get(self, kind: str, key: dict[str, Any]) -> Any | None:
-        """The cached value, or None when absent, stale or unreadable."""
+    def get(self, kind: str, key: dict[str, Any], *, quiet: bool = False) -> Any | None:
+        """The cached value, or None when absent, stale or unreadable (``quiet``: a hit is
+        neither logged nor added to :attr:`hits`, for entries read by the hundred)."""
         p = self.path(kind, key)
         try:
             with open(p, "rb") as fh:
@@ -102,12 +104,16 @@ class StudyCache:
         ):
             log.info("cache: ignoring stale %s (other format or code)", p)
             return None
-        log.info("cache hit: %s from %s", kind, p)
-        self.hits.append(kind)
+        if not quiet:
+            log.info("cache hit: %s from %s", kind, p)
+            self.hits.append(kind)
         return entry["value"]
 
-    def put(self, kind: str, key: dict[str, Any], value: Any) -> Path | None:
-        """Store ``value`` atomically; returns the file, or None when it cannot be written."""
+    def put(
+        self, kind: str, key: dict[str, Any], value: Any, *, quiet: bool = False
+    ) -> Path | None:
+        """Store ``value`` atomically; returns the file, or None when it cannot be written
+        (``quiet``: not logged)."""
         p = self.path(kind, key)
         entry = {
             "format": CACHE_FORMAT,
@@ -129,7 +135,8 @@ class StudyCache:
         except OSError as exc:
             log.warning("cache: could not write %s (%s); going on without it", p, exc)
             return None
-        log.info("cache: stored %s in %s", kind, p)
+        if not quiet:
+            log.info("cache: stored %s in %s", kind, p)
         return p
 
 
