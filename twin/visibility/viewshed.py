@@ -14,14 +14,17 @@ axis, ``d`` the horizontal distance), a cell is visible iff
     h_{cell} + h_{target} \\ge Z_{sightline}
 
 and the cell then carries ``max(h_cell, Z_sightline)`` on for the cells behind it. The
-cells next to the observer (the 8 neighbours) are always visible. In the default
+observer's cell and its two neighbours in its row are always visible; the other
+neighbours are compared with the surface of the observer's cell (as in GDAL 3.1-3.8, e.g.
+Debian 12's gdal-bin 3.6; GDAL >= 3.9 makes all 8 neighbours visible). In the default
 ``"edge"`` mode, for a cell at offsets ``(i, j)`` from the observer (``i >= j > 0``),
 
 .. math::
 
     Z = \\frac{Z_{i-1,j-1}\\, j + Z_{i-1,j}\\, (i - j)}{i - 1},
 
-and ``Z = Z_{i-1} i / (i - 1)`` along the observer's row, column and diagonals.
+and ``Z = Z_{i-1} i / (i - 1)`` along the observer's row, column and diagonals. The
+results match ``gdal_viewshed`` 3.6 cell for cell (``tests/test_visibility_viewshed.py``).
 """
 
 from __future__ import annotations
@@ -93,15 +96,18 @@ def _adjust_line(
 def _interp(
     mode: int, x_off: int, y_off: int, this_prev: float, last: float, last_prev: float
 ) -> float:
-    """Sightline height of a cell off the row, column and diagonals (GDAL's cell modes)."""
-    # edge
-    if x_off >= y_off:
+    """Sightline height of a cell off the observer's row (GDAL's cell modes)."""
+    diagonal = 0.0
+    if mode != 2:
+        diagonal = (this_prev * x_off + last * y_off) / (x_off + y_off - 1)
+        if mode == 1:
+            return diagonal
+    if x_off == y_off:
+        edge = last_prev if x_off == 1 else last_prev * x_off / (x_off - 1)
+    elif x_off > y_off:
         edge = (last_prev * y_off + this_prev * (x_off - y_off)) / (x_off - 1)
     else:
         edge = (last_prev * x_off + last * (y_off - x_off)) / (y_off - 1)
-    diagonal = (this_prev * x_off + last * y_off) / (x_off + y_off - 1)
-    if mode == 1:
-        return diagonal
     if mode == 2:
         return edge
     if mode == 3:
@@ -169,23 +175,17 @@ def _viewshed_kernel(
             if left >= right:
                 break  # this line and every line beyond it are out of range
             if y_off == 1:
-                z = cur[nx]
+                z = last[nx]  # the observer's own cell (GDAL <= 3.8)
             else:
                 z = last[nx] * y_off / (y_off - 1)
             _set(row, cur, nx, z, target_height)
             for ip in range(nx - 1, left - 1, -1):
                 x_off = nx - ip
-                if x_off == y_off:
-                    z = cur[ip] if x_off == 1 else last[ip + 1] * x_off / (x_off - 1)
-                else:
-                    z = _interp(mode, x_off, y_off, cur[ip + 1], last[ip], last[ip + 1])
+                z = _interp(mode, x_off, y_off, cur[ip + 1], last[ip], last[ip + 1])
                 _set(row, cur, ip, z, target_height)
             for ip in range(nx + 1, right):
                 x_off = ip - nx
-                if x_off == y_off:
-                    z = cur[ip] if x_off == 1 else last[ip - 1] * x_off / (x_off - 1)
-                else:
-                    z = _interp(mode, x_off, y_off, cur[ip - 1], last[ip], last[ip - 1])
+                z = _interp(mode, x_off, y_off, cur[ip - 1], last[ip], last[ip - 1])
                 _set(row, cur, ip, z, target_height)
             row[:left] = 0
             row[right:] = 0
@@ -197,11 +197,11 @@ def observer_cell(
     transform: Affine, shape: tuple[int, int], x: float, y: float, *, name: str = "observer"
 ) -> tuple[int, int]:
     """Column and row of the cell holding ``(x, y)``; InputError when outside the raster."""
-    col_f, row_f = ~transform * (float(x), float(y))
+    col_f, row_f = ~transform @ (float(x), float(y))
     rows, cols = shape
     if not (0.0 <= col_f < cols and 0.0 <= row_f < rows):
-        west, north = transform * (0, 0)
-        east, south = transform * (cols, rows)
+        west, north = transform @ (0, 0)
+        east, south = transform @ (cols, rows)
         raise InputError(
             f"{name}: ({x}, {y}) is outside the raster "
             f"(x {min(west, east)}..{max(west, east)}, y {min(south, north)}..{max(south, north)})"

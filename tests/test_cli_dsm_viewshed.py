@@ -1,0 +1,122 @@
+"""``twin dsm`` and ``twin viewshed`` end to end on a real extract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from click.testing import CliRunner
+
+from tests.conftest import EXTRACTS
+from twin.cli.main import cli
+from twin.visibility import BuildingPrisms, los_matrix
+
+
+@pytest.fixture(scope="module")
+def oakland_dsm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dsm") / "dsm.tif"
+    result = CliRunner().invoke(
+        cli, ["dsm", str(EXTRACTS["west-oakland"]), "--res", "1", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_dsm_raster(oakland_dsm: Path, oakland_city) -> None:  # type: ignore[no-untyped-def]
+    with rasterio.open(oakland_dsm) as src:
+        assert src.count == 1
+        assert src.dtypes[0] == "float32"
+        assert src.nodata is None
+        assert src.crs.to_epsg() == oakland_city.crs.to_epsg()
+        assert src.transform.a == 1.0 and src.transform.e == -1.0
+        assert src.transform.c % 1.0 == 0.0 and src.transform.f % 1.0 == 0.0
+        west, south, east, north = src.bounds
+        minx, miny, maxx, maxy = oakland_city.bounds
+        assert west <= minx and south <= miny and east >= maxx and north >= maxy
+        tags = src.tags()
+        assert tags["attribution"] == "(c) OpenStreetMap contributors"
+        data = src.read(1)
+    heights = oakland_city.buildings["height_m"]
+    assert data.min() == 0.0
+    assert data.max() == pytest.approx(heights.max())
+    # built-up cells about match the footprint area (1 m cells)
+    area = oakland_city.buildings.geometry.area.sum()
+    assert abs(int((data > 0).sum()) - area) < 0.05 * area
+
+
+def test_viewshed_bands_and_agreement_with_exact(
+    oakland_dsm: Path, oakland_city, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    with rasterio.open(oakland_dsm) as src:
+        dsm = src.read(1)
+        t = src.transform
+    ground = np.argwhere(dsm == 0)
+    rng = np.random.default_rng(0)
+    observers = [t @ (c + 0.5, r + 0.5) for r, c in ground[rng.choice(len(ground), 3)]]
+    out = tmp_path / "los.tif"
+    args = ["viewshed", str(oakland_dsm), "--target-height", "1.5", "--out", str(out),
+            "--curvature-coeff", "0"]
+    for x, y in observers:
+        args += ["--observer", f"{x},{y}", "--observer-height", "8"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        assert src.count == 3
+        assert src.dtypes == ("uint8",) * 3
+        assert src.transform == t
+        bands = src.read()
+    assert set(np.unique(bands)) <= {0, 1}
+    # the exact engine on every ground cell, from the same observers
+    prisms = BuildingPrisms.from_geodataframe(oakland_city.buildings)
+    rr, cc = ground[:, 0], ground[:, 1]
+    rx = np.c_[t.c + (cc + 0.5) * t.a, t.f + (rr + 0.5) * t.e, np.full(len(rr), 1.5)]
+    tx = np.array([[x, y, 8.0] for x, y in observers])
+    exact = los_matrix(prisms, rx, np.full(len(rx), -1), tx, mode="exact")
+    for k in range(3):
+        agree = (bands[k][rr, cc].astype(bool) == exact[:, k]).mean()
+        assert agree > 0.97, f"observer {k}: {agree:.4f}"
+
+
+def test_viewshed_bad_inputs_leave_no_file(oakland_dsm: Path, tmp_path: Path) -> None:
+    out = tmp_path / "los.tif"
+    runner = CliRunner()
+    outside = runner.invoke(cli, ["viewshed", str(oakland_dsm), "--observer", "0,0",
+                                  "--observer-height", "5", "--out", str(out)])
+    assert outside.exit_code == 2
+    assert "observer 1" in outside.output and "outside the raster" in outside.output
+    negative = runner.invoke(cli, ["viewshed", str(oakland_dsm), "--observer",
+                                   "561500,4184500", "--observer-height", "-5", "--out",
+                                   str(out)])
+    assert negative.exit_code == 2 and "--observer-height" in negative.output
+    text = runner.invoke(cli, ["viewshed", str(oakland_dsm), "--observer", "561500,4184500",
+                               "--observer-height", "tall", "--out", str(out)])
+    assert text.exit_code == 2 and "--observer-height" in text.output
+    xy = runner.invoke(cli, ["viewshed", str(oakland_dsm), "--observer", "561500",
+                             "--observer-height", "5", "--out", str(out)])
+    assert xy.exit_code == 2 and "--observer" in xy.output
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_viewshed_needs_a_crs(tmp_path: Path) -> None:
+    path = tmp_path / "nocrs.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=10, height=10, count=1,
+                       dtype="float32",
+                       transform=Affine(1, 0, 0, 0, -1, 10)) as dst:
+        dst.write(np.zeros((1, 10, 10), dtype=np.float32))
+    out = tmp_path / "los.tif"
+    result = CliRunner().invoke(cli, ["viewshed", str(path), "--observer", "5,5",
+                                      "--observer-height", "2", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "no CRS" in result.output and "nocrs.tif" in result.output
+    assert not out.exists()
+
+
+def test_dsm_of_a_missing_city(tmp_path: Path) -> None:
+    out = tmp_path / "dsm.tif"
+    result = CliRunner().invoke(cli, ["dsm", str(tmp_path / "nowhere.osm"), "--out", str(out)])
+    assert result.exit_code == 2
+    assert not out.exists()
