@@ -90,9 +90,10 @@ def inside_intervals(
     ex0, ey0, ex1, ey1, e_lo, e_hi
         The part's ring edges are ``e_lo:e_hi`` of the edge arrays.
     t_buf
-        Scratch, at least ``2 * (e_hi - e_lo) + 2`` long.
+        Scratch, at least ``4 * (e_hi - e_lo) + 2`` long.
     lo_out, hi_out
-        Receive the intervals (merged, increasing), at least ``e_hi - e_lo + 1`` long.
+        Receive the intervals (merged, increasing), at least ``2 * (e_hi - e_lo) + 2``
+        long.
 
     Returns
     -------
@@ -127,32 +128,53 @@ def inside_intervals(
             if -_U_SLACK <= u <= 1.0 + _U_SLACK and 0.0 < t < 1.0:
                 t_buf[n] = t
                 n += 1
+                if u <= _U_SLACK or u >= 1.0 - _U_SLACK:
+                    # through a vertex: entered twice so that no parity is assumed there
+                    t_buf[n] = t
+                    n += 1
         elif wx * dy - wy * dx == 0.0:
-            # collinear: the overlap's ends split the segment
+            # collinear: the overlap's ends split the segment (twice: no parity there)
             t0 = (wx * dx + wy * dy) / dd
             t1 = ((ex1[k] - ax) * dx + (ey1[k] - ay) * dy) / dd
             if 0.0 < t0 < 1.0:
                 t_buf[n] = t0
-                n += 1
+                t_buf[n + 1] = t0
+                n += 2
             if 0.0 < t1 < 1.0:
                 t_buf[n] = t1
-                n += 1
+                t_buf[n + 1] = t1
+                n += 2
     ts = t_buf[:n]
     ts.sort()
+    # Walk the pieces between crossings. Across a single proper crossing (one edge,
+    # strictly inside it) inside and outside alternate; after the start, a vertex, a
+    # collinear overlap or coinciding crossings the piece's midpoint is tested instead.
     m = 0
-    for i in range(n - 1):
+    i = 0
+    inside = False
+    while True:
         t0 = ts[i]
-        t1 = ts[i + 1]
-        if t1 <= t0:
-            continue
-        tm = 0.5 * (t0 + t1)
-        if _strictly_inside(ax + tm * dx, ay + tm * dy, ex0, ey0, ex1, ey1, e_lo, e_hi):
+        j = i
+        while j + 1 < n and ts[j + 1] == t0:
+            j += 1
+        if j + 1 >= n:
+            break
+        t1 = ts[j + 1]
+        if i == 0 or j > i:
+            tm = 0.5 * (t0 + t1)
+            inside = _strictly_inside(
+                ax + tm * dx, ay + tm * dy, ex0, ey0, ex1, ey1, e_lo, e_hi
+            )
+        else:
+            inside = not inside
+        if inside:
             if m > 0 and hi_out[m - 1] == t0:
                 hi_out[m - 1] = t1
             else:
                 lo_out[m] = t0
                 hi_out[m] = t1
                 m += 1
+        i = j + 1
     return m
 
 
@@ -300,9 +322,9 @@ def _blocked_kernel(
     n_pairs = a_xyz.shape[0]
     n_chunks = min(n_pairs, 64)
     for c in prange(n_chunks):
-        t_buf = np.empty(2 * max_edges + 2)
-        lo_buf = np.empty(max_edges + 1)
-        hi_buf = np.empty(max_edges + 1)
+        t_buf = np.empty(4 * max_edges + 2)
+        lo_buf = np.empty(2 * max_edges + 2)
+        hi_buf = np.empty(2 * max_edges + 2)
         for k in range(c, n_pairs, n_chunks):
             ax, ay, az = a_xyz[k, 0], a_xyz[k, 1], a_xyz[k, 2]
             bx, by, bz = b_xyz[k, 0], b_xyz[k, 1], b_xyz[k, 2]

@@ -554,9 +554,9 @@ def _fast_kernel(
     # other: neighbouring rays walk neighbouring cells, which stay in cache
     n_chunks = min(n, 64)
     for c in prange(n_chunks):
-        t_buf = np.empty(2 * max_edges + 2)
-        lo_buf = np.empty(max_edges + 1)
-        hi_buf = np.empty(max_edges + 1)
+        t_buf = np.empty(4 * max_edges + 2)
+        lo_buf = np.empty(2 * max_edges + 2)
+        hi_buf = np.empty(2 * max_edges + 2)
         pending = np.empty(32, dtype=np.int64)
         for j in range(m):
             ax, ay, az = tx[j, 0], tx[j, 1], tx[j, 2]
