@@ -64,6 +64,9 @@ class FastRaster:
         uint8 (rows * cols,): highest top of the buildings touching each cell, rounded
         up to whole metres (255: 255 m or more); the walk skips cells it passes above
         without reading ``code``.
+    empty_dist
+        uint8 (rows * cols,): chessboard distance, in cells, to the nearest cell touched
+        by a building (capped at 255); the walk jumps across the empty square around it.
     mixed_start
         int64 (K + 1,): offsets of each mixed cell's buildings in ``mixed_ids``.
     mixed_ids
@@ -78,6 +81,7 @@ class FastRaster:
     grid: RasterGrid
     code: np.ndarray
     hint: np.ndarray
+    empty_dist: np.ndarray
     mixed_start: np.ndarray
     mixed_ids: np.ndarray
     tile_top_m: np.ndarray
@@ -166,6 +170,45 @@ def _mark_edges_kernel(
     return n
 
 
+@njit(cache=True)
+def _chessboard_distance(occupied: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
+    """Chessboard distance (cells, capped at 255) from each cell to an occupied cell."""
+    d = np.empty(n_rows * n_cols, dtype=np.int32)
+    for i in range(n_rows * n_cols):
+        d[i] = 0 if occupied[i] else 255
+    for r in range(n_rows):
+        for c in range(n_cols):
+            i = r * n_cols + c
+            v = d[i]
+            if v == 0:
+                continue
+            if c > 0:
+                v = min(v, d[i - 1] + 1)
+            if r > 0:
+                v = min(v, d[i - n_cols] + 1)
+                if c > 0:
+                    v = min(v, d[i - n_cols - 1] + 1)
+                if c + 1 < n_cols:
+                    v = min(v, d[i - n_cols + 1] + 1)
+            d[i] = v
+    for r in range(n_rows - 1, -1, -1):
+        for c in range(n_cols - 1, -1, -1):
+            i = r * n_cols + c
+            v = d[i]
+            if v == 0:
+                continue
+            if c + 1 < n_cols:
+                v = min(v, d[i + 1] + 1)
+            if r + 1 < n_rows:
+                v = min(v, d[i + n_cols] + 1)
+                if c + 1 < n_cols:
+                    v = min(v, d[i + n_cols + 1] + 1)
+                if c > 0:
+                    v = min(v, d[i + n_cols - 1] + 1)
+            d[i] = v
+    return d.astype(np.uint8)
+
+
 def build_fast_raster(
     prisms: BuildingPrisms, *, res_m: float = 1.0, tile_cells: int = 16
 ) -> FastRaster:
@@ -243,12 +286,14 @@ def build_fast_raster(
     tile_top = padded.reshape(n_tr, t, n_tc, t).max(axis=(1, 3)).ravel()
     hint = np.where(np.isfinite(cell_top), np.ceil(np.minimum(cell_top, 255.0)), 0.0)
     hint = hint.astype(np.uint8)
+    empty_dist = _chessboard_distance(code != -1, grid.n_rows, grid.n_cols)
     return FastRaster(
         grid=grid,
         code=code,
         mixed_start=mixed_start,
         mixed_ids=mixed_ids,
         hint=hint,
+        empty_dist=empty_dist,
         tile_top_m=np.ascontiguousarray(tile_top),
         tile_cells=int(t),
     )
@@ -313,6 +358,7 @@ def _walk_blocked(
     own: int,
     code: np.ndarray,
     hint: np.ndarray,
+    empty_dist: np.ndarray,
     mixed_start: np.ndarray,
     mixed_ids: np.ndarray,
     tile_top: np.ndarray,
@@ -400,6 +446,45 @@ def _walk_blocked(
     u_cur = u_lo
     z_cur = pz + u_cur * dz
     while True:
+        # jump across the empty square of cells around this one
+        r_free = int(empty_dist[iy * n_cols + ix]) - 1
+        if r_free >= 1:
+            if step_x > 0:
+                ux = (ix + r_free + 1 - gx0) / ddx
+            elif step_x < 0:
+                ux = (ix - r_free - gx0) / ddx
+            else:
+                ux = np.inf
+            if step_y > 0:
+                uy = (iy + r_free + 1 - gy0) / ddy
+            elif step_y < 0:
+                uy = (iy - r_free - gy0) / ddy
+            else:
+                uy = np.inf
+            u_exit = min(ux, uy)
+            if u_exit >= u_hi:
+                break
+            if ux <= uy:
+                ny = math.floor(gy0 + u_exit * ddy)
+                iy = min(max(ny, iy - r_free), iy + r_free)
+                ix = ix + r_free + 1 if step_x > 0 else ix - r_free - 1
+            else:
+                nx = math.floor(gx0 + u_exit * ddx)
+                ix = min(max(nx, ix - r_free), ix + r_free)
+                iy = iy + r_free + 1 if step_y > 0 else iy - r_free - 1
+            if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows:
+                break
+            if step_x > 0:
+                t_max_x = (ix + 1 - gx0) / ddx
+            elif step_x < 0:
+                t_max_x = (ix - gx0) / ddx
+            if step_y > 0:
+                t_max_y = (iy + 1 - gy0) / ddy
+            elif step_y < 0:
+                t_max_y = (iy - gy0) / ddy
+            u_cur = u_exit
+            z_cur = pz + u_cur * dz
+            continue
         # skip a whole tile while the walk stays above its highest roof
         tx_i = ix >> tile_shift
         ty_i = iy >> tile_shift
@@ -528,6 +613,7 @@ def _fast_kernel(
     max_d2: float,
     code: np.ndarray,
     hint: np.ndarray,
+    empty_dist: np.ndarray,
     mixed_start: np.ndarray,
     mixed_ids: np.ndarray,
     tile_top: np.ndarray,
@@ -597,6 +683,7 @@ def _fast_kernel(
                     own,
                     code,
                     hint,
+                    empty_dist,
                     mixed_start,
                     mixed_ids,
                     tile_top,
@@ -674,6 +761,7 @@ def los_fast(
         max_d2,
         raster.code,
         raster.hint,
+        raster.empty_dist,
         raster.mixed_start,
         raster.mixed_ids,
         raster.tile_top_m,
