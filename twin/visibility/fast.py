@@ -327,8 +327,24 @@ def _flush(
         b = pending[i]
         for p in range(part_start[b], part_start[b + 1]):
             if part_blocks(
-                ax, ay, az, bx, by, bz, t_end, p, top_m[b], bottom_m[b], edge_start,
-                ex0, ey0, ex1, ey1, t_buf, lo_buf, hi_buf,
+                ax,
+                ay,
+                az,
+                bx,
+                by,
+                bz,
+                t_end,
+                p,
+                top_m[b],
+                bottom_m[b],
+                edge_start,
+                ex0,
+                ey0,
+                ex1,
+                ey1,
+                t_buf,
+                lo_buf,
+                hi_buf,
             ):
                 return True
     return False
@@ -347,15 +363,13 @@ def _defer(b: int, pending: np.ndarray, n_pending: int) -> int:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _walk_blocked(
-    ax: float,
-    ay: float,
-    az: float,
-    bx: float,
-    by: float,
-    bz: float,
-    t_end: float,
-    own: int,
+def _fast_block(
+    lo: int,
+    hi: int,
+    rx: np.ndarray,
+    rx_bid: np.ndarray,
+    tx: np.ndarray,
+    max_d2: float,
     code: np.ndarray,
     hint: np.ndarray,
     empty_dist: np.ndarray,
@@ -376,233 +390,332 @@ def _walk_blocked(
     ey0: np.ndarray,
     ex1: np.ndarray,
     ey1: np.ndarray,
-    t_buf: np.ndarray,
-    lo_buf: np.ndarray,
-    hi_buf: np.ndarray,
-    pending: np.ndarray,
-) -> bool:
-    """Walk the cells of A->B from ``t = t_end`` back to the antenna ``t = 0``.
-
-    Solid cells decide on the spot; a mixed cell (or a height within ``_Z_EPS_M`` of a
-    threshold) sends its buildings to the exact test, once per building and walk.
-    """
-    px = ax + t_end * (bx - ax)
-    py = ay + t_end * (by - ay)
-    pz = az + t_end * (bz - az)
-    gx0 = (px - west) / res
-    gy0 = (north - py) / res
-    ddx = (ax - px) / res
-    ddy = -(ay - py) / res
-    dz = az - pz
-    # clip u in [0, 1] (u = 0 at P, u = 1 at A) to the grid box (Liang-Barsky)
-    u_lo = 0.0
-    u_hi = 1.0
-    for d, g, size in ((ddx, gx0, float(n_cols)), (ddy, gy0, float(n_rows))):
-        if d == 0.0:
-            if g < 0.0 or g > size:
-                return False
-        else:
-            ua = (0.0 - g) / d
-            ub = (size - g) / d
-            if ua > ub:
-                ua, ub = ub, ua
-            u_lo = max(u_lo, ua)
-            u_hi = min(u_hi, ub)
-    if u_lo > u_hi:
-        return False
-    sx = gx0 + u_lo * ddx
-    sy = gy0 + u_lo * ddy
-    ix = min(max(math.floor(sx), 0), n_cols - 1)
-    iy = min(max(math.floor(sy), 0), n_rows - 1)
-    if ddx > 0.0:
-        step_x = 1
-        t_max_x = (ix + 1 - gx0) / ddx
-        t_delta_x = 1.0 / ddx
-    elif ddx < 0.0:
-        step_x = -1
-        t_max_x = (ix - gx0) / ddx
-        t_delta_x = -1.0 / ddx
-    else:
-        step_x = 0
-        t_max_x = np.inf
-        t_delta_x = np.inf
-    if ddy > 0.0:
-        step_y = 1
-        t_max_y = (iy + 1 - gy0) / ddy
-        t_delta_y = 1.0 / ddy
-    elif ddy < 0.0:
-        step_y = -1
-        t_max_y = (iy - gy0) / ddy
-        t_delta_y = -1.0 / ddy
-    else:
-        step_y = 0
-        t_max_y = np.inf
-        t_delta_y = np.inf
-    n_tile_cols = (n_cols + tile_cells - 1) // tile_cells
-    tile_shift = 0
-    while (1 << tile_shift) < tile_cells:
-        tile_shift += 1
-    n_pending = 0
-    u_cur = u_lo
-    z_cur = pz + u_cur * dz
-    while True:
-        # jump across the empty square of cells around this one
-        r_free = int(empty_dist[iy * n_cols + ix]) - 1
-        if r_free >= 1:
-            if step_x > 0:
-                ux = (ix + r_free + 1 - gx0) / ddx
-            elif step_x < 0:
-                ux = (ix - r_free - gx0) / ddx
-            else:
-                ux = np.inf
-            if step_y > 0:
-                uy = (iy + r_free + 1 - gy0) / ddy
-            elif step_y < 0:
-                uy = (iy - r_free - gy0) / ddy
-            else:
-                uy = np.inf
-            u_exit = min(ux, uy)
-            if u_exit >= u_hi:
-                break
-            if ux <= uy:
-                ny = math.floor(gy0 + u_exit * ddy)
-                iy = min(max(ny, iy - r_free), iy + r_free)
-                ix = ix + r_free + 1 if step_x > 0 else ix - r_free - 1
-            else:
-                nx = math.floor(gx0 + u_exit * ddx)
-                ix = min(max(nx, ix - r_free), ix + r_free)
-                iy = iy + r_free + 1 if step_y > 0 else iy - r_free - 1
-            if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows:
-                break
-            if step_x > 0:
-                t_max_x = (ix + 1 - gx0) / ddx
-            elif step_x < 0:
-                t_max_x = (ix - gx0) / ddx
-            if step_y > 0:
-                t_max_y = (iy + 1 - gy0) / ddy
-            elif step_y < 0:
-                t_max_y = (iy - gy0) / ddy
-            u_cur = u_exit
-            z_cur = pz + u_cur * dz
-            continue
-        # skip a whole tile while the walk stays above its highest roof
-        tx_i = ix >> tile_shift
-        ty_i = iy >> tile_shift
-        t_top = tile_top[ty_i * n_tile_cols + tx_i]
-        if z_cur > t_top + _Z_EPS_M:
-            # exit parameter of the tile box
-            if step_x > 0:
-                ux = ((tx_i + 1) * tile_cells - gx0) / ddx
-            elif step_x < 0:
-                ux = (tx_i * tile_cells - gx0) / ddx
-            else:
-                ux = np.inf
-            if step_y > 0:
-                uy = ((ty_i + 1) * tile_cells - gy0) / ddy
-            elif step_y < 0:
-                uy = (ty_i * tile_cells - gy0) / ddy
-            else:
-                uy = np.inf
-            u_exit = min(ux, uy)
-            if pz + min(u_exit, u_hi) * dz <= t_top + _Z_EPS_M:
-                u_exit = -1.0  # the walk dips below the tile's roofs: go cell by cell
-        else:
-            u_exit = -1.0
-        if u_exit >= 0.0:
-            if u_exit >= u_hi:
-                break
-            # jump to the first cell of the next tile and restart the traversal there
-            if ux <= uy:
-                ix = (tx_i + 1) * tile_cells if step_x > 0 else tx_i * tile_cells - 1
-                iy = math.floor(gy0 + u_exit * ddy)
-                iy = min(max(iy, ty_i * tile_cells), (ty_i + 1) * tile_cells - 1)
-            else:
-                iy = (ty_i + 1) * tile_cells if step_y > 0 else ty_i * tile_cells - 1
-                ix = math.floor(gx0 + u_exit * ddx)
-                ix = min(max(ix, tx_i * tile_cells), (tx_i + 1) * tile_cells - 1)
-            if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows:
-                break
-            if step_x > 0:
-                t_max_x = (ix + 1 - gx0) / ddx
-            elif step_x < 0:
-                t_max_x = (ix - gx0) / ddx
-            if step_y > 0:
-                t_max_y = (iy + 1 - gy0) / ddy
-            elif step_y < 0:
-                t_max_y = (iy - gy0) / ddy
-            u_cur = u_exit
-            z_cur = pz + u_cur * dz
-            continue
-        u_next = min(t_max_x, t_max_y, u_hi)
-        z_next = pz + u_next * dz
-        if z_cur < z_next:
-            z_lo = z_cur
-            z_hi = z_next
-        else:
-            z_lo = z_next
-            z_hi = z_cur
-        cell = iy * n_cols + ix
-        h = hint[cell]
-        if h < 255 and z_lo > h:
-            c = -1  # above every roof touching the cell (the hint is small, cached)
-        else:
-            c = code[cell]
-        if c >= 0:
-            if c != own:
-                top = top_m[c]
-                bot = bottom_m[c]
-                if top > bot and z_lo < top + _Z_EPS_M and z_hi > bot - _Z_EPS_M:
-                    if z_lo < top - _Z_EPS_M and z_hi > bot + _Z_EPS_M:
-                        return True
-                    n_new = _defer(c, pending, n_pending)
-                    if n_new < 0:
-                        if _flush(
-                            pending, n_pending, ax, ay, az, bx, by, bz, t_end, top_m, bottom_m,
-                            part_start, edge_start, ex0, ey0, ex1, ey1, t_buf, lo_buf, hi_buf,
-                        ):
-                            return True
-                        pending[0] = c
-                        n_new = 1
-                    n_pending = n_new
-        elif c <= -2:
-            k = -2 - c
-            for j in range(mixed_start[k], mixed_start[k + 1]):
-                b = mixed_ids[j]
-                if b == own:
-                    continue
-                if (
-                    top_m[b] > bottom_m[b]
-                    and z_lo < top_m[b] + _Z_EPS_M
-                    and z_hi > bottom_m[b] - _Z_EPS_M
-                ):
-                    n_new = _defer(b, pending, n_pending)
-                    if n_new < 0:
-                        if _flush(
-                            pending, n_pending, ax, ay, az, bx, by, bz, t_end, top_m, bottom_m,
-                            part_start, edge_start, ex0, ey0, ex1, ey1, t_buf, lo_buf, hi_buf,
-                        ):
-                            return True
-                        pending[0] = b
-                        n_new = 1
-                    n_pending = n_new
-        if u_next >= u_hi:
-            break
-        if t_max_x < t_max_y:
-            ix += step_x
-            t_max_x += t_delta_x
-            if ix < 0 or ix >= n_cols:
-                break
-        else:
-            iy += step_y
-            t_max_y += t_delta_y
-            if iy < 0 or iy >= n_rows:
-                break
-        u_cur = u_next
-        z_cur = z_next
-    return _flush(
-        pending, n_pending, ax, ay, az, bx, by, bz, t_end, top_m, bottom_m, part_start,
-        edge_start, ex0, ey0, ex1, ey1, t_buf, lo_buf, hi_buf,
-    )
+    max_edges: int,
+    out: np.ndarray,
+) -> None:
+    """Receivers ``lo:hi`` towards every site: walk each segment (see the module docstring)."""
+    m = tx.shape[0]
+    t_buf = np.empty(4 * max_edges + 2)
+    lo_buf = np.empty(2 * max_edges + 2)
+    hi_buf = np.empty(2 * max_edges + 2)
+    pending = np.empty(32, dtype=np.int64)
+    # all receivers of the block towards one site after the other: neighbouring rays
+    # walk neighbouring cells, which stay in cache
+    for j in range(m):
+        ax, ay, az = tx[j, 0], tx[j, 1], tx[j, 2]
+        for i in range(lo, hi):
+            bx, by, bz = rx[i, 0], rx[i, 1], rx[i, 2]
+            own = rx_bid[i]
+            if (ax - bx) ** 2 + (ay - by) ** 2 > max_d2:
+                out[i, j] = False
+                continue
+            t_end = 1.0
+            if own >= 0:
+                t_end = own_entry_t(
+                    ax,
+                    ay,
+                    az,
+                    bx,
+                    by,
+                    bz,
+                    own,
+                    part_start,
+                    edge_start,
+                    ex0,
+                    ey0,
+                    ex1,
+                    ey1,
+                    top_m,
+                    bottom_m,
+                    t_buf,
+                    lo_buf,
+                    hi_buf,
+                )
+            blocked = False
+            for _once in range(1):  # the walk (see the module docstring)
+                px = ax + t_end * (bx - ax)
+                py = ay + t_end * (by - ay)
+                pz = az + t_end * (bz - az)
+                gx0 = (px - west) / res
+                gy0 = (north - py) / res
+                ddx = (ax - px) / res
+                ddy = -(ay - py) / res
+                dz = az - pz
+                # clip u in [0, 1] (u = 0 at P, u = 1 at A) to the grid box (Liang-Barsky)
+                u_lo = 0.0
+                u_hi = 1.0
+                if ddx == 0.0:
+                    if gx0 < 0.0 or gx0 > n_cols:
+                        break
+                else:
+                    ua = -gx0 / ddx
+                    ub = (n_cols - gx0) / ddx
+                    u_lo = max(u_lo, min(ua, ub))
+                    u_hi = min(u_hi, max(ua, ub))
+                if ddy == 0.0:
+                    if gy0 < 0.0 or gy0 > n_rows:
+                        break
+                else:
+                    ua = -gy0 / ddy
+                    ub = (n_rows - gy0) / ddy
+                    u_lo = max(u_lo, min(ua, ub))
+                    u_hi = min(u_hi, max(ua, ub))
+                if u_lo > u_hi:
+                    break
+                sx = gx0 + u_lo * ddx
+                sy = gy0 + u_lo * ddy
+                ix = min(max(math.floor(sx), 0), n_cols - 1)
+                iy = min(max(math.floor(sy), 0), n_rows - 1)
+                if ddx > 0.0:
+                    step_x = 1
+                    t_max_x = (ix + 1 - gx0) / ddx
+                    t_delta_x = 1.0 / ddx
+                elif ddx < 0.0:
+                    step_x = -1
+                    t_max_x = (ix - gx0) / ddx
+                    t_delta_x = -1.0 / ddx
+                else:
+                    step_x = 0
+                    t_max_x = np.inf
+                    t_delta_x = np.inf
+                if ddy > 0.0:
+                    step_y = 1
+                    t_max_y = (iy + 1 - gy0) / ddy
+                    t_delta_y = 1.0 / ddy
+                elif ddy < 0.0:
+                    step_y = -1
+                    t_max_y = (iy - gy0) / ddy
+                    t_delta_y = -1.0 / ddy
+                else:
+                    step_y = 0
+                    t_max_y = np.inf
+                    t_delta_y = np.inf
+                n_tile_cols = (n_cols + tile_cells - 1) // tile_cells
+                tile_shift = 0
+                while (1 << tile_shift) < tile_cells:
+                    tile_shift += 1
+                n_pending = 0
+                u_cur = u_lo
+                z_cur = pz + u_cur * dz
+                while True:
+                    # jump across the empty square of cells around this one
+                    r_free = int(empty_dist[iy * n_cols + ix]) - 1
+                    if r_free >= 1:
+                        if step_x > 0:
+                            ux = (ix + r_free + 1 - gx0) / ddx
+                        elif step_x < 0:
+                            ux = (ix - r_free - gx0) / ddx
+                        else:
+                            ux = np.inf
+                        if step_y > 0:
+                            uy = (iy + r_free + 1 - gy0) / ddy
+                        elif step_y < 0:
+                            uy = (iy - r_free - gy0) / ddy
+                        else:
+                            uy = np.inf
+                        u_exit = min(ux, uy)
+                        if u_exit >= u_hi:
+                            break
+                        if ux <= uy:
+                            ny = math.floor(gy0 + u_exit * ddy)
+                            iy = min(max(ny, iy - r_free), iy + r_free)
+                            ix = ix + r_free + 1 if step_x > 0 else ix - r_free - 1
+                        else:
+                            nx = math.floor(gx0 + u_exit * ddx)
+                            ix = min(max(nx, ix - r_free), ix + r_free)
+                            iy = iy + r_free + 1 if step_y > 0 else iy - r_free - 1
+                        if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows:
+                            break
+                        if step_x > 0:
+                            t_max_x = (ix + 1 - gx0) / ddx
+                        elif step_x < 0:
+                            t_max_x = (ix - gx0) / ddx
+                        if step_y > 0:
+                            t_max_y = (iy + 1 - gy0) / ddy
+                        elif step_y < 0:
+                            t_max_y = (iy - gy0) / ddy
+                        u_cur = u_exit
+                        z_cur = pz + u_cur * dz
+                        continue
+                    # skip a whole tile while the walk stays above its highest roof
+                    tx_i = ix >> tile_shift
+                    ty_i = iy >> tile_shift
+                    t_top = tile_top[ty_i * n_tile_cols + tx_i]
+                    if z_cur > t_top + _Z_EPS_M:
+                        # exit parameter of the tile box
+                        if step_x > 0:
+                            ux = ((tx_i + 1) * tile_cells - gx0) / ddx
+                        elif step_x < 0:
+                            ux = (tx_i * tile_cells - gx0) / ddx
+                        else:
+                            ux = np.inf
+                        if step_y > 0:
+                            uy = ((ty_i + 1) * tile_cells - gy0) / ddy
+                        elif step_y < 0:
+                            uy = (ty_i * tile_cells - gy0) / ddy
+                        else:
+                            uy = np.inf
+                        u_exit = min(ux, uy)
+                        if pz + min(u_exit, u_hi) * dz <= t_top + _Z_EPS_M:
+                            u_exit = -1.0  # the walk dips below the tile's roofs: go cell by cell
+                    else:
+                        u_exit = -1.0
+                    if u_exit >= 0.0:
+                        if u_exit >= u_hi:
+                            break
+                        # jump to the first cell of the next tile and restart the traversal there
+                        if ux <= uy:
+                            ix = (tx_i + 1) * tile_cells if step_x > 0 else tx_i * tile_cells - 1
+                            iy = math.floor(gy0 + u_exit * ddy)
+                            iy = min(max(iy, ty_i * tile_cells), (ty_i + 1) * tile_cells - 1)
+                        else:
+                            iy = (ty_i + 1) * tile_cells if step_y > 0 else ty_i * tile_cells - 1
+                            ix = math.floor(gx0 + u_exit * ddx)
+                            ix = min(max(ix, tx_i * tile_cells), (tx_i + 1) * tile_cells - 1)
+                        if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows:
+                            break
+                        if step_x > 0:
+                            t_max_x = (ix + 1 - gx0) / ddx
+                        elif step_x < 0:
+                            t_max_x = (ix - gx0) / ddx
+                        if step_y > 0:
+                            t_max_y = (iy + 1 - gy0) / ddy
+                        elif step_y < 0:
+                            t_max_y = (iy - gy0) / ddy
+                        u_cur = u_exit
+                        z_cur = pz + u_cur * dz
+                        continue
+                    u_next = min(t_max_x, t_max_y, u_hi)
+                    z_next = pz + u_next * dz
+                    if z_cur < z_next:
+                        z_lo = z_cur
+                        z_hi = z_next
+                    else:
+                        z_lo = z_next
+                        z_hi = z_cur
+                    cell = iy * n_cols + ix
+                    h = hint[cell]
+                    if h < 255 and z_lo > h:
+                        cc = -1  # above every roof touching the cell (the hint is small, cached)
+                    else:
+                        cc = code[cell]
+                    if cc >= 0:
+                        if cc != own:
+                            top = top_m[cc]
+                            bot = bottom_m[cc]
+                            if top > bot and z_lo < top + _Z_EPS_M and z_hi > bot - _Z_EPS_M:
+                                if z_lo < top - _Z_EPS_M and z_hi > bot + _Z_EPS_M:
+                                    blocked = True
+                                    break
+                                n_new = _defer(cc, pending, n_pending)
+                                if n_new < 0:
+                                    if _flush(
+                                        pending,
+                                        n_pending,
+                                        ax,
+                                        ay,
+                                        az,
+                                        bx,
+                                        by,
+                                        bz,
+                                        t_end,
+                                        top_m,
+                                        bottom_m,
+                                        part_start,
+                                        edge_start,
+                                        ex0,
+                                        ey0,
+                                        ex1,
+                                        ey1,
+                                        t_buf,
+                                        lo_buf,
+                                        hi_buf,
+                                    ):
+                                        blocked = True
+                                        break
+                                    pending[0] = cc
+                                    n_new = 1
+                                n_pending = n_new
+                    elif cc <= -2:
+                        k = -2 - cc
+                        for jm in range(mixed_start[k], mixed_start[k + 1]):
+                            b = mixed_ids[jm]
+                            if b == own:
+                                continue
+                            if (
+                                top_m[b] > bottom_m[b]
+                                and z_lo < top_m[b] + _Z_EPS_M
+                                and z_hi > bottom_m[b] - _Z_EPS_M
+                            ):
+                                n_new = _defer(b, pending, n_pending)
+                                if n_new < 0:
+                                    if _flush(
+                                        pending,
+                                        n_pending,
+                                        ax,
+                                        ay,
+                                        az,
+                                        bx,
+                                        by,
+                                        bz,
+                                        t_end,
+                                        top_m,
+                                        bottom_m,
+                                        part_start,
+                                        edge_start,
+                                        ex0,
+                                        ey0,
+                                        ex1,
+                                        ey1,
+                                        t_buf,
+                                        lo_buf,
+                                        hi_buf,
+                                    ):
+                                        blocked = True
+                                        break
+                                    pending[0] = b
+                                    n_new = 1
+                                n_pending = n_new
+                        if blocked:
+                            break
+                    if u_next >= u_hi:
+                        break
+                    if t_max_x < t_max_y:
+                        ix += step_x
+                        t_max_x += t_delta_x
+                        if ix < 0 or ix >= n_cols:
+                            break
+                    else:
+                        iy += step_y
+                        t_max_y += t_delta_y
+                        if iy < 0 or iy >= n_rows:
+                            break
+                    u_cur = u_next
+                    z_cur = z_next
+                if not blocked and n_pending > 0:
+                    blocked = _flush(
+                        pending,
+                        n_pending,
+                        ax,
+                        ay,
+                        az,
+                        bx,
+                        by,
+                        bz,
+                        t_end,
+                        top_m,
+                        bottom_m,
+                        part_start,
+                        edge_start,
+                        ex0,
+                        ey0,
+                        ex1,
+                        ey1,
+                        t_buf,
+                        lo_buf,
+                        hi_buf,
+                    )
+            out[i, j] = not blocked
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -635,77 +748,38 @@ def _fast_kernel(
     out: np.ndarray,
 ) -> None:
     n = rx.shape[0]
-    m = tx.shape[0]
-    # contiguous blocks of receivers per task, all of a block towards one site after the
-    # other: neighbouring rays walk neighbouring cells, which stay in cache
     n_chunks = min(n, 64)
     for c in prange(n_chunks):
-        t_buf = np.empty(4 * max_edges + 2)
-        lo_buf = np.empty(2 * max_edges + 2)
-        hi_buf = np.empty(2 * max_edges + 2)
-        pending = np.empty(32, dtype=np.int64)
-        for j in range(m):
-            ax, ay, az = tx[j, 0], tx[j, 1], tx[j, 2]
-            for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-                bx, by, bz = rx[i, 0], rx[i, 1], rx[i, 2]
-                own = rx_bid[i]
-                if (ax - bx) ** 2 + (ay - by) ** 2 > max_d2:
-                    out[i, j] = False
-                    continue
-                t_end = own_entry_t(
-                    ax,
-                    ay,
-                    az,
-                    bx,
-                    by,
-                    bz,
-                    own,
-                    part_start,
-                    edge_start,
-                    ex0,
-                    ey0,
-                    ex1,
-                    ey1,
-                    top_m,
-                    bottom_m,
-                    t_buf,
-                    lo_buf,
-                    hi_buf,
-                )
-                out[i, j] = not _walk_blocked(
-                    ax,
-                    ay,
-                    az,
-                    bx,
-                    by,
-                    bz,
-                    t_end,
-                    own,
-                    code,
-                    hint,
-                    empty_dist,
-                    mixed_start,
-                    mixed_ids,
-                    tile_top,
-                    tile_cells,
-                    top_m,
-                    bottom_m,
-                    west,
-                    north,
-                    res,
-                    n_rows,
-                    n_cols,
-                    part_start,
-                    edge_start,
-                    ex0,
-                    ey0,
-                    ex1,
-                    ey1,
-                    t_buf,
-                    lo_buf,
-                    hi_buf,
-                    pending,
-                )
+        _fast_block(
+            c * n // n_chunks,
+            (c + 1) * n // n_chunks,
+            rx,
+            rx_bid,
+            tx,
+            max_d2,
+            code,
+            hint,
+            empty_dist,
+            mixed_start,
+            mixed_ids,
+            tile_top,
+            tile_cells,
+            top_m,
+            bottom_m,
+            west,
+            north,
+            res,
+            n_rows,
+            n_cols,
+            part_start,
+            edge_start,
+            ex0,
+            ey0,
+            ex1,
+            ey1,
+            max_edges,
+            out,
+        )
 
 
 def los_fast(
