@@ -178,7 +178,7 @@ def inside_intervals(
     return m
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def own_entry_t(
     ax: float,
     ay: float,
@@ -244,7 +244,7 @@ def own_entry_t(
     return t_end
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def part_blocks(
     ax: float,
     ay: float,
