@@ -35,7 +35,12 @@ def test_targets_and_text_report() -> None:
         "load_at_start": [0.1, 0.2, 0.3],
         "load_at_end": [0.1, 0.2, 0.3],
         "scaling": {
-            "fixed_radius": {"runs": [run, big], "time_ratio": 4.2, "peak_ratio": 1.4},
+            "fixed_radius": {
+                "runs": [run, big],
+                "time_ratio": 4.2,
+                "cpu_ratio": 4.1,
+                "peak_ratio": 1.4,
+            },
             "dask": {"runs": [run, big], "tiles_speedup": 1.875, "study_speedup": 1.1},
         },
     }
@@ -45,7 +50,7 @@ def test_targets_and_text_report() -> None:
     assert t["2_vs_1_dask_workers"] == {"value": 1.88, "holds": True}
     report["targets"] = t
     text = format_report(report)
-    assert "4x area: time x4.20, peak memory x1.40" in text
+    assert "4x area: time x4.20 (CPU time x4.10), peak memory x1.40" in text
     assert "does NOT hold" in text
     assert machine()["cpu_count"] >= 1
 

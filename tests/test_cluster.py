@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,6 +178,44 @@ def test_a_scheduler_without_workers_is_an_error_not_a_hang(tmp_path: Path) -> N
         with pytest.raises(ClusterError, match="has no worker"):
             connect(address, timeout_s=2.0)
         assert time.monotonic() - t0 < 20
+    finally:
+        _stop(procs)
+
+
+def test_losing_every_worker_fails_the_run_instead_of_hanging(tmp_path: Path) -> None:
+    from tests.test_tiles import synthetic_scenario
+    from twin.city.synthetic import synthetic_city
+
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        address = _start_scheduler(tmp_path, procs)
+        args = ["worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard"]
+        worker = _spawn([*args, "--host", "127.0.0.1"], tmp_path / "worker.log")
+        procs.append(worker)
+        city = synthetic_city(1.0, seed=2)
+        sc = synthetic_scenario()
+        with open_runner(scheduler=address, timeout_s=2.0) as runner:
+            # kill the only worker once a few tiles are done
+            def kill_when_under_way() -> None:
+                most = 0
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    n = runner.client.run_on_scheduler(
+                        lambda dask_scheduler: len(dask_scheduler.tasks)
+                    )
+                    most = max(most, n)
+                    if most > 10 and n <= most - 3:  # tiles submitted, three of them done
+                        break
+                    time.sleep(0.02)
+                worker.kill()
+
+            threading.Thread(target=kill_when_under_way, daemon=True).start()
+            t0 = time.monotonic()
+            with pytest.raises(
+                ClusterError, match=r"no worker left|a worker or the scheduler was lost"
+            ):
+                run_study(sc, city=city, options=StudyOptions(tile_cells=4, runner=runner))
+            assert time.monotonic() - t0 < 30
     finally:
         _stop(procs)
 

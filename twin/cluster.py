@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from twin.errors import ClusterError, InputError, TwinError
+from twin.errors import ClusterError, InputError
 from twin.tiles import TileContext, TileOutput, TileTask, compute_tile
 
 log = logging.getLogger(__name__)
@@ -67,17 +69,35 @@ def _compute_tile_on_worker(ctx: TileContext, task: TileTask) -> TileOutput:
 
 
 class DaskRunner:
-    """The tiles as tasks of a dask cluster (a ``distributed.Client``)."""
+    """The tiles as tasks of a dask cluster (a ``distributed.Client``).
 
-    def __init__(self, client: Any, description: str) -> None:
+    Parameters
+    ----------
+    client
+        The client of the cluster.
+    description
+        How the cluster is named in messages.
+    no_worker_timeout_s
+        A run fails when the cluster has had no worker for this long (its workers died
+        or left), instead of waiting for ever.
+    """
+
+    def __init__(
+        self, client: Any, description: str, *, no_worker_timeout_s: float = CONNECT_TIMEOUT_S
+    ) -> None:
         self.client = client
         self.description = description
+        self.no_worker_timeout_s = no_worker_timeout_s
         workers = client.scheduler_info().get("workers", {})
         self.slots = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
 
+    def _n_workers(self) -> int:
+        # a lambda travels by value: the scheduler need not have twin installed
+        return int(self.client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.workers)))
+
     def run(self, ctx: TileContext, tasks: Sequence[TileTask]) -> Iterator[TileOutput]:
         """See :class:`TileRunner`."""
-        from distributed import as_completed
+        from distributed import KilledWorker, as_completed
 
         if not tasks:
             return
@@ -89,22 +109,54 @@ class DaskRunner:
             ]
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"{self.description}: could not send the work ({exc})") from exc
+        ready = as_completed(futures, loop=self.client.loop)
+        left = len(futures)
+        checked = time.monotonic()
+        no_worker_since: float | None = None
         try:
-            for future in as_completed(futures, loop=self.client.loop):
-                out = future.result()
-                future.release()
-                yield out
-        except TwinError:
-            raise
-        except Exception as exc:  # a lost worker, a dropped connection, twin missing there
+            while left:
+                done = ready.next_batch(block=False)
+                for future in done:
+                    out = future.result()
+                    future.release()
+                    left -= 1
+                    yield out
+                now = time.monotonic()
+                if done:
+                    no_worker_since = None
+                    continue
+                time.sleep(0.02)
+                if now - checked < _POLL_S:
+                    continue
+                checked = now
+                if self._n_workers() > 0:
+                    no_worker_since = None
+                    continue
+                no_worker_since = no_worker_since or now
+                if now - no_worker_since > self.no_worker_timeout_s:
+                    raise ClusterError(
+                        f"{self.description}: no worker left for {self.no_worker_timeout_s:g} s "
+                        f"with {left} tiles to do; the workers died or left"
+                    )
+        except ImportError as exc:  # twin, or one of its dependencies, missing on a worker
             raise ClusterError(
-                f"{self.description}: a tile failed ({type(exc).__name__}: {exc}); the "
-                "workers need the same `twin` installed as this machine"
+                f"{self.description}: a worker could not run a tile ({exc}); the workers "
+                "need the same `twin` installed as this machine"
+            ) from exc
+        except (KilledWorker, CancelledError, OSError, TimeoutError) as exc:
+            # a worker died (with the shared data), the scheduler went away, a link dropped
+            raise ClusterError(
+                f"{self.description}: the cluster failed during the run, a worker or the "
+                f"scheduler was lost ({type(exc).__name__}: {exc})"
             ) from exc
         finally:
             for future in futures:
                 future.release()
             del shared
+
+
+#: seconds between checks that the cluster still has workers
+_POLL_S = 1.0
 
 
 def check_scheduler_address(address: str) -> str:
@@ -176,7 +228,11 @@ def open_runner(
         client = connect(scheduler, timeout_s=timeout_s)
         n = len(client.scheduler_info().get("workers", {}))
         try:
-            yield DaskRunner(client, f"dask cluster {client.scheduler.address} ({n} workers)")
+            yield DaskRunner(
+                client,
+                f"dask cluster {client.scheduler.address} ({n} workers)",
+                no_worker_timeout_s=timeout_s,
+            )
         finally:
             client.close()
         return

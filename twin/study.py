@@ -76,8 +76,8 @@ class StudyOptions:
         On-disk cache of the city, grid and visibility raster; None: no cache.
     tile_cells
         Side of a tile of the receiver grid, in grid cells; None: 256, halved (down to
-        32) while that gives fewer than 4 tiles per slot of the runner, so that every
-        worker of a cluster has work.
+        32) while that gives fewer than 8 tiles per slot of the runner, so that every
+        worker of a cluster has work until the end.
     """
 
     runner: TileRunner | None = None
@@ -351,9 +351,10 @@ def run_study(
     Notes
     -----
     ``timings_s`` has the wall time of ``city``, ``grid`` and ``sites``; ``visibility``
-    and ``radio`` are the time spent in those parts of the tiles, summed over the tiles
-    (on a cluster, worker time), ``tiles`` the wall time of the tile pass and ``cells``
-    that of the global step (best-server areas, SINR, capacity).
+    is the preparation (prisms, the fast engine's raster, cached LoS) plus the LoS time
+    of the tiles, ``radio`` the radio time of the tiles (both summed over the tiles: on a
+    cluster, worker time); ``tiles`` is the wall time of the tile pass and ``cells`` that
+    of the global step (best-server areas, SINR, capacity).
     """
     opts = current_options(options)
     timings: dict[str, float] = {}
@@ -427,9 +428,10 @@ def run_study(
 
         runner = LocalRunner()
     tile_cells = opts.tile_cells or auto_tile_cells(grid, runner.slots)
+    # largest tiles first, so that a cluster's workers finish together
     tasks = [
         TileTask.of(grid, idx, known_los=los, known_sites=known)
-        for idx in tile_indices(grid, tile_cells)
+        for idx in sorted(tile_indices(grid, tile_cells), key=lambda i: -i.size)
     ]
     serving = {label: Serving.empty(n) for label in cells}
     log.info(
@@ -547,10 +549,10 @@ def store_los_columns(
 
 def auto_tile_cells(grid: ReceiverGrid, slots: int) -> int:
     """:data:`~twin.tiles.TILE_CELLS`, halved (down to 32) while the grid would give fewer
-    than 4 tiles per slot."""
+    than 8 tiles per slot."""
     rows, cols = grid.spec.shape
     t = TILE_CELLS
-    while t > 32 and (-(-rows // t)) * (-(-cols // t)) < 4 * slots:
+    while t > 32 and (-(-rows // t)) * (-(-cols // t)) < 8 * slots:
         t //= 2
     return t if slots > 1 else TILE_CELLS
 

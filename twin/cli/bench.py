@@ -24,6 +24,13 @@ import click
     show_default=True,
     help="Fixed site radius (m) of the scaling runs; they also run with the automatic one.",
 )
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1, max=10),
+    default=2,
+    show_default=True,
+    help="Runs of each scaling case; the fastest counts (the machine may be shared).",
+)
 @click.option("--no-embedded", is_flag=True, help="Skip the runs on the embedded city.")
 @click.option("--no-viewshed", is_flag=True, help="Skip the viewshed engines comparison.")
 @click.option("--no-scaling", is_flag=True, help="Skip the synthetic-city scaling runs.")
@@ -31,6 +38,7 @@ def bench(
     as_json: bool,
     synthetic_km2: float,
     radius_m: float,
+    repeat: int,
     no_embedded: bool,
     no_viewshed: bool,
     no_scaling: bool,
@@ -50,6 +58,7 @@ def bench(
     report = run_benchmark(
         synthetic_km2=synthetic_km2,
         radius_m=radius_m,
+        repeat=repeat,
         embedded=not no_embedded,
         viewshed=not no_viewshed,
         scaling=not no_scaling,
