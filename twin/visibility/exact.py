@@ -3,10 +3,12 @@
 For a segment from the antenna ``A`` (parameter ``t = 0``) to the receiver ``B``
 (``t = 1``), every polygon part whose footprint the 2D segment meets (an STRtree query)
 is clipped exactly: the parameters where the segment crosses a ring edge split
-``[0, 1]`` into pieces, and the midpoint of each piece is tested for being strictly
-inside the part (even-odd over all rings, so holes are open; a point on a ring is not
-inside). Along a piece ``[t0, t1]`` inside the footprint the height of the segment
-``z(t) = z_A + t (z_B - z_A)`` is linear, and the piece is blocked iff
+``[0, 1]`` into pieces; inside and outside alternate across a proper crossing, and after
+the start, a vertex, a collinear overlap or coinciding crossings the midpoint of the next
+piece is tested for being strictly inside the part (even-odd over all rings, so holes are
+open; a point on a ring is not inside). Along a piece ``[t0, t1]`` inside the footprint
+the height of the segment ``z(t) = z_A + t (z_B - z_A)`` is linear, and the piece is
+blocked iff
 
 .. math::
 

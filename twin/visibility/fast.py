@@ -1,4 +1,4 @@
-"""Fast line of sight: a compiled ray march over a building raster, exact where unsure.
+"""Fast line of sight: a compiled walk over a building raster, exact where a cell is not.
 
 The prisms are rasterised once (:func:`build_fast_raster`) into cells of ``res_m``:
 
@@ -7,18 +7,21 @@ The prisms are rasterised once (:func:`build_fast_raster`) into cells of ``res_m
   that building's id;
 * *mixed* cells are crossed by a ring, or covered by several footprints: the cell lists
   every building that touches it;
-* other cells are empty.
+* other cells are empty; each cell also knows its highest touching roof (uint8 metres)
+  and its chessboard distance to the nearest non-empty cell, and each 16 x 16 tile its
+  highest roof.
 
-For each (receiver, site) pair, the segment is walked cell by cell from the receiver end
-towards the antenna with the Amanatides-Woo traversal; over each cell the segment's
-height range ``[z_lo, z_hi]`` is exact (z is linear along the segment). A solid cell of
-another building whose open interval ``(min_height_m, height_m)`` overlaps the range
-blocks the pair for certain, which ends the walk; a mixed cell whose buildings' intervals
-overlap the range only marks the pair *unsure*. Pairs left unsure, or whose heights come
-within ``1e-6`` m of a threshold, are decided by the exact engine
-(:func:`twin.visibility.exact.segments_blocked`). For an indoor receiver the walk starts
-where the segment first enters the receiver's own building, computed exactly. So the
-answer equals the exact one up to floating point; the raster only saves work.
+For each (receiver, site) pair, the segment is walked from the receiver end (indoors:
+from where it first enters the receiver's own building, computed exactly) towards the
+antenna with the Amanatides-Woo traversal, jumping across empty squares and across tiles
+it passes above. Over each cell the segment's height range ``[z_lo, z_hi]`` is exact (z is
+linear). A solid cell of another building whose open interval ``(min_height_m,
+height_m)`` overlaps the range by more than ``1e-6`` m blocks the pair for certain and
+ends the walk; the buildings of a mixed cell (or of a solid cell within ``1e-6`` m of a
+threshold) whose interval overlaps the range are deferred, and if the walk ends without
+a certain block they are decided by the exact clipping of their parts
+(:func:`twin.visibility.exact.part_blocks`). So the answer equals the exact one up to
+floating point; the raster only saves work.
 """
 
 from __future__ import annotations
