@@ -61,13 +61,9 @@ def los_matrix(
     if mode == "fast":
         from twin.visibility.fast import los_fast
 
-        return los_fast(
-            prisms, rx_xyz_m, rx_building_id, tx_xyz_m, max_distance_m=max_distance_m
-        )
+        return los_fast(prisms, rx_xyz_m, rx_building_id, tx_xyz_m, max_distance_m=max_distance_m)
     if mode == "exact":
         from twin.visibility.exact import los_exact
 
-        return los_exact(
-            prisms, rx_xyz_m, rx_building_id, tx_xyz_m, max_distance_m=max_distance_m
-        )
+        return los_exact(prisms, rx_xyz_m, rx_building_id, tx_xyz_m, max_distance_m=max_distance_m)
     raise InputError(f"mode: expected 'fast' or 'exact', got {mode!r}")

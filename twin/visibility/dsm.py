@@ -168,9 +168,18 @@ def prism_spans(
         all int64 of equal length. A building's parts may give overlapping runs.
     """
     args = (
-        prisms.part_start, prisms.edge_start, prisms.edge_x0_m, prisms.edge_y0_m,
-        prisms.edge_x1_m, prisms.edge_y1_m, prisms.part_bounds_m, grid.west_m,
-        grid.north_m, grid.res_m, grid.n_rows, grid.n_cols,
+        prisms.part_start,
+        prisms.edge_start,
+        prisms.edge_x0_m,
+        prisms.edge_y0_m,
+        prisms.edge_x1_m,
+        prisms.edge_y1_m,
+        prisms.part_bounds_m,
+        grid.west_m,
+        grid.north_m,
+        grid.res_m,
+        grid.n_rows,
+        grid.n_cols,
     )
     empty = np.empty(0, dtype=np.int64)
     n = _spans_kernel(*args, False, empty, empty, empty, empty)
