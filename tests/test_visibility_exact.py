@@ -208,3 +208,13 @@ def test_fast_equals_exact_on_random_boxes() -> None:
         fast = los_fast(p, rx, bid, tx, raster=build_fast_raster(p, res_m=res_m))
         assert np.array_equal(fast, exact), f"res {res_m}: {(fast != exact).sum()} differ"
     assert 0.05 < exact.mean() < 0.95
+
+
+def test_a_raster_of_an_older_layout_is_rebuilt() -> None:
+    import dataclasses
+
+    p = prisms_of(BOX)
+    stale = dataclasses.replace(build_fast_raster(p), layout=0)
+    rx = np.array([[30.0, 0.0, 1.5], [30.0, 8.0, 1.5]])
+    out = los_fast(p, rx, np.array([-1, -1]), np.array([[0.0, 0.0, 5.0]]), raster=stale)
+    assert out[:, 0].tolist() == [False, True]

@@ -43,7 +43,10 @@ from twin.visibility.exact import (
 )
 from twin.visibility.prisms import BuildingPrisms
 
-__all__ = ["FastRaster", "build_fast_raster", "los_fast"]
+__all__ = ["RASTER_LAYOUT", "FastRaster", "build_fast_raster", "los_fast"]
+
+#: version of the fields of :class:`FastRaster`; bump it when they change
+RASTER_LAYOUT = 3
 
 #: offset (in cells) of the copies of each ring edge that mark mixed cells, so that a
 #: solid cell is at least this far from every ring
@@ -79,6 +82,9 @@ class FastRaster:
         square tile of ``tile_cells`` x ``tile_cells`` cells (-inf when none), row-major.
     tile_cells
         Side of a tile, in cells.
+    layout
+        :data:`RASTER_LAYOUT` of the code that built it; :func:`los_fast` rebuilds a
+        raster of another layout (one unpickled from an older cache).
     """
 
     grid: RasterGrid
@@ -89,6 +95,7 @@ class FastRaster:
     mixed_ids: np.ndarray
     tile_top_m: np.ndarray
     tile_cells: int
+    layout: int = 0
 
     @property
     def n_mixed(self) -> int:
@@ -299,6 +306,7 @@ def build_fast_raster(
         empty_dist=empty_dist,
         tile_top_m=np.ascontiguousarray(tile_top),
         tile_cells=int(t),
+        layout=RASTER_LAYOUT,
     )
 
 
@@ -827,8 +835,9 @@ def los_fast(
     if prisms.n_parts == 0:
         mask = in_range_mask(rx, tx, max_distance_m)
         return out if mask is None else mask
-    if raster is None:
-        raster = build_fast_raster(prisms, res_m=res_m)
+    if raster is None or getattr(raster, "layout", None) != RASTER_LAYOUT:
+        # none given, or one pickled by an older twin (e.g. from a study cache)
+        raster = build_fast_raster(prisms, res_m=res_m if raster is None else raster.grid.res_m)
     g = raster.grid
     max_d2 = np.inf if max_distance_m is None else float(max_distance_m) ** 2
     _fast_kernel(
