@@ -215,6 +215,7 @@ def test_a_raster_of_an_older_layout_is_rebuilt() -> None:
 
     p = prisms_of(BOX)
     stale = dataclasses.replace(build_fast_raster(p), layout=0)
-    rx = np.array([[30.0, 0.0, 1.5], [30.0, 8.0, 1.5]])
-    out = los_fast(p, rx, np.array([-1, -1]), np.array([[0.0, 0.0, 5.0]]), raster=stale)
-    assert out[:, 0].tolist() == [False, True]
+    rx = np.array([[30.0, 8.0, 1.5]])
+    tx = np.array([[0.0, 8.0, 5.0], [0.0, 0.0, 5.0]])  # beside the box / through it
+    out = los_fast(p, rx, np.array([-1]), tx, raster=stale)
+    assert out[0].tolist() == [True, False]
