@@ -73,11 +73,11 @@ def test_moving_one_site_traces_only_that_site(
     cache.hits.clear()
     radius = with_overrides(sc)
     data = radius.model_dump(mode="python")
-    data["radio"]["max_site_distance_m"] = 150.0
+    data["radio"]["max_site_distance_m"] = 300.0
     small = type(sc).model_validate(data)
-    r150 = run_study(small, sites=moved, options=StudyOptions(cache=cache))
+    r300 = run_study(small, sites=moved, options=StudyOptions(cache=cache))
     assert "los" not in cache.hits
-    assert np.array_equal(r150.los, run_study(small, sites=moved).los)
+    assert np.array_equal(r300.los, run_study(small, sites=moved).los)
 
 
 def test_changed_input_or_options_miss_the_cache(tmp_path: Path) -> None:

@@ -152,10 +152,22 @@ def test_a_far_site_gives_neither_signal_nor_interference(small_city) -> None:  
     assert np.all(unlimited.sinr_db[both] <= res.sinr_db[both] + 1e-9)
 
 
-def test_unserved_receivers_are_marked_not_crashed(small_city) -> None:  # type: ignore[no-untyped-def]
+def test_a_radius_that_leaves_receivers_without_a_site_is_refused(small_city) -> None:  # type: ignore[no-untyped-def]
     sc = synthetic_scenario(max_site_distance_m=40.0)
-    r = run_study(sc, city=small_city, options=StudyOptions(tile_cells=16))
-    res = r.bands["0p7"]
+    with pytest.raises(InputError, match=r"max_site_distance_m = 40 m leaves \d+ of \d+"):
+        run_study(sc, city=small_city)
+
+
+def test_unserved_receivers_of_the_band_analysis_are_marked(small_city) -> None:  # type: ignore[no-untyped-def]
+    """analyse_band with a radius that reaches only some receivers (run_study refuses
+    such a radius; the library function marks them)."""
+    r = run_study(synthetic_scenario(), city=small_city)
+    g = r.grid
+    radius = np.full(len(r.sites), 40.0)
+    res = analyse_band(
+        0.7, r.sites, r.los, g.x_m, g.y_m, g.rx_height_m, g.indoor, g.is_grid, 1e-4,
+        radio_params(r.scenario), site_radius_m=radius,
+    )  # fmt: skip
     unserved = res.serving_cell < 0
     assert unserved.any() and (~unserved).any()
     assert np.all(res.serving_site[unserved] == -1)

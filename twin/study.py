@@ -33,7 +33,14 @@ from twin.city.model import CityModel, build_city
 from twin.errors import InputError
 from twin.grid import ReceiverGrid, build_grid
 from twin.layouts import generate_layout
-from twin.radio.network import BandResult, RadioParams, Serving, band_cells, finish_band
+from twin.radio.network import (
+    BandCells,
+    BandResult,
+    RadioParams,
+    Serving,
+    band_cells,
+    finish_band,
+)
 from twin.radio.reach import site_radius_m
 from twin.scenario import Scenario
 from twin.sites import Site, check_sites_in_area, sites_from_entries
@@ -394,6 +401,8 @@ def run_study(
         margin_db=r.site_radius_margin_db,
         max_distance_m=r.max_site_distance_m,
     )
+    cells = {band_label(f): band_cells(f, site_list, params.reuse) for f in r.bands_ghz}
+    check_reach(grid, site_list, radius, cells)
     say("visibility")
     with _timed(timings, "visibility"):
         prisms = BuildingPrisms.from_geodataframe(city.buildings)
@@ -410,7 +419,6 @@ def run_study(
             gkey = grid_cache_key(city, bounds, scenario, fingerprint=fingerprint)
             los_keys = los_cache_keys(gkey, grid, site_list, radius, r.visibility)
             known = load_los_columns(opts.cache, los_keys, los)
-    cells = {band_label(f): band_cells(f, site_list, params.reuse) for f in r.bands_ghz}
     ctx = TileContext(
         prisms=prisms,
         raster=raster,
@@ -464,13 +472,6 @@ def run_study(
             bands[label] = finish_band(
                 band, serving[label], grid.indoor, grid.is_grid, unit_km2, params
             )
-            unserved = int((bands[label].serving_cell < 0).sum())
-            if unserved:
-                log.warning(
-                    "band %s: %d receivers have no site within its radius (unserved)",
-                    label,
-                    unserved,
-                )
     log.info(
         "visibility: %d (receiver, site) pairs of %d, %.0f pairs/s",
         pairs,
@@ -488,6 +489,45 @@ def run_study(
         timings_s=timings,
         site_radius_m=radius,
     )
+
+
+def check_reach(
+    grid: ReceiverGrid,
+    sites: Sequence[Site],
+    radius_m: np.ndarray,
+    cells: dict[str, BandCells],
+    *,
+    chunk: int = 65536,
+) -> None:
+    """Raise InputError when a site radius leaves a receiver with no site of a band.
+
+    Only a fixed ``radio.max_site_distance_m`` smaller than the distance from some
+    receiver to its nearest site can do that; the run would have receivers without a
+    server, so it stops before any work with the radius it needs.
+    """
+    if np.isinf(radius_m).all() or len(grid) == 0:
+        return
+    sx = np.array([s.x_m for s in sites])
+    sy = np.array([s.y_m for s in sites])
+    for label, band in cells.items():
+        idx = np.unique(band.cells.site_index)
+        need = 0.0
+        short = 0
+        for lo in range(0, len(grid), chunk):
+            x = grid.x_m[lo : lo + chunk, None]
+            y = grid.y_m[lo : lo + chunk, None]
+            d = np.hypot(x - sx[idx], y - sy[idx])
+            reached = (d <= radius_m[idx]).any(axis=1)
+            if not reached.all():
+                short += int((~reached).sum())
+                need = max(need, float(d[~reached].min(axis=1).max()))
+        if short:
+            raise InputError(
+                f"radio.max_site_distance_m = {float(radius_m.min()):g} m leaves {short} of "
+                f"{len(grid)} receivers with no site of band {label} within reach (the "
+                f"farthest is {need:.0f} m from its nearest site); give at least "
+                f"{np.ceil(need):.0f} m, or leave it unset for the automatic radius"
+            )
 
 
 def los_cache_keys(
