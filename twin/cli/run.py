@@ -78,8 +78,8 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
 @click.option(
     "--no-cache",
     is_flag=True,
-    help="Neither read nor write the cache of city, grid and visibility raster "
-    "(.twin-cache/ or $TWIN_CACHE_DIR).",
+    help="Neither read nor write the cache of city, grid, visibility raster and per-site "
+    "LoS (.twin-cache/ or $TWIN_CACHE_DIR).",
 )
 @click.option(
     "--tile",
