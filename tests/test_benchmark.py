@@ -12,12 +12,12 @@ from twin.cli.main import cli
 
 
 def test_a_study_case_runs_in_its_own_process_and_reports() -> None:
-    r = _child("study", {"city": "synthetic", "area_km2": 1.0, "radius_m": 300.0})
+    r = _child("study", {"city": "synthetic", "area_km2": 1.0, "radius_m": 400.0})
     assert r["receivers"] > 10000 and r["sites"] >= 2
-    # with a 300 m radius not every (receiver, site) pair is evaluated
+    # with a 400 m radius not every (receiver, site) pair is evaluated
     assert 0 < r["pairs"] < r["all_pairs"]
     assert r["pairs_per_s"] > 0
-    assert r["site_radius_km"] == [0.3, 0.3]
+    assert r["site_radius_km"] == [0.4, 0.4]
     assert r["peak_mb"] > r["result_mb"] > 0
     assert r["wall_s"] >= r["study_s"] > 0
     assert set(r["timings_s"]) >= {"city", "grid", "sites", "visibility", "radio", "tiles"}
@@ -60,7 +60,7 @@ def test_twin_bench_json_on_a_small_synthetic_city() -> None:
     res = CliRunner().invoke(
         cli,
         ["bench", "--json", "--no-embedded", "--no-viewshed", "--synthetic-km2", "0.3",
-         "--radius", "300"],
+         "--radius", "600"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     report = json.loads(res.output)

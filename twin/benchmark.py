@@ -244,7 +244,10 @@ def _child(
         wall = time.perf_counter() - t0
         others = (_busy_cpu_s() - busy0) - (_children_cpu_s() - mine0)
         if proc.returncode != 0 or not report.is_file():
-            raise RuntimeError(f"benchmark case {mode} {payload} failed:\n{proc.stderr[-3000:]}")
+            from twin.errors import TwinError
+
+            last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no output"
+            raise TwinError(f"benchmark case {mode} {json.dumps(payload)} failed: {last}")
         out: dict[str, Any] = json.loads(report.read_text())
     out["wall_s"] = round(wall, 3)
     out["load_before"] = load
