@@ -60,7 +60,7 @@ def test_twin_bench_json_on_a_small_synthetic_city() -> None:
     res = CliRunner().invoke(
         cli,
         ["bench", "--json", "--no-embedded", "--no-viewshed", "--synthetic-km2", "0.3",
-         "--radius", "600"],
+         "--radius", "600", "--repeat", "1"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     report = json.loads(res.output)
