@@ -75,7 +75,7 @@ def cell_frame(result: StudyResult) -> gpd.GeoDataFrame:
     for label, res in result.bands.items():
         c = res.cells
         n_user = np.maximum(res.cell_area_km2 * params.user_density_per_km2, 1.0)
-        served = np.bincount(res.serving_cell, minlength=len(c.cell_id))
+        served = np.bincount(res.serving_cell[res.serving_cell >= 0], minlength=len(c.cell_id))
         for k, cell_id in enumerate(c.cell_id):
             site = result.sites[int(c.site_index[k])]
             sel = res.serving_cell == k
