@@ -32,9 +32,7 @@ def run_dir(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
 
 
 def _signed_area(ring: list[list[float]]) -> float:
-    return 0.5 * sum(
-        x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in itertools.pairwise(ring)
-    )
+    return 0.5 * sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in itertools.pairwise(ring))
 
 
 def test_every_output_of_the_contract_is_there(run_dir: Path) -> None:
@@ -208,3 +206,15 @@ def test_cells_layer_states_the_reuse_plan(run_dir: Path) -> None:
         counts = grid[grid["kind"] == "grid"][f"serving_{band}"].value_counts()
         for _, row in c.iterrows():
             assert row["area_km2"] == pytest.approx(counts.get(row["site_id"], 0) * 0.025**2)
+
+
+def test_band_outside_a_model_range_fails_before_visibility(tmp_path: Path) -> None:
+    # 0.3 GHz is a valid frequency for the twin (Hata goes down to 0.15) but not for UMa
+    res = CliRunner().invoke(
+        cli, ["run", DEFAULT, "--city", str(EXTRACTS["west-oakland"]), "--bands", "0.3",
+              "--out", str(tmp_path / "o"), "--no-progress", "--no-cache"],
+    )  # fmt: skip
+    assert res.exit_code == 2
+    assert "band 0.3 GHz is outside the range of the UMA model of site" in res.output
+    assert "0.5-100 GHz" in res.output
+    assert not (tmp_path / "o").exists()

@@ -39,6 +39,7 @@ from twin.radio.network import (
     RadioParams,
     Serving,
     band_cells,
+    check_band_ranges,
     finish_band,
 )
 from twin.radio.reach import site_radius_m
@@ -381,6 +382,7 @@ def run_study(
         site_list = list(sites) if sites is not None else scenario_sites(scenario, city, bounds)
         if sites is not None:
             check_sites_in_area(site_list, bounds)
+        check_band_ranges(site_list, scenario.radio.bands_ghz)
     log.info(
         "%s: %d receivers (%d grid, %.0f%% indoor), %d sites",
         city.name,

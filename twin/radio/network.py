@@ -124,6 +124,27 @@ class BandResult:
     cell_area_km2: FloatArray
 
 
+def check_band_ranges(sites: Sequence[Site], bands_ghz: Sequence[float]) -> None:
+    """Raise :class:`InputError` when a band lies outside the frequency range of the model
+    of a site that radiates on it (TR 38.901 Table 7.4.1-1), naming band, site and range.
+
+    Called before the visibility stage, so a bad band fails in seconds, not after the
+    expensive part of a run.
+    """
+    from twin.propagation.tr38901 import VALIDITY
+
+    for f in bands_ghz:
+        for s in sites:
+            if not s.serves(f):
+                continue
+            lo, hi = VALIDITY[s.model].freq_ghz
+            if not lo <= f <= hi:
+                raise InputError(
+                    f"band {f:g} GHz is outside the range of the {s.model.upper()} model of "
+                    f"site {s.site_id} ({lo:g}-{hi:g} GHz, TR 38.901 Table 7.4.1-1)"
+                )
+
+
 def build_cells(sites: Sequence[Site], freq_ghz: float, reuse: int) -> Cells:
     """Cells of the sites that radiate on ``freq_ghz`` with their sub-band."""
     site_index: list[int] = []
