@@ -7,21 +7,34 @@ The prisms are rasterised once (:func:`build_fast_raster`) into cells of ``res_m
   that building's id;
 * *mixed* cells are crossed by a ring, or covered by several footprints: the cell lists
   every building that touches it;
-* other cells are empty; each cell also knows its highest touching roof (uint8 metres)
-  and its chessboard distance to the nearest non-empty cell, and each 16 x 16 tile its
-  highest roof.
+* other cells are empty; each cell also has a one-byte ``hint``: the highest roof
+  touching it (whole metres, rounded up), or for an empty cell the chessboard distance to
+  the nearest non-empty cell; each 16 x 16 tile knows its highest roof.
 
-For each (receiver, site) pair, the segment is walked from the receiver end (indoors:
-from where it first enters the receiver's own building, computed exactly) towards the
-antenna with the Amanatides-Woo traversal, jumping across empty squares and across tiles
-it passes above. Over each cell the segment's height range ``[z_lo, z_hi]`` is exact (z is
-linear). A solid cell of another building whose open interval ``(min_height_m,
-height_m)`` overlaps the range by more than ``1e-6`` m blocks the pair for certain and
-ends the walk; the buildings of a mixed cell (or of a solid cell within ``1e-6`` m of a
-threshold) whose interval overlaps the range are deferred, and if the walk ends without
-a certain block they are decided by the exact clipping of their parts
-(:func:`twin.visibility.exact.part_blocks`). So the answer equals the exact one up to
-floating point; the raster only saves work.
+For each (receiver, site) pair, with B the receiver (indoors: first B as well, see below)
+and A the antenna:
+
+1. **Probes.** Points of the segment every 16 m from B, then the midpoints (8 m apart),
+   are looked up: a point in a solid cell of another building, strictly between the
+   building's bottom and top, is strictly inside that prism, so the pair is blocked for
+   certain. Most blocked pairs end here, after a few byte reads.
+2. **Walk.** Otherwise the segment is walked from B towards A with the Amanatides-Woo
+   traversal, jumping across empty squares and across tiles it passes above. Over each
+   cell the segment's height range ``[z_lo, z_hi]`` is exact (z is linear). A solid cell
+   of another building whose open interval ``(min_height_m, height_m)`` overlaps the
+   range by more than ``1e-6`` m blocks the pair for certain and ends the walk; the
+   buildings of a mixed cell (or of a solid cell within ``1e-6`` m of a threshold) whose
+   interval overlaps the range are deferred, and if the walk ends without a certain
+   block they are decided by the exact clipping of their parts
+   (:func:`twin.visibility.exact.part_blocks`).
+
+Indoors only the piece from A to the entry into the receiver's own building counts. The
+probes and the walk first run from B itself, counting only what lies before the segment
+reaches the own building's bounding box (before the entry, for certain); if something
+inside the box may block, the exact entry point is computed
+(:func:`twin.visibility.exact.own_entry_t`) and the walk runs again from there.
+
+So the answer equals the exact one up to floating point; the raster only saves work.
 """
 
 from __future__ import annotations
@@ -46,13 +59,24 @@ from twin.visibility.prisms import BuildingPrisms
 __all__ = ["RASTER_LAYOUT", "FastRaster", "build_fast_raster", "los_fast"]
 
 #: version of the fields of :class:`FastRaster`; bump it when they change
-RASTER_LAYOUT = 3
+RASTER_LAYOUT = 4
 
 #: offset (in cells) of the copies of each ring edge that mark mixed cells, so that a
 #: solid cell is at least this far from every ring
 _EDGE_EPS_CELLS = 1e-6
 #: height tolerance, metres: closer than this to a prism's top or bottom is unsure
 _Z_EPS_M = 1e-6
+#: ``FastRaster.hint`` codes: ``_HINT_EMPTY + d`` marks an empty cell whose nearest
+#: non-empty cell is ``d`` cells away (chessboard, d <= 127); below ``_HINT_TALL`` a cell's
+#: roofs are at most that many metres high; ``_HINT_TALL``: some roof is higher
+_HINT_EMPTY = 128
+_HINT_TALL = 127
+#: empty squares are jumped across from this radius on (smaller ones are stepped through)
+_JUMP_MIN_CELLS = 3
+#: before walking, the segment is probed every ``_PROBE_M`` metres, then at the midpoints
+#: (``_PROBE_LEVELS`` passes): a probe in a solid cell inside a prism blocks for certain
+_PROBE_M = 16.0
+_PROBE_LEVELS = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,12 +91,11 @@ class FastRaster:
         int32 (rows * cols,): -1 empty, ``b >= 0`` solid cell of building ``b``,
         ``-2 - k`` mixed cell number ``k``.
     hint
-        uint8 (rows * cols,): highest top of the buildings touching each cell, rounded
-        up to whole metres (255: 255 m or more); the walk skips cells it passes above
-        without reading ``code``.
-    empty_dist
-        uint8 (rows * cols,): chessboard distance, in cells, to the nearest cell touched
-        by a building (capped at 255); the walk jumps across the empty square around it.
+        uint8 (rows * cols,): for a cell touched by buildings, the highest top among
+        them rounded up to whole metres (127: 127 m or more); the walk skips cells it
+        passes above without reading ``code``. For an empty cell, 128 + the chessboard
+        distance (cells, at most 127) to the nearest non-empty cell; the walk jumps
+        across the empty square around it.
     mixed_start
         int64 (K + 1,): offsets of each mixed cell's buildings in ``mixed_ids``.
     mixed_ids
@@ -90,7 +113,6 @@ class FastRaster:
     grid: RasterGrid
     code: np.ndarray
     hint: np.ndarray
-    empty_dist: np.ndarray
     mixed_start: np.ndarray
     mixed_ids: np.ndarray
     tile_top_m: np.ndarray
@@ -294,16 +316,16 @@ def build_fast_raster(
     padded = np.full((n_tr * t, n_tc * t), -np.inf)
     padded[: grid.n_rows, : grid.n_cols] = cell_top.reshape(grid.shape)
     tile_top = padded.reshape(n_tr, t, n_tc, t).max(axis=(1, 3)).ravel()
-    hint = np.where(np.isfinite(cell_top), np.ceil(np.minimum(cell_top, 255.0)), 0.0)
-    hint = hint.astype(np.uint8)
-    empty_dist = _chessboard_distance(code != -1, grid.n_rows, grid.n_cols)
+    hint = np.ceil(np.clip(cell_top, 0.0, float(_HINT_TALL))).astype(np.uint8)
+    empty = code == -1
+    dist = _chessboard_distance(~empty, grid.n_rows, grid.n_cols)
+    hint[empty] = _HINT_EMPTY + np.minimum(dist[empty], 127)
     return FastRaster(
         grid=grid,
         code=code,
         mixed_start=mixed_start,
         mixed_ids=mixed_ids,
         hint=hint,
-        empty_dist=empty_dist,
         tile_top_m=np.ascontiguousarray(tile_top),
         tile_cells=int(t),
         layout=RASTER_LAYOUT,
@@ -361,7 +383,7 @@ def _flush(
     return False
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _defer(b: int, pending: np.ndarray, n_pending: int) -> int:
     """Add building ``b`` to the pending list; -1 when the list is full."""
     for i in range(n_pending):
@@ -371,6 +393,39 @@ def _defer(b: int, pending: np.ndarray, n_pending: int) -> int:
         return -1
     pending[n_pending] = b
     return n_pending + 1
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _box_entry_t(ax: float, ay: float, bx: float, by: float, box: np.ndarray, b: int) -> float:
+    """Parameter at which A->B first meets building ``b``'s bounding box (1 if never).
+
+    The box is closed and widened by a micrometre; for every smaller parameter the
+    segment is outside the building's open prism (a box is convex).
+    """
+    eps = 1e-6
+    lo = 0.0
+    hi = 1.0
+    dx = bx - ax
+    if dx == 0.0:
+        if ax < box[b, 0] - eps or ax > box[b, 2] + eps:
+            return 1.0
+    else:
+        u0 = (box[b, 0] - eps - ax) / dx
+        u1 = (box[b, 2] + eps - ax) / dx
+        lo = max(lo, min(u0, u1))
+        hi = min(hi, max(u0, u1))
+    dy = by - ay
+    if dy == 0.0:
+        if ay < box[b, 1] - eps or ay > box[b, 3] + eps:
+            return 1.0
+    else:
+        u0 = (box[b, 1] - eps - ay) / dy
+        u1 = (box[b, 3] + eps - ay) / dy
+        lo = max(lo, min(u0, u1))
+        hi = min(hi, max(u0, u1))
+    if lo > hi:
+        return 1.0
+    return lo
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -383,7 +438,6 @@ def _fast_block(
     max_d2: float,
     code: np.ndarray,
     hint: np.ndarray,
-    empty_dist: np.ndarray,
     mixed_start: np.ndarray,
     mixed_ids: np.ndarray,
     tile_top: np.ndarray,
@@ -402,14 +456,25 @@ def _fast_block(
     ex1: np.ndarray,
     ey1: np.ndarray,
     max_edges: int,
+    own_box_m: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """Receivers ``lo:hi`` towards every site: walk each segment (see the module docstring)."""
+    """Receivers ``lo:hi`` towards every site: walk each segment (see the module docstring).
+
+    One plain cell traversal per segment: the cells it passes above (``hint``) cost a
+    few arithmetic operations and one byte read, so the loop stays short and its
+    branches predictable; whole tiles are skipped on entry when the segment stays above
+    their highest roof across them.
+    """
     m = tx.shape[0]
     t_buf = np.empty(4 * max_edges + 2)
     lo_buf = np.empty(2 * max_edges + 2)
     hi_buf = np.empty(2 * max_edges + 2)
     pending = np.empty(32, dtype=np.int64)
+    n_tile_cols = (n_cols + tile_cells - 1) // tile_cells
+    tile_shift = 0
+    while (1 << tile_shift) < tile_cells:
+        tile_shift += 1
     # all receivers of the block towards one site after the other: neighbouring rays
     # walk neighbouring cells, which stay in cache
     for j in range(m):
@@ -420,8 +485,345 @@ def _fast_block(
             if (ax - bx) ** 2 + (ay - by) ** 2 > max_d2:
                 out[i, j] = False
                 continue
+            # Outdoors the walk runs from the receiver B (t = 1) to the antenna A (t = 0).
+            # Indoors it first runs from B as well: an obstacle met before the segment
+            # reaches the own building's bounding box (t < t_in) lies before the entry
+            # into the own building, so it counts; when the walk meets a possible obstacle
+            # inside the box, the exact entry point t_end is computed and the walk runs
+            # again from there (second attempt).
             t_end = 1.0
+            u_guard = -1.0
+            t_flush = 1.0
             if own >= 0:
+                t_in = _box_entry_t(ax, ay, bx, by, own_box_m, own)
+                u_guard = 1.0 - t_in
+                t_flush = t_in
+            blocked = False
+            for _attempt in range(2):
+                blocked = False
+                need_entry = False
+                n_pending = 0
+                # P is the point at t_end; u = 0 at P, 1 at A; grid coordinates
+                px = ax + t_end * (bx - ax)
+                py = ay + t_end * (by - ay)
+                pz = az + t_end * (bz - az)
+                gx0 = (px - west) / res
+                gy0 = (north - py) / res
+                ddx = (ax - px) / res
+                ddy = (py - ay) / res
+                dz = az - pz
+                # clip u in [0, 1] to the grid box (Liang-Barsky)
+                u_lo = 0.0
+                u_hi = 1.0
+                inside = True
+                if ddx == 0.0:
+                    inside = 0.0 <= gx0 <= n_cols
+                else:
+                    ua = -gx0 / ddx
+                    ub = (n_cols - gx0) / ddx
+                    u_lo = max(u_lo, min(ua, ub))
+                    u_hi = min(u_hi, max(ua, ub))
+                if ddy == 0.0:
+                    inside = inside and 0.0 <= gy0 <= n_rows
+                else:
+                    ua = -gy0 / ddy
+                    ub = (n_rows - gy0) / ddy
+                    u_lo = max(u_lo, min(ua, ub))
+                    u_hi = min(u_hi, max(ua, ub))
+                if inside and u_lo <= u_hi:
+                    # probe points every probe_m from P towards A: one strictly inside a
+                    # solid cell of another building, strictly between its bottom and top,
+                    # blocks for certain (most blocked segments end this way, near B)
+                    seg_m = math.sqrt((ax - px) ** 2 + (ay - py) ** 2)
+                    if seg_m > 0.0:
+                        u0 = max(u_lo, u_guard)
+                        du = _PROBE_M / seg_m
+                        for level in range(_PROBE_LEVELS):
+                            # level 0: every du; then the midpoints of the previous level
+                            u = u0 + du if level == 0 else u0 + 0.5 * du
+                            step = du
+                            if level > 0:
+                                du = 0.5 * du
+                                step = 2.0 * du
+                                u = u0 + du
+                            while u < u_hi:
+                                qx = min(max(math.floor(gx0 + u * ddx), 0), n_cols - 1)
+                                qy = min(max(math.floor(gy0 + u * ddy), 0), n_rows - 1)
+                                c = code[qy * n_cols + qx]
+                                if c >= 0 and c != own:
+                                    qz = pz + u * dz
+                                    if bottom_m[c] + _Z_EPS_M < qz < top_m[c] - _Z_EPS_M:
+                                        blocked = True
+                                        break
+                                u += step
+                            if blocked:
+                                break
+                if not blocked and inside and u_lo <= u_hi:
+                    ix = min(max(math.floor(gx0 + u_lo * ddx), 0), n_cols - 1)
+                    iy = min(max(math.floor(gy0 + u_lo * ddy), 0), n_rows - 1)
+                    if ddx > 0.0:
+                        step_x = 1
+                        t_delta_x = 1.0 / ddx
+                        t_max_x = (ix + 1 - gx0) * t_delta_x
+                    elif ddx < 0.0:
+                        step_x = -1
+                        t_delta_x = -1.0 / ddx
+                        t_max_x = (gx0 - ix) * t_delta_x
+                    else:
+                        step_x = 0
+                        t_delta_x = np.inf
+                        t_max_x = np.inf
+                    if ddy > 0.0:
+                        step_y = 1
+                        t_delta_y = 1.0 / ddy
+                        t_max_y = (iy + 1 - gy0) * t_delta_y
+                    elif ddy < 0.0:
+                        step_y = -1
+                        t_delta_y = -1.0 / ddy
+                        t_max_y = (gy0 - iy) * t_delta_y
+                    else:
+                        step_y = 0
+                        t_delta_y = np.inf
+                        t_max_y = np.inf
+                    u_cur = u_lo
+                    z_cur = pz + u_cur * dz
+                    tile = -1
+                    while True:
+                        # entering a tile: skip it whole if the segment stays above the
+                        # highest roof touching it all the way across (z is linear)
+                        tx_i = ix >> tile_shift
+                        ty_i = iy >> tile_shift
+                        t_id = ty_i * n_tile_cols + tx_i
+                        if t_id != tile:
+                            tile = t_id
+                            t_top = tile_top[t_id] + _Z_EPS_M
+                            if z_cur > t_top:
+                                if step_x > 0:
+                                    ux = ((tx_i + 1) * tile_cells - gx0) * t_delta_x
+                                elif step_x < 0:
+                                    ux = (gx0 - tx_i * tile_cells) * t_delta_x
+                                else:
+                                    ux = np.inf
+                                if step_y > 0:
+                                    uy = ((ty_i + 1) * tile_cells - gy0) * t_delta_y
+                                elif step_y < 0:
+                                    uy = (gy0 - ty_i * tile_cells) * t_delta_y
+                                else:
+                                    uy = np.inf
+                                u_exit = min(ux, uy)
+                                if pz + min(u_exit, u_hi) * dz > t_top:
+                                    if u_exit >= u_hi:
+                                        break
+                                    # restart the traversal in the next tile's first cell
+                                    if ux <= uy:
+                                        ix = (
+                                            (tx_i + 1) * tile_cells
+                                            if step_x > 0
+                                            else tx_i * tile_cells - 1
+                                        )
+                                        iy = math.floor(gy0 + u_exit * ddy)
+                                        iy = min(
+                                            max(iy, ty_i * tile_cells), (ty_i + 1) * tile_cells - 1
+                                        )
+                                    else:
+                                        iy = (
+                                            (ty_i + 1) * tile_cells
+                                            if step_y > 0
+                                            else ty_i * tile_cells - 1
+                                        )
+                                        ix = math.floor(gx0 + u_exit * ddx)
+                                        ix = min(
+                                            max(ix, tx_i * tile_cells), (tx_i + 1) * tile_cells - 1
+                                        )
+                                    if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows:
+                                        break
+                                    if step_x > 0:
+                                        t_max_x = (ix + 1 - gx0) * t_delta_x
+                                    elif step_x < 0:
+                                        t_max_x = (gx0 - ix) * t_delta_x
+                                    if step_y > 0:
+                                        t_max_y = (iy + 1 - gy0) * t_delta_y
+                                    elif step_y < 0:
+                                        t_max_y = (gy0 - iy) * t_delta_y
+                                    u_cur = u_exit
+                                    z_cur = pz + u_cur * dz
+                                    continue
+                        cell = iy * n_cols + ix
+                        h = hint[cell]
+                        if h >= _HINT_EMPTY + _JUMP_MIN_CELLS:
+                            # jump across the empty square of cells around this one
+                            r_free = h - _HINT_EMPTY - 1
+                            if step_x > 0:
+                                ux = (ix + r_free + 1 - gx0) * t_delta_x
+                            elif step_x < 0:
+                                ux = (gx0 - ix + r_free) * t_delta_x
+                            else:
+                                ux = np.inf
+                            if step_y > 0:
+                                uy = (iy + r_free + 1 - gy0) * t_delta_y
+                            elif step_y < 0:
+                                uy = (gy0 - iy + r_free) * t_delta_y
+                            else:
+                                uy = np.inf
+                            u_exit = min(ux, uy)
+                            if u_exit >= u_hi:
+                                break
+                            if ux <= uy:
+                                ny = math.floor(gy0 + u_exit * ddy)
+                                iy = min(max(ny, iy - r_free), iy + r_free)
+                                ix = ix + r_free + 1 if step_x > 0 else ix - r_free - 1
+                            else:
+                                nx = math.floor(gx0 + u_exit * ddx)
+                                ix = min(max(nx, ix - r_free), ix + r_free)
+                                iy = iy + r_free + 1 if step_y > 0 else iy - r_free - 1
+                            if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows:
+                                break
+                            if step_x > 0:
+                                t_max_x = (ix + 1 - gx0) * t_delta_x
+                            elif step_x < 0:
+                                t_max_x = (gx0 - ix) * t_delta_x
+                            if step_y > 0:
+                                t_max_y = (iy + 1 - gy0) * t_delta_y
+                            elif step_y < 0:
+                                t_max_y = (gy0 - iy) * t_delta_y
+                            u_cur = u_exit
+                            z_cur = pz + u_cur * dz
+                            continue
+                        u_next = min(t_max_x, t_max_y, u_hi)
+                        z_next = pz + u_next * dz
+                        z_lo = min(z_cur, z_next)
+                        # empty, or above every roof touching the cell: next cell
+                        if h < _HINT_EMPTY and (h == _HINT_TALL or z_lo <= h):
+                            z_hi = max(z_cur, z_next)
+                            cc = code[cell]
+                            if cc >= 0:
+                                if cc != own:
+                                    top = top_m[cc]
+                                    bot = bottom_m[cc]
+                                    if (
+                                        top > bot
+                                        and z_lo < top + _Z_EPS_M
+                                        and z_hi > bot - _Z_EPS_M
+                                    ):
+                                        if u_cur <= u_guard:
+                                            need_entry = True
+                                            break
+                                        if z_lo < top - _Z_EPS_M and z_hi > bot + _Z_EPS_M:
+                                            blocked = True  # inside a solid cell: certain
+                                            break
+                                        n_new = _defer(cc, pending, n_pending)
+                                        if n_new < 0:
+                                            if _flush(
+                                                pending,
+                                                n_pending,
+                                                ax,
+                                                ay,
+                                                az,
+                                                bx,
+                                                by,
+                                                bz,
+                                                t_flush,
+                                                top_m,
+                                                bottom_m,
+                                                part_start,
+                                                edge_start,
+                                                ex0,
+                                                ey0,
+                                                ex1,
+                                                ey1,
+                                                t_buf,
+                                                lo_buf,
+                                                hi_buf,
+                                            ):
+                                                blocked = True
+                                                break
+                                            pending[0] = cc
+                                            n_new = 1
+                                        n_pending = n_new
+                            elif cc <= -2:
+                                k = -2 - cc
+                                for jm in range(mixed_start[k], mixed_start[k + 1]):
+                                    b = mixed_ids[jm]
+                                    if b == own:
+                                        continue
+                                    if (
+                                        top_m[b] > bottom_m[b]
+                                        and z_lo < top_m[b] + _Z_EPS_M
+                                        and z_hi > bottom_m[b] - _Z_EPS_M
+                                    ):
+                                        if u_cur <= u_guard:
+                                            need_entry = True
+                                            break
+                                        n_new = _defer(b, pending, n_pending)
+                                        if n_new < 0:
+                                            if _flush(
+                                                pending,
+                                                n_pending,
+                                                ax,
+                                                ay,
+                                                az,
+                                                bx,
+                                                by,
+                                                bz,
+                                                t_flush,
+                                                top_m,
+                                                bottom_m,
+                                                part_start,
+                                                edge_start,
+                                                ex0,
+                                                ey0,
+                                                ex1,
+                                                ey1,
+                                                t_buf,
+                                                lo_buf,
+                                                hi_buf,
+                                            ):
+                                                blocked = True
+                                                break
+                                            pending[0] = b
+                                            n_new = 1
+                                        n_pending = n_new
+                                if blocked or need_entry:
+                                    break
+                        if u_next >= u_hi:
+                            break
+                        if t_max_x < t_max_y:
+                            ix += step_x
+                            t_max_x += t_delta_x
+                            if ix < 0 or ix >= n_cols:
+                                break
+                        else:
+                            iy += step_y
+                            t_max_y += t_delta_y
+                            if iy < 0 or iy >= n_rows:
+                                break
+                        u_cur = u_next
+                        z_cur = z_next
+                    if not blocked and not need_entry and n_pending > 0:
+                        blocked = _flush(
+                            pending,
+                            n_pending,
+                            ax,
+                            ay,
+                            az,
+                            bx,
+                            by,
+                            bz,
+                            t_flush,
+                            top_m,
+                            bottom_m,
+                            part_start,
+                            edge_start,
+                            ex0,
+                            ey0,
+                            ex1,
+                            ey1,
+                            t_buf,
+                            lo_buf,
+                            hi_buf,
+                        )
+                if not need_entry:
+                    break
                 t_end = own_entry_t(
                     ax,
                     ay,
@@ -442,290 +844,8 @@ def _fast_block(
                     lo_buf,
                     hi_buf,
                 )
-            blocked = False
-            for _once in range(1):  # the walk (see the module docstring)
-                px = ax + t_end * (bx - ax)
-                py = ay + t_end * (by - ay)
-                pz = az + t_end * (bz - az)
-                gx0 = (px - west) / res
-                gy0 = (north - py) / res
-                ddx = (ax - px) / res
-                ddy = -(ay - py) / res
-                dz = az - pz
-                # clip u in [0, 1] (u = 0 at P, u = 1 at A) to the grid box (Liang-Barsky)
-                u_lo = 0.0
-                u_hi = 1.0
-                if ddx == 0.0:
-                    if gx0 < 0.0 or gx0 > n_cols:
-                        break
-                else:
-                    ua = -gx0 / ddx
-                    ub = (n_cols - gx0) / ddx
-                    u_lo = max(u_lo, min(ua, ub))
-                    u_hi = min(u_hi, max(ua, ub))
-                if ddy == 0.0:
-                    if gy0 < 0.0 or gy0 > n_rows:
-                        break
-                else:
-                    ua = -gy0 / ddy
-                    ub = (n_rows - gy0) / ddy
-                    u_lo = max(u_lo, min(ua, ub))
-                    u_hi = min(u_hi, max(ua, ub))
-                if u_lo > u_hi:
-                    break
-                sx = gx0 + u_lo * ddx
-                sy = gy0 + u_lo * ddy
-                ix = min(max(math.floor(sx), 0), n_cols - 1)
-                iy = min(max(math.floor(sy), 0), n_rows - 1)
-                if ddx > 0.0:
-                    step_x = 1
-                    t_max_x = (ix + 1 - gx0) / ddx
-                    t_delta_x = 1.0 / ddx
-                elif ddx < 0.0:
-                    step_x = -1
-                    t_max_x = (ix - gx0) / ddx
-                    t_delta_x = -1.0 / ddx
-                else:
-                    step_x = 0
-                    t_max_x = np.inf
-                    t_delta_x = np.inf
-                if ddy > 0.0:
-                    step_y = 1
-                    t_max_y = (iy + 1 - gy0) / ddy
-                    t_delta_y = 1.0 / ddy
-                elif ddy < 0.0:
-                    step_y = -1
-                    t_max_y = (iy - gy0) / ddy
-                    t_delta_y = -1.0 / ddy
-                else:
-                    step_y = 0
-                    t_max_y = np.inf
-                    t_delta_y = np.inf
-                n_tile_cols = (n_cols + tile_cells - 1) // tile_cells
-                tile_shift = 0
-                while (1 << tile_shift) < tile_cells:
-                    tile_shift += 1
-                n_pending = 0
-                u_cur = u_lo
-                z_cur = pz + u_cur * dz
-                while True:
-                    # jump across the empty square of cells around this one
-                    r_free = int(empty_dist[iy * n_cols + ix]) - 1
-                    if r_free >= 1:
-                        if step_x > 0:
-                            ux = (ix + r_free + 1 - gx0) / ddx
-                        elif step_x < 0:
-                            ux = (ix - r_free - gx0) / ddx
-                        else:
-                            ux = np.inf
-                        if step_y > 0:
-                            uy = (iy + r_free + 1 - gy0) / ddy
-                        elif step_y < 0:
-                            uy = (iy - r_free - gy0) / ddy
-                        else:
-                            uy = np.inf
-                        u_exit = min(ux, uy)
-                        if u_exit >= u_hi:
-                            break
-                        if ux <= uy:
-                            ny = math.floor(gy0 + u_exit * ddy)
-                            iy = min(max(ny, iy - r_free), iy + r_free)
-                            ix = ix + r_free + 1 if step_x > 0 else ix - r_free - 1
-                        else:
-                            nx = math.floor(gx0 + u_exit * ddx)
-                            ix = min(max(nx, ix - r_free), ix + r_free)
-                            iy = iy + r_free + 1 if step_y > 0 else iy - r_free - 1
-                        if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows:
-                            break
-                        if step_x > 0:
-                            t_max_x = (ix + 1 - gx0) / ddx
-                        elif step_x < 0:
-                            t_max_x = (ix - gx0) / ddx
-                        if step_y > 0:
-                            t_max_y = (iy + 1 - gy0) / ddy
-                        elif step_y < 0:
-                            t_max_y = (iy - gy0) / ddy
-                        u_cur = u_exit
-                        z_cur = pz + u_cur * dz
-                        continue
-                    # skip a whole tile while the walk stays above its highest roof
-                    tx_i = ix >> tile_shift
-                    ty_i = iy >> tile_shift
-                    t_top = tile_top[ty_i * n_tile_cols + tx_i]
-                    if z_cur > t_top + _Z_EPS_M:
-                        # exit parameter of the tile box
-                        if step_x > 0:
-                            ux = ((tx_i + 1) * tile_cells - gx0) / ddx
-                        elif step_x < 0:
-                            ux = (tx_i * tile_cells - gx0) / ddx
-                        else:
-                            ux = np.inf
-                        if step_y > 0:
-                            uy = ((ty_i + 1) * tile_cells - gy0) / ddy
-                        elif step_y < 0:
-                            uy = (ty_i * tile_cells - gy0) / ddy
-                        else:
-                            uy = np.inf
-                        u_exit = min(ux, uy)
-                        if pz + min(u_exit, u_hi) * dz <= t_top + _Z_EPS_M:
-                            u_exit = -1.0  # the walk dips below the tile's roofs: go cell by cell
-                    else:
-                        u_exit = -1.0
-                    if u_exit >= 0.0:
-                        if u_exit >= u_hi:
-                            break
-                        # jump to the first cell of the next tile and restart the traversal there
-                        if ux <= uy:
-                            ix = (tx_i + 1) * tile_cells if step_x > 0 else tx_i * tile_cells - 1
-                            iy = math.floor(gy0 + u_exit * ddy)
-                            iy = min(max(iy, ty_i * tile_cells), (ty_i + 1) * tile_cells - 1)
-                        else:
-                            iy = (ty_i + 1) * tile_cells if step_y > 0 else ty_i * tile_cells - 1
-                            ix = math.floor(gx0 + u_exit * ddx)
-                            ix = min(max(ix, tx_i * tile_cells), (tx_i + 1) * tile_cells - 1)
-                        if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows:
-                            break
-                        if step_x > 0:
-                            t_max_x = (ix + 1 - gx0) / ddx
-                        elif step_x < 0:
-                            t_max_x = (ix - gx0) / ddx
-                        if step_y > 0:
-                            t_max_y = (iy + 1 - gy0) / ddy
-                        elif step_y < 0:
-                            t_max_y = (iy - gy0) / ddy
-                        u_cur = u_exit
-                        z_cur = pz + u_cur * dz
-                        continue
-                    u_next = min(t_max_x, t_max_y, u_hi)
-                    z_next = pz + u_next * dz
-                    if z_cur < z_next:
-                        z_lo = z_cur
-                        z_hi = z_next
-                    else:
-                        z_lo = z_next
-                        z_hi = z_cur
-                    cell = iy * n_cols + ix
-                    h = hint[cell]
-                    if h < 255 and z_lo > h:
-                        cc = -1  # above every roof touching the cell (the hint is small, cached)
-                    else:
-                        cc = code[cell]
-                    if cc >= 0:
-                        if cc != own:
-                            top = top_m[cc]
-                            bot = bottom_m[cc]
-                            if top > bot and z_lo < top + _Z_EPS_M and z_hi > bot - _Z_EPS_M:
-                                if z_lo < top - _Z_EPS_M and z_hi > bot + _Z_EPS_M:
-                                    blocked = True
-                                    break
-                                n_new = _defer(cc, pending, n_pending)
-                                if n_new < 0:
-                                    if _flush(
-                                        pending,
-                                        n_pending,
-                                        ax,
-                                        ay,
-                                        az,
-                                        bx,
-                                        by,
-                                        bz,
-                                        t_end,
-                                        top_m,
-                                        bottom_m,
-                                        part_start,
-                                        edge_start,
-                                        ex0,
-                                        ey0,
-                                        ex1,
-                                        ey1,
-                                        t_buf,
-                                        lo_buf,
-                                        hi_buf,
-                                    ):
-                                        blocked = True
-                                        break
-                                    pending[0] = cc
-                                    n_new = 1
-                                n_pending = n_new
-                    elif cc <= -2:
-                        k = -2 - cc
-                        for jm in range(mixed_start[k], mixed_start[k + 1]):
-                            b = mixed_ids[jm]
-                            if b == own:
-                                continue
-                            if (
-                                top_m[b] > bottom_m[b]
-                                and z_lo < top_m[b] + _Z_EPS_M
-                                and z_hi > bottom_m[b] - _Z_EPS_M
-                            ):
-                                n_new = _defer(b, pending, n_pending)
-                                if n_new < 0:
-                                    if _flush(
-                                        pending,
-                                        n_pending,
-                                        ax,
-                                        ay,
-                                        az,
-                                        bx,
-                                        by,
-                                        bz,
-                                        t_end,
-                                        top_m,
-                                        bottom_m,
-                                        part_start,
-                                        edge_start,
-                                        ex0,
-                                        ey0,
-                                        ex1,
-                                        ey1,
-                                        t_buf,
-                                        lo_buf,
-                                        hi_buf,
-                                    ):
-                                        blocked = True
-                                        break
-                                    pending[0] = b
-                                    n_new = 1
-                                n_pending = n_new
-                        if blocked:
-                            break
-                    if u_next >= u_hi:
-                        break
-                    if t_max_x < t_max_y:
-                        ix += step_x
-                        t_max_x += t_delta_x
-                        if ix < 0 or ix >= n_cols:
-                            break
-                    else:
-                        iy += step_y
-                        t_max_y += t_delta_y
-                        if iy < 0 or iy >= n_rows:
-                            break
-                    u_cur = u_next
-                    z_cur = z_next
-                if not blocked and n_pending > 0:
-                    blocked = _flush(
-                        pending,
-                        n_pending,
-                        ax,
-                        ay,
-                        az,
-                        bx,
-                        by,
-                        bz,
-                        t_end,
-                        top_m,
-                        bottom_m,
-                        part_start,
-                        edge_start,
-                        ex0,
-                        ey0,
-                        ex1,
-                        ey1,
-                        t_buf,
-                        lo_buf,
-                        hi_buf,
-                    )
+                u_guard = -1.0
+                t_flush = t_end
             out[i, j] = not blocked
 
 
@@ -737,7 +857,6 @@ def _fast_kernel(
     max_d2: float,
     code: np.ndarray,
     hint: np.ndarray,
-    empty_dist: np.ndarray,
     mixed_start: np.ndarray,
     mixed_ids: np.ndarray,
     tile_top: np.ndarray,
@@ -756,6 +875,7 @@ def _fast_kernel(
     ex1: np.ndarray,
     ey1: np.ndarray,
     max_edges: int,
+    own_box_m: np.ndarray,
     out: np.ndarray,
 ) -> None:
     n = rx.shape[0]
@@ -770,7 +890,6 @@ def _fast_kernel(
             max_d2,
             code,
             hint,
-            empty_dist,
             mixed_start,
             mixed_ids,
             tile_top,
@@ -789,8 +908,26 @@ def _fast_kernel(
             ex1,
             ey1,
             max_edges,
+            own_box_m,
             out,
         )
+
+
+def building_boxes_m(prisms: BuildingPrisms) -> np.ndarray:
+    """Bounding box (xmin, ymin, xmax, ymax) of each building's parts, metres, shape
+    (buildings, 4); a building without parts gets an empty box (+inf, -inf)."""
+    n_b = len(prisms.part_start) - 1
+    box = np.empty((n_b, 4))
+    box[:, :2] = np.inf
+    box[:, 2:] = -np.inf
+    if prisms.n_parts:
+        owner = np.repeat(np.arange(n_b), np.diff(prisms.part_start))
+        bounds = np.asarray(prisms.part_bounds_m, dtype=float)
+        np.minimum.at(box[:, 0], owner, bounds[:, 0])
+        np.minimum.at(box[:, 1], owner, bounds[:, 1])
+        np.maximum.at(box[:, 2], owner, bounds[:, 2])
+        np.maximum.at(box[:, 3], owner, bounds[:, 3])
+    return box
 
 
 def los_fast(
@@ -847,7 +984,6 @@ def los_fast(
         max_d2,
         raster.code,
         raster.hint,
-        raster.empty_dist,
         raster.mixed_start,
         raster.mixed_ids,
         raster.tile_top_m,
@@ -866,6 +1002,7 @@ def los_fast(
         prisms.edge_x1_m,
         prisms.edge_y1_m,
         max_edges_per_part(prisms),
+        building_boxes_m(prisms),
         out,
     )
     return out
