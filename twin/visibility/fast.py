@@ -59,7 +59,7 @@ from twin.visibility.prisms import BuildingPrisms
 __all__ = ["RASTER_LAYOUT", "FastRaster", "build_fast_raster", "los_fast"]
 
 #: version of the fields of :class:`FastRaster`; bump it when they change
-RASTER_LAYOUT = 4
+RASTER_LAYOUT = 5
 
 #: offset (in cells) of the copies of each ring edge that mark mixed cells, so that a
 #: solid cell is at least this far from every ring
@@ -73,6 +73,8 @@ _HINT_EMPTY = 128
 _HINT_TALL = 127
 #: empty squares are jumped across from this radius on (smaller ones are stepped through)
 _JUMP_MIN_CELLS = 3
+#: levels of the tile pyramid: tiles of 16, 64 and 256 cells (``tile_cells`` * 4**k)
+_TILE_LEVELS = 3
 #: before walking, the segment is probed every ``_PROBE_M`` metres, then at the midpoints
 #: (``_PROBE_LEVELS`` passes): a probe in a solid cell inside a prism blocks for certain
 _PROBE_M = 16.0
@@ -101,8 +103,9 @@ class FastRaster:
     mixed_ids
         int32: building ids touching each mixed cell.
     tile_top_m
-        float64 (tile rows * tile cols,): highest top of any building touching each
-        square tile of ``tile_cells`` x ``tile_cells`` cells (-inf when none), row-major.
+        float64: highest top of any building touching each square tile (-inf when
+        none), for tiles of ``tile_cells``, 4 and 16 times that (:func:`tile_pyramid`);
+        a walk skips the largest tile it stays above across.
     tile_cells
         Side of a tile, in cells.
     layout
@@ -241,6 +244,20 @@ def _chessboard_distance(occupied: np.ndarray, n_rows: int, n_cols: int) -> np.n
     return d.astype(np.uint8)
 
 
+def tile_pyramid(cell_top: np.ndarray, tile_cells: int, levels: int) -> np.ndarray:
+    """Highest top per square tile of ``tile_cells * 4**k`` cells, k = 0 .. levels - 1,
+    each level row-major, the levels one after the other (-inf where no building)."""
+    n_rows, n_cols = cell_top.shape
+    out = []
+    for k in range(levels):
+        t = tile_cells << (2 * k)
+        n_tr, n_tc = -(-n_rows // t), -(-n_cols // t)
+        padded = np.full((n_tr * t, n_tc * t), -np.inf)
+        padded[:n_rows, :n_cols] = cell_top
+        out.append(padded.reshape(n_tr, t, n_tc, t).max(axis=(1, 3)).ravel())
+    return np.ascontiguousarray(np.concatenate(out))
+
+
 def build_fast_raster(
     prisms: BuildingPrisms, *, res_m: float = 1.0, tile_cells: int = 16
 ) -> FastRaster:
@@ -311,11 +328,7 @@ def build_fast_raster(
     cell_top = np.full(n_cells, -np.inf)
     np.maximum.at(cell_top, cells, prisms.height_m[bids] if len(bids) else np.empty(0))
     t = tile_cells
-    n_tr = -(-grid.n_rows // t)
-    n_tc = -(-grid.n_cols // t)
-    padded = np.full((n_tr * t, n_tc * t), -np.inf)
-    padded[: grid.n_rows, : grid.n_cols] = cell_top.reshape(grid.shape)
-    tile_top = padded.reshape(n_tr, t, n_tc, t).max(axis=(1, 3)).ravel()
+    tile_top = tile_pyramid(cell_top.reshape(grid.shape), t, _TILE_LEVELS)
     hint = np.ceil(np.clip(cell_top, 0.0, float(_HINT_TALL))).astype(np.uint8)
     empty = code == -1
     dist = _chessboard_distance(~empty, grid.n_rows, grid.n_cols)
@@ -475,6 +488,7 @@ def _fast_block(
     tile_shift = 0
     while (1 << tile_shift) < tile_cells:
         tile_shift += 1
+    n_pyramid = len(tile_top)
     # all receivers of the block towards one site after the other: neighbouring rays
     # walk neighbouring cells, which stay in cache
     for j in range(m):
@@ -485,23 +499,26 @@ def _fast_block(
             if (ax - bx) ** 2 + (ay - by) ** 2 > max_d2:
                 out[i, j] = False
                 continue
-            # Outdoors the walk runs from the receiver B (t = 1) to the antenna A (t = 0).
-            # Indoors it first runs from B as well: an obstacle met before the segment
-            # reaches the own building's bounding box (t < t_in) lies before the entry
-            # into the own building, so it counts; when the walk meets a possible obstacle
-            # inside the box, the exact entry point t_end is computed and the walk runs
-            # again from there (second attempt).
+            # Outdoors the segment is probed and walked once, from the receiver B (t = 1)
+            # to the antenna A (t = 0). Indoors the first attempt covers only the piece
+            # before the own building's bounding box (t < t_in), which lies before the
+            # entry into the own building for certain; if nothing blocks there and the
+            # segment meets the box, the exact entry t_e is computed and the second
+            # attempt covers t_in <= t < t_e. u runs from 0 at the walk's start P (t_end)
+            # to 1 at A; an attempt covers u_from <= u <= u_to and decides deferred
+            # buildings on t < t_flush.
             t_end = 1.0
-            u_guard = -1.0
+            u_from = 0.0
+            u_to = 1.0
             t_flush = 1.0
+            t_in = 1.0
             if own >= 0:
                 t_in = _box_entry_t(ax, ay, bx, by, own_box_m, own)
-                u_guard = 1.0 - t_in
+                u_from = 1.0 - t_in
                 t_flush = t_in
             blocked = False
             for _attempt in range(2):
                 blocked = False
-                need_entry = False
                 n_pending = 0
                 # P is the point at t_end; u = 0 at P, 1 at A; grid coordinates
                 px = ax + t_end * (bx - ax)
@@ -530,32 +547,41 @@ def _fast_block(
                     ub = (n_rows - gy0) / ddy
                     u_lo = max(u_lo, min(ua, ub))
                     u_hi = min(u_hi, max(ua, ub))
+                u_lo = max(u_lo, u_from)
+                u_hi = min(u_hi, u_to)
+                inside = inside and u_from < u_to  # an empty piece (the box holds A) is free
                 if inside and u_lo <= u_hi:
                     # probe points every probe_m from P towards A: one strictly inside a
                     # solid cell of another building, strictly between its bottom and top,
                     # blocks for certain (most blocked segments end this way, near B)
                     seg_m = math.sqrt((ax - px) ** 2 + (ay - py) ** 2)
                     if seg_m > 0.0:
-                        u0 = max(u_lo, u_guard)
-                        du = _PROBE_M / seg_m
+                        step = _PROBE_M / seg_m
                         for level in range(_PROBE_LEVELS):
-                            # level 0: every du; then the midpoints of the previous level
-                            u = u0 + du if level == 0 else u0 + 0.5 * du
-                            step = du
+                            # level 0 every step from P, then the midpoints of the level
+                            # before: step, step / 2, step / 4 ... apart
+                            u = u_lo + step if level == 0 else u_lo + 0.5 * step
+                            stride = step
                             if level > 0:
-                                du = 0.5 * du
-                                step = 2.0 * du
-                                u = u0 + du
+                                step = 0.5 * step
+                                stride = 2.0 * step
                             while u < u_hi:
                                 qx = min(max(math.floor(gx0 + u * ddx), 0), n_cols - 1)
                                 qy = min(max(math.floor(gy0 + u * ddy), 0), n_rows - 1)
-                                c = code[qy * n_cols + qx]
-                                if c >= 0 and c != own:
-                                    qz = pz + u * dz
-                                    if bottom_m[c] + _Z_EPS_M < qz < top_m[c] - _Z_EPS_M:
+                                q = qy * n_cols + qx
+                                h = hint[q]
+                                qz = pz + u * dz
+                                # read the code only where a roof may reach the probe
+                                if h < _HINT_EMPTY and (h == _HINT_TALL or qz <= h):
+                                    c = code[q]
+                                    if (
+                                        c >= 0
+                                        and c != own
+                                        and bottom_m[c] + _Z_EPS_M < qz < top_m[c] - _Z_EPS_M
+                                    ):
                                         blocked = True
                                         break
-                                u += step
+                                u += stride
                             if blocked:
                                 break
                 if not blocked and inside and u_lo <= u_hi:
@@ -589,65 +615,71 @@ def _fast_block(
                     z_cur = pz + u_cur * dz
                     tile = -1
                     while True:
-                        # entering a tile: skip it whole if the segment stays above the
-                        # highest roof touching it all the way across (z is linear)
-                        tx_i = ix >> tile_shift
-                        ty_i = iy >> tile_shift
-                        t_id = ty_i * n_tile_cols + tx_i
+                        # entering a tile: skip the largest tile of the pyramid that the
+                        # segment stays above (its highest roof) all the way across
+                        t_id = (iy >> tile_shift) * n_tile_cols + (ix >> tile_shift)
                         if t_id != tile:
                             tile = t_id
-                            t_top = tile_top[t_id] + _Z_EPS_M
-                            if z_cur > t_top:
+                            skipped = False
+                            stop = False
+                            offset = n_pyramid
+                            for lev in range(_TILE_LEVELS - 1, -1, -1):
+                                shift = tile_shift + 2 * lev
+                                size = 1 << shift
+                                n_lev_cols = (n_cols + size - 1) >> shift
+                                n_lev_rows = (n_rows + size - 1) >> shift
+                                offset -= n_lev_cols * n_lev_rows
+                                tx_i = ix >> shift
+                                ty_i = iy >> shift
+                                t_top = tile_top[offset + ty_i * n_lev_cols + tx_i] + _Z_EPS_M
+                                if z_cur <= t_top:
+                                    continue
                                 if step_x > 0:
-                                    ux = ((tx_i + 1) * tile_cells - gx0) * t_delta_x
+                                    ux = ((tx_i + 1) * size - gx0) * t_delta_x
                                 elif step_x < 0:
-                                    ux = (gx0 - tx_i * tile_cells) * t_delta_x
+                                    ux = (gx0 - tx_i * size) * t_delta_x
                                 else:
                                     ux = np.inf
                                 if step_y > 0:
-                                    uy = ((ty_i + 1) * tile_cells - gy0) * t_delta_y
+                                    uy = ((ty_i + 1) * size - gy0) * t_delta_y
                                 elif step_y < 0:
-                                    uy = (gy0 - ty_i * tile_cells) * t_delta_y
+                                    uy = (gy0 - ty_i * size) * t_delta_y
                                 else:
                                     uy = np.inf
                                 u_exit = min(ux, uy)
-                                if pz + min(u_exit, u_hi) * dz > t_top:
-                                    if u_exit >= u_hi:
-                                        break
-                                    # restart the traversal in the next tile's first cell
-                                    if ux <= uy:
-                                        ix = (
-                                            (tx_i + 1) * tile_cells
-                                            if step_x > 0
-                                            else tx_i * tile_cells - 1
-                                        )
-                                        iy = math.floor(gy0 + u_exit * ddy)
-                                        iy = min(
-                                            max(iy, ty_i * tile_cells), (ty_i + 1) * tile_cells - 1
-                                        )
-                                    else:
-                                        iy = (
-                                            (ty_i + 1) * tile_cells
-                                            if step_y > 0
-                                            else ty_i * tile_cells - 1
-                                        )
-                                        ix = math.floor(gx0 + u_exit * ddx)
-                                        ix = min(
-                                            max(ix, tx_i * tile_cells), (tx_i + 1) * tile_cells - 1
-                                        )
-                                    if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows:
-                                        break
-                                    if step_x > 0:
-                                        t_max_x = (ix + 1 - gx0) * t_delta_x
-                                    elif step_x < 0:
-                                        t_max_x = (gx0 - ix) * t_delta_x
-                                    if step_y > 0:
-                                        t_max_y = (iy + 1 - gy0) * t_delta_y
-                                    elif step_y < 0:
-                                        t_max_y = (gy0 - iy) * t_delta_y
-                                    u_cur = u_exit
-                                    z_cur = pz + u_cur * dz
+                                if pz + min(u_exit, u_hi) * dz <= t_top:
                                     continue
+                                if u_exit >= u_hi:
+                                    stop = True
+                                    break
+                                # restart the traversal in the next tile's first cell
+                                if ux <= uy:
+                                    ix = (tx_i + 1) * size if step_x > 0 else tx_i * size - 1
+                                    iy = math.floor(gy0 + u_exit * ddy)
+                                    iy = min(max(iy, ty_i * size), (ty_i + 1) * size - 1)
+                                else:
+                                    iy = (ty_i + 1) * size if step_y > 0 else ty_i * size - 1
+                                    ix = math.floor(gx0 + u_exit * ddx)
+                                    ix = min(max(ix, tx_i * size), (tx_i + 1) * size - 1)
+                                if ix < 0 or ix >= n_cols or iy < 0 or iy >= n_rows:
+                                    stop = True
+                                    break
+                                if step_x > 0:
+                                    t_max_x = (ix + 1 - gx0) * t_delta_x
+                                elif step_x < 0:
+                                    t_max_x = (gx0 - ix) * t_delta_x
+                                if step_y > 0:
+                                    t_max_y = (iy + 1 - gy0) * t_delta_y
+                                elif step_y < 0:
+                                    t_max_y = (gy0 - iy) * t_delta_y
+                                u_cur = u_exit
+                                z_cur = pz + u_cur * dz
+                                skipped = True
+                                break
+                            if stop:
+                                break
+                            if skipped:
+                                continue
                         cell = iy * n_cols + ix
                         h = hint[cell]
                         if h >= _HINT_EMPTY + _JUMP_MIN_CELLS:
@@ -705,9 +737,6 @@ def _fast_block(
                                         and z_lo < top + _Z_EPS_M
                                         and z_hi > bot - _Z_EPS_M
                                     ):
-                                        if u_cur <= u_guard:
-                                            need_entry = True
-                                            break
                                         if z_lo < top - _Z_EPS_M and z_hi > bot + _Z_EPS_M:
                                             blocked = True  # inside a solid cell: certain
                                             break
@@ -751,9 +780,6 @@ def _fast_block(
                                         and z_lo < top_m[b] + _Z_EPS_M
                                         and z_hi > bottom_m[b] - _Z_EPS_M
                                     ):
-                                        if u_cur <= u_guard:
-                                            need_entry = True
-                                            break
                                         n_new = _defer(b, pending, n_pending)
                                         if n_new < 0:
                                             if _flush(
@@ -783,7 +809,7 @@ def _fast_block(
                                             pending[0] = b
                                             n_new = 1
                                         n_pending = n_new
-                                if blocked or need_entry:
+                                if blocked:
                                     break
                         if u_next >= u_hi:
                             break
@@ -799,7 +825,7 @@ def _fast_block(
                                 break
                         u_cur = u_next
                         z_cur = z_next
-                    if not blocked and not need_entry and n_pending > 0:
+                    if not blocked and n_pending > 0:
                         blocked = _flush(
                             pending,
                             n_pending,
@@ -822,9 +848,9 @@ def _fast_block(
                             lo_buf,
                             hi_buf,
                         )
-                if not need_entry:
+                if blocked or t_in >= 1.0 or _attempt == 1:
                     break
-                t_end = own_entry_t(
+                t_e = own_entry_t(
                     ax,
                     ay,
                     az,
@@ -844,8 +870,12 @@ def _fast_block(
                     lo_buf,
                     hi_buf,
                 )
-                u_guard = -1.0
-                t_flush = t_end
+                if t_e <= t_in:
+                    break  # the entry is at the box: everything before it is checked
+                t_end = t_e
+                u_from = 0.0
+                u_to = 1.0 - t_in / t_e
+                t_flush = t_e
             out[i, j] = not blocked
 
 
