@@ -45,7 +45,7 @@ from twin.radio.network import (
 from twin.radio.reach import site_radius_m
 from twin.scenario import Scenario
 from twin.sites import Site, check_sites_in_area, sites_from_entries
-from twin.tiles import TILE_CELLS, TileContext, TileTask, link_shadow_units, tile_indices
+from twin.tiles import TILE_CELLS, TileContext, TileTasks, link_shadow_units, tile_indices
 from twin.visibility import BuildingPrisms
 
 if TYPE_CHECKING:
@@ -439,10 +439,12 @@ def run_study(
         runner = LocalRunner()
     tile_cells = opts.tile_cells or auto_tile_cells(grid, runner.slots)
     # largest tiles first, so that a cluster's workers finish together
-    tasks = [
-        TileTask.of(grid, idx, known_los=los, known_sites=known)
-        for idx in sorted(tile_indices(grid, tile_cells), key=lambda i: -i.size)
-    ]
+    tasks = TileTasks(
+        grid,
+        sorted(tile_indices(grid, tile_cells), key=lambda i: -i.size),
+        known_los=los,
+        known_sites=known,
+    )
     serving = {label: Serving.empty(n) for label in cells}
     log.info(
         "%d tiles of up to %d x %d cells, %s; site radius %s",
@@ -467,12 +469,16 @@ def run_study(
     timings["tiles"] = round(time.perf_counter() - t0, 3)
     if opts.cache is not None:
         store_los_columns(opts.cache, los_keys, los, known)
+    # what only the tile pass needed (the raster is the largest part of it)
+    del ctx, raster, prisms, tasks
     say("radio")
     bands: dict[str, BandResult] = {}
     with _timed(timings, "cells"):
+        is_grid = grid.is_grid
         for label, band in cells.items():
+            # each band's pass results go once its results are made (they keep part of them)
             bands[label] = finish_band(
-                band, serving[label], grid.indoor, grid.is_grid, unit_km2, params
+                band, serving.pop(label), grid.indoor, is_grid, unit_km2, params
             )
     log.info(
         "visibility: %d (receiver, site) pairs of %d, %.0f pairs/s",
@@ -499,13 +505,14 @@ def check_reach(
     radius_m: np.ndarray,
     cells: dict[str, BandCells],
     *,
-    chunk: int = 65536,
+    chunk_elements: int = 1 << 18,
 ) -> None:
     """Raise InputError when a site radius leaves a receiver with no site of a band.
 
     Only a fixed ``radio.max_site_distance_m`` smaller than the distance from some
     receiver to its nearest site can do that; the run would have receivers without a
-    server, so it stops before any work with the radius it needs.
+    server, so it stops before any work with the radius it needs. Receivers are taken
+    in chunks of about ``chunk_elements`` (receiver, site) pairs (bounds memory).
     """
     if np.isinf(radius_m).all() or len(grid) == 0:
         return
@@ -513,6 +520,7 @@ def check_reach(
     sy = np.array([s.y_m for s in sites])
     for label, band in cells.items():
         idx = np.unique(band.cells.site_index)
+        chunk = max(1, chunk_elements // max(idx.size, 1))
         need = 0.0
         short = 0
         for lo in range(0, len(grid), chunk):

@@ -532,7 +532,7 @@ def finish_band(
     return BandResult(
         freq_ghz=freq_ghz,
         serving_site=np.where(served, cells.site_index[np.maximum(best, 0)], -1).astype(np.int64),
-        serving_cell=best.astype(np.int64),
+        serving_cell=best.astype(np.int64, copy=False),
         los=los_serv,
         d2d_m=serving.d2d_m,
         path_loss_db=serving.path_loss_db,
@@ -540,7 +540,7 @@ def finish_band(
         sinr_db=sinr,
         bandwidth_hz=bw,
         capacity_mbps=cap / 1e6,
-        user_type=user_type.astype(np.int64),
+        user_type=user_type.astype(np.int64, copy=False),
         edge=edge,
         cells=cells,
         cell_area_km2=area_km2,
