@@ -3,13 +3,15 @@
 This module orchestrates; the computation lives in the stage modules and the file
 writing in :mod:`twin.io.outputs`.
 
-The receivers are processed tile by tile (:mod:`twin.tiles`): for each tile the LoS to
-the sites within reach (:mod:`twin.radio.reach`) and each receiver's best server and
-interference; then, over all receivers, the best-server areas, bandwidths, SINR and
-capacity. Tiles run in this process or on dask workers (:class:`StudyOptions`,
-:mod:`twin.cluster`); the parsed city, the grid and the visibility raster can be reused
-from an on-disk cache (:mod:`twin.io.cache`). Peak memory is that of one tile plus the
-results (the (N, M) LoS matrix and the per-band arrays), whatever the city's size.
+The receivers are processed tile by tile (:mod:`twin.tiles`), in two passes: first the
+LoS of each tile to the sites within reach (:mod:`twin.radio.reach`), then each
+receiver's best server and interference from that LoS; then, over all receivers, the
+best-server areas, bandwidths, SINR and capacity. Tiles run in this process or on dask
+workers (:class:`StudyOptions`, :mod:`twin.cluster`); the parsed city, the grid and the
+visibility raster can be reused from an on-disk cache (:mod:`twin.io.cache`). Memory:
+one tile's working set (bounded) plus what grows with the city: the receiver grid, the
+(N, M) LoS matrix, and either the visibility raster (first pass) or the per-band
+results (second pass and after), never both.
 """
 
 from __future__ import annotations
@@ -421,17 +423,7 @@ def run_study(
             gkey = grid_cache_key(city, bounds, scenario, fingerprint=fingerprint)
             los_keys = los_cache_keys(gkey, grid, site_list, radius, r.visibility)
             known = load_los_columns(opts.cache, los_keys, los)
-    ctx = TileContext(
-        prisms=prisms,
-        raster=raster,
-        visibility=r.visibility,
-        sites=site_list,
-        tx_xyz_m=np.array([(s.x_m, s.y_m, s.height_m) for s in site_list], dtype=float),
-        site_radius_m=radius,
-        bands=cells,
-        params=params,
-        known_sites=known if known.size else None,
-    )
+    tx_xyz_m = np.array([(s.x_m, s.y_m, s.height_m) for s in site_list], dtype=float)
     runner = opts.runner
     if runner is None:
         from twin.cluster import LocalRunner
@@ -439,39 +431,63 @@ def run_study(
         runner = LocalRunner()
     tile_cells = opts.tile_cells or auto_tile_cells(grid, runner.slots)
     # largest tiles first, so that a cluster's workers finish together
-    tasks = TileTasks(
-        grid,
-        sorted(tile_indices(grid, tile_cells), key=lambda i: -i.size),
-        known_los=los,
-        known_sites=known,
-    )
-    serving = {label: Serving.empty(n) for label in cells}
+    tiles = sorted(tile_indices(grid, tile_cells), key=lambda i: -i.size)
     log.info(
         "%d tiles of up to %d x %d cells, %s; site radius %s",
-        len(tasks),
+        len(tiles),
         tile_cells,
         tile_cells,
         runner.description,
         _radius_text(radius),
     )
+    # Two passes over the tiles, so that the visibility raster (about 6 bytes per m2 of
+    # city) and the radio pass's per-receiver results are never in memory together:
+    # 1. the LoS of each tile (no band: no radio work);
+    vis_ctx = TileContext(
+        prisms=prisms,
+        raster=raster,
+        visibility=r.visibility,
+        sites=site_list,
+        tx_xyz_m=tx_xyz_m,
+        site_radius_m=radius,
+        bands={},
+        params=params,
+        known_sites=known if known.size else None,
+    )
     vis_s = radio_s = 0.0
     pairs = 0
     t0 = time.perf_counter()
-    for out in runner.run(ctx, tasks):
+    for out in runner.run(vis_ctx, TileTasks(grid, tiles, known_los=los, known_sites=known)):
         los[out.index[:, None], out.site_cols[None, :]] = out.los
+        vis_s += out.visibility_s
+        pairs += out.pairs
+    del vis_ctx, raster
+    if opts.cache is not None:
+        store_los_columns(opts.cache, los_keys, los, known)
+    # 2. the best server and interference of each tile, from the LoS of pass 1.
+    say("radio")
+    every_site = np.arange(m, dtype=np.int64)
+    radio_ctx = TileContext(
+        prisms=prisms,
+        raster=None,
+        visibility=r.visibility,
+        sites=site_list,
+        tx_xyz_m=tx_xyz_m,
+        site_radius_m=radius,
+        bands=cells,
+        params=params,
+        known_sites=every_site if m else None,
+    )
+    serving = {label: Serving.empty(n) for label in cells}
+    for out in runner.run(radio_ctx, TileTasks(grid, tiles, known_los=los, known_sites=every_site)):
         for label, part in out.serving.items():
             serving[label].put(out.index, part)
         vis_s += out.visibility_s
         radio_s += out.radio_s
-        pairs += out.pairs
+    del radio_ctx
     timings["visibility"] = round(timings.get("visibility", 0.0) + vis_s, 3)
     timings["radio"] = round(radio_s, 3)
     timings["tiles"] = round(time.perf_counter() - t0, 3)
-    if opts.cache is not None:
-        store_los_columns(opts.cache, los_keys, los, known)
-    # what only the tile pass needed (the raster is the largest part of it)
-    del ctx, raster, prisms, tasks
-    say("radio")
     bands: dict[str, BandResult] = {}
     with _timed(timings, "cells"):
         is_grid = grid.is_grid

@@ -12,6 +12,11 @@ radio settings), so tiles can run in any order, in this process or on dask worke
 2. for each band, each receiver's best server, its power, loss, distance and LoS, and the
    co-channel interference (:func:`twin.radio.network.serve_receivers`).
 
+A study runs the tiles twice (:func:`twin.study.run_study`): once with no band (step 1
+only, with the raster), then with the bands, the LoS of step 1 given as known
+(:attr:`TileContext.known_sites`) and no raster, so that the raster and the radio
+results are not in memory together.
+
 What needs every receiver (best-server areas -> users -> bandwidth -> SINR, capacity) is
 done once all tiles are in (:func:`twin.radio.network.finish_band`). Every value of a
 receiver depends only on that receiver, so the result does not depend on the tiling.
@@ -306,7 +311,7 @@ def compute_tile(ctx: TileContext, task: TileTask) -> TileOutput:
         los[:, ~is_known], pairs = tile_los(ctx, task, site_cols[~is_known])
     t1 = time.perf_counter()
     shadow = None
-    if ctx.params.shadowing == "field" and site_cols.size:
+    if ctx.params.shadowing == "field" and site_cols.size and ctx.bands:
         shadow = link_shadow_units(
             task.x_m, task.y_m, [ctx.sites[int(j)] for j in site_cols], los, ctx.params.seed
         )

@@ -303,7 +303,7 @@ class Serving:
 
 
 #: receivers x cells elements evaluated at once by :func:`serve_receivers` (bounds memory)
-CHUNK_ELEMENTS = 1 << 18
+CHUNK_ELEMENTS = 1 << 15
 
 
 def serve_receivers(
