@@ -518,27 +518,37 @@ def finish_band(
                 f"(given for: {sorted(params.channel_bandwidth_mhz) or 'none'})"
             )
         bw_cell = np.full(n_cells, params.channel_bandwidth_mhz[label] * 1e6 / params.reuse)
-    b = best[served]
     n = best.size
     bw = np.full(n, np.nan)
-    bw[served] = bw_cell[b]
-    noise = noise_power_dbm(bw[served], noise_figure_db=params.noise_figure_db)
     sinr = np.full(n, np.nan)
-    sinr[served] = sinr_db(serving.rsrp_dbm[served], serving.interference_mw[served], noise)
-    del noise
     cap = np.zeros(n)
-    cap[served] = shannon_capacity_bps(
-        bw[served], sinr[served], max_spectral_efficiency=params.max_spectral_efficiency
-    )
-    cap /= 1e6  # Mbit/s
-    r_cell = np.sqrt(area_km2 / 2.6) * 1000.0
     edge = np.ones(n, dtype=np.bool_)
-    edge[served] = serving.d2d_m[served] > params.edge_fraction * r_cell[b]
-    del b
+    user_type = np.empty(n, dtype=np.int8)
+    site = np.empty(n, dtype=np.int32)
+    site_index = cells.site_index.astype(np.int32)
+    r_cell = np.sqrt(area_km2 / 2.6) * 1000.0
     los_serv = serving.los
-    user_type = 1 + 4 * los_serv.astype(np.int8) + 2 * (~indoor).astype(np.int8) + (~edge)
-    site = cells.site_index.astype(np.int32)[np.maximum(best, 0)]
-    site[~served] = -1
+    # by chunks of receivers (every value is the receiver's own): bounded temporaries
+    for lo in range(0, n, CHUNK_ELEMENTS):
+        rows = slice(lo, min(n, lo + CHUNK_ELEMENTS))
+        best_c = best[rows]
+        ok = served[rows]
+        b = best_c[ok]
+        bw_c, sinr_c, cap_c, edge_c = bw[rows], sinr[rows], cap[rows], edge[rows]  # views
+        bw_c[ok] = bw_cell[b]
+        noise = noise_power_dbm(bw_c[ok], noise_figure_db=params.noise_figure_db)
+        sinr_c[ok] = sinr_db(serving.rsrp_dbm[rows][ok], serving.interference_mw[rows][ok], noise)
+        cap_c[ok] = shannon_capacity_bps(
+            bw_c[ok], sinr_c[ok], max_spectral_efficiency=params.max_spectral_efficiency
+        )
+        edge_c[ok] = serving.d2d_m[rows][ok] > params.edge_fraction * r_cell[b]
+        user_type[rows] = (
+            1 + 4 * los_serv[rows].astype(np.int8) + 2 * (~indoor[rows]).astype(np.int8) + (~edge_c)
+        )
+        site_c = site_index[np.maximum(best_c, 0)]
+        site_c[~ok] = -1
+        site[rows] = site_c
+    cap /= 1e6  # Mbit/s
     return BandResult(
         freq_ghz=freq_ghz,
         serving_site=site,
@@ -550,7 +560,7 @@ def finish_band(
         sinr_db=sinr,
         bandwidth_hz=bw,
         capacity_mbps=cap,
-        user_type=user_type.astype(np.int8, copy=False),
+        user_type=user_type,
         edge=edge,
         cells=cells,
         cell_area_km2=area_km2,
