@@ -326,6 +326,27 @@ def _number_mixed(code: np.ndarray) -> int:
 
 
 @njit(cache=True)
+def _mixed_lists(keys: np.ndarray, nb: int, n_mixed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``mixed_start`` (int64) and ``mixed_ids`` (int32) from the sorted keys
+    ``k * nb + b`` of the (mixed cell, building) pairs, repeats skipped."""
+    n = 0
+    for i in range(keys.size):
+        if i == 0 or keys[i] != keys[i - 1]:
+            n += 1
+    ids = np.empty(n, dtype=np.int32)
+    start = np.zeros(n_mixed + 1, dtype=np.int64)
+    j = 0
+    for i in range(keys.size):
+        if i == 0 or keys[i] != keys[i - 1]:
+            ids[j] = keys[i] % nb
+            start[keys[i] // nb + 1] += 1
+            j += 1
+    for k in range(n_mixed):
+        start[k + 1] += start[k]
+    return start, ids
+
+
+@njit(cache=True)
 def _chessboard_distance(code: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
     """Chessboard distance (cells, capped at 255) from each cell to a cell whose
     ``code`` is not -1 (touched by a building)."""
@@ -458,9 +479,8 @@ def build_fast_raster(
     n_keys = visit(_COUNT, np.full(n_mixed, -1, dtype=np.int32), no_key)
     keys = np.empty(n_keys, dtype=np.int64)
     visit(_WRITE, np.full(n_mixed, -1, dtype=np.int32), keys)
-    keys = np.unique(keys)
-    mixed_ids = (keys % nb).astype(np.int32)
-    mixed_start = np.searchsorted(keys // nb, np.arange(n_mixed + 1)).astype(np.int64)
+    keys.sort()
+    mixed_start, mixed_ids = _mixed_lists(keys, nb, n_mixed)
     del keys
     empty_dist = _chessboard_distance(code, grid.n_rows, grid.n_cols)
     return FastRaster(
