@@ -111,6 +111,10 @@ def grid_spec(bounds: tuple[float, float, float, float], spacing_m: float, crs: 
     return GridSpec(Affine(spacing_m, 0, x0, 0, -spacing_m, y1), (rows, cols), spacing_m, crs)
 
 
+#: points located at once by :func:`locate_indoor` (bounds the memory of the query)
+LOCATE_CHUNK = 1 << 16
+
+
 def locate_indoor(
     buildings: gpd.GeoDataFrame, x_m: FloatArray, y_m: FloatArray, *, street_level_m: float
 ) -> IntArray:
@@ -119,21 +123,26 @@ def locate_indoor(
     Only prisms whose bottom is at most ``street_level_m`` count; of several, the lowest
     bottom (then the smallest footprint) wins.
     """
-    pts = shapely.points(x_m, y_m)
+    x_m = np.asarray(x_m, dtype=float)
+    y_m = np.asarray(y_m, dtype=float)
     geoms = buildings.geometry.to_numpy()
     tree = shapely.STRtree(geoms)
-    p_idx, b_idx = tree.query(pts, predicate="within")
-    bid = np.full(np.asarray(x_m).size, -1, dtype=np.int64)
-    if p_idx.size == 0:
-        return bid
     ids = buildings.index.to_numpy()
     low = buildings["min_height_m"].to_numpy()
-    ok = low[b_idx] <= street_level_m
-    p_idx, b_idx = p_idx[ok], b_idx[ok]
     area = shapely.area(geoms)
-    # sort so that, per point, the preferred building comes last; then assign in order
-    order = np.lexsort((-area[b_idx], -low[b_idx], p_idx))
-    bid[p_idx[order]] = ids[b_idx[order]]
+    bid = np.full(x_m.size, -1, dtype=np.int64)
+    # by chunks of points: a point's building depends on that point alone
+    for lo in range(0, x_m.size, LOCATE_CHUNK):
+        hi = min(x_m.size, lo + LOCATE_CHUNK)
+        pts = shapely.points(x_m[lo:hi], y_m[lo:hi])
+        p_idx, b_idx = tree.query(pts, predicate="within")
+        if p_idx.size == 0:
+            continue
+        ok = low[b_idx] <= street_level_m
+        p_idx, b_idx = p_idx[ok], b_idx[ok]
+        # sort so that, per point, the preferred building comes last; then assign in order
+        order = np.lexsort((-area[b_idx], -low[b_idx], p_idx))
+        bid[lo + p_idx[order]] = ids[b_idx[order]]
     return bid
 
 
@@ -207,24 +216,30 @@ def build_grid(
         )
     spec = grid_spec(bounds, spacing_m, crs)
     rows, cols = spec.shape
-    rr2d, cc2d = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
-    rr = rr2d.ravel()
-    cc = cc2d.ravel()
     t = spec.transform
-    gx = t.c + (cc + 0.5) * t.a
-    gy = t.f + (rr + 0.5) * t.e
     sx, sy = (np.empty(0), np.empty(0))
     if streets is not None and street_step_m is not None:
         sx, sy = street_points(streets, street_step_m, bounds)
-    x = np.concatenate([gx, sx])
-    y = np.concatenate([gy, sy])
+    # grid points in row-major order, then street points (written in place: no
+    # temporaries of the size of the grid)
+    n_grid = rows * cols
+    n = n_grid + sx.size
+    x = np.empty(n)
+    y = np.empty(n)
+    row = np.full(n, -1, dtype=np.int64)
+    col = np.full(n, -1, dtype=np.int64)
+    x[:n_grid].reshape(rows, cols)[:] = t.c + (np.arange(cols) + 0.5) * t.a
+    y[:n_grid].reshape(rows, cols)[:] = (t.f + (np.arange(rows) + 0.5) * t.e)[:, None]
+    row[:n_grid].reshape(rows, cols)[:] = np.arange(rows)[:, None]
+    col[:n_grid].reshape(rows, cols)[:] = np.arange(cols)
+    x[n_grid:] = sx
+    y[n_grid:] = sy
     bid = locate_indoor(buildings, x, y, street_level_m=outdoor_height_m)
-    n_grid = gx.size
     keep = np.ones(x.size, dtype=bool)
     keep[n_grid:] = bid[n_grid:] < 0
-    kind = np.array(["grid"] * n_grid + ["street"] * sx.size, dtype="<U6")
-    row = np.concatenate([rr, np.full(sx.size, -1)]).astype(np.int64)
-    col = np.concatenate([cc, np.full(sx.size, -1)]).astype(np.int64)
+    kind = np.empty(n, dtype="<U6")
+    kind[:n_grid] = "grid"
+    kind[n_grid:] = "street"
     indoor = bid >= 0
     roof = np.zeros(x.size)
     roof[indoor] = buildings["height_m"].to_numpy()[bid[indoor]]

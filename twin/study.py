@@ -3,13 +3,15 @@
 This module orchestrates; the computation lives in the stage modules and the file
 writing in :mod:`twin.io.outputs`.
 
-The receivers are processed tile by tile (:mod:`twin.tiles`): for each tile the LoS to
-the sites within reach (:mod:`twin.radio.reach`) and each receiver's best server and
-interference; then, over all receivers, the best-server areas, bandwidths, SINR and
-capacity. Tiles run in this process or on dask workers (:class:`StudyOptions`,
-:mod:`twin.cluster`); the parsed city, the grid and the visibility raster can be reused
-from an on-disk cache (:mod:`twin.io.cache`). Peak memory is that of one tile plus the
-results (the (N, M) LoS matrix and the per-band arrays), whatever the city's size.
+The receivers are processed tile by tile (:mod:`twin.tiles`), in two passes: first the
+LoS of each tile to the sites within reach (:mod:`twin.radio.reach`), then each
+receiver's best server and interference from that LoS; then, over all receivers, the
+best-server areas, bandwidths, SINR and capacity. Tiles run in this process or on dask
+workers (:class:`StudyOptions`, :mod:`twin.cluster`); the parsed city, the grid and the
+visibility raster can be reused from an on-disk cache (:mod:`twin.io.cache`). Memory:
+one tile's working set (bounded) plus what grows with the city: the receiver grid, the
+(N, M) LoS matrix, and either the visibility raster (first pass) or the per-band
+results (second pass and after), never both.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from twin.radio.network import (
 from twin.radio.reach import site_radius_m
 from twin.scenario import Scenario
 from twin.sites import Site, check_sites_in_area, sites_from_entries
-from twin.tiles import TILE_CELLS, TileContext, TileTask, link_shadow_units, tile_indices
+from twin.tiles import TILE_CELLS, TileContext, TileTasks, link_shadow_units, tile_indices
 from twin.visibility import BuildingPrisms
 
 if TYPE_CHECKING:
@@ -421,17 +423,7 @@ def run_study(
             gkey = grid_cache_key(city, bounds, scenario, fingerprint=fingerprint)
             los_keys = los_cache_keys(gkey, grid, site_list, radius, r.visibility)
             known = load_los_columns(opts.cache, los_keys, los)
-    ctx = TileContext(
-        prisms=prisms,
-        raster=raster,
-        visibility=r.visibility,
-        sites=site_list,
-        tx_xyz_m=np.array([(s.x_m, s.y_m, s.height_m) for s in site_list], dtype=float),
-        site_radius_m=radius,
-        bands=cells,
-        params=params,
-        known_sites=known if known.size else None,
-    )
+    tx_xyz_m = np.array([(s.x_m, s.y_m, s.height_m) for s in site_list], dtype=float)
     runner = opts.runner
     if runner is None:
         from twin.cluster import LocalRunner
@@ -439,40 +431,70 @@ def run_study(
         runner = LocalRunner()
     tile_cells = opts.tile_cells or auto_tile_cells(grid, runner.slots)
     # largest tiles first, so that a cluster's workers finish together
-    tasks = [
-        TileTask.of(grid, idx, known_los=los, known_sites=known)
-        for idx in sorted(tile_indices(grid, tile_cells), key=lambda i: -i.size)
-    ]
-    serving = {label: Serving.empty(n) for label in cells}
+    tiles = sorted(tile_indices(grid, tile_cells), key=lambda i: -i.size)
     log.info(
         "%d tiles of up to %d x %d cells, %s; site radius %s",
-        len(tasks),
+        len(tiles),
         tile_cells,
         tile_cells,
         runner.description,
         _radius_text(radius),
     )
+    # Two passes over the tiles, so that the visibility raster (about 6 bytes per m2 of
+    # city) and the radio pass's per-receiver results are never in memory together:
+    # 1. the LoS of each tile (no band: no radio work);
+    vis_ctx = TileContext(
+        prisms=prisms,
+        raster=raster,
+        visibility=r.visibility,
+        sites=site_list,
+        tx_xyz_m=tx_xyz_m,
+        site_radius_m=radius,
+        bands={},
+        params=params,
+        known_sites=known if known.size else None,
+    )
     vis_s = radio_s = 0.0
     pairs = 0
     t0 = time.perf_counter()
-    for out in runner.run(ctx, tasks):
+    for out in runner.run(vis_ctx, TileTasks(grid, tiles, known_los=los, known_sites=known)):
         los[out.index[:, None], out.site_cols[None, :]] = out.los
+        vis_s += out.visibility_s
+        pairs += out.pairs
+    del vis_ctx, raster
+    if opts.cache is not None:
+        store_los_columns(opts.cache, los_keys, los, known)
+    # 2. the best server and interference of each tile, from the LoS of pass 1.
+    say("radio")
+    every_site = np.arange(m, dtype=np.int64)
+    radio_ctx = TileContext(
+        prisms=prisms,
+        raster=None,
+        visibility=r.visibility,
+        sites=site_list,
+        tx_xyz_m=tx_xyz_m,
+        site_radius_m=radius,
+        bands=cells,
+        params=params,
+        known_sites=every_site if m else None,
+    )
+    serving = {label: Serving.empty(n) for label in cells}
+    for out in runner.run(radio_ctx, TileTasks(grid, tiles, known_los=los, known_sites=every_site)):
         for label, part in out.serving.items():
             serving[label].put(out.index, part)
         vis_s += out.visibility_s
         radio_s += out.radio_s
-        pairs += out.pairs
+    del radio_ctx
     timings["visibility"] = round(timings.get("visibility", 0.0) + vis_s, 3)
     timings["radio"] = round(radio_s, 3)
     timings["tiles"] = round(time.perf_counter() - t0, 3)
-    if opts.cache is not None:
-        store_los_columns(opts.cache, los_keys, los, known)
-    say("radio")
     bands: dict[str, BandResult] = {}
     with _timed(timings, "cells"):
+        is_grid = grid.is_grid
         for label, band in cells.items():
+            # each band's pass results go once its results are made (they keep part of them)
             bands[label] = finish_band(
-                band, serving[label], grid.indoor, grid.is_grid, unit_km2, params
+                band, serving.pop(label), grid.indoor, is_grid, unit_km2, params
             )
     log.info(
         "visibility: %d (receiver, site) pairs of %d, %.0f pairs/s",
@@ -499,13 +521,14 @@ def check_reach(
     radius_m: np.ndarray,
     cells: dict[str, BandCells],
     *,
-    chunk: int = 65536,
+    chunk_elements: int = 1 << 18,
 ) -> None:
     """Raise InputError when a site radius leaves a receiver with no site of a band.
 
     Only a fixed ``radio.max_site_distance_m`` smaller than the distance from some
     receiver to its nearest site can do that; the run would have receivers without a
-    server, so it stops before any work with the radius it needs.
+    server, so it stops before any work with the radius it needs. Receivers are taken
+    in chunks of about ``chunk_elements`` (receiver, site) pairs (bounds memory).
     """
     if np.isinf(radius_m).all() or len(grid) == 0:
         return
@@ -513,6 +536,7 @@ def check_reach(
     sy = np.array([s.y_m for s in sites])
     for label, band in cells.items():
         idx = np.unique(band.cells.site_index)
+        chunk = max(1, chunk_elements // max(idx.size, 1))
         need = 0.0
         short = 0
         for lo in range(0, len(grid), chunk):

@@ -12,6 +12,11 @@ radio settings), so tiles can run in any order, in this process or on dask worke
 2. for each band, each receiver's best server, its power, loss, distance and LoS, and the
    co-channel interference (:func:`twin.radio.network.serve_receivers`).
 
+A study runs the tiles twice (:func:`twin.study.run_study`): once with no band (step 1
+only, with the raster), then with the bands, the LoS of step 1 given as known
+(:attr:`TileContext.known_sites`) and no raster, so that the raster and the radio
+results are not in memory together.
+
 What needs every receiver (best-server areas -> users -> bandwidth -> SINR, capacity) is
 done once all tiles are in (:func:`twin.radio.network.finish_band`). Every value of a
 receiver depends only on that receiver, so the result does not depend on the tiling.
@@ -23,13 +28,19 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from twin.grid import ReceiverGrid
-from twin.radio.network import BandCells, RadioParams, Serving, serve_receivers
+from twin.radio.network import (
+    CHUNK_ELEMENTS,
+    BandCells,
+    RadioParams,
+    Serving,
+    serve_receivers,
+)
 from twin.sites import Site
 from twin.visibility import BuildingPrisms, los_matrix
 from twin.visibility.fast import FastRaster, los_fast
@@ -114,6 +125,46 @@ class TileTask:
             indoor=grid.indoor[index],
             building_id=grid.building_id[index],
             known_los=known,
+        )
+
+
+class TileTasks(Sequence[TileTask]):
+    """The tasks of a study's tiles, each made (its receivers copied out of the grid)
+    only when asked for, so that an in-process run holds one tile's copy at a time.
+
+    ``known_los`` is read when a task is made; the rows of a tile are written only once
+    its own task has run, so a task made late sees the same values as one made first.
+    """
+
+    def __init__(
+        self,
+        grid: ReceiverGrid,
+        indices: Sequence[IntArray],
+        known_los: BoolArray | None = None,
+        known_sites: IntArray | None = None,
+    ) -> None:
+        self._grid = grid
+        self._indices = list(indices)
+        self._known_los = known_los
+        self._known_sites = known_sites
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    @overload
+    def __getitem__(self, i: int) -> TileTask: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[TileTask]: ...
+
+    def __getitem__(self, i: int | slice) -> TileTask | list[TileTask]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return TileTask.of(
+            self._grid,
+            self._indices[i],
+            known_los=self._known_los,
+            known_sites=self._known_sites,
         )
 
 
@@ -234,10 +285,16 @@ def tile_los(ctx: TileContext, task: TileTask, site_cols: IntArray) -> tuple[Boo
     los = np.asarray(los, dtype=np.bool_)
     if not np.isfinite(radius).any():
         return los, int(los.size)
-    d2d = np.hypot(task.x_m[:, None] - tx[None, :, 0], task.y_m[:, None] - tx[None, :, 1])
-    reach = d2d <= radius[None, :]
-    los &= reach
-    return los, int(np.count_nonzero(reach))
+    # by chunks of receivers: a (n, K) float array per tile would grow with the sites
+    pairs = 0
+    step = max(1, CHUNK_ELEMENTS // site_cols.size)
+    for lo in range(0, n, step):
+        rows = slice(lo, min(n, lo + step))
+        d2d = np.hypot(task.x_m[rows, None] - tx[None, :, 0], task.y_m[rows, None] - tx[None, :, 1])
+        reach = d2d <= radius[None, :]
+        los[rows] &= reach
+        pairs += int(np.count_nonzero(reach))
+    return los, pairs
 
 
 def compute_tile(ctx: TileContext, task: TileTask) -> TileOutput:
@@ -254,7 +311,7 @@ def compute_tile(ctx: TileContext, task: TileTask) -> TileOutput:
         los[:, ~is_known], pairs = tile_los(ctx, task, site_cols[~is_known])
     t1 = time.perf_counter()
     shadow = None
-    if ctx.params.shadowing == "field" and site_cols.size:
+    if ctx.params.shadowing == "field" and site_cols.size and ctx.bands:
         shadow = link_shadow_units(
             task.x_m, task.y_m, [ctx.sites[int(j)] for j in site_cols], los, ctx.params.seed
         )

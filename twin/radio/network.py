@@ -44,6 +44,8 @@ from twin.sites import Site
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+#: cell and site indices of the per-receiver results (a city has far fewer than 2**31)
+IndexArray = npt.NDArray[np.int32]
 BoolArray = npt.NDArray[np.bool_]
 
 SHADOWING_MODES = ("off", "margin", "field")
@@ -106,11 +108,14 @@ class BandResult:
     Receivers that no cell reaches (possible only with a site radius,
     :func:`serve_receivers`) have serving site/cell -1, LoS False, NaN distance, loss,
     power, SINR and bandwidth, capacity 0 and the user type of an NLoS edge user.
+
+    Integer arrays are as narrow as their values (memory grows with the receivers):
+    ``serving_site`` and ``serving_cell`` int32, ``user_type`` (1-8) int8.
     """
 
     freq_ghz: float
-    serving_site: IntArray
-    serving_cell: IntArray
+    serving_site: IndexArray
+    serving_cell: IndexArray
     los: BoolArray
     d2d_m: FloatArray
     path_loss_db: FloatArray
@@ -118,7 +123,7 @@ class BandResult:
     sinr_db: FloatArray
     bandwidth_hz: FloatArray
     capacity_mbps: FloatArray
-    user_type: IntArray
+    user_type: npt.NDArray[np.int8]
     edge: BoolArray
     cells: Cells
     cell_area_km2: FloatArray
@@ -273,7 +278,7 @@ class Serving:
     every cell and come after (:func:`finish_band`).
     """
 
-    cell: IntArray
+    cell: IndexArray
     rsrp_dbm: FloatArray
     path_loss_db: FloatArray
     d2d_m: FloatArray
@@ -284,7 +289,7 @@ class Serving:
     def empty(cls, n: int) -> Serving:
         """``n`` receivers, all unserved."""
         return cls(
-            cell=np.full(n, -1, dtype=np.int64),
+            cell=np.full(n, -1, dtype=np.int32),
             rsrp_dbm=np.full(n, np.nan),
             path_loss_db=np.full(n, np.nan),
             d2d_m=np.full(n, np.nan),
@@ -303,7 +308,7 @@ class Serving:
 
 
 #: receivers x cells elements evaluated at once by :func:`serve_receivers` (bounds memory)
-CHUNK_ELEMENTS = 1 << 18
+CHUNK_ELEMENTS = 1 << 15
 
 
 def serve_receivers(
@@ -464,7 +469,7 @@ def _serve_chunk(
         co = (subband[j] == best_sub) & (best != j)
         interference_mw += np.where(co, rx_mw[:, j], 0.0)
     return Serving(
-        cell=np.where(served, use[best], -1).astype(np.int64),
+        cell=np.where(served, use[best], -1).astype(np.int32),
         rsrp_dbm=np.where(served, rsrp, np.nan),
         path_loss_db=np.where(served, pl[rows, best], np.nan),
         d2d_m=np.where(served, d2d[rows, best], np.nan),
@@ -513,34 +518,49 @@ def finish_band(
                 f"(given for: {sorted(params.channel_bandwidth_mhz) or 'none'})"
             )
         bw_cell = np.full(n_cells, params.channel_bandwidth_mhz[label] * 1e6 / params.reuse)
-    b = best[served]
     n = best.size
     bw = np.full(n, np.nan)
-    bw[served] = bw_cell[b]
-    noise = noise_power_dbm(bw[served], noise_figure_db=params.noise_figure_db)
     sinr = np.full(n, np.nan)
-    sinr[served] = sinr_db(serving.rsrp_dbm[served], serving.interference_mw[served], noise)
     cap = np.zeros(n)
-    cap[served] = shannon_capacity_bps(
-        bw[served], sinr[served], max_spectral_efficiency=params.max_spectral_efficiency
-    )
-    r_cell = np.sqrt(area_km2 / 2.6) * 1000.0
     edge = np.ones(n, dtype=np.bool_)
-    edge[served] = serving.d2d_m[served] > params.edge_fraction * r_cell[b]
+    user_type = np.empty(n, dtype=np.int8)
+    site = np.empty(n, dtype=np.int32)
+    site_index = cells.site_index.astype(np.int32)
+    r_cell = np.sqrt(area_km2 / 2.6) * 1000.0
     los_serv = serving.los
-    user_type = 1 + 4 * los_serv.astype(np.int64) + 2 * (~indoor).astype(np.int64) + (~edge)
+    # by chunks of receivers (every value is the receiver's own): bounded temporaries
+    for lo in range(0, n, CHUNK_ELEMENTS):
+        rows = slice(lo, min(n, lo + CHUNK_ELEMENTS))
+        best_c = best[rows]
+        ok = served[rows]
+        b = best_c[ok]
+        bw_c, sinr_c, cap_c, edge_c = bw[rows], sinr[rows], cap[rows], edge[rows]  # views
+        bw_c[ok] = bw_cell[b]
+        noise = noise_power_dbm(bw_c[ok], noise_figure_db=params.noise_figure_db)
+        sinr_c[ok] = sinr_db(serving.rsrp_dbm[rows][ok], serving.interference_mw[rows][ok], noise)
+        cap_c[ok] = shannon_capacity_bps(
+            bw_c[ok], sinr_c[ok], max_spectral_efficiency=params.max_spectral_efficiency
+        )
+        edge_c[ok] = serving.d2d_m[rows][ok] > params.edge_fraction * r_cell[b]
+        user_type[rows] = (
+            1 + 4 * los_serv[rows].astype(np.int8) + 2 * (~indoor[rows]).astype(np.int8) + (~edge_c)
+        )
+        site_c = site_index[np.maximum(best_c, 0)]
+        site_c[~ok] = -1
+        site[rows] = site_c
+    cap /= 1e6  # Mbit/s
     return BandResult(
         freq_ghz=freq_ghz,
-        serving_site=np.where(served, cells.site_index[np.maximum(best, 0)], -1).astype(np.int64),
-        serving_cell=best.astype(np.int64),
+        serving_site=site,
+        serving_cell=best.astype(np.int32, copy=False),
         los=los_serv,
         d2d_m=serving.d2d_m,
         path_loss_db=serving.path_loss_db,
         rsrp_dbm=serving.rsrp_dbm,
         sinr_db=sinr,
         bandwidth_hz=bw,
-        capacity_mbps=cap / 1e6,
-        user_type=user_type.astype(np.int64),
+        capacity_mbps=cap,
+        user_type=user_type,
         edge=edge,
         cells=cells,
         cell_area_km2=area_km2,

@@ -46,7 +46,7 @@ import numpy as np
 from numba import njit, prange
 
 from twin.errors import InputError
-from twin.visibility.dsm import RasterGrid, grid_for_bounds, prism_spans, span_cells
+from twin.visibility.dsm import RasterGrid, grid_for_bounds, prism_spans
 from twin.visibility.exact import (
     check_los_inputs,
     in_range_mask,
@@ -128,8 +128,69 @@ class FastRaster:
         return len(self.mixed_start) - 1
 
 
+#: marks of a mixed cell in ``code`` while :func:`build_fast_raster` runs, before the
+#: mixed cells are numbered: crossed by a ring; covered by several footprints
+_EDGE_MARK = -2
+_MULTI_MARK = -3
+#: what :func:`_visit_cell` does with a (cell, building) pair
+_MARK, _COUNT, _WRITE = 0, 1, 2
+
+
 @njit(cache=True)
-def _mark_edges_kernel(
+def _visit_cell(
+    cell: int,
+    b: int,
+    edge: bool,
+    mode: int,
+    n_cols: int,
+    top_m: np.ndarray,
+    top_u8: np.ndarray,
+    tile_cells: int,
+    n_tile_cols: int,
+    code: np.ndarray,
+    hint: np.ndarray,
+    tile_top_m: np.ndarray,
+    last_b: np.ndarray,
+    nb: int,
+    out_key: np.ndarray,
+    n: int,
+) -> int:
+    """One (cell, building) pair of a ring crossing (``edge``) or a covered cell centre.
+
+    ``_MARK``: classify the cell in ``code`` (building id while one footprint covers it,
+    else a mixed mark), raise its ``hint`` and its tile's top. ``_COUNT``/``_WRITE`` (after
+    the mixed cells are numbered): count / write the key ``k * nb + b`` of each pair of a
+    mixed cell ``k``, skipping a repeat of the cell's previous building; returns ``n``
+    plus the pairs taken.
+    """
+    v = code[cell]
+    if mode == _MARK:
+        if edge:
+            code[cell] = _EDGE_MARK
+        elif v == -1:
+            code[cell] = b
+        elif v >= 0 and v != b:
+            code[cell] = _MULTI_MARK
+        if hint[cell] < top_u8[b]:
+            hint[cell] = top_u8[b]
+        r = cell // n_cols
+        t = (r // tile_cells) * n_tile_cols + (cell - r * n_cols) // tile_cells
+        if tile_top_m[t] < top_m[b]:
+            tile_top_m[t] = top_m[b]
+        return n
+    if v > _EDGE_MARK:
+        return n
+    k = _EDGE_MARK - v
+    if last_b[k] == b:
+        return n
+    last_b[k] = b
+    if mode == _WRITE:
+        out_key[n] = k * nb + b
+    return n + 1
+
+
+@njit(cache=True)
+def _edge_cells_kernel(
     part_building: np.ndarray,
     edge_start: np.ndarray,
     ex0: np.ndarray,
@@ -142,10 +203,21 @@ def _mark_edges_kernel(
     n_rows: int,
     n_cols: int,
     eps: float,
-    out_cell: np.ndarray,
-    out_building: np.ndarray,
+    mode: int,
+    top_m: np.ndarray,
+    top_u8: np.ndarray,
+    tile_cells: int,
+    n_tile_cols: int,
+    code: np.ndarray,
+    hint: np.ndarray,
+    tile_top_m: np.ndarray,
+    last_b: np.ndarray,
+    nb: int,
+    out_key: np.ndarray,
+    n: int,
 ) -> int:
-    n = 0
+    """:func:`_visit_cell` on each cell crossed by a ring edge (edges drawn four times,
+    shifted by +-eps cells in x and y); returns ``n`` plus the pairs taken."""
     for p in range(len(edge_start) - 1):
         b = part_building[p]
         for k in range(edge_start[p], edge_start[p + 1]):
@@ -183,9 +255,24 @@ def _mark_edges_kernel(
                 steps = abs(jx - ix) + abs(jy - iy)
                 for _ in range(steps + 1):
                     if 0 <= ix < n_cols and 0 <= iy < n_rows:
-                        out_cell[n] = iy * n_cols + ix
-                        out_building[n] = b
-                        n += 1
+                        n = _visit_cell(
+                            iy * n_cols + ix,
+                            b,
+                            True,
+                            mode,
+                            n_cols,
+                            top_m,
+                            top_u8,
+                            tile_cells,
+                            n_tile_cols,
+                            code,
+                            hint,
+                            tile_top_m,
+                            last_b,
+                            nb,
+                            out_key,
+                            n,
+                        )
                     if ix == jx and iy == jy:
                         break
                     if tmx < tmy:
@@ -206,56 +293,148 @@ def _mark_edges_kernel(
 
 
 @njit(cache=True)
-def _chessboard_distance(occupied: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
-    """Chessboard distance (cells, capped at 255) from each cell to an occupied cell."""
-    d = np.empty(n_rows * n_cols, dtype=np.int32)
+def _span_cells_kernel(
+    row: np.ndarray,
+    col_first: np.ndarray,
+    col_last: np.ndarray,
+    building: np.ndarray,
+    n_cols: int,
+    mode: int,
+    top_m: np.ndarray,
+    top_u8: np.ndarray,
+    tile_cells: int,
+    n_tile_cols: int,
+    code: np.ndarray,
+    hint: np.ndarray,
+    tile_top_m: np.ndarray,
+    last_b: np.ndarray,
+    nb: int,
+    out_key: np.ndarray,
+    n: int,
+) -> int:
+    """:func:`_visit_cell` on each cell of the runs of :func:`prism_spans` (cell centres
+    inside a footprint); returns ``n`` plus the pairs taken."""
+    for i in range(len(row)):
+        b = building[i]
+        base = row[i] * n_cols
+        for c in range(col_first[i], col_last[i] + 1):
+            n = _visit_cell(
+                base + c,
+                b,
+                False,
+                mode,
+                n_cols,
+                top_m,
+                top_u8,
+                tile_cells,
+                n_tile_cols,
+                code,
+                hint,
+                tile_top_m,
+                last_b,
+                nb,
+                out_key,
+                n,
+            )
+    return n
+
+
+@njit(cache=True)
+def _number_mixed(code: np.ndarray) -> int:
+    """Number the mixed cells (marked ``<= _EDGE_MARK``) in cell order: code ``-2 - k``."""
+    k = 0
+    for i in range(code.size):
+        if code[i] <= _EDGE_MARK:
+            code[i] = _EDGE_MARK - k
+            k += 1
+    return k
+
+
+@njit(cache=True)
+def _mixed_lists(keys: np.ndarray, nb: int, n_mixed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``mixed_start`` (int64) and ``mixed_ids`` (int32) from the sorted keys
+    ``k * nb + b`` of the (mixed cell, building) pairs, repeats skipped."""
+    n = 0
+    for i in range(keys.size):
+        if i == 0 or keys[i] != keys[i - 1]:
+            n += 1
+    ids = np.empty(n, dtype=np.int32)
+    start = np.zeros(n_mixed + 1, dtype=np.int64)
+    j = 0
+    for i in range(keys.size):
+        if i == 0 or keys[i] != keys[i - 1]:
+            ids[j] = keys[i] % nb
+            start[keys[i] // nb + 1] += 1
+            j += 1
+    for k in range(n_mixed):
+        start[k + 1] += start[k]
+    return start, ids
+
+
+@njit(cache=True)
+def _chessboard_distance(code: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
+    """Chessboard distance (cells, capped at 255) from each cell to a cell whose
+    ``code`` is not -1 (touched by a building)."""
+    d = np.empty(n_rows * n_cols, dtype=np.uint8)
     for i in range(n_rows * n_cols):
-        d[i] = 0 if occupied[i] else 255
+        d[i] = 0 if code[i] != -1 else 255
     for r in range(n_rows):
         for c in range(n_cols):
             i = r * n_cols + c
-            v = d[i]
+            v = int(d[i])
             if v == 0:
                 continue
             if c > 0:
-                v = min(v, d[i - 1] + 1)
+                v = min(v, int(d[i - 1]) + 1)
             if r > 0:
-                v = min(v, d[i - n_cols] + 1)
+                v = min(v, int(d[i - n_cols]) + 1)
                 if c > 0:
-                    v = min(v, d[i - n_cols - 1] + 1)
+                    v = min(v, int(d[i - n_cols - 1]) + 1)
                 if c + 1 < n_cols:
-                    v = min(v, d[i - n_cols + 1] + 1)
+                    v = min(v, int(d[i - n_cols + 1]) + 1)
             d[i] = v
     for r in range(n_rows - 1, -1, -1):
         for c in range(n_cols - 1, -1, -1):
             i = r * n_cols + c
-            v = d[i]
+            v = int(d[i])
             if v == 0:
                 continue
             if c + 1 < n_cols:
-                v = min(v, d[i + 1] + 1)
+                v = min(v, int(d[i + 1]) + 1)
             if r + 1 < n_rows:
-                v = min(v, d[i + n_cols] + 1)
+                v = min(v, int(d[i + n_cols]) + 1)
                 if c + 1 < n_cols:
-                    v = min(v, d[i + n_cols + 1] + 1)
+                    v = min(v, int(d[i + n_cols + 1]) + 1)
                 if c > 0:
-                    v = min(v, d[i + n_cols - 1] + 1)
+                    v = min(v, int(d[i + n_cols - 1]) + 1)
             d[i] = v
-    return d.astype(np.uint8)
+    return d
 
 
-def tile_pyramid(cell_top: np.ndarray, tile_cells: int, levels: int) -> np.ndarray:
-    """Highest top per square tile of ``tile_cells * 4**k`` cells, k = 0 .. levels - 1,
-    each level row-major, the levels one after the other (-inf where no building)."""
-    n_rows, n_cols = cell_top.shape
-    out = []
-    for k in range(levels):
-        t = tile_cells << (2 * k)
-        n_tr, n_tc = -(-n_rows // t), -(-n_cols // t)
-        padded = np.full((n_tr * t, n_tc * t), -np.inf)
-        padded[:n_rows, :n_cols] = cell_top
-        out.append(padded.reshape(n_tr, t, n_tc, t).max(axis=(1, 3)).ravel())
+def tile_pyramid(tile_top: np.ndarray, levels: int) -> np.ndarray:
+    """The highest tops of the smallest tiles (rows x cols of tiles) and of the tiles 4,
+    16 ... times as large (``levels`` in all): each level row-major, the levels one
+    after the other (-inf where no building)."""
+    out = [tile_top.ravel()]
+    level = tile_top
+    for _ in range(levels - 1):
+        n_tr, n_tc = -(-level.shape[0] // 4), -(-level.shape[1] // 4)
+        padded = np.full((n_tr * 4, n_tc * 4), -np.inf)
+        padded[: level.shape[0], : level.shape[1]] = level
+        level = padded.reshape(n_tr, 4, n_tc, 4).max(axis=(1, 3))
+        out.append(level.ravel())
     return np.ascontiguousarray(np.concatenate(out))
+
+
+@njit(cache=True)
+def _encode_hint(code: np.ndarray, hint: np.ndarray, empty_dist: np.ndarray) -> None:
+    """In place: an empty cell's hint becomes ``_HINT_EMPTY`` + its distance to the
+    nearest non-empty cell (at most 127); a roof hint is capped at ``_HINT_TALL``."""
+    for i in range(len(code)):
+        if code[i] == -1:
+            hint[i] = _HINT_EMPTY + min(int(empty_dist[i]), 127)
+        else:
+            hint[i] = min(int(hint[i]), _HINT_TALL)
 
 
 def build_fast_raster(
@@ -272,74 +451,97 @@ def build_fast_raster(
         but longer walks; 1 m suits city blocks.
     tile_cells
         Side of the square tiles (in cells) whose highest roof lets a walk skip them.
+
+    Notes
+    -----
+    Memory: the per-cell arrays of the result (6 bytes a cell) plus lists of the mixed
+    cells only; the cells are classified in place in ``code`` (rings first, then the runs
+    of covered cell centres), so nothing is allocated per covered cell.
     """
     if tile_cells < 1 or tile_cells & (tile_cells - 1):
         raise InputError(f"tile_cells: must be a power of two, got {tile_cells}")
     grid = grid_for_bounds(prisms.bounds_m, res_m)
     n_cells = grid.n_rows * grid.n_cols
-    # cells crossed by a ring (edges drawn four times, shifted by +-eps in x and y)
-    gx = np.abs(prisms.edge_x1_m - prisms.edge_x0_m) / res_m
-    gy = np.abs(prisms.edge_y1_m - prisms.edge_y0_m) / res_m
-    bound = int(4 * np.sum(np.ceil(gx) + np.ceil(gy) + 3))
-    edge_cell = np.empty(bound, dtype=np.int64)
-    edge_bid = np.empty(bound, dtype=np.int64)
-    n = _mark_edges_kernel(
-        prisms.part_building,
-        prisms.edge_start,
-        prisms.edge_x0_m,
-        prisms.edge_y0_m,
-        prisms.edge_x1_m,
-        prisms.edge_y1_m,
-        grid.west_m,
-        grid.north_m,
-        grid.res_m,
-        grid.n_rows,
-        grid.n_cols,
-        _EDGE_EPS_CELLS,
-        edge_cell,
-        edge_bid,
-    )
-    edge_cell, edge_bid = edge_cell[:n], edge_bid[:n]
-    # cells whose centre is inside a footprint
-    row, c0, c1, bid = prism_spans(prisms, grid)
-    fill_cell, run = span_cells(row, c0, c1, grid.n_cols)
-    fill_bid = bid[run]
-
-    nb = max(len(prisms), 1)
-    keys = np.unique(np.concatenate([edge_cell * nb + edge_bid, fill_cell * nb + fill_bid]))
-    cells = keys // nb
-    bids = keys % nb
-    per_cell = np.bincount(cells, minlength=n_cells)
-    is_edge = np.zeros(n_cells, dtype=np.bool_)
-    is_edge[edge_cell] = True
-    mixed = is_edge | (per_cell >= 2)
-    code = np.full(n_cells, -1, dtype=np.int32)
-    solid = (per_cell == 1) & ~is_edge
-    # keys are sorted by cell, so the first key of each cell gives its building
-    first = np.searchsorted(cells, np.flatnonzero(solid))
-    code[solid] = bids[first].astype(np.int32)
-    mixed_cells = np.flatnonzero(mixed)
-    code[mixed_cells] = (-2 - np.arange(len(mixed_cells))).astype(np.int32)
-    in_mixed = mixed[cells]
-    m_cells = cells[in_mixed]
-    mixed_ids = bids[in_mixed].astype(np.int32)
-    mixed_start = np.searchsorted(m_cells, np.append(mixed_cells, n_cells)).astype(np.int64)
-    # highest roof per tile, so that walks above the roofs skip whole tiles
-    cell_top = np.full(n_cells, -np.inf)
-    np.maximum.at(cell_top, cells, prisms.height_m[bids] if len(bids) else np.empty(0))
     t = tile_cells
-    tile_top = tile_pyramid(cell_top.reshape(grid.shape), t, _TILE_LEVELS)
-    hint = np.ceil(np.clip(cell_top, 0.0, float(_HINT_TALL))).astype(np.uint8)
-    empty = code == -1
-    dist = _chessboard_distance(~empty, grid.n_rows, grid.n_cols)
-    hint[empty] = _HINT_EMPTY + np.minimum(dist[empty], 127)
+    n_tr = -(-grid.n_rows // t)
+    n_tc = -(-grid.n_cols // t)
+    nb = max(len(prisms), 1)
+    top_m = np.ascontiguousarray(prisms.height_m, dtype=np.float64)
+    # a cell's hint is its highest top rounded up, so the highest of the rounded tops
+    top_u8 = np.ceil(np.minimum(top_m, 255.0)).astype(np.uint8)
+    code = np.full(n_cells, -1, dtype=np.int32)
+    hint = np.zeros(n_cells, dtype=np.uint8)
+    tile_top = np.full(n_tr * n_tc, -np.inf)
+    row, c0, c1, bid = prism_spans(prisms, grid)
+    no_key = np.empty(0, dtype=np.int64)
+
+    def visit(mode: int, last_b: np.ndarray, out_key: np.ndarray) -> int:
+        n = _edge_cells_kernel(
+            prisms.part_building,
+            prisms.edge_start,
+            prisms.edge_x0_m,
+            prisms.edge_y0_m,
+            prisms.edge_x1_m,
+            prisms.edge_y1_m,
+            grid.west_m,
+            grid.north_m,
+            grid.res_m,
+            grid.n_rows,
+            grid.n_cols,
+            _EDGE_EPS_CELLS,
+            mode,
+            top_m,
+            top_u8,
+            t,
+            n_tc,
+            code,
+            hint,
+            tile_top,
+            last_b,
+            nb,
+            out_key,
+            0,
+        )
+        n = _span_cells_kernel(
+            row,
+            c0,
+            c1,
+            bid,
+            grid.n_cols,
+            mode,
+            top_m,
+            top_u8,
+            t,
+            n_tc,
+            code,
+            hint,
+            tile_top,
+            last_b,
+            nb,
+            out_key,
+            n,
+        )
+        return int(n)
+
+    # solid cells get their building, mixed ones a mark; hint and tile tops
+    visit(_MARK, np.empty(0, dtype=np.int32), no_key)
+    n_mixed = int(_number_mixed(code))
+    # the (mixed cell, building) pairs, sorted by cell then building
+    n_keys = visit(_COUNT, np.full(n_mixed, -1, dtype=np.int32), no_key)
+    keys = np.empty(n_keys, dtype=np.int64)
+    visit(_WRITE, np.full(n_mixed, -1, dtype=np.int32), keys)
+    keys.sort()
+    mixed_start, mixed_ids = _mixed_lists(keys, nb, n_mixed)
+    del keys
+    _encode_hint(code, hint, _chessboard_distance(code, grid.n_rows, grid.n_cols))
+    tile_top = tile_pyramid(tile_top.reshape(n_tr, n_tc), _TILE_LEVELS)
     return FastRaster(
         grid=grid,
         code=code,
         mixed_start=mixed_start,
         mixed_ids=mixed_ids,
         hint=hint,
-        tile_top_m=np.ascontiguousarray(tile_top),
+        tile_top_m=tile_top,
         tile_cells=int(t),
         layout=RASTER_LAYOUT,
     )
