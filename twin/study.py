@@ -479,7 +479,17 @@ def run_study(
         known_sites=every_site if m else None,
     )
     serving = {label: Serving.empty(n) for label in cells}
-    for out in runner.run(radio_ctx, TileTasks(grid, tiles, known_los=los, known_sites=every_site)):
+    # smaller tiles than the LoS pass: a tile's radio work is its receivers times the
+    # sites reaching any of them, and a smaller tile is reached by fewer far sites
+    radio_cells = min(tile_cells, RADIO_TILE_CELLS)
+    radio_tiles = (
+        tiles
+        if radio_cells == tile_cells
+        else sorted(tile_indices(grid, radio_cells), key=lambda i: -i.size)
+    )
+    for out in runner.run(
+        radio_ctx, TileTasks(grid, radio_tiles, known_los=los, known_sites=every_site)
+    ):
         for label, part in out.serving.items():
             serving[label].put(out.index, part)
         vis_s += out.visibility_s
@@ -611,6 +621,10 @@ def store_los_columns(
         cache.put("los", keys[int(j)], np.packbits(los[:, int(j)]), quiet=True)
     if new.size:
         log.info("cache: stored the LoS of %d sites in %s", new.size, cache.root)
+
+
+#: side (grid cells) of the radio pass's tiles at most: see :func:`run_study`
+RADIO_TILE_CELLS = 64
 
 
 def auto_tile_cells(grid: ReceiverGrid, slots: int) -> int:
