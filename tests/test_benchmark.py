@@ -44,7 +44,19 @@ def test_targets_and_text_report() -> None:
             "dask": {"runs": [run, big], "tiles_speedup": 1.875, "study_speedup": 1.1},
         },
     }
+    site = {"site": "U01", "model": "uma", "study_receivers": 100, "fast_study_s": 0.010,
+            "fast_study_cpu_s": 0.018, "fast_vs_exact": 1.0, "exact_sample_s": 1.0,
+            "twin_viewshed_s": 0.012, "twin_viewshed_vs_exact": 0.98, "gdal_compute_s": 0.015}
+    report["viewshed"] = {"dsm": "2 x 2 cells of 1 m", "sample_cells": 4, "study_receivers": 100,
+                          "numba_threads": 2, "gdal_viewshed": None,
+                          "sites": [site, {**site, "site": "U02", "fast_study_s": 0.02}]}  # fmt: skip
     t = check_targets(report)
+    # median wall 15 ms against GDAL's 15 ms: holds; per CPU second 15 / 18
+    vis = t["visibility_vs_gdal_per_site"]
+    assert vis["holds"] and vis["value"] == 1.0 and vis["cpu_value"] == 0.83
+    site["fast_vs_exact"] = 0.99
+    assert not check_targets(report)["visibility_vs_gdal_per_site"]["holds"]
+    site["fast_vs_exact"] = 1.0
     assert t["4x_area_time_fixed_radius"]["holds"]
     assert not t["4x_area_peak_memory_fixed_radius"]["holds"]
     assert t["2_vs_1_dask_workers"] == {"value": 1.88, "holds": True}
@@ -52,6 +64,8 @@ def test_targets_and_text_report() -> None:
     text = format_report(report)
     assert "4x area: time x4.20 (CPU time x4.10), peak memory x1.40" in text
     assert "does NOT hold" in text
+    assert "U02 (uma): fast 20.0 ms wall, 18.0 ms CPU (100.00 % = exact)" in text
+    assert "visibility_vs_gdal_per_site: 1.0 (per CPU second: 0.83) -> holds" in text
     assert machine()["cpu_count"] >= 1
 
 
