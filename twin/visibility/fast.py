@@ -695,6 +695,9 @@ def _fast_block(
     # walk neighbouring cells, which stay in cache
     for j in range(m):
         ax, ay, az = tx[j, 0], tx[j, 1], tx[j, 2]
+        # neighbouring receivers mostly share their answer: after a free pair the next
+        # one is walked at once (probes only pay off for blocked pairs)
+        prev_free = False
         for i in range(lo, hi):
             bx, by, bz = rx[i, 0], rx[i, 1], rx[i, 2]
             own = rx_bid[i]
@@ -752,7 +755,7 @@ def _fast_block(
                 u_lo = max(u_lo, u_from)
                 u_hi = min(u_hi, u_to)
                 inside = inside and u_from < u_to  # an empty piece (the box holds A) is free
-                if inside and u_lo <= u_hi:
+                if inside and u_lo <= u_hi and not prev_free:
                     # probe points every probe_m from P towards A: one strictly inside a
                     # solid cell of another building, strictly between its bottom and top,
                     # blocks for certain (most blocked segments end this way, near B)
@@ -1079,6 +1082,7 @@ def _fast_block(
                 u_to = 1.0 - t_in / t_e
                 t_flush = t_e
             out[i, j] = not blocked
+            prev_free = not blocked
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
