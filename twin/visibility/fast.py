@@ -691,6 +691,7 @@ def _fast_block(
     while (1 << tile_shift) < tile_cells:
         tile_shift += 1
     n_pyramid = len(tile_top)
+    inv_res = 1.0 / res
     # all receivers of the block towards one site after the other: neighbouring rays
     # walk neighbouring cells, which stay in cache
     for j in range(m):
@@ -729,10 +730,10 @@ def _fast_block(
                 px = ax + t_end * (bx - ax)
                 py = ay + t_end * (by - ay)
                 pz = az + t_end * (bz - az)
-                gx0 = (px - west) / res
-                gy0 = (north - py) / res
-                ddx = (ax - px) / res
-                ddy = (py - ay) / res
+                gx0 = (px - west) * inv_res
+                gy0 = (north - py) * inv_res
+                ddx = (ax - px) * inv_res
+                ddy = (py - ay) * inv_res
                 dz = az - pz
                 # clip u in [0, 1] to the grid box (Liang-Barsky)
                 u_lo = 0.0
@@ -741,15 +742,17 @@ def _fast_block(
                 if ddx == 0.0:
                     inside = 0.0 <= gx0 <= n_cols
                 else:
-                    ua = -gx0 / ddx
-                    ub = (n_cols - gx0) / ddx
+                    inv = 1.0 / ddx
+                    ua = -gx0 * inv
+                    ub = (n_cols - gx0) * inv
                     u_lo = max(u_lo, min(ua, ub))
                     u_hi = min(u_hi, max(ua, ub))
                 if ddy == 0.0:
                     inside = inside and 0.0 <= gy0 <= n_rows
                 else:
-                    ua = -gy0 / ddy
-                    ub = (n_rows - gy0) / ddy
+                    inv = 1.0 / ddy
+                    ua = -gy0 * inv
+                    ub = (n_rows - gy0) * inv
                     u_lo = max(u_lo, min(ua, ub))
                     u_hi = min(u_hi, max(ua, ub))
                 u_lo = max(u_lo, u_from)
@@ -759,9 +762,9 @@ def _fast_block(
                     # probe points every probe_m from P towards A: one strictly inside a
                     # solid cell of another building, strictly between its bottom and top,
                     # blocks for certain (most blocked segments end this way, near B)
-                    seg_m = math.sqrt((ax - px) ** 2 + (ay - py) ** 2)
-                    if seg_m > 0.0:
-                        step = _PROBE_M / seg_m
+                    seg_cells = math.sqrt(ddx * ddx + ddy * ddy)
+                    if seg_cells > 0.0:
+                        step = _PROBE_M * inv_res / seg_cells
                         for level in range(_PROBE_LEVELS):
                             # level 0 every step from P, then the midpoints of the level
                             # before: step, step / 2, step / 4 ... apart
@@ -825,6 +828,34 @@ def _fast_block(
                         t_id = (iy >> tile_shift) * n_tile_cols + (ix >> tile_shift)
                         if t_id != tile:
                             tile = t_id
+                            # the buildings deferred so far are behind the walk: decide
+                            # them now, so that a block ends the walk early
+                            if n_pending > 0:
+                                if _flush(
+                                    pending,
+                                    n_pending,
+                                    ax,
+                                    ay,
+                                    az,
+                                    bx,
+                                    by,
+                                    bz,
+                                    t_flush,
+                                    top_m,
+                                    bottom_m,
+                                    part_start,
+                                    edge_start,
+                                    ex0,
+                                    ey0,
+                                    ex1,
+                                    ey1,
+                                    t_buf,
+                                    lo_buf,
+                                    hi_buf,
+                                ):
+                                    blocked = True
+                                    break
+                                n_pending = 0
                             skipped = False
                             stop = False
                             offset = n_pyramid
