@@ -210,8 +210,8 @@ def tile_indices(grid: ReceiverGrid, tile_cells: int = TILE_CELLS) -> list[IntAr
         return []
     rows, cols = grid.spec.shape
     t = grid.spec.transform
-    row = grid.row.copy()
-    col = grid.col.copy()
+    row = grid.row  # new arrays (derived from grid.cell)
+    col = grid.col
     street = row < 0
     if street.any():
         col[street] = np.clip(np.floor((grid.x_m[street] - t.c) / t.a), 0, cols - 1)
