@@ -59,10 +59,11 @@ def type_table(band: str, res: BandResult, *, threshold_db: float) -> list[dict[
     """One row per user type 1..8 (and ``all``) of one band."""
     rows: list[dict[str, Any]] = []
     n = res.user_type.size
+    capacity = res.capacity_mbps  # derived when read: once
     for t in [*range(1, 9), 0]:
         sel = res.user_type == t if t else np.ones(n, dtype=bool)
         k = int(sel.sum())
-        cap = res.capacity_mbps[sel]
+        cap = capacity[sel]
         rows.append(
             {
                 "band": band,
@@ -97,13 +98,14 @@ def summarise(
     for label, res in result.bands.items():
         rows = type_table(label, res, threshold_db=threshold)
         table += rows
+        capacity = res.capacity_mbps  # derived when read: once
         bands[label] = {
             "freq_ghz": res.freq_ghz,
             "cells": len(res.cells.cell_id),
             "los_share": float(np.mean(res.los)),
             "covered_share": float(np.mean(res.sinr_db >= threshold)),
-            "mean_capacity_mbps": float(np.mean(res.capacity_mbps)),
-            "median_capacity_mbps": float(np.median(res.capacity_mbps)),
+            "mean_capacity_mbps": float(np.mean(capacity)),
+            "median_capacity_mbps": float(np.median(capacity)),
             "user_types": {str(r["user_type"]): r for r in rows},
         }
     best_band: dict[str, Any] = {}
