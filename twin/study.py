@@ -47,7 +47,14 @@ from twin.radio.network import (
 from twin.radio.reach import site_radius_m
 from twin.scenario import Scenario
 from twin.sites import Site, check_sites_in_area, sites_from_entries
-from twin.tiles import TILE_CELLS, TileContext, TileTasks, link_shadow_units, tile_indices
+from twin.tiles import (
+    TILE_CELLS,
+    PackedLoS,
+    TileContext,
+    TileTasks,
+    link_shadow_units,
+    tile_indices,
+)
 from twin.visibility import BuildingPrisms
 
 if TYPE_CHECKING:
@@ -416,13 +423,14 @@ def run_study(
             else None
         )
         n, m = len(grid), len(site_list)
-        los = np.zeros((n, m), dtype=np.bool_)
+        # bit-packed during the LoS pass (1 bit per pair, not 1 byte, next to the raster)
+        los_bits = PackedLoS(n, m)
         los_keys: list[dict[str, Any]] = []
         known = np.empty(0, dtype=np.int64)
         if opts.cache is not None:
             gkey = grid_cache_key(city, bounds, scenario, fingerprint=fingerprint)
             los_keys = los_cache_keys(gkey, grid, site_list, radius, r.visibility)
-            known = load_los_columns(opts.cache, los_keys, los)
+            known = load_los_columns(opts.cache, los_keys, los_bits)
     tx_xyz_m = np.array([(s.x_m, s.y_m, s.height_m) for s in site_list], dtype=float)
     runner = opts.runner
     if runner is None:
@@ -457,13 +465,16 @@ def run_study(
     vis_s = radio_s = 0.0
     pairs = 0
     t0 = time.perf_counter()
-    for out in runner.run(vis_ctx, TileTasks(grid, tiles, known_los=los, known_sites=known)):
-        los[out.index[:, None], out.site_cols[None, :]] = out.los
+    for out in runner.run(vis_ctx, TileTasks(grid, tiles, known_los=los_bits, known_sites=known)):
+        los_bits.put(out.index, out.site_cols, out.los)
         vis_s += out.visibility_s
         pairs += out.pairs
+        del out  # not held while the next tile runs
     del vis_ctx, raster
     if opts.cache is not None:
-        store_los_columns(opts.cache, los_keys, los, known)
+        store_los_columns(opts.cache, los_keys, los_bits, known)
+    los = los_bits.unpack()  # (N, M) bool, once the raster is gone
+    del los_bits
     # 2. the best server and interference of each tile, from the LoS of pass 1.
     say("radio")
     every_site = np.arange(m, dtype=np.int64)
@@ -582,7 +593,7 @@ def los_cache_keys(
 
 
 def load_los_columns(
-    cache: StudyCache, keys: Sequence[dict[str, Any]], los: np.ndarray
+    cache: StudyCache, keys: Sequence[dict[str, Any]], los: PackedLoS
 ) -> np.ndarray:
     """Fill the columns of ``los`` found in ``cache``; return their (site) indices."""
     n = los.shape[0]
@@ -594,7 +605,7 @@ def load_los_columns(
             and packed.dtype == np.uint8
             and packed.size == -(-n // 8)
         ):
-            los[:, j] = np.unpackbits(packed, count=n).astype(np.bool_)
+            los.set_column(j, np.unpackbits(packed, count=n).view(np.bool_))
             known.append(j)
     if known:
         log.info("cache hit: LoS of %d of %d sites", len(known), len(keys))
@@ -603,12 +614,12 @@ def load_los_columns(
 
 
 def store_los_columns(
-    cache: StudyCache, keys: Sequence[dict[str, Any]], los: np.ndarray, known: np.ndarray
+    cache: StudyCache, keys: Sequence[dict[str, Any]], los: PackedLoS, known: np.ndarray
 ) -> None:
     """Store the columns of ``los`` not in ``known`` (bit-packed)."""
     new = np.setdiff1d(np.arange(len(keys)), known)
     for j in new:
-        cache.put("los", keys[int(j)], np.packbits(los[:, int(j)]), quiet=True)
+        cache.put("los", keys[int(j)], np.packbits(los.column(int(j))), quiet=True)
     if new.size:
         log.info("cache: stored the LoS of %d sites in %s", new.size, cache.root)
 
