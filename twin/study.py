@@ -74,11 +74,23 @@ class StudyResult:
     bounds: tuple[float, float, float, float]
     grid: ReceiverGrid
     sites: list[Site]
-    los: np.ndarray  # (N, M) bool, receivers x sites
+    #: LoS of each (receiver, site), 1 bit per pair (:attr:`los` unpacks it); a bool
+    #: (N, M) matrix given here is packed
+    los_bits: PackedLoS
     bands: dict[str, BandResult]
     timings_s: dict[str, float] = field(default_factory=dict)
     #: (M,) radius of each site, metres (inf: no limit); receivers farther away ignore it
     site_radius_m: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.los_bits, PackedLoS):
+            self.los_bits = PackedLoS.of(self.los_bits)
+
+    @property
+    def los(self) -> np.ndarray:
+        """(N, M) bool, receivers x sites: LoS to each site within its radius (a new
+        array, unpacked at each read: read it once)."""
+        return self.los_bits.unpack()
 
 
 @dataclass(frozen=True)
@@ -423,7 +435,7 @@ def run_study(
             else None
         )
         n, m = len(grid), len(site_list)
-        # bit-packed during the LoS pass (1 bit per pair, not 1 byte, next to the raster)
+        # bit-packed (1 bit per pair, not 1 byte): it grows with receivers x sites
         los_bits = PackedLoS(n, m)
         los_keys: list[dict[str, Any]] = []
         known = np.empty(0, dtype=np.int64)
@@ -473,8 +485,7 @@ def run_study(
     del vis_ctx, raster
     if opts.cache is not None:
         store_los_columns(opts.cache, los_keys, los_bits, known)
-    los = los_bits.unpack()  # (N, M) bool, once the raster is gone
-    del los_bits
+    los = los_bits  # stays packed: the radio pass reads each tile's rows from it
     # 2. the best server and interference of each tile, from the LoS of pass 1.
     say("radio")
     every_site = np.arange(m, dtype=np.int64)
@@ -519,7 +530,7 @@ def run_study(
         bounds=bounds,
         grid=grid,
         sites=site_list,
-        los=los,
+        los_bits=los,
         bands=bands,
         timings_s=timings,
         site_radius_m=radius,

@@ -198,10 +198,11 @@ def city_sweep(result: StudyResult) -> SweepResult | None:
         return None
     params = radio_params(result.scenario)
     g = result.grid
+    los = result.los  # unpacked at each read: once
     return frequency_sweep(
         list(sweep_frequencies(*sweep)),
         result.sites,
-        result.los,
+        los,
         g.x_m,
         g.y_m,
         g.rx_height_m,
@@ -209,7 +210,7 @@ def city_sweep(result: StudyResult) -> SweepResult | None:
         g.is_grid,
         (result.scenario.grid.spacing_m / 1000.0) ** 2,
         params,
-        shadow_unit=shadow_unit_fields(g, result.sites, result.los, params),
+        shadow_unit=shadow_unit_fields(g, result.sites, los, params),
     )
 
 

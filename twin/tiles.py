@@ -95,14 +95,23 @@ class PackedLoS:
     """An (N, M) bool matrix of LoS, receivers x sites, stored 1 bit per element.
 
     The rows are bit-packed along the sites (:func:`numpy.packbits`, big-endian bit
-    order): N x ceil(M / 8) bytes, an eighth of the bool matrix. The LoS pass of a study
-    writes into one, so that the LoS of every receiver is not in memory as a bool
-    matrix next to the visibility raster.
+    order): N x ceil(M / 8) bytes, an eighth of the bool matrix (memory grows with
+    receivers x sites). A study's LoS pass writes into one, its radio pass reads the
+    tiles' rows from it, and :class:`twin.study.StudyResult` keeps it.
     """
 
     def __init__(self, n_receivers: int, n_sites: int) -> None:
         self.n_sites = n_sites
         self.bits = np.zeros((n_receivers, -(-n_sites // 8)), dtype=np.uint8)
+
+    @classmethod
+    def of(cls, los: BoolArray, *, chunk_rows: int = 1 << 16) -> PackedLoS:
+        """The packed form of an (N, M) bool matrix."""
+        los = np.asarray(los, dtype=np.bool_)
+        out = cls(los.shape[0], los.shape[1])
+        for lo in range(0, los.shape[0], chunk_rows):
+            out.bits[lo : lo + chunk_rows] = np.packbits(los[lo : lo + chunk_rows], axis=1)
+        return out
 
     @property
     def shape(self) -> tuple[int, int]:
