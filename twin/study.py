@@ -10,8 +10,8 @@ best-server areas, bandwidths, SINR and capacity. Tiles run in this process or o
 workers (:class:`StudyOptions`, :mod:`twin.cluster`); the parsed city, the grid and the
 visibility raster can be reused from an on-disk cache (:mod:`twin.io.cache`). Memory:
 one tile's working set (bounded) plus what grows with the city: the receiver grid, the
-(N, M) LoS matrix, and either the visibility raster (first pass) or the per-band
-results (second pass and after), never both.
+(N, M) LoS matrix (bit-packed), and either the visibility raster (first pass) or the
+per-band results (second pass and after), never both.
 """
 
 from __future__ import annotations
