@@ -172,7 +172,7 @@ def study_case(spec: dict[str, Any]) -> dict[str, Any]:
     pairs = _pairs(result)
     timings = dict(result.timings_s)
     vis_tiles = timings["visibility"]
-    out_bytes = result.los.nbytes + sum(
+    out_bytes = result.los_bits.bits.nbytes + sum(
         np.asarray(v).nbytes
         for b in result.bands.values()
         for v in vars(b).values()

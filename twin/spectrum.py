@@ -106,13 +106,14 @@ def frequency_sweep(
             float(f), all_band, los, x_m, y_m, rx_height_m, indoor, cell_area_mask,
             cell_area_unit_km2, params, shadow_db=shadow_unit,
         )  # fmt: skip
-        all_mean[k] = float(np.mean(res.capacity_mbps))
+        capacity = res.capacity_mbps  # derived when read: once
+        all_mean[k] = float(np.mean(capacity))
         for t in range(1, 9):
             sel = res.user_type == t
             points[t - 1, k] = int(sel.sum())
             if sel.any():
-                mean[t - 1, k] = float(np.mean(res.capacity_mbps[sel]))
-                median[t - 1, k] = float(np.median(res.capacity_mbps[sel]))
+                mean[t - 1, k] = float(np.mean(capacity[sel]))
+                median[t - 1, k] = float(np.median(capacity[sel]))
     return SweepResult(freqs, mean, median, points, all_mean)
 
 

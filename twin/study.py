@@ -10,8 +10,8 @@ best-server areas, bandwidths, SINR and capacity. Tiles run in this process or o
 workers (:class:`StudyOptions`, :mod:`twin.cluster`); the parsed city, the grid and the
 visibility raster can be reused from an on-disk cache (:mod:`twin.io.cache`). Memory:
 one tile's working set (bounded) plus what grows with the city: the receiver grid, the
-(N, M) LoS matrix, and either the visibility raster (first pass) or the per-band
-results (second pass and after), never both.
+(N, M) LoS matrix (bit-packed), and either the visibility raster (first pass) or the
+per-band results (second pass and after), never both.
 """
 
 from __future__ import annotations
@@ -47,7 +47,14 @@ from twin.radio.network import (
 from twin.radio.reach import site_radius_m
 from twin.scenario import Scenario
 from twin.sites import Site, check_sites_in_area, sites_from_entries
-from twin.tiles import TILE_CELLS, TileContext, TileTasks, link_shadow_units, tile_indices
+from twin.tiles import (
+    TILE_CELLS,
+    PackedLoS,
+    TileContext,
+    TileTasks,
+    link_shadow_units,
+    tile_indices,
+)
 from twin.visibility import BuildingPrisms
 
 if TYPE_CHECKING:
@@ -67,11 +74,23 @@ class StudyResult:
     bounds: tuple[float, float, float, float]
     grid: ReceiverGrid
     sites: list[Site]
-    los: np.ndarray  # (N, M) bool, receivers x sites
+    #: LoS of each (receiver, site), 1 bit per pair (:attr:`los` unpacks it); a bool
+    #: (N, M) matrix given here is packed
+    los_bits: PackedLoS
     bands: dict[str, BandResult]
     timings_s: dict[str, float] = field(default_factory=dict)
     #: (M,) radius of each site, metres (inf: no limit); receivers farther away ignore it
     site_radius_m: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.los_bits, PackedLoS):
+            self.los_bits = PackedLoS.of(self.los_bits)
+
+    @property
+    def los(self) -> np.ndarray:
+        """(N, M) bool, receivers x sites: LoS to each site within its radius (a new
+        array, unpacked at each read: read it once)."""
+        return self.los_bits.unpack()
 
 
 @dataclass(frozen=True)
@@ -416,13 +435,14 @@ def run_study(
             else None
         )
         n, m = len(grid), len(site_list)
-        los = np.zeros((n, m), dtype=np.bool_)
+        # bit-packed (1 bit per pair, not 1 byte): it grows with receivers x sites
+        los_bits = PackedLoS(n, m)
         los_keys: list[dict[str, Any]] = []
         known = np.empty(0, dtype=np.int64)
         if opts.cache is not None:
             gkey = grid_cache_key(city, bounds, scenario, fingerprint=fingerprint)
             los_keys = los_cache_keys(gkey, grid, site_list, radius, r.visibility)
-            known = load_los_columns(opts.cache, los_keys, los)
+            known = load_los_columns(opts.cache, los_keys, los_bits)
     tx_xyz_m = np.array([(s.x_m, s.y_m, s.height_m) for s in site_list], dtype=float)
     runner = opts.runner
     if runner is None:
@@ -457,13 +477,15 @@ def run_study(
     vis_s = radio_s = 0.0
     pairs = 0
     t0 = time.perf_counter()
-    for out in runner.run(vis_ctx, TileTasks(grid, tiles, known_los=los, known_sites=known)):
-        los[out.index[:, None], out.site_cols[None, :]] = out.los
+    for out in runner.run(vis_ctx, TileTasks(grid, tiles, known_los=los_bits, known_sites=known)):
+        los_bits.put(out.index, out.site_cols, out.los)
         vis_s += out.visibility_s
         pairs += out.pairs
+        del out  # not held while the next tile runs
     del vis_ctx, raster
     if opts.cache is not None:
-        store_los_columns(opts.cache, los_keys, los, known)
+        store_los_columns(opts.cache, los_keys, los_bits, known)
+    los = los_bits  # stays packed: the radio pass reads each tile's rows from it
     # 2. the best server and interference of each tile, from the LoS of pass 1.
     say("radio")
     every_site = np.arange(m, dtype=np.int64)
@@ -494,6 +516,7 @@ def run_study(
             serving[label].put(out.index, part)
         vis_s += out.visibility_s
         radio_s += out.radio_s
+        del out  # not held while the next tile runs
     del radio_ctx
     timings["visibility"] = round(timings.get("visibility", 0.0) + vis_s, 3)
     timings["radio"] = round(radio_s, 3)
@@ -518,7 +541,7 @@ def run_study(
         bounds=bounds,
         grid=grid,
         sites=site_list,
-        los=los,
+        los_bits=los,
         bands=bands,
         timings_s=timings,
         site_radius_m=radius,
@@ -592,7 +615,7 @@ def los_cache_keys(
 
 
 def load_los_columns(
-    cache: StudyCache, keys: Sequence[dict[str, Any]], los: np.ndarray
+    cache: StudyCache, keys: Sequence[dict[str, Any]], los: PackedLoS
 ) -> np.ndarray:
     """Fill the columns of ``los`` found in ``cache``; return their (site) indices."""
     n = los.shape[0]
@@ -604,7 +627,7 @@ def load_los_columns(
             and packed.dtype == np.uint8
             and packed.size == -(-n // 8)
         ):
-            los[:, j] = np.unpackbits(packed, count=n).astype(np.bool_)
+            los.set_column(j, np.unpackbits(packed, count=n).view(np.bool_))
             known.append(j)
     if known:
         log.info("cache hit: LoS of %d of %d sites", len(known), len(keys))
@@ -613,12 +636,12 @@ def load_los_columns(
 
 
 def store_los_columns(
-    cache: StudyCache, keys: Sequence[dict[str, Any]], los: np.ndarray, known: np.ndarray
+    cache: StudyCache, keys: Sequence[dict[str, Any]], los: PackedLoS, known: np.ndarray
 ) -> None:
     """Store the columns of ``los`` not in ``known`` (bit-packed)."""
     new = np.setdiff1d(np.arange(len(keys)), known)
     for j in new:
-        cache.put("los", keys[int(j)], np.packbits(los[:, int(j)]), quiet=True)
+        cache.put("los", keys[int(j)], np.packbits(los.column(int(j))), quiet=True)
     if new.size:
         log.info("cache: stored the LoS of %d sites in %s", new.size, cache.root)
 

@@ -59,10 +59,11 @@ def type_table(band: str, res: BandResult, *, threshold_db: float) -> list[dict[
     """One row per user type 1..8 (and ``all``) of one band."""
     rows: list[dict[str, Any]] = []
     n = res.user_type.size
+    capacity = res.capacity_mbps  # derived when read: once
     for t in [*range(1, 9), 0]:
         sel = res.user_type == t if t else np.ones(n, dtype=bool)
         k = int(sel.sum())
-        cap = res.capacity_mbps[sel]
+        cap = capacity[sel]
         rows.append(
             {
                 "band": band,
@@ -97,13 +98,14 @@ def summarise(
     for label, res in result.bands.items():
         rows = type_table(label, res, threshold_db=threshold)
         table += rows
+        capacity = res.capacity_mbps  # derived when read: once
         bands[label] = {
             "freq_ghz": res.freq_ghz,
             "cells": len(res.cells.cell_id),
             "los_share": float(np.mean(res.los)),
             "covered_share": float(np.mean(res.sinr_db >= threshold)),
-            "mean_capacity_mbps": float(np.mean(res.capacity_mbps)),
-            "median_capacity_mbps": float(np.median(res.capacity_mbps)),
+            "mean_capacity_mbps": float(np.mean(capacity)),
+            "median_capacity_mbps": float(np.median(capacity)),
             "user_types": {str(r["user_type"]): r for r in rows},
         }
     best_band: dict[str, Any] = {}
@@ -196,10 +198,11 @@ def city_sweep(result: StudyResult) -> SweepResult | None:
         return None
     params = radio_params(result.scenario)
     g = result.grid
+    los = result.los  # unpacked at each read: once
     return frequency_sweep(
         list(sweep_frequencies(*sweep)),
         result.sites,
-        result.los,
+        los,
         g.x_m,
         g.y_m,
         g.rx_height_m,
@@ -207,7 +210,7 @@ def city_sweep(result: StudyResult) -> SweepResult | None:
         g.is_grid,
         (result.scenario.grid.spacing_m / 1000.0) ** 2,
         params,
-        shadow_unit=shadow_unit_fields(g, result.sites, result.los, params),
+        shadow_unit=shadow_unit_fields(g, result.sites, los, params),
     )
 
 

@@ -91,6 +91,64 @@ class TileContext:
     known_sites: IntArray | None = None
 
 
+class PackedLoS:
+    """An (N, M) bool matrix of LoS, receivers x sites, stored 1 bit per element.
+
+    The rows are bit-packed along the sites (:func:`numpy.packbits`, big-endian bit
+    order): N x ceil(M / 8) bytes, an eighth of the bool matrix (memory grows with
+    receivers x sites). A study's LoS pass writes into one, its radio pass reads the
+    tiles' rows from it, and :class:`twin.study.StudyResult` keeps it.
+    """
+
+    def __init__(self, n_receivers: int, n_sites: int) -> None:
+        self.n_sites = n_sites
+        self.bits = np.zeros((n_receivers, -(-n_sites // 8)), dtype=np.uint8)
+
+    @classmethod
+    def of(cls, los: BoolArray, *, chunk_rows: int = 1 << 16) -> PackedLoS:
+        """The packed form of an (N, M) bool matrix."""
+        los = np.asarray(los, dtype=np.bool_)
+        out = cls(los.shape[0], los.shape[1])
+        for lo in range(0, los.shape[0], chunk_rows):
+            out.bits[lo : lo + chunk_rows] = np.packbits(los[lo : lo + chunk_rows], axis=1)
+        return out
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(N, M)."""
+        return (int(self.bits.shape[0]), self.n_sites)
+
+    def rows(self, index: IntArray) -> BoolArray:
+        """(len(index), M) bool: the LoS of the receivers ``index``."""
+        return np.unpackbits(self.bits[index], axis=1, count=self.n_sites).view(np.bool_)
+
+    def put(self, index: IntArray, site_cols: IntArray, los: BoolArray) -> None:
+        """Write ``los`` (len(index), len(site_cols)) at the receivers ``index`` and sites
+        ``site_cols``; the other sites of these receivers keep their values."""
+        block = self.rows(index)
+        block[:, site_cols] = los
+        self.bits[index] = np.packbits(block, axis=1)
+
+    def column(self, j: int) -> BoolArray:
+        """(N,) bool: the LoS of every receiver to site ``j``."""
+        return np.asarray((self.bits[:, j >> 3] >> (7 - (j & 7))) & 1, dtype=np.bool_)
+
+    def set_column(self, j: int, los: BoolArray) -> None:
+        """Set the LoS of every receiver to site ``j``."""
+        mask = np.uint8(1 << (7 - (j & 7)))
+        byte = self.bits[:, j >> 3]
+        self.bits[:, j >> 3] = np.where(los, byte | mask, byte & ~mask)
+
+    def unpack(self, *, chunk_rows: int = 1 << 16) -> BoolArray:
+        """The (N, M) bool matrix (unpacked by chunks of rows: no larger temporaries)."""
+        n = self.shape[0]
+        out = np.empty((n, self.n_sites), dtype=np.bool_)
+        for lo in range(0, n, chunk_rows):
+            hi = min(n, lo + chunk_rows)
+            out[lo:hi] = np.unpackbits(self.bits[lo:hi], axis=1, count=self.n_sites).view(np.bool_)
+        return out
+
+
 @dataclass(frozen=True, eq=False)
 class TileTask:
     """The receivers of one tile: their indices in the study's grid and attributes, and
@@ -109,14 +167,16 @@ class TileTask:
         cls,
         grid: ReceiverGrid,
         index: IntArray,
-        known_los: BoolArray | None = None,
+        known_los: BoolArray | PackedLoS | None = None,
         known_sites: IntArray | None = None,
     ) -> TileTask:
-        """The tile of ``grid`` made of the receivers ``index``; ``known_los`` (N, M) with
-        valid columns ``known_sites`` gives the LoS already known."""
+        """The tile of ``grid`` made of the receivers ``index``; ``known_los`` (N, M),
+        bool or bit-packed, with valid columns ``known_sites`` gives the LoS already
+        known."""
         known = None
         if known_los is not None and known_sites is not None and known_sites.size:
-            known = np.ascontiguousarray(known_los[index][:, known_sites])
+            rows = known_los.rows(index) if isinstance(known_los, PackedLoS) else known_los[index]
+            known = np.ascontiguousarray(rows[:, known_sites])
         return cls(
             index=index,
             x_m=grid.x_m[index],
@@ -140,7 +200,7 @@ class TileTasks(Sequence[TileTask]):
         self,
         grid: ReceiverGrid,
         indices: Sequence[IntArray],
-        known_los: BoolArray | None = None,
+        known_los: BoolArray | PackedLoS | None = None,
         known_sites: IntArray | None = None,
     ) -> None:
         self._grid = grid
@@ -210,8 +270,8 @@ def tile_indices(grid: ReceiverGrid, tile_cells: int = TILE_CELLS) -> list[IntAr
         return []
     rows, cols = grid.spec.shape
     t = grid.spec.transform
-    row = grid.row.copy()
-    col = grid.col.copy()
+    row = grid.row  # new arrays (derived from grid.cell)
+    col = grid.col
     street = row < 0
     if street.any():
         col[street] = np.clip(np.floor((grid.x_m[street] - t.c) / t.a), 0, cols - 1)

@@ -78,7 +78,6 @@ def cell_frame(result: StudyResult) -> gpd.GeoDataFrame:
         served = np.bincount(res.serving_cell[res.serving_cell >= 0], minlength=len(c.cell_id))
         for k, cell_id in enumerate(c.cell_id):
             site = result.sites[int(c.site_index[k])]
-            sel = res.serving_cell == k
             rows.append(
                 {
                     "band": label,
@@ -89,7 +88,7 @@ def cell_frame(result: StudyResult) -> gpd.GeoDataFrame:
                     "subband": int(c.subband[k]),
                     "area_km2": float(res.cell_area_km2[k]),
                     "users": float(n_user[k]) if params.bandwidth == "seed" else None,
-                    "bandwidth_mhz": float(res.bandwidth_hz[sel][0] / 1e6) if sel.any() else None,
+                    "bandwidth_mhz": (float(res.cell_bandwidth_hz[k] / 1e6) if served[k] else None),
                     "receivers": int(served[k]),
                 }
             )

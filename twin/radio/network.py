@@ -109,24 +109,64 @@ class BandResult:
     :func:`serve_receivers`) have serving site/cell -1, LoS False, NaN distance, loss,
     power, SINR and bandwidth, capacity 0 and the user type of an NLoS edge user.
 
-    Integer arrays are as narrow as their values (memory grows with the receivers):
-    ``serving_site`` and ``serving_cell`` int32, ``user_type`` (1-8) int8.
+    Memory grows with the receivers, so a receiver costs 37 bytes per band: the
+    arrays stored are as narrow as their values (``serving_cell`` int32, ``user_type``
+    (1-8) int8), and ``serving_site``, ``los``, ``edge``, ``bandwidth_hz`` and
+    ``capacity_mbps`` are computed from them when read (each read makes a new array,
+    bit-for-bit the values :func:`finish_band` derived them from: read once, keep it).
     """
 
     freq_ghz: float
-    serving_site: IndexArray
     serving_cell: IndexArray
-    los: BoolArray
     d2d_m: FloatArray
     path_loss_db: FloatArray
     rsrp_dbm: FloatArray
     sinr_db: FloatArray
-    bandwidth_hz: FloatArray
-    capacity_mbps: FloatArray
     user_type: npt.NDArray[np.int8]
-    edge: BoolArray
     cells: Cells
     cell_area_km2: FloatArray
+    #: (C,) bandwidth of each cell, Hz (from its best-server area with ``bandwidth="seed"``)
+    cell_bandwidth_hz: FloatArray
+    #: cap on the spectral efficiency of the capacity, bit/s/Hz (None: none)
+    max_spectral_efficiency: float | None = None
+
+    @property
+    def serving_site(self) -> IndexArray:
+        """Site (index into the study's sites) of each receiver's serving cell, -1 if none."""
+        site = self.cells.site_index.astype(np.int32)[np.maximum(self.serving_cell, 0)]
+        site[self.serving_cell < 0] = -1
+        return site
+
+    @property
+    def los(self) -> BoolArray:
+        """LoS to the serving site (False when unserved): the user type's LoS bit."""
+        return np.asarray((self.user_type - 1) & 4 != 0)
+
+    @property
+    def edge(self) -> BoolArray:
+        """Cell-edge user (True when unserved): the user type's centre bit unset."""
+        return np.asarray((self.user_type - 1) & 1 == 0)
+
+    @property
+    def bandwidth_hz(self) -> FloatArray:
+        """Bandwidth of each receiver's serving cell, Hz (NaN when unserved)."""
+        served = self.serving_cell >= 0
+        bw = np.full(self.serving_cell.size, np.nan)
+        bw[served] = self.cell_bandwidth_hz[self.serving_cell[served]]
+        return bw
+
+    @property
+    def capacity_mbps(self) -> FloatArray:
+        """Shannon capacity of each receiver, Mbit/s (0 when unserved)."""
+        served = self.serving_cell >= 0
+        cap = np.zeros(self.serving_cell.size)
+        cap[served] = shannon_capacity_bps(
+            self.cell_bandwidth_hz[self.serving_cell[served]],
+            self.sinr_db[served],
+            max_spectral_efficiency=self.max_spectral_efficiency,
+        )
+        cap /= 1e6
+        return cap
 
 
 def check_band_ranges(sites: Sequence[Site], bands_ghz: Sequence[float]) -> None:
@@ -519,51 +559,37 @@ def finish_band(
             )
         bw_cell = np.full(n_cells, params.channel_bandwidth_mhz[label] * 1e6 / params.reuse)
     n = best.size
-    bw = np.full(n, np.nan)
     sinr = np.full(n, np.nan)
-    cap = np.zeros(n)
-    edge = np.ones(n, dtype=np.bool_)
     user_type = np.empty(n, dtype=np.int8)
-    site = np.empty(n, dtype=np.int32)
-    site_index = cells.site_index.astype(np.int32)
     r_cell = np.sqrt(area_km2 / 2.6) * 1000.0
     los_serv = serving.los
-    # by chunks of receivers (every value is the receiver's own): bounded temporaries
+    # by chunks of receivers (every value is the receiver's own): bounded temporaries;
+    # the bandwidth, capacity, edge flag and serving site are derived when read
+    # (BandResult), from the same values as here
     for lo in range(0, n, CHUNK_ELEMENTS):
         rows = slice(lo, min(n, lo + CHUNK_ELEMENTS))
-        best_c = best[rows]
         ok = served[rows]
-        b = best_c[ok]
-        bw_c, sinr_c, cap_c, edge_c = bw[rows], sinr[rows], cap[rows], edge[rows]  # views
-        bw_c[ok] = bw_cell[b]
-        noise = noise_power_dbm(bw_c[ok], noise_figure_db=params.noise_figure_db)
+        b = best[rows][ok]
+        sinr_c = sinr[rows]  # a view
+        noise = noise_power_dbm(bw_cell[b], noise_figure_db=params.noise_figure_db)
         sinr_c[ok] = sinr_db(serving.rsrp_dbm[rows][ok], serving.interference_mw[rows][ok], noise)
-        cap_c[ok] = shannon_capacity_bps(
-            bw_c[ok], sinr_c[ok], max_spectral_efficiency=params.max_spectral_efficiency
-        )
+        edge_c = np.ones(ok.size, dtype=np.bool_)
         edge_c[ok] = serving.d2d_m[rows][ok] > params.edge_fraction * r_cell[b]
         user_type[rows] = (
             1 + 4 * los_serv[rows].astype(np.int8) + 2 * (~indoor[rows]).astype(np.int8) + (~edge_c)
         )
-        site_c = site_index[np.maximum(best_c, 0)]
-        site_c[~ok] = -1
-        site[rows] = site_c
-    cap /= 1e6  # Mbit/s
     return BandResult(
         freq_ghz=freq_ghz,
-        serving_site=site,
         serving_cell=best.astype(np.int32, copy=False),
-        los=los_serv,
         d2d_m=serving.d2d_m,
         path_loss_db=serving.path_loss_db,
         rsrp_dbm=serving.rsrp_dbm,
         sinr_db=sinr,
-        bandwidth_hz=bw,
-        capacity_mbps=cap,
         user_type=user_type,
-        edge=edge,
         cells=cells,
         cell_area_km2=area_km2,
+        cell_bandwidth_hz=np.asarray(bw_cell, dtype=float),
+        max_spectral_efficiency=params.max_spectral_efficiency,
     )
 
 
