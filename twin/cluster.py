@@ -60,6 +60,19 @@ class LocalRunner:
             yield compute_tile(ctx, task)
 
 
+def _warm_worker() -> bool:
+    """Run on every worker when a runner opens: one thread for the LoS kernel, and the
+    compiled kernels loaded (from numba's cache) by a tiny LoS query, so that the first
+    tile of each worker does not pay for it."""
+    import numba
+
+    numba.set_num_threads(1)
+    from twin.visibility.fast import warm_up
+
+    warm_up()
+    return True
+
+
 def _compute_tile_on_worker(ctx: TileContext, task: TileTask) -> TileOutput:
     """A dask task: one tile, the LoS kernel on this task's thread only."""
     import numba
@@ -90,6 +103,10 @@ class DaskRunner:
         self.no_worker_timeout_s = no_worker_timeout_s
         workers = client.scheduler_info().get("workers", {})
         self.slots = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+        try:
+            client.run(_warm_worker)
+        except Exception as exc:  # e.g. twin missing on a worker: run() says it clearly
+            log.debug("warming the workers failed: %s", exc)
 
     def _n_workers(self) -> int:
         # a lambda travels by value: the scheduler need not have twin installed

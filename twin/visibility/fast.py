@@ -1180,6 +1180,20 @@ def _fast_kernel(
         )
 
 
+def warm_up() -> None:
+    """Load (or compile) the kernels of :func:`build_fast_raster` and :func:`los_fast`
+    with a one-building query, e.g. on a fresh dask worker before its first tile."""
+    import geopandas as gpd
+    import shapely
+
+    box = gpd.GeoDataFrame(
+        {"height_m": [10.0], "min_height_m": [0.0]}, geometry=[shapely.box(0.0, 0.0, 10.0, 10.0)]
+    )
+    prisms = BuildingPrisms.from_geodataframe(box)
+    rx = np.array([[-5.0, 5.0, 1.5], [5.0, 5.0, 1.5]])
+    los_fast(prisms, rx, np.array([-1, 0]), np.array([[20.0, 5.0, 20.0]]), max_distance_m=1e3)
+
+
 def building_boxes_m(prisms: BuildingPrisms) -> np.ndarray:
     """Bounding box (xmin, ymin, xmax, ymax) of each building's parts, metres, shape
     (buildings, 4); a building without parts gets an empty box (+inf, -inf)."""
