@@ -51,7 +51,19 @@ TARGETS = {
 
 
 def _peak_mb() -> float:
-    """Peak resident memory of this process, MiB (Linux reports KiB)."""
+    """Peak resident memory of this process, MiB.
+
+    On Linux the high-water mark of this process's own address space (``VmHWM``):
+    ``ru_maxrss`` also keeps the resident size of the parent at the fork, which made
+    a case started from a large benchmark process look as large as its parent.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kib / 1024.0 if sys.platform != "darwin" else kib / 2**20
 
