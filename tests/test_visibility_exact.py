@@ -219,3 +219,29 @@ def test_a_raster_of_an_older_layout_is_rebuilt() -> None:
     tx = np.array([[0.0, 8.0, 5.0], [0.0, 0.0, 5.0]])  # beside the box / through it
     out = los_fast(p, rx, np.array([-1]), tx, raster=stale)
     assert out[0].tolist() == [True, False]
+
+
+def test_tile_pyramid_is_the_max_of_each_tile_at_every_level() -> None:
+    from twin.visibility.fast import tile_pyramid
+
+    rng = np.random.default_rng(3)
+    cells = np.where(rng.random((70, 45)) < 0.3, rng.uniform(0, 60, (70, 45)), -np.inf)
+    t = 4
+    top0 = np.array([[cells[r:r + t, c:c + t].max() for c in range(0, 45, t)]
+                     for r in range(0, 70, t)])  # fmt: skip
+    pyramid = tile_pyramid(top0, 3)
+    offset = 0
+    for k in range(3):
+        size = t * 4**k
+        want = np.array([[cells[r:r + size, c:c + size].max() for c in range(0, 45, size)]
+                         for r in range(0, 70, size)])  # fmt: skip
+        got = pyramid[offset : offset + want.size].reshape(want.shape)
+        assert np.array_equal(got, want), f"level {k}"
+        offset += want.size
+    assert offset == pyramid.size
+
+
+def test_warm_up_answers_its_one_building_query() -> None:
+    from twin.visibility.fast import warm_up
+
+    assert warm_up().tolist() == [[False], [True]]

@@ -106,7 +106,7 @@ class DaskRunner:
         try:
             client.run(_warm_worker)
         except Exception as exc:  # e.g. twin missing on a worker: run() says it clearly
-            log.debug("warming the workers failed: %s", exc)
+            log.warning("could not warm the dask workers (the run will say why): %s", exc)
 
     def _n_workers(self) -> int:
         # a lambda travels by value: the scheduler need not have twin installed

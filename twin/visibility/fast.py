@@ -9,7 +9,8 @@ The prisms are rasterised once (:func:`build_fast_raster`) into cells of ``res_m
   every building that touches it;
 * other cells are empty; each cell also has a one-byte ``hint``: the highest roof
   touching it (whole metres, rounded up), or for an empty cell the chessboard distance to
-  the nearest non-empty cell; each 16 x 16 tile knows its highest roof.
+  the nearest non-empty cell; tiles of 16, 64 and 256 cells know their highest roof
+  (:func:`tile_pyramid`).
 
 For each (receiver, site) pair, with B the receiver (indoors: first B as well, see below)
 and A the antenna:
@@ -19,7 +20,8 @@ and A the antenna:
    building's bottom and top, is strictly inside that prism, so the pair is blocked for
    certain. Most blocked pairs end here, after a few byte reads.
 2. **Walk.** Otherwise the segment is walked from B towards A with the Amanatides-Woo
-   traversal, jumping across empty squares and across tiles it passes above. Over each
+   traversal, jumping across empty squares and across the largest tiles it passes above;
+   the buildings deferred so far are decided each time it enters a new tile. Over each
    cell the segment's height range ``[z_lo, z_hi]`` is exact (z is linear). A solid cell
    of another building whose open interval ``(min_height_m, height_m)`` overlaps the
    range by more than ``1e-6`` m blocks the pair for certain and ends the walk; the
@@ -1180,9 +1182,11 @@ def _fast_kernel(
         )
 
 
-def warm_up() -> None:
+def warm_up() -> np.ndarray:
     """Load (or compile) the kernels of :func:`build_fast_raster` and :func:`los_fast`
-    with a one-building query, e.g. on a fresh dask worker before its first tile."""
+    with a one-building query, e.g. on a fresh dask worker before its first tile; returns
+    its answer (a 10 m box, an antenna east of it, a receiver west of it behind the box
+    and one inside it facing the antenna: ``[[False], [True]]``)."""
     import geopandas as gpd
     import shapely
 
@@ -1191,7 +1195,9 @@ def warm_up() -> None:
     )
     prisms = BuildingPrisms.from_geodataframe(box)
     rx = np.array([[-5.0, 5.0, 1.5], [5.0, 5.0, 1.5]])
-    los_fast(prisms, rx, np.array([-1, 0]), np.array([[20.0, 5.0, 20.0]]), max_distance_m=1e3)
+    return los_fast(
+        prisms, rx, np.array([-1, 0]), np.array([[20.0, 5.0, 20.0]]), max_distance_m=1e3
+    )
 
 
 def building_boxes_m(prisms: BuildingPrisms) -> np.ndarray:
