@@ -41,7 +41,10 @@ def test_targets_and_text_report() -> None:
                 "cpu_ratio": 4.1,
                 "peak_ratio": 1.4,
             },
-            "dask": {"runs": [run, big], "tiles_speedup": 1.875, "study_speedup": 1.1},
+            "dask": {
+                "auto_radius": {"runs": [run, big], "tiles_speedup": 1.875, "study_speedup": 1.1},
+                "fixed_radius": {"runs": [run, big], "tiles_speedup": 1.5, "study_speedup": 1.0},
+            },
         },
     }
     site = {"site": "U01", "model": "uma", "study_receivers": 100, "fast_study_s": 0.010,
@@ -59,11 +62,14 @@ def test_targets_and_text_report() -> None:
     site["fast_vs_exact"] = 1.0
     assert t["4x_area_time_fixed_radius"]["holds"]
     assert not t["4x_area_peak_memory_fixed_radius"]["holds"]
-    assert t["2_vs_1_dask_workers"] == {"value": 1.88, "holds": True}
+    # the dask target is checked on the default study (automatic radius)
+    assert t["2_vs_1_dask_workers"] == {"value": 1.88, "holds": True, "fixed_radius_value": 1.5}
     report["targets"] = t
     text = format_report(report)
     assert "4x area: time x4.20 (CPU time x4.10), peak memory x1.40" in text
     assert "does NOT hold" in text
+    assert "2 vs 1 workers (fixed_radius): tile pass x1.50, study x1.00" in text
+    assert "2_vs_1_dask_workers: 1.88 (fixed radius: 1.5) -> holds" in text
     assert "U02 (uma): fast 20.0 ms wall, 18.0 ms CPU (100.00 % = exact)" in text
     assert "visibility_vs_gdal_per_site: 1.0 (per CPU second: 0.83) -> holds" in text
     assert machine()["cpu_count"] >= 1
@@ -80,6 +86,7 @@ def test_twin_bench_json_on_a_small_synthetic_city() -> None:
     report = json.loads(res.output)
     sc = report["scaling"]
     assert [r["spec"]["area_km2"] for r in sc["fixed_radius"]["runs"]] == [0.3, 1.2]
-    assert [r["spec"]["workers"] for r in sc["dask"]["runs"]] == [1, 2]
+    for label in ("auto_radius", "fixed_radius"):
+        assert [r["spec"]["workers"] for r in sc["dask"][label]["runs"]] == [1, 2]
     assert "2_vs_1_dask_workers" in report["targets"]
     assert report["machine"]["cpu_count"] >= 1

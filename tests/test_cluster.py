@@ -4,9 +4,11 @@ a local cluster, and the errors of an address that does not answer (twin.cluster
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -19,8 +21,9 @@ from click.testing import CliRunner
 
 from tests.scale_inputs import write_footprint_scenario
 from twin.cli.main import cli
-from twin.cluster import check_scheduler_address, connect, open_runner
+from twin.cluster import DaskRunner, check_scheduler_address, connect, open_runner
 from twin.errors import ClusterError, InputError
+from twin.io.shared_raster import PREFIX
 from twin.sources.scenario_file import read_scenario
 from twin.study import StudyOptions, run_study
 
@@ -108,14 +111,34 @@ def _assert_same(a, b) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_tiles_on_a_real_dask_cluster_give_the_single_process_result(
-    dask_cluster: str, scenario_path: Path
+    dask_cluster: str, scenario_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     sc = read_scenario(scenario_path)
     local = run_study(sc, options=StudyOptions(tile_cells=8))
-    with open_runner(scheduler=dask_cluster) as runner:
-        assert "2 workers" in runner.description
-        remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
+    with caplog.at_level(logging.INFO, logger="twin.cluster"):
+        with open_runner(scheduler=dask_cluster) as runner:
+            assert "2 workers" in runner.description
+            remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
     assert remote.timings_s["tiles"] > 0
+    _assert_same(local, remote)
+    # the workers run on this machine: they mapped the raster from shared files
+    assert "visibility raster shared with the workers" in caplog.text
+    assert not list(Path(tempfile.gettempdir()).glob(f"{PREFIX}*"))
+    assert not list(Path("/dev/shm").glob(f"{PREFIX}*"))
+
+
+def test_workers_given_a_copy_of_the_raster_give_the_same_result(
+    dask_cluster: str, scenario_path: Path
+) -> None:
+    """The path of workers on other machines: the raster is sent to each of them."""
+    sc = read_scenario(scenario_path)
+    local = run_study(sc, options=StudyOptions(tile_cells=8))
+    client = connect(dask_cluster)
+    try:
+        runner = DaskRunner(client, "test cluster", share_raster=False)
+        remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
+    finally:
+        client.close()
     _assert_same(local, remote)
 
 

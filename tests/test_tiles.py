@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from twin.city.synthetic import synthetic_city
+from twin.cluster import LocalRunner
 from twin.errors import InputError
 from twin.radio.network import RadioParams, analyse_band
 from twin.radio.reach import best_case_rx_dbm, noise_floor_dbm, site_radius_m
 from twin.scenario import Scenario
 from twin.sites import Site
 from twin.study import StudyOptions, StudyResult, radio_params, run_study, shadow_unit_fields
-from twin.tiles import tile_indices
+from twin.tiles import radio_blocks, tile_indices
 
 BAND_FIELDS = (
     "serving_site", "serving_cell", "los", "d2d_m", "path_loss_db", "rsrp_dbm", "sinr_db",
@@ -104,6 +105,50 @@ def test_tiled_run_equals_one_tile_bit_for_bit(small_city, radio) -> None:  # ty
     if "max_site_distance_m" in radio:
         assert whole.site_radius_m is not None and np.all(whole.site_radius_m < 400)
     assert_same_results(whole, tiled)
+
+
+class _OnePassRunner(LocalRunner):
+    """The tiles in this process, each tile's LoS and radio work in one task, as on dask."""
+
+    fuse_passes = True
+
+
+@pytest.mark.parametrize(
+    "radio",
+    [{}, {"max_site_distance_m": 250.0, "shadowing": "field"}],
+    ids=["auto-radius", "radius-and-shadow-field"],
+)
+def test_one_pass_with_radio_blocks_equals_two_passes(small_city, radio, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A dask-style task (LoS, then the radio work by blocks of RADIO_TILE_CELLS cells
+    inside the tile) gives the two-pass result bit for bit."""
+    # blocks of 16 cells (160 m) instead of 64: the 600 m city is cut into several
+    monkeypatch.setattr("twin.study.RADIO_TILE_CELLS", 16)
+    sc = synthetic_scenario(**radio)
+    two = run_study(sc, city=small_city, options=StudyOptions(tile_cells=9))
+    one = run_study(
+        sc, city=small_city, options=StudyOptions(tile_cells=100_000, runner=_OnePassRunner())
+    )
+    # the single tile is cut into several radio blocks
+    g = one.grid
+    t = g.spec.transform
+    blocks = radio_blocks(g.x_m, g.y_m, (t.c, t.f), 16 * abs(t.a))
+    assert len(blocks) >= 9
+    assert_same_results(two, one)
+
+
+def test_radio_blocks_are_squares_of_the_given_side() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-50.0, 250.0, 500)
+    y = rng.uniform(-100.0, 90.0, 500)
+    blocks = radio_blocks(x, y, (0.0, 0.0), 40.0)
+    assert np.array_equal(np.sort(np.concatenate(blocks)), np.arange(500))
+    for b in blocks:
+        assert np.all(np.diff(b) > 0)
+        assert np.unique(np.floor(x[b] / 40.0)).size == 1
+        assert np.unique(np.floor(y[b] / 40.0)).size == 1
+    assert len(blocks) == len({(np.floor(x[b[0]] / 40), np.floor(y[b[0]] / 40)) for b in blocks})
+    one = radio_blocks(x, y, (0.0, 0.0), None)
+    assert len(one) == 1 and np.array_equal(one[0], np.arange(500))
 
 
 def test_tiled_run_equals_the_vectorised_band_analysis(small_city) -> None:  # type: ignore[no-untyped-def]

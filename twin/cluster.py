@@ -10,9 +10,12 @@
   ``dask worker`` processes, with `twin` installed on the workers).
 
 On dask, the shared part of the work (:class:`twin.tiles.TileContext`: prisms, the
-visibility raster, sites, bands) is sent once to every worker and each tile is one task;
-a task runs the LoS kernel on one thread, so that a worker's threads are its tasks. The
-results do not depend on where the tiles ran.
+visibility raster, sites, bands) is sent once to every worker and each tile is one task
+that traces the tile's LoS and then does its radio work (one pass over the tiles);
+a task runs the LoS kernel on one thread, so that a worker's threads are its tasks.
+Workers on this machine map the visibility raster from shared files instead of
+receiving a copy (:mod:`twin.io.shared_raster`). The results do not depend on where the
+tiles ran.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from typing import Any, Protocol
 
 from twin.errors import ClusterError, InputError
@@ -42,6 +46,10 @@ class TileRunner(Protocol):
     description: str
     #: how many tiles run at once
     slots: int
+    #: True: a study runs each tile's LoS and radio work in one task (the workers hold
+    #: the visibility raster in their own memory); False: two passes over the tiles, so
+    #: that this process never holds the raster and the radio results together
+    fuse_passes: bool
 
     def run(self, ctx: TileContext, tasks: Sequence[TileTask]) -> Iterator[TileOutput]:
         """Outputs of ``compute_tile(ctx, task)`` for every task, in any order."""
@@ -53,6 +61,7 @@ class LocalRunner:
 
     description = "in process"
     slots = 1
+    fuse_passes = False
 
     def run(self, ctx: TileContext, tasks: Sequence[TileTask]) -> Iterator[TileOutput]:
         """See :class:`TileRunner`."""
@@ -61,12 +70,13 @@ class LocalRunner:
 
 
 def _warm_worker() -> bool:
-    """Run on every worker when a runner opens: one thread for the LoS kernel, and the
-    compiled kernels loaded (from numba's cache) by a tiny LoS query, so that the first
-    tile of each worker does not pay for it."""
+    """Run on every worker when a runner opens: one thread for the LoS kernel, the
+    modules of a tile imported and the compiled kernels loaded (from numba's cache) by a
+    tiny LoS query, so that the first tile of each worker does not pay for them."""
     import numba
 
     numba.set_num_threads(1)
+    import twin.tiles  # noqa: F401  (the radio pass's modules: about 0.4 s)
     from twin.visibility.fast import warm_up
 
     warm_up()
@@ -93,12 +103,23 @@ class DaskRunner:
     no_worker_timeout_s
         A run fails when the cluster has had no worker for this long (its workers died
         or left), instead of waiting for ever.
+    share_raster
+        Workers on this machine map the visibility raster from shared files instead of
+        receiving a copy each (:mod:`twin.io.shared_raster`); False: always a copy.
     """
 
+    fuse_passes = True
+
     def __init__(
-        self, client: Any, description: str, *, no_worker_timeout_s: float = CONNECT_TIMEOUT_S
+        self,
+        client: Any,
+        description: str,
+        *,
+        no_worker_timeout_s: float = CONNECT_TIMEOUT_S,
+        share_raster: bool = True,
     ) -> None:
         self.client = client
+        self.share_raster = share_raster
         self.description = description
         self.no_worker_timeout_s = no_worker_timeout_s
         workers = client.scheduler_info().get("workers", {})
@@ -114,10 +135,40 @@ class DaskRunner:
 
     def run(self, ctx: TileContext, tasks: Sequence[TileTask]) -> Iterator[TileOutput]:
         """See :class:`TileRunner`."""
-        from distributed import KilledWorker, as_completed
-
         if not tasks:
             return
+        with ExitStack() as stack:
+            yield from self._run(self._same_machine_context(ctx, stack), tasks)
+
+    def _same_machine_context(self, ctx: TileContext, stack: ExitStack) -> TileContext:
+        """``ctx`` with its raster in memory-mapped files (:mod:`twin.io.shared_raster`)
+        when every worker sees them (runs on this machine), else ``ctx`` itself; the files
+        go when ``stack`` closes."""
+        if ctx.raster is None or not self.share_raster:
+            return ctx
+        from twin.io.shared_raster import (
+            folder_visible,
+            raster_nbytes,
+            share_raster,
+            shared_raster_dir,
+        )
+
+        try:
+            folder, token = stack.enter_context(shared_raster_dir(raster_nbytes(ctx.raster)))
+            mapped = share_raster(ctx.raster, folder)
+            seen = self.client.run(folder_visible, str(folder), token)
+        except OSError as exc:  # no room, or a worker that does not answer: send a copy
+            log.info("raster not shared through files (%s); each worker gets a copy", exc)
+            return ctx
+        if not seen or not all(seen.values()):
+            log.info("some dask workers run on another machine; each worker gets a copy")
+            return ctx
+        log.info("visibility raster shared with the workers through %s", folder)
+        return replace(ctx, raster=mapped)
+
+    def _run(self, ctx: TileContext, tasks: Sequence[TileTask]) -> Iterator[TileOutput]:
+        from distributed import KilledWorker, as_completed
+
         try:
             shared = self.client.scatter(ctx, broadcast=True, hash=False)
             futures = [
@@ -171,6 +222,18 @@ class DaskRunner:
                 future.release()
             del shared
 
+
+#: dask settings of a local cluster: its scheduler, nannies and workers share the
+#: machine's cores with the tiles, so their periodic work is made rarer (by default the
+#: event loop's tick every 20 ms, the nannies' memory checks every 100 ms and the
+#: workers' profiler every 10 ms cost about a tenth of a core while the tiles run)
+QUIET_CONFIG: dict[str, Any] = {
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.worker.profile.enabled": False,
+    "distributed.scheduler.work-stealing-interval": "1s",
+}
 
 #: seconds between checks that the cluster still has workers
 _POLL_S = 1.0
@@ -263,7 +326,7 @@ def open_runner(
     environ = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
     environ = {k: v for k, v in environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
     try:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ, **QUIET_CONFIG}):
             cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,

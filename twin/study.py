@@ -51,6 +51,7 @@ from twin.tiles import (
     TILE_CELLS,
     PackedLoS,
     TileContext,
+    TileOutput,
     TileTasks,
     link_shadow_units,
     tile_indices,
@@ -460,64 +461,68 @@ def run_study(
         runner.description,
         _radius_text(radius),
     )
-    # Two passes over the tiles, so that the visibility raster (about 6 bytes per m2 of
-    # city) and the radio pass's per-receiver results are never in memory together:
-    # 1. the LoS of each tile (no band: no radio work);
-    vis_ctx = TileContext(
-        prisms=prisms,
-        raster=raster,
-        visibility=r.visibility,
-        sites=site_list,
-        tx_xyz_m=tx_xyz_m,
-        site_radius_m=radius,
-        bands={},
-        params=params,
-        known_sites=known if known.size else None,
-    )
-    vis_s = radio_s = 0.0
-    pairs = 0
-    t0 = time.perf_counter()
-    for out in runner.run(vis_ctx, TileTasks(grid, tiles, known_los=los_bits, known_sites=known)):
-        los_bits.put(out.index, out.site_cols, out.los)
-        vis_s += out.visibility_s
-        pairs += out.pairs
-        del out  # not held while the next tile runs
-    del vis_ctx, raster
-    if opts.cache is not None:
-        store_los_columns(opts.cache, los_keys, los_bits, known)
-    los = los_bits  # stays packed: the radio pass reads each tile's rows from it
-    # 2. the best server and interference of each tile, from the LoS of pass 1.
-    say("radio")
-    every_site = np.arange(m, dtype=np.int64)
-    radio_ctx = TileContext(
-        prisms=prisms,
-        raster=None,
-        visibility=r.visibility,
-        sites=site_list,
-        tx_xyz_m=tx_xyz_m,
-        site_radius_m=radius,
-        bands=cells,
-        params=params,
-        known_sites=every_site if m else None,
-    )
-    serving = {label: Serving.empty(n) for label in cells}
-    # smaller tiles than the LoS pass: a tile's radio work is its receivers times the
-    # sites reaching any of them, and a smaller tile is reached by fewer far sites
+    # the radio work of a tile goes by blocks of at most RADIO_TILE_CELLS cells: a
+    # block's radio work is its receivers times the sites reaching any of them, and a
+    # small block is reached by fewer far sites
     radio_cells = min(tile_cells, RADIO_TILE_CELLS)
-    radio_tiles = (
-        tiles
-        if radio_cells == tile_cells
-        else sorted(tile_indices(grid, radio_cells), key=lambda i: -i.size)
-    )
-    for out in runner.run(
-        radio_ctx, TileTasks(grid, radio_tiles, known_los=los, known_sites=every_site)
-    ):
-        for label, part in out.serving.items():
-            serving[label].put(out.index, part)
-        vis_s += out.visibility_s
-        radio_s += out.radio_s
-        del out  # not held while the next tile runs
-    del radio_ctx
+    t = grid.spec.transform
+    radio_origin_m = (float(t.c), float(t.f))
+    radio_block_m = radio_cells * abs(float(t.a))
+    ctx_args: dict[str, Any] = {
+        "prisms": prisms,
+        "visibility": r.visibility,
+        "sites": site_list,
+        "tx_xyz_m": tx_xyz_m,
+        "site_radius_m": radius,
+        "params": params,
+    }
+    t0 = time.perf_counter()
+    tasks = TileTasks(grid, tiles, known_los=los_bits, known_sites=known)
+    if runner.fuse_passes:
+        # One pass: each task traces its tile's LoS, then its radio work. The workers hold
+        # the raster in their own memory, and this process only gathers the results.
+        serving = {label: Serving.empty(n) for label in cells}
+        ctx = TileContext(
+            **ctx_args,
+            raster=raster,
+            bands=cells,
+            known_sites=known if known.size else None,
+            radio_origin_m=radio_origin_m,
+            radio_block_m=radio_block_m,
+        )
+        totals = _gather(runner.run(ctx, tasks), los_bits=los_bits, serving=serving)
+        del ctx, raster
+        if opts.cache is not None:
+            store_los_columns(opts.cache, los_keys, los_bits, known)
+    else:
+        # Two passes, so that the visibility raster (about 5 bytes per m2 of city) and the
+        # radio pass's per-receiver results are never in this process's memory together:
+        # 1. the LoS of each tile (no band: no radio work);
+        vis_ctx = TileContext(
+            **ctx_args, raster=raster, bands={}, known_sites=known if known.size else None
+        )
+        totals = _gather(runner.run(vis_ctx, tasks), los_bits=los_bits)
+        del vis_ctx, raster
+        if opts.cache is not None:
+            store_los_columns(opts.cache, los_keys, los_bits, known)
+        # 2. the best server and interference of each tile, from the LoS of pass 1, on
+        # tiles of the radio block's size (the results allocated only now).
+        serving = {label: Serving.empty(n) for label in cells}
+        say("radio")
+        every_site = np.arange(m, dtype=np.int64)
+        radio_ctx = TileContext(
+            **ctx_args, raster=None, bands=cells, known_sites=every_site if m else None
+        )
+        radio_tiles = (
+            tiles
+            if radio_cells == tile_cells
+            else sorted(tile_indices(grid, radio_cells), key=lambda i: -i.size)
+        )
+        radio_tasks = TileTasks(grid, radio_tiles, known_los=los_bits, known_sites=every_site)
+        totals += _gather(runner.run(radio_ctx, radio_tasks), serving=serving)
+        del radio_ctx
+    los = los_bits
+    vis_s, radio_s, pairs = float(totals[0]), float(totals[1]), int(totals[2])
     timings["visibility"] = round(timings.get("visibility", 0.0) + vis_s, 3)
     timings["radio"] = round(radio_s, 3)
     timings["tiles"] = round(time.perf_counter() - t0, 3)
@@ -546,6 +551,26 @@ def run_study(
         timings_s=timings,
         site_radius_m=radius,
     )
+
+
+def _gather(
+    outputs: Iterator[TileOutput],
+    *,
+    los_bits: PackedLoS | None = None,
+    serving: dict[str, Serving] | None = None,
+) -> np.ndarray:
+    """Write the tiles' LoS into ``los_bits`` and their best servers into ``serving``
+    (each when given) as they come; returns (visibility seconds, radio seconds, pairs)."""
+    totals = np.zeros(3)
+    for out in outputs:
+        if los_bits is not None:
+            los_bits.put_packed(out.index, out.site_cols, out.los_bits)
+        if serving is not None:
+            for label, part in out.serving.items():
+                serving[label].put(out.index, part)
+        totals += (out.visibility_s, out.radio_s, out.pairs)
+        del out  # not held while the next tile runs
+    return totals
 
 
 def check_reach(

@@ -78,6 +78,11 @@ class TileContext:
     known_sites
         Increasing indices of the sites whose LoS the tasks bring (:attr:`TileTask.known_los`)
         and that are not traced again; None: none.
+    radio_origin_m, radio_block_m
+        The radio work of a tile is done by square blocks of ``radio_block_m`` metres,
+        aligned on the point ``radio_origin_m`` (x, y): a block's radio work is its
+        receivers times the sites reaching any of them, and a small block is reached by
+        fewer far sites than a large tile. None: the whole tile at once.
     """
 
     prisms: BuildingPrisms
@@ -89,6 +94,8 @@ class TileContext:
     bands: dict[str, BandCells]
     params: RadioParams
     known_sites: IntArray | None = None
+    radio_origin_m: tuple[float, float] = (0.0, 0.0)
+    radio_block_m: float | None = None
 
 
 class PackedLoS:
@@ -128,6 +135,15 @@ class PackedLoS:
         block = self.rows(index)
         block[:, site_cols] = los
         self.bits[index] = np.packbits(block, axis=1)
+
+    def put_packed(self, index: IntArray, site_cols: IntArray, bits: np.ndarray) -> None:
+        """:meth:`put` from the LoS packed along ``site_cols`` (:attr:`TileOutput.los_bits`);
+        written as is when ``site_cols`` are all the sites in order."""
+        if site_cols.size == self.n_sites and np.array_equal(site_cols, np.arange(self.n_sites)):
+            self.bits[index] = bits
+        else:
+            los = np.unpackbits(bits, axis=1, count=site_cols.size).view(np.bool_)
+            self.put(index, site_cols, los)
 
     def column(self, j: int) -> BoolArray:
         """(N,) bool: the LoS of every receiver to site ``j``."""
@@ -238,8 +254,10 @@ class TileOutput:
         (n,) receivers of the tile.
     site_cols
         (K,) increasing indices of the sites evaluated for the tile.
-    los
-        (n, K) LoS of the tile's receivers to those sites.
+    los_bits
+        (n, ceil(K / 8)) uint8: the LoS of the tile's receivers to those sites, packed
+        along the sites as in :class:`PackedLoS` (an eighth of the bytes to send back);
+        :attr:`los` unpacks it.
     serving
         Label -> best server of each receiver on each band.
     visibility_s, radio_s
@@ -250,11 +268,16 @@ class TileOutput:
 
     index: IntArray
     site_cols: IntArray
-    los: BoolArray
+    los_bits: npt.NDArray[np.uint8]
     serving: dict[str, Serving]
     visibility_s: float
     radio_s: float
     pairs: int
+
+    @property
+    def los(self) -> BoolArray:
+        """(n, K) bool LoS of the tile's receivers to the sites ``site_cols``."""
+        return np.unpackbits(self.los_bits, axis=1, count=self.site_cols.size).view(np.bool_)
 
 
 def tile_indices(grid: ReceiverGrid, tile_cells: int = TILE_CELLS) -> list[IntArray]:
@@ -357,6 +380,52 @@ def tile_los(ctx: TileContext, task: TileTask, site_cols: IntArray) -> tuple[Boo
     return los, pairs
 
 
+def radio_blocks(
+    x_m: FloatArray, y_m: FloatArray, origin_m: tuple[float, float], block_m: float | None
+) -> list[IntArray]:
+    """Positions of the points in each square block of ``block_m`` metres aligned on
+    ``origin_m`` (blocks in row-major order, positions increasing); None: one block."""
+    n = x_m.size
+    if block_m is None or n == 0:
+        return [np.arange(n, dtype=np.int64)]
+    bx = np.floor((x_m - origin_m[0]) / block_m).astype(np.int64)
+    by = np.floor((y_m - origin_m[1]) / block_m).astype(np.int64)
+    bx -= bx.min()
+    by -= by.min()
+    key = by * (int(bx.max()) + 1) + bx
+    order = np.argsort(key, kind="stable")
+    cuts = np.flatnonzero(np.diff(key[order])) + 1
+    return [np.asarray(part, dtype=np.int64) for part in np.split(order, cuts)]
+
+
+def _serve_block(
+    ctx: TileContext, task: TileTask, rows: IntArray, site_cols: IntArray, los: BoolArray
+) -> dict[str, Serving]:
+    """Best server of the receivers ``rows`` of a tile on every band, from their LoS
+    (len(rows), K) to the sites ``site_cols``."""
+    x_m, y_m = task.x_m[rows], task.y_m[rows]
+    shadow = None
+    if ctx.params.shadowing == "field" and site_cols.size:
+        shadow = link_shadow_units(
+            x_m, y_m, [ctx.sites[int(j)] for j in site_cols], los, ctx.params.seed
+        )
+    return {
+        label: serve_receivers(
+            band,
+            los,
+            site_cols,
+            x_m,
+            y_m,
+            task.rx_height_m[rows],
+            task.indoor[rows],
+            ctx.params,
+            shadow_unit=shadow,
+            site_radius_m=ctx.site_radius_m,
+        )
+        for label, band in ctx.bands.items()
+    }
+
+
 def compute_tile(ctx: TileContext, task: TileTask) -> TileOutput:
     """LoS and best server of the receivers of one tile (see the module notes)."""
     t0 = time.perf_counter()
@@ -370,31 +439,29 @@ def compute_tile(ctx: TileContext, task: TileTask) -> TileOutput:
         los[:, is_known] = task.known_los[:, np.searchsorted(known, site_cols[is_known])]
         los[:, ~is_known], pairs = tile_los(ctx, task, site_cols[~is_known])
     t1 = time.perf_counter()
-    shadow = None
-    if ctx.params.shadowing == "field" and site_cols.size and ctx.bands:
-        shadow = link_shadow_units(
-            task.x_m, task.y_m, [ctx.sites[int(j)] for j in site_cols], los, ctx.params.seed
-        )
-    serving = {
-        label: serve_receivers(
-            band,
-            los,
-            site_cols,
-            task.x_m,
-            task.y_m,
-            task.rx_height_m,
-            task.indoor,
-            ctx.params,
-            shadow_unit=shadow,
-            site_radius_m=ctx.site_radius_m,
-        )
-        for label, band in ctx.bands.items()
-    }
+    serving: dict[str, Serving] = {}
+    if ctx.bands:
+        blocks = radio_blocks(task.x_m, task.y_m, ctx.radio_origin_m, ctx.radio_block_m)
+        if len(blocks) == 1:
+            serving = _serve_block(ctx, task, np.arange(task.index.size), site_cols, los)
+        else:
+            serving = {label: Serving.empty(task.index.size) for label in ctx.bands}
+            for rows in blocks:
+                # the sites reaching this block, as positions in the tile's columns
+                cols = sites_reaching(
+                    task.x_m[rows],
+                    task.y_m[rows],
+                    ctx.tx_xyz_m[site_cols],
+                    ctx.site_radius_m[site_cols],
+                )
+                part = _serve_block(ctx, task, rows, site_cols[cols], los[np.ix_(rows, cols)])
+                for label, p in part.items():
+                    serving[label].put(rows, p)
     t2 = time.perf_counter()
     return TileOutput(
         index=task.index,
         site_cols=site_cols,
-        los=los,
+        los_bits=np.packbits(los, axis=1),
         serving=serving,
         visibility_s=t1 - t0,
         radio_s=t2 - t1,
