@@ -130,3 +130,13 @@ def test_missing_and_empty_sources(tmp_path: Path) -> None:
     garbage.write_bytes(b"not a pbf")
     with pytest.raises(SourceError):
         load_city(str(garbage))
+
+
+def test_merged_street_tags_are_sorted_and_unique(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    """osmnx merges the tags of simplified edges through sets; the twin writes them
+    sorted, so streets.geojson is the same on every run."""
+    values = [v for v in helsinki_city.streets["highway"] if ";" in v]
+    assert values  # Helsinki has merged edges (e.g. residential;unclassified)
+    for v in values:
+        parts = v.split(";")
+        assert parts == sorted(set(parts)), v

@@ -350,8 +350,10 @@ def _streets(
     edges = ox.graph_to_gdfs(projected, nodes=False, fill_edge_geometry=True)
 
     def flat(v: Any) -> str:
-        if isinstance(v, list):
-            return ";".join(str(x) for x in v)
+        # osmnx merges the tags of simplified edges through sets: sorted, so that a
+        # street's value is the same on every run
+        if isinstance(v, (list, set, tuple)):
+            return ";".join(sorted({str(x) for x in v}))
         return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
 
     highway = [flat(v) for v in edges.get("highway", pd.Series([""] * len(edges)))]
