@@ -203,6 +203,27 @@ def test_a_radius_that_leaves_receivers_without_a_site_is_refused(small_city) ->
         run_study(sc, city=small_city)
 
 
+def test_reach_check_per_band_with_one_site_covering_the_city(small_city) -> None:  # type: ignore[no-untyped-def]
+    """One site whose radius covers the whole city serves every band it radiates on; a
+    band it does not radiate on is still checked receiver by receiver."""
+    from twin.study import band_cells, check_reach
+
+    sc = synthetic_scenario(max_site_distance_m=1000.0)
+    r = run_study(sc, city=small_city)
+    params = radio_params(sc)
+    cells = {f: band_cells(f, r.sites, params.reuse) for f in sc.radio.bands_ghz}
+    uma = next(i for i, s in enumerate(r.sites) if s.model == "uma")
+    umi = next(i for i, s in enumerate(r.sites) if s.model == "umi")
+    assert r.sites[uma].serves(0.7) and not r.sites[umi].serves(0.7)
+    radius = np.full(len(r.sites), 1.0)
+    radius[uma] = 2000.0
+    check_reach(r.grid, r.sites, radius, cells)  # the UMa site reaches everyone
+    radius[uma], radius[umi] = 1.0, 2000.0
+    with pytest.raises(InputError, match=r"band 0\.7 within reach"):
+        check_reach(r.grid, r.sites, radius, {0.7: cells[0.7]})
+    check_reach(r.grid, r.sites, radius, {3.5: cells[3.5], 28.0: cells[28.0]})
+
+
 def test_unserved_receivers_of_the_band_analysis_are_marked(small_city) -> None:  # type: ignore[no-untyped-def]
     """analyse_band with a radius that reaches only some receivers (run_study refuses
     such a radius; the library function marks them)."""
