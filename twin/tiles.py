@@ -12,10 +12,11 @@ radio settings), so tiles can run in any order, in this process or on dask worke
 2. for each band, each receiver's best server, its power, loss, distance and LoS, and the
    co-channel interference (:func:`twin.radio.network.serve_receivers`).
 
-A study runs the tiles twice (:func:`twin.study.run_study`): once with no band (step 1
-only, with the raster), then with the bands, the LoS of step 1 given as known
-(:attr:`TileContext.known_sites`) and no raster, so that the raster and the radio
-results are not in memory together.
+In process, a study runs the tiles twice (:func:`twin.study.run_study`): once with no
+band (step 1 only, with the raster), then with the bands, the LoS of step 1 given as
+known (:attr:`TileContext.known_sites`) and no raster, so that the raster and the radio
+results are not in memory together. On dask, each task does both steps for its tile,
+step 2 by square blocks (:func:`radio_blocks`, :attr:`TileContext.radio_block_m`).
 
 What needs every receiver (best-server areas -> users -> bandwidth -> SINR, capacity) is
 done once all tiles are in (:func:`twin.radio.network.finish_band`). Every value of a
