@@ -63,3 +63,25 @@ def test_summary_reports_the_spectrum_value_table(helsinki_study) -> None:  # ty
         means = row["mean_capacity_mbps"]
         if means:
             assert row["band"] == max(means, key=means.get), t
+
+
+def test_city_los_comparison_site_by_site_equals_the_whole_matrix(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    """The site-by-site counts give what the (outdoor receivers x sites) matrices give."""
+    r = helsinki_study
+    g = r.grid
+    out = ~g.indoor
+    sx = np.array([s.x_m for s in r.sites])
+    sy = np.array([s.y_m for s in r.sites])
+    d2d = np.hypot(g.x_m[out, None] - sx[None, :], g.y_m[out, None] - sy[None, :])
+    max_m = float(min(1000.0, np.ceil(d2d.max() / 20.0) * 20.0))
+    want = los_share_by_distance(
+        r.los[out], d2d, bin_m=20.0, max_m=max_m, h_ut_m=r.scenario.grid.outdoor_height_m
+    )
+    got = city_los_comparison(r)
+    assert got.pairs.sum() > 10_000
+    for name in ("d_lo_m", "d_hi_m", "pairs", "los_share", "p_umi", "p_uma"):
+        a, b = getattr(want, name), getattr(got, name)
+        assert np.array_equal(a, b, equal_nan=True), name
+    # a smaller city than the cap: the bins stop at the largest distance
+    small = city_los_comparison(r, max_m=200.0)
+    assert small.d_hi_m[-1] == 200.0 and np.array_equal(small.pairs, got.pairs[:10])

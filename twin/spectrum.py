@@ -167,11 +167,27 @@ def los_share_by_distance(
     for outdoor users; indoor users take the LoS state of their building's wall).
     """
     edges = np.arange(0.0, max_m + bin_m, bin_m)
-    idx = np.digitize(d2d_m.ravel(), edges) - 1
-    ok = (idx >= 0) & (idx < edges.size - 1)
-    n_bins = edges.size - 1
-    pairs = np.bincount(idx[ok], minlength=n_bins)
-    hits = np.bincount(idx[ok], weights=los.ravel()[ok].astype(float), minlength=n_bins)
+    pairs, hits = los_counts_by_distance(los, d2d_m, edges)
+    return los_comparison(edges, pairs, hits, h_ut_m=h_ut_m)
+
+
+def los_counts_by_distance(
+    los: npt.NDArray[np.bool_], d2d_m: FloatArray, edges_m: FloatArray
+) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """Pairs and LoS pairs in each distance bin ``[edges_m[i], edges_m[i + 1])``; sums
+    of these over parts of the pairs are the counts of the whole (counts are exact)."""
+    idx = np.digitize(np.ravel(d2d_m), edges_m) - 1
+    ok = (idx >= 0) & (idx < edges_m.size - 1)
+    n_bins = edges_m.size - 1
+    pairs = np.bincount(idx[ok], minlength=n_bins).astype(np.int64)
+    hits = np.bincount(idx[ok], weights=np.ravel(los)[ok].astype(float), minlength=n_bins)
+    return pairs, np.asarray(hits, dtype=np.float64)
+
+
+def los_comparison(
+    edges: FloatArray, pairs: npt.NDArray[np.int64], hits: FloatArray, *, h_ut_m: float = 1.5
+) -> LosComparison:
+    """:class:`LosComparison` of the counts of :func:`los_counts_by_distance`."""
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(pairs > 0, hits / np.maximum(pairs, 1), np.nan)
     centre = 0.5 * (edges[:-1] + edges[1:])

@@ -15,7 +15,8 @@ from twin.spectrum import (
     LosComparison,
     SweepResult,
     frequency_sweep,
-    los_share_by_distance,
+    los_comparison,
+    los_counts_by_distance,
     sweep_frequencies,
 )
 from twin.study import StudyResult, radio_params, shadow_unit_fields
@@ -214,16 +215,38 @@ def city_sweep(result: StudyResult) -> SweepResult | None:
     )
 
 
-def city_los_comparison(result: StudyResult, *, bin_m: float = 20.0) -> LosComparison:
-    """LoS share of outdoor (receiver, site) pairs per distance bin vs TR 38.901."""
+def city_los_comparison(
+    result: StudyResult, *, bin_m: float = 20.0, max_m: float = 1000.0
+) -> LosComparison:
+    """LoS share of outdoor (receiver, site) pairs per distance bin vs TR 38.901, up to
+    ``max_m`` (or the largest distance, rounded up to a bin, when smaller).
+
+    Site by site (one column of the packed LoS and one distance per outdoor receiver at
+    a time), so that memory grows with the receivers, not with receivers x sites.
+    """
     g = result.grid
-    out = ~g.indoor
-    sx = np.array([s.x_m for s in result.sites])
-    sy = np.array([s.y_m for s in result.sites])
-    d2d = np.hypot(g.x_m[out, None] - sx[None, :], g.y_m[out, None] - sy[None, :])
-    max_m = float(min(1000.0, np.ceil(d2d.max() / bin_m) * bin_m)) if d2d.size else bin_m
-    return los_share_by_distance(
-        result.los[out], d2d, bin_m=bin_m, max_m=max_m, h_ut_m=result.scenario.grid.outdoor_height_m
+    out = np.flatnonzero(~g.indoor)
+    x, y = g.x_m[out], g.y_m[out]
+    edges = np.arange(0.0, max_m + bin_m, bin_m)
+    pairs = np.zeros(edges.size - 1, dtype=np.int64)
+    hits = np.zeros(edges.size - 1)
+    d_max = 0.0
+    for j, site in enumerate(result.sites):
+        if out.size == 0:
+            break
+        d2d = np.hypot(x - site.x_m, y - site.y_m)
+        d_max = max(d_max, float(d2d.max()))
+        p, h = los_counts_by_distance(result.los_bits.column(j)[out], d2d, edges)
+        pairs += p
+        hits += h
+    # the bins up to the largest distance (the same edges: arange's first values)
+    top_m = float(min(max_m, np.ceil(d_max / bin_m) * bin_m)) if d_max > 0 else bin_m
+    n_bins = np.arange(0.0, top_m + bin_m, bin_m).size - 1
+    return los_comparison(
+        edges[: n_bins + 1],
+        pairs[:n_bins],
+        hits[:n_bins],
+        h_ut_m=result.scenario.grid.outdoor_height_m,
     )
 
 
