@@ -67,3 +67,6 @@ def test_a_shared_raster_pickles_as_its_folder_and_gives_the_same_los(city_raste
     assert not folder.exists()
     assert not folder_visible(str(folder), token)
     assert np.array_equal(back.code, raster.code)
+    # a process that has not got the folder (another machine, or after the run) says so
+    with pytest.raises(FileNotFoundError, match=r"is not on this machine.*run again"):
+        pickle.loads(blob)

@@ -22,7 +22,8 @@ import click
     type=click.FloatRange(min=1.0),
     default=1000.0,
     show_default=True,
-    help="Fixed site radius (m) of the scaling runs; they also run with the automatic one.",
+    help="Fixed site radius (m) of the scaling and dask runs; they also run with the "
+    "automatic one (the dask target is checked on the automatic one, the default study).",
 )
 @click.option(
     "--repeat",
@@ -46,7 +47,8 @@ def bench(
     """Measure the twin: `twin run` on the embedded city (first run and cached what-if
     re-run), LoS pairs per second, seconds per stage, peak memory, twin's viewshed and
     gdal_viewshed (when installed) against the exact LoS, 4x the area of a synthetic
-    city, and 1 vs 2 local dask workers. Each case runs in its own process. The full
+    city, and 1 vs 2 local dask workers (automatic and fixed radius). Each case runs in
+    its own process. The full
     benchmark takes a few minutes; see BENCHMARKS.md for recorded figures.
     """
     from twin.benchmark import format_report, run_benchmark

@@ -53,7 +53,20 @@ class MappedRaster(FastRaster):
 
 
 def open_raster(folder: str, small: dict[str, Any]) -> MappedRaster:
-    """The raster written by :func:`share_raster` in ``folder``, its arrays mapped."""
+    """The raster written by :func:`share_raster` in ``folder``, its arrays mapped.
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder is not on this machine (a worker that joined the cluster from another
+        machine after the run checked its workers), or the run that made it has ended.
+    """
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"shared visibility raster {folder} is not on this machine: a dask worker that "
+            "joined after the run checked its workers, on another machine, cannot map it; "
+            "run again (each worker on another machine then gets a copy)"
+        )
     arrays: dict[str, Any] = {
         name: np.asarray(np.load(os.path.join(folder, f"{name}.npy"), mmap_mode="c"))
         for name in (f.name for f in fields(FastRaster) if f.name not in small)
