@@ -102,17 +102,20 @@ def _keep_temporaries_on_the_heap() -> bool:
 
 
 def _warm_worker() -> bool:
-    """Run on every worker when a runner opens: one thread for the LoS kernel, the
-    modules of a tile imported and the compiled kernels loaded (from numba's cache) by a
-    tiny LoS query, so that the first tile of each worker does not pay for them."""
+    """Run on every worker when a runner opens: one thread for the compiled kernels, the
+    modules of a tile imported and the kernels loaded (from numba's cache) by a tiny LoS
+    query and a tiny radio query, so that the first tile of each worker does not pay
+    for them."""
     import numba
 
     numba.set_num_threads(1)
     _keep_temporaries_on_the_heap()
     import twin.tiles  # noqa: F401  (the radio pass's modules: about 0.4 s)
+    from twin.radio.compiled import warm_up as warm_up_radio
     from twin.visibility.fast import warm_up
 
     warm_up()
+    warm_up_radio()
     return True
 
 

@@ -114,6 +114,9 @@ VALIDITY: dict[str, Validity] = {
 #: RMa average building height and street width ranges (Table 7.4.1-1), metres.
 RMA_BUILDING_HEIGHT_RANGE_M = (5.0, 50.0)
 RMA_STREET_WIDTH_RANGE_M = (5.0, 50.0)
+#: RMa average building height and street width used when none is given, metres
+RMA_DEFAULT_BUILDING_HEIGHT_M = 5.0
+RMA_DEFAULT_STREET_WIDTH_M = 20.0
 
 #: Shadow-fading standard deviations of Table 7.4.1-1, dB (RMa LoS: before / after d_BP).
 SHADOW_SIGMA_DB: dict[tuple[str, bool], float] = {
@@ -514,8 +517,8 @@ def rma_path_loss_db(
     h_ut_m: ArrayLike,
     los: ArrayLike,
     *,
-    h_building_m: ArrayLike = 5.0,
-    street_width_m: ArrayLike = 20.0,
+    h_building_m: ArrayLike = RMA_DEFAULT_BUILDING_HEIGHT_M,
+    street_width_m: ArrayLike = RMA_DEFAULT_STREET_WIDTH_M,
     on_range: OnRange = "error",
 ) -> FloatArray:
     r"""RMa path loss, TR 38.901 Table 7.4.1-1 (dB).
@@ -601,8 +604,8 @@ def path_loss_db(
     los: ArrayLike,
     *,
     h_e_m: ArrayLike = 1.0,
-    h_building_m: ArrayLike = 5.0,
-    street_width_m: ArrayLike = 20.0,
+    h_building_m: ArrayLike = RMA_DEFAULT_BUILDING_HEIGHT_M,
+    street_width_m: ArrayLike = RMA_DEFAULT_STREET_WIDTH_M,
     on_range: OnRange = "error",
 ) -> FloatArray:
     """TR 38.901 Table 7.4.1-1 basic path loss for any scenario (dB).

@@ -1,0 +1,163 @@
+"""The compiled radio pass (twin.radio.compiled) against the vectorised reference
+(twin.radio.network.serve_receivers(engine="numpy"), built on the TR 38.901 functions that
+tests/test_propagation_tr38901.py checks against the standard's formulas by hand)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from twin.city.synthetic import synthetic_city
+from twin.errors import InputError, ModelRangeError
+from twin.radio.compiled import warm_up
+from twin.radio.network import RadioParams, Serving, band_cells, serve_receivers
+from twin.scenario import Scenario
+from twin.study import radio_params, run_study
+from twin.tiles import link_shadow_units
+
+
+def _serve_both(result, params: RadioParams, sites=None, radius=None):  # type: ignore[no-untyped-def]
+    """Both engines on every band of a study's receivers and LoS."""
+    g = result.grid
+    los = result.los
+    sites = result.sites if sites is None else sites
+    cols = np.arange(len(sites))
+    shadow = (
+        link_shadow_units(g.x_m, g.y_m, sites, los, params.seed)
+        if params.shadowing == "field"
+        else None
+    )
+    out = {}
+    for label, band_result in result.bands.items():
+        band = band_cells(band_result.freq_ghz, sites, params.reuse)
+        out[label] = tuple(
+            serve_receivers(
+                band,
+                los,
+                cols,
+                g.x_m,
+                g.y_m,
+                g.rx_height_m,
+                g.indoor,
+                params,
+                shadow_unit=shadow,
+                site_radius_m=radius,
+                engine=engine,
+            )
+            for engine in ("numpy", "compiled")
+        )
+    return out
+
+
+def _assert_agree(ref: Serving, got: Serving) -> None:
+    assert np.array_equal(ref.cell, got.cell)
+    assert np.array_equal(ref.los, got.los)
+    served = ref.cell >= 0
+    assert served.any()
+    for name in ("rsrp_dbm", "path_loss_db", "d2d_m"):
+        a, b = getattr(ref, name), getattr(got, name)
+        assert np.array_equal(np.isnan(a), ~served) and np.array_equal(np.isnan(b), ~served)
+        np.testing.assert_allclose(b[served], a[served], rtol=0, atol=1e-9, err_msg=name)
+    # interference: relative (the powers span many decades)
+    np.testing.assert_allclose(got.interference_mw, ref.interference_mw, rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("shadowing", ["margin", "off", "field"])
+def test_compiled_equals_reference_on_helsinki(helsinki_study, default_scenario, shadowing) -> None:  # type: ignore[no-untyped-def]
+    params = replace(radio_params(default_scenario), shadowing=shadowing)
+    for ref, got in _serve_both(helsinki_study, params).values():
+        _assert_agree(ref, got)
+
+
+def _mixed_scenario() -> Scenario:
+    """Omni UMa rooftop sites, three-sector UMi street sites on two bands, 20 m grid."""
+    return Scenario.model_validate(
+        {
+            "name": "mixed",
+            "city": {"source": "synthetic"},
+            "grid": {"spacing_m": 20.0, "street_step_m": 40.0},
+            "sites": {
+                "generate": [
+                    {"layout": "hex-rooftop", "isd_m": 300.0},
+                    {
+                        "layout": "hex-street",
+                        "isd_m": 250.0,
+                        "power_dbm": 40.0,
+                        "azimuths_deg": [0.0, 120.0, 240.0],
+                        "bands_ghz": [3.5, 28.0],
+                    },
+                ]
+            },
+            "radio": {"bands_ghz": [0.7, 3.5, 28.0]},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def mixed_study():  # type: ignore[no-untyped-def]
+    sc = _mixed_scenario()
+    return sc, run_study(sc, city=synthetic_city(0.5, seed=11))
+
+
+@pytest.mark.parametrize(
+    ("shadowing", "o2i", "downtilt"),
+    [("margin", "low", 0.0), ("field", "high", 6.0), ("off", "none", 10.0)],
+)
+def test_compiled_equals_reference_with_sectors_and_rma(
+    mixed_study, shadowing, o2i, downtilt
+) -> None:  # type: ignore[no-untyped-def]
+    sc, result = mixed_study
+    params = replace(radio_params(sc), shadowing=shadowing, o2i=o2i, downtilt_deg=downtilt)
+    sites = list(result.sites)
+    assert any(s.azimuths_deg for s in sites) and any(not s.azimuths_deg for s in sites)
+    # every third omni rooftop site as RMa (its LoS/NLoS, breakpoint and sigma branches)
+    omni = [i for i, s in enumerate(sites) if not s.azimuths_deg and s.height_m >= 10.0]
+    for i in omni[::3]:
+        sites[i] = replace(sites[i], model="rma")
+    rma_bands = [f for f in (0.7, 3.5, 28.0) if f <= 30.0]
+    assert rma_bands
+    # a finite radius on some sites: unserved receivers and out-of-reach interferers
+    radius = np.where(np.arange(len(sites)) % 2 == 0, 350.0, np.inf)
+    both = _serve_both(result, params, sites=sites, radius=radius)
+    kinds = set()
+    for ref, got in both.values():
+        _assert_agree(ref, got)
+        kinds.update(np.unique(ref.cell[ref.cell >= 0]).tolist())
+    assert len(kinds) > 3
+
+
+def test_warm_up_is_the_standard_by_hand() -> None:
+    """UMa NLoS at 100 m, 3.5 GHz, h_BS 25 m, h_UT 1.5 m (TR 38.901 Table 7.4.1-1)."""
+    d3d = math.hypot(100.0, 25.0 - 1.5)
+    d_bp = 4 * (25.0 - 1.0) * (1.5 - 1.0) * 3.5e9 / 3.0e8  # 560 m: PL1 applies
+    assert 100.0 < d_bp
+    pl_los = 28.0 + 22.0 * math.log10(d3d) + 20.0 * math.log10(3.5)
+    pl_nlos = 13.54 + 39.08 * math.log10(d3d) + 20.0 * math.log10(3.5) - 0.6 * (1.5 - 1.5)
+    expected = 46.0 - max(max(pl_los, pl_nlos), 70.0)
+    assert warm_up()[0] == pytest.approx(expected, abs=1e-9)
+
+
+def test_compiled_checks_the_ranges_like_the_reference(helsinki_study, default_scenario) -> None:  # type: ignore[no-untyped-def]
+    g = helsinki_study.grid
+    params = radio_params(default_scenario)
+    band = band_cells(3.5, helsinki_study.sites, params.reuse)
+    cols = np.arange(len(helsinki_study.sites))
+    too_high = np.where(np.arange(len(g)) == 5, 30.0, g.rx_height_m)  # UMa: h_UT <= 22.5 m
+    messages = []
+    for engine in ("numpy", "compiled"):
+        with pytest.raises(ModelRangeError) as err:
+            serve_receivers(
+                band, helsinki_study.los, cols, g.x_m, g.y_m, too_high, g.indoor, params,
+                engine=engine,
+            )  # fmt: skip
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+    assert "h_ut_m=30" in messages[1]
+    with pytest.raises(InputError, match="engine: 'gpu' is not allowed"):
+        serve_receivers(
+            band, helsinki_study.los, cols, g.x_m, g.y_m, g.rx_height_m, g.indoor, params,
+            engine="gpu",
+        )  # fmt: skip
