@@ -161,3 +161,30 @@ def test_compiled_checks_the_ranges_like_the_reference(helsinki_study, default_s
             band, helsinki_study.los, cols, g.x_m, g.y_m, g.rx_height_m, g.indoor, params,
             engine="gpu",
         )  # fmt: skip
+
+
+def test_bands_in_one_pass_equal_each_band_alone(mixed_study) -> None:  # type: ignore[no-untyped-def]
+    """serve_bands shares a receiver's geometry between bands and sectors; each band's
+    result is the same bits as that band alone (sites on some bands only, sectors)."""
+    from twin.radio.network import serve_bands
+
+    sc, result = mixed_study
+    params = replace(radio_params(sc), shadowing="field")
+    g = result.grid
+    sites = result.sites
+    # a subset of the sites as columns, as a block of a tile sees them
+    cols = np.arange(0, len(sites), 2)
+    los = result.los[:, cols]
+    shadow = link_shadow_units(g.x_m, g.y_m, [sites[int(c)] for c in cols], los, params.seed)
+    radius = np.where(np.arange(len(sites)) % 3 == 0, 300.0, np.inf)
+    bands = [band_cells(f, sites, params.reuse) for f in (0.7, 3.5, 28.0)]
+    assert len({b.n_cells for b in bands}) > 1  # the street sites radiate on two bands
+    args = (los, cols, g.x_m, g.y_m, g.rx_height_m, g.indoor, params)
+    together = serve_bands(bands, *args, shadow_unit=shadow, site_radius_m=radius)
+    for band, got in zip(bands, together, strict=True):
+        alone = serve_receivers(band, *args, shadow_unit=shadow, site_radius_m=radius)
+        for name in ("cell", "rsrp_dbm", "path_loss_db", "d2d_m", "los", "interference_mw"):
+            a, b = getattr(alone, name), getattr(got, name)
+            assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+        ref = serve_receivers(band, *args, shadow_unit=shadow, site_radius_m=radius, engine="numpy")
+        _assert_agree(ref, got)

@@ -290,3 +290,30 @@ def test_scenario_radius_keys_are_checked() -> None:
     with pytest.raises(ValidationError):
         synthetic_scenario(site_radius_margin_db=-1.0)
     assert synthetic_scenario(max_site_distance_m=float("inf")).radio.max_site_distance_m == np.inf
+
+
+def test_radius_covering_the_box_skips_the_per_pair_test() -> None:
+    """The shortcut of tile_los: a site whose radius reaches the box's farthest corner
+    reaches every point; one that misses the corner is left to the per-pair test."""
+    from twin.tiles import _radius_covers_box
+
+    rng = np.random.default_rng(5)
+    x = rng.uniform(100.0, 400.0, 500)
+    y = rng.uniform(-50.0, 250.0, 500)
+    tx = np.array([[0.0, 0.0, 30.0], [800.0, 100.0, 30.0]])
+    corner = np.array(
+        [
+            max(
+                np.hypot(cx - sx, cy - sy) for cx in (x.min(), x.max()) for cy in (y.min(), y.max())
+            )
+            for sx, sy in tx[:, :2]
+        ]
+    )
+    farthest_point = np.array([np.hypot(x, y).max(), np.hypot(x - 800.0, y - 100.0).max()])
+    assert np.all(farthest_point < corner)
+    assert _radius_covers_box(x, y, tx, corner * (1 + 1e-6))
+    assert np.all(np.hypot(x - tx[:, None, 0], y - tx[:, None, 1]) <= corner[:, None])
+    # one site short of its corner (though it reaches every point): tested per pair
+    assert not _radius_covers_box(x, y, tx, np.array([corner[0] * 1.01, corner[1] * 0.999]))
+    assert not _radius_covers_box(x, y, tx, farthest_point)
+    assert _radius_covers_box(x[:0], y[:0], tx, np.zeros(2))

@@ -40,7 +40,7 @@ from twin.radio.network import (
     BandCells,
     RadioParams,
     Serving,
-    serve_receivers,
+    serve_bands,
 )
 from twin.sites import Site
 from twin.visibility import BuildingPrisms, los_matrix
@@ -347,6 +347,21 @@ def _site_seed(site_id: str) -> int:
     return int(hashlib.sha256(site_id.encode()).hexdigest()[:8], 16)
 
 
+def _radius_covers_box(
+    x_m: FloatArray, y_m: FloatArray, tx_xyz_m: FloatArray, radius_m: FloatArray
+) -> bool:
+    """True when every site's radius reaches the farthest corner of the points' bounding
+    box (with a relative slack of 1e-9, so that it also reaches every point with the
+    per-pair arithmetic): then no pair is out of reach and none need be tested."""
+    if x_m.size == 0:
+        return True
+    sx = tx_xyz_m[:, 0]
+    sy = tx_xyz_m[:, 1]
+    dx = np.maximum(np.abs(x_m.min() - sx), np.abs(x_m.max() - sx))
+    dy = np.maximum(np.abs(y_m.min() - sy), np.abs(y_m.max() - sy))
+    return bool(np.all(np.hypot(dx, dy) * (1.0 + 1e-9) <= radius_m))
+
+
 def tile_los(ctx: TileContext, task: TileTask, site_cols: IntArray) -> tuple[BoolArray, int]:
     """(n, K) LoS of the tile's receivers to the sites ``site_cols`` within their radius
     (False beyond it), and the number of pairs within reach (whose LoS was traced)."""
@@ -367,7 +382,7 @@ def tile_los(ctx: TileContext, task: TileTask, site_cols: IntArray) -> tuple[Boo
         mode: Literal["fast", "exact"] = "fast" if ctx.visibility == "fast" else "exact"
         los = los_matrix(ctx.prisms, rx, task.building_id, tx, mode=mode, max_distance_m=limit)
     los = np.asarray(los, dtype=np.bool_)
-    if not np.isfinite(radius).any():
+    if _radius_covers_box(task.x_m, task.y_m, tx, radius):
         return los, int(los.size)
     # by chunks of receivers: a (n, K) float array per tile would grow with the sites
     pairs = 0
@@ -410,21 +425,19 @@ def _serve_block(
         shadow = link_shadow_units(
             x_m, y_m, [ctx.sites[int(j)] for j in site_cols], los, ctx.params.seed
         )
-    return {
-        label: serve_receivers(
-            band,
-            los,
-            site_cols,
-            x_m,
-            y_m,
-            task.rx_height_m[rows],
-            task.indoor[rows],
-            ctx.params,
-            shadow_unit=shadow,
-            site_radius_m=ctx.site_radius_m,
-        )
-        for label, band in ctx.bands.items()
-    }
+    served = serve_bands(
+        list(ctx.bands.values()),
+        los,
+        site_cols,
+        x_m,
+        y_m,
+        task.rx_height_m[rows],
+        task.indoor[rows],
+        ctx.params,
+        shadow_unit=shadow,
+        site_radius_m=ctx.site_radius_m,
+    )
+    return dict(zip(ctx.bands, served, strict=True))
 
 
 def compute_tile(ctx: TileContext, task: TileTask) -> TileOutput:

@@ -1,11 +1,13 @@
 r"""The radio pass of a block of receivers, compiled (pure; numba).
 
-:func:`serve_compiled` computes, for every receiver of a block and every cell of a band,
-the received power of the link (TR 38.901 Table 7.4.1-1 path loss with distances clamped
-into the model's range, the shadow-fading term, the sector element pattern of Table 7.3-1,
-the O2I loss, the MCL), then the receiver's best server and the summed power of the
-co-channel cells, in one pass that keeps a receiver's powers in a small buffer: no
-(receivers x cells) temporaries, and the receivers split over the numba threads.
+:func:`serve_compiled` computes, for every receiver of a block and every cell of every
+band, the received power of the link (TR 38.901 Table 7.4.1-1 path loss with distances
+clamped into the model's range, the shadow-fading term, the sector element pattern of
+Table 7.3-1, the O2I loss, the MCL), then the receiver's best server on each band and the
+summed power of the band's co-channel cells. A receiver's geometry to each site (2D
+distance, the logarithm of the 3D distance, bearing and elevation) is computed once for
+all its bands and sectors; its powers stay in small buffers (no (receivers x cells)
+temporaries), and the receivers are split over the numba threads.
 
 It is the same computation as :func:`twin.radio.network.serve_receivers` with
 ``engine="numpy"`` (the vectorised reference built on :func:`twin.propagation.tr38901.
@@ -28,6 +30,7 @@ kernel only evaluates.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -56,30 +59,35 @@ def _log10(x: float) -> float:
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _urban_pl_db(
-    is_uma: bool, los: bool, freq_ghz: float, d2d_m: float, h_bs_m: float, h_ut_m: float
+    is_uma: bool,
+    los: bool,
+    log_f: float,
+    d2d_m: float,
+    log_d3d: float,
+    d_bp_m: float,
+    log_bp: float,
+    h_ut_m: float,
 ) -> float:
-    """UMa (``is_uma``) or UMi street canyon path loss, h_E = 1 m, distance in range."""
-    dh = h_bs_m - h_ut_m
-    d3d = math.sqrt(d2d_m * d2d_m + dh * dh)
-    d_bp = 4.0 * (h_bs_m - 1.0) * (h_ut_m - 1.0) * (freq_ghz * 1e9) / 3.0e8
-    log_f = _log10(freq_ghz)
-    log_d3 = _log10(d3d)
+    """UMa (``is_uma``) or UMi street canyon path loss, h_E = 1 m, distance in range;
+    ``log_f`` = log10(freq_ghz), ``log_d3d`` = log10 of the 3D distance, ``d_bp_m`` the
+    breakpoint distance d'_BP and ``log_bp`` = log10(d'_BP^2 + (h_BS - h_UT)^2) (read
+    only past the breakpoint)."""
     if is_uma:
-        if d2d_m <= d_bp:
-            pl_los = 28.0 + 22.0 * log_d3 + 20.0 * log_f
+        if d2d_m <= d_bp_m:
+            pl_los = 28.0 + 22.0 * log_d3d + 20.0 * log_f
         else:
-            pl_los = 28.0 + 40.0 * log_d3 + 20.0 * log_f - 9.0 * _log10(d_bp**2 + dh * dh)
+            pl_los = 28.0 + 40.0 * log_d3d + 20.0 * log_f - 9.0 * log_bp
         if los:
             return pl_los
-        prime = 13.54 + 39.08 * log_d3 + 20.0 * log_f - 0.6 * (h_ut_m - 1.5)
+        prime = 13.54 + 39.08 * log_d3d + 20.0 * log_f - 0.6 * (h_ut_m - 1.5)
     else:
-        if d2d_m <= d_bp:
-            pl_los = 32.4 + 21.0 * log_d3 + 20.0 * log_f
+        if d2d_m <= d_bp_m:
+            pl_los = 32.4 + 21.0 * log_d3d + 20.0 * log_f
         else:
-            pl_los = 32.4 + 40.0 * log_d3 + 20.0 * log_f - 9.5 * _log10(d_bp**2 + dh * dh)
+            pl_los = 32.4 + 40.0 * log_d3d + 20.0 * log_f - 9.5 * log_bp
         if los:
             return pl_los
-        prime = 35.3 * log_d3 + 22.4 + 21.3 * log_f - 0.3 * (h_ut_m - 1.5)
+        prime = 35.3 * log_d3d + 22.4 + 21.3 * log_f - 0.3 * (h_ut_m - 1.5)
     return max(pl_los, prime)
 
 
@@ -99,19 +107,18 @@ def _rma_pl_db(
     los: bool,
     freq_ghz: float,
     d2d_m: float,
+    d3d_m: float,
     h_bs_m: float,
     h_ut_m: float,
     h_building_m: float,
     street_width_m: float,
 ) -> float:
     """RMa path loss, distance in range."""
-    dh = h_bs_m - h_ut_m
-    d3d = math.sqrt(d2d_m * d2d_m + dh * dh)
     d_bp = 2.0 * math.pi * h_bs_m * h_ut_m * (freq_ghz * 1e9) / 3.0e8
     if d2d_m <= d_bp:
-        pl_los = _rma_pl1_db(d3d, freq_ghz, h_building_m)
+        pl_los = _rma_pl1_db(d3d_m, freq_ghz, h_building_m)
     else:
-        pl_los = _rma_pl1_db(d_bp, freq_ghz, h_building_m) + 40.0 * _log10(d3d / d_bp)
+        pl_los = _rma_pl1_db(d_bp, freq_ghz, h_building_m) + 40.0 * _log10(d3d_m / d_bp)
     if los:
         return pl_los
     h = h_building_m
@@ -121,7 +128,7 @@ def _rma_pl_db(
         - 7.1 * _log10(street_width_m)
         + 7.5 * _log10(h)
         - (24.37 - 3.7 * (h / h_bs_m) ** 2) * log_hbs
-        + (43.42 - 3.1 * log_hbs) * (_log10(d3d) - 3.0)
+        + (43.42 - 3.1 * log_hbs) * (_log10(d3d_m) - 3.0)
         + 20.0 * _log10(freq_ghz)
         - (3.2 * _log10(11.75 * h_ut_m) ** 2 - 4.97)
     )
@@ -130,39 +137,37 @@ def _rma_pl_db(
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _pattern_db(
-    dx_m: float,
-    dy_m: float,
-    d2d_m: float,
-    dh_m: float,
+    bearing_deg: float,
+    elevation_deg: float,
     azimuth_deg: float,
     downtilt_deg: float,
-    hpbw_h_deg: float,
-    hpbw_v_deg: float,
-    sla_v_db: float,
-    a_max_db: float,
+    pattern: FloatArray,
 ) -> float:
-    """Element pattern A'' (TR 38.901 Table 7.3-1) towards the receiver, dB (<= 0)."""
-    bearing = math.degrees(math.atan2(dx_m, dy_m))  # from north, clockwise
-    elevation = -math.degrees(math.atan2(dh_m, max(d2d_m, 1e-3)))
-    phi = (bearing - azimuth_deg + 180.0) % 360.0 - 180.0
-    t = -(elevation + downtilt_deg)
-    a_v = -min(12.0 * (t / hpbw_v_deg) ** 2, sla_v_db)
-    a_h = -min(12.0 * (phi / hpbw_h_deg) ** 2, a_max_db)
-    return -min(-(a_v + a_h), a_max_db)
+    """Element pattern A'' (TR 38.901 Table 7.3-1) towards a direction, dB (<= 0);
+    ``pattern``: horizontal and vertical half-power widths (degrees), SLA_V, A_max (dB)."""
+    phi = (bearing_deg - azimuth_deg + 180.0) % 360.0 - 180.0
+    t = -(elevation_deg + downtilt_deg)
+    a_v = -min(12.0 * (t / pattern[1]) ** 2, pattern[2])
+    a_h = -min(12.0 * (phi / pattern[0]) ** 2, pattern[3])
+    return -min(-(a_v + a_h), pattern[3])
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
 def _serve_kernel(
-    freq_ghz: float,
-    cell_x: FloatArray,
-    cell_y: FloatArray,
-    cell_h: FloatArray,
+    site_x: FloatArray,
+    site_y: FloatArray,
+    site_h: FloatArray,
+    site_model: IntArray,
+    site_used: BoolArray,
+    site_sectored: BoolArray,
+    band_freq_ghz: FloatArray,
+    band_o2i_db: FloatArray,
+    band_start: IntArray,
+    cell_col: IntArray,
     cell_p: FloatArray,
     cell_g: FloatArray,
-    cell_model: IntArray,
     cell_az: FloatArray,
     cell_sub: IntArray,
-    cell_col: IntArray,
     cell_radius: FloatArray,
     rx_x: FloatArray,
     rx_y: FloatArray,
@@ -175,7 +180,6 @@ def _serve_kernel(
     rma_los_sigma_db: FloatArray,
     shadow_mode: int,
     shadow_k: float,
-    o2i_db: float,
     gain_rx_dbi: float,
     mcl_db: float,
     downtilt_deg: float,
@@ -189,169 +193,238 @@ def _serve_kernel(
     out_interference: FloatArray,
 ) -> None:
     n = rx_x.size
-    k = cell_x.size
+    n_sites = site_x.size
+    n_bands = band_freq_ghz.size
+    n_cells = cell_col.size
     n_items = (n + RECEIVERS_PER_ITEM - 1) // RECEIVERS_PER_ITEM
     for item in prange(n_items):
-        rx_dbm = np.empty(k)
+        # one receiver's geometry per site (shared by every band and sector) and powers
+        g_d2d = np.empty(n_sites)
+        g_dpl = np.empty(n_sites)
+        g_logd3 = np.empty(n_sites)
+        g_bearing = np.empty(n_sites)
+        g_elev = np.empty(n_sites)
+        rx_dbm = np.empty(n_cells)
+        cell_pl = np.empty(n_cells)
         lo = item * RECEIVERS_PER_ITEM
         hi = min(n, lo + RECEIVERS_PER_ITEM)
         for i in range(lo, hi):
             h_ut = rx_h[i]
-            o2i = o2i_db if rx_indoor[i] else 0.0
-            best = 0
-            best_dbm = -np.inf
-            best_pl = np.nan
-            best_d2d = np.nan
-            for j in range(k):
-                dx = rx_x[i] - cell_x[j]
-                dy = rx_y[i] - cell_y[j]
-                d2d = math.hypot(dx, dy)
-                if not d2d <= cell_radius[j]:
-                    rx_dbm[j] = -np.inf
+            for k in range(n_sites):
+                if not site_used[k]:
                     continue
-                m = cell_model[j]
-                is_los = los[i, cell_col[j]]
-                li = 0 if is_los else 1
+                dx = rx_x[i] - site_x[k]
+                dy = rx_y[i] - site_y[k]
+                d2d = math.hypot(dx, dy)
+                li = 0 if los[i, k] else 1
+                m = site_model[k]
                 d_pl = min(max(d2d, d2d_limits[m, li, 0]), d2d_limits[m, li, 1])
-                h_bs = cell_h[j]
-                if m == 2:
-                    pl = _rma_pl_db(is_los, freq_ghz, d_pl, h_bs, h_ut, rma_env[0], rma_env[1])
-                else:
-                    pl = _urban_pl_db(m == 0, is_los, freq_ghz, d_pl, h_bs, h_ut)
-                if shadow_mode == 0:
-                    shadow = 0.0
-                else:
-                    sigma = sigma_db[m, li]
-                    if m == 2 and is_los:
-                        d_bp = 2.0 * math.pi * h_bs * h_ut * (freq_ghz * 1e9) / 3.0e8
-                        sigma = rma_los_sigma_db[0] if d2d <= d_bp else rma_los_sigma_db[1]
-                    if shadow_mode == 1:
-                        shadow = shadow_k * sigma
+                dh = site_h[k] - h_ut
+                g_d2d[k] = d2d
+                g_dpl[k] = d_pl
+                g_logd3[k] = _log10(math.sqrt(d_pl * d_pl + dh * dh))
+                if site_sectored[k]:
+                    g_bearing[k] = math.degrees(math.atan2(dx, dy))  # from north, clockwise
+                    g_elev[k] = -math.degrees(math.atan2(dh, max(d2d, 1e-3)))
+            for b in range(n_bands):
+                freq_ghz = band_freq_ghz[b]
+                log_f = _log10(freq_ghz)
+                o2i = band_o2i_db[b] if rx_indoor[i] else 0.0
+                c0 = band_start[b]
+                c1 = band_start[b + 1]
+                best = -1
+                best_dbm = -np.inf
+                for j in range(c0, c1):
+                    k = cell_col[j]
+                    d2d = g_d2d[k]
+                    if not d2d <= cell_radius[j]:
+                        rx_dbm[j] = -np.inf
+                        continue
+                    m = site_model[k]
+                    is_los = los[i, k]
+                    h_bs = site_h[k]
+                    if m == 2:
+                        dh = h_bs - h_ut
+                        d3d = math.sqrt(g_dpl[k] * g_dpl[k] + dh * dh)
+                        pl = _rma_pl_db(
+                            is_los, freq_ghz, g_dpl[k], d3d, h_bs, h_ut, rma_env[0], rma_env[1]
+                        )
                     else:
-                        shadow = shadow_unit[i, cell_col[j]] * sigma
-                gain = cell_g[j]
-                if not math.isnan(cell_az[j]):
-                    gain += _pattern_db(
-                        dx,
-                        dy,
-                        d2d,
-                        h_bs - h_ut,
-                        cell_az[j],
-                        downtilt_deg,
-                        pattern[0],
-                        pattern[1],
-                        pattern[2],
-                        pattern[3],
-                    )
-                coupling = pl + shadow - gain - gain_rx_dbi + o2i
-                p = cell_p[j] - max(coupling, mcl_db)
-                rx_dbm[j] = p
-                if p > best_dbm:
-                    best = j
-                    best_dbm = p
-                    best_pl = pl
-                    best_d2d = d2d
-            if best_dbm == -np.inf:
-                out_cell[i] = -1
-                out_rsrp[i] = np.nan
-                out_pl[i] = np.nan
-                out_d2d[i] = np.nan
-                out_los[i] = False
-                out_interference[i] = 0.0
-                continue
-            sub = cell_sub[best]
-            interference = 0.0
-            for j in range(k):
-                if j != best and cell_sub[j] == sub and rx_dbm[j] > -np.inf:
-                    interference += math.exp(rx_dbm[j] * _LN10_OVER_10)
-            out_cell[i] = best
-            out_rsrp[i] = best_dbm
-            out_pl[i] = best_pl
-            out_d2d[i] = best_d2d
-            out_los[i] = los[i, cell_col[best]]
-            out_interference[i] = interference
+                        d_bp = 4.0 * (h_bs - 1.0) * (h_ut - 1.0) * (freq_ghz * 1e9) / 3.0e8
+                        log_bp = 0.0
+                        if g_dpl[k] > d_bp:
+                            dh = h_bs - h_ut
+                            log_bp = _log10(d_bp**2 + dh * dh)
+                        pl = _urban_pl_db(
+                            m == 0, is_los, log_f, g_dpl[k], g_logd3[k], d_bp, log_bp, h_ut
+                        )
+                    if shadow_mode == 0:
+                        shadow = 0.0
+                    else:
+                        sigma = sigma_db[m, 0 if is_los else 1]
+                        if m == 2 and is_los:
+                            d_bp = 2.0 * math.pi * h_bs * h_ut * (freq_ghz * 1e9) / 3.0e8
+                            sigma = rma_los_sigma_db[0] if d2d <= d_bp else rma_los_sigma_db[1]
+                        if shadow_mode == 1:
+                            shadow = shadow_k * sigma
+                        else:
+                            shadow = shadow_unit[i, k] * sigma
+                    gain = cell_g[j]
+                    if not math.isnan(cell_az[j]):
+                        gain += _pattern_db(
+                            g_bearing[k], g_elev[k], cell_az[j], downtilt_deg, pattern
+                        )
+                    coupling = pl + shadow - gain - gain_rx_dbi + o2i
+                    p = cell_p[j] - max(coupling, mcl_db)
+                    rx_dbm[j] = p
+                    cell_pl[j] = pl
+                    if p > best_dbm:
+                        best = j
+                        best_dbm = p
+                if best < 0:
+                    out_cell[b, i] = -1
+                    out_rsrp[b, i] = np.nan
+                    out_pl[b, i] = np.nan
+                    out_d2d[b, i] = np.nan
+                    out_los[b, i] = False
+                    out_interference[b, i] = 0.0
+                    continue
+                sub = cell_sub[best]
+                interference = 0.0
+                for j in range(c0, c1):
+                    if j != best and cell_sub[j] == sub and rx_dbm[j] > -np.inf:
+                        interference += math.exp(rx_dbm[j] * _LN10_OVER_10)
+                k = cell_col[best]
+                out_cell[b, i] = best - c0
+                out_rsrp[b, i] = best_dbm
+                out_pl[b, i] = cell_pl[best]
+                out_d2d[b, i] = g_d2d[k]
+                out_los[b, i] = los[i, k]
+                out_interference[b, i] = interference
+
+
+@dataclass(frozen=True)
+class CompiledCells:
+    """The cells of every band of a block, as the kernel reads them.
+
+    Sites are the K columns of the LoS matrix (``site_*``, length K; ``site_used``: some
+    cell of some band is on it; ``site_sectored``: some of its cells has an azimuth).
+    Cells of band b are ``band_start[b]:band_start[b + 1]`` (in the band's cell order),
+    each with its column ``cell_col``, power, gain, azimuth (NaN: omni), sub-band and
+    radius (m; inf: no limit).
+    """
+
+    site_x_m: FloatArray
+    site_y_m: FloatArray
+    site_height_m: FloatArray
+    site_model: IntArray
+    site_used: BoolArray
+    site_sectored: BoolArray
+    band_freq_ghz: FloatArray
+    band_o2i_db: FloatArray
+    band_start: IntArray
+    cell_col: IntArray
+    cell_power_dbm: FloatArray
+    cell_gain_dbi: FloatArray
+    cell_azimuth_deg: FloatArray
+    cell_subband: IntArray
+    cell_radius_m: FloatArray
+
+
+@dataclass(frozen=True)
+class CompiledParams:
+    """The link-budget settings and the standard's constants the kernel reads.
+
+    ``d2d_limits_m`` (3 models, LoS/NLoS, lo/hi) are the distance ranges the path loss
+    distance is clamped into; ``sigma_db`` (3 models, LoS/NLoS) the shadow-fading sigmas
+    (RMa LoS: ``rma_los_sigma_db`` before / after the breakpoint); ``pattern`` the
+    horizontal and vertical half-power widths (degrees), SLA_V and A_max (dB);
+    ``rma_env_m`` the RMa building height and street width; ``shadow_mode`` a
+    :data:`SHADOW_CODE`.
+    """
+
+    d2d_limits_m: FloatArray
+    sigma_db: FloatArray
+    rma_los_sigma_db: FloatArray
+    shadow_mode: int
+    shadow_k: float
+    gain_rx_dbi: float
+    mcl_db: float
+    downtilt_deg: float
+    pattern: FloatArray
+    rma_env_m: FloatArray
 
 
 def serve_compiled(
-    freq_ghz: float,
-    cell_x_m: FloatArray,
-    cell_y_m: FloatArray,
-    cell_height_m: FloatArray,
-    cell_power_dbm: FloatArray,
-    cell_gain_dbi: FloatArray,
-    cell_model: IntArray,
-    cell_azimuth_deg: FloatArray,
-    cell_subband: IntArray,
-    cell_col: IntArray,
-    cell_radius_m: FloatArray,
+    cells: CompiledCells,
+    params: CompiledParams,
     x_m: FloatArray,
     y_m: FloatArray,
     rx_height_m: FloatArray,
     indoor: BoolArray,
     los: BoolArray,
     shadow_unit: FloatArray | None,
-    *,
-    d2d_limits_m: FloatArray,
-    sigma_db: FloatArray,
-    rma_los_sigma_db: FloatArray,
-    shadow_mode: int,
-    shadow_k: float,
-    o2i_db: float,
-    gain_rx_dbi: float,
-    mcl_db: float,
-    downtilt_deg: float,
-    pattern: FloatArray,
-    rma_env_m: FloatArray,
 ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, BoolArray, FloatArray]:
-    """Best server of each receiver (see the module notes).
+    """Best server of each receiver on every band (see the module notes).
 
-    Cells are the K cells evaluated (their column ``cell_col`` into ``los`` and
-    ``shadow_unit``, (n, columns)); ``d2d_limits_m`` is (3 models, LoS/NLoS, lo/hi),
-    ``sigma_db`` (3 models, LoS/NLoS), ``pattern`` (horizontal and vertical half-power
-    widths in degrees, SLA_V and A_max in dB), ``rma_env_m`` (RMa building height, street
-    width). Returns, per receiver, the position of the best cell among the K (-1: none
-    in reach), its received power (dBm), path loss (dB), 2D distance (m), LoS, and the
-    summed power of the other cells of its sub-band (mW); NaN/False/0 when unserved.
+    ``los`` and ``shadow_unit`` are (n, K). Returns (bands, n) arrays: the position of
+    the best cell within its band (-1: none in reach), its received power (dBm), path
+    loss (dB), 2D distance (m), LoS, and the summed power of the band's other cells of
+    its sub-band (mW); NaN/False/0 when unserved.
     """
     n = x_m.size
-    out_cell = np.empty(n, dtype=np.int64)
-    out_rsrp = np.empty(n)
-    out_pl = np.empty(n)
-    out_d2d = np.empty(n)
-    out_los = np.empty(n, dtype=np.bool_)
-    out_i = np.empty(n)
+    n_bands = cells.band_freq_ghz.size
+    out_cell = np.empty((n_bands, n), dtype=np.int64)
+    out_rsrp = np.empty((n_bands, n))
+    out_pl = np.empty((n_bands, n))
+    out_d2d = np.empty((n_bands, n))
+    out_los = np.empty((n_bands, n), dtype=np.bool_)
+    out_i = np.empty((n_bands, n))
     shadow = np.zeros((0, 0)) if shadow_unit is None else np.ascontiguousarray(shadow_unit)
-    if shadow_mode == SHADOW_CODE["field"] and shadow.shape[0] != n:
-        raise ValueError("shadowing='field' needs an (n, columns) shadow draw")
+    if params.shadow_mode == SHADOW_CODE["field"] and shadow.shape != los.shape:
+        raise ValueError("shadowing='field' needs an (n, K) shadow draw")
+
+    def f64(a: npt.ArrayLike) -> FloatArray:
+        return np.ascontiguousarray(a, dtype=np.float64)
+
+    def i64(a: npt.ArrayLike) -> IntArray:
+        return np.ascontiguousarray(a, dtype=np.int64)
+
+    def b1(a: npt.ArrayLike) -> BoolArray:
+        return np.ascontiguousarray(a, dtype=np.bool_)
+
     _serve_kernel(
-        float(freq_ghz),
-        np.ascontiguousarray(cell_x_m, dtype=np.float64),
-        np.ascontiguousarray(cell_y_m, dtype=np.float64),
-        np.ascontiguousarray(cell_height_m, dtype=np.float64),
-        np.ascontiguousarray(cell_power_dbm, dtype=np.float64),
-        np.ascontiguousarray(cell_gain_dbi, dtype=np.float64),
-        np.ascontiguousarray(cell_model, dtype=np.int64),
-        np.ascontiguousarray(cell_azimuth_deg, dtype=np.float64),
-        np.ascontiguousarray(cell_subband, dtype=np.int64),
-        np.ascontiguousarray(cell_col, dtype=np.int64),
-        np.ascontiguousarray(cell_radius_m, dtype=np.float64),
-        np.ascontiguousarray(x_m, dtype=np.float64),
-        np.ascontiguousarray(y_m, dtype=np.float64),
-        np.ascontiguousarray(rx_height_m, dtype=np.float64),
-        np.ascontiguousarray(indoor, dtype=np.bool_),
-        np.ascontiguousarray(los, dtype=np.bool_),
+        f64(cells.site_x_m),
+        f64(cells.site_y_m),
+        f64(cells.site_height_m),
+        i64(cells.site_model),
+        b1(cells.site_used),
+        b1(cells.site_sectored),
+        f64(cells.band_freq_ghz),
+        f64(cells.band_o2i_db),
+        i64(cells.band_start),
+        i64(cells.cell_col),
+        f64(cells.cell_power_dbm),
+        f64(cells.cell_gain_dbi),
+        f64(cells.cell_azimuth_deg),
+        i64(cells.cell_subband),
+        f64(cells.cell_radius_m),
+        f64(x_m),
+        f64(y_m),
+        f64(rx_height_m),
+        b1(indoor),
+        b1(los),
         shadow,
-        np.ascontiguousarray(d2d_limits_m, dtype=np.float64),
-        np.ascontiguousarray(sigma_db, dtype=np.float64),
-        np.ascontiguousarray(rma_los_sigma_db, dtype=np.float64),
-        int(shadow_mode),
-        float(shadow_k),
-        float(o2i_db),
-        float(gain_rx_dbi),
-        float(mcl_db),
-        float(downtilt_deg),
-        np.ascontiguousarray(pattern, dtype=np.float64),
-        np.ascontiguousarray(rma_env_m, dtype=np.float64),
+        f64(params.d2d_limits_m),
+        f64(params.sigma_db),
+        f64(params.rma_los_sigma_db),
+        int(params.shadow_mode),
+        float(params.shadow_k),
+        float(params.gain_rx_dbi),
+        float(params.mcl_db),
+        float(params.downtilt_deg),
+        f64(params.pattern),
+        f64(params.rma_env_m),
         out_cell,
         out_rsrp,
         out_pl,
@@ -368,34 +441,43 @@ def warm_up() -> FloatArray:
     cell (25 m, 46 dBm, 0 dBi) at an outdoor NLoS receiver 100 m east (1.5 m) at 3.5 GHz
     without shadowing or O2I loss, MCL 70 dB."""
     one = np.ones(1)
-    _, rsrp, _, _, _, _ = serve_compiled(
-        3.5,
-        np.zeros(1),
-        np.zeros(1),
-        25.0 * one,
-        46.0 * one,
-        np.zeros(1),
-        np.zeros(1, dtype=np.int64),
-        np.full(1, np.nan),
-        np.zeros(1, dtype=np.int64),
-        np.zeros(1, dtype=np.int64),
-        np.full(1, np.inf),
-        100.0 * one,
-        np.zeros(1),
-        1.5 * one,
-        np.zeros(1, dtype=np.bool_),
-        np.zeros((1, 1), dtype=np.bool_),
-        None,
+    cells = CompiledCells(
+        site_x_m=np.zeros(1),
+        site_y_m=np.zeros(1),
+        site_height_m=25.0 * one,
+        site_model=np.zeros(1, dtype=np.int64),
+        site_used=np.ones(1, dtype=np.bool_),
+        site_sectored=np.zeros(1, dtype=np.bool_),
+        band_freq_ghz=3.5 * one,
+        band_o2i_db=np.zeros(1),
+        band_start=np.array([0, 1]),
+        cell_col=np.zeros(1, dtype=np.int64),
+        cell_power_dbm=46.0 * one,
+        cell_gain_dbi=np.zeros(1),
+        cell_azimuth_deg=np.full(1, np.nan),
+        cell_subband=np.zeros(1, dtype=np.int64),
+        cell_radius_m=np.full(1, np.inf),
+    )
+    params = CompiledParams(
         d2d_limits_m=np.tile([10.0, 5000.0], (3, 2, 1)),
         sigma_db=np.zeros((3, 2)),
         rma_los_sigma_db=np.zeros(2),
         shadow_mode=SHADOW_CODE["off"],
         shadow_k=0.0,
-        o2i_db=0.0,
         gain_rx_dbi=0.0,
         mcl_db=70.0,
         downtilt_deg=0.0,
         pattern=np.array([65.0, 65.0, 30.0, 30.0]),
         rma_env_m=np.array([5.0, 20.0]),
     )
-    return rsrp
+    out = serve_compiled(
+        cells,
+        params,
+        100.0 * one,
+        np.zeros(1),
+        1.5 * one,
+        np.zeros(1, dtype=np.bool_),
+        np.zeros((1, 1), dtype=np.bool_),
+        None,
+    )
+    return out[1][0]

@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -403,6 +405,21 @@ def serve_receivers(
     on which other cells or receivers were evaluated with it: a tiled run gives the same
     bits as a run over every receiver at once.
     """
+    if engine == "compiled":
+        return serve_bands(
+            [band],
+            los,
+            site_cols,
+            x_m,
+            y_m,
+            rx_height_m,
+            indoor,
+            params,
+            shadow_unit=shadow_unit,
+            site_radius_m=site_radius_m,
+        )[0]
+    if engine != "numpy":
+        raise InputError(f"engine: {engine!r} is not allowed; use 'compiled' or 'numpy'")
     n = x_m.size
     site_cols = np.asarray(site_cols, dtype=np.int64)
     use = np.flatnonzero(np.isin(band.cells.site_index, site_cols))
@@ -414,22 +431,6 @@ def serve_receivers(
         raise InputError("shadowing='field' needs the per-link shadow draw")
     if site_radius_m is not None:
         radius = np.asarray(site_radius_m, dtype=float)[band.cells.site_index[use]]
-    if engine == "compiled":
-        return _serve_compiled(
-            band,
-            use,
-            col,
-            los,
-            x_m,
-            y_m,
-            rx_height_m,
-            indoor,
-            params,
-            shadow_unit,
-            np.full(use.size, np.inf) if site_radius_m is None else radius,
-        )
-    if engine != "numpy":
-        raise InputError(f"engine: {engine!r} is not allowed; use 'compiled' or 'numpy'")
     step = max(1, chunk_elements // use.size)
     for lo in range(0, n, step):
         rows = slice(lo, min(n, lo + step))
@@ -449,75 +450,163 @@ def serve_receivers(
     return out
 
 
-def check_link_ranges(band: BandCells, use: IntArray, rx_height_m: FloatArray) -> None:
-    """Raise what :func:`twin.propagation.tr38901.path_loss_db` raises (``on_range=
-    "clamp"``) for the band's frequency and the heights of the cells ``use`` and the
-    receivers: the compiled pass only evaluates, so it is checked here first."""
-    h = np.asarray(rx_height_m, dtype=float)
-    if h.size == 0 or use.size == 0:
-        return
-    h_ut = np.array([h.min(), h.max()])[:, None] if np.isfinite(h).all() else h[:, None]
-    models = band.model[use]
-    for model in sorted(set(models.tolist())):
-        h_bs = band.height_m[use][models == model][None, :]
-        path_loss_db(model, band.freq_ghz, 10.0, h_bs, h_ut, True, on_range="clamp")
-
-
-def _serve_compiled(
-    band: BandCells,
-    use: IntArray,
-    col: IntArray,
+def serve_bands(
+    bands: Sequence[BandCells],
     los: BoolArray,
+    site_cols: IntArray,
     x_m: FloatArray,
     y_m: FloatArray,
     rx_height_m: FloatArray,
     indoor: BoolArray,
     params: RadioParams,
-    shadow_unit: FloatArray | None,
-    radius_m: FloatArray,
-) -> Serving:
-    """:func:`serve_receivers` with the compiled pass (:mod:`twin.radio.compiled`)."""
-    from twin.propagation import antenna, tr38901
+    *,
+    shadow_unit: FloatArray | None = None,
+    site_radius_m: FloatArray | None = None,
+) -> list[Serving]:
+    """:func:`serve_receivers` (compiled engine) on several bands in one pass.
+
+    A receiver's geometry to each site (distance, its logarithm, bearing, elevation) is
+    computed once for all the bands and sectors (:mod:`twin.radio.compiled`); the result
+    of each band is the same bits as :func:`serve_receivers` on that band alone. The
+    arguments are those of :func:`serve_receivers`; one :class:`Serving` per band.
+    """
     from twin.radio import compiled
 
-    check_link_ranges(band, use, rx_height_m)
-    models = ("uma", "umi", "rma")
-    limits = np.array(
-        [[tr38901.VALIDITY[m].d2d_los_m, tr38901.VALIDITY[m].d2d_nlos_m] for m in models]
-    )
-    sigma = np.array(
-        [
-            [
-                tr38901.SHADOW_SIGMA_DB.get((m, True), np.nan),
-                tr38901.SHADOW_SIGMA_DB[(m, False)],
-            ]
-            for m in models
-        ]
+    site_cols = np.asarray(site_cols, dtype=np.int64)
+    if params.shadowing == "field" and shadow_unit is None:
+        raise InputError("shadowing='field' needs the per-link shadow draw")
+    n_cols = site_cols.size
+    site_x = np.zeros(n_cols)
+    site_y = np.zeros(n_cols)
+    site_h = np.ones(n_cols)
+    site_model = np.zeros(n_cols, dtype=np.int64)
+    site_used = np.zeros(n_cols, dtype=np.bool_)
+    site_sectored = np.zeros(n_cols, dtype=np.bool_)
+    radius_all = None if site_radius_m is None else np.asarray(site_radius_m, dtype=float)
+    band_start = [0]
+    parts: dict[str, list[npt.NDArray[np.generic]]] = {
+        k: [] for k in ("col", "p", "g", "az", "sub", "radius", "use")
+    }
+    h = np.asarray(rx_height_m, dtype=float)
+    for band in bands:
+        use = np.flatnonzero(np.isin(band.cells.site_index, site_cols))
+        col = np.searchsorted(site_cols, band.cells.site_index[use])
+        if use.size and h.size:
+            models = band.model[use]
+            for model in sorted(set(models.tolist())):
+                h_bs = band.height_m[use][models == model]
+                _check_link_ranges(
+                    model,
+                    band.freq_ghz,
+                    float(h_bs.min()),
+                    float(h_bs.max()),
+                    float(h.min()),
+                    float(h.max()),
+                )
+        site_x[col] = band.x_m[use]
+        site_y[col] = band.y_m[use]
+        site_h[col] = band.height_m[use]
+        site_model[col] = [compiled.MODEL_CODE[m] for m in band.model[use]]
+        site_used[col] = True
+        azimuth = band.cells.azimuth_deg[use]
+        site_sectored[col[~np.isnan(azimuth)]] = True
+        parts["col"].append(col)
+        parts["p"].append(band.power_dbm[use])
+        parts["g"].append(band.gain_dbi[use])
+        parts["az"].append(azimuth)
+        parts["sub"].append(band.cells.subband[use])
+        parts["radius"].append(
+            np.full(use.size, np.inf)
+            if radius_all is None
+            else radius_all[band.cells.site_index[use]]
+        )
+        parts["use"].append(use)
+        band_start.append(band_start[-1] + use.size)
+    cells = compiled.CompiledCells(
+        site_x_m=site_x,
+        site_y_m=site_y,
+        site_height_m=site_h,
+        site_model=site_model,
+        site_used=site_used,
+        site_sectored=site_sectored,
+        band_freq_ghz=np.array([b.freq_ghz for b in bands], dtype=float),
+        band_o2i_db=np.array([float(o2i_loss_db(params.o2i, b.freq_ghz)) for b in bands]),
+        band_start=np.array(band_start, dtype=np.int64),
+        cell_col=np.concatenate(parts["col"]).astype(np.int64),
+        cell_power_dbm=np.concatenate(parts["p"]).astype(float),
+        cell_gain_dbi=np.concatenate(parts["g"]).astype(float),
+        cell_azimuth_deg=np.concatenate(parts["az"]).astype(float),
+        cell_subband=np.concatenate(parts["sub"]).astype(np.int64),
+        cell_radius_m=np.concatenate(parts["radius"]).astype(float),
     )
     best, rsrp, pl, d2d, los_best, interference = compiled.serve_compiled(
-        band.freq_ghz,
-        band.x_m[use],
-        band.y_m[use],
-        band.height_m[use],
-        band.power_dbm[use],
-        band.gain_dbi[use],
-        np.array([compiled.MODEL_CODE[m] for m in band.model[use]], dtype=np.int64),
-        band.cells.azimuth_deg[use],
-        band.cells.subband[use],
-        col,
-        radius_m,
+        cells,
+        _compiled_params(params),
         x_m,
         y_m,
-        rx_height_m,
+        h,
         indoor,
         los,
         shadow_unit if params.shadowing == "field" else None,
-        d2d_limits_m=limits,
-        sigma_db=sigma,
+    )
+    out = []
+    for b, cells_b in enumerate(parts["use"]):
+        served = best[b] >= 0
+        cell = np.full(served.size, -1, dtype=np.int32)
+        cell[served] = cells_b[best[b][served]]
+        out.append(
+            Serving(
+                cell=cell,
+                rsrp_dbm=rsrp[b],
+                path_loss_db=pl[b],
+                d2d_m=d2d[b],
+                los=los_best[b],
+                interference_mw=interference[b],
+            )
+        )
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _check_link_ranges(
+    model: str,
+    freq_ghz: float,
+    h_bs_min_m: float,
+    h_bs_max_m: float,
+    h_ut_min_m: float,
+    h_ut_max_m: float,
+) -> None:
+    """Raise what :func:`twin.propagation.tr38901.path_loss_db` raises (``on_range=
+    "clamp"``) for a band's frequency and the extreme heights of its cells and receivers
+    (every range is an interval): the compiled pass only evaluates. Remembered once it
+    passes (a city run asks the same few questions for every block)."""
+    h_bs = np.array([[h_bs_min_m, h_bs_max_m]])
+    h_ut = np.array([[h_ut_min_m], [h_ut_max_m]])
+    path_loss_db(model, freq_ghz, 10.0, h_bs, h_ut, True, on_range="clamp")
+
+
+def _compiled_params(params: RadioParams) -> Any:
+    """The settings and the standard's constants as :mod:`twin.radio.compiled` reads them."""
+    from twin.propagation import antenna, tr38901
+    from twin.radio import compiled
+
+    models = ("uma", "umi", "rma")
+    return compiled.CompiledParams(
+        d2d_limits_m=np.array(
+            [[tr38901.VALIDITY[m].d2d_los_m, tr38901.VALIDITY[m].d2d_nlos_m] for m in models]
+        ),
+        sigma_db=np.array(
+            [
+                [
+                    tr38901.SHADOW_SIGMA_DB.get((m, True), np.nan),
+                    tr38901.SHADOW_SIGMA_DB[(m, False)],
+                ]
+                for m in models
+            ]
+        ),
         rma_los_sigma_db=np.array(tr38901.RMA_LOS_SIGMA_DB),
         shadow_mode=compiled.SHADOW_CODE[params.shadowing],
         shadow_k=params.shadow_k,
-        o2i_db=float(o2i_loss_db(params.o2i, band.freq_ghz)),
         gain_rx_dbi=params.gain_rx_dbi,
         mcl_db=params.mcl_db,
         downtilt_deg=params.downtilt_deg,
@@ -532,15 +621,6 @@ def _serve_compiled(
         rma_env_m=np.array(
             [tr38901.RMA_DEFAULT_BUILDING_HEIGHT_M, tr38901.RMA_DEFAULT_STREET_WIDTH_M]
         ),
-    )
-    served = best >= 0
-    return Serving(
-        cell=np.where(served, use[np.maximum(best, 0)], -1).astype(np.int32),
-        rsrp_dbm=rsrp,
-        path_loss_db=pl,
-        d2d_m=d2d,
-        los=los_best,
-        interference_mw=interference,
     )
 
 
