@@ -7,7 +7,8 @@ Table 7.3-1, the O2I loss, the MCL), then the receiver's best server on each ban
 summed power of the band's co-channel cells. A receiver's geometry to each site (2D
 distance, the logarithm of the 3D distance, bearing and elevation) is computed once for
 all its bands and sectors; its powers stay in small buffers (no (receivers x cells)
-temporaries), and the receivers are split over the numba threads.
+temporaries), and the receivers are split in parts over the numba threads (a kernel
+without the GIL on each part: numba's parallel loops would triple its compile time).
 
 It is the same computation as :func:`twin.radio.network.serve_receivers` with
 ``engine="numpy"`` (the vectorised reference built on :func:`twin.propagation.tr38901.
@@ -29,12 +30,17 @@ kernel only evaluates.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 
+import numba
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange
+from numba import njit
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -48,8 +54,8 @@ SHADOW_CODE = {"off": 0, "margin": 1, "field": 2}
 _INV_LN10 = 1.0 / math.log(10.0)
 #: ln(10) / 10: 10^(x/10) = exp(x ln(10) / 10) (exp is about 3x as fast as pow)
 _LN10_OVER_10 = math.log(10.0) / 10.0
-#: receivers per numba work item (each item's buffer is one receiver's cells)
-RECEIVERS_PER_ITEM = 256
+#: a block is split over the numba threads in parts of at least this many receivers
+MIN_RECEIVERS_PER_THREAD = 512
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -152,8 +158,10 @@ def _pattern_db(
     return -min(-(a_v + a_h), pattern[3])
 
 
-@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _serve_kernel(
+    lo_rx: int,
+    hi_rx: int,
     site_x: FloatArray,
     site_y: FloatArray,
     site_h: FloatArray,
@@ -192,115 +200,108 @@ def _serve_kernel(
     out_los: BoolArray,
     out_interference: FloatArray,
 ) -> None:
-    n = rx_x.size
     n_sites = site_x.size
     n_bands = band_freq_ghz.size
     n_cells = cell_col.size
-    n_items = (n + RECEIVERS_PER_ITEM - 1) // RECEIVERS_PER_ITEM
-    for item in prange(n_items):
-        # one receiver's geometry per site (shared by every band and sector) and powers
-        g_d2d = np.empty(n_sites)
-        g_dpl = np.empty(n_sites)
-        g_logd3 = np.empty(n_sites)
-        g_bearing = np.empty(n_sites)
-        g_elev = np.empty(n_sites)
-        rx_dbm = np.empty(n_cells)
-        cell_pl = np.empty(n_cells)
-        lo = item * RECEIVERS_PER_ITEM
-        hi = min(n, lo + RECEIVERS_PER_ITEM)
-        for i in range(lo, hi):
-            h_ut = rx_h[i]
-            for k in range(n_sites):
-                if not site_used[k]:
+    # one receiver's geometry per site (shared by every band and sector) and powers
+    g_d2d = np.empty(n_sites)
+    g_dpl = np.empty(n_sites)
+    g_logd3 = np.empty(n_sites)
+    g_bearing = np.empty(n_sites)
+    g_elev = np.empty(n_sites)
+    rx_dbm = np.empty(n_cells)
+    cell_pl = np.empty(n_cells)
+    for i in range(lo_rx, hi_rx):
+        h_ut = rx_h[i]
+        for k in range(n_sites):
+            if not site_used[k]:
+                continue
+            dx = rx_x[i] - site_x[k]
+            dy = rx_y[i] - site_y[k]
+            d2d = math.hypot(dx, dy)
+            li = 0 if los[i, k] else 1
+            m = site_model[k]
+            d_pl = min(max(d2d, d2d_limits[m, li, 0]), d2d_limits[m, li, 1])
+            dh = site_h[k] - h_ut
+            g_d2d[k] = d2d
+            g_dpl[k] = d_pl
+            g_logd3[k] = _log10(math.sqrt(d_pl * d_pl + dh * dh))
+            if site_sectored[k]:
+                g_bearing[k] = math.degrees(math.atan2(dx, dy))  # from north, clockwise
+                g_elev[k] = -math.degrees(math.atan2(dh, max(d2d, 1e-3)))
+        for b in range(n_bands):
+            freq_ghz = band_freq_ghz[b]
+            log_f = _log10(freq_ghz)
+            o2i = band_o2i_db[b] if rx_indoor[i] else 0.0
+            c0 = band_start[b]
+            c1 = band_start[b + 1]
+            best = -1
+            best_dbm = -np.inf
+            for j in range(c0, c1):
+                k = cell_col[j]
+                d2d = g_d2d[k]
+                if not d2d <= cell_radius[j]:
+                    rx_dbm[j] = -np.inf
                     continue
-                dx = rx_x[i] - site_x[k]
-                dy = rx_y[i] - site_y[k]
-                d2d = math.hypot(dx, dy)
-                li = 0 if los[i, k] else 1
                 m = site_model[k]
-                d_pl = min(max(d2d, d2d_limits[m, li, 0]), d2d_limits[m, li, 1])
-                dh = site_h[k] - h_ut
-                g_d2d[k] = d2d
-                g_dpl[k] = d_pl
-                g_logd3[k] = _log10(math.sqrt(d_pl * d_pl + dh * dh))
-                if site_sectored[k]:
-                    g_bearing[k] = math.degrees(math.atan2(dx, dy))  # from north, clockwise
-                    g_elev[k] = -math.degrees(math.atan2(dh, max(d2d, 1e-3)))
-            for b in range(n_bands):
-                freq_ghz = band_freq_ghz[b]
-                log_f = _log10(freq_ghz)
-                o2i = band_o2i_db[b] if rx_indoor[i] else 0.0
-                c0 = band_start[b]
-                c1 = band_start[b + 1]
-                best = -1
-                best_dbm = -np.inf
-                for j in range(c0, c1):
-                    k = cell_col[j]
-                    d2d = g_d2d[k]
-                    if not d2d <= cell_radius[j]:
-                        rx_dbm[j] = -np.inf
-                        continue
-                    m = site_model[k]
-                    is_los = los[i, k]
-                    h_bs = site_h[k]
-                    if m == 2:
+                is_los = los[i, k]
+                h_bs = site_h[k]
+                if m == 2:
+                    dh = h_bs - h_ut
+                    d3d = math.sqrt(g_dpl[k] * g_dpl[k] + dh * dh)
+                    pl = _rma_pl_db(
+                        is_los, freq_ghz, g_dpl[k], d3d, h_bs, h_ut, rma_env[0], rma_env[1]
+                    )
+                else:
+                    d_bp = 4.0 * (h_bs - 1.0) * (h_ut - 1.0) * (freq_ghz * 1e9) / 3.0e8
+                    log_bp = 0.0
+                    if g_dpl[k] > d_bp:
                         dh = h_bs - h_ut
-                        d3d = math.sqrt(g_dpl[k] * g_dpl[k] + dh * dh)
-                        pl = _rma_pl_db(
-                            is_los, freq_ghz, g_dpl[k], d3d, h_bs, h_ut, rma_env[0], rma_env[1]
-                        )
+                        log_bp = _log10(d_bp**2 + dh * dh)
+                    pl = _urban_pl_db(
+                        m == 0, is_los, log_f, g_dpl[k], g_logd3[k], d_bp, log_bp, h_ut
+                    )
+                if shadow_mode == 0:
+                    shadow = 0.0
+                else:
+                    sigma = sigma_db[m, 0 if is_los else 1]
+                    if m == 2 and is_los:
+                        d_bp = 2.0 * math.pi * h_bs * h_ut * (freq_ghz * 1e9) / 3.0e8
+                        sigma = rma_los_sigma_db[0] if d2d <= d_bp else rma_los_sigma_db[1]
+                    if shadow_mode == 1:
+                        shadow = shadow_k * sigma
                     else:
-                        d_bp = 4.0 * (h_bs - 1.0) * (h_ut - 1.0) * (freq_ghz * 1e9) / 3.0e8
-                        log_bp = 0.0
-                        if g_dpl[k] > d_bp:
-                            dh = h_bs - h_ut
-                            log_bp = _log10(d_bp**2 + dh * dh)
-                        pl = _urban_pl_db(
-                            m == 0, is_los, log_f, g_dpl[k], g_logd3[k], d_bp, log_bp, h_ut
-                        )
-                    if shadow_mode == 0:
-                        shadow = 0.0
-                    else:
-                        sigma = sigma_db[m, 0 if is_los else 1]
-                        if m == 2 and is_los:
-                            d_bp = 2.0 * math.pi * h_bs * h_ut * (freq_ghz * 1e9) / 3.0e8
-                            sigma = rma_los_sigma_db[0] if d2d <= d_bp else rma_los_sigma_db[1]
-                        if shadow_mode == 1:
-                            shadow = shadow_k * sigma
-                        else:
-                            shadow = shadow_unit[i, k] * sigma
-                    gain = cell_g[j]
-                    if not math.isnan(cell_az[j]):
-                        gain += _pattern_db(
-                            g_bearing[k], g_elev[k], cell_az[j], downtilt_deg, pattern
-                        )
-                    coupling = pl + shadow - gain - gain_rx_dbi + o2i
-                    p = cell_p[j] - max(coupling, mcl_db)
-                    rx_dbm[j] = p
-                    cell_pl[j] = pl
-                    if p > best_dbm:
-                        best = j
-                        best_dbm = p
-                if best < 0:
-                    out_cell[b, i] = -1
-                    out_rsrp[b, i] = np.nan
-                    out_pl[b, i] = np.nan
-                    out_d2d[b, i] = np.nan
-                    out_los[b, i] = False
-                    out_interference[b, i] = 0.0
-                    continue
-                sub = cell_sub[best]
-                interference = 0.0
-                for j in range(c0, c1):
-                    if j != best and cell_sub[j] == sub and rx_dbm[j] > -np.inf:
-                        interference += math.exp(rx_dbm[j] * _LN10_OVER_10)
-                k = cell_col[best]
-                out_cell[b, i] = best - c0
-                out_rsrp[b, i] = best_dbm
-                out_pl[b, i] = cell_pl[best]
-                out_d2d[b, i] = g_d2d[k]
-                out_los[b, i] = los[i, k]
-                out_interference[b, i] = interference
+                        shadow = shadow_unit[i, k] * sigma
+                gain = cell_g[j]
+                if not math.isnan(cell_az[j]):
+                    gain += _pattern_db(g_bearing[k], g_elev[k], cell_az[j], downtilt_deg, pattern)
+                coupling = pl + shadow - gain - gain_rx_dbi + o2i
+                p = cell_p[j] - max(coupling, mcl_db)
+                rx_dbm[j] = p
+                cell_pl[j] = pl
+                if p > best_dbm:
+                    best = j
+                    best_dbm = p
+            if best < 0:
+                out_cell[b, i] = -1
+                out_rsrp[b, i] = np.nan
+                out_pl[b, i] = np.nan
+                out_d2d[b, i] = np.nan
+                out_los[b, i] = False
+                out_interference[b, i] = 0.0
+                continue
+            sub = cell_sub[best]
+            interference = 0.0
+            for j in range(c0, c1):
+                if j != best and cell_sub[j] == sub and rx_dbm[j] > -np.inf:
+                    interference += math.exp(rx_dbm[j] * _LN10_OVER_10)
+            k = cell_col[best]
+            out_cell[b, i] = best - c0
+            out_rsrp[b, i] = best_dbm
+            out_pl[b, i] = cell_pl[best]
+            out_d2d[b, i] = g_d2d[k]
+            out_los[b, i] = los[i, k]
+            out_interference[b, i] = interference
 
 
 @dataclass(frozen=True)
@@ -393,7 +394,7 @@ def serve_compiled(
     def b1(a: npt.ArrayLike) -> BoolArray:
         return np.ascontiguousarray(a, dtype=np.bool_)
 
-    _serve_kernel(
+    args = (
         f64(cells.site_x_m),
         f64(cells.site_y_m),
         f64(cells.site_height_m),
@@ -432,7 +433,26 @@ def serve_compiled(
         out_los,
         out_i,
     )
+    # the receivers in contiguous parts, one per numba thread (1 on a dask worker), each
+    # run by the kernel without the GIL
+    n_parts = max(1, min(numba.get_num_threads(), n // MIN_RECEIVERS_PER_THREAD))
+    bounds = np.linspace(0, n, n_parts + 1).astype(np.int64)
+    if n_parts == 1:
+        _serve_kernel(0, n, *args)
+    else:
+        parts = [
+            _pool().submit(_serve_kernel, int(lo), int(hi), *args)
+            for lo, hi in itertools.pairwise(bounds)
+        ]
+        for part in parts:
+            part.result()
     return out_cell, out_rsrp, out_pl, out_d2d, out_los, out_i
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    """The threads that run parts of a block (made on first use, as many as cores)."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="twin-radio")
 
 
 def warm_up() -> FloatArray:
