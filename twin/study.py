@@ -61,6 +61,7 @@ from twin.visibility import BuildingPrisms
 if TYPE_CHECKING:
     from twin.cluster import TileRunner
     from twin.io.cache import StudyCache
+    from twin.kernels import WarmUp
     from twin.visibility.fast import FastRaster
 
 log = logging.getLogger(__name__)
@@ -108,11 +109,15 @@ class StudyOptions:
         Side of a tile of the receiver grid, in grid cells; None: 256, halved (down to
         32) while that gives fewer than 8 tiles per slot of the runner, so that every
         worker of a cluster has work until the end.
+    kernels
+        A helper process compiling the kernels (:func:`twin.kernels.start_warm_up`),
+        waited for once the city is loaded, before the first compiled call; None: none.
     """
 
     runner: TileRunner | None = None
     cache: StudyCache | None = None
     tile_cells: int | None = None
+    kernels: WarmUp | None = None
 
 
 _OPTIONS: ContextVar[StudyOptions | None] = ContextVar("twin_study_options", default=None)
@@ -380,7 +385,9 @@ def run_study(
 
     Notes
     -----
-    ``timings_s`` has the wall time of ``city``, ``grid`` and ``sites``; ``visibility``
+    ``timings_s`` has the wall time of ``city``, ``grid`` and ``sites`` (and of
+    ``kernels``, the wait for a helper compiling the kernels, when there is one);
+    ``visibility``
     is the preparation (prisms, the fast engine's raster, cached LoS) plus the LoS time
     of the tiles, ``radio`` the radio time of the tiles (both summed over the tiles: on a
     cluster, worker time); ``tiles`` is the wall time of the tile pass and ``cells`` that
@@ -394,6 +401,9 @@ def run_study(
         if city is None:
             city = load_scenario_city(scenario, cache=opts.cache)
         bounds = study_bounds(city, scenario)
+    if opts.kernels is not None:
+        with _timed(timings, "kernels"):  # what is left of their compilation
+            opts.kernels.wait()
     g = scenario.grid
     say("grid")
     fingerprint = city_fingerprint(city) if opts.cache is not None else None

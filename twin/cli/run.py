@@ -119,6 +119,7 @@ def run(
     from twin.cluster import check_scheduler_address, open_runner
     from twin.io.cache import StudyCache
     from twin.io.outputs import check_out_dir, write_run
+    from twin.kernels import start_warm_up
     from twin.scenario import with_overrides
     from twin.sources.scenario_file import read_scenario
     from twin.study import StudyOptions, study_options
@@ -157,6 +158,8 @@ def run(
                 runner=runner,
                 cache=None if no_cache else StudyCache(),
                 tile_cells=tile_cells,
+                # in process, a cold numba cache is filled on the other core meanwhile
+                kernels=start_warm_up() if scheduler is None and workers is None else None,
             )
         ),
     ):
