@@ -70,3 +70,82 @@ def test_a_shared_raster_pickles_as_its_folder_and_gives_the_same_los(city_raste
     # a process that has not got the folder (another machine, or after the run) says so
     with pytest.raises(FileNotFoundError, match=r"is not on this machine.*run again"):
         pickle.loads(blob)
+
+
+def test_receivers_and_results_go_through_the_shared_folder() -> None:
+    """Tasks travel as indices (the scheduler unpickles them without reading the files);
+    a worker process reads its receivers from the files and writes its results there."""
+    import subprocess
+    import sys
+
+    from twin.benchmark import synthetic_scenario
+    from twin.io.shared_raster import MappedTask, SharedResults, share_receivers, shared_bytes
+    from twin.study import run_study
+    from twin.tiles import TileTasks, tile_indices
+
+    result = run_study(synthetic_scenario(None, spacing_m=20.0), city=synthetic_city(0.36, seed=7))
+    grid = result.grid
+    tasks = TileTasks(grid, tile_indices(grid, 8), known_los=result.los_bits,
+                      known_sites=np.arange(len(result.sites)))  # fmt: skip
+    n = len(grid)
+    with shared_raster_dir(shared_bytes(n, 2)) as (folder, _):
+        mapped = share_receivers(tasks, folder)
+        assert len(mapped) == len(tasks) > 4
+        for i, m in enumerate(mapped):
+            task = m.open()
+            want = tasks[i]
+            for name in ("index", "x_m", "y_m", "rx_height_m", "indoor", "building_id"):
+                assert np.array_equal(getattr(task, name), getattr(want, name)), name
+            assert np.array_equal(task.known_los, want.known_los)
+        blob = pickle.dumps(mapped[0], protocol=5)
+        # 4 bytes per receiver (index) and 2 bits of known LoS, not the 41 of a TileTask
+        assert len(blob) < 6 * mapped[0].index.size + 500
+        results = SharedResults.create(folder, ["3p5", "28"], n)
+        # a tile's results written by another process, read back here
+        tile = mapped[1]
+        code = (
+            "import pickle, sys, numpy as np\n"
+            "from twin.radio.network import Serving\n"
+            "from twin.tiles import TileOutput\n"
+            "results, task = pickle.loads(sys.stdin.buffer.read())\n"
+            "k = task.index.size\n"
+            "s = Serving(cell=np.arange(k, dtype=np.int32), rsrp_dbm=np.full(k, -80.5),\n"
+            "    path_loss_db=np.full(k, 120.25), d2d_m=np.linspace(1, 2, k),\n"
+            "    los=np.ones(k, bool), interference_mw=np.full(k, 1e-9))\n"
+            "out = TileOutput(index=task.index.astype(np.int64), site_cols=np.arange(1),\n"
+            "    los_bits=np.zeros((k, 1), np.uint8), serving={'3p5': s, '28': s},\n"
+            "    visibility_s=0.0, radio_s=0.0, pairs=0)\n"
+            "sent = results.write(out)\n"
+            "assert sent.serving == {}\n"
+        )
+        subprocess.run(
+            [sys.executable, "-c", code],
+            input=pickle.dumps((results, tile)),
+            check=True,
+            capture_output=True,
+        )
+        from twin.tiles import TileOutput
+
+        k = tile.index.size
+        back = results.read(
+            TileOutput(
+                index=tile.index.astype(np.int64),
+                site_cols=np.arange(1),
+                los_bits=np.zeros((k, 1), np.uint8),
+                serving={},
+                visibility_s=0.0,
+                radio_s=0.0,
+                pairs=0,
+            )
+        )
+        for label in ("3p5", "28"):
+            s = back.serving[label]
+            assert np.array_equal(s.cell, np.arange(k))
+            assert np.all(s.rsrp_dbm == -80.5) and np.all(s.los)
+            assert np.array_equal(s.d2d_m, np.linspace(1, 2, k))
+    # the folder is gone: a task unpickles without it (as on dask's scheduler) and says
+    # clearly where it cannot be opened (a worker on another machine)
+    again = pickle.loads(pickle.dumps(mapped[0]))
+    assert isinstance(again, MappedTask)
+    with pytest.raises(FileNotFoundError, match="is not on this machine"):
+        again.open()

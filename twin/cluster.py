@@ -30,7 +30,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from twin.errors import ClusterError, InputError
-from twin.tiles import TileContext, TileOutput, TileTask, compute_tile
+from twin.tiles import TileContext, TileOutput, TileTask, TileTasks, compute_tile
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +119,18 @@ def _warm_worker() -> bool:
     return True
 
 
-def _compute_tile_on_worker(ctx: TileContext, task: TileTask) -> TileOutput:
-    """A dask task: one tile, the LoS kernel on this task's thread only."""
+def _compute_tile_on_worker(ctx: TileContext, task: Any, results: Any = None) -> TileOutput:
+    """A dask task: one tile (a :class:`TileTask`, or a :class:`twin.io.shared_raster.
+    MappedTask` read here), the compiled kernels on this task's thread only; its per-band
+    results written into ``results`` (a :class:`twin.io.shared_raster.SharedResults`)
+    when given, else sent back."""
     import numba
 
+    from twin.io.shared_raster import MappedTask
+
     numba.set_num_threads(1)
-    return compute_tile(ctx, task)
+    out = compute_tile(ctx, task.open() if isinstance(task, MappedTask) else task)
+    return out if results is None else results.write(out)
 
 
 class DaskRunner:
@@ -140,8 +146,10 @@ class DaskRunner:
         A run fails when the cluster has had no worker for this long (its workers died
         or left), instead of waiting for ever.
     share_raster
-        Workers on this machine map the visibility raster from shared files instead of
-        receiving a copy each (:mod:`twin.io.shared_raster`); False: always a copy.
+        Workers on this machine map the visibility raster and the grid's receivers from
+        shared files instead of receiving copies, and write the tiles' results there
+        instead of sending them back (:mod:`twin.io.shared_raster`); False: everything
+        is sent.
     """
 
     fuse_passes = True
@@ -174,41 +182,64 @@ class DaskRunner:
         if not tasks:
             return
         with ExitStack() as stack:
-            yield from self._run(self._same_machine_context(ctx, stack), tasks)
+            yield from self._run(*self._same_machine(ctx, tasks, stack))
 
-    def _same_machine_context(self, ctx: TileContext, stack: ExitStack) -> TileContext:
-        """``ctx`` with its raster in memory-mapped files (:mod:`twin.io.shared_raster`)
-        when every worker sees them (runs on this machine), else ``ctx`` itself; the files
-        go when ``stack`` closes."""
-        if ctx.raster is None or not self.share_raster:
-            return ctx
+    def _same_machine(
+        self, ctx: TileContext, tasks: Sequence[TileTask], stack: ExitStack
+    ) -> tuple[TileContext, Sequence[Any], Any]:
+        """The context and tasks to send, and where the tiles' results go.
+
+        When every worker sees a folder of this machine (:mod:`twin.io.shared_raster`):
+        ``ctx`` with its raster mapped from files there, the tasks as their receivers'
+        indices into the grid written there, and the :class:`SharedResults` the tiles
+        write into; else ``ctx``, ``tasks`` and None (everything sent). The files go
+        when ``stack`` closes.
+        """
+        if not self.share_raster:
+            return ctx, tasks, None
         from twin.io.shared_raster import (
+            SharedResults,
             folder_visible,
             raster_nbytes,
             share_raster,
+            share_receivers,
+            shared_bytes,
             shared_raster_dir,
         )
 
+        grid = tasks.grid if isinstance(tasks, TileTasks) else None
+        need = 0 if ctx.raster is None else raster_nbytes(ctx.raster)
+        if grid is not None:
+            need += shared_bytes(len(grid), len(ctx.bands))
         try:
-            folder, token = stack.enter_context(shared_raster_dir(raster_nbytes(ctx.raster)))
-            mapped = share_raster(ctx.raster, folder)
+            folder, token = stack.enter_context(shared_raster_dir(need))
             seen = self.client.run(folder_visible, str(folder), token)
+            if not seen or not all(seen.values()):
+                log.info("some dask workers run on another machine; each worker gets copies")
+                return ctx, tasks, None
+            if ctx.raster is not None:
+                ctx = replace(ctx, raster=share_raster(ctx.raster, folder))
+            results = None
+            sent: Sequence[Any] = tasks
+            if isinstance(tasks, TileTasks):
+                sent = share_receivers(tasks, folder)
+                if ctx.bands:
+                    results = SharedResults.create(folder, list(ctx.bands), len(tasks.grid))
         except Exception as exc:  # no room; a worker without twin (the run says it clearly)
-            log.info("raster not shared through files (%s); each worker gets a copy", exc)
-            return ctx
-        if not seen or not all(seen.values()):
-            log.info("some dask workers run on another machine; each worker gets a copy")
-            return ctx
-        log.info("visibility raster shared with the workers through %s", folder)
-        return replace(ctx, raster=mapped)
+            log.info("nothing shared through files (%s); each worker gets copies", exc)
+            return ctx, tasks, None
+        log.info("raster, receivers and results shared with the workers through %s", folder)
+        return ctx, sent, results
 
-    def _run(self, ctx: TileContext, tasks: Sequence[TileTask]) -> Iterator[TileOutput]:
+    def _run(
+        self, ctx: TileContext, tasks: Sequence[Any], results: Any = None
+    ) -> Iterator[TileOutput]:
         from distributed import KilledWorker, as_completed
 
         try:
             shared = self.client.scatter(ctx, broadcast=True, hash=False)
             futures = [
-                self.client.submit(_compute_tile_on_worker, shared, task, pure=False)
+                self.client.submit(_compute_tile_on_worker, shared, task, results, pure=False)
                 for task in tasks
             ]
         except (OSError, TimeoutError) as exc:
@@ -224,7 +255,7 @@ class DaskRunner:
                     out = future.result()
                     future.release()
                     left -= 1
-                    yield out
+                    yield out if results is None else results.read(out)
                 now = time.monotonic()
                 if done:
                     no_worker_since = None

@@ -190,10 +190,7 @@ class TileTask:
         """The tile of ``grid`` made of the receivers ``index``; ``known_los`` (N, M),
         bool or bit-packed, with valid columns ``known_sites`` gives the LoS already
         known."""
-        known = None
-        if known_los is not None and known_sites is not None and known_sites.size:
-            rows = known_los.rows(index) if isinstance(known_los, PackedLoS) else known_los[index]
-            known = np.ascontiguousarray(rows[:, known_sites])
+        known = known_rows(known_los, known_sites, index)
         return cls(
             index=index,
             x_m=grid.x_m[index],
@@ -203,6 +200,17 @@ class TileTask:
             building_id=grid.building_id[index],
             known_los=known,
         )
+
+
+def known_rows(
+    known_los: BoolArray | PackedLoS | None, known_sites: IntArray | None, index: IntArray
+) -> BoolArray | None:
+    """The rows ``index`` of ``known_los`` (N, M) at the columns ``known_sites`` (bool,
+    (n, K)); None when nothing is known."""
+    if known_los is None or known_sites is None or not known_sites.size:
+        return None
+    rows = known_los.rows(index) if isinstance(known_los, PackedLoS) else known_los[index]
+    return np.ascontiguousarray(rows[:, known_sites])
 
 
 class TileTasks(Sequence[TileTask]):
@@ -227,6 +235,19 @@ class TileTasks(Sequence[TileTask]):
 
     def __len__(self) -> int:
         return len(self._indices)
+
+    @property
+    def grid(self) -> ReceiverGrid:
+        """The grid whose receivers the tiles are."""
+        return self._grid
+
+    def receivers(self, i: int) -> IntArray:
+        """The receivers (grid indices) of tile ``i``."""
+        return self._indices[i]
+
+    def known_rows(self, index: IntArray) -> BoolArray | None:
+        """The LoS already known of the receivers ``index`` (as :meth:`TileTask.of`)."""
+        return known_rows(self._known_los, self._known_sites, index)
 
     @overload
     def __getitem__(self, i: int) -> TileTask: ...

@@ -12,6 +12,13 @@ worker that sees the folder (same machine) from one that does not.
 
 The arrays are mapped copy-on-write (``mode="c"``): a process that wrote to them would
 change its own copy of a page, never the file or the other processes' view.
+
+The same folder carries the receivers of the tiles and their results: the grid's arrays
+are written once (:func:`share_receivers`) and a task travels as its receivers' indices
+(:class:`MappedTask`); each tile writes its rows of the per-band results into files
+that this process made (:class:`SharedResults`) and sends back only its LoS. So the
+80 MB of receivers and results of a 10 km² city do not pass through the sockets of the
+client and the scheduler (this process), which shares the cores with the workers.
 """
 
 from __future__ import annotations
@@ -20,14 +27,16 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from twin.radio.network import Serving
+from twin.tiles import TileOutput, TileTask, TileTasks
 from twin.visibility.fast import FastRaster
 
 #: name of the file whose random content identifies a shared folder
@@ -129,3 +138,125 @@ def raster_nbytes(raster: FastRaster) -> int:
         for f in fields(FastRaster)
         if isinstance(getattr(raster, f.name), np.ndarray)
     )
+
+
+# --------------------------------------------------------------------------------------
+# the receivers of the tiles and their results, shared the same way
+# --------------------------------------------------------------------------------------
+
+#: the receiver arrays of a run's grid that its tiles read (``grid_<name>.npy``)
+RECEIVER_FIELDS = ("x_m", "y_m", "rx_height_m", "indoor", "building_id")
+#: the per-band results a tile writes (``<band>_<name>.npy``) and their types
+SERVING_FIELDS: dict[str, Any] = {
+    "cell": np.int32,
+    "rsrp_dbm": np.float64,
+    "path_loss_db": np.float64,
+    "d2d_m": np.float64,
+    "los": np.bool_,
+    "interference_mw": np.float64,
+}
+
+
+def shared_bytes(n_receivers: int, n_bands: int) -> int:
+    """Bytes of the receiver and result files of a run (:func:`share_receivers`,
+    :meth:`SharedResults.create`)."""
+    per_rx = 8 + 8 + 8 + 1 + 8  # x, y, height, indoor, building id
+    per_band = sum(np.dtype(t).itemsize for t in SERVING_FIELDS.values())
+    return n_receivers * (per_rx + n_bands * per_band)
+
+
+def share_receivers(tasks: TileTasks, folder: Path) -> list[MappedTask]:
+    """Write the grid's receiver arrays into ``folder`` once and return the tasks as
+    :class:`MappedTask`: each pickles as the folder, its receivers' indices (int32) and
+    its known LoS, a tenth of the bytes of a :class:`TileTask` to send."""
+    grid = tasks.grid
+    for name in RECEIVER_FIELDS:
+        np.save(folder / f"grid_{name}.npy", np.ascontiguousarray(getattr(grid, name)))
+    out = []
+    for i in range(len(tasks)):
+        index = tasks.receivers(i)
+        out.append(MappedTask(str(folder), index.astype(np.int32), tasks.known_rows(index)))
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class MappedTask:
+    """A tile's task whose receivers are read from the files of ``folder`` by the worker
+    (:meth:`open`; :func:`share_receivers`). It pickles as it is: dask's scheduler
+    unpickles every task's arguments, and must not read the receivers itself."""
+
+    folder: str
+    index: np.ndarray
+    known_los: np.ndarray | None
+
+    def open(self) -> TileTask:
+        """The :class:`TileTask` of these receivers of the grid shared in ``folder``."""
+        _check_folder(self.folder)
+        idx = np.asarray(self.index, dtype=np.int64)
+        arrays = {
+            name: np.load(os.path.join(self.folder, f"grid_{name}.npy"), mmap_mode="r")[idx]
+            for name in RECEIVER_FIELDS
+        }
+        return TileTask(index=idx, known_los=self.known_los, **arrays)
+
+
+class SharedResults:
+    """The per-band results of a run in files of ``folder`` that each tile writes its rows
+    into (:meth:`write`, on the worker) and this process reads back (:meth:`read`): the
+    results do not travel through the scheduler's and client's sockets. It pickles as
+    the folder, the band labels and the number of receivers; each process maps the files
+    once."""
+
+    def __init__(self, folder: str, labels: Sequence[str], n: int) -> None:
+        self.folder = folder
+        self.labels = tuple(labels)
+        self.n = n
+        self._mapped: dict[tuple[str, str, str], np.ndarray] = {}
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (SharedResults, (self.folder, self.labels, self.n))
+
+    @classmethod
+    def create(cls, folder: Path, labels: Sequence[str], n: int) -> SharedResults:
+        """Make the (empty) result files of ``n`` receivers for the bands ``labels``."""
+        for label in labels:
+            for name, dtype in SERVING_FIELDS.items():
+                np.lib.format.open_memmap(
+                    folder / f"{label}_{name}.npy", mode="w+", dtype=dtype, shape=(n,)
+                ).flush()
+        return cls(str(folder), labels, n)
+
+    def _array(self, label: str, name: str, mode: Literal["r", "r+"]) -> np.ndarray:
+        key = (label, name, mode)
+        if key not in self._mapped:
+            _check_folder(self.folder)
+            path = os.path.join(self.folder, f"{label}_{name}.npy")
+            # a plain array over the mapping (a memmap's indexing is slower)
+            self._mapped[key] = np.asarray(np.load(path, mmap_mode=mode))
+        return self._mapped[key]
+
+    def write(self, out: TileOutput) -> TileOutput:
+        """Write a tile's results into the files; ``out`` without them (to send back)."""
+        for label, serving in out.serving.items():
+            for name in SERVING_FIELDS:
+                self._array(label, name, "r+")[out.index] = getattr(serving, name)
+        return replace(out, serving={})
+
+    def read(self, out: TileOutput) -> TileOutput:
+        """``out`` with its results read back from the files (after :meth:`write`)."""
+        serving = {
+            label: Serving(
+                **{name: self._array(label, name, "r")[out.index] for name in SERVING_FIELDS}
+            )
+            for label in self.labels
+        }
+        return replace(out, serving=serving)
+
+
+def _check_folder(folder: str) -> None:
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"shared folder {folder} of a run is not on this machine: a dask worker that "
+            "joined after the run checked its workers, on another machine, cannot map it; "
+            "run again (each worker on another machine then gets copies)"
+        )
