@@ -279,10 +279,16 @@ def _own_cpu_s() -> float:
     return float(a.ru_utime + a.ru_stime) + _children_cpu_s()
 
 
-def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the shortest study time (the least disturbed), with all the times."""
-    best = dict(min(runs, key=lambda r: r["study_s"]))
+def _best(runs: list[dict[str, Any]], *, by: str = "study") -> dict[str, Any]:
+    """The run with the shortest study time (``by="study"``) or tile pass (``"tiles"``),
+    the least disturbed, with all the times."""
+
+    def key(r: dict[str, Any]) -> float:
+        return float(r["study_s"] if by == "study" else r["timings_s"]["tiles"])
+
+    best: dict[str, Any] = dict(runs[int(np.argmin([key(r) for r in runs]))])
     best["repeats_study_s"] = [r["study_s"] for r in runs]
+    best["repeats_tiles_s"] = [r["timings_s"]["tiles"] for r in runs]
     return best
 
 
@@ -518,19 +524,19 @@ def bench_scaling(
     repeat: int = 2,
 ) -> dict[str, Any]:
     """The synthetic city at ``area_km2`` and 4x that (fixed radius and automatic), and
-    the larger one on 1 and 2 local dask workers. Each case runs ``repeat`` times (the
-    automatic-radius large city once) and the fastest run counts: the machine is shared,
-    and the fastest run is the least disturbed one."""
+    the larger one on 1 and 2 local dask workers. Each case runs ``repeat`` times and
+    the fastest run counts (the shortest study; on dask the shortest tile pass, which
+    the target compares): the machine is shared, and the fastest run is the least
+    disturbed one."""
     out: dict[str, Any] = {"area_km2": area_km2, "radius_m": radius_m, "repeat": repeat}
     for label, radius in (("fixed_radius", radius_m), ("auto_radius", None)):
         if label == "fixed_radius" and radius_m is None:
             continue
         runs = []
         for area in (area_km2, 4 * area_km2):
-            n = 1 if (radius is None and area > area_km2) else repeat
-            say(f"synthetic {area:g} km2, radius {radius or 'auto'}, in process, x{n}")
+            say(f"synthetic {area:g} km2, radius {radius or 'auto'}, in process, x{repeat}")
             spec = {"city": "synthetic", "area_km2": area, "radius_m": radius}
-            runs.append(_best([_child("study", spec) for _ in range(n)]))
+            runs.append(_best([_child("study", spec) for _ in range(repeat)]))
         out[label] = {
             "runs": runs,
             "time_ratio": runs[1]["study_s"] / runs[0]["study_s"],
@@ -547,7 +553,8 @@ def bench_scaling(
         for n in workers:
             say(f"synthetic {big:g} km2, radius {radius or 'auto'}, {n} dask worker(s), x{repeat}")
             spec = {"city": "synthetic", "area_km2": big, "radius_m": radius, "workers": n}
-            dask_runs.append(_best([_child("study", spec) for _ in range(repeat)]))
+            # the target is on the tile pass: the fastest tile pass of each counts
+            dask_runs.append(_best([_child("study", spec) for _ in range(repeat)], by="tiles"))
         d: dict[str, Any] = {"runs": dask_runs}
         if len(dask_runs) >= 2:
             a, b = dask_runs[0], dask_runs[1]
