@@ -10,11 +10,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from tests.test_tiles import synthetic_scenario as tiles_scenario
 from twin.city.synthetic import synthetic_city
 from twin.errors import InputError, ModelRangeError
 from twin.radio.compiled import warm_up
 from twin.radio.network import RadioParams, Serving, band_cells, serve_receivers
-from twin.scenario import Scenario
 from twin.study import radio_params, run_study
 from twin.tiles import link_shadow_units
 
@@ -72,33 +72,10 @@ def test_compiled_equals_reference_on_helsinki(helsinki_study, default_scenario,
         _assert_agree(ref, got)
 
 
-def _mixed_scenario() -> Scenario:
-    """Omni UMa rooftop sites, three-sector UMi street sites on two bands, 20 m grid."""
-    return Scenario.model_validate(
-        {
-            "name": "mixed",
-            "city": {"source": "synthetic"},
-            "grid": {"spacing_m": 20.0, "street_step_m": 40.0},
-            "sites": {
-                "generate": [
-                    {"layout": "hex-rooftop", "isd_m": 300.0},
-                    {
-                        "layout": "hex-street",
-                        "isd_m": 250.0,
-                        "power_dbm": 40.0,
-                        "azimuths_deg": [0.0, 120.0, 240.0],
-                        "bands_ghz": [3.5, 28.0],
-                    },
-                ]
-            },
-            "radio": {"bands_ghz": [0.7, 3.5, 28.0]},
-        }
-    )
-
-
 @pytest.fixture(scope="module")
 def mixed_study():  # type: ignore[no-untyped-def]
-    sc = _mixed_scenario()
+    # omni UMa rooftop sites, three-sector UMi street sites on two bands
+    sc = tiles_scenario()
     return sc, run_study(sc, city=synthetic_city(0.5, seed=11))
 
 
