@@ -10,7 +10,8 @@ radio settings), so tiles can run in any order, in this process or on dask worke
 1. the LoS of its receivers to the sites whose radius reaches the tile's bounding box
    (pairs beyond a site's radius are left NLoS and carry nothing);
 2. for each band, each receiver's best server, its power, loss, distance and LoS, and the
-   co-channel interference (:func:`twin.radio.network.serve_receivers`).
+   co-channel interference (:func:`twin.radio.network.serve_bands`: every band in one
+   compiled pass, by blocks of the tile).
 
 In process, a study runs the tiles twice (:func:`twin.study.run_study`): once with no
 band (step 1 only, with the raster), then with the bands, the LoS of step 1 given as
