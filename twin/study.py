@@ -53,7 +53,9 @@ from twin.tiles import (
     TileContext,
     TileOutput,
     TileTasks,
+    farthest_corner_m,
     link_shadow_units,
+    radius_covers,
     tile_indices,
 )
 from twin.visibility import BuildingPrisms
@@ -604,12 +606,7 @@ def check_reach(
     sy = np.array([s.y_m for s in sites])
     # the receivers' bounding box: a site whose radius covers its farthest corner (with a
     # margin for rounding) reaches every receiver, and the band needs no per-receiver test
-    x0, x1 = float(grid.x_m.min()), float(grid.x_m.max())
-    y0, y1 = float(grid.y_m.min()), float(grid.y_m.max())
-    far_m = np.hypot(
-        np.maximum(np.abs(sx - x0), np.abs(sx - x1)), np.maximum(np.abs(sy - y0), np.abs(sy - y1))
-    )
-    covers = radius_m >= far_m * (1.0 + 1e-9) + 1e-6
+    covers = radius_covers(farthest_corner_m(grid.x_m, grid.y_m, sx, sy), radius_m)
     for label, band in cells.items():
         idx = np.unique(band.cells.site_index)
         if covers[idx].any():

@@ -369,19 +369,30 @@ def _site_seed(site_id: str) -> int:
     return int(hashlib.sha256(site_id.encode()).hexdigest()[:8], 16)
 
 
+def farthest_corner_m(
+    x_m: FloatArray, y_m: FloatArray, site_x_m: FloatArray, site_y_m: FloatArray
+) -> FloatArray:
+    """Distance from each site to the farthest corner of the points' bounding box, m."""
+    dx = np.maximum(np.abs(x_m.min() - site_x_m), np.abs(x_m.max() - site_x_m))
+    dy = np.maximum(np.abs(y_m.min() - site_y_m), np.abs(y_m.max() - site_y_m))
+    return np.asarray(np.hypot(dx, dy), dtype=float)
+
+
+def radius_covers(far_m: FloatArray, radius_m: FloatArray) -> BoolArray:
+    """Whether each radius reaches ``far_m`` with a margin for rounding (1e-9 relative
+    and 1 um): then it reaches every point of the box with the per-pair arithmetic."""
+    return np.asarray(radius_m >= far_m * (1.0 + 1e-9) + 1e-6)
+
+
 def _radius_covers_box(
     x_m: FloatArray, y_m: FloatArray, tx_xyz_m: FloatArray, radius_m: FloatArray
 ) -> bool:
     """True when every site's radius reaches the farthest corner of the points' bounding
-    box (with a relative slack of 1e-9, so that it also reaches every point with the
-    per-pair arithmetic): then no pair is out of reach and none need be tested."""
+    box (:func:`radius_covers`): then no pair is out of reach and none need be tested."""
     if x_m.size == 0:
         return True
-    sx = tx_xyz_m[:, 0]
-    sy = tx_xyz_m[:, 1]
-    dx = np.maximum(np.abs(x_m.min() - sx), np.abs(x_m.max() - sx))
-    dy = np.maximum(np.abs(y_m.min() - sy), np.abs(y_m.max() - sy))
-    return bool(np.all(np.hypot(dx, dy) * (1.0 + 1e-9) <= radius_m))
+    far = farthest_corner_m(x_m, y_m, tx_xyz_m[:, 0], tx_xyz_m[:, 1])
+    return bool(radius_covers(far, radius_m).all())
 
 
 def tile_los(ctx: TileContext, task: TileTask, site_cols: IntArray) -> tuple[BoolArray, int]:
