@@ -23,7 +23,7 @@ from tests.scale_inputs import write_footprint_scenario
 from twin.cli.main import cli
 from twin.cluster import DaskRunner, check_scheduler_address, connect, open_runner
 from twin.errors import ClusterError, InputError
-from twin.io.shared_raster import PREFIX
+from twin.io.shared_raster import PREFIX, forget_worker_maps
 from twin.sources.scenario_file import read_scenario
 from twin.study import StudyOptions, run_study
 
@@ -119,6 +119,9 @@ def test_tiles_on_a_real_dask_cluster_give_the_single_process_result(
         with open_runner(scheduler=dask_cluster) as runner:
             assert "2 workers" in runner.description
             remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
+            # the workers mapped the run's files once each, and dropped them at its end
+            held = runner.client.run(forget_worker_maps)
+    assert held and all(n == 0 for n in held.values())
     assert remote.timings_s["tiles"] > 0
     _assert_same(local, remote)
     # the workers run on this machine: they mapped the raster and receivers from shared

@@ -147,5 +147,27 @@ def test_receivers_and_results_go_through_the_shared_folder() -> None:
     # clearly where it cannot be opened (a worker on another machine)
     again = pickle.loads(pickle.dumps(mapped[0]))
     assert isinstance(again, MappedTask)
+    from twin.io import shared_raster
+
+    shared_raster._WORKER_MAPS.clear()  # as in a process that never mapped the folder
     with pytest.raises(FileNotFoundError, match="is not on this machine"):
         again.open()
+
+
+def test_a_worker_maps_the_files_of_a_run_once() -> None:
+    """worker_map keeps a run's maps for its next tiles and drops them for a new run."""
+    from twin.io import shared_raster
+
+    with shared_raster_dir(1000) as (a, _), shared_raster_dir(1000) as (b, _):
+        for folder in (a, b):
+            np.save(folder / "x.npy", np.arange(5.0))
+        first = shared_raster.worker_map(str(a), "x", "r+")
+        assert shared_raster.worker_map(str(a), "x", "r+") is first
+        first[2] = 7.0  # a write through the map reaches the file
+        assert np.load(a / "x.npy")[2] == 7.0
+        other = shared_raster.worker_map(str(b), "x", "r")
+        assert np.array_equal(other, np.arange(5.0))
+        assert all(k[0] == str(b) for k in shared_raster._WORKER_MAPS)
+    shared_raster._WORKER_MAPS.clear()
+    with pytest.raises(FileNotFoundError, match="is not on this machine"):
+        shared_raster.worker_map(str(a), "x", "r")

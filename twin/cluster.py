@@ -200,6 +200,7 @@ class DaskRunner:
         from twin.io.shared_raster import (
             SharedResults,
             folder_visible,
+            forget_worker_maps,
             raster_nbytes,
             share_raster,
             share_receivers,
@@ -217,6 +218,8 @@ class DaskRunner:
             if not seen or not all(seen.values()):
                 log.info("some dask workers run on another machine; each worker gets copies")
                 return ctx, tasks, None
+            # when the run ends, the workers unmap its files (before they are removed)
+            stack.callback(self._forget_maps, forget_worker_maps)
             if ctx.raster is not None:
                 ctx = replace(ctx, raster=share_raster(ctx.raster, folder))
             results = None
@@ -230,6 +233,12 @@ class DaskRunner:
             return ctx, tasks, None
         log.info("raster, receivers and results shared with the workers through %s", folder)
         return ctx, sent, results
+
+    def _forget_maps(self, forget: Any) -> None:
+        try:
+            self.client.run(forget)
+        except Exception as exc:  # a worker gone: nothing of it to free
+            log.debug("workers could not drop their maps of the shared folder: %s", exc)
 
     def _run(
         self, ctx: TileContext, tasks: Sequence[Any], results: Any = None

@@ -191,11 +191,9 @@ class MappedTask:
 
     def open(self) -> TileTask:
         """The :class:`TileTask` of these receivers of the grid shared in ``folder``."""
-        _check_folder(self.folder)
         idx = np.asarray(self.index, dtype=np.int64)
         arrays = {
-            name: np.load(os.path.join(self.folder, f"grid_{name}.npy"), mmap_mode="r")[idx]
-            for name in RECEIVER_FIELDS
+            name: worker_map(self.folder, f"grid_{name}", "r")[idx] for name in RECEIVER_FIELDS
         }
         return TileTask(index=idx, known_los=self.known_los, **arrays)
 
@@ -236,10 +234,11 @@ class SharedResults:
         return self._mapped[key]
 
     def write(self, out: TileOutput) -> TileOutput:
-        """Write a tile's results into the files; ``out`` without them (to send back)."""
+        """Write a tile's results into the files (on a worker; :func:`worker_map`);
+        ``out`` without them (to send back)."""
         for label, serving in out.serving.items():
             for name in SERVING_FIELDS:
-                self._array(label, name, "r+")[out.index] = getattr(serving, name)
+                worker_map(self.folder, f"{label}_{name}", "r+")[out.index] = getattr(serving, name)
         return replace(out, serving={})
 
     def read(self, out: TileOutput) -> TileOutput:
@@ -251,6 +250,34 @@ class SharedResults:
             for label in self.labels
         }
         return replace(out, serving=serving)
+
+
+#: this process's maps of the files of one shared folder (a worker's, for its tiles)
+_WORKER_MAPS: dict[tuple[str, str, str], np.ndarray] = {}
+
+
+def worker_map(folder: str, name: str, mode: Literal["r", "r+"]) -> np.ndarray:
+    """The array ``name`` of the shared ``folder`` mapped in this process, once per run:
+    a worker runs many tiles of a run, and mapping 20 files for each cost 5-10 ms. The
+    maps of an earlier folder (an earlier run) are dropped when a new one is asked for."""
+    key = (folder, name, mode)
+    arr = _WORKER_MAPS.get(key)
+    if arr is None:
+        if any(k[0] != folder for k in _WORKER_MAPS):
+            _WORKER_MAPS.clear()
+        _check_folder(folder)
+        # a plain array over the mapping (a memmap's indexing is slower)
+        arr = np.asarray(np.load(os.path.join(folder, f"{name}.npy"), mmap_mode=mode))
+        _WORKER_MAPS[key] = arr
+    return arr
+
+
+def forget_worker_maps() -> int:
+    """Drop this process's maps of shared folders (run on the workers when a run ends,
+    so that an idle worker does not keep the run's files in memory); how many it had."""
+    n = len(_WORKER_MAPS)
+    _WORKER_MAPS.clear()
+    return n
 
 
 def _check_folder(folder: str) -> None:
