@@ -227,10 +227,7 @@ class SharedResults:
     def _array(self, label: str, name: str, mode: Literal["r", "r+"]) -> np.ndarray:
         key = (label, name, mode)
         if key not in self._mapped:
-            _check_folder(self.folder)
-            path = os.path.join(self.folder, f"{label}_{name}.npy")
-            # a plain array over the mapping (a memmap's indexing is slower)
-            self._mapped[key] = np.asarray(np.load(path, mmap_mode=mode))
+            self._mapped[key] = _map_file(self.folder, f"{label}_{name}", mode)
         return self._mapped[key]
 
     def write(self, out: TileOutput) -> TileOutput:
@@ -265,9 +262,7 @@ def worker_map(folder: str, name: str, mode: Literal["r", "r+"]) -> np.ndarray:
     if arr is None:
         if any(k[0] != folder for k in _WORKER_MAPS):
             _WORKER_MAPS.clear()
-        _check_folder(folder)
-        # a plain array over the mapping (a memmap's indexing is slower)
-        arr = np.asarray(np.load(os.path.join(folder, f"{name}.npy"), mmap_mode=mode))
+        arr = _map_file(folder, name, mode)
         _WORKER_MAPS[key] = arr
     return arr
 
@@ -278,6 +273,13 @@ def forget_worker_maps() -> int:
     n = len(_WORKER_MAPS)
     _WORKER_MAPS.clear()
     return n
+
+
+def _map_file(folder: str, name: str, mode: Literal["r", "r+"]) -> np.ndarray:
+    """The array ``name`` of the shared ``folder`` as a plain array over its mapping (a
+    memmap's indexing is slower)."""
+    _check_folder(folder)
+    return np.asarray(np.load(os.path.join(folder, f"{name}.npy"), mmap_mode=mode))
 
 
 def _check_folder(folder: str) -> None:
