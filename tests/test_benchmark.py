@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from twin.benchmark import _child, check_targets, format_report, machine
+from twin.benchmark import _child, _interleaved, check_targets, format_report, machine
 from twin.cli.main import cli
 
 
@@ -22,6 +22,20 @@ def test_a_study_case_runs_in_its_own_process_and_reports() -> None:
     assert r["wall_s"] >= r["study_s"] > 0
     assert set(r["timings_s"]) >= {"city", "grid", "sites", "visibility", "radio", "tiles"}
     assert len(r["load_before"]) in (0, 3)
+
+
+def test_compared_cases_take_turns_and_the_fastest_run_of_each_counts() -> None:
+    said: list[str] = []
+    small = {"city": "synthetic", "area_km2": 0.05, "radius_m": 600.0}
+    cases = [("A", small), ("B", {**small, "area_km2": 0.2})]
+    a, b = _interleaved(said.append, cases, 2, by="tiles")
+    # A and B alternate, so that a slow spell of the machine falls on both
+    assert said == ["A (1/2)", "B (1/2)", "A (2/2)", "B (2/2)"]
+    assert a["spec"]["area_km2"] == 0.05 and b["spec"]["area_km2"] == 0.2
+    for r in (a, b):
+        assert len(r["repeats_tiles_s"]) == 2
+        assert r["timings_s"]["tiles"] == min(r["repeats_tiles_s"])
+    assert b["receivers"] > 2 * a["receivers"]
 
 
 def test_targets_and_text_report() -> None:

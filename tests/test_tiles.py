@@ -16,7 +16,7 @@ from twin.radio.reach import best_case_rx_dbm, noise_floor_dbm, site_radius_m
 from twin.scenario import Scenario
 from twin.sites import Site
 from twin.study import StudyOptions, StudyResult, radio_params, run_study, shadow_unit_fields
-from twin.tiles import radio_blocks, tile_indices
+from twin.tiles import guided_tiles, radio_blocks, tile_indices
 
 BAND_FIELDS = (
     "serving_site", "serving_cell", "los", "d2d_m", "path_loss_db", "rsrp_dbm", "sinr_db",
@@ -105,6 +105,56 @@ def test_tiled_run_equals_one_tile_bit_for_bit(small_city, radio) -> None:  # ty
     if "max_site_distance_m" in radio:
         assert whole.site_radius_m is not None and np.all(whole.site_radius_m < 400)
     assert_same_results(whole, tiled)
+
+
+@pytest.mark.parametrize("slots", [2, 3, 8])
+def test_guided_tiles_shrink_towards_the_end(small_city, slots) -> None:  # type: ignore[no-untyped-def]
+    """Guided self-scheduling on a real grid: every receiver once, each tile a square
+    quadrant of a block, and a tile taken whole only when it holds at most the receivers
+    left over the slots (else it is at the smallest side)."""
+    g = run_study(synthetic_scenario(), city=small_city, options=StudyOptions(tile_cells=64)).grid
+    tiles = guided_tiles(g, slots, tile_cells=32, min_cells=4)
+    uniform = tile_indices(g, 32)
+    assert np.array_equal(np.sort(np.concatenate(tiles)), np.arange(len(g)))
+    assert all(np.all(np.diff(t) > 0) for t in tiles)
+    assert len(tiles) > len(uniform)
+    t = g.spec.transform
+    row = np.clip(np.where(g.is_grid, g.row, np.floor((g.y_m - t.f) / t.e)), 0, g.spec.shape[0] - 1)
+    col = np.clip(np.where(g.is_grid, g.col, np.floor((g.x_m - t.c) / t.a)), 0, g.spec.shape[1] - 1)
+    left = len(g)
+    sides = []
+    for tile in tiles:
+        r, c = row[tile].astype(int), col[tile].astype(int)
+        # the smallest aligned square of side 32 / 2^k holding the tile (4 at most: the
+        # quadrants of quadrants of a block)
+        side = next(
+            s for s in (4, 8, 16, 32) if np.unique(r // s).size == 1 and np.unique(c // s).size == 1
+        )
+        sides.append(side)
+        assert tile.size * slots <= left or side == 4
+        left -= tile.size
+    # large tiles first, the smallest at the end
+    assert sides[0] == max(sides) and sides[-1] == 4
+    if slots == 2:
+        assert sides[0] == 32  # a block taken whole: at most half of the receivers
+    assert tiles[-1].size < tiles[0].size / 10
+    # one slot: the blocks, largest first
+    one = guided_tiles(g, 1, tile_cells=32)
+    assert [x.size for x in one] == sorted((x.size for x in uniform), reverse=True)
+
+
+class _SlotsRunner(LocalRunner):
+    """The tiles in this process in one pass, as a cluster of 3 slots would get them."""
+
+    fuse_passes = True
+    slots = 3
+
+
+def test_guided_tiles_give_the_uniform_tiles_results(small_city) -> None:  # type: ignore[no-untyped-def]
+    sc = synthetic_scenario(max_site_distance_m=300.0, shadowing="field")
+    uniform = run_study(sc, city=small_city, options=StudyOptions(tile_cells=9))
+    guided = run_study(sc, city=small_city, options=StudyOptions(runner=_SlotsRunner()))
+    assert_same_results(uniform, guided)
 
 
 class _OnePassRunner(LocalRunner):

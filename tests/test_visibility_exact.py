@@ -245,3 +245,54 @@ def test_warm_up_answers_its_one_building_query() -> None:
     from twin.visibility.fast import warm_up
 
     assert warm_up().tolist() == [[False], [True]]
+
+
+def test_the_fast_kernel_lets_other_threads_run() -> None:
+    """The LoS kernel runs without the GIL (numba releases it around a parallel
+    kernel's launch), so a dask worker's event loop, or this process's progress bar,
+    runs while a tile traces its LoS. A Python thread counts while the kernel runs on
+    one thread; a held GIL would stop it for the whole call."""
+    import threading
+    import time
+
+    import numba
+
+    rng = np.random.default_rng(11)
+    p = prisms_of(
+        *[
+            (box(x, y, x + 15, y + 15), float(rng.uniform(5, 40)), 0.0)
+            for x, y in rng.uniform(0, 1000, (400, 2))
+        ]
+    )
+    raster = build_fast_raster(p, res_m=1.0)
+    n = 40_000
+    rx = np.c_[rng.uniform(0, 1000, (n, 2)), np.full(n, 1.5)]
+    tx = np.c_[rng.uniform(0, 1000, (30, 2)), np.full(30, 30.0)]
+    bid = np.full(n, -1)
+    los_fast(p, rx[:10], bid[:10], tx, raster=raster)  # loaded before the count
+    count = [0]
+    stop = threading.Event()
+
+    def counter() -> None:
+        while not stop.is_set():
+            count[0] += 1
+
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    thread = threading.Thread(target=counter)
+    try:
+        thread.start()
+        time.sleep(0.05)
+        before = count[0]
+        t0 = time.perf_counter()
+        los_fast(p, rx, bid, tx, raster=raster)
+        call_s = time.perf_counter() - t0
+        during = count[0] - before
+    finally:
+        stop.set()
+        thread.join()
+        numba.set_num_threads(threads)
+    rate_before = before / 0.05  # counts per second, not timed strictly: a lower bound
+    assert call_s > 0.05, "the query is too small to tell"
+    # the counter went on during the call at a fair part of its free rate
+    assert during > 0.2 * min(rate_before, 1e6) * call_s, (during, rate_before, call_s)

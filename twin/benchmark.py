@@ -292,6 +292,25 @@ def _best(runs: list[dict[str, Any]], *, by: str = "study") -> dict[str, Any]:
     return best
 
 
+def _interleaved(
+    say: Callable[[str], None],
+    cases: Sequence[tuple[str, dict[str, Any]]],
+    repeat: int,
+    *,
+    by: str = "study",
+) -> list[dict[str, Any]]:
+    """Each case (a label and a study spec) run ``repeat`` times in turn (A, B, A, B, ...)
+    and the best run of each (:func:`_best`): the speed of a shared machine drifts over
+    minutes, and taking turns puts a slow spell on every case alike instead of on the
+    cases that happen to run during it."""
+    runs: list[list[dict[str, Any]]] = [[] for _ in cases]
+    for i in range(repeat):
+        for k, (label, spec) in enumerate(cases):
+            say(f"{label} ({i + 1}/{repeat})")
+            runs[k].append(_child("study", spec))
+    return [_best(r, by=by) for r in runs]
+
+
 def _busy_cpu_s() -> float:
     """CPU seconds the whole machine has spent busy (not idle) since boot."""
     import psutil
@@ -524,19 +543,25 @@ def bench_scaling(
     repeat: int = 2,
 ) -> dict[str, Any]:
     """The synthetic city at ``area_km2`` and 4x that (fixed radius and automatic), and
-    the larger one on 1 and 2 local dask workers. Each case runs ``repeat`` times and
-    the fastest run counts (the shortest study; on dask the shortest tile pass, which
-    the target compares): the machine is shared, and the fastest run is the least
-    disturbed one."""
+    the larger one on 1 and 2 local dask workers. Each case runs ``repeat`` times, the
+    cases of a comparison taking turns (:func:`_interleaved`), and the fastest run
+    counts (the shortest study; on dask the shortest tile pass, which the target
+    compares): the machine is shared, and the fastest run is the least disturbed one."""
     out: dict[str, Any] = {"area_km2": area_km2, "radius_m": radius_m, "repeat": repeat}
     for label, radius in (("fixed_radius", radius_m), ("auto_radius", None)):
         if label == "fixed_radius" and radius_m is None:
             continue
-        runs = []
-        for area in (area_km2, 4 * area_km2):
-            say(f"synthetic {area:g} km2, radius {radius or 'auto'}, in process, x{repeat}")
-            spec = {"city": "synthetic", "area_km2": area, "radius_m": radius}
-            runs.append(_best([_child("study", spec) for _ in range(repeat)]))
+        runs = _interleaved(
+            say,
+            [
+                (
+                    f"synthetic {area:g} km2, radius {radius or 'auto'}, in process",
+                    {"city": "synthetic", "area_km2": area, "radius_m": radius},
+                )
+                for area in (area_km2, 4 * area_km2)
+            ],
+            repeat,
+        )
         out[label] = {
             "runs": runs,
             "time_ratio": runs[1]["study_s"] / runs[0]["study_s"],
@@ -549,17 +574,29 @@ def bench_scaling(
     for label, radius in (("auto_radius", None), ("fixed_radius", radius_m)):
         if label == "fixed_radius" and radius_m is None:
             continue
-        dask_runs = []
-        for n in workers:
-            say(f"synthetic {big:g} km2, radius {radius or 'auto'}, {n} dask worker(s), x{repeat}")
-            spec = {"city": "synthetic", "area_km2": big, "radius_m": radius, "workers": n}
-            # the target is on the tile pass: the fastest tile pass of each counts
-            dask_runs.append(_best([_child("study", spec) for _ in range(repeat)], by="tiles"))
+        # the target is on the tile pass: the fastest tile pass of each counts
+        dask_runs = _interleaved(
+            say,
+            [
+                (
+                    f"synthetic {big:g} km2, radius {radius or 'auto'}, {n} dask worker(s)",
+                    {"city": "synthetic", "area_km2": big, "radius_m": radius, "workers": n},
+                )
+                for n in workers
+            ],
+            repeat,
+            by="tiles",
+        )
         d: dict[str, Any] = {"runs": dask_runs}
         if len(dask_runs) >= 2:
             a, b = dask_runs[0], dask_runs[1]
             d["tiles_speedup"] = a["timings_s"]["tiles"] / b["timings_s"]["tiles"]
             d["study_speedup"] = a["study_s"] / b["study_s"]
+            # each turn's own ratio (runs next to each other in time), for the spread
+            d["turn_tiles_speedups"] = [
+                round(x / y, 3)
+                for x, y in zip(a["repeats_tiles_s"], b["repeats_tiles_s"], strict=True)
+            ]
         out["dask"][label] = d
     return out
 
@@ -706,6 +743,9 @@ def format_report(report: dict[str, Any]) -> str:
                     f"  2 vs 1 workers ({label}): tile pass x{d['tiles_speedup']:.2f}, "
                     f"study x{d['study_speedup']:.2f}"
                 )
+            if d.get("turn_tiles_speedups"):
+                turns = ", ".join(f"x{v:.2f}" for v in d["turn_tiles_speedups"])
+                lines.append(f"  tile pass, 2 vs 1 workers in each turn: {turns}")
     lines.append("targets:")
     for name, t in report["targets"].items():
         value = t.get("value", t.get("value_s"))

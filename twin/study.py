@@ -54,6 +54,7 @@ from twin.tiles import (
     TileOutput,
     TileTasks,
     farthest_corner_m,
+    guided_tiles,
     link_shadow_units,
     radius_covers,
     tile_indices,
@@ -108,9 +109,10 @@ class StudyOptions:
     cache
         On-disk cache of the city, grid and visibility raster; None: no cache.
     tile_cells
-        Side of a tile of the receiver grid, in grid cells; None: 256, halved (down to
-        32) while that gives fewer than 8 tiles per slot of the runner, so that every
-        worker of a cluster has work until the end.
+        Side of every tile of the receiver grid, in grid cells; None: tiles of 256
+        cells, and on a runner of several slots the last ones cut smaller and smaller
+        (:func:`twin.tiles.guided_tiles`), so that every worker of a cluster has work
+        until the end.
     kernels
         A helper process compiling the kernels (:func:`twin.kernels.start_warm_up`),
         waited for once the city is loaded, before the first compiled call; None: none.
@@ -462,9 +464,14 @@ def run_study(
         from twin.cluster import LocalRunner
 
         runner = LocalRunner()
-    tile_cells = opts.tile_cells or auto_tile_cells(grid, runner.slots)
-    # largest tiles first, so that a cluster's workers finish together
-    tiles = sorted(tile_indices(grid, tile_cells), key=lambda i: -i.size)
+    tile_cells = opts.tile_cells or TILE_CELLS
+    # largest tiles first; on a cluster the last ones smaller and smaller, so that its
+    # workers finish together
+    tiles = (
+        sorted(tile_indices(grid, tile_cells), key=lambda i: -i.size)
+        if opts.tile_cells
+        else guided_tiles(grid, runner.slots, tile_cells)
+    )
     log.info(
         "%d tiles of up to %d x %d cells, %s; site radius %s",
         len(tiles),
@@ -690,16 +697,6 @@ def store_los_columns(
 
 #: side (grid cells) of the radio pass's tiles at most: see :func:`run_study`
 RADIO_TILE_CELLS = 64
-
-
-def auto_tile_cells(grid: ReceiverGrid, slots: int) -> int:
-    """:data:`~twin.tiles.TILE_CELLS`, halved (down to 32) while the grid would give fewer
-    than 8 tiles per slot."""
-    rows, cols = grid.spec.shape
-    t = TILE_CELLS
-    while t > 32 and (-(-rows // t)) * (-(-cols // t)) < 8 * slots:
-        t //= 2
-    return t if slots > 1 else TILE_CELLS
 
 
 def _radius_text(radius: np.ndarray) -> str:

@@ -303,17 +303,9 @@ class TileOutput:
         return np.unpackbits(self.los_bits, axis=1, count=self.site_cols.size).view(np.bool_)
 
 
-def tile_indices(grid: ReceiverGrid, tile_cells: int = TILE_CELLS) -> list[IntArray]:
-    """Receivers of each tile (increasing indices), tiles in raster-block order.
-
-    Grid points go by their block of ``tile_cells`` x ``tile_cells`` raster cells; street
-    points by the cell they fall in (clamped to the raster). Empty blocks give no tile.
-    """
-    if tile_cells < 1:
-        raise ValueError(f"tile_cells must be >= 1, got {tile_cells}")
-    n = len(grid)
-    if n == 0:
-        return []
+def _receiver_cells(grid: ReceiverGrid) -> tuple[IntArray, IntArray]:
+    """(row, col) raster cell of every receiver: a street point's cell is the one it
+    falls in, clamped to the raster."""
     rows, cols = grid.spec.shape
     t = grid.spec.transform
     row = grid.row  # new arrays (derived from grid.cell)
@@ -322,11 +314,80 @@ def tile_indices(grid: ReceiverGrid, tile_cells: int = TILE_CELLS) -> list[IntAr
     if street.any():
         col[street] = np.clip(np.floor((grid.x_m[street] - t.c) / t.a), 0, cols - 1)
         row[street] = np.clip(np.floor((grid.y_m[street] - t.f) / t.e), 0, rows - 1)
-    n_block_cols = -(-cols // tile_cells)
+    return row, col
+
+
+def tile_indices(grid: ReceiverGrid, tile_cells: int = TILE_CELLS) -> list[IntArray]:
+    """Receivers of each tile (increasing indices), tiles in raster-block order.
+
+    Grid points go by their block of ``tile_cells`` x ``tile_cells`` raster cells; street
+    points by the cell they fall in (clamped to the raster). Empty blocks give no tile.
+    """
+    if tile_cells < 1:
+        raise ValueError(f"tile_cells must be >= 1, got {tile_cells}")
+    if len(grid) == 0:
+        return []
+    row, col = _receiver_cells(grid)
+    n_block_cols = -(-grid.spec.shape[1] // tile_cells)
     block = (row // tile_cells) * n_block_cols + col // tile_cells
     order = np.argsort(block, kind="stable")
     cuts = np.flatnonzero(np.diff(block[order])) + 1
     return [np.asarray(part, dtype=np.int64) for part in np.split(order, cuts)]
+
+
+#: side (grid cells) below which :func:`guided_tiles` cuts no tile
+MIN_TILE_CELLS = 32
+
+
+def guided_tiles(
+    grid: ReceiverGrid,
+    slots: int,
+    tile_cells: int = TILE_CELLS,
+    min_cells: int = MIN_TILE_CELLS,
+) -> list[IntArray]:
+    """Tiles for ``slots`` tiles run at once, in the order to run them: large tiles
+    first, smaller and smaller ones at the end (guided self-scheduling).
+
+    The blocks of ``tile_cells`` are taken largest first; a block with more receivers
+    than those left to do (itself included) over ``slots`` is cut into its four
+    quadrants (down to ``min_cells``), which go back among the blocks to take. So the
+    first tiles are as large as a tile may be (few tasks, little overhead) and the last
+    ones are small: the slots run out of work within about one small tile of each other
+    instead of one large tile. The receivers are the cost measure. Each tile's indices
+    increase; ``slots <= 1`` gives the blocks of ``tile_cells``, largest first.
+    """
+    if tile_cells < 1 or min_cells < 1:
+        raise ValueError(f"tile_cells and min_cells must be >= 1, got {tile_cells}, {min_cells}")
+    blocks = tile_indices(grid, tile_cells)
+    if slots <= 1 or not blocks:
+        return sorted(blocks, key=lambda i: -i.size)
+    import heapq
+
+    row, col = _receiver_cells(grid)
+    # (-receivers, top row, left col, side, indices): the largest first, ties by position
+    heap: list[tuple[int, int, int, int, IntArray]] = []
+    for idx in blocks:
+        r0 = int(row[idx[0]]) // tile_cells * tile_cells
+        c0 = int(col[idx[0]]) // tile_cells * tile_cells
+        heap.append((-idx.size, r0, c0, tile_cells, idx))
+    heapq.heapify(heap)
+    left = len(grid)
+    out: list[IntArray] = []
+    while heap:
+        neg_size, r0, c0, side, idx = heapq.heappop(heap)
+        if -neg_size * slots > left and side > min_cells:
+            half = -(-side // 2)
+            quadrant = (row[idx] - r0 >= half).astype(np.int64) * 2 + (col[idx] - c0 >= half)
+            for q in range(4):
+                part = idx[quadrant == q]
+                if part.size:
+                    heapq.heappush(
+                        heap, (-part.size, r0 + half * (q // 2), c0 + half * (q % 2), half, part)
+                    )
+            continue
+        out.append(idx)
+        left -= idx.size
+    return out
 
 
 def sites_reaching(

@@ -85,8 +85,9 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
     "--tile",
     "tile_cells",
     type=click.IntRange(min=1),
-    help="Side of a tile of receivers, in grid cells (memory grows with its square; "
-    "default 256, smaller on a cluster so that every worker has tiles).",
+    help="Side of every tile of receivers, in grid cells (memory grows with its square). "
+    "Default: 256, and on a cluster the last tiles cut smaller and smaller so that the "
+    "workers finish together.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty output folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
