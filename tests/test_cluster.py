@@ -126,7 +126,7 @@ def test_tiles_on_a_real_dask_cluster_give_the_single_process_result(
     _assert_same(local, remote)
     # the workers run on this machine: they mapped the raster and receivers from shared
     # files and wrote the results there
-    assert "raster, receivers and results shared with the workers" in caplog.text
+    assert "context, raster, receivers and results shared through" in caplog.text
     assert not list(Path(tempfile.gettempdir()).glob(f"{PREFIX}*"))
     assert not list(Path("/dev/shm").glob(f"{PREFIX}*"))
 

@@ -171,3 +171,65 @@ def test_a_worker_maps_the_files_of_a_run_once() -> None:
     shared_raster._WORKER_MAPS.clear()
     with pytest.raises(FileNotFoundError, match="is not on this machine"):
         shared_raster.worker_map(str(a), "x", "r")
+
+
+def test_a_run_context_is_read_from_the_folder_once_per_process(city_raster) -> None:  # type: ignore[no-untyped-def]
+    """SharedContext: the tile context written once, pickled as the folder's path, read
+    back (its raster mapped from the folder) once per process until the maps are
+    dropped; gone with the folder."""
+    from twin.io import shared_raster
+    from twin.io.shared_raster import SharedContext, forget_worker_maps
+    from twin.radio.network import RadioParams
+    from twin.tiles import TileContext
+
+    _city, prisms, raster = city_raster
+    tx = np.array([[150.0, 150.0, 30.0], [400.0, 250.0, 25.0]])
+    rx = np.c_[np.linspace(10, 590, 200), np.linspace(20, 580, 200), np.full(200, 1.5)]
+    bid = np.full(200, -1)
+    with shared_raster_dir(raster_nbytes(raster)) as (folder, _):
+        ctx = TileContext(
+            prisms=prisms,
+            raster=share_raster(raster, folder),
+            visibility="fast",
+            sites=[],
+            tx_xyz_m=tx,
+            site_radius_m=np.array([np.inf, 800.0]),
+            bands={},
+            params=RadioParams(),
+        )
+        handle = SharedContext.write(ctx, folder)
+        sent = pickle.dumps(handle)
+        assert len(sent) < 500  # the path, not the prisms and raster
+        forget_worker_maps()
+        got = pickle.loads(sent).open()
+        assert got is not ctx and pickle.loads(sent).open() is got  # read once
+        assert isinstance(got.raster, MappedRaster) and got.raster.folder == str(folder)
+        assert np.array_equal(got.tx_xyz_m, tx)
+        assert np.array_equal(got.site_radius_m, [np.inf, 800.0])
+        assert np.array_equal(
+            los_fast(got.prisms, rx, bid, tx, raster=got.raster),
+            los_fast(prisms, rx, bid, tx, raster=raster),
+        )
+        assert forget_worker_maps() >= 1
+        assert pickle.loads(sent).open() is not got  # read again after the maps went
+    shared_raster._WORKER_MAPS.clear()
+    with pytest.raises(FileNotFoundError, match="is not on this machine"):
+        handle.open()
+
+
+def test_result_files_get_their_memory_when_made() -> None:
+    """SharedResults.create allocates each file at once (no page fault per page on the
+    workers' first writes); the files read as zeros."""
+    import os
+
+    from twin.io.shared_raster import SERVING_FIELDS, SharedResults
+
+    n = 100_000
+    with shared_raster_dir(10**7) as (folder, _):
+        SharedResults.create(folder, ["3p5"], n)
+        for name, dtype in SERVING_FIELDS.items():
+            path = folder / f"3p5_{name}.npy"
+            st = os.stat(path)
+            assert st.st_size >= n * np.dtype(dtype).itemsize
+            assert st.st_blocks * 512 >= st.st_size  # allocated, not sparse
+            assert not np.load(path).any()

@@ -9,13 +9,13 @@
 * ``scheduler="tcp://HOST:PORT"``: an existing dask cluster (``dask scheduler`` and
   ``dask worker`` processes, with `twin` installed on the workers).
 
-On dask, the shared part of the work (:class:`twin.tiles.TileContext`: prisms, the
-visibility raster, sites, bands) is sent once to every worker and each tile is one task
-that traces the tile's LoS and then does its radio work (one pass over the tiles);
-a task runs the LoS kernel on one thread, so that a worker's threads are its tasks.
-Workers on this machine map the visibility raster from shared files instead of
-receiving a copy (:mod:`twin.io.shared_raster`). The results do not depend on where the
-tiles ran.
+On dask, each tile is one task that traces the tile's LoS and then does its radio work
+(one pass over the tiles); a task runs the LoS kernel on one thread, so that a worker's
+threads are its tasks. The shared part of the work (:class:`twin.tiles.TileContext`:
+prisms, the visibility raster, sites, bands) reaches workers on this machine through
+shared files (:mod:`twin.io.shared_raster`: the context is read once per worker, the
+raster mapped, not copied), and is scattered once to every worker of a cluster on other
+machines. The results do not depend on where the tiles ran.
 """
 
 from __future__ import annotations
@@ -119,16 +119,19 @@ def _warm_worker() -> bool:
     return True
 
 
-def _compute_tile_on_worker(ctx: TileContext, task: Any, results: Any = None) -> TileOutput:
+def _compute_tile_on_worker(ctx: Any, task: Any, results: Any = None) -> TileOutput:
     """A dask task: one tile (a :class:`TileTask`, or a :class:`twin.io.shared_raster.
-    MappedTask` read here), the compiled kernels on this task's thread only; its per-band
-    results written into ``results`` (a :class:`twin.io.shared_raster.SharedResults`)
-    when given, else sent back."""
+    MappedTask` read here) with the run's context (a :class:`TileContext`, or a
+    :class:`twin.io.shared_raster.SharedContext` read here), the compiled kernels on
+    this task's thread only; its per-band results written into ``results`` (a
+    :class:`twin.io.shared_raster.SharedResults`) when given, else sent back."""
     import numba
 
-    from twin.io.shared_raster import MappedTask
+    from twin.io.shared_raster import MappedTask, SharedContext
 
     numba.set_num_threads(1)
+    if isinstance(ctx, SharedContext):
+        ctx = ctx.open()
     out = compute_tile(ctx, task.open() if isinstance(task, MappedTask) else task)
     return out if results is None else results.write(out)
 
@@ -166,6 +169,7 @@ class DaskRunner:
         self.share_raster = share_raster
         self.description = description
         self.no_worker_timeout_s = no_worker_timeout_s
+        self._no_worker_since: float | None = None
         workers = client.scheduler_info().get("workers", {})
         self.slots = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
         try:
@@ -186,18 +190,20 @@ class DaskRunner:
 
     def _same_machine(
         self, ctx: TileContext, tasks: Sequence[TileTask], stack: ExitStack
-    ) -> tuple[TileContext, Sequence[Any], Any]:
+    ) -> tuple[Any, Sequence[Any], Any]:
         """The context and tasks to send, and where the tiles' results go.
 
         When every worker sees a folder of this machine (:mod:`twin.io.shared_raster`):
-        ``ctx`` with its raster mapped from files there, the tasks as their receivers'
-        indices into the grid written there, and the :class:`SharedResults` the tiles
-        write into; else ``ctx``, ``tasks`` and None (everything sent). The files go
+        the context written there (a :class:`SharedContext`, its raster mapped from
+        files there), the tasks as their receivers' indices into the grid written there,
+        and the :class:`SharedResults` the tiles write into; else ``ctx``, ``tasks`` and
+        None (everything sent; the context scattered to the workers first). The files go
         when ``stack`` closes.
         """
         if not self.share_raster:
             return ctx, tasks, None
         from twin.io.shared_raster import (
+            SharedContext,
             SharedResults,
             folder_visible,
             forget_worker_maps,
@@ -228,11 +234,36 @@ class DaskRunner:
                 sent = share_receivers(tasks, folder)
                 if ctx.bands:
                     results = SharedResults.create(folder, list(ctx.bands), len(tasks.grid))
+            shared_ctx = SharedContext.write(ctx, folder)
         except Exception as exc:  # no room; a worker without twin (the run says it clearly)
             log.info("nothing shared through files (%s); each worker gets copies", exc)
             return ctx, tasks, None
-        log.info("raster, receivers and results shared with the workers through %s", folder)
-        return ctx, sent, results
+        log.info("context, raster, receivers and results shared through %s", folder)
+        return shared_ctx, sent, results
+
+    def _result(self, future: Any, left: int) -> Any:
+        """The result of a finished task. A result held by a worker that died since is
+        computed again by another worker; with no worker left the wait ends with
+        :meth:`_check_workers`'s error instead of lasting for ever."""
+        while True:
+            try:
+                return future.result(timeout=_POLL_S)
+            except TimeoutError:  # (a task's own error is raised at once)
+                self._check_workers(left)
+
+    def _check_workers(self, left: int) -> None:
+        """Raise ClusterError once the cluster has had no worker for
+        ``no_worker_timeout_s`` (``left`` tiles still to do)."""
+        now = time.monotonic()
+        if self._n_workers() > 0:
+            self._no_worker_since = None
+            return
+        self._no_worker_since = self._no_worker_since or now
+        if now - self._no_worker_since > self.no_worker_timeout_s:
+            raise ClusterError(
+                f"{self.description}: no worker left for {self.no_worker_timeout_s:g} s "
+                f"with {left} tiles to do; the workers died or left"
+            )
 
     def _forget_maps(self, forget: Any) -> None:
         try:
@@ -240,13 +271,18 @@ class DaskRunner:
         except Exception as exc:  # a worker gone: nothing of it to free
             log.debug("workers could not drop their maps of the shared folder: %s", exc)
 
-    def _run(
-        self, ctx: TileContext, tasks: Sequence[Any], results: Any = None
-    ) -> Iterator[TileOutput]:
+    def _run(self, ctx: Any, tasks: Sequence[Any], results: Any = None) -> Iterator[TileOutput]:
         from distributed import KilledWorker, as_completed
 
+        from twin.io.shared_raster import SharedContext
+
         try:
-            shared = self.client.scatter(ctx, broadcast=True, hash=False)
+            # a context in the shared folder travels as its path with each task
+            shared = (
+                ctx
+                if isinstance(ctx, SharedContext)
+                else self.client.scatter(ctx, broadcast=True, hash=False)
+            )
             futures = [
                 self.client.submit(_compute_tile_on_worker, shared, task, results, pure=False)
                 for task in tasks
@@ -256,32 +292,24 @@ class DaskRunner:
         ready = as_completed(futures, loop=self.client.loop)
         left = len(futures)
         checked = time.monotonic()
-        no_worker_since: float | None = None
+        self._no_worker_since = None
         try:
             while left:
                 done = ready.next_batch(block=False)
                 for future in done:
-                    out = future.result()
+                    out = self._result(future, left)
                     future.release()
                     left -= 1
                     yield out if results is None else results.read(out)
                 now = time.monotonic()
                 if done:
-                    no_worker_since = None
+                    self._no_worker_since = None
                     continue
                 time.sleep(0.02)
                 if now - checked < _POLL_S:
                     continue
                 checked = now
-                if self._n_workers() > 0:
-                    no_worker_since = None
-                    continue
-                no_worker_since = no_worker_since or now
-                if now - no_worker_since > self.no_worker_timeout_s:
-                    raise ClusterError(
-                        f"{self.description}: no worker left for {self.no_worker_timeout_s:g} s "
-                        f"with {left} tiles to do; the workers died or left"
-                    )
+                self._check_workers(left)
         except ImportError as exc:  # twin, or one of its dependencies, missing on a worker
             raise ClusterError(
                 f"{self.description}: a worker could not run a tile ({exc}); the workers "
