@@ -666,14 +666,25 @@ def check_targets(report: dict[str, Any]) -> dict[str, Any]:
         dask = sc.get("dask", {})
         d = dask.get("auto_radius", {})
         if "tiles_speedup" in d:
+            value = dask_speedup(d)
             t["2_vs_1_dask_workers"] = {
-                "value": round(d["tiles_speedup"], 2),
-                "holds": d["tiles_speedup"] >= TARGETS["dask_speedup"],
+                "value": round(value, 2),
+                "holds": value >= TARGETS["dask_speedup"],
+                "best_of_each": round(d["tiles_speedup"], 2),
             }
             fixed = dask.get("fixed_radius", {})
             if "tiles_speedup" in fixed:
-                t["2_vs_1_dask_workers"]["fixed_radius_value"] = round(fixed["tiles_speedup"], 2)
+                t["2_vs_1_dask_workers"]["fixed_radius_value"] = round(dask_speedup(fixed), 2)
     return t
+
+
+def dask_speedup(d: dict[str, Any]) -> float:
+    """The 2 vs 1 workers speedup of a dask comparison: the median of the turns' own
+    ratios (each turn runs 1 then 2 workers, next to each other in time: a paired
+    comparison, which the VM's drift over minutes does not bias), or, in a report
+    without turns, the fastest tile pass of each."""
+    turns = d.get("turn_tiles_speedups")
+    return float(np.median(turns)) if turns else float(d["tiles_speedup"])
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -745,11 +756,16 @@ def format_report(report: dict[str, Any]) -> str:
                 )
             if d.get("turn_tiles_speedups"):
                 turns = ", ".join(f"x{v:.2f}" for v in d["turn_tiles_speedups"])
-                lines.append(f"  tile pass, 2 vs 1 workers in each turn: {turns}")
+                lines.append(
+                    f"  tile pass, 2 vs 1 workers in each turn: {turns} "
+                    f"(median x{dask_speedup(d):.2f}; the target's value)"
+                )
     lines.append("targets:")
     for name, t in report["targets"].items():
         value = t.get("value", t.get("value_s"))
         extra = f" (per CPU second: {t['cpu_value']})" if "cpu_value" in t else ""
+        if "best_of_each" in t:
+            extra += f" (fastest of each: {t['best_of_each']})"
         if "fixed_radius_value" in t:
             extra += f" (fixed radius: {t['fixed_radius_value']})"
         lines.append(f"  {name}: {value}{extra} -> {'holds' if t['holds'] else 'does NOT hold'}")
