@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -21,7 +22,13 @@ from click.testing import CliRunner
 
 from tests.scale_inputs import write_footprint_scenario
 from twin.cli.main import cli
-from twin.cluster import DaskRunner, check_scheduler_address, connect, open_runner
+from twin.cluster import (
+    DaskRunner,
+    check_scheduler_address,
+    connect,
+    open_runner,
+    pin_local_workers,
+)
 from twin.errors import ClusterError, InputError
 from twin.io.shared_raster import PREFIX, forget_worker_maps
 from twin.sources.scenario_file import read_scenario
@@ -170,9 +177,20 @@ def test_twin_run_on_the_cluster_writes_the_same_outputs(
 def test_a_local_cluster_of_two_workers(scenario_path: Path) -> None:
     sc = read_scenario(scenario_path)
     local = run_study(sc, options=StudyOptions(tile_cells=8))
+    cpus = sorted(os.sched_getaffinity(0))
     with open_runner(workers=2) as runner:
         assert "2 worker processes" in runner.description
+        # each worker on a core of its own (the machines here have 2 cores or more)
+        assert len(cpus) >= 2 and "one core each" in runner.description
+        held = runner.client.run(os.sched_getaffinity, 0)
+        assert sorted(held.values(), key=min) == [{cpus[0]}, {cpus[1]}]
         remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
+        # more workers than cores: left free
+        os.sched_setaffinity(0, {cpus[0]})
+        try:
+            assert not pin_local_workers(runner.client)
+        finally:
+            os.sched_setaffinity(0, set(cpus))
     _assert_same(local, remote)
 
 
