@@ -322,3 +322,25 @@ def test_workers_keep_numpy_temporaries_on_the_heap() -> None:
         counts[mode] = tuple(int(v) for v in out.stdout.split())
     assert counts["set"] == (0, 1)
     assert counts["default"] == (1, 1)
+
+
+def test_the_wait_for_a_tile_is_woken_by_the_tile(dask_cluster: str) -> None:
+    """The run waits on as_completed's condition, not in polling steps: a task finishing
+    after 0.3 s ends a wait of up to 30 s at once, its result then ready; with nothing
+    left to finish the wait lasts its timeout."""
+    from distributed import as_completed
+
+    from twin.cluster import _wait_for_one
+
+    with connect(dask_cluster, timeout_s=START_TIMEOUT_S) as client:
+        future = client.submit(time.sleep, 0.3, pure=False)
+        ready = as_completed([future], loop=client.loop)
+        t0 = time.monotonic()
+        _wait_for_one(ready, 30.0)
+        assert ready.has_ready()
+        assert time.monotonic() - t0 < 15.0  # not the 30 s timeout
+        ready.next_batch(block=False)
+        t0 = time.monotonic()
+        _wait_for_one(ready, 0.2)  # nothing more to come: the timeout
+        assert time.monotonic() - t0 >= 0.19
+        future.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import pickle
 from dataclasses import fields
 
@@ -73,8 +74,9 @@ def test_a_shared_raster_pickles_as_its_folder_and_gives_the_same_los(city_raste
 
 
 def test_receivers_and_results_go_through_the_shared_folder() -> None:
-    """Tasks travel as indices (the scheduler unpickles them without reading the files);
-    a worker process reads its receivers from the files and writes its results there."""
+    """Tasks travel as their rows of the shared files (the scheduler unpickles them
+    without reading the files); a worker process reads its receivers from the files and
+    writes its results there, and this process reads them back at their grid indices."""
     import subprocess
     import sys
 
@@ -89,18 +91,25 @@ def test_receivers_and_results_go_through_the_shared_folder() -> None:
                       known_sites=np.arange(len(result.sites)))  # fmt: skip
     n = len(grid)
     with shared_raster_dir(shared_bytes(n, 2)) as (folder, _):
-        mapped = share_receivers(tasks, folder)
+        mapped, order = share_receivers(tasks, folder)
         assert len(mapped) == len(tasks) > 4
+        # the files hold the tiles one after the other, each receiver once
+        assert np.array_equal(np.sort(order), np.arange(n))
+        assert mapped[0].start == 0 and mapped[-1].stop == n
+        assert all(a.stop == b.start for a, b in itertools.pairwise(mapped))
         for i, m in enumerate(mapped):
             task = m.open()
             want = tasks[i]
-            for name in ("index", "x_m", "y_m", "rx_height_m", "indoor", "building_id"):
+            assert np.array_equal(order[task.index], want.index)
+            for name in ("x_m", "y_m", "rx_height_m", "indoor", "building_id"):
                 assert np.array_equal(getattr(task, name), getattr(want, name)), name
             assert np.array_equal(task.known_los, want.known_los)
         blob = pickle.dumps(mapped[0], protocol=5)
-        # 4 bytes per receiver (index) and 2 bits of known LoS, not the 41 of a TileTask
-        assert len(blob) < 6 * mapped[0].index.size + 500
-        results = SharedResults.create(folder, ["3p5", "28"], n)
+        # the folder, two integers and the known LoS, not the 41 bytes per receiver of a
+        # TileTask
+        assert mapped[0].known_los is not None
+        assert len(blob) < mapped[0].known_los.nbytes + 500
+        results = SharedResults.create(folder, ["3p5", "28"], order)
         # a tile's results written by another process, read back here
         tile = mapped[1]
         code = (
@@ -108,41 +117,39 @@ def test_receivers_and_results_go_through_the_shared_folder() -> None:
             "from twin.radio.network import Serving\n"
             "from twin.tiles import TileOutput\n"
             "results, task = pickle.loads(sys.stdin.buffer.read())\n"
-            "k = task.index.size\n"
+            "index = task.open().index\n"
+            "k = index.size\n"
             "s = Serving(cell=np.arange(k, dtype=np.int32), rsrp_dbm=np.full(k, -80.5),\n"
             "    path_loss_db=np.full(k, 120.25), d2d_m=np.linspace(1, 2, k),\n"
             "    los=np.ones(k, bool), interference_mw=np.full(k, 1e-9))\n"
-            "out = TileOutput(index=task.index.astype(np.int64), site_cols=np.arange(1),\n"
-            "    los_bits=np.zeros((k, 1), np.uint8), serving={'3p5': s, '28': s},\n"
-            "    visibility_s=0.0, radio_s=0.0, pairs=0)\n"
-            "sent = results.write(out)\n"
-            "assert sent.serving == {}\n"
+            "out = TileOutput(index=index, site_cols=np.arange(1),\n"
+            "    los_bits=np.full((k, 1), 7, np.uint8), serving={'3p5': s, '28': s},\n"
+            "    visibility_s=0.5, radio_s=0.25, pairs=k)\n"
+            "sys.stdout.buffer.write(pickle.dumps(results.write(out)))\n"
         )
-        subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-c", code],
             input=pickle.dumps((results, tile)),
             check=True,
             capture_output=True,
         )
-        from twin.tiles import TileOutput
-
-        k = tile.index.size
-        back = results.read(
-            TileOutput(
-                index=tile.index.astype(np.int64),
-                site_cols=np.arange(1),
-                los_bits=np.zeros((k, 1), np.uint8),
-                serving={},
-                visibility_s=0.0,
-                radio_s=0.0,
-                pairs=0,
-            )
-        )
+        sent = pickle.loads(done.stdout)
+        k = tile.stop - tile.start
+        # only the rows, the LoS and the timings came back
+        assert (sent.start, sent.stop) == (tile.start, tile.stop)
+        assert not hasattr(sent, "serving") and not hasattr(sent, "index")
+        back = results.read(sent)
+        assert np.array_equal(back.index, tasks.receivers(1))
+        assert np.all(back.los_bits == 7) and back.pairs == k and back.radio_s == 0.25
         for label in ("3p5", "28"):
             s = back.serving[label]
             assert np.array_equal(s.cell, np.arange(k))
             assert np.all(s.rsrp_dbm == -80.5) and np.all(s.los)
             assert np.array_equal(s.d2d_m, np.linspace(1, 2, k))
+        # rows no tile wrote are still zero: the tile wrote its block only
+        written = np.load(folder / "3p5_rsrp_dbm.npy")
+        assert np.all(written[tile.start : tile.stop] == -80.5)
+        assert not written[: tile.start].any() and not written[tile.stop :].any()
     # the folder is gone: a task unpickles without it (as on dask's scheduler) and says
     # clearly where it cannot be opened (a worker on another machine)
     again = pickle.loads(pickle.dumps(mapped[0]))
@@ -154,23 +161,34 @@ def test_receivers_and_results_go_through_the_shared_folder() -> None:
         again.open()
 
 
-def test_a_worker_maps_the_files_of_a_run_once() -> None:
-    """worker_map keeps a run's maps for its next tiles and drops them for a new run."""
+def test_a_worker_opens_the_files_of_a_run_once() -> None:
+    """worker_file keeps a run's files open for its next tiles and drops them for a new
+    run; blocks of rows go in and out through pread/pwrite, as a map of the file sees
+    them."""
     from twin.io import shared_raster
 
     with shared_raster_dir(1000) as (a, _), shared_raster_dir(1000) as (b, _):
         for folder in (a, b):
             np.save(folder / "x.npy", np.arange(5.0))
-        first = shared_raster.worker_map(str(a), "x", "r+")
-        assert shared_raster.worker_map(str(a), "x", "r+") is first
-        first[2] = 7.0  # a write through the map reaches the file
-        assert np.load(a / "x.npy")[2] == 7.0
-        other = shared_raster.worker_map(str(b), "x", "r")
-        assert np.array_equal(other, np.arange(5.0))
+        first = shared_raster.worker_file(str(a), "x", writable=True)
+        assert shared_raster.worker_file(str(a), "x", writable=True) is first
+        assert np.array_equal(first.read(1, 4), [1.0, 2.0, 3.0])
+        first.write(2, np.array([7.0, 8.0]))  # reaches the file
+        assert np.array_equal(np.load(a / "x.npy"), [0.0, 1.0, 7.0, 8.0, 4.0])
+        assert np.array_equal(first.read(0, 5), [0.0, 1.0, 7.0, 8.0, 4.0])
+        with pytest.raises(IndexError, match=r"rows 4:6 outside 0:5"):
+            first.write(4, np.zeros(2))
+        other = shared_raster.worker_file(str(b), "x")
+        assert np.array_equal(other.read(0, 5), np.arange(5.0))
         assert all(k[0] == str(b) for k in shared_raster._WORKER_MAPS)
+        with pytest.raises(OSError):  # opened for reading only
+            other.write(0, np.zeros(1))
+        np.save(a / "m.npy", np.zeros((2, 2)))
+        with pytest.raises(ValueError, match="not a 1-D array"):
+            shared_raster.RowFile(str(a), "m")
     shared_raster._WORKER_MAPS.clear()
     with pytest.raises(FileNotFoundError, match="is not on this machine"):
-        shared_raster.worker_map(str(a), "x", "r")
+        shared_raster.worker_file(str(a), "x")
 
 
 def test_a_run_context_is_read_from_the_folder_once_per_process(city_raster) -> None:  # type: ignore[no-untyped-def]
@@ -226,7 +244,7 @@ def test_result_files_get_their_memory_when_made() -> None:
 
     n = 100_000
     with shared_raster_dir(10**7) as (folder, _):
-        SharedResults.create(folder, ["3p5"], n)
+        SharedResults.create(folder, ["3p5"], np.arange(n))
         for name, dtype in SERVING_FIELDS.items():
             path = folder / f"3p5_{name}.npy"
             st = os.stat(path)

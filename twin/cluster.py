@@ -121,12 +121,13 @@ def _warm_worker() -> bool:
     return True
 
 
-def _compute_tile_on_worker(ctx: Any, task: Any, results: Any = None) -> TileOutput:
+def _compute_tile_on_worker(ctx: Any, task: Any, results: Any = None) -> Any:
     """A dask task: one tile (a :class:`TileTask`, or a :class:`twin.io.shared_raster.
     MappedTask` read here) with the run's context (a :class:`TileContext`, or a
     :class:`twin.io.shared_raster.SharedContext` read here), the compiled kernels on
-    this task's thread only; its per-band results written into ``results`` (a
-    :class:`twin.io.shared_raster.SharedResults`) when given, else sent back."""
+    this task's thread only. Its :class:`TileOutput`, or, with ``results`` (a
+    :class:`twin.io.shared_raster.SharedResults`, given with a MappedTask), its per-band
+    results written there and the rest sent back (a ``SharedTileOutput``)."""
     import numba
 
     from twin.io.shared_raster import MappedTask, SharedContext
@@ -233,9 +234,9 @@ class DaskRunner:
             results = None
             sent: Sequence[Any] = tasks
             if isinstance(tasks, TileTasks):
-                sent = share_receivers(tasks, folder)
-                if ctx.bands:
-                    results = SharedResults.create(folder, list(ctx.bands), len(tasks.grid))
+                # the receivers in the tiles' order; the results too (none without bands)
+                sent, order = share_receivers(tasks, folder)
+                results = SharedResults.create(folder, list(ctx.bands), order)
             shared_ctx = SharedContext.write(ctx, folder)
         except Exception as exc:  # no room; a worker without twin (the run says it clearly)
             log.info("nothing shared through files (%s); each worker gets copies", exc)
@@ -303,11 +304,11 @@ class DaskRunner:
                     future.release()
                     left -= 1
                     yield out if results is None else results.read(out)
-                now = time.monotonic()
                 if done:
                     self._no_worker_since = None
                     continue
-                time.sleep(0.02)
+                _wait_for_one(ready, _POLL_S)
+                now = time.monotonic()
                 if now - checked < _POLL_S:
                     continue
                 checked = now
@@ -327,6 +328,21 @@ class DaskRunner:
             for future in futures:
                 future.release()
             del shared
+
+
+def _wait_for_one(ready: Any, timeout_s: float) -> None:
+    """Wait until ``ready`` (a ``distributed.as_completed``) has a finished future, or
+    ``timeout_s``: woken by the future itself, not by polling (a poll every 20 ms
+    delayed each result by 10 ms on average, the last tile's too). Without the
+    condition ``as_completed`` notifies (another version of distributed), a short
+    sleep."""
+    cond = getattr(ready, "thread_condition", None)
+    if cond is None:  # pragma: no cover - depends on distributed's version
+        time.sleep(0.02)
+        return
+    with cond:  # a future finishing now notifies only once this waits: none is missed
+        if not ready.has_ready():
+            cond.wait(timeout=timeout_s)
 
 
 #: dask settings of a local cluster: its scheduler, nannies and workers share the

@@ -14,9 +14,10 @@ The arrays are mapped copy-on-write (``mode="c"``): a process that wrote to them
 change its own copy of a page, never the file or the other processes' view.
 
 The same folder carries the receivers of the tiles and their results: the grid's arrays
-are written once (:func:`share_receivers`) and a task travels as its receivers' indices
-(:class:`MappedTask`); each tile writes its rows of the per-band results into files
-that this process made (:class:`SharedResults`) and sends back only its LoS. So the
+are written once, in the order of the tiles (:func:`share_receivers`), and a task
+travels as its rows of those files (:class:`MappedTask`); each tile writes its block of
+rows of the per-band results into files that this process made
+(:class:`SharedResults`) and sends back only its LoS. So the
 80 MB of receivers and results of a 10 km² city do not pass through the sockets of the
 client and the scheduler (this process), which shares the cores with the workers. The
 run's tile context is pickled there once as well (:class:`SharedContext`) and read by
@@ -33,14 +34,15 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from twin.radio.network import Serving
-from twin.tiles import TileContext, TileOutput, TileTask, TileTasks
+from twin.tiles import IntArray, TileContext, TileOutput, TileTask, TileTasks
 from twin.visibility.fast import FastRaster
 
 #: name of the file whose random content identifies a shared folder
@@ -171,88 +173,145 @@ def shared_bytes(n_receivers: int, n_bands: int) -> int:
     return n_receivers * (per_rx + n_bands * per_band)
 
 
-def share_receivers(tasks: TileTasks, folder: Path) -> list[MappedTask]:
-    """Write the grid's receiver arrays into ``folder`` once and return the tasks as
-    :class:`MappedTask`: each pickles as the folder, its receivers' indices (int32) and
-    its known LoS, a tenth of the bytes of a :class:`TileTask` to send."""
+def share_receivers(tasks: TileTasks, folder: Path) -> tuple[list[MappedTask], IntArray]:
+    """Write the grid's receiver arrays into ``folder`` once, in the order of the tiles
+    (tile 0's receivers, then tile 1's, ...), and return the tasks as
+    :class:`MappedTask` with that order (the grid index of each row of the files).
+
+    A task pickles as the folder, its rows ``start:stop`` and its known LoS (a few dozen
+    bytes, not the 41 per receiver of a :class:`TileTask`); a worker reads its receivers
+    as one contiguous block of each file and writes its results the same way
+    (:class:`SharedResults`), so the workers read and write disjoint blocks of memory.
+    """
     grid = tasks.grid
+    parts = [tasks.receivers(i) for i in range(len(tasks))]
+    order = np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
     for name in RECEIVER_FIELDS:
-        np.save(folder / f"grid_{name}.npy", np.ascontiguousarray(getattr(grid, name)))
+        np.save(folder / f"grid_{name}.npy", getattr(grid, name)[order])
     out = []
-    for i in range(len(tasks)):
-        index = tasks.receivers(i)
-        out.append(MappedTask(str(folder), index.astype(np.int32), tasks.known_rows(index)))
-    return out
+    start = 0
+    for index in parts:
+        stop = start + index.size
+        out.append(MappedTask(str(folder), start, stop, tasks.known_rows(index)))
+        start = stop
+    return out, order
 
 
 @dataclass(frozen=True, eq=False)
 class MappedTask:
-    """A tile's task whose receivers are read from the files of ``folder`` by the worker
-    (:meth:`open`; :func:`share_receivers`). It pickles as it is: dask's scheduler
-    unpickles every task's arguments, and must not read the receivers itself."""
+    """A tile's task whose receivers are the rows ``start:stop`` of the files of
+    ``folder``, read by the worker (:meth:`open`; :func:`share_receivers`). It pickles
+    as it is: dask's scheduler unpickles every task's arguments, and must not read the
+    receivers itself."""
 
     folder: str
-    index: np.ndarray
+    start: int
+    stop: int
     known_los: np.ndarray | None
 
     def open(self) -> TileTask:
-        """The :class:`TileTask` of these receivers of the grid shared in ``folder``."""
-        idx = np.asarray(self.index, dtype=np.int64)
+        """The :class:`TileTask` of these receivers of the grid shared in ``folder``;
+        its ``index`` is their rows of the files (:meth:`SharedResults.read` gives their
+        grid indices back)."""
         arrays = {
-            name: worker_map(self.folder, f"grid_{name}", "r")[idx] for name in RECEIVER_FIELDS
+            name: worker_file(self.folder, f"grid_{name}").read(self.start, self.stop)
+            for name in RECEIVER_FIELDS
         }
-        return TileTask(index=idx, known_los=self.known_los, **arrays)
+        index = np.arange(self.start, self.stop, dtype=np.int64)
+        return TileTask(index=index, known_los=self.known_los, **arrays)
+
+
+@dataclass(frozen=True, eq=False)
+class SharedTileOutput:
+    """What a tile sends back when its results are in the shared files: its rows of the
+    files, its LoS and its timings (:meth:`SharedResults.write`)."""
+
+    start: int
+    stop: int
+    site_cols: IntArray
+    los_bits: npt.NDArray[np.uint8]
+    visibility_s: float
+    radio_s: float
+    pairs: int
 
 
 class SharedResults:
     """The per-band results of a run in files of ``folder`` that each tile writes its rows
     into (:meth:`write`, on the worker) and this process reads back (:meth:`read`): the
-    results do not travel through the scheduler's and client's sockets. It pickles as
-    the folder, the band labels and the number of receivers; each process maps the files
-    once."""
+    results do not travel through the scheduler's and client's sockets. Their rows are
+    in the order of the shared receivers (:func:`share_receivers`), so a tile writes one
+    contiguous block of each file. It pickles as the folder, the band labels and the
+    number of rows; each process maps the files once; ``order`` (the grid index of each
+    row) stays in this process."""
 
-    def __init__(self, folder: str, labels: Sequence[str], n: int) -> None:
+    def __init__(
+        self, folder: str, labels: Sequence[str], n: int, order: IntArray | None = None
+    ) -> None:
         self.folder = folder
         self.labels = tuple(labels)
         self.n = n
-        self._mapped: dict[tuple[str, str, str], np.ndarray] = {}
+        self.order = order
+        self._files: dict[str, RowFile] = {}
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return (SharedResults, (self.folder, self.labels, self.n))
 
     @classmethod
-    def create(cls, folder: Path, labels: Sequence[str], n: int) -> SharedResults:
-        """Make the (empty) result files of ``n`` receivers for the bands ``labels``."""
+    def create(cls, folder: Path, labels: Sequence[str], order: IntArray) -> SharedResults:
+        """Make the (empty) result files for the bands ``labels`` of the receivers
+        ``order`` (the grid index of each row: :func:`share_receivers`)."""
+        n = len(order)
         for label in labels:
             for name, dtype in SERVING_FIELDS.items():
                 path = folder / f"{label}_{name}.npy"
                 np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n,)).flush()
                 _allocate(path)
-        return cls(str(folder), labels, n)
+        return cls(str(folder), labels, n, order)
 
-    def _array(self, label: str, name: str, mode: Literal["r", "r+"]) -> np.ndarray:
-        key = (label, name, mode)
-        if key not in self._mapped:
-            self._mapped[key] = _map_file(self.folder, f"{label}_{name}", mode)
-        return self._mapped[key]
+    def _file(self, label: str, name: str) -> RowFile:
+        key = f"{label}_{name}"
+        if key not in self._files:
+            self._files[key] = RowFile(self.folder, key)
+        return self._files[key]
 
-    def write(self, out: TileOutput) -> TileOutput:
-        """Write a tile's results into the files (on a worker; :func:`worker_map`);
-        ``out`` without them (to send back)."""
+    def write(self, out: TileOutput) -> SharedTileOutput:
+        """Write a tile's results (of a :class:`MappedTask`: its ``index`` is its rows)
+        into the files (on a worker; :func:`worker_file`); what is left to send back."""
+        start = int(out.index[0]) if out.index.size else 0
         for label, serving in out.serving.items():
             for name in SERVING_FIELDS:
-                worker_map(self.folder, f"{label}_{name}", "r+")[out.index] = getattr(serving, name)
-        return replace(out, serving={})
+                worker_file(self.folder, f"{label}_{name}", writable=True).write(
+                    start, getattr(serving, name)
+                )
+        return SharedTileOutput(
+            start=start,
+            stop=start + out.index.size,
+            site_cols=out.site_cols,
+            los_bits=out.los_bits,
+            visibility_s=out.visibility_s,
+            radio_s=out.radio_s,
+            pairs=out.pairs,
+        )
 
-    def read(self, out: TileOutput) -> TileOutput:
-        """``out`` with its results read back from the files (after :meth:`write`)."""
+    def read(self, sent: SharedTileOutput) -> TileOutput:
+        """The tile's output, its receivers' grid indices and results read back (after
+        :meth:`write`)."""
+        if self.order is None:
+            raise ValueError(f"{self.folder}: results read back where they were not made")
+        a, b = sent.start, sent.stop
         serving = {
-            label: Serving(
-                **{name: self._array(label, name, "r")[out.index] for name in SERVING_FIELDS}
-            )
+            label: Serving(**{name: self._file(label, name).read(a, b) for name in SERVING_FIELDS})
             for label in self.labels
         }
-        return replace(out, serving=serving)
+        return TileOutput(
+            index=self.order[a:b],
+            site_cols=sent.site_cols,
+            los_bits=sent.los_bits,
+            serving=serving,
+            visibility_s=sent.visibility_s,
+            radio_s=sent.radio_s,
+            pairs=sent.pairs,
+        )
 
 
 def _allocate(path: Path) -> None:
@@ -292,12 +351,88 @@ def _worker_cached(folder: str, name: str, mode: str, load: Callable[[], Any]) -
         return value
 
 
-def worker_map(folder: str, name: str, mode: Literal["r", "r+"]) -> np.ndarray:
-    """The array ``name`` of the shared ``folder`` mapped in this process, once per run:
-    a worker runs many tiles of a run, and mapping 20 files for each cost 5-10 ms. The
-    maps of an earlier folder (an earlier run) are dropped when a new one is asked for."""
-    arr: np.ndarray = _worker_cached(folder, name, mode, lambda: _map_file(folder, name, mode))
-    return arr
+class RowFile:
+    """A 1-D ``.npy`` file of a shared folder, read and written by blocks of rows with
+    ``pread``/``pwrite``: a copy through the kernel into this process's own memory. A
+    mapping would cost a page fault for each 4 KiB page a process first touches, and
+    two workers faulting pages of the same files at once took 2-3x as long as one (on
+    the 2-core VM: 0.08-0.09 s per worker and run to write the results of the 10 km²
+    synthetic city, 0.03 s for a lone worker). Safe for the threads of one process (no
+    shared file position)."""
+
+    def __init__(self, folder: str, name: str, *, writable: bool = False) -> None:
+        _check_folder(folder)
+        path = os.path.join(folder, f"{name}.npy")
+        self._file = open(path, "r+b" if writable else "rb", buffering=0)
+        version = np.lib.format.read_magic(self._file)
+        if version == (1, 0):
+            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(self._file)
+        else:
+            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(self._file)
+        if len(shape) != 1 or dtype.hasobject:
+            raise ValueError(f"{path}: not a 1-D array of plain values")
+        self.dtype = np.dtype(dtype)
+        self.n = int(shape[0])
+        self._offset = self._file.tell()
+        self._lock = threading.Lock()
+
+    def _at(self, start: int, count: int) -> int:
+        if not 0 <= start <= start + count <= self.n:
+            raise IndexError(f"rows {start}:{start + count} outside 0:{self.n}")
+        return self._offset + start * self.dtype.itemsize
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` (a new array)."""
+        out = np.empty(stop - start, dtype=self.dtype)
+        _transfer(self._file, out.data.cast("B"), self._at(start, out.size), self._lock)
+        return out
+
+    def write(self, start: int, values: np.ndarray) -> None:
+        """Write ``values`` at rows ``start:``."""
+        arr = np.ascontiguousarray(values, dtype=self.dtype)
+        _transfer(
+            self._file, arr.data.cast("B"), self._at(start, arr.size), self._lock,
+            write=True,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _transfer(
+    file: Any, buf: memoryview, offset: int, lock: threading.Lock, *, write: bool = False
+) -> None:
+    """Read (or write) all of ``buf`` at ``offset`` of ``file``."""
+    done = 0
+    fd = file.fileno()
+    while done < len(buf):
+        part = buf[done:]
+        if hasattr(os, "preadv"):  # positional: no lock
+            n = (
+                os.pwritev(fd, [part], offset + done)
+                if write
+                else os.preadv(fd, [part], offset + done)
+            )
+        else:  # pragma: no cover - platforms without pread (Windows)
+            with lock:
+                file.seek(offset + done)
+                n = file.write(part) if write else file.readinto(part)
+        if not n:
+            raise OSError(
+                f"{file.name}: short {'write' if write else 'read'} at byte {offset + done}"
+            )
+        done += n
+
+
+def worker_file(folder: str, name: str, *, writable: bool = False) -> RowFile:
+    """The file ``name`` of the shared ``folder`` opened in this process, once per run:
+    a worker runs many tiles of a run. What an earlier folder (an earlier run) opened is
+    dropped when a new one is asked for."""
+    mode = "r+" if writable else "r"
+    rows: RowFile = _worker_cached(
+        folder, name, mode, lambda: RowFile(folder, name, writable=writable)
+    )
+    return rows
 
 
 @dataclass(frozen=True)
@@ -341,13 +476,6 @@ def forget_worker_maps() -> int:
         n = len(_WORKER_MAPS)
         _WORKER_MAPS.clear()
     return n
-
-
-def _map_file(folder: str, name: str, mode: Literal["r", "r+"]) -> np.ndarray:
-    """The array ``name`` of the shared ``folder`` as a plain array over its mapping (a
-    memmap's indexing is slower)."""
-    _check_folder(folder)
-    return np.asarray(np.load(os.path.join(folder, f"{name}.npy"), mmap_mode=mode))
 
 
 def _check_folder(folder: str) -> None:
