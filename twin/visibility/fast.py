@@ -138,7 +138,7 @@ _MULTI_MARK = -3
 _MARK, _COUNT, _WRITE = 0, 1, 2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _visit_cell(
     cell: int,
     b: int,
@@ -156,11 +156,14 @@ def _visit_cell(
     nb: int,
     out_key: np.ndarray,
     n: int,
+    raise_tile: bool = True,
 ) -> int:
     """One (cell, building) pair of a ring crossing (``edge``) or a covered cell centre.
 
     ``_MARK``: classify the cell in ``code`` (building id while one footprint covers it,
-    else a mixed mark), raise its ``hint`` and its tile's top. ``_COUNT``/``_WRITE`` (after
+    else a mixed mark), raise its ``hint`` and (with ``raise_tile``; a caller that
+    raises the tiles of a whole run of cells at once passes False) its tile's top.
+    ``_COUNT``/``_WRITE`` (after
     the mixed cells are numbered): count / write the key ``k * nb + b`` of each pair of a
     mixed cell ``k``, skipping a repeat of the cell's previous building; returns ``n``
     plus the pairs taken.
@@ -175,6 +178,8 @@ def _visit_cell(
             code[cell] = _MULTI_MARK
         if hint[cell] < top_u8[b]:
             hint[cell] = top_u8[b]
+        if not raise_tile:
+            return n
         r = cell // n_cols
         t = (r // tile_cells) * n_tile_cols + (cell - r * n_cols) // tile_cells
         if tile_top_m[t] < top_m[b]:
@@ -315,10 +320,17 @@ def _span_cells_kernel(
     n: int,
 ) -> int:
     """:func:`_visit_cell` on each cell of the runs of :func:`prism_spans` (cell centres
-    inside a footprint); returns ``n`` plus the pairs taken."""
+    inside a footprint); returns ``n`` plus the pairs taken. Marking, the tiles' tops are
+    raised once per tile a run crosses, not per cell (the same tops)."""
+    mark = mode == _MARK
     for i in range(len(row)):
         b = building[i]
         base = row[i] * n_cols
+        if mark and col_first[i] <= col_last[i]:
+            t0 = (row[i] // tile_cells) * n_tile_cols
+            for tc in range(col_first[i] // tile_cells, col_last[i] // tile_cells + 1):
+                if tile_top_m[t0 + tc] < top_m[b]:
+                    tile_top_m[t0 + tc] = top_m[b]
         for c in range(col_first[i], col_last[i] + 1):
             n = _visit_cell(
                 base + c,
@@ -337,6 +349,7 @@ def _span_cells_kernel(
                 nb,
                 out_key,
                 n,
+                False,
             )
     return n
 
