@@ -83,7 +83,7 @@ def test_receivers_and_results_go_through_the_shared_folder() -> None:
     from twin.benchmark import synthetic_scenario
     from twin.io.shared_raster import MappedTask, SharedResults, share_receivers, shared_bytes
     from twin.study import run_study
-    from twin.tiles import TileTasks, tile_indices
+    from twin.tiles import TileOutput, TileTasks, tile_indices
 
     result = run_study(synthetic_scenario(None, spacing_m=20.0), city=synthetic_city(0.36, seed=7))
     grid = result.grid
@@ -146,6 +146,15 @@ def test_receivers_and_results_go_through_the_shared_folder() -> None:
             assert np.array_equal(s.cell, np.arange(k))
             assert np.all(s.rsrp_dbm == -80.5) and np.all(s.los)
             assert np.array_equal(s.d2d_m, np.linspace(1, 2, k))
+        # a tile's results go to its block of rows, not to scattered receivers
+        scattered = TileOutput(
+            index=np.array([0, 2, 5]), site_cols=np.arange(1),
+            los_bits=np.zeros((3, 1), np.uint8), serving={}, visibility_s=0.0,
+            radio_s=0.0, pairs=0,
+        )  # fmt: skip
+        with pytest.raises(ValueError, match="block of rows"):
+            results.write(scattered)
+        results.close()
         # rows no tile wrote are still zero: the tile wrote its block only
         written = np.load(folder / "3p5_rsrp_dbm.npy")
         assert np.all(written[tile.start : tile.stop] == -80.5)
@@ -176,8 +185,6 @@ def test_a_worker_opens_the_files_of_a_run_once() -> None:
         first.write(2, np.array([7.0, 8.0]))  # reaches the file
         assert np.array_equal(np.load(a / "x.npy"), [0.0, 1.0, 7.0, 8.0, 4.0])
         assert np.array_equal(first.read(0, 5), [0.0, 1.0, 7.0, 8.0, 4.0])
-        with pytest.raises(IndexError, match=r"rows 4:6 outside 0:5"):
-            first.write(4, np.zeros(2))
         other = shared_raster.worker_file(str(b), "x")
         assert np.array_equal(other.read(0, 5), np.arange(5.0))
         assert all(k[0] == str(b) for k in shared_raster._WORKER_MAPS)
@@ -186,6 +193,13 @@ def test_a_worker_opens_the_files_of_a_run_once() -> None:
         np.save(a / "m.npy", np.zeros((2, 2)))
         with pytest.raises(ValueError, match="not a 1-D array"):
             shared_raster.RowFile(str(a), "m")
+        # the file names itself in a bounds error; close() closes it now
+        with pytest.raises(IndexError, match=r"x\.npy: rows 4:6 outside its rows 0:5"):
+            first.write(4, np.zeros(2))
+        own = shared_raster.RowFile(str(a), "x")
+        own.close()
+        with pytest.raises(ValueError, match="closed file"):
+            own.read(0, 1)
     shared_raster._WORKER_MAPS.clear()
     with pytest.raises(FileNotFoundError, match="is not on this machine"):
         shared_raster.worker_file(str(a), "x")

@@ -227,7 +227,7 @@ class DaskRunner:
             if not seen or not all(seen.values()):
                 log.info("some dask workers run on another machine; each worker gets copies")
                 return ctx, tasks, None
-            # when the run ends, the workers unmap its files (before they are removed)
+            # when the run ends, the workers drop their maps and files of it (before its removal)
             stack.callback(self._forget_maps, forget_worker_maps)
             if ctx.raster is not None:
                 ctx = replace(ctx, raster=share_raster(ctx.raster, folder))
@@ -237,6 +237,7 @@ class DaskRunner:
                 # the receivers in the tiles' order; the results too (none without bands)
                 sent, order = share_receivers(tasks, folder)
                 results = SharedResults.create(folder, list(ctx.bands), order)
+                stack.callback(results.close)
             shared_ctx = SharedContext.write(ctx, folder)
         except Exception as exc:  # no room; a worker without twin (the run says it clearly)
             log.info("nothing shared through files (%s); each worker gets copies", exc)
@@ -272,7 +273,7 @@ class DaskRunner:
         try:
             self.client.run(forget)
         except Exception as exc:  # a worker gone: nothing of it to free
-            log.debug("workers could not drop their maps of the shared folder: %s", exc)
+            log.debug("workers could not drop their maps and files of the shared folder: %s", exc)
 
     def _run(self, ctx: Any, tasks: Sequence[Any], results: Any = None) -> Iterator[TileOutput]:
         from distributed import KilledWorker, as_completed

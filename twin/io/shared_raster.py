@@ -32,6 +32,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -268,6 +269,12 @@ class SharedResults:
                 _allocate(path)
         return cls(str(folder), labels, n, order)
 
+    def close(self) -> None:
+        """Close the files this process opened to read the results back."""
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
+
     def _file(self, label: str, name: str) -> RowFile:
         key = f"{label}_{name}"
         if key not in self._files:
@@ -278,6 +285,11 @@ class SharedResults:
         """Write a tile's results (of a :class:`MappedTask`: its ``index`` is its rows)
         into the files (on a worker; :func:`worker_file`); what is left to send back."""
         start = int(out.index[0]) if out.index.size else 0
+        if out.index.size and int(out.index[-1]) - start + 1 != out.index.size:
+            raise ValueError(
+                f"{self.folder}: a tile's results go to a block of rows (a MappedTask's); "
+                f"got receivers {start}..{int(out.index[-1])} for {out.index.size} rows"
+            )
         for label, serving in out.serving.items():
             for name in SERVING_FIELDS:
                 worker_file(self.folder, f"{label}_{name}", writable=True).write(
@@ -345,10 +357,18 @@ def _worker_cached(folder: str, name: str, mode: str, load: Callable[[], Any]) -
         value = _WORKER_MAPS.get(key)
         if value is None:
             if any(k[0] != folder for k in _WORKER_MAPS):
-                _WORKER_MAPS.clear()
+                _drop_worker_cache()
             value = load()
             _WORKER_MAPS[key] = value
         return value
+
+
+def _drop_worker_cache() -> int:
+    """Empty the cache (its lock held); how many entries it had. Its files close once no
+    tile still running holds them (:class:`RowFile`), as its maps are unmapped."""
+    n = len(_WORKER_MAPS)
+    _WORKER_MAPS.clear()
+    return n
 
 
 class RowFile:
@@ -364,13 +384,20 @@ class RowFile:
         _check_folder(folder)
         path = os.path.join(folder, f"{name}.npy")
         self._file = open(path, "r+b" if writable else "rb", buffering=0)
-        version = np.lib.format.read_magic(self._file)
-        if version == (1, 0):
-            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(self._file)
-        else:
-            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(self._file)
-        if len(shape) != 1 or dtype.hasobject:
-            raise ValueError(f"{path}: not a 1-D array of plain values")
+        try:
+            version = np.lib.format.read_magic(self._file)
+            if version == (1, 0):
+                shape, _fortran, dtype = np.lib.format.read_array_header_1_0(self._file)
+            else:
+                shape, _fortran, dtype = np.lib.format.read_array_header_2_0(self._file)
+            if len(shape) != 1 or dtype.hasobject:
+                raise ValueError(f"{path}: not a 1-D array of plain values")
+        except BaseException:
+            self._file.close()
+            raise
+        # closed when this object goes (a worker's cache drops it at the run's end while
+        # a tile of the run may still hold it), without the warning of an unclosed file
+        self._finalizer = weakref.finalize(self, self._file.close)
         self.dtype = np.dtype(dtype)
         self.n = int(shape[0])
         self._offset = self._file.tell()
@@ -378,7 +405,9 @@ class RowFile:
 
     def _at(self, start: int, count: int) -> int:
         if not 0 <= start <= start + count <= self.n:
-            raise IndexError(f"rows {start}:{start + count} outside 0:{self.n}")
+            raise IndexError(
+                f"{self._file.name}: rows {start}:{start + count} outside its rows 0:{self.n}"
+            )
         return self._offset + start * self.dtype.itemsize
 
     def read(self, start: int, stop: int) -> np.ndarray:
@@ -396,7 +425,8 @@ class RowFile:
         )  # fmt: skip
 
     def close(self) -> None:
-        self._file.close()
+        """Close the file now (else when this object goes)."""
+        self._finalizer()
 
 
 def _transfer(
@@ -469,13 +499,11 @@ class SharedContext:
 
 
 def forget_worker_maps() -> int:
-    """Drop this process's maps of shared folders and the context read from them (run
-    on the workers when a run ends, so that an idle worker does not keep the run's files
-    in memory); how many it had."""
+    """Drop this process's maps and open files of shared folders and the context read
+    from them (run on the workers when a run ends, so that an idle worker does not keep
+    the run's files in memory); how many it had."""
     with _WORKER_LOCK:
-        n = len(_WORKER_MAPS)
-        _WORKER_MAPS.clear()
-    return n
+        return _drop_worker_cache()
 
 
 def _check_folder(folder: str) -> None:
