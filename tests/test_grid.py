@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import shapely
 
+from tests.conftest import EXTRACTS
 from twin.errors import InputError
-from twin.grid import build_grid, grid_spec
+from twin.grid import bbox_pairs, build_grid, grid_spec, locate_indoor
 
 
 def _inside_even_odd(x: float, y: float, geom) -> bool:  # type: ignore[no-untyped-def]
@@ -107,3 +108,72 @@ def test_raster_geometry(helsinki_city, grid) -> None:  # type: ignore[no-untype
 def test_bad_spacing(helsinki_city, spacing: float) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InputError, match="spacing"):
         grid_spec(helsinki_city.bounds, spacing, helsinki_city.crs)
+
+
+def _within_reference(buildings, x, y, street_level_m):  # type: ignore[no-untyped-def]
+    """Building id of each point by shapely's ``within`` through an STRtree of the
+    footprints (point geometries made one by one): the lowest bottom, then the smallest
+    footprint, then the first row, among the prisms reaching street level."""
+    geoms = buildings.geometry.to_numpy()
+    low = buildings["min_height_m"].to_numpy()
+    area = shapely.area(geoms)
+    p, b = shapely.STRtree(geoms).query(shapely.points(x, y), predicate="within")
+    out = np.full(x.size, -1, dtype=np.int64)
+    best: dict[int, tuple[float, float, int]] = {}
+    for i, j in zip(p.tolist(), b.tolist(), strict=True):
+        if not low[j] <= street_level_m:
+            continue
+        key = (low[j], area[j], j)
+        if i not in best or key < best[i]:
+            best[i] = key
+    for i, (_, _, j) in best.items():
+        out[i] = buildings.index[j]
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(EXTRACTS))
+def test_locate_indoor_equals_within_on_every_extract(name: str) -> None:
+    """On each real extract: the grid's points at 5 m, every footprint vertex and edge
+    midpoint (points on outlines, which are outside) and a point without coordinates."""
+    from twin.city import load_city
+
+    city = load_city(str(EXTRACTS[name]))
+    b = city.buildings
+    spec = grid_spec(city.bounds, 5.0, city.crs)
+    rows, cols = spec.shape
+    t = spec.transform
+    gx, gy = np.meshgrid(t.c + (np.arange(cols) + 0.5) * t.a, t.f + (np.arange(rows) + 0.5) * t.e)
+    coords = shapely.get_coordinates(b.geometry.to_numpy())
+    on_outline = np.vstack([coords, (coords[:-1] + coords[1:]) / 2])
+    x = np.concatenate([gx.ravel(), on_outline[:, 0], [np.nan]])
+    y = np.concatenate([gy.ravel(), on_outline[:, 1], [0.0]])
+    for level_m in (1.5, 1000.0):
+        got = locate_indoor(b, x, y, street_level_m=level_m)
+        want = _within_reference(b, x, y, level_m)
+        assert (got >= 0).sum() > 1000
+        np.testing.assert_array_equal(got, want)
+    assert got[-1] == -1
+
+
+def test_bbox_pairs_are_every_point_in_every_box(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    bounds = shapely.bounds(helsinki_city.buildings.geometry.to_numpy())[:400]
+    rng = np.random.default_rng(11)
+    lo, hi = bounds[:, :2].min(0), bounds[:, 2:].max(0)
+    x = np.concatenate([rng.uniform(lo[0], hi[0], 3000), bounds[:, 0], bounds[:, 2], [np.nan]])
+    y = np.concatenate([rng.uniform(lo[1], hi[1], 3000), bounds[:, 1], bounds[:, 3], [lo[1]]])
+    for bin_m in (0.7, 15.0, 5000.0):
+        point, box = bbox_pairs(x, y, bounds, bin_m)
+        inside = (
+            (x[:, None] >= bounds[None, :, 0])
+            & (x[:, None] <= bounds[None, :, 2])
+            & (y[:, None] >= bounds[None, :, 1])
+            & (y[:, None] <= bounds[None, :, 3])
+        )
+        want = set(zip(*np.nonzero(inside), strict=True))
+        assert len(want) > 3000
+        assert set(zip(point.tolist(), box.tolist(), strict=True)) == {
+            (int(i), int(j)) for i, j in want
+        }
+        assert point.size == len(want)  # each pair once
+    empty = bbox_pairs(x[:0], y[:0], bounds, 10.0)
+    assert empty[0].size == 0 and empty[1].size == 0

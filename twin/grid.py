@@ -144,15 +144,22 @@ def locate_indoor(
     """Building id of each point (-1 outdoor), by exact point-in-polygon with holes.
 
     Only prisms whose bottom is at most ``street_level_m`` count; of several, the lowest
-    bottom (then the smallest footprint) wins. ``out``: an int64 array of the points'
-    length to write the ids into (returned), else a new one.
+    bottom (then the smallest footprint, then the first row) wins. ``out``: an int64
+    array of the points' length to write the ids into (returned), else a new one.
+
+    The candidates of each point are the buildings whose bounding box holds it
+    (:func:`bbox_pairs`, on coordinates: no point geometry is made); each candidate is
+    then tested exactly with ``shapely.contains_xy`` (the interior: a point on an outline
+    is outside, as with ``within``).
     """
     x_m = np.asarray(x_m, dtype=float)
     y_m = np.asarray(y_m, dtype=float)
     geoms = buildings.geometry.to_numpy()
-    tree = shapely.STRtree(geoms)
     ids = buildings.index.to_numpy()
     low = buildings["min_height_m"].to_numpy()
+    # only prisms reaching street level can hold a point
+    ground = np.flatnonzero(low <= street_level_m)
+    bounds = shapely.bounds(geoms[ground]).reshape(-1, 4)
     area = shapely.area(geoms)
     if out is None:
         bid = np.full(x_m.size, -1, dtype=np.int64)
@@ -161,19 +168,88 @@ def locate_indoor(
             raise ValueError(f"out: expected int64 {x_m.shape}, got {out.dtype} {out.shape}")
         bid = out
         bid[:] = -1
+    bin_m = _bin_size_m(bounds)
     # by chunks of points: a point's building depends on that point alone
     for lo in range(0, x_m.size, LOCATE_CHUNK):
         hi = min(x_m.size, lo + LOCATE_CHUNK)
-        pts = shapely.points(x_m[lo:hi], y_m[lo:hi])
-        p_idx, b_idx = tree.query(pts, predicate="within")
+        xs, ys = x_m[lo:hi], y_m[lo:hi]
+        p_idx, k = bbox_pairs(xs, ys, bounds, bin_m)
+        b_idx = ground[k]
+        inside = shapely.contains_xy(geoms[b_idx], xs[p_idx], ys[p_idx])
+        p_idx, b_idx = p_idx[inside], b_idx[inside]
         if p_idx.size == 0:
             continue
-        ok = low[b_idx] <= street_level_m
-        p_idx, b_idx = p_idx[ok], b_idx[ok]
-        # sort so that, per point, the preferred building comes last; then assign in order
-        order = np.lexsort((-area[b_idx], -low[b_idx], p_idx))
+        # sort so that, per point, the preferred building comes last (the lowest bottom,
+        # the smallest footprint, the first row); then assign in order
+        order = np.lexsort((-b_idx, -area[b_idx], -low[b_idx], p_idx))
         bid[lo + p_idx[order]] = ids[b_idx[order]]
     return bid
+
+
+def _bin_size_m(bounds: FloatArray) -> float:
+    """Side of the square bins of :func:`bbox_pairs` for boxes ``bounds``: their median
+    longer side (a box then spans about 2 x 2 bins), 1 m when there are none."""
+    if bounds.shape[0] == 0:
+        return 1.0
+    side = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
+    side = side[np.isfinite(side) & (side > 0)]
+    return float(np.median(side)) if side.size else 1.0
+
+
+def bbox_pairs(
+    x_m: FloatArray, y_m: FloatArray, bounds: FloatArray, bin_m: float
+) -> tuple[IntArray, IntArray]:
+    """Every (point, box) pair whose box (``bounds`` rows: minx, miny, maxx, maxy; edges
+    included) holds the point, as two index arrays sorted by box.
+
+    The points are sorted into square bins of ``bin_m``; each box visits the bins it
+    overlaps and keeps their points inside it. Vectorised: the cost is about the number
+    of points in the bins the boxes overlap, with no geometry made.
+    """
+    empty = np.empty(0, dtype=np.int64)
+    finite = np.isfinite(x_m) & np.isfinite(y_m)
+    if not finite.all():  # a point without coordinates is in no box
+        point, box = bbox_pairs(x_m[finite], y_m[finite], bounds, bin_m)
+        return np.flatnonzero(finite)[point], box
+    if x_m.size == 0 or bounds.shape[0] == 0:
+        return empty, empty
+    x0, y0 = float(x_m.min()), float(y_m.min())
+    x1, y1 = float(x_m.max()), float(y_m.max())
+    # the boxes that overlap the points' extent
+    near = np.flatnonzero(
+        (bounds[:, 0] <= x1) & (bounds[:, 2] >= x0) & (bounds[:, 1] <= y1) & (bounds[:, 3] >= y0)
+    )
+    if near.size == 0:
+        return empty, empty
+    nbx = int((x1 - x0) // bin_m) + 1
+    nby = int((y1 - y0) // bin_m) + 1
+    key = ((y_m - y0) // bin_m).astype(np.int64) * nbx + ((x_m - x0) // bin_m).astype(np.int64)
+    by_key = np.argsort(key, kind="stable")
+    sorted_key = key[by_key]
+    b = bounds[near]
+    c0 = np.clip((b[:, 0] - x0) // bin_m, 0, nbx - 1).astype(np.int64)
+    c1 = np.clip((b[:, 2] - x0) // bin_m, 0, nbx - 1).astype(np.int64)
+    r0 = np.clip((b[:, 1] - y0) // bin_m, 0, nby - 1).astype(np.int64)
+    r1 = np.clip((b[:, 3] - y0) // bin_m, 0, nby - 1).astype(np.int64)
+    width = c1 - c0 + 1
+    n_bins = width * (r1 - r0 + 1)
+    # one entry per (box, bin it overlaps)
+    box = np.repeat(np.arange(near.size), n_bins)
+    k = np.arange(box.size) - np.repeat(np.cumsum(n_bins) - n_bins, n_bins)
+    bin_key = (r0[box] + k // width[box]) * nbx + c0[box] + k % width[box]
+    start = np.searchsorted(sorted_key, bin_key, side="left")
+    count = np.searchsorted(sorted_key, bin_key, side="right") - start
+    # one entry per (box, point of a bin it overlaps)
+    box = np.repeat(box, count)
+    pos = np.arange(box.size) - np.repeat(np.cumsum(count) - count, count) + np.repeat(start, count)
+    point = by_key[pos]
+    keep = (
+        (x_m[point] >= b[box, 0])
+        & (x_m[point] <= b[box, 2])
+        & (y_m[point] >= b[box, 1])
+        & (y_m[point] <= b[box, 3])
+    )
+    return point[keep].astype(np.int64), near[box[keep]].astype(np.int64)
 
 
 def indoor_rx_height_m(
