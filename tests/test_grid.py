@@ -177,3 +177,24 @@ def test_bbox_pairs_are_every_point_in_every_box(helsinki_city) -> None:  # type
         assert point.size == len(want)  # each pair once
     empty = bbox_pairs(x[:0], y[:0], bounds, 10.0)
     assert empty[0].size == 0 and empty[1].size == 0
+
+
+def test_bins_stay_few_when_one_box_is_huge() -> None:
+    """1000 boxes of 1 m and one of 10 km: the bins (the median side alone would be 1 m,
+    10^8 bins for the large box) stay about as many as the boxes, and every point of
+    the large box is still found."""
+    from twin.grid import _bin_size_m
+
+    rng = np.random.default_rng(5)
+    x0 = rng.uniform(0, 10_000, 1000)
+    y0 = rng.uniform(0, 10_000, 1000)
+    bounds = np.vstack([np.c_[x0, y0, x0 + 1, y0 + 1], [[0, 0, 10_000, 10_000]]])
+    bin_m = _bin_size_m(bounds)
+    w = bounds[:, 2] - bounds[:, 0]
+    h = bounds[:, 3] - bounds[:, 1]
+    spanned = ((w // bin_m + 2) * (h // bin_m + 2)).sum()
+    assert spanned < 10 * len(bounds)
+    x = rng.uniform(0, 10_000, 5000)
+    y = rng.uniform(0, 10_000, 5000)
+    point, box = bbox_pairs(x, y, bounds, bin_m)
+    assert np.array_equal(np.sort(point[box == 1000]), np.arange(5000))

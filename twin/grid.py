@@ -188,12 +188,19 @@ def locate_indoor(
 
 def _bin_size_m(bounds: FloatArray) -> float:
     """Side of the square bins of :func:`bbox_pairs` for boxes ``bounds``: their median
-    longer side (a box then spans about 2 x 2 bins), 1 m when there are none."""
+    longer side (a box then spans about 2 x 2 bins), and at least the side of their mean
+    area, so that a few very large boxes among small ones do not span millions of bins
+    (the bins the boxes span add up to about their number plus their perimeters over
+    the side); 1 m when there are none."""
     if bounds.shape[0] == 0:
         return 1.0
-    side = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
-    side = side[np.isfinite(side) & (side > 0)]
-    return float(np.median(side)) if side.size else 1.0
+    w = bounds[:, 2] - bounds[:, 0]
+    h = bounds[:, 3] - bounds[:, 1]
+    ok = np.isfinite(w) & np.isfinite(h) & ((w > 0) | (h > 0))
+    if not ok.any():
+        return 1.0
+    w, h = w[ok], h[ok]
+    return float(max(np.median(np.maximum(w, h)), np.sqrt(np.mean(w * h))))
 
 
 def bbox_pairs(
