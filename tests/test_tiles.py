@@ -367,3 +367,37 @@ def test_radius_covering_the_box_skips_the_per_pair_test() -> None:
     assert not _radius_covers_box(x, y, tx, np.array([corner[0] * 1.01, corner[1] * 0.999]))
     assert not _radius_covers_box(x, y, tx, farthest_point)
     assert _radius_covers_box(x[:0], y[:0], tx, np.zeros(2))
+
+
+def test_radio_tiles_at_once_give_the_results_of_one_after_the_other(small_city, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """In process, the radio pass runs its tiles one per numba thread at once: the same
+    results as one after the other (with one numba thread), bit for bit."""
+    import threading
+
+    import numba
+
+    import twin.cluster
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one core: the radio tiles run one after the other")
+    ran_on: list[str] = []
+    one_tile = twin.cluster._radio_tile_on_one_thread
+
+    def record(*args):  # type: ignore[no-untyped-def]
+        ran_on.append(threading.current_thread().name)
+        return one_tile(*args)
+
+    monkeypatch.setattr(twin.cluster, "_radio_tile_on_one_thread", record)
+    sc = synthetic_scenario(max_site_distance_m=250.0, shadowing="field")
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        after = run_study(sc, city=small_city, options=StudyOptions(tile_cells=9))
+        assert not ran_on
+        numba.set_num_threads(2)
+        at_once = run_study(sc, city=small_city, options=StudyOptions(tile_cells=9))
+    finally:
+        numba.set_num_threads(threads)
+    assert len(ran_on) > 20
+    assert all(name.startswith("twin-tile") for name in ran_on)
+    assert_same_results(after, at_once)

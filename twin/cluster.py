@@ -59,7 +59,11 @@ class TileRunner(Protocol):
 
 
 class LocalRunner:
-    """The tiles one after the other in this process."""
+    """The tiles in this process, in order: one after the other, each one's compiled
+    kernels on every numba thread; but tiles with no LoS to trace (the radio pass: every
+    site's LoS is known) one per thread at once, each on one thread, so that one tile's
+    Python work overlaps the others' compiled kernel (one after the other, a third of
+    the radio pass ran on one core)."""
 
     description = "in process"
     slots = 1
@@ -67,8 +71,43 @@ class LocalRunner:
 
     def run(self, ctx: TileContext, tasks: Sequence[TileTask]) -> Iterator[TileOutput]:
         """See :class:`TileRunner`."""
+        import numba
+
+        threads = int(numba.get_num_threads())
+        if threads > 1 and len(tasks) > 1 and _radio_only(ctx):
+            yield from _overlapped(ctx, tasks, threads)
+            return
         for task in tasks:
             yield compute_tile(ctx, task)
+
+
+def _radio_only(ctx: TileContext) -> bool:
+    """Whether a tile of ``ctx`` traces no LoS (every site's LoS is known): its compiled
+    work is then the radio kernel alone, which may run on several threads at once."""
+    return ctx.known_sites is not None and len(ctx.known_sites) == len(ctx.sites)
+
+
+def _radio_tile_on_one_thread(ctx: TileContext, task: TileTask) -> TileOutput:
+    import numba
+
+    numba.set_num_threads(1)  # this thread's kernels (numba's setting is per thread)
+    return compute_tile(ctx, task)
+
+
+def _overlapped(ctx: TileContext, tasks: Sequence[TileTask], threads: int) -> Iterator[TileOutput]:
+    """``compute_tile`` of each task, ``threads`` at once, yielded in the tasks' order
+    (at most ``2 * threads`` outputs waiting)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="twin-tile") as pool:
+        waiting: deque[Any] = deque()
+        for task in tasks:
+            waiting.append(pool.submit(_radio_tile_on_one_thread, ctx, task))
+            if len(waiting) >= 2 * threads:
+                yield waiting.popleft().result()
+        while waiting:
+            yield waiting.popleft().result()
 
 
 #: glibc's mallopt parameters (malloc.h) and the values a worker sets
