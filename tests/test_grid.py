@@ -177,6 +177,9 @@ def test_bbox_pairs_are_every_point_in_every_box(helsinki_city) -> None:  # type
         assert point.size == len(want)  # each pair once
     empty = bbox_pairs(x[:0], y[:0], bounds, 10.0)
     assert empty[0].size == 0 and empty[1].size == 0
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="bin_m"):
+            bbox_pairs(x, y, bounds, bad)
 
 
 def test_bins_stay_few_when_one_box_is_huge() -> None:

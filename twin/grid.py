@@ -10,6 +10,7 @@ indoors ``indoor_height_m`` (the seed study's 9 m) kept below the roof:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -213,6 +214,10 @@ def bbox_pairs(
     overlaps and keeps their points inside it. Vectorised: the cost is about the number
     of points in the bins the boxes overlap, with no geometry made.
     """
+    if not (math.isfinite(bin_m) and bin_m > 0):
+        raise ValueError(
+            f"bin_m: the bins' side must be a finite number of metres > 0, got {bin_m}"
+        )
     empty = np.empty(0, dtype=np.int64)
     finite = np.isfinite(x_m) & np.isfinite(y_m)
     if not finite.all():  # a point without coordinates is in no box

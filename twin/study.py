@@ -393,9 +393,10 @@ def run_study(
     ``kernels``, the wait for a helper compiling the kernels, when there is one);
     ``visibility``
     is the preparation (prisms, the fast engine's raster, cached LoS) plus the LoS time
-    of the tiles, ``radio`` the radio time of the tiles (both summed over the tiles: on a
-    cluster, worker time); ``tiles`` is the wall time of the tile pass and ``cells`` that
-    of the global step (best-server areas, SINR, capacity).
+    of the tiles, ``radio`` the radio time of the tiles (both summed over the tiles: where
+    tiles run at once, on a cluster or in process the radio pass's tiles one per thread,
+    more than the wall time); ``tiles`` is the wall time of the tile pass and ``cells``
+    that of the global step (best-server areas, SINR, capacity).
     """
     opts = current_options(options)
     timings: dict[str, float] = {}
