@@ -30,7 +30,7 @@ from twin.cluster import (
     pin_local_workers,
 )
 from twin.errors import ClusterError, InputError
-from twin.io.shared_raster import PREFIX, forget_worker_maps
+from twin.io.shared_raster import PREFIX, _base_dir, forget_worker_maps
 from twin.sources.scenario_file import read_scenario
 from twin.study import StudyOptions, run_study
 
@@ -58,12 +58,39 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
             p.wait(timeout=15)
 
 
-def _spawn(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start ``dask ARGS`` with its output in ``log_path``."""
+def _spawn(
+    args: list[str], log_path: Path, prefix: list[str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``dask ARGS`` (after the command ``prefix``) with its output in ``log_path``."""
     with open(log_path, "wb") as log:
         return subprocess.Popen(
-            [str(DASK), *args], stdout=log, stderr=subprocess.STDOUT, cwd=log_path.parent
+            [*(prefix or []), str(DASK), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=log_path.parent,
         )
+
+
+#: runs a command in a mount namespace of its own whose /dev/shm is a new, empty file
+#: system: a process there does not see the folders that runs share there, as a worker
+#: on another machine would not (Linux, as root; /tmp stays: the checkout may be there)
+_OWN_SHM = [
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    'mount -t tmpfs none /dev/shm && exec "$0" "$@"',
+]
+
+
+def _own_shm_allowed() -> bool:
+    try:
+        done = subprocess.run([*_OWN_SHM, "true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
 
 
 def _start_scheduler(folder: Path, procs: list[subprocess.Popen[bytes]]) -> str:
@@ -126,9 +153,15 @@ def test_tiles_on_a_real_dask_cluster_give_the_single_process_result(
         with open_runner(scheduler=dask_cluster) as runner:
             assert "2 workers" in runner.description
             remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
-            # the workers mapped the run's files once each, and dropped them at its end
+            # the workers mapped the run's files once each, and drop them at its end, on
+            # a thread of this process that finish() waits for; then the folder is gone
+            runner.finish()
             held = runner.client.run(forget_worker_maps)
+            assert not list(Path("/dev/shm").glob(f"{PREFIX}*"))
+            # a second run on the same runner gives the same results again
+            again = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
     assert held and all(n == 0 for n in held.values())
+    _assert_same(local, again)
     assert remote.timings_s["tiles"] > 0
     _assert_same(local, remote)
     # the workers run on this machine: they mapped the raster and receivers from shared
@@ -150,6 +183,41 @@ def test_workers_given_a_copy_of_the_raster_give_the_same_result(
         remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
     finally:
         client.close()
+    _assert_same(local, remote)
+
+
+def test_a_worker_that_does_not_see_the_shared_folder_gets_copies(
+    scenario_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real worker that cannot see /dev/shm of this machine (its own mount namespace:
+    as on another machine) next to one that can: nothing is shared through files, every
+    worker gets copies, the results are the same, and the folder written while the
+    workers were asked is gone."""
+    if not _own_shm_allowed():
+        pytest.skip("no mount namespace here (needs Linux and root) for the other worker")
+    if _base_dir(10**8) != "/dev/shm":
+        pytest.skip("runs share their folders outside /dev/shm here")
+    sc = read_scenario(scenario_path)
+    local = run_study(sc, options=StudyOptions(tile_cells=8))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        address = _start_scheduler(tmp_path, procs)
+        for i, prefix in enumerate(([], _OWN_SHM)):
+            args = ["worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard"]
+            args += ["--host", "127.0.0.1", "--name", f"w{i}"]
+            args += ["--local-directory", str(tmp_path / f"w{i}")]
+            procs.append(_spawn(args, tmp_path / f"worker{i}.log", prefix))
+        with caplog.at_level(logging.INFO, logger="twin.cluster"):
+            with open_runner(scheduler=address, timeout_s=START_TIMEOUT_S) as runner:
+                runner.client.wait_for_workers(2, timeout=START_TIMEOUT_S)
+                remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
+                runner.finish()
+                assert not list(Path("/dev/shm").glob(f"{PREFIX}*"))
+                assert not list(Path(tempfile.gettempdir()).glob(f"{PREFIX}*"))
+    finally:
+        _stop(procs)
+    assert "some dask workers run on another machine" in caplog.text
+    assert "shared through" not in caplog.text
     _assert_same(local, remote)
 
 
