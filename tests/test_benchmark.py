@@ -20,7 +20,9 @@ def test_a_study_case_runs_in_its_own_process_and_reports() -> None:
     assert r["site_radius_km"] == [0.4, 0.4]
     assert r["peak_mb"] > r["result_mb"] > 0
     assert r["wall_s"] >= r["study_s"] > 0
-    assert set(r["timings_s"]) >= {"city", "grid", "sites", "visibility", "radio", "tiles"}
+    assert set(r["timings_s"]) >= {
+        "city", "grid", "sites", "visibility", "radio", "tiles", "tile_work"
+    }  # fmt: skip
     assert len(r["load_before"]) in (0, 3)
 
 
@@ -57,7 +59,8 @@ def test_targets_and_text_report() -> None:
             },
             "dask": {
                 "auto_radius": {"runs": [run, big], "tiles_speedup": 1.875, "study_speedup": 1.1,
-                                "turn_tiles_speedups": [1.9, 1.6, 1.75]},
+                                "turn_tiles_speedups": [1.9, 1.6, 1.75],
+                                "turn_tile_work_ratios": [1.01, 1.2, 1.06]},
                 "fixed_radius": {"runs": [run, big], "tiles_speedup": 1.5, "study_speedup": 1.0},
             },
         },
@@ -92,6 +95,7 @@ def test_targets_and_text_report() -> None:
     assert "2 vs 1 workers (fixed_radius): tile pass x1.50, study x1.00" in text
     assert "2_vs_1_dask_workers: 1.75 (fastest of each: 1.88) (fixed radius: 1.5) -> holds" in text
     assert "in each turn: x1.90, x1.60, x1.65 (median x1.65; the target's value)" in text
+    assert "the tiles' own work, 2 vs 1 workers in each turn: x1.01, x1.20, x1.06" in text
     assert "U02 (uma): fast 20.0 ms wall, 18.0 ms CPU (100.00 % = exact)" in text
     assert "visibility_vs_gdal_per_site: 1.0 (per CPU second: 0.83) -> holds" in text
     assert machine()["cpu_count"] >= 1
@@ -109,6 +113,14 @@ def test_twin_bench_json_on_a_small_synthetic_city() -> None:
     sc = report["scaling"]
     assert [r["spec"]["area_km2"] for r in sc["fixed_radius"]["runs"]] == [0.3, 1.2]
     for label in ("auto_radius", "fixed_radius"):
-        assert [r["spec"]["workers"] for r in sc["dask"][label]["runs"]] == [1, 2]
+        d = sc["dask"][label]
+        assert [r["spec"]["workers"] for r in d["runs"]] == [1, 2]
+        # the same receivers and sites on 1 and 2 workers: the tiles' own work is of the
+        # same size (its ratio is how much slower each tile ran with both cores busy)
+        (work,) = d["turn_tile_work_ratios"]
+        assert 0.3 < work < 3.0
+        for r in d["runs"]:
+            t = r["timings_s"]
+            assert 0 < t["tile_work"] <= t["visibility"] + t["radio"] + 1e-3
     assert "2_vs_1_dask_workers" in report["targets"]
     assert report["machine"]["cpu_count"] >= 1

@@ -289,6 +289,7 @@ def _best(runs: list[dict[str, Any]], *, by: str = "study") -> dict[str, Any]:
     best: dict[str, Any] = dict(runs[int(np.argmin([key(r) for r in runs]))])
     best["repeats_study_s"] = [r["study_s"] for r in runs]
     best["repeats_tiles_s"] = [r["timings_s"]["tiles"] for r in runs]
+    best["repeats_tile_work_s"] = [r["timings_s"].get("tile_work") for r in runs]
     return best
 
 
@@ -597,6 +598,13 @@ def bench_scaling(
                 round(x / y, 3)
                 for x, y in zip(a["repeats_tiles_s"], b["repeats_tiles_s"], strict=True)
             ]
+            # the same tiles' own work on 2 workers against 1 in each turn: above 1, the
+            # machine ran each tile slower with both cores busy (not the software's share
+            # of the pass: see BENCHMARKS.md)
+            d["turn_tile_work_ratios"] = [
+                round(y / x, 3)
+                for x, y in zip(a["repeats_tile_work_s"], b["repeats_tile_work_s"], strict=True)
+            ]
         out["dask"][label] = d
     return out
 
@@ -759,6 +767,12 @@ def format_report(report: dict[str, Any]) -> str:
                 lines.append(
                     f"  tile pass, 2 vs 1 workers in each turn: {turns} "
                     f"(median x{dask_speedup(d):.2f}; the target's value)"
+                )
+            if d.get("turn_tile_work_ratios"):
+                work = ", ".join(f"x{v:.2f}" for v in d["turn_tile_work_ratios"])
+                lines.append(
+                    f"  the tiles' own work, 2 vs 1 workers in each turn: {work} "
+                    "(x1.00: each tile as fast with both cores busy as alone)"
                 )
     lines.append("targets:")
     for name, t in report["targets"].items():

@@ -395,8 +395,11 @@ def run_study(
     is the preparation (prisms, the fast engine's raster, cached LoS) plus the LoS time
     of the tiles, ``radio`` the radio time of the tiles (both summed over the tiles: where
     tiles run at once, on a cluster or in process the radio pass's tiles one per thread,
-    more than the wall time); ``tiles`` is the wall time of the tile pass and ``cells``
-    that of the global step (best-server areas, SINR, capacity).
+    more than the wall time); ``tiles`` is the wall time of the tile pass, ``tile_work``
+    the tiles' own LoS and radio time summed over them (the pass without what surrounds
+    the tiles: on N workers about N times ``tiles`` when the machine runs N tiles at
+    once as fast as one) and ``cells`` that of the global step (best-server areas, SINR,
+    capacity).
     """
     opts = current_options(options)
     timings: dict[str, float] = {}
@@ -546,6 +549,7 @@ def run_study(
     timings["visibility"] = round(timings.get("visibility", 0.0) + vis_s, 3)
     timings["radio"] = round(radio_s, 3)
     timings["tiles"] = round(time.perf_counter() - t0, 3)
+    timings["tile_work"] = round(vis_s + radio_s, 3)
     bands: dict[str, BandResult] = {}
     with _timed(timings, "cells"):
         is_grid = grid.is_grid
