@@ -134,9 +134,52 @@ def test_missing_and_empty_sources(tmp_path: Path) -> None:
 
 def test_merged_street_tags_are_sorted_and_unique(helsinki_city) -> None:  # type: ignore[no-untyped-def]
     """osmnx merges the tags of simplified edges through sets; the twin writes them
-    sorted, so streets.geojson is the same on every run."""
-    values = [v for v in helsinki_city.streets["highway"] if ";" in v]
-    assert values  # Helsinki has merged edges (e.g. residential;unclassified)
+    sorted, so streets.geojson is the same on every run. Streets of different kinds are
+    not merged (a footway into a service road would make it drivable)."""
+    streets = helsinki_city.streets
+    values = [v for v in streets["name"] if ";" in v]
+    assert values  # Helsinki has merged names (e.g. Rautatientori;Vilhonkatu)
     for v in values:
         parts = v.split(";")
         assert parts == sorted(set(parts)), v
+    assert all(h and ";" not in h for h in streets["highway"])
+
+
+def _street_ways(path: Path) -> set[int]:
+    """The ids of the extract's ways that are streets, read with pyosmium alone: a
+    ``highway`` tag, not ``area=yes``, not one of osmnx's non-street values, and every
+    node in the extract."""
+    import osmium
+
+    not_streets = {"abandoned", "construction", "no", "planned", "platform", "proposed",
+                   "raceway", "razed"}  # fmt: skip
+    nodes: set[int] = set()
+    ways: set[int] = set()
+    for obj in osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY):
+        if isinstance(obj, osmium.osm.Node):
+            nodes.add(obj.id)
+            continue
+        hw = obj.tags.get("highway")
+        if hw and hw not in not_streets and obj.tags.get("area") != "yes":
+            if all(n.ref in nodes for n in obj.nodes):
+                ways.add(obj.id)
+    return ways
+
+
+@pytest.mark.parametrize("name", sorted(EXTRACTS))
+def test_the_street_graph_holds_the_streets_and_nothing_else(name: str) -> None:
+    """osmnx makes an edge of every way of the XML file it is given, and a node of every
+    node: the street graph is built from the streets alone, so building outlines,
+    fences and squares are no streets and the street layer has a kind on every edge."""
+    city = load_city(str(EXTRACTS[name]))
+    graph = city.street_graph
+    assert graph is not None
+    in_graph: set[int] = set()
+    for _, _, data in graph.edges(data=True):
+        osmid = data["osmid"]
+        in_graph.update(osmid if isinstance(osmid, list) else [osmid])
+        assert data.get("area") != "yes"
+    assert in_graph == _street_ways(EXTRACTS[name])
+    # every node is on a street (no trees, lamps or building corners)
+    assert all(graph.degree(n) > 0 for n in graph.nodes)
+    assert (city.streets["highway"] != "").all()

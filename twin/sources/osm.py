@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -35,8 +36,25 @@ def is_osm_file(path: str | Path) -> bool:
     return any(name.endswith(s) for s in OSM_SUFFIXES)
 
 
-def sanitise_osm(src: Path, dst: Path) -> dict[str, int]:
+#: ``highway`` values that are no street (osmnx's filter for ``network_type="all"``)
+NOT_STREETS = frozenset(
+    {"abandoned", "construction", "no", "planned", "platform", "proposed", "raceway", "razed"}
+)
+
+
+def is_street_way(tags: Any) -> bool:
+    """Whether OSM tags make a way a street of the street graph: a ``highway`` that is
+    not an area (``area=yes``: a square) nor one of :data:`NOT_STREETS`."""
+    highway = tags.get("highway")
+    return bool(highway) and highway not in NOT_STREETS and tags.get("area") != "yes"
+
+
+def sanitise_osm(src: Path, dst: Path, streets_dst: Path | None = None) -> dict[str, int]:
     """Copy ``src`` (any format pyosmium reads) to OSM XML ``dst`` without dangling references.
+
+    With ``streets_dst``, also write there the streets alone (:func:`is_street_way`) and
+    their nodes: the input of the street graph (osmnx makes an edge of every way and a
+    node of every node of an XML file, buildings and fences included).
 
     Returns counts of what was dropped: ``ways_missing_nodes``, ``relations_missing_members``.
     """
@@ -44,17 +62,25 @@ def sanitise_osm(src: Path, dst: Path) -> dict[str, int]:
 
     node_ids: set[int] = set()
     way_ids: set[int] = set()
+    street_ways: set[int] = set()
+    street_nodes: set[int] = set()
     try:
         for obj in osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY):
             if isinstance(obj, osmium.osm.Node):
                 node_ids.add(obj.id)
             elif isinstance(obj, osmium.osm.Way) and all(n.ref in node_ids for n in obj.nodes):
                 way_ids.add(obj.id)
+                if streets_dst is not None and is_street_way(obj.tags):
+                    street_ways.add(obj.id)
+                    street_nodes.update(n.ref for n in obj.nodes)
     except RuntimeError as exc:
         raise SourceError(f"{src}: not a readable OSM file ({exc})") from exc
     dropped_ways = 0
     dropped_relations = 0
     writer = osmium.SimpleWriter(str(dst), overwrite=True)
+    streets = (
+        osmium.SimpleWriter(str(streets_dst), overwrite=True) if streets_dst is not None else None
+    )
     try:
         for obj in osmium.FileProcessor(str(src)):
             if isinstance(obj, osmium.osm.Way) and obj.id not in way_ids:
@@ -66,9 +92,26 @@ def sanitise_osm(src: Path, dst: Path) -> dict[str, int]:
                 dropped_relations += 1
                 continue
             writer.add(obj)
+            if streets is not None and (
+                (isinstance(obj, osmium.osm.Node) and obj.id in street_nodes)
+                or (isinstance(obj, osmium.osm.Way) and obj.id in street_ways)
+            ):
+                streets.add(obj)
     finally:
         writer.close()
+        if streets is not None:
+            streets.close()
     return {"ways_missing_nodes": dropped_ways, "relations_missing_members": dropped_relations}
+
+
+def simplify_streets(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """osmnx's simplification of a street graph (a chain of edges through nodes where
+    nothing else meets becomes one edge), except that streets of different kinds are not
+    merged (a footway into a service road would make it drivable: ``highway`` is
+    ``footway;service``) and a ring of streets that meets no other street stays."""
+    import osmnx as ox
+
+    return ox.simplify_graph(graph, edge_attrs_differ=["highway"], remove_rings=False)
 
 
 def read_osm(path: str | Path, *, name: str | None = None) -> RawCity:
@@ -94,13 +137,16 @@ def read_osm(path: str | Path, *, name: str | None = None) -> RawCity:
     counts: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="twin-osm-") as tmp:
         clean = Path(tmp) / "clean.osm"
-        counts.update(sanitise_osm(src, clean))
+        street_file = Path(tmp) / "streets.osm"
+        counts.update(sanitise_osm(src, clean, street_file))
         try:
             features = ox.features_from_xml(clean, tags=BUILDING_TAGS)
         except ox._errors.InsufficientResponseError:
             features = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
         try:
-            graph: nx.MultiDiGraph | None = ox.graph_from_xml(clean, simplify=True, retain_all=True)
+            graph: nx.MultiDiGraph | None = simplify_streets(
+                ox.graph_from_xml(street_file, simplify=False, retain_all=True)
+            )
         except (ValueError, ox._errors.InsufficientResponseError) as exc:
             log.warning("%s: no street graph (%s)", src, exc)
             graph = None
@@ -137,7 +183,9 @@ def read_place(
 
     if isinstance(query, str):
         features = ox.features_from_place(query, tags=BUILDING_TAGS)
-        graph = ox.graph_from_place(query, network_type="all", retain_all=True)
+        graph = simplify_streets(
+            ox.graph_from_place(query, network_type="all", retain_all=True, simplify=False)
+        )
         label = name or query
         ident = f"place:{query}"
     else:
@@ -145,7 +193,11 @@ def read_place(
         if not (west < east and south < north):
             raise SourceError(f"bbox {query}: expected (west, south, east, north) with west<east")
         features = ox.features_from_bbox((west, south, east, north), tags=BUILDING_TAGS)
-        graph = ox.graph_from_bbox((west, south, east, north), network_type="all", retain_all=True)
+        graph = simplify_streets(
+            ox.graph_from_bbox(
+                (west, south, east, north), network_type="all", retain_all=True, simplify=False
+            )
+        )
         label = name or "bbox"
         ident = f"bbox:{west},{south},{east},{north}"
     features = features.reset_index()
