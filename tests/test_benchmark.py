@@ -56,6 +56,7 @@ def test_targets_and_text_report() -> None:
                 "time_ratio": 4.2,
                 "cpu_ratio": 4.1,
                 "peak_ratio": 1.4,
+                "turn_time_ratios": [4.2, 3.9],
             },
             "dask": {
                 "auto_radius": {"runs": [run, big], "tiles_speedup": 1.875, "study_speedup": 1.1,
@@ -91,6 +92,7 @@ def test_targets_and_text_report() -> None:
     report["targets"] = t
     text = format_report(report)
     assert "4x area: time x4.20 (CPU time x4.10), peak memory x1.40" in text
+    assert "4x area, time in each turn: x4.20, x3.90" in text
     assert "does NOT hold" in text
     assert "2 vs 1 workers (fixed_radius): tile pass x1.50, study x1.00" in text
     assert "2_vs_1_dask_workers: 1.75 (fastest of each: 1.88) (fixed radius: 1.5) -> holds" in text
@@ -112,6 +114,8 @@ def test_twin_bench_json_on_a_small_synthetic_city() -> None:
     report = json.loads(res.output)
     sc = report["scaling"]
     assert [r["spec"]["area_km2"] for r in sc["fixed_radius"]["runs"]] == [0.3, 1.2]
+    a, b = sc["fixed_radius"]["runs"]
+    assert sc["fixed_radius"]["turn_time_ratios"] == [round(b["study_s"] / a["study_s"], 3)]
     for label in ("auto_radius", "fixed_radius"):
         d = sc["dask"][label]
         assert [r["spec"]["workers"] for r in d["runs"]] == [1, 2]

@@ -568,6 +568,12 @@ def bench_scaling(
             "time_ratio": runs[1]["study_s"] / runs[0]["study_s"],
             "cpu_ratio": runs[1]["cpu_s"] / runs[0]["cpu_s"],
             "peak_ratio": runs[1]["peak_mb"] / runs[0]["peak_mb"],
+            # each turn's own ratio (the two cities next to each other in time), for the
+            # spread: the target's value is the ratio of the fastest of each
+            "turn_time_ratios": [
+                round(y / x, 3)
+                for x, y in zip(runs[0]["repeats_study_s"], runs[1]["repeats_study_s"], strict=True)
+            ],
         }
     big = 4 * area_km2
     # dask: the default study (automatic radius; the target) and the fixed radius
@@ -754,6 +760,9 @@ def format_report(report: dict[str, Any]) -> str:
                     f"  4x area: time x{sc[label]['time_ratio']:.2f} (CPU time "
                     f"x{sc[label]['cpu_ratio']:.2f}), peak memory x{sc[label]['peak_ratio']:.2f}"
                 )
+                if sc[label].get("turn_time_ratios"):
+                    turns = ", ".join(f"x{v:.2f}" for v in sc[label]["turn_time_ratios"])
+                    lines.append(f"  4x area, time in each turn: {turns}")
         for label, d in sc["dask"].items():
             for r in d["runs"]:
                 lines.append(_study_line(f"dask {label} {r['spec']['workers']} worker(s)", r))
