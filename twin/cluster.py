@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from twin.errors import ClusterError, InputError
@@ -99,7 +100,6 @@ def _overlapped(ctx: TileContext, tasks: Sequence[TileTask], threads: int) -> It
     """``compute_tile`` of each task, ``threads`` at once, yielded in the tasks' order
     (at most ``2 * threads`` outputs waiting)."""
     from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="twin-tile") as pool:
         waiting: deque[Any] = deque()
@@ -405,7 +405,7 @@ class DaskRunner:
 
 
 def _share_receivers_and_results(
-    tasks: TileTasks, folder: Any, labels: list[str]
+    tasks: TileTasks, folder: Path, labels: list[str]
 ) -> tuple[list[Any], Any]:
     """The tasks' receivers written into ``folder`` and the (empty) result files made
     there: the tasks to send and the :class:`twin.io.shared_raster.SharedResults`."""

@@ -3,8 +3,12 @@
 pyosmium reads every format and writes a sanitised OSM XML copy in a temporary directory:
 ways that reference nodes missing from the extract and relations that reference missing
 ways are dropped (clipped extracts always have some, and osmnx cannot build geometries
-from them). osmnx then parses that copy into building features and the street graph, so
-every OSM file goes through the same parser.
+from them). In the same pass it writes a second copy with the streets alone
+(:func:`is_street_way`) and their nodes. osmnx then parses the first copy into building
+features and the second into the street graph (osmnx makes an edge of every way and a
+node of every node of a file it reads), so every OSM file goes through the same parser;
+the graph is simplified without merging streets of different kinds
+(:func:`simplify_streets`), as is that of an online query.
 """
 
 from __future__ import annotations
