@@ -183,3 +183,27 @@ def test_the_street_graph_holds_the_streets_and_nothing_else(name: str) -> None:
     # every node is on a street (no trees, lamps or building corners)
     assert all(graph.degree(n) > 0 for n in graph.nodes)
     assert (city.streets["highway"] != "").all()
+
+
+@pytest.mark.parametrize("name", sorted(EXTRACTS))
+def test_the_buildings_copy_gives_the_features_of_the_whole_file(name: str, tmp_path: Path) -> None:
+    """osmnx parses every element of the file it is given before it filters by tag, so
+    the buildings are read from a copy with the building elements alone: osmnx finds
+    in it the same features, with the same tags and geometries, as in the whole
+    (sanitised) file."""
+    import osmnx as ox
+
+    from twin.sources.osm import BUILDING_TAGS, sanitise_osm
+
+    whole, part = tmp_path / "whole.osm", tmp_path / "buildings.osm"
+    counts = sanitise_osm(EXTRACTS[name], whole, buildings_dst=part)
+    assert counts == sanitise_osm(EXTRACTS[name], tmp_path / "again.osm")
+    assert part.stat().st_size < whole.stat().st_size
+    ref = ox.features_from_xml(whole, tags=BUILDING_TAGS).sort_index()
+    got = ox.features_from_xml(part, tags=BUILDING_TAGS).sort_index()
+    assert len(ref) >= 20  # west-oakland: 23
+    assert list(got.index) == list(ref.index)
+    assert sorted(got.columns) == sorted(ref.columns)
+    got = got[ref.columns]
+    assert got.drop(columns="geometry").fillna("").equals(ref.drop(columns="geometry").fillna(""))
+    assert all(a.equals_exact(b, 0.0) for a, b in zip(got.geometry, ref.geometry, strict=True))

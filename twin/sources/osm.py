@@ -1,12 +1,14 @@
 """Read OpenStreetMap files (XML ``.osm``/``.osm.gz``/``.osm.bz2`` and ``.osm.pbf``).
 
-pyosmium reads every format and writes a sanitised OSM XML copy in a temporary directory:
+pyosmium reads every format and writes sanitised OSM XML copies in a temporary directory:
 ways that reference nodes missing from the extract and relations that reference missing
 ways are dropped (clipped extracts always have some, and osmnx cannot build geometries
-from them). In the same pass it writes a second copy with the streets alone
-(:func:`is_street_way`) and their nodes. osmnx then parses the first copy into building
-features and the second into the street graph (osmnx makes an edge of every way and a
-node of every node of a file it reads), so every OSM file goes through the same parser;
+from them). One copy holds the building elements alone, with the ways of building
+relations and the nodes they need (:func:`is_building_element`), the other the streets
+alone (:func:`is_street_way`) and their nodes. osmnx then parses the first copy into
+building features and the second into the street graph (osmnx parses every element of a
+file it reads, and makes an edge of every way and a node of every node), so every OSM
+file goes through the same parser;
 the graph is simplified without merging streets of different kinds
 (:func:`simplify_streets`), as is that of an online query.
 """
@@ -53,12 +55,27 @@ def is_street_way(tags: Any) -> bool:
     return bool(highway) and highway not in NOT_STREETS and tags.get("area") != "yes"
 
 
-def sanitise_osm(src: Path, dst: Path, streets_dst: Path | None = None) -> dict[str, int]:
-    """Copy ``src`` (any format pyosmium reads) to OSM XML ``dst`` without dangling references.
+def is_building_element(tags: Any) -> bool:
+    """Whether OSM tags make an element a building feature (:data:`BUILDING_TAGS`)."""
+    return any(key in tags for key in BUILDING_TAGS)
 
-    With ``streets_dst``, also write there the streets alone (:func:`is_street_way`) and
-    their nodes: the input of the street graph (osmnx makes an edge of every way and a
-    node of every node of an XML file, buildings and fences included).
+
+def sanitise_osm(
+    src: Path,
+    dst: Path | None = None,
+    streets_dst: Path | None = None,
+    *,
+    buildings_dst: Path | None = None,
+) -> dict[str, int]:
+    """Copy ``src`` (any format pyosmium reads) to OSM XML without dangling references.
+
+    Each path given gets a copy: ``dst`` the whole file; ``streets_dst`` the streets
+    alone (:func:`is_street_way`) and their nodes, the input of the street graph (osmnx
+    makes an edge of every way and a node of every node of an XML file, buildings and
+    fences included); ``buildings_dst`` the building elements alone
+    (:func:`is_building_element`: nodes, ways and relations), every way of a building
+    relation and the nodes of those ways, the input of the building features (osmnx
+    parses every element of a file before it filters them by tag).
 
     Returns counts of what was dropped: ``ways_missing_nodes``, ``relations_missing_members``.
     """
@@ -68,43 +85,83 @@ def sanitise_osm(src: Path, dst: Path, streets_dst: Path | None = None) -> dict[
     way_ids: set[int] = set()
     street_ways: set[int] = set()
     street_nodes: set[int] = set()
+    building_ways: set[int] = set()
+    building_nodes: set[int] = set()
+    member_ways: set[int] = set()
+    kinds = osmium.osm.NODE | osmium.osm.WAY
+    if buildings_dst is not None:
+        kinds |= osmium.osm.RELATION
     try:
-        for obj in osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY):
+        for obj in osmium.FileProcessor(str(src), kinds):
             if isinstance(obj, osmium.osm.Node):
                 node_ids.add(obj.id)
-            elif isinstance(obj, osmium.osm.Way) and all(n.ref in node_ids for n in obj.nodes):
+            elif isinstance(obj, osmium.osm.Way):
+                if not all(n.ref in node_ids for n in obj.nodes):
+                    continue
                 way_ids.add(obj.id)
                 if streets_dst is not None and is_street_way(obj.tags):
                     street_ways.add(obj.id)
                     street_nodes.update(n.ref for n in obj.nodes)
+                if buildings_dst is not None and is_building_element(obj.tags):
+                    building_ways.add(obj.id)
+                    building_nodes.update(n.ref for n in obj.nodes)
+            elif isinstance(obj, osmium.osm.Relation) and is_building_element(obj.tags):
+                ways = [m.ref for m in obj.members if m.type == "w"]
+                if all(w in way_ids for w in ways):
+                    member_ways.update(ways)
+        extra_ways = member_ways - building_ways
+        if extra_ways:
+            # the nodes of a building relation's ways that are no building themselves
+            # (ways come before relations in an OSM file: a pass over the ways again)
+            for way in osmium.FileProcessor(str(src), osmium.osm.WAY).with_filter(
+                osmium.filter.IdFilter(extra_ways)
+            ):
+                if isinstance(way, osmium.osm.Way):
+                    building_nodes.update(n.ref for n in way.nodes)
     except RuntimeError as exc:
         raise SourceError(f"{src}: not a readable OSM file ({exc})") from exc
+    building_ways |= member_ways
     dropped_ways = 0
     dropped_relations = 0
-    writer = osmium.SimpleWriter(str(dst), overwrite=True)
-    streets = (
-        osmium.SimpleWriter(str(streets_dst), overwrite=True) if streets_dst is not None else None
-    )
+    writers: list[Any] = []
+
+    def open_writer(path: Path | None) -> Any:
+        if path is None:
+            return None
+        writers.append(osmium.SimpleWriter(str(path), overwrite=True))
+        return writers[-1]
+
     try:
+        whole = open_writer(dst)
+        streets = open_writer(streets_dst)
+        buildings = open_writer(buildings_dst)
         for obj in osmium.FileProcessor(str(src)):
-            if isinstance(obj, osmium.osm.Way) and obj.id not in way_ids:
-                dropped_ways += 1
-                continue
-            if isinstance(obj, osmium.osm.Relation) and any(
-                m.type == "w" and m.ref not in way_ids for m in obj.members
-            ):
-                dropped_relations += 1
-                continue
-            writer.add(obj)
-            if streets is not None and (
-                (isinstance(obj, osmium.osm.Node) and obj.id in street_nodes)
-                or (isinstance(obj, osmium.osm.Way) and obj.id in street_ways)
-            ):
-                streets.add(obj)
+            if isinstance(obj, osmium.osm.Node):
+                if streets is not None and obj.id in street_nodes:
+                    streets.add(obj)
+                if buildings is not None and obj.id in building_nodes:
+                    buildings.add(obj)
+                elif buildings is not None and is_building_element(obj.tags):
+                    buildings.add(obj)
+            elif isinstance(obj, osmium.osm.Way):
+                if obj.id not in way_ids:
+                    dropped_ways += 1
+                    continue
+                if streets is not None and obj.id in street_ways:
+                    streets.add(obj)
+                if buildings is not None and obj.id in building_ways:
+                    buildings.add(obj)
+            elif isinstance(obj, osmium.osm.Relation):
+                if any(m.type == "w" and m.ref not in way_ids for m in obj.members):
+                    dropped_relations += 1
+                    continue
+                if buildings is not None and is_building_element(obj.tags):
+                    buildings.add(obj)
+            if whole is not None:
+                whole.add(obj)
     finally:
-        writer.close()
-        if streets is not None:
-            streets.close()
+        for writer in writers:
+            writer.close()
     return {"ways_missing_nodes": dropped_ways, "relations_missing_members": dropped_relations}
 
 
@@ -140,11 +197,11 @@ def read_osm(path: str | Path, *, name: str | None = None) -> RawCity:
         )
     counts: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="twin-osm-") as tmp:
-        clean = Path(tmp) / "clean.osm"
+        building_file = Path(tmp) / "buildings.osm"
         street_file = Path(tmp) / "streets.osm"
-        counts.update(sanitise_osm(src, clean, street_file))
+        counts.update(sanitise_osm(src, streets_dst=street_file, buildings_dst=building_file))
         try:
-            features = ox.features_from_xml(clean, tags=BUILDING_TAGS)
+            features = ox.features_from_xml(building_file, tags=BUILDING_TAGS)
         except ox._errors.InsufficientResponseError:
             features = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
         try:
