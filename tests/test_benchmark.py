@@ -59,16 +59,29 @@ def test_targets_and_text_report() -> None:
                 "turn_time_ratios": [4.2, 3.9],
             },
             "dask": {
-                "auto_radius": {"runs": [run, big], "tiles_speedup": 1.875, "study_speedup": 1.1,
-                                "turn_tiles_speedups": [1.9, 1.6, 1.75],
-                                "turn_tile_work_ratios": [1.01, 1.2, 1.06]},
+                "auto_radius": {
+                    "runs": [run, big],
+                    "tiles_speedup": 1.875,
+                    "study_speedup": 1.1,
+                    "turn_tiles_speedups": [1.9, 1.6, 1.75],
+                    "turn_tile_work_ratios": [1.01, 1.2, 1.06],
+                },
                 "fixed_radius": {"runs": [run, big], "tiles_speedup": 1.5, "study_speedup": 1.0},
             },
         },
     }
-    site = {"site": "U01", "model": "uma", "study_receivers": 100, "fast_study_s": 0.010,
-            "fast_study_cpu_s": 0.018, "fast_vs_exact": 1.0, "exact_sample_s": 1.0,
-            "twin_viewshed_s": 0.012, "twin_viewshed_vs_exact": 0.98, "gdal_compute_s": 0.015}
+    site = {
+        "site": "U01",
+        "model": "uma",
+        "study_receivers": 100,
+        "fast_study_s": 0.010,
+        "fast_study_cpu_s": 0.018,
+        "fast_vs_exact": 1.0,
+        "exact_sample_s": 1.0,
+        "twin_viewshed_s": 0.012,
+        "twin_viewshed_vs_exact": 0.98,
+        "gdal_compute_s": 0.015,
+    }
     report["viewshed"] = {"dsm": "2 x 2 cells of 1 m", "sample_cells": 4, "study_receivers": 100,
                           "numba_threads": 2, "gdal_viewshed": None,
                           "sites": [site, {**site, "site": "U02", "fast_study_s": 0.02}]}  # fmt: skip

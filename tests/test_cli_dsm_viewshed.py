@@ -48,7 +48,9 @@ def test_dsm_raster(oakland_dsm: Path, oakland_city) -> None:  # type: ignore[no
 
 
 def test_viewshed_bands_and_agreement_with_exact(
-    oakland_dsm: Path, oakland_city, tmp_path: Path  # type: ignore[no-untyped-def]
+    oakland_dsm: Path,
+    oakland_city,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     with rasterio.open(oakland_dsm) as src:
         dsm = src.read(1)
@@ -57,8 +59,16 @@ def test_viewshed_bands_and_agreement_with_exact(
     rng = np.random.default_rng(0)
     observers = [t @ (c + 0.5, r + 0.5) for r, c in ground[rng.choice(len(ground), 3)]]
     out = tmp_path / "los.tif"
-    args = ["viewshed", str(oakland_dsm), "--target-height", "1.5", "--out", str(out),
-            "--curvature-coeff", "0"]
+    args = [
+        "viewshed",
+        str(oakland_dsm),
+        "--target-height",
+        "1.5",
+        "--out",
+        str(out),
+        "--curvature-coeff",
+        "0",
+    ]
     for x, y in observers:
         args += ["--observer", f"{x},{y}", "--observer-height", "8"]
     result = CliRunner().invoke(cli, args)
@@ -83,19 +93,62 @@ def test_viewshed_bands_and_agreement_with_exact(
 def test_viewshed_bad_inputs_leave_no_file(oakland_dsm: Path, tmp_path: Path) -> None:
     out = tmp_path / "los.tif"
     runner = CliRunner()
-    outside = runner.invoke(cli, ["viewshed", str(oakland_dsm), "--observer", "0,0",
-                                  "--observer-height", "5", "--out", str(out)])
+    outside = runner.invoke(
+        cli,
+        [
+            "viewshed",
+            str(oakland_dsm),
+            "--observer",
+            "0,0",
+            "--observer-height",
+            "5",
+            "--out",
+            str(out),
+        ],
+    )
     assert outside.exit_code == 2
     assert "observer 1" in outside.output and "outside the raster" in outside.output
-    negative = runner.invoke(cli, ["viewshed", str(oakland_dsm), "--observer",
-                                   "561500,4184500", "--observer-height", "-5", "--out",
-                                   str(out)])
+    negative = runner.invoke(
+        cli,
+        [
+            "viewshed",
+            str(oakland_dsm),
+            "--observer",
+            "561500,4184500",
+            "--observer-height",
+            "-5",
+            "--out",
+            str(out),
+        ],
+    )
     assert negative.exit_code == 2 and "--observer-height" in negative.output
-    text = runner.invoke(cli, ["viewshed", str(oakland_dsm), "--observer", "561500,4184500",
-                               "--observer-height", "tall", "--out", str(out)])
+    text = runner.invoke(
+        cli,
+        [
+            "viewshed",
+            str(oakland_dsm),
+            "--observer",
+            "561500,4184500",
+            "--observer-height",
+            "tall",
+            "--out",
+            str(out),
+        ],
+    )
     assert text.exit_code == 2 and "--observer-height" in text.output
-    xy = runner.invoke(cli, ["viewshed", str(oakland_dsm), "--observer", "561500",
-                             "--observer-height", "5", "--out", str(out)])
+    xy = runner.invoke(
+        cli,
+        [
+            "viewshed",
+            str(oakland_dsm),
+            "--observer",
+            "561500",
+            "--observer-height",
+            "5",
+            "--out",
+            str(out),
+        ],
+    )
     assert xy.exit_code == 2 and "--observer" in xy.output
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
@@ -103,13 +156,22 @@ def test_viewshed_bad_inputs_leave_no_file(oakland_dsm: Path, tmp_path: Path) ->
 
 def test_viewshed_needs_a_crs(tmp_path: Path) -> None:
     path = tmp_path / "nocrs.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=10, height=10, count=1,
-                       dtype="float32",
-                       transform=Affine(1, 0, 0, 0, -1, 10)) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=10,
+        height=10,
+        count=1,
+        dtype="float32",
+        transform=Affine(1, 0, 0, 0, -1, 10),
+    ) as dst:
         dst.write(np.zeros((1, 10, 10), dtype=np.float32))
     out = tmp_path / "los.tif"
-    result = CliRunner().invoke(cli, ["viewshed", str(path), "--observer", "5,5",
-                                      "--observer-height", "2", "--out", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        ["viewshed", str(path), "--observer", "5,5", "--observer-height", "2", "--out", str(out)],
+    )
     assert result.exit_code == 2
     assert "no CRS" in result.output and "nocrs.tif" in result.output
     assert not out.exists()

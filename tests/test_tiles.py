@@ -369,7 +369,9 @@ def test_radius_covering_the_box_skips_the_per_pair_test() -> None:
     assert _radius_covers_box(x[:0], y[:0], tx, np.zeros(2))
 
 
-def test_radio_tiles_at_once_give_the_results_of_one_after_the_other(small_city, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_radio_tiles_at_once_give_the_results_of_one_after_the_other(
+    small_city, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     """In process, the radio pass runs its tiles one per numba thread at once: the same
     results as one after the other (with one numba thread), bit for bit."""
     import threading

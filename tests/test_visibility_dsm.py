@@ -30,7 +30,9 @@ def test_grid_is_aligned_and_padded() -> None:
 
 
 def test_dsm_heights_holes_and_highest_top() -> None:
-    courtyard = Polygon([(0, 0), (20, 0), (20, 20), (0, 20)], [[(5, 5), (15, 5), (15, 15), (5, 15)]])
+    courtyard = Polygon(
+        [(0, 0), (20, 0), (20, 20), (0, 20)], [[(5, 5), (15, 5), (15, 15), (5, 15)]]
+    )
     tower = box(16, 16, 19, 19)
     dsm, grid = rasterize_dsm(prisms_of((courtyard, 10.0, 0.0), (tower, 25.0, 0.0)), 1.0)
     assert dsm.dtype == np.float32
@@ -49,7 +51,8 @@ def test_dsm_heights_holes_and_highest_top() -> None:
 
 
 def test_dsm_of_explicit_bounds() -> None:
-    dsm, grid = rasterize_dsm(prisms_of((box(0, 0, 4, 4), 5.0, 0.0)), 0.5,
-                              bounds_m=(-10, -10, 10, 10))
+    dsm, grid = rasterize_dsm(
+        prisms_of((box(0, 0, 4, 4), 5.0, 0.0)), 0.5, bounds_m=(-10, -10, 10, 10)
+    )
     assert grid.bounds_m == (-10.5, -10.5, 10.5, 10.5)
     assert float(dsm.sum()) == pytest.approx(5.0 * 64)

@@ -26,8 +26,12 @@ def prisms_of(*buildings: tuple[object, float, float]) -> BuildingPrisms:
 
 def los1(prisms: BuildingPrisms, rx, tx, own: int = -1, mode: str = "exact", **kw) -> bool:
     out = los_matrix(
-        prisms, np.array([rx], dtype=float), np.array([own]), np.array([tx], dtype=float),
-        mode=mode, **kw,
+        prisms,
+        np.array([rx], dtype=float),
+        np.array([own]),
+        np.array([tx], dtype=float),
+        mode=mode,
+        **kw,
     )
     return bool(out[0, 0])
 
@@ -150,8 +154,9 @@ def test_multipolygon_parts_and_degenerate_segments(mode: str) -> None:
 def test_max_distance(mode: str) -> None:
     p = prisms_of(BOX)
     rx = np.array([[100.0, 30.0, 1.5], [500.0, 30.0, 1.5]])
-    out = los_matrix(p, rx, np.array([-1, -1]), np.array([[0.0, 30.0, 10.0]]), mode=mode,
-                     max_distance_m=200.0)
+    out = los_matrix(
+        p, rx, np.array([-1, -1]), np.array([[0.0, 30.0, 10.0]]), mode=mode, max_distance_m=200.0
+    )
     assert out.tolist() == [[True], [False]]
 
 
@@ -160,8 +165,9 @@ def test_no_buildings_and_empty_inputs() -> None:
     rx = np.array([[0.0, 0.0, 1.5]])
     for mode in MODES:
         assert los_matrix(p, rx, np.array([-1]), np.array([[5.0, 5.0, 5.0]]), mode=mode).all()
-        assert los_matrix(p, rx[:0], np.array([], dtype=int), np.array([[5.0, 5.0, 5.0]]),
-                          mode=mode).shape == (0, 1)
+        assert los_matrix(
+            p, rx[:0], np.array([], dtype=int), np.array([[5.0, 5.0, 5.0]]), mode=mode
+        ).shape == (0, 1)
 
 
 def test_bad_inputs_name_the_argument() -> None:

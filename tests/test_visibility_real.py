@@ -29,8 +29,10 @@ def sample_pairs(
     top = buildings["height_m"].to_numpy()
     bottom = buildings["min_height_m"].to_numpy()
     picks = rng.choice(len(geoms), 4 * n_indoor)
-    cand = shapely.points(rng.uniform(*np.c_[shapely.bounds(geoms[picks])[:, [0, 2]]].T),
-                          rng.uniform(*np.c_[shapely.bounds(geoms[picks])[:, [1, 3]]].T))
+    cand = shapely.points(
+        rng.uniform(*np.c_[shapely.bounds(geoms[picks])[:, [0, 2]]].T),
+        rng.uniform(*np.c_[shapely.bounds(geoms[picks])[:, [1, 3]]].T),
+    )
     inside = shapely.contains(geoms[picks], cand)
     picks, cand = picks[inside][:n_indoor], cand[inside][:n_indoor]
     z = bottom[picks] + rng.uniform(0.1, 0.9, len(picks)) * (top[picks] - bottom[picks])

@@ -19,8 +19,9 @@ from twin.visibility.viewshed import viewshed, viewsheds
 
 def test_flat_ground_is_all_visible() -> None:
     dsm = np.zeros((50, 60))
-    out = viewshed(dsm, Affine(1, 0, 0, 0, -1, 50), (30.5, 25.5), observer_height_m=2.0,
-                   target_height_m=0.5)
+    out = viewshed(
+        dsm, Affine(1, 0, 0, 0, -1, 50), (30.5, 25.5), observer_height_m=2.0, target_height_m=0.5
+    )
     assert out.dtype == np.uint8
     assert out.all()
 
@@ -29,8 +30,9 @@ def test_wall_hides_what_is_behind_it() -> None:
     dsm = np.zeros((21, 41))
     dsm[:, 25] = 10.0  # a north-south wall 5 m east of the observer
     t = Affine(1, 0, 0, 0, -1, 21)
-    out = viewshed(dsm, t, (20.5, 10.5), observer_height_m=2.0, target_height_m=1.5,
-                   curvature_coeff=0.0)
+    out = viewshed(
+        dsm, t, (20.5, 10.5), observer_height_m=2.0, target_height_m=1.5, curvature_coeff=0.0
+    )
     assert out[10, :25].all()
     assert out[10, 25] == 1  # the wall's face is seen
     assert not out[10, 27:].any()
@@ -86,13 +88,15 @@ def test_viewshed_agrees_with_the_exact_engine_outdoors() -> None:
         col, row = (int(v) for v in ~t @ (ox, oy))
         if dsm[row, col] != 0:
             continue
-        vs = viewshed(dsm, t, (ox, oy), observer_height_m=10.0, target_height_m=1.5,
-                      curvature_coeff=0.0).ravel()
+        vs = viewshed(
+            dsm, t, (ox, oy), observer_height_m=10.0, target_height_m=1.5, curvature_coeff=0.0
+        ).ravel()
         rx = np.c_[x[ground], y[ground], np.full(int(ground.sum()), 1.5)]
         # the observer at its cell centre, as the viewshed sees it
         cx, cy = t @ (col + 0.5, row + 0.5)
-        exact = los_matrix(prisms, rx, np.full(len(rx), -1), np.array([[cx, cy, 10.0]]),
-                           mode="exact")[:, 0]
+        exact = los_matrix(
+            prisms, rx, np.full(len(rx), -1), np.array([[cx, cy, 10.0]]), mode="exact"
+        )[:, 0]
         agree = (vs[ground].astype(bool) == exact).mean()
         assert agree > 0.97, f"observer {ox, oy}: {agree:.4f}"
 
@@ -109,8 +113,26 @@ def test_cell_for_cell_with_gdal_viewshed(tmp_path: Path) -> None:
     write_dsm_geotiff(path, dsm, transform=grid.transform, crs="EPSG:32635")
     for ox, oy, oz, md in [(100.3, 100.7, 10.0, 0), (5.5, 5.5, 25.0, 120)]:
         out = tmp_path / "gv.tif"
-        cmd = ["gdal_viewshed", "-q", "-ox", str(ox), "-oy", str(oy), "-oz", str(oz),
-               "-tz", "1.5", "-vv", "1", "-iv", "0", "-ov", "0", str(path), str(out)]
+        cmd = [
+            "gdal_viewshed",
+            "-q",
+            "-ox",
+            str(ox),
+            "-oy",
+            str(oy),
+            "-oz",
+            str(oz),
+            "-tz",
+            "1.5",
+            "-vv",
+            "1",
+            "-iv",
+            "0",
+            "-ov",
+            "0",
+            str(path),
+            str(out),
+        ]
         if md:
             cmd[1:1] = ["-md", str(md)]
         subprocess.run(cmd, check=True)
@@ -118,8 +140,14 @@ def test_cell_for_cell_with_gdal_viewshed(tmp_path: Path) -> None:
             theirs = src.read(1)
             col0 = round((src.transform.c - grid.transform.c) / grid.transform.a)
             row0 = round((grid.transform.f - src.transform.f) / grid.transform.a)
-        ours = viewshed(dsm, grid.transform, (ox, oy), observer_height_m=oz,
-                        target_height_m=1.5, max_distance_m=md or None)
-        window = ours[row0:row0 + theirs.shape[0], col0:col0 + theirs.shape[1]]
+        ours = viewshed(
+            dsm,
+            grid.transform,
+            (ox, oy),
+            observer_height_m=oz,
+            target_height_m=1.5,
+            max_distance_m=md or None,
+        )
+        window = ours[row0 : row0 + theirs.shape[0], col0 : col0 + theirs.shape[1]]
         assert np.array_equal(window, theirs)
         assert ours.sum() == window.sum()  # nothing visible outside gdal's window

@@ -256,8 +256,7 @@ class SiteChange(_Model):
     def _something(self) -> SiteChange:
         if not self.model_fields_set:
             raise ValueError(
-                "give at least one of height_m, model, power_dbm, gain_dbi, azimuths_deg, "
-                "bands_ghz"
+                "give at least one of height_m, model, power_dbm, gain_dbi, azimuths_deg, bands_ghz"
             )
         return self
 

@@ -103,8 +103,7 @@ def optimize(
 
     words = {"rooftops": "rooftop", "streets": "street", "both": "rooftop and street"}
     click.echo(
-        f"optimising {k} sites for {objective} at {freq:g} GHz "
-        f"({words[candidates]} candidates)"
+        f"optimising {k} sites for {objective} at {freq:g} GHz ({words[candidates]} candidates)"
     )
     opt = optimize_scenario(
         sc,

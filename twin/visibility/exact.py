@@ -164,9 +164,7 @@ def inside_intervals(
         t1 = ts[j + 1]
         if i == 0 or j > i:
             tm = 0.5 * (t0 + t1)
-            inside = _strictly_inside(
-                ax + tm * dx, ay + tm * dy, ex0, ey0, ex1, ey1, e_lo, e_hi
-            )
+            inside = _strictly_inside(ax + tm * dx, ay + tm * dy, ex0, ey0, ex1, ey1, e_lo, e_hi)
         else:
             inside = not inside
         if inside:
