@@ -30,7 +30,7 @@ from twin.cluster import (
     pin_local_workers,
 )
 from twin.errors import ClusterError, InputError
-from twin.io.shared_raster import PREFIX, _base_dir, forget_worker_maps
+from twin.io.shared_raster import PREFIX, forget_worker_maps, shared_base_dir
 from twin.sources.scenario_file import read_scenario
 from twin.study import StudyOptions, run_study
 
@@ -195,7 +195,7 @@ def test_a_worker_that_does_not_see_the_shared_folder_gets_copies(
     workers were asked is gone."""
     if not _own_shm_allowed():
         pytest.skip("no mount namespace here (needs Linux and root) for the other worker")
-    if _base_dir(10**8) != "/dev/shm":
+    if shared_base_dir(10**8) != "/dev/shm":
         pytest.skip("runs share their folders outside /dev/shm here")
     sc = read_scenario(scenario_path)
     local = run_study(sc, options=StudyOptions(tile_cells=8))

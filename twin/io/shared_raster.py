@@ -105,7 +105,7 @@ def share_raster(raster: FastRaster, folder: Path) -> MappedRaster:
     return open_raster(str(folder), small)
 
 
-def _base_dir(need_bytes: int) -> str:
+def shared_base_dir(need_bytes: int) -> str:
     """/dev/shm when it exists and has room for twice ``need_bytes``, else the system's
     temporary folder."""
     shm = "/dev/shm"
@@ -122,7 +122,7 @@ def shared_raster_dir(need_bytes: int) -> Iterator[tuple[Path, str]]:
     """A new private folder for a shared raster of about ``need_bytes`` and its token
     (random text also written in the folder); the folder is removed on exit. Processes
     that mapped its files keep their mapping after the removal."""
-    folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=_base_dir(need_bytes)))
+    folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=shared_base_dir(need_bytes)))
     token = secrets.token_hex(16)
     try:
         (folder / _TOKEN).write_text(token)
