@@ -83,7 +83,7 @@ def test_targets_and_text_report() -> None:
         "gdal_compute_s": 0.015,
     }
     report["viewshed"] = {"dsm": "2 x 2 cells of 1 m", "sample_cells": 4, "study_receivers": 100,
-                          "numba_threads": 2, "gdal_viewshed": None,
+                          "numba_threads": 2, "gdal_viewshed": None, "turn_ratios": [1.2, 0.9],
                           "sites": [site, {**site, "site": "U02", "fast_study_s": 0.02}]}  # fmt: skip
     t = check_targets(report)
     # median wall 15 ms against GDAL's 15 ms: holds; per CPU second 15 / 18
@@ -113,6 +113,7 @@ def test_targets_and_text_report() -> None:
     assert "the tiles' own work, 2 vs 1 workers in each turn: x1.01, x1.20, x1.06" in text
     assert "U02 (uma): fast 20.0 ms wall, 18.0 ms CPU (100.00 % = exact)" in text
     assert "visibility_vs_gdal_per_site: 1.0 (per CPU second: 0.83) -> holds" in text
+    assert "GDAL compute / fast wall, median over the sites, in each turn: 1.20, 0.90" in text
     assert machine()["cpu_count"] >= 1
 
 
@@ -141,3 +142,27 @@ def test_twin_bench_json_on_a_small_synthetic_city() -> None:
             assert 0 < t["tile_work"] <= t["visibility"] + t["radio"] + 1e-3
     assert "2_vs_1_dask_workers" in report["targets"]
     assert report["machine"]["cpu_count"] >= 1
+
+
+@pytest.mark.slow
+def test_the_visibility_engines_take_turns_on_the_embedded_city() -> None:
+    """The fast engine and GDAL are timed in turns; each site keeps its best time of
+    each, and the engines agree with the exact LoS on the sample."""
+    import shutil
+
+    from twin.benchmark import bench_viewshed
+
+    said: list[str] = []
+    v = bench_viewshed(said.append, max_sites=2, sample=300, turns=2)
+    assert v["turns"] == 2
+    assert sum("turn" in m for m in said) == 2
+    assert len({s["site"] for s in v["sites"]}) == 2
+    for site in v["sites"]:
+        assert site["fast_vs_exact"] == 1.0
+        assert 0 < site["fast_study_s"] <= site["fast_study_cpu_s"] * 1.5 + 0.01
+    if shutil.which("gdal_viewshed") and "gdal_compute_s" in v["sites"][0]:
+        assert len(v["turn_ratios"]) == 2
+        for site in v["sites"]:
+            assert site["twin_vs_gdal_all_cells"] > 0.99
+    else:
+        assert v["turn_ratios"] == []
