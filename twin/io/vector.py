@@ -33,6 +33,10 @@ __all__ = ["PROVENANCE_TABLE", "json_safe", "write_geojson", "write_gpkg"]
 PROVENANCE_TABLE = "provenance"
 
 
+#: types whose values are JSON values as they are (exact types: not numpy's, not NaN)
+_PLAIN = frozenset({int, str, bool, type(None)})
+
+
 def json_safe(value: Any) -> Any:
     """``value`` with numpy scalars, NaN/inf, paths and dates turned into JSON values.
 
@@ -54,9 +58,22 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
+        if value.dtype.kind in "biu":  # bools and integers: the same Python values
+            return value.tolist()
+        if value.dtype.kind == "f":  # floats at C speed, NaN and infinities as None
+            finite = np.isfinite(value)
+            if finite.all():
+                return value.tolist()
+            cells = value.astype(object)
+            cells[~finite] = None
+            return cells.tolist()
         return [json_safe(v) for v in value.tolist()]
     if isinstance(value, list | tuple | set | frozenset):
-        return [json_safe(v) for v in value]
+        items = list(value)
+        # a list of plain values (the web map's columns) is already JSON: one pass
+        if all(type(v) in _PLAIN or (type(v) is float and math.isfinite(v)) for v in items):
+            return items
+        return [json_safe(v) for v in items]
     if value is pd.NA or value is pd.NaT:
         return None
     return str(value)
