@@ -18,7 +18,9 @@ and A the antenna:
 1. **Probes.** Points of the segment every 16 m from B, then the midpoints (8 m apart),
    are looked up: a point in a solid cell of another building, strictly between the
    building's bottom and top, is strictly inside that prism, so the pair is blocked for
-   certain. Most blocked pairs end here, after a few byte reads.
+   certain. Most blocked pairs end here, after a few byte reads. The first point looked
+   up is as far from B as the previous receiver's blocking probe was from its own B:
+   neighbouring receivers are mostly blocked by the same building.
 2. **Walk.** Otherwise the segment is walked from B towards A with the Amanatides-Woo
    traversal, jumping across empty squares and across the largest tiles it passes above;
    the buildings deferred so far are decided each time it enters a new tile. Over each
@@ -681,6 +683,10 @@ def _fast_block(
         # neighbouring receivers mostly share their answer: after a free pair the next
         # one is walked at once (probes only pay off for blocked pairs)
         prev_free = False
+        # how far from the start of its piece (cells) the previous pair's blocking probe
+        # was: the first probe of the next pair goes there (neighbours are mostly blocked
+        # by the same building; 70-80 % of the pairs on the synthetic city end with it)
+        hit_cells = 0.0
         for i in range(lo, hi):
             bx, by, bz = rx[i, 0], rx[i, 1], rx[i, 2]
             own = rx_bid[i]
@@ -747,12 +753,18 @@ def _fast_block(
                     seg_cells = math.sqrt(ddx * ddx + ddy * ddy)
                     if seg_cells > 0.0:
                         step = _PROBE_M * inv_res / seg_cells
-                        for level in range(_PROBE_LEVELS):
-                            # level 0 every step from P, then the midpoints of the level
-                            # before: step, step / 2, step / 4 ... apart
-                            u = u_lo + step if level == 0 else u_lo + 0.5 * step
-                            stride = step
-                            if level > 0:
+                        # pass -1: one probe where the previous pair's blocking probe was
+                        for level in range(-1, _PROBE_LEVELS):
+                            if level < 0:
+                                u = u_lo + hit_cells / seg_cells if hit_cells > 0.0 else u_hi
+                                stride = u_hi
+                            elif level == 0:
+                                # every step from P, then the midpoints of the level
+                                # before: step, step / 2, step / 4 ... apart
+                                u = u_lo + step
+                                stride = step
+                            else:
+                                u = u_lo + 0.5 * step
                                 step = 0.5 * step
                                 stride = 2.0 * step
                             while u < u_hi:
@@ -770,6 +782,7 @@ def _fast_block(
                                         and bottom_m[c] + _Z_EPS_M < qz < top_m[c] - _Z_EPS_M
                                     ):
                                         blocked = True
+                                        hit_cells = (u - u_lo) * seg_cells
                                         break
                                 u += stride
                             if blocked:
