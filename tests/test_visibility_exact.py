@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
+from tests.conftest import EXTRACTS
 from twin.errors import InputError
 from twin.visibility import BuildingPrisms, los_matrix
 from twin.visibility.fast import build_fast_raster, los_fast
@@ -279,6 +281,58 @@ def test_tile_tops_are_the_highest_building_touching_each_tile(
     want = padded.reshape(n_tr, tile_cells, n_tc, tile_cells).max(axis=(1, 3)).ravel()
     assert np.isfinite(want).sum() > 10
     assert np.array_equal(r.tile_top_m[: want.size], want)
+
+
+@pytest.mark.parametrize("name", sorted(EXTRACTS))
+def test_hint_bytes_hold_what_the_probes_and_the_walk_read(name: str) -> None:
+    """Each cell's hint byte, checked on every extract against the buildings: a solid
+    cell of a building on the ground holds 96 + its top rounded down (a probe under it is
+    inside the prism: the cell's centre is in the footprint); another non-empty cell a
+    roof at or above every top touching it; an empty cell 192 + a distance within which
+    no cell is touched by a building."""
+    from twin.city import load_city
+    from twin.visibility.fast import _EMPTY_MAX, _HINT_EMPTY, _HINT_SOLID, _HINT_TALL
+
+    city = load_city(str(EXTRACTS[name]))
+    prisms = BuildingPrisms.from_geodataframe(city.buildings)
+    r = build_fast_raster(prisms)
+    code, hint = r.code, r.hint.astype(int)
+    top_m = np.asarray(prisms.height_m, dtype=float)
+    ground = np.asarray(prisms.min_height_m, dtype=float) <= 0.0
+    solid = code >= 0
+    solid_ground = solid.copy()
+    solid_ground[solid] = ground[code[solid]]
+    # solid on the ground: the top rounded down, 95 for 95 m or more
+    s = hint[solid_ground] - _HINT_SOLID
+    t = top_m[code[solid_ground]]
+    assert ((s >= 0) & (s <= _HINT_TALL)).all()
+    assert (s <= t).all() and ((s > t - 1.0) | (s == _HINT_TALL)).all()
+    assert solid_ground.sum() > 1000
+    g = r.grid
+    cells = np.flatnonzero(solid_ground)
+    rows, cols = np.divmod(cells, g.n_cols)
+    x = g.west_m + (cols + 0.5) * g.res_m
+    y = g.north_m - (rows + 0.5) * g.res_m
+    geoms = city.buildings.geometry.to_numpy()[code[solid_ground]]
+    assert shapely.contains_xy(geoms, x, y).all()
+    # other touched cells: a roof at least the highest top touching them (or tall)
+    other = (code != -1) & ~solid_ground
+    assert (hint[other] <= _HINT_TALL).all()
+    for i in np.flatnonzero(other)[:: max(1, other.sum() // 5000)]:
+        c = code[i]
+        ids = [c] if c >= 0 else r.mixed_ids[r.mixed_start[-2 - c] : r.mixed_start[-1 - c]]
+        assert hint[i] == _HINT_TALL or hint[i] >= top_m[ids].max()
+    # empty cells: no touched cell within the distance they give
+    empty = code == -1
+    d = hint[empty] - _HINT_EMPTY
+    assert ((d >= 0) & (d <= _EMPTY_MAX)).all()
+    touched = (code != -1).reshape(g.n_rows, g.n_cols)
+    rng = np.random.default_rng(1)
+    for i in rng.choice(np.flatnonzero(empty), 2000, replace=False):
+        row, col = divmod(int(i), g.n_cols)
+        k = hint[i] - _HINT_EMPTY
+        window = touched[max(0, row - k + 1) : row + k, max(0, col - k + 1) : col + k]
+        assert not window.any()
 
 
 def test_warm_up_answers_its_one_building_query() -> None:

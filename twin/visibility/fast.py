@@ -7,17 +7,19 @@ The prisms are rasterised once (:func:`build_fast_raster`) into cells of ``res_m
   that building's id;
 * *mixed* cells are crossed by a ring, or covered by several footprints: the cell lists
   every building that touches it;
-* other cells are empty; each cell also has a one-byte ``hint``: the highest roof
-  touching it (whole metres, rounded up), or for an empty cell the chessboard distance to
-  the nearest non-empty cell; tiles of 16, 64 and 256 cells know their highest roof
-  (:func:`tile_pyramid`).
+* other cells are empty; each cell also has a one-byte ``hint``: for a solid cell of a
+  building on the ground its top (whole metres, rounded down), for another cell touched
+  by buildings the highest roof touching it (whole metres, rounded up), for an empty
+  cell the chessboard distance to the nearest non-empty cell; tiles of 16, 64 and 256
+  cells know their highest roof (:func:`tile_pyramid`).
 
 For each (receiver, site) pair, with B the receiver (indoors: first B as well, see below)
 and A the antenna:
 
 1. **Probes.** Points of the segment every 16 m from B, then the midpoints (8 m apart),
-   are looked up: a point in a solid cell of another building, strictly between the
-   building's bottom and top, is strictly inside that prism, so the pair is blocked for
+   are looked up: a point in a solid cell of another building standing on the ground,
+   strictly between 0 and the building's top rounded down to whole metres (both in the
+   cell's ``hint`` byte), is strictly inside that prism, so the pair is blocked for
    certain. Most blocked pairs end here, after a few byte reads. The first point looked
    up is as far from B as the previous receiver's blocking probe was from its own B:
    neighbouring receivers are mostly blocked by the same building.
@@ -63,7 +65,7 @@ from twin.visibility.prisms import BuildingPrisms
 __all__ = ["RASTER_LAYOUT", "FastRaster", "build_fast_raster", "los_fast"]
 
 #: version of the fields of :class:`FastRaster`; bump it when they change
-RASTER_LAYOUT = 5
+RASTER_LAYOUT = 6
 
 #: offset (in cells) of the copies of each ring edge that mark mixed cells, so that a
 #: solid cell is at least this far from every ring
@@ -71,10 +73,15 @@ _EDGE_EPS_CELLS = 1e-6
 #: height tolerance, metres: closer than this to a prism's top or bottom is unsure
 _Z_EPS_M = 1e-6
 #: ``FastRaster.hint`` codes: ``_HINT_EMPTY + d`` marks an empty cell whose nearest
-#: non-empty cell is ``d`` cells away (chessboard, d <= 127); below ``_HINT_TALL`` a cell's
-#: roofs are at most that many metres high; ``_HINT_TALL``: some roof is higher
-_HINT_EMPTY = 128
-_HINT_TALL = 127
+#: non-empty cell is ``d`` cells away (chessboard, d <= ``_EMPTY_MAX``);
+#: ``_HINT_SOLID + s`` a solid cell of a building standing on the ground whose top is
+#: ``s`` whole metres rounded down (s <= ``_HINT_TALL``: that high or more); below
+#: ``_HINT_SOLID``, any other cell touched by buildings, whose roofs are at most that many
+#: metres high (``_HINT_TALL``: that high or more)
+_HINT_EMPTY = 192
+_EMPTY_MAX = 63
+_HINT_SOLID = 96
+_HINT_TALL = 95
 #: empty squares are jumped across from this radius on (smaller ones are stepped through)
 _JUMP_MIN_CELLS = 3
 #: levels of the tile pyramid: tiles of 16, 64 and 256 cells (``tile_cells`` * 4**k)
@@ -97,11 +104,15 @@ class FastRaster:
         int32 (rows * cols,): -1 empty, ``b >= 0`` solid cell of building ``b``,
         ``-2 - k`` mixed cell number ``k``.
     hint
-        uint8 (rows * cols,): for a cell touched by buildings, the highest top among
-        them rounded up to whole metres (127: 127 m or more); the walk skips cells it
-        passes above without reading ``code``. For an empty cell, 128 + the chessboard
-        distance (cells, at most 127) to the nearest non-empty cell; the walk jumps
-        across the empty square around it.
+        uint8 (rows * cols,), one byte that the probes and the walk read before
+        ``code``. For a solid cell of a building standing on the ground
+        (``min_height_m`` 0), 96 + its top rounded down to whole metres (95: 95 m or
+        more): a probe point strictly between 0 and that height lies inside the prism for
+        certain. For another cell touched by buildings, the highest top among them
+        rounded up to whole metres (95: 95 m or more); the walk skips cells it passes
+        above without reading ``code``. For an empty cell, 192 + the chessboard distance
+        (cells, at most 63) to the nearest non-empty cell; the walk jumps across the
+        empty square around it.
     mixed_start
         int64 (K + 1,): offsets of each mixed cell's buildings in ``mixed_ids``.
     mixed_ids
@@ -411,12 +422,23 @@ def tile_pyramid(tile_top: np.ndarray, levels: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _encode_hint(code: np.ndarray, hint: np.ndarray, empty_dist: np.ndarray) -> None:
-    """In place: an empty cell's hint becomes ``_HINT_EMPTY`` + its distance to the
-    nearest non-empty cell (at most 127); a roof hint is capped at ``_HINT_TALL``."""
+def _encode_hint(
+    code: np.ndarray,
+    hint: np.ndarray,
+    empty_dist: np.ndarray,
+    top_m: np.ndarray,
+    bottom_m: np.ndarray,
+) -> None:
+    """In place, the codes of :attr:`FastRaster.hint`: an empty cell gets
+    ``_HINT_EMPTY`` + its distance to the nearest non-empty cell; a solid cell of a
+    building on the ground ``_HINT_SOLID`` + its top rounded down; another cell its roof
+    hint (the highest top rounded up) capped at ``_HINT_TALL``."""
     for i in range(len(code)):
-        if code[i] == -1:
-            hint[i] = _HINT_EMPTY + min(int(empty_dist[i]), 127)
+        c = code[i]
+        if c == -1:
+            hint[i] = _HINT_EMPTY + min(int(empty_dist[i]), _EMPTY_MAX)
+        elif c >= 0 and bottom_m[c] <= 0.0:
+            hint[i] = _HINT_SOLID + min(max(math.floor(top_m[c]), 0), _HINT_TALL)
         else:
             hint[i] = min(int(hint[i]), _HINT_TALL)
 
@@ -517,7 +539,13 @@ def build_fast_raster(
     keys.sort()
     mixed_start, mixed_ids = _mixed_lists(keys, nb, n_mixed)
     del keys
-    _encode_hint(code, hint, _chessboard_distance(code, grid.n_rows, grid.n_cols))
+    _encode_hint(
+        code,
+        hint,
+        _chessboard_distance(code, grid.n_rows, grid.n_cols),
+        np.asarray(prisms.height_m, dtype=np.float64),
+        np.asarray(prisms.min_height_m, dtype=np.float64),
+    )
     tile_top = tile_pyramid(tile_top.reshape(n_tr, n_tc), _TILE_LEVELS)
     return FastRaster(
         grid=grid,
@@ -773,17 +801,17 @@ def _fast_block(
                                 q = qy * n_cols + qx
                                 h = hint[q]
                                 qz = pz + u * dz
-                                # read the code only where a roof may reach the probe
-                                if h < _HINT_EMPTY and (h == _HINT_TALL or qz <= h):
-                                    c = code[q]
-                                    if (
-                                        c >= 0
-                                        and c != own
-                                        and bottom_m[c] + _Z_EPS_M < qz < top_m[c] - _Z_EPS_M
-                                    ):
-                                        blocked = True
-                                        hit_cells = (u - u_lo) * seg_cells
-                                        break
+                                # a solid cell of a building on the ground, its top
+                                # (whole metres, rounded down) above the point: the byte
+                                # decides (the code only to tell an indoor B's own)
+                                if (
+                                    _HINT_SOLID <= h < _HINT_EMPTY
+                                    and _Z_EPS_M < qz < h - _HINT_SOLID - _Z_EPS_M
+                                    and (own < 0 or code[q] != own)
+                                ):
+                                    blocked = True
+                                    hit_cells = (u - u_lo) * seg_cells
+                                    break
                                 u += stride
                             if blocked:
                                 break
@@ -956,7 +984,9 @@ def _fast_block(
                         z_next = pz + u_next * dz
                         z_lo = min(z_cur, z_next)
                         # empty, or above every roof touching the cell: next cell
-                        if h < _HINT_EMPTY and (h == _HINT_TALL or z_lo <= h):
+                        # the cell's roofs (a solid cell: its top rounded down, + 1 m)
+                        roof = h if h < _HINT_SOLID else h - _HINT_SOLID + 1
+                        if h < _HINT_EMPTY and (roof >= _HINT_TALL or z_lo <= roof):
                             z_hi = max(z_cur, z_next)
                             cc = code[cell]
                             if cc >= 0:
