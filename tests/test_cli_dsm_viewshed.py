@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -93,62 +94,19 @@ def test_viewshed_bands_and_agreement_with_exact(
 def test_viewshed_bad_inputs_leave_no_file(oakland_dsm: Path, tmp_path: Path) -> None:
     out = tmp_path / "los.tif"
     runner = CliRunner()
-    outside = runner.invoke(
-        cli,
-        [
-            "viewshed",
-            str(oakland_dsm),
-            "--observer",
-            "0,0",
-            "--observer-height",
-            "5",
-            "--out",
-            str(out),
-        ],
-    )
+
+    def viewshed(observer: str, height: str) -> Any:
+        args = ["viewshed", str(oakland_dsm), "--observer", observer]
+        return runner.invoke(cli, [*args, "--observer-height", height, "--out", str(out)])
+
+    outside = viewshed("0,0", "5")
     assert outside.exit_code == 2
     assert "observer 1" in outside.output and "outside the raster" in outside.output
-    negative = runner.invoke(
-        cli,
-        [
-            "viewshed",
-            str(oakland_dsm),
-            "--observer",
-            "561500,4184500",
-            "--observer-height",
-            "-5",
-            "--out",
-            str(out),
-        ],
-    )
+    negative = viewshed("561500,4184500", "-5")
     assert negative.exit_code == 2 and "--observer-height" in negative.output
-    text = runner.invoke(
-        cli,
-        [
-            "viewshed",
-            str(oakland_dsm),
-            "--observer",
-            "561500,4184500",
-            "--observer-height",
-            "tall",
-            "--out",
-            str(out),
-        ],
-    )
+    text = viewshed("561500,4184500", "tall")
     assert text.exit_code == 2 and "--observer-height" in text.output
-    xy = runner.invoke(
-        cli,
-        [
-            "viewshed",
-            str(oakland_dsm),
-            "--observer",
-            "561500",
-            "--observer-height",
-            "5",
-            "--out",
-            str(out),
-        ],
-    )
+    xy = viewshed("561500", "5")
     assert xy.exit_code == 2 and "--observer" in xy.output
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
