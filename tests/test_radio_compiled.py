@@ -165,3 +165,32 @@ def test_bands_in_one_pass_equal_each_band_alone(mixed_study) -> None:  # type: 
             assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
         ref = serve_receivers(band, *args, shadow_unit=shadow, site_radius_m=radius, engine="numpy")
         _assert_agree(ref, got)
+
+
+def test_compiled_equals_reference_over_many_receiver_heights(
+    helsinki_study, default_scenario
+) -> None:  # type: ignore[no-untyped-def]
+    """The kernel keeps the breakpoint terms of the last few receiver heights it met:
+    receivers cycling through more heights than it keeps (each height evicted and met
+    again), on both sides of the breakpoint, agree with the reference."""
+    from twin.radio.compiled import _HEIGHT_SLOTS
+
+    g = helsinki_study.grid
+    params = radio_params(default_scenario)
+    cols = np.arange(len(helsinki_study.sites))
+    # 3 * _HEIGHT_SLOTS heights from 1.5 m to 22.5 m (UMa's range), in turn along the grid
+    levels = np.linspace(1.5, 22.5, 3 * _HEIGHT_SLOTS)
+    heights = levels[np.arange(len(g)) % levels.size]
+    far = 0
+    for f in (0.7, 3.5, 28.0):
+        band = band_cells(f, helsinki_study.sites, params.reuse)
+        args = (band, helsinki_study.los, cols, g.x_m, g.y_m, heights, g.indoor, params)
+        ref = serve_receivers(*args, engine="numpy")
+        got = serve_receivers(*args, engine="compiled")
+        _assert_agree(ref, got)
+        # some best servers past their breakpoint (h_E = 1 m): the cached terms are read
+        served = ref.cell >= 0
+        h_bs = band.height_m[ref.cell[served]]
+        d_bp = 4.0 * (h_bs - 1.0) * (heights[served] - 1.0) * f * 1e9 / 3.0e8
+        far += int((ref.d2d_m[served] > d_bp).sum())
+    assert far > 0

@@ -6,9 +6,13 @@ clamped into the model's range, the shadow-fading term, the sector element patte
 Table 7.3-1, the O2I loss, the MCL), then the receiver's best server on each band and the
 summed power of the band's co-channel cells. A receiver's geometry to each site (2D
 distance, the logarithm of the 3D distance, bearing and elevation) is computed once for
-all its bands and sectors; its powers stay in small buffers (no (receivers x cells)
-temporaries), and the receivers are split in parts over the numba threads (a kernel
-without the GIL on each part: numba's parallel loops would triple its compile time).
+all its bands and sectors; the UMa/UMi breakpoint terms of every band and site
+(d'_BP and log10(d'_BP^2 + (h_BS - h_UT)^2)), which depend on the receiver's height
+alone, once per height for the last few heights met (a block's receivers share a few
+heights: 1.5 m outdoors, the floors indoors). Its powers stay in small buffers (no
+(receivers x cells) temporaries), and the receivers are split in parts over the numba
+threads (a kernel without the GIL on each part: numba's parallel loops would triple its
+compile time).
 
 It is the same computation as :func:`twin.radio.network.serve_receivers` with
 ``engine="numpy"`` (the vectorised reference built on :func:`twin.propagation.tr38901.
@@ -56,6 +60,8 @@ _INV_LN10 = 1.0 / math.log(10.0)
 _LN10_OVER_10 = math.log(10.0) / 10.0
 #: a block is split over the numba threads in parts of at least this many receivers
 MIN_RECEIVERS_PER_THREAD = 512
+#: receiver heights whose breakpoint terms a kernel keeps (a few heights occur in a block)
+_HEIGHT_SLOTS = 8
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -211,14 +217,37 @@ def _serve_kernel(
     g_elev = np.empty(n_sites)
     rx_dbm = np.empty(n_cells)
     cell_pl = np.empty(n_cells)
+    # the breakpoint d'_BP and log10(d'_BP^2 + (h_BS - h_UT)^2) of every band and site
+    # depend on the receiver's height alone: kept for the last _HEIGHT_SLOTS heights met
+    slot_h = np.full(_HEIGHT_SLOTS, np.nan)
+    slot_bp = np.empty((_HEIGHT_SLOTS, n_bands, n_sites))
+    slot_log_bp = np.empty((_HEIGHT_SLOTS, n_bands, n_sites))
+    next_slot = 0
     for i in range(lo_rx, hi_rx):
         h_ut = rx_h[i]
+        s = -1
+        for q in range(_HEIGHT_SLOTS):
+            if slot_h[q] == h_ut:
+                s = q
+                break
+        if s < 0:
+            s = next_slot
+            next_slot = (next_slot + 1) % _HEIGHT_SLOTS
+            slot_h[s] = h_ut
+            for b in range(n_bands):
+                freq_ghz = band_freq_ghz[b]
+                for k in range(n_sites):
+                    h_bs = site_h[k]
+                    d_bp = 4.0 * (h_bs - 1.0) * (h_ut - 1.0) * (freq_ghz * 1e9) / 3.0e8
+                    dh = h_bs - h_ut
+                    slot_bp[s, b, k] = d_bp
+                    slot_log_bp[s, b, k] = _log10(d_bp**2 + dh * dh)
         for k in range(n_sites):
             if not site_used[k]:
                 continue
             dx = rx_x[i] - site_x[k]
             dy = rx_y[i] - site_y[k]
-            d2d = math.hypot(dx, dy)
+            d2d = math.sqrt(dx * dx + dy * dy)
             li = 0 if los[i, k] else 1
             m = site_model[k]
             d_pl = min(max(d2d, d2d_limits[m, li, 0]), d2d_limits[m, li, 1])
@@ -253,13 +282,15 @@ def _serve_kernel(
                         is_los, freq_ghz, g_dpl[k], d3d, h_bs, h_ut, rma_env[0], rma_env[1]
                     )
                 else:
-                    d_bp = 4.0 * (h_bs - 1.0) * (h_ut - 1.0) * (freq_ghz * 1e9) / 3.0e8
-                    log_bp = 0.0
-                    if g_dpl[k] > d_bp:
-                        dh = h_bs - h_ut
-                        log_bp = _log10(d_bp**2 + dh * dh)
                     pl = _urban_pl_db(
-                        m == 0, is_los, log_f, g_dpl[k], g_logd3[k], d_bp, log_bp, h_ut
+                        m == 0,
+                        is_los,
+                        log_f,
+                        g_dpl[k],
+                        g_logd3[k],
+                        slot_bp[s, b, k],
+                        slot_log_bp[s, b, k],
+                        h_ut,
                     )
                 if shadow_mode == 0:
                     shadow = 0.0
