@@ -115,6 +115,22 @@ def test_indoor_entry_through_the_roof(mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_indoor_segment_over_its_own_wing(mode: str) -> None:
+    """The segment passes over the far wing of the receiver's own courtyard building
+    (above its roof: its cells are the own building's, the points above them) and
+    enters the near wing through the courtyard wall: clear; a lower antenna goes
+    through the far wing below its roof first, which counts as the entry: clear too."""
+    p = prisms_of(COURTYARD)  # ring x 40..60, wings 5 m thick, 20 m high
+    # z = 60 - 45 x / 57: 28.4 m at x = 40, 24.5 m at 45 (over the west wing), 16.6 m
+    # at the courtyard wall x = 55 (the entry), 15 m at the receiver x = 57
+    assert los1(p, (57, 0, 15), (0, 0, 60), own=0, mode=mode)
+    assert los1(p, (57, 0, 15), (0, 0, 16), own=0, mode=mode)
+    # a tower in the courtyard (z 22.1-18.9 m over it), 24 m high, is before the entry
+    p2 = prisms_of(COURTYARD, (box(48, -3, 52, 3), 24.0, 0.0))
+    assert not los1(p2, (57, 0, 15), (0, 0, 60), own=0, mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_antenna_on_its_roof(mode: str) -> None:
     p = prisms_of(BOX)
     # antenna 3 m above the middle of the roof; a close receiver is hidden by the roof edge
