@@ -406,3 +406,36 @@ def test_the_fast_kernel_lets_other_threads_run() -> None:
     assert call_s > 0.05, "the query is too small to tell"
     # the counter went on during the call at a fair part of its free rate
     assert during > 0.2 * min(rate_before, 1e6) * call_s, (during, rate_before, call_s)
+
+
+@pytest.mark.parametrize("teeth", [2, 40])
+def test_inside_intervals_equal_shapely_on_a_comb(teeth: int) -> None:
+    """The intervals where a segment is inside a part, against shapely's intersection of
+    the line with the polygon: a comb whose teeth the segment crosses (2 teeth: a few
+    crossings, sorted by insertion; 40: 160, sorted by numba's sort)."""
+    from twin.visibility.exact import _INSERTION_SORT_MAX, inside_intervals
+
+    # teeth 1 m wide, 1 m apart, from y = 0 to 10 on a spine y in [-2, 0]
+    ring = [(0.0, -2.0), (2.0 * teeth, -2.0)]
+    for k in reversed(range(teeth)):
+        ring += [(2.0 * k + 1.0, 0.0), (2.0 * k + 1.0, 10.0), (2.0 * k, 10.0), (2.0 * k, 0.0)]
+    comb = Polygon(ring)
+    assert comb.is_valid
+    p = prisms_of((comb, 10.0, 0.0))
+    ax, ay, bx, by = -1.0, 5.0, 2.0 * teeth + 1.0, 5.3  # across every tooth
+    e0, e1 = int(p.edge_start[0]), int(p.edge_start[1])
+    n_edges = e1 - e0
+    t_buf, lo, hi = np.empty(4 * n_edges + 2), np.empty(2 * n_edges + 2), np.empty(2 * n_edges + 2)
+    m = inside_intervals(
+        ax, ay, bx, by, p.edge_x0_m, p.edge_y0_m, p.edge_x1_m, p.edge_y1_m, e0, e1, t_buf, lo, hi
+    )
+    assert (2 * teeth + 2 > _INSERTION_SORT_MAX) == (teeth == 40)
+    seg = shapely.LineString([(ax, ay), (bx, by)])
+    inside = seg.intersection(comb)
+    pieces = sorted(
+        (seg.project(shapely.Point(g.coords[0]), normalized=True),
+         seg.project(shapely.Point(g.coords[-1]), normalized=True))
+        for g in getattr(inside, "geoms", [inside])
+    )  # fmt: skip
+    assert m == teeth == len(pieces)
+    np.testing.assert_allclose(np.column_stack([lo[:m], hi[:m]]), pieces, atol=1e-12)
