@@ -152,6 +152,8 @@ def test_tiles_on_a_real_dask_cluster_give_the_single_process_result(
     with caplog.at_level(logging.INFO, logger="twin.cluster"):
         with open_runner(scheduler=dask_cluster) as runner:
             assert "2 workers" in runner.description
+            # an existing cluster's workers may be on other machines: asked on each run
+            assert isinstance(runner, DaskRunner) and not runner.local
             remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
             # the workers mapped the run's files once each, and drop them at its end, on
             # a thread of this process that finish() waits for; then the folder is gone
@@ -242,17 +244,24 @@ def test_twin_run_on_the_cluster_writes_the_same_outputs(
     assert s1["bands"] == s2["bands"]
 
 
-def test_a_local_cluster_of_two_workers(scenario_path: Path) -> None:
+def test_a_local_cluster_of_two_workers(
+    scenario_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     sc = read_scenario(scenario_path)
     local = run_study(sc, options=StudyOptions(tile_cells=8))
     cpus = sorted(os.sched_getaffinity(0))
     with open_runner(workers=2) as runner:
         assert "2 worker processes" in runner.description
+        # its workers are this machine's processes: they share the run's files without
+        # being asked whether they see the folder
+        assert isinstance(runner, DaskRunner) and runner.local
         # each worker on a core of its own (the machines here have 2 cores or more)
         assert len(cpus) >= 2 and "one core each" in runner.description
         held = runner.client.run(os.sched_getaffinity, 0)
         assert sorted(held.values(), key=min) == [{cpus[0]}, {cpus[1]}]
-        remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
+        with caplog.at_level(logging.INFO, logger="twin.cluster"):
+            remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
+        assert "shared through" in caplog.text
         # more workers than cores: left free
         os.sched_setaffinity(0, {cpus[0]})
         try:

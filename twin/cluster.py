@@ -196,6 +196,11 @@ class DaskRunner:
         shared files instead of receiving copies, and write the tiles' results there
         instead of sending them back (:mod:`twin.io.shared_raster`); False: everything
         is sent.
+    local
+        Every worker is a process of this machine (a ``LocalCluster`` made for the run):
+        the workers are not asked on each run whether they see the shared folder (a
+        round trip of 30-40 ms through the scheduler before the first tile on the 2-core
+        VM). False: asked on each run (workers on other machines get copies).
     """
 
     fuse_passes = True
@@ -207,9 +212,11 @@ class DaskRunner:
         *,
         no_worker_timeout_s: float = CONNECT_TIMEOUT_S,
         share_raster: bool = True,
+        local: bool = False,
     ) -> None:
         self.client = client
         self.share_raster = share_raster
+        self.local = local
         self.description = description
         self.no_worker_timeout_s = no_worker_timeout_s
         self._no_worker_since: float | None = None
@@ -255,7 +262,8 @@ class DaskRunner:
     ) -> tuple[Any, Sequence[Any], Any]:
         """The context and tasks to send, and where the tiles' results go.
 
-        When every worker sees a folder of this machine (:mod:`twin.io.shared_raster`):
+        When every worker sees a folder of this machine (:mod:`twin.io.shared_raster`;
+        asked on each run, except on a ``local`` runner's workers):
         the context written there (a :class:`SharedContext`, its raster mapped from
         files there), the tasks as their receivers' indices into the grid written there,
         and the :class:`SharedResults` the tiles write into; else ``ctx``, ``tasks`` and
@@ -295,10 +303,10 @@ class DaskRunner:
                     if isinstance(tasks, TileTasks)
                     else None
                 )
-                seen = self.client.run(folder_visible, str(folder), token)
+                seen = None if self.local else self.client.run(folder_visible, str(folder), token)
                 mapped = raster_job.result() if raster_job is not None else None
                 shared_rx = rx_job.result() if rx_job is not None else None
-            if not seen or not all(seen.values()):
+            if not self.local and (not seen or not all(seen.values())):
                 log.info("some dask workers run on another machine; each worker gets copies")
                 return ctx, tasks, None
             # when the run ends, the workers drop their maps and files of it (before its removal)
@@ -587,6 +595,7 @@ def open_runner(
                 client,
                 f"local dask cluster ({workers} worker processes"
                 + (", one core each)" if pinned else ")"),
+                local=True,
             )
             try:
                 yield local
