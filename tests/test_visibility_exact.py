@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+
 import numpy as np
 import pytest
 import shapely
@@ -186,6 +189,46 @@ def test_no_buildings_and_empty_inputs() -> None:
         assert los_matrix(
             p, rx[:0], np.array([], dtype=int), np.array([[5.0, 5.0, 5.0]]), mode=mode
         ).shape == (0, 1)
+
+
+def _same_prisms(a: BuildingPrisms, b: BuildingPrisms) -> None:
+    for f in dataclasses.fields(BuildingPrisms):
+        if f.name == "part_geoms":
+            continue
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), f.name
+    assert b.part_geoms.dtype == object and b.part_geoms.shape == a.part_geoms.shape
+    # the very same coordinates, ring order and holes
+    assert all(g.equals_exact(h, 0.0) for g, h in zip(a.part_geoms, b.part_geoms, strict=True))
+    assert list(shapely.to_wkb(a.part_geoms)) == list(shapely.to_wkb(b.part_geoms))
+
+
+def test_prisms_pickle_with_their_footprints_exactly(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    """The prisms pickle their footprints as one vectorised WKB conversion: the same
+    footprints (holes and parts of multipolygons included) and arrays come back, the
+    STRtree is rebuilt on demand, and exact LoS is unchanged."""
+    courtyard = Polygon([(0, 0), (40, 0), (40, 40), (0, 40)], [[(10, 10), (30, 10), (30, 30)]])
+    multi = MultiPolygon([box(60, 0, 70, 10), box(80, 0, 90, 10)])
+    hand = prisms_of((courtyard, 12.0, 0.0), (Polygon(), 5.0, 0.0), (multi, 20.0, 3.0))
+    real = BuildingPrisms.from_geodataframe(helsinki_city.buildings)
+    assert real.n_parts > 500
+    for p in (hand, real, prisms_of()):
+        if p.n_parts:
+            p.tree  # noqa: B018  (built, and not pickled)
+        back = pickle.loads(pickle.dumps(p, protocol=pickle.HIGHEST_PROTOCOL))
+        assert "tree" not in vars(back)
+        _same_prisms(p, back)
+    back = pickle.loads(pickle.dumps(real))
+    west, south, east, north = real.bounds_m
+    rng = np.random.default_rng(4)
+    rx = np.column_stack(
+        [rng.uniform(west, east, 300), rng.uniform(south, north, 300), np.full(300, 1.5)]
+    )
+    tx = np.array([[(west + east) / 2, (south + north) / 2, 30.0], [west, north, 25.0]])
+    own = np.full(300, -1)
+    assert np.array_equal(
+        los_matrix(real, rx, own, tx, mode="exact"), los_matrix(back, rx, own, tx, mode="exact")
+    )
 
 
 def test_bad_inputs_name_the_argument() -> None:
