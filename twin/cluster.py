@@ -368,10 +368,12 @@ class DaskRunner:
                 if isinstance(ctx, SharedContext)
                 else self.client.scatter(ctx, broadcast=True, hash=False)
             )
-            futures = [
-                self.client.submit(_compute_tile_on_worker, shared, task, results, pure=False)
-                for task in tasks
-            ]
+            # one message to the scheduler for all the tiles (a submit each sent one per
+            # tile, with its own round of scheduler work: BENCHMARKS.md)
+            n = len(tasks)
+            futures = self.client.map(
+                _compute_tile_on_worker, [shared] * n, list(tasks), [results] * n, pure=False
+            )
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"{self.description}: could not send the work ({exc})") from exc
         ready = as_completed(futures, loop=self.client.loop)
