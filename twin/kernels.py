@@ -1,15 +1,16 @@
-"""The compiled kernels: compiled in a helper process while the city loads (orchestration).
+"""The compiled kernels: compiled in helper processes while the city loads (orchestration).
 
 numba compiles the visibility and radio kernels on their first call and caches them on
 disk (next to the modules, or in ``$NUMBA_CACHE_DIR`` / the user cache folder). On a new
-machine, or after an upgrade, that first call costs about 20 s of one core, which a run
-used to spend after loading the city, on the same core. :func:`start_warm_up` starts a
-helper process that compiles them into the cache (:func:`warm_up`) while this process
-parses the city on the other core; the study then waits for it (:meth:`WarmUp.wait`)
-before its first compiled call and loads the kernels from the cache.
+machine, or after an upgrade, that first call costs about 17 s of one core, which a run
+used to spend after loading the city, on the same core. :func:`start_warm_up` starts two
+helper processes, one per :data:`PARTS` (the LoS walk, about 9 s; the raster and radio
+kernels, about 6 s), that compile them into the cache (:func:`warm_up`) while this
+process parses the city; the study then waits for them (:meth:`WarmUp.wait`) before its
+first compiled call and loads the kernels from the cache.
 
 Nothing is started when the cache already holds the kernels (the usual case), and the
-helper changes no result: a run whose helper failed or was slow compiles the kernels
+helpers change no result: a run whose helper failed or was slow compiles what is missing
 itself, as before.
 """
 
@@ -28,13 +29,25 @@ log = logging.getLogger(__name__)
 WAIT_LIMIT_S = 180.0
 
 
-def warm_up() -> None:
-    """Compile (or load) every kernel a study calls, with tiny queries of each engine."""
-    from twin.radio.compiled import warm_up as warm_up_radio
-    from twin.visibility.fast import warm_up as warm_up_visibility
+#: the kernels in two groups of about equal compile time, one helper process each: the
+#: LoS walk (:func:`twin.visibility.fast.compile_walk`, compiled without running it) and
+#: the rest (the raster of :func:`twin.visibility.fast.build_fast_raster`, the radio)
+PARTS = ("walk", "raster-radio")
 
-    warm_up_visibility()
-    warm_up_radio()
+
+def warm_up(part: str | None = None) -> None:
+    """Compile (or load) every kernel a study calls, or those of one of :data:`PARTS`:
+    tiny queries of each engine, and the walk by its argument types."""
+    if part is not None and part not in PARTS:
+        raise ValueError(f"part: {part!r} is not one of {', '.join(PARTS)}")
+    from twin.radio.compiled import warm_up as warm_up_radio
+    from twin.visibility.fast import compile_walk, warm_up_raster
+
+    if part in (None, "walk"):
+        compile_walk()
+    if part in (None, "raster-radio"):
+        warm_up_raster()
+        warm_up_radio()
 
 
 def _dispatchers() -> list[Any]:
@@ -60,43 +73,54 @@ def kernels_cached() -> bool:
 
 @dataclass
 class WarmUp:
-    """A helper process compiling the kernels (:func:`start_warm_up`)."""
+    """Helper processes compiling the kernels (:func:`start_warm_up`)."""
 
-    process: subprocess.Popen[bytes]
+    processes: list[subprocess.Popen[bytes]]
     started_s: float
 
     def wait(self, timeout_s: float = WAIT_LIMIT_S) -> bool:
-        """Wait until the helper has ended (at most ``timeout_s``); True when it
-        compiled the kernels. A helper still running after the limit is stopped."""
-        try:
-            code = self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            log.warning("kernel compilation helper took over %g s; compiling here", timeout_s)
-            return False
-        waited = time.perf_counter() - self.started_s
-        if code != 0:
-            log.warning("kernel compilation helper failed (exit %s); compiling here", code)
-            return False
-        log.info("kernels compiled by the helper process (%.1f s after it started)", waited)
-        return True
+        """Wait until the helpers have ended (at most ``timeout_s`` in all); True when
+        they all compiled their kernels. Helpers still running after the limit are
+        stopped."""
+        deadline = time.perf_counter() + timeout_s
+        ok = True
+        for process in self.processes:
+            try:
+                code = process.wait(timeout=max(deadline - time.perf_counter(), 0.0))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                log.warning("kernel compilation helper took over %g s; compiling here", timeout_s)
+                ok = False
+                continue
+            if code != 0:
+                log.warning("kernel compilation helper failed (exit %s); compiling here", code)
+                ok = False
+        if ok:
+            waited = time.perf_counter() - self.started_s
+            log.info("kernels compiled by the helper processes (%.1f s after they started)", waited)
+        return ok
 
 
 def start_warm_up() -> WarmUp | None:
-    """Start compiling the kernels in a helper process when numba's cache lacks them;
-    None when it has them (or the helper cannot start)."""
+    """Start compiling the kernels in helper processes (one per :data:`PARTS`) when
+    numba's cache lacks them; None when it has them (or no helper can start)."""
     if kernels_cached():
         return None
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-c", "from twin.kernels import warm_up; warm_up()"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    except OSError as exc:
-        log.info("no kernel compilation helper (%s); the run compiles them itself", exc)
+    processes: list[subprocess.Popen[bytes]] = []
+    for part in PARTS:
+        try:
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", f"from twin.kernels import warm_up; warm_up({part!r})"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        except OSError as exc:
+            log.info("no kernel compilation helper for %s (%s); the run compiles it", part, exc)
+    if not processes:
         return None
-    log.info("compiling the kernels in a helper process while the city loads")
-    return WarmUp(process=process, started_s=time.perf_counter())
+    log.info("compiling the kernels in %d helper processes while the city loads", len(processes))
+    return WarmUp(processes=processes, started_s=time.perf_counter())

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
@@ -746,7 +747,9 @@ def _fast_block(
             blocked = False
             for _attempt in range(2):
                 blocked = False
-                n_pending = 0
+                # not a literal 0: numba would compile _flush a second time for a call
+                # that sees only this value (Literal[int](0)), 0.4 s of a cold start
+                n_pending: int = np.int64(0)  # type: ignore[assignment]
                 # P is the point at t_end; u = 0 at P, 1 at A; grid coordinates
                 px = ax + t_end * (bx - ax)
                 py = ay + t_end * (by - ay)
@@ -1212,18 +1215,29 @@ def _fast_kernel(
         )
 
 
-def warm_up() -> np.ndarray:
-    """Load (or compile) the kernels of :func:`build_fast_raster` and :func:`los_fast`
-    with a one-building query, e.g. on a fresh dask worker before its first tile; returns
-    its answer (a 10 m box, an antenna east of it, a receiver west of it behind the box
-    and one inside it facing the antenna: ``[[False], [True]]``)."""
+def _warm_up_prisms() -> BuildingPrisms:
+    """One building: a 10 m box, 10 m high, on the ground at (0, 0)-(10, 10)."""
     import geopandas as gpd
     import shapely
 
     box = gpd.GeoDataFrame(
         {"height_m": [10.0], "min_height_m": [0.0]}, geometry=[shapely.box(0.0, 0.0, 10.0, 10.0)]
     )
-    prisms = BuildingPrisms.from_geodataframe(box)
+    return BuildingPrisms.from_geodataframe(box)
+
+
+def warm_up_raster() -> FastRaster:
+    """Compile (or load) the kernels of :func:`build_fast_raster` alone, with the
+    raster of the one-building query of :func:`warm_up`."""
+    return build_fast_raster(_warm_up_prisms())
+
+
+def warm_up() -> np.ndarray:
+    """Load (or compile) the kernels of :func:`build_fast_raster` and :func:`los_fast`
+    with a one-building query, e.g. on a fresh dask worker before its first tile; returns
+    its answer (a 10 m box, an antenna east of it, a receiver west of it behind the box
+    and one inside it facing the antenna: ``[[False], [True]]``)."""
+    prisms = _warm_up_prisms()
     rx = np.array([[-5.0, 5.0, 1.5], [5.0, 5.0, 1.5]])
     return los_fast(
         prisms, rx, np.array([-1, 0]), np.array([[20.0, 5.0, 20.0]]), max_distance_m=1e3
@@ -1245,6 +1259,73 @@ def building_boxes_m(prisms: BuildingPrisms) -> np.ndarray:
         np.maximum.at(box[:, 2], owner, bounds[:, 2])
         np.maximum.at(box[:, 3], owner, bounds[:, 3])
     return box
+
+
+def _walk_args(
+    prisms: BuildingPrisms,
+    raster: FastRaster,
+    rx: np.ndarray,
+    bid: np.ndarray,
+    tx: np.ndarray,
+    max_d2: float,
+    out: np.ndarray,
+) -> tuple[Any, ...]:
+    """The arguments of :func:`_fast_kernel` for one :func:`los_fast` call."""
+    g = raster.grid
+    return (
+        rx,
+        bid,
+        tx,
+        max_d2,
+        raster.code,
+        raster.hint,
+        raster.mixed_start,
+        raster.mixed_ids,
+        raster.tile_top_m,
+        raster.tile_cells,
+        prisms.height_m,
+        prisms.min_height_m,
+        g.west_m,
+        g.north_m,
+        g.res_m,
+        g.n_rows,
+        g.n_cols,
+        prisms.part_start,
+        prisms.edge_start,
+        prisms.edge_x0_m,
+        prisms.edge_y0_m,
+        prisms.edge_x1_m,
+        prisms.edge_y1_m,
+        max_edges_per_part(prisms),
+        building_boxes_m(prisms),
+        out,
+    )
+
+
+def compile_walk() -> None:
+    """Compile (or load from numba's cache) :func:`los_fast`'s walk for the argument
+    types it is called with in process, without running it and without the raster
+    kernels: a helper process can compile it while another compiles those
+    (:mod:`twin.kernels`). The arrays are empty stand-ins of the dtypes that
+    :func:`build_fast_raster` and :func:`check_los_inputs` give (a test checks that a
+    study then compiles nothing)."""
+    import numba
+
+    prisms = _warm_up_prisms()
+    rx, bid, tx = check_los_inputs(prisms, np.zeros((1, 3)), np.array([-1]), np.zeros((1, 3)), None)
+    stand_in = FastRaster(
+        grid=grid_for_bounds(prisms.bounds_m, 1.0),
+        code=np.empty(0, dtype=np.int32),
+        hint=np.empty(0, dtype=np.uint8),
+        mixed_start=np.zeros(1, dtype=np.int64),
+        mixed_ids=np.empty(0, dtype=np.int32),
+        tile_top_m=np.empty(0),
+        tile_cells=16,
+        layout=RASTER_LAYOUT,
+    )
+    out = np.ones((1, 1), dtype=np.bool_)
+    args = _walk_args(prisms, stand_in, rx, bid, tx, np.inf, out)
+    _fast_kernel.compile(tuple(numba.typeof(a) for a in args))
 
 
 def los_fast(
@@ -1292,34 +1373,6 @@ def los_fast(
     if raster is None or getattr(raster, "layout", None) != RASTER_LAYOUT:
         # none given, or one pickled by an older twin (e.g. from a study cache)
         raster = build_fast_raster(prisms, res_m=res_m if raster is None else raster.grid.res_m)
-    g = raster.grid
     max_d2 = np.inf if max_distance_m is None else float(max_distance_m) ** 2
-    _fast_kernel(
-        rx,
-        bid,
-        tx,
-        max_d2,
-        raster.code,
-        raster.hint,
-        raster.mixed_start,
-        raster.mixed_ids,
-        raster.tile_top_m,
-        raster.tile_cells,
-        prisms.height_m,
-        prisms.min_height_m,
-        g.west_m,
-        g.north_m,
-        g.res_m,
-        g.n_rows,
-        g.n_cols,
-        prisms.part_start,
-        prisms.edge_start,
-        prisms.edge_x0_m,
-        prisms.edge_y0_m,
-        prisms.edge_x1_m,
-        prisms.edge_y1_m,
-        max_edges_per_part(prisms),
-        building_boxes_m(prisms),
-        out,
-    )
+    _fast_kernel(*_walk_args(prisms, raster, rx, bid, tx, max_d2, out))
     return out
