@@ -2,12 +2,13 @@
 
 numba compiles the visibility and radio kernels on their first call and caches them on
 disk (next to the modules, or in ``$NUMBA_CACHE_DIR`` / the user cache folder). On a new
-machine, or after an upgrade, that first call costs about 17 s of one core, which a run
-used to spend after loading the city, on the same core. :func:`start_warm_up` starts two
-helper processes, one per :data:`PARTS` (the LoS walk, about 9 s; the raster and radio
-kernels, about 6 s), that compile them into the cache (:func:`warm_up`) while this
-process parses the city; the study then waits for them (:meth:`WarmUp.wait`) before its
-first compiled call and loads the kernels from the cache.
+machine, or after an upgrade, that first call costs about 19 s of one core on the 2-core
+VM, which a run used to spend after loading the city, on the same core.
+:func:`start_warm_up` starts two helper processes, one per :data:`PARTS` (the LoS walk;
+the raster and radio kernels: 9-10 s each there), that compile them into the cache
+(:func:`warm_up`) while this process parses the city; the study then waits for them
+(:meth:`WarmUp.wait`) before its first compiled call and loads the kernels from the
+cache.
 
 Nothing is started when the cache already holds the kernels (the usual case), and the
 helpers change no result: a run whose helper failed or was slow compiles what is missing
