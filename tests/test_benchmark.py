@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from twin.benchmark import _child, _interleaved, check_targets, format_report, machine
+from twin.benchmark import (
+    _child,
+    _interleaved,
+    bench_embedded_run,
+    check_targets,
+    format_report,
+    machine,
+)
 from twin.cli.main import cli
 
 
@@ -24,6 +32,24 @@ def test_a_study_case_runs_in_its_own_process_and_reports() -> None:
         "city", "grid", "sites", "visibility", "radio", "tiles", "tile_work"
     }  # fmt: skip
     assert len(r["load_before"]) in (0, 3)
+
+
+@pytest.mark.slow
+def test_the_first_run_reads_the_kernels_the_cold_run_compiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the installation's numba cache empty, as on a fresh install: the first run and the
+    # re-run must still find the kernels, in the cache the cold run filled
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    said: list[str] = []
+    r = bench_embedded_run(said.append)
+    assert [r[k]["ok"] for k in ("cold", "first", "rerun")] == [True, True, True]
+    # a run waits for compiling helpers ("kernels") only when the cache lacks the kernels
+    assert "kernels" not in r["first"]["stages_s"]
+    assert "kernels" not in r["rerun"]["stages_s"]
+    assert r["rerun"]["stages_s"]["city"] < r["first"]["stages_s"]["city"]  # from twin's cache
+    assert not any(tmp_path.iterdir())  # the installation's cache was not written to
+    assert len(said) == 3
 
 
 def test_compared_cases_take_turns_and_the_fastest_run_of_each_counts() -> None:
