@@ -332,7 +332,9 @@ def _children_cpu_s() -> float:
 
 
 def bench_embedded_run(say: Callable[[str], None]) -> dict[str, Any]:
-    """``twin run`` on the embedded city: first run (empty cache), what-if re-run (cache)."""
+    """``twin run`` on the embedded city, three times: cold (numba's and twin's caches
+    empty: the kernels compiled), first run (the kernels from the cold run's numba cache,
+    twin's cache empty) and a what-if re-run with other bands (both caches)."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         # numba's cache of this benchmark's own: the cold run finds it empty and fills
