@@ -16,7 +16,13 @@ from twin.radio.reach import best_case_rx_dbm, noise_floor_dbm, site_radius_m
 from twin.scenario import Scenario
 from twin.sites import Site
 from twin.study import StudyOptions, StudyResult, radio_params, run_study, shadow_unit_fields
-from twin.tiles import guided_tiles, radio_blocks, tile_indices
+from twin.tiles import (
+    guided_tiles,
+    radio_blocks,
+    receiver_blocks,
+    tile_indices,
+    unreached_receivers,
+)
 
 BAND_FIELDS = (
     "serving_site", "serving_cell", "los", "d2d_m", "path_loss_db", "rsrp_dbm", "sinr_db",
@@ -272,6 +278,76 @@ def test_reach_check_per_band_with_one_site_covering_the_city(small_city) -> Non
     with pytest.raises(InputError, match=r"band 0\.7 within reach"):
         check_reach(r.grid, r.sites, radius, {0.7: cells[0.7]})
     check_reach(r.grid, r.sites, radius, {3.5: cells[3.5], 28.0: cells[28.0]})
+
+
+def _unreached_by_every_pair(g, sx, sy, radius):  # type: ignore[no-untyped-def]
+    """The reference: every (receiver, site) distance tested."""
+    d = np.hypot(g.x_m[:, None] - sx[None, :], g.y_m[:, None] - sy[None, :])
+    return np.flatnonzero(~(d <= radius[None, :]).any(axis=1))
+
+
+@pytest.mark.parametrize("radius_m", [15.0, 120.0, 180.0, 260.0, 400.0, 5000.0])
+def test_unreached_receivers_by_blocks_equal_every_pair_tested(helsinki_study, radius_m) -> None:  # type: ignore[no-untyped-def]
+    """On the real Helsinki grid (grid and street receivers), with one radius for all
+    sites and with a radius of its own per site, from almost every receiver unreached
+    to none; also with one site and with the sites outside the city."""
+    g = helsinki_study.grid
+    sx = np.array([s.x_m for s in helsinki_study.sites])
+    sy = np.array([s.y_m for s in helsinki_study.sites])
+    rng = np.random.default_rng(int(radius_m))
+    cases = [
+        (sx, sy, np.full(sx.size, radius_m)),
+        (sx, sy, radius_m * rng.uniform(0.5, 1.5, sx.size)),
+        (sx[:1], sy[:1], np.array([radius_m])),
+        (sx + 3000.0, sy, np.full(sx.size, radius_m)),
+    ]
+    for x, y, r in cases:
+        want = _unreached_by_every_pair(g, x, y, r)
+        got = unreached_receivers(g, x, y, r, chunk_elements=64)
+        assert np.array_equal(got, want)
+        assert got.dtype == np.int64
+    # the cases span the range: some radius leaves most receivers out, another none
+    if radius_m == 15.0:
+        assert _unreached_by_every_pair(g, sx, sy, np.full(sx.size, 15.0)).size > 0.9 * len(g)
+    if radius_m == 5000.0:
+        assert unreached_receivers(g, sx, sy, np.full(sx.size, 5000.0)).size == 0
+
+
+def test_receiver_blocks_hold_every_receiver_once_in_its_box(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    g = helsinki_study.grid
+    order, start, box = receiver_blocks(g, 9)
+    assert np.array_equal(np.sort(order), np.arange(len(g)))
+    assert start[0] == 0 and start[-1] == len(g) and np.all(np.diff(start) > 0)
+    assert box.shape == (start.size - 1, 4)
+    # the same blocks as the tiles of 9 cells, each box the bounds of its receivers
+    tiles = tile_indices(g, 9)
+    assert len(tiles) == box.shape[0]
+    for b, members in enumerate(tiles):
+        assert np.array_equal(np.sort(order[start[b] : start[b + 1]]), members)
+        x, y = g.x_m[members], g.y_m[members]
+        assert tuple(box[b]) == (x.min(), y.min(), x.max(), y.max())
+    with pytest.raises(ValueError, match="block_cells must be >= 1"):
+        receiver_blocks(g, 0)
+
+
+def test_reach_check_names_the_receivers_left_out_as_every_pair_would(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    """The count and the distance in the message are those of every pair tested."""
+    from twin.study import band_cells, check_reach
+
+    g = helsinki_study.grid
+    sites = helsinki_study.sites
+    cells = {"3.5": band_cells(3.5, sites, 3)}
+    sx = np.array([s.x_m for s in sites])
+    sy = np.array([s.y_m for s in sites])
+    radius = np.full(len(sites), 200.0)
+    short = _unreached_by_every_pair(g, sx, sy, radius)
+    assert 0 < short.size < len(g)
+    d = np.hypot(g.x_m[short, None] - sx, g.y_m[short, None] - sy).min(axis=1).max()
+    with pytest.raises(InputError) as err:
+        check_reach(g, sites, radius, cells, chunk_elements=100)
+    assert f"leaves {short.size} of {len(g)} receivers" in str(err.value)
+    assert f"the farthest is {d:.0f} m from its nearest site" in str(err.value)
+    check_reach(g, sites, np.full(len(sites), float(np.ceil(d))), cells)
 
 
 def test_unserved_receivers_of_the_band_analysis_are_marked(small_city) -> None:  # type: ignore[no-untyped-def]

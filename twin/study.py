@@ -58,6 +58,7 @@ from twin.tiles import (
     link_shadow_units,
     radius_covers,
     tile_indices,
+    unreached_receivers,
 )
 from twin.visibility import BuildingPrisms
 
@@ -609,8 +610,11 @@ def check_reach(
 
     Only a fixed ``radio.max_site_distance_m`` smaller than the distance from some
     receiver to its nearest site can do that; the run would have receivers without a
-    server, so it stops before any work with the radius it needs. Receivers are taken
-    in chunks of about ``chunk_elements`` (receiver, site) pairs (bounds memory).
+    server, so it stops before any work with the radius it needs. The test goes by
+    blocks of receivers (:func:`twin.tiles.unreached_receivers`: its work grows with
+    the receivers, not with receivers x sites); the distance named in the message is
+    measured from the receivers left out to every site of the band, in chunks of about
+    ``chunk_elements`` (receiver, site) pairs (bounds memory).
     """
     if np.isinf(radius_m).all() or len(grid) == 0:
         return
@@ -619,21 +623,22 @@ def check_reach(
     # the receivers' bounding box: a site whose radius covers its farthest corner (with a
     # margin for rounding) reaches every receiver, and the band needs no per-receiver test
     covers = radius_covers(farthest_corner_m(grid.x_m, grid.y_m, sx, sy), radius_m)
+    unreached: dict[bytes, np.ndarray] = {}  # bands on the same sites share the answer
     for label, band in cells.items():
         idx = np.unique(band.cells.site_index)
         if covers[idx].any():
             continue
-        chunk = max(1, chunk_elements // max(idx.size, 1))
+        key = idx.tobytes()
+        if key not in unreached:
+            unreached[key] = unreached_receivers(grid, sx[idx], sy[idx], radius_m[idx])
+        out = unreached[key]
+        short = int(out.size)
         need = 0.0
-        short = 0
-        for lo in range(0, len(grid), chunk):
-            x = grid.x_m[lo : lo + chunk, None]
-            y = grid.y_m[lo : lo + chunk, None]
-            d = np.hypot(x - sx[idx], y - sy[idx])
-            reached = (d <= radius_m[idx]).any(axis=1)
-            if not reached.all():
-                short += int((~reached).sum())
-                need = max(need, float(d[~reached].min(axis=1).max()))
+        chunk = max(1, chunk_elements // max(idx.size, 1))
+        for lo in range(0, short, chunk):
+            part = out[lo : lo + chunk]
+            d = np.hypot(grid.x_m[part, None] - sx[idx], grid.y_m[part, None] - sy[idx])
+            need = max(need, float(d.min(axis=1).max()))
         if short:
             raise InputError(
                 f"radio.max_site_distance_m = {float(radius_m.min()):g} m leaves {short} of "

@@ -403,6 +403,95 @@ def sites_reaching(
     return np.flatnonzero(np.hypot(dx, dy) <= site_radius_m).astype(np.int64)
 
 
+def receiver_blocks(grid: ReceiverGrid, block_cells: int) -> tuple[IntArray, IntArray, FloatArray]:
+    """The receivers by square blocks of ``block_cells`` raster cells (as
+    :func:`tile_indices`): ``order`` (the receivers block by block), ``start`` (block b
+    is ``order[start[b]:start[b + 1]]``) and each block's bounding box (xmin, ymin, xmax,
+    ymax of its receivers, metres), shape (blocks, 4)."""
+    if block_cells < 1:
+        raise ValueError(f"block_cells must be >= 1, got {block_cells}")
+    if len(grid) == 0:
+        return np.empty(0, np.int64), np.zeros(1, np.int64), np.empty((0, 4))
+    row, col = _receiver_cells(grid)
+    n_block_cols = -(-grid.spec.shape[1] // block_cells)
+    block = (row // block_cells) * n_block_cols + col // block_cells
+    order = np.argsort(block, kind="stable").astype(np.int64)
+    first = np.concatenate([[0], np.flatnonzero(np.diff(block[order])) + 1]).astype(np.int64)
+    x = grid.x_m[order]
+    y = grid.y_m[order]
+    box = np.column_stack(
+        [
+            np.minimum.reduceat(x, first),
+            np.minimum.reduceat(y, first),
+            np.maximum.reduceat(x, first),
+            np.maximum.reduceat(y, first),
+        ]
+    )
+    return order, np.append(first, order.size), box
+
+
+def unreached_receivers(
+    grid: ReceiverGrid,
+    site_x_m: FloatArray,
+    site_y_m: FloatArray,
+    radius_m: FloatArray,
+    *,
+    chunk_elements: int = 1 << 18,
+) -> IntArray:
+    """Receivers (increasing indices) that no site reaches: farther than ``radius_m``
+    from every site, by the distance ``np.hypot(dx, dy)``.
+
+    The receivers go by square blocks a quarter of the smallest radius wide: a block
+    that some site's radius covers up to the farthest corner of its bounding box
+    (:func:`radius_covers`) is reached whole, and the others test their receivers
+    against the sites whose radius reaches their box (:func:`sites_reaching`'s test).
+    So the work grows with the receivers and the blocks times the sites, not with the
+    receivers times the sites, and the answer is that of the test of every pair (points
+    inside a box are no nearer to a site than the box, and no farther than its farthest
+    corner).
+    """
+    sx = np.asarray(site_x_m, dtype=float)
+    sy = np.asarray(site_y_m, dtype=float)
+    radius = np.asarray(radius_m, dtype=float)
+    if len(grid) == 0:
+        return np.empty(0, dtype=np.int64)
+    if sx.size == 0:
+        return np.arange(len(grid), dtype=np.int64)
+    spacing_m = abs(float(grid.spec.transform.a))
+    side_m = float(radius.min()) / 4.0
+    block_cells = int(
+        np.clip(side_m // spacing_m if np.isfinite(side_m) else TILE_CELLS, 1, TILE_CELLS)
+    )
+    order, start, box = receiver_blocks(grid, block_cells)
+    n_blocks = box.shape[0]
+    step = max(1, chunk_elements // sx.size)
+    short: list[IntArray] = []
+    for b0 in range(0, n_blocks, step):
+        bx = box[b0 : b0 + step]
+        x0, y0, x1, y1 = (bx[:, k : k + 1] for k in range(4))
+        far = np.hypot(
+            np.maximum(np.abs(x0 - sx), np.abs(x1 - sx)),
+            np.maximum(np.abs(y0 - sy), np.abs(y1 - sy)),
+        )
+        covered = radius_covers(far, radius).any(axis=1)
+        near = np.hypot(
+            np.maximum(np.maximum(x0 - sx, sx - x1), 0.0),
+            np.maximum(np.maximum(y0 - sy, sy - y1), 0.0),
+        )
+        reaching = near <= radius
+        for k in np.flatnonzero(~covered):
+            members = order[start[b0 + k] : start[b0 + k + 1]]
+            cols = np.flatnonzero(reaching[k])
+            if cols.size == 0:
+                short.append(members)
+                continue
+            d = np.hypot(grid.x_m[members, None] - sx[cols], grid.y_m[members, None] - sy[cols])
+            short.append(members[~(d <= radius[cols]).any(axis=1)])
+    if not short:
+        return np.empty(0, dtype=np.int64)
+    return np.sort(np.concatenate(short)).astype(np.int64)
+
+
 def link_shadow_units(
     x_m: FloatArray, y_m: FloatArray, sites: Sequence[Site], los: BoolArray, seed: int
 ) -> FloatArray:
