@@ -32,6 +32,15 @@ def test_a_study_case_runs_in_its_own_process_and_reports() -> None:
         "city", "grid", "sites", "visibility", "radio", "tiles", "tile_work"
     }  # fmt: skip
     assert len(r["load_before"]) in (0, 3)
+    assert "warm_study_s" not in r  # only when asked for
+
+
+def test_a_study_case_runs_again_in_its_process_when_asked() -> None:
+    r = _child("study", {"city": "synthetic", "area_km2": 0.3, "radius_m": 600.0, "warm": True})
+    # both studies ran in the case's process, one after the other
+    assert r["warm_study_s"] > 0
+    assert r["wall_s"] >= r["study_s"] + r["warm_study_s"]
+    assert set(r["warm_timings_s"]) == set(r["timings_s"])
 
 
 @pytest.mark.slow
@@ -69,9 +78,11 @@ def test_compared_cases_take_turns_and_the_fastest_run_of_each_counts() -> None:
 def test_targets_and_text_report() -> None:
     run = {"spec": {"area_km2": 1.0, "workers": 1}, "receivers": 10, "sites": 2, "pairs": 20,
            "pairs_per_s": 1000.0, "study_s": 2.0, "peak_mb": 300.0, "result_mb": 1.0,
-           "timings_s": {"grid": 0.1, "visibility": 1.0, "radio": 0.5, "tiles": 1.5}}  # fmt: skip
+           "timings_s": {"grid": 0.1, "visibility": 1.0, "radio": 0.5, "tiles": 1.5},
+           "repeats_warm_study_s": [1.5, 1.6]}  # fmt: skip
     big = {**run, "study_s": 8.4, "peak_mb": 420.0, "spec": {"area_km2": 4.0, "workers": 2},
-           "timings_s": {**run["timings_s"], "tiles": 0.8}}  # fmt: skip
+           "timings_s": {**run["timings_s"], "tiles": 0.8},
+           "repeats_warm_study_s": [6.9, 7.68]}  # fmt: skip
     report = {
         "machine": machine(),
         "load_at_start": [0.1, 0.2, 0.3],
@@ -83,6 +94,8 @@ def test_targets_and_text_report() -> None:
                 "cpu_ratio": 4.1,
                 "peak_ratio": 1.4,
                 "turn_time_ratios": [4.2, 3.9],
+                "warm_time_ratio": 4.6,
+                "warm_turn_time_ratios": [4.6, 4.8],
             },
             "dask": {
                 "auto_radius": {
@@ -118,7 +131,8 @@ def test_targets_and_text_report() -> None:
     site["fast_vs_exact"] = 0.99
     assert not check_targets(report)["visibility_vs_gdal_per_site"]["holds"]
     site["fast_vs_exact"] = 1.0
-    assert t["4x_area_time_fixed_radius"]["holds"]
+    # the target is on the studies as run (a fresh process each); run again beside it
+    assert t["4x_area_time_fixed_radius"] == {"value": 4.2, "holds": True, "warm_value": 4.6}
     assert not t["4x_area_peak_memory_fixed_radius"]["holds"]
     # the dask target is checked on the default study (automatic radius)
     # the median of the paired turns; the fastest of each beside it; a report without
@@ -132,6 +146,11 @@ def test_targets_and_text_report() -> None:
     text = format_report(report)
     assert "4x area: time x4.20 (CPU time x4.10), peak memory x1.40" in text
     assert "4x area, time in each turn: x4.20, x3.90" in text
+    assert (
+        "4x area, each study run again in its process (no first-call costs): 1.50 s -> "
+        "6.90 s, time x4.60; in each turn: x4.60, x4.80"
+    ) in text
+    assert "4x_area_time_fixed_radius: 4.2 (run again in its process: 4.6) -> holds" in text
     assert "does NOT hold" in text
     assert "2 vs 1 workers (fixed_radius): tile pass x1.50, study x1.00" in text
     assert "2_vs_1_dask_workers: 1.75 (fastest of each: 1.88) (fixed radius: 1.5) -> holds" in text
@@ -156,6 +175,12 @@ def test_twin_bench_json_on_a_small_synthetic_city() -> None:
     assert [r["spec"]["area_km2"] for r in sc["fixed_radius"]["runs"]] == [0.3, 1.2]
     a, b = sc["fixed_radius"]["runs"]
     assert sc["fixed_radius"]["turn_time_ratios"] == [round(b["study_s"] / a["study_s"], 3)]
+    # each in-process study also ran again in its process; the dask ones did not
+    (wa,), (wb,) = a["repeats_warm_study_s"], b["repeats_warm_study_s"]
+    assert sc["fixed_radius"]["warm_time_ratio"] == wb / wa
+    assert sc["fixed_radius"]["warm_turn_time_ratios"] == [round(wb / wa, 3)]
+    assert "warm_value" in report["targets"]["4x_area_time_auto_radius"]
+    assert all("warm_study_s" not in r for r in sc["dask"]["auto_radius"]["runs"])
     for label in ("auto_radius", "fixed_radius"):
         d = sc["dask"][label]
         assert [r["spec"]["workers"] for r in d["runs"]] == [1, 2]

@@ -11,7 +11,10 @@ the others. Cases:
 * ``study``: :func:`twin.study.run_study` on the embedded city or on a synthetic city
   (:func:`twin.city.synthetic.synthetic_city`) of a given area, in process or on a local
   dask cluster of N workers; reports the stages, the (receiver, site) pairs whose LoS was
-  computed and the pairs per second;
+  computed and the pairs per second; the scaling cases in process also run the study a
+  second time in their process and report its time, without the process's first-call
+  costs (loading the compiled kernels, starting their threads), which otherwise make
+  the smaller study look costlier and hide how the work itself grows;
 * the visibility engines per site of the default study: the fast LoS engine on the
   study's receivers, and on the embedded city's 1 m DSM twin's gdal_viewshed-compatible
   :func:`twin.visibility.viewshed.viewshed` and, when installed, GDAL's viewshed (the
@@ -151,7 +154,10 @@ def study_case(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one study in this process and report it (see the module notes).
 
     ``spec``: ``city`` ("embedded" or "synthetic"), ``area_km2``, ``seed``, ``radius_m``
-    (None: automatic), ``workers`` (0: in process), ``tile_cells``.
+    (None: automatic), ``workers`` (0: in process), ``tile_cells``, ``warm`` (run the
+    study a second time in this process, after the report's peak memory is taken, and
+    report its time as ``warm_study_s``: a study without the process's first-call costs,
+    such as loading the compiled kernels, which hide how the work itself grows).
     """
     from twin.cluster import open_runner
     from twin.study import StudyOptions, run_study
@@ -191,7 +197,8 @@ def study_case(spec: dict[str, Any]) -> dict[str, Any]:
         if isinstance(v, np.ndarray)
     )
     radius_arr = np.asarray(result.site_radius_m, dtype=float)
-    return {
+    peak_mb = _peak_mb()
+    report: dict[str, Any] = {
         "spec": spec,
         "city": city.name,
         "buildings": len(city.buildings),
@@ -211,8 +218,15 @@ def study_case(spec: dict[str, Any]) -> dict[str, Any]:
         "cpu_s": round(cpu_s, 3),
         "timings_s": timings,
         "result_mb": round(out_bytes / 2**20, 1),
-        "peak_mb": round(_peak_mb(), 1),
+        "peak_mb": round(peak_mb, 1),
     }
+    if spec.get("warm") and not workers:
+        del result
+        t3 = time.perf_counter()
+        again = run_study(sc, city=city, options=StudyOptions(tile_cells=tile_cells))
+        report["warm_study_s"] = round(time.perf_counter() - t3, 3)
+        report["warm_timings_s"] = dict(again.timings_s)
+    return report
 
 
 def twin_run_case(args: Sequence[str]) -> dict[str, Any]:
@@ -290,6 +304,8 @@ def _best(runs: list[dict[str, Any]], *, by: str = "study") -> dict[str, Any]:
     best["repeats_study_s"] = [r["study_s"] for r in runs]
     best["repeats_tiles_s"] = [r["timings_s"]["tiles"] for r in runs]
     best["repeats_tile_work_s"] = [r["timings_s"].get("tile_work") for r in runs]
+    if all("warm_study_s" in r for r in runs):
+        best["repeats_warm_study_s"] = [r["warm_study_s"] for r in runs]
     return best
 
 
@@ -587,12 +603,13 @@ def bench_scaling(
             [
                 (
                     f"synthetic {area:g} km2, radius {radius or 'auto'}, in process",
-                    {"city": "synthetic", "area_km2": area, "radius_m": radius},
+                    {"city": "synthetic", "area_km2": area, "radius_m": radius, "warm": True},
                 )
                 for area in (area_km2, 4 * area_km2)
             ],
             repeat,
         )
+        small_warm, big_warm = (r["repeats_warm_study_s"] for r in runs)
         out[label] = {
             "runs": runs,
             "time_ratio": runs[1]["study_s"] / runs[0]["study_s"],
@@ -603,6 +620,12 @@ def bench_scaling(
             "turn_time_ratios": [
                 round(y / x, 3)
                 for x, y in zip(runs[0]["repeats_study_s"], runs[1]["repeats_study_s"], strict=True)
+            ],
+            # the same studies run again in their process (no first-call costs): how the
+            # work itself grows, fastest of each and each turn's own
+            "warm_time_ratio": min(big_warm) / min(small_warm),
+            "warm_turn_time_ratios": [
+                round(y / x, 3) for x, y in zip(small_warm, big_warm, strict=True)
             ],
         }
     big = 4 * area_km2
@@ -702,6 +725,10 @@ def check_targets(report: dict[str, Any]) -> dict[str, Any]:
                     "value": round(tr, 2),
                     "holds": tr <= TARGETS["area_time_ratio"],
                 }
+                if "warm_time_ratio" in sc[label]:
+                    t[f"4x_area_time_{label}"]["warm_value"] = round(
+                        sc[label]["warm_time_ratio"], 2
+                    )
                 t[f"4x_area_peak_memory_{label}"] = {
                     "value": round(pr, 2),
                     "holds": pr <= TARGETS["area_peak_ratio"],
@@ -798,6 +825,14 @@ def format_report(report: dict[str, Any]) -> str:
                 if sc[label].get("turn_time_ratios"):
                     turns = ", ".join(f"x{v:.2f}" for v in sc[label]["turn_time_ratios"])
                     lines.append(f"  4x area, time in each turn: {turns}")
+                if sc[label].get("warm_turn_time_ratios"):
+                    small, big = (r["repeats_warm_study_s"] for r in sc[label]["runs"])
+                    turns = ", ".join(f"x{v:.2f}" for v in sc[label]["warm_turn_time_ratios"])
+                    lines.append(
+                        f"  4x area, each study run again in its process (no first-call "
+                        f"costs): {min(small):.2f} s -> {min(big):.2f} s, time "
+                        f"x{sc[label]['warm_time_ratio']:.2f}; in each turn: {turns}"
+                    )
         for label, d in sc["dask"].items():
             for r in d["runs"]:
                 lines.append(_study_line(f"dask {label} {r['spec']['workers']} worker(s)", r))
@@ -826,6 +861,8 @@ def format_report(report: dict[str, Any]) -> str:
             extra += f" (fastest of each: {t['best_of_each']})"
         if "fixed_radius_value" in t:
             extra += f" (fixed radius: {t['fixed_radius_value']})"
+        if "warm_value" in t:
+            extra += f" (run again in its process: {t['warm_value']})"
         lines.append(f"  {name}: {value}{extra} -> {'holds' if t['holds'] else 'does NOT hold'}")
     lines.append(f"load at end {report['load_at_end']}")
     return "\n".join(lines)
