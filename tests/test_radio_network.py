@@ -103,6 +103,58 @@ def test_reuse_colouring_of_a_hex_layout_separates_neighbours() -> None:
     assert set(colour) == {0, 1, 2}
 
 
+def _colouring_recounted_at_each_step(xy: np.ndarray, reuse: int) -> np.ndarray:
+    """The reference: the greedy colouring written as its definition, every site's
+    distinct neighbour colours and coloured neighbours recounted at each step."""
+    n = len(xy)
+    colour = np.full(n, -1)
+    if n == 0:
+        return colour
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    np.fill_diagonal(d, np.inf)
+    near = d.min(axis=1) if n > 1 else np.array([np.inf])
+    neighbour = d <= 1.5 * near[:, None]
+    to_centre = np.hypot(*(xy - xy.mean(axis=0)).T)
+    for _ in range(n):
+        free = [i for i in range(n) if colour[i] < 0]
+
+        def rank(i: int) -> tuple[int, int, float, int]:
+            seen = colour[neighbour[i] & (colour >= 0)]
+            return (-len(set(seen.tolist())), -seen.size, float(to_centre[i]), i)
+
+        i = min(free, key=rank)
+        used = set(colour[neighbour[i] & (colour >= 0)].tolist())
+        far = [
+            float(d[i, colour == c].min()) if (colour == c).any() else np.inf for c in range(reuse)
+        ]
+        colour[i] = min(range(reuse), key=lambda c: (int(c in used), -far[c], c))
+    return colour
+
+
+@pytest.mark.parametrize("reuse", [2, 3, 4, 7])
+def test_reuse_colouring_equals_its_definition_recounted_at_each_step(
+    reuse: int, helsinki_study
+) -> None:  # type: ignore[no-untyped-def]
+    """The incremental counts give the colouring of the definition: on the Helsinki
+    study's sites, hexagonal and square lattices, random points and a few sites."""
+    from twin.sites import hex_lattice
+
+    rng = np.random.default_rng(reuse)
+    layouts = [
+        np.array([(s.x_m, s.y_m) for s in helsinki_study.sites]),
+        hex_lattice((0, 0, 3000, 3000), 500.0),
+        np.array([(400.0 * (k % 9), 400.0 * (k // 9)) for k in range(63)]),
+        rng.uniform(0, 4000, (80, 2)),
+        rng.uniform(0, 100, (3, 2)),
+        np.zeros((1, 2)),
+        np.zeros((0, 2)),
+    ]
+    for xy in layouts:
+        got = greedy_reuse_colouring(xy, reuse)
+        assert np.array_equal(got, _colouring_recounted_at_each_step(xy, reuse))
+        assert got.dtype == np.int64 and np.all((got >= 0) & (got < reuse))
+
+
 def test_every_point_has_a_type_and_the_shares_add_up(helsinki_study) -> None:  # type: ignore[no-untyped-def]
     for res in helsinki_study.bands.values():
         assert set(np.unique(res.user_type)) <= set(range(1, 9))

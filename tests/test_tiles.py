@@ -17,9 +17,12 @@ from twin.scenario import Scenario
 from twin.sites import Site
 from twin.study import StudyOptions, StudyResult, radio_params, run_study, shadow_unit_fields
 from twin.tiles import (
+    PackedLoS,
+    TileTask,
     guided_tiles,
     radio_blocks,
     receiver_blocks,
+    sites_reaching,
     tile_indices,
     unreached_receivers,
 )
@@ -348,6 +351,50 @@ def test_reach_check_names_the_receivers_left_out_as_every_pair_would(helsinki_s
     assert f"leaves {short.size} of {len(g)} receivers" in str(err.value)
     assert f"the farthest is {d:.0f} m from its nearest site" in str(err.value)
     check_reach(g, sites, np.full(len(sites), float(np.ceil(d))), cells)
+
+
+@pytest.mark.parametrize("n_sites", [1, 7, 8, 9, 45, 203])
+def test_packed_los_reads_and_writes_any_sites_as_the_bool_matrix(n_sites: int) -> None:
+    """Rows and columns read and written through the packed bits equal the same on the
+    bool matrix: all sites, none, one, runs of consecutive sites, scattered ones."""
+    rng = np.random.default_rng(n_sites)
+    dense = rng.random((500, n_sites)) < 0.4
+    packed = PackedLoS.of(dense)
+    subsets = [
+        np.arange(n_sites),
+        np.empty(0, dtype=np.int64),
+        np.array([n_sites - 1]),
+        np.arange(n_sites // 3, n_sites),
+        np.flatnonzero(rng.random(n_sites) < 0.5),
+        np.unique(np.concatenate([np.arange(0, n_sites, 5), np.arange(n_sites // 2, n_sites)])),
+    ]
+    for k, cols in enumerate(subsets):
+        index = np.sort(rng.choice(500, 120, replace=False))
+        assert np.array_equal(packed.rows(index, cols), dense[np.ix_(index, cols)])
+        new = rng.random((index.size, cols.size)) < 0.5
+        if k % 2:
+            packed.put(index, cols, new)
+        else:
+            packed.put_packed(index, cols, np.packbits(new, axis=1))
+        dense[np.ix_(index, cols)] = new
+        assert np.array_equal(packed.unpack(), dense)
+    assert np.array_equal(packed.rows(np.arange(500)), dense)
+
+
+def test_a_task_copies_the_known_los_of_the_sites_reaching_its_tile(small_city) -> None:  # type: ignore[no-untyped-def]
+    r = run_study(synthetic_scenario(max_site_distance_m=300.0), city=small_city)
+    g = r.grid
+    tx = np.array([(s.x_m, s.y_m, s.height_m) for s in r.sites])
+    radius = np.asarray(r.site_radius_m)
+    every = np.arange(len(r.sites))
+    for index in tile_indices(g, 16)[::7]:
+        task = TileTask.of(g, index, known_los=r.los_bits, known_sites=every, reach=(tx, radius))
+        near = sites_reaching(g.x_m[index], g.y_m[index], tx, radius)
+        assert 0 < near.size < every.size
+        assert np.array_equal(task.known_sites, near)
+        assert np.array_equal(task.known_los, r.los[np.ix_(index, near)])
+        whole = TileTask.of(g, index, known_los=r.los_bits, known_sites=every)
+        assert whole.known_sites is None and np.array_equal(whole.known_los, r.los[index])
 
 
 def test_unserved_receivers_of_the_band_analysis_are_marked(small_city) -> None:  # type: ignore[no-untyped-def]

@@ -501,7 +501,8 @@ def run_study(
         "params": params,
     }
     t0 = time.perf_counter()
-    tasks = TileTasks(grid, tiles, known_los=los_bits, known_sites=known)
+    reach = (tx_xyz_m, radius)  # each task copies the known LoS of the sites near it
+    tasks = TileTasks(grid, tiles, known_los=los_bits, known_sites=known, reach=reach)
     if runner.fuse_passes:
         # One pass: each task traces its tile's LoS, then its radio work. The workers hold
         # the raster in their own memory, and this process only gathers the results.
@@ -542,7 +543,9 @@ def run_study(
             if radio_cells == tile_cells
             else sorted(tile_indices(grid, radio_cells), key=lambda i: -i.size)
         )
-        radio_tasks = TileTasks(grid, radio_tiles, known_los=los_bits, known_sites=every_site)
+        radio_tasks = TileTasks(
+            grid, radio_tiles, known_los=los_bits, known_sites=every_site, reach=reach
+        )
         totals += _gather(runner.run(radio_ctx, radio_tasks), serving=serving)
         del radio_ctx
     los = los_bits

@@ -127,21 +127,66 @@ class PackedLoS:
         """(N, M)."""
         return (int(self.bits.shape[0]), self.n_sites)
 
-    def rows(self, index: IntArray) -> BoolArray:
-        """(len(index), M) bool: the LoS of the receivers ``index``."""
-        return np.unpackbits(self.bits[index], axis=1, count=self.n_sites).view(np.bool_)
+    def rows(self, index: IntArray, site_cols: IntArray | None = None) -> BoolArray:
+        """(len(index), K) bool: the LoS of the receivers ``index`` to the sites
+        ``site_cols`` (increasing; None: all M sites). Only the bytes from the first to
+        the last of those sites are unpacked."""
+        if site_cols is None or self._all_sites(site_cols):
+            return np.unpackbits(self.bits[index], axis=1, count=self.n_sites).view(np.bool_)
+        out = np.empty((index.size, site_cols.size), dtype=np.bool_)
+        if site_cols.size == 0:
+            return out
+        _, block, runs = self._block(self.bits[index], site_cols)
+        for k0, k1, p0 in runs:
+            out[:, k0:k1] = block[:, p0 : p0 + k1 - k0]
+        return out
 
     def put(self, index: IntArray, site_cols: IntArray, los: BoolArray) -> None:
         """Write ``los`` (len(index), len(site_cols)) at the receivers ``index`` and sites
-        ``site_cols``; the other sites of these receivers keep their values."""
-        block = self.rows(index)
-        block[:, site_cols] = los
-        self.bits[index] = np.packbits(block, axis=1)
+        ``site_cols`` (increasing); the other sites of these receivers keep their values.
+        Only the bytes from the first to the last of those sites are unpacked and packed
+        again."""
+        if self._all_sites(site_cols):
+            self.bits[index] = np.packbits(los, axis=1)
+            return
+        if site_cols.size == 0:
+            return
+        rows = self.bits[index]
+        b0, block, runs = self._block(rows, site_cols)
+        for k0, k1, p0 in runs:
+            block[:, p0 : p0 + k1 - k0] = los[:, k0:k1]
+        rows[:, b0 : b0 + block.shape[1] // 8] = np.packbits(block, axis=1)
+        self.bits[index] = rows
+
+    def _all_sites(self, site_cols: IntArray) -> bool:
+        """Whether ``site_cols`` are all the sites in order."""
+        return site_cols.size == self.n_sites and bool(
+            np.array_equal(site_cols, np.arange(self.n_sites))
+        )
+
+    @staticmethod
+    def _block(
+        rows: npt.NDArray[np.uint8], site_cols: IntArray
+    ) -> tuple[int, BoolArray, list[tuple[int, int, int]]]:
+        """The bytes of ``rows`` from the first to the last site of ``site_cols``
+        (increasing, not empty) unpacked: the first byte, the bits, and the runs of
+        consecutive sites (k0, k1, p0): ``site_cols[k0:k1]`` are the bits from ``p0`` on
+        (slices, not a fancy index: 3-5x faster)."""
+        cols = np.asarray(site_cols, dtype=np.int64)
+        b0 = int(cols[0]) >> 3
+        b1 = (int(cols[-1]) >> 3) + 1
+        block = np.unpackbits(rows[:, b0:b1], axis=1).view(np.bool_)
+        pos = cols - 8 * b0
+        cut = np.flatnonzero(np.diff(pos) != 1) + 1
+        k0 = np.concatenate([[0], cut])
+        k1 = np.concatenate([cut, [cols.size]])
+        runs = list(zip(k0.tolist(), k1.tolist(), pos[k0].tolist(), strict=True))
+        return b0, block, runs
 
     def put_packed(self, index: IntArray, site_cols: IntArray, bits: np.ndarray) -> None:
         """:meth:`put` from the LoS packed along ``site_cols`` (:attr:`TileOutput.los_bits`);
         written as is when ``site_cols`` are all the sites in order."""
-        if site_cols.size == self.n_sites and np.array_equal(site_cols, np.arange(self.n_sites)):
+        if self._all_sites(site_cols):
             self.bits[index] = bits
         else:
             los = np.unpackbits(bits, axis=1, count=site_cols.size).view(np.bool_)
@@ -170,7 +215,8 @@ class PackedLoS:
 @dataclass(frozen=True, eq=False)
 class TileTask:
     """The receivers of one tile: their indices in the study's grid and attributes, and
-    their LoS to the sites ``TileContext.known_sites`` when known already (a cache)."""
+    their LoS to the sites ``known_sites`` (None: ``TileContext.known_sites``) when
+    known already (a cache, or the LoS pass before the radio pass)."""
 
     index: IntArray
     x_m: FloatArray
@@ -179,6 +225,7 @@ class TileTask:
     indoor: BoolArray
     building_id: IntArray
     known_los: BoolArray | None = None
+    known_sites: IntArray | None = None
 
     @classmethod
     def of(
@@ -187,19 +234,29 @@ class TileTask:
         index: IntArray,
         known_los: BoolArray | PackedLoS | None = None,
         known_sites: IntArray | None = None,
+        reach: tuple[FloatArray, FloatArray] | None = None,
     ) -> TileTask:
         """The tile of ``grid`` made of the receivers ``index``; ``known_los`` (N, M),
         bool or bit-packed, with valid columns ``known_sites`` gives the LoS already
-        known."""
-        known = known_rows(known_los, known_sites, index)
+        known. With ``reach`` (the sites' antennas (M, 3) and radius (M,)) the task
+        takes only the known sites whose radius reaches the tile's box, the only ones
+        :func:`compute_tile` reads: its copy grows with the sites near the tile, not
+        with every site of the city."""
+        x_m = grid.x_m[index]
+        y_m = grid.y_m[index]
+        cols = None
+        if reach is not None and known_los is not None and known_sites is not None:
+            cols = np.intersect1d(known_sites, sites_reaching(x_m, y_m, *reach))
+            known_sites = cols
         return cls(
             index=index,
-            x_m=grid.x_m[index],
-            y_m=grid.y_m[index],
+            x_m=x_m,
+            y_m=y_m,
             rx_height_m=grid.rx_height_m[index],
             indoor=grid.indoor[index],
             building_id=grid.building_id[index],
-            known_los=known,
+            known_los=known_rows(known_los, known_sites, index),
+            known_sites=cols,
         )
 
 
@@ -210,8 +267,9 @@ def known_rows(
     (n, K)); None when nothing is known."""
     if known_los is None or known_sites is None or not known_sites.size:
         return None
-    rows = known_los.rows(index) if isinstance(known_los, PackedLoS) else known_los[index]
-    return np.ascontiguousarray(rows[:, known_sites])
+    if isinstance(known_los, PackedLoS):
+        return known_los.rows(index, known_sites)
+    return np.ascontiguousarray(known_los[index][:, known_sites])
 
 
 class TileTasks(Sequence[TileTask]):
@@ -220,6 +278,8 @@ class TileTasks(Sequence[TileTask]):
 
     ``known_los`` is read when a task is made; the rows of a tile are written only once
     its own task has run, so a task made late sees the same values as one made first.
+    ``reach`` (antennas, radius) limits each task's known columns to the sites reaching
+    its tile (:meth:`TileTask.of`).
     """
 
     def __init__(
@@ -228,11 +288,13 @@ class TileTasks(Sequence[TileTask]):
         indices: Sequence[IntArray],
         known_los: BoolArray | PackedLoS | None = None,
         known_sites: IntArray | None = None,
+        reach: tuple[FloatArray, FloatArray] | None = None,
     ) -> None:
         self._grid = grid
         self._indices = list(indices)
         self._known_los = known_los
         self._known_sites = known_sites
+        self._reach = reach
 
     def __len__(self) -> int:
         return len(self._indices)
@@ -264,6 +326,7 @@ class TileTasks(Sequence[TileTask]):
             self._indices[i],
             known_los=self._known_los,
             known_sites=self._known_sites,
+            reach=self._reach,
         )
 
 
@@ -627,7 +690,9 @@ def compute_tile(ctx: TileContext, task: TileTask) -> TileOutput:
     """LoS and best server of the receivers of one tile (see the module notes)."""
     t0 = time.perf_counter()
     site_cols = sites_reaching(task.x_m, task.y_m, ctx.tx_xyz_m, ctx.site_radius_m)
-    known = ctx.known_sites if ctx.known_sites is not None else np.empty(0, dtype=np.int64)
+    known = task.known_sites if task.known_sites is not None else ctx.known_sites
+    if known is None:
+        known = np.empty(0, dtype=np.int64)
     if task.known_los is None or known.size == 0:
         los, pairs = tile_los(ctx, task, site_cols)
     else:

@@ -232,9 +232,12 @@ def greedy_reuse_colouring(xy_m: FloatArray, reuse: int) -> IntArray:
 
     Neighbours of a site are the sites within 1.5 x the distance to its nearest one (the
     first tier on a hexagonal layout). Sites are coloured from the centre outwards, most
-    constrained first (most distinct colours among coloured neighbours); each takes a
-    sub-band no neighbour uses, and among those (or, when every sub-band is taken, among
-    all) the one whose nearest co-channel site is farthest.
+    constrained first (most distinct colours among coloured neighbours, then most
+    coloured neighbours); each takes a sub-band no neighbour uses, and among those (or,
+    when every sub-band is taken, among all) the one whose nearest co-channel site is
+    farthest. The counts are kept up to date as sites are coloured, so a step costs
+    O(sites) array work and the whole O(sites^2) (recounting them at each step made it
+    O(sites^3): 0.2 s per band at 203 sites).
     """
     n = len(xy_m)
     colour = np.full(n, -1, dtype=np.int64)
@@ -243,26 +246,35 @@ def greedy_reuse_colouring(xy_m: FloatArray, reuse: int) -> IntArray:
     d = np.hypot(xy_m[:, None, 0] - xy_m[None, :, 0], xy_m[:, None, 1] - xy_m[None, :, 1])
     np.fill_diagonal(d, np.inf)
     nearest = d.min(axis=1) if n > 1 else np.array([np.inf])
+    # neighbour[i, j]: j is a neighbour of i (not symmetric: it scales with i's nearest)
     neighbour = d <= 1.5 * nearest[:, None]
     centre = xy_m.mean(axis=0)
     to_centre = np.hypot(*(xy_m - centre).T)
+    # has[i, c]: a coloured neighbour of i has colour c; sat[i]: how many colours that
+    # is; cnt[i]: its coloured neighbours
+    has = np.zeros((n, reuse), dtype=np.bool_)
+    sat = np.zeros(n, dtype=np.int64)
+    cnt = np.zeros(n, dtype=np.int64)
+    free_mask = np.ones(n, dtype=np.bool_)
     for _ in range(n):
-        free = np.flatnonzero(colour < 0)
-        coloured = colour >= 0
-        sat = np.array([len({int(c) for c in colour[neighbour[i] & coloured]}) for i in free])
-        cnt = np.array([int(np.sum(neighbour[i] & coloured)) for i in free])
-        order = np.lexsort((free, to_centre[free], -cnt, -sat))
+        free = np.flatnonzero(free_mask)
+        order = np.lexsort((free, to_centre[free], -cnt[free], -sat[free]))
         i = int(free[order[0]])
-        used = {int(c) for c in colour[neighbour[i] & coloured]}
         best_key: tuple[int, float, int] | None = None
         best = 0
         for c in range(reuse):
             same = colour == c
             far = float(d[i, same].min()) if same.any() else np.inf
-            key = (int(c in used), -far, c)
+            key = (int(has[i, c]), -far, c)
             if best_key is None or key < best_key:
                 best_key, best = key, c
         colour[i] = best
+        free_mask[i] = False
+        sees = neighbour[:, i]  # the sites that have i as a neighbour
+        cnt[sees] += 1
+        new = sees & ~has[:, best]
+        has[new, best] = True
+        sat[new] += 1
     return colour
 
 
