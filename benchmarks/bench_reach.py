@@ -58,6 +58,10 @@ def main() -> None:
     ap.add_argument("--areas", type=float, nargs="+", default=[2.5, 10.0, 40.0])
     ap.add_argument("--radius", type=float, default=1000.0, help="site radius, m")
     args = ap.parse_args()
+    if not args.radius > 0:
+        ap.error(f"--radius: {args.radius} m must be > 0")
+    if any(not 0.01 <= a <= 1000 for a in args.areas):
+        ap.error(f"--areas: {args.areas} km2 must each be in [0.01, 1000]")
     print(
         f"# bench_reach {date.today()}, {platform.node()}, {os.cpu_count()} cores, "
         f"radius {args.radius:g} m"

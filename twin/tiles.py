@@ -382,22 +382,30 @@ def _receiver_cells(grid: ReceiverGrid) -> tuple[IntArray, IntArray]:
     return row, col
 
 
+def _block_order(grid: ReceiverGrid, block_cells: int, name: str) -> tuple[IntArray, IntArray]:
+    """The receivers in order of their block of ``block_cells`` x ``block_cells`` raster
+    cells (stable within a block, blocks in raster order), and where each block starts
+    in that order, the end appended; ``name`` names ``block_cells`` in the error."""
+    if block_cells < 1:
+        raise ValueError(f"{name} must be >= 1, got {block_cells}")
+    if len(grid) == 0:
+        return np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    row, col = _receiver_cells(grid)
+    n_block_cols = -(-grid.spec.shape[1] // block_cells)
+    block = (row // block_cells) * n_block_cols + col // block_cells
+    order = np.argsort(block, kind="stable").astype(np.int64)
+    cuts = np.flatnonzero(np.diff(block[order])) + 1
+    return order, np.concatenate([[0], cuts, [order.size]]).astype(np.int64)
+
+
 def tile_indices(grid: ReceiverGrid, tile_cells: int = TILE_CELLS) -> list[IntArray]:
     """Receivers of each tile (increasing indices), tiles in raster-block order.
 
     Grid points go by their block of ``tile_cells`` x ``tile_cells`` raster cells; street
     points by the cell they fall in (clamped to the raster). Empty blocks give no tile.
     """
-    if tile_cells < 1:
-        raise ValueError(f"tile_cells must be >= 1, got {tile_cells}")
-    if len(grid) == 0:
-        return []
-    row, col = _receiver_cells(grid)
-    n_block_cols = -(-grid.spec.shape[1] // tile_cells)
-    block = (row // tile_cells) * n_block_cols + col // tile_cells
-    order = np.argsort(block, kind="stable")
-    cuts = np.flatnonzero(np.diff(block[order])) + 1
-    return [np.asarray(part, dtype=np.int64) for part in np.split(order, cuts)]
+    order, start = _block_order(grid, tile_cells, "tile_cells")
+    return [order[a:b] for a, b in zip(start[:-1].tolist(), start[1:].tolist(), strict=True)]
 
 
 #: side (grid cells) below which :func:`guided_tiles` cuts no tile
@@ -473,15 +481,10 @@ def receiver_blocks(grid: ReceiverGrid, block_cells: int) -> tuple[IntArray, Int
     :func:`tile_indices`): ``order`` (the receivers block by block), ``start`` (block b
     is ``order[start[b]:start[b + 1]]``) and each block's bounding box (xmin, ymin, xmax,
     ymax of its receivers, metres), shape (blocks, 4)."""
-    if block_cells < 1:
-        raise ValueError(f"block_cells must be >= 1, got {block_cells}")
-    if len(grid) == 0:
-        return np.empty(0, np.int64), np.zeros(1, np.int64), np.empty((0, 4))
-    row, col = _receiver_cells(grid)
-    n_block_cols = -(-grid.spec.shape[1] // block_cells)
-    block = (row // block_cells) * n_block_cols + col // block_cells
-    order = np.argsort(block, kind="stable").astype(np.int64)
-    first = np.concatenate([[0], np.flatnonzero(np.diff(block[order])) + 1]).astype(np.int64)
+    order, start = _block_order(grid, block_cells, "block_cells")
+    if order.size == 0:
+        return order, start, np.empty((0, 4))
+    first = start[:-1]
     x = grid.x_m[order]
     y = grid.y_m[order]
     box = np.column_stack(
@@ -492,7 +495,7 @@ def receiver_blocks(grid: ReceiverGrid, block_cells: int) -> tuple[IntArray, Int
             np.maximum.reduceat(y, first),
         ]
     )
-    return order, np.append(first, order.size), box
+    return order, start, box
 
 
 def unreached_receivers(

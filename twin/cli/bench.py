@@ -30,7 +30,10 @@ import click
     type=click.IntRange(min=1, max=10),
     default=2,
     show_default=True,
-    help="Runs of each scaling case; the fastest counts (the machine may be shared).",
+    help=(
+        "Runs of each scaling case, the cases taking turns; the fastest counts (the "
+        "machine may be shared), and the run-again ratio is the median of the turns."
+    ),
 )
 @click.option("--no-embedded", is_flag=True, help="Skip the runs on the embedded city.")
 @click.option("--no-viewshed", is_flag=True, help="Skip the viewshed engines comparison.")
@@ -48,7 +51,8 @@ def bench(
     re-run), LoS pairs per second, seconds per stage, peak memory, twin's viewshed and
     gdal_viewshed (when installed) against the exact LoS, 4x the area of a synthetic
     city, and 1 vs 2 local dask workers (automatic and fixed radius). Each case runs in
-    its own process. The full
+    its own process; the in-process scaling studies also run a second time there,
+    without the process's first-call costs, to show how the work itself grows. The full
     benchmark takes a few minutes; see BENCHMARKS.md for recorded figures.
     """
     from twin.benchmark import format_report, run_benchmark
