@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import click
@@ -173,7 +174,9 @@ def run(
             progress=progress,
         )
     progress("outputs")
+    t_out = time.perf_counter()
     summary = write_run(result, out_dir, overwrite=overwrite, map_metric=map_metric)
+    outputs_s = time.perf_counter() - t_out
     bar.update(1)
     bar.close()
     click.echo(
@@ -186,5 +189,5 @@ def run(
             f"covered (SINR >= {summary['sinr_threshold_db']:g} dB) "
             f"{100 * band['covered_share']:5.1f} %, LoS to server {100 * band['los_share']:5.1f} %"
         )
-    t = summary["timings_s"]
+    t = {**summary["timings_s"], "outputs": outputs_s}
     click.echo("  timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items()))

@@ -18,6 +18,7 @@ import numpy as np
 from twin import OSM_ATTRIBUTION
 from twin.errors import InputError
 from twin.io.atomic import atomic_output_dir, check_output_dir
+from twin.io.forked import run_alongside
 from twin.io.plots import write_plots
 from twin.io.rasters import points_to_raster, write_geotiff
 from twin.io.spectrum_plots import plot_los_comparison, plot_sweep
@@ -169,81 +170,100 @@ def write_run(
     crs = result.city.crs
     buildings = building_frame(result)
     sites = sites_to_geodataframe(result.sites, crs)
-    streets = result.city.streets.drop(columns=["u", "v"], errors="ignore")
-    grid = grid_frame(result)
-    spec = result.grid.spec
+    where = f"{result.scenario.name} on {result.city.name}"
     with atomic_output_dir(out_dir, overwrite=overwrite) as tmp:
-        write_geojson(buildings, tmp / "buildings.geojson", provenance=prov)
-        write_geojson(sites, tmp / "sites.geojson", provenance=prov)
-        write_geojson(streets, tmp / "streets.geojson", provenance=prov)
-        write_gpkg(
-            {"grid": grid, "buildings": buildings, "sites": sites, "cells": cell_frame(result)},
-            tmp / "grid.gpkg",
-            metadata=prov,
-        )
-        rasters = tmp / "rasters"
-        rasters.mkdir()
-        g = result.grid
-        on_grid = g.is_grid
-        row, col = g.row[on_grid], g.col[on_grid]
-        indoor = points_to_raster(row, col, g.indoor[on_grid].astype(np.uint8), spec.shape, 255)
-        write_geotiff(
-            rasters / "indoor.tif", indoor, transform=spec.transform, crs=crs, nodata=255,
-            tags={**prov, "metric": "indoor", "units": "1 = indoor, 0 = outdoor"},
-        )  # fmt: skip
-        for label, res in result.bands.items():
-            for name, attr, dtype, nodata in RASTER_METRICS:
-                values = np.asarray(getattr(res, attr))[on_grid].astype(dtype)
-                arr = points_to_raster(row, col, values, spec.shape, nodata)
-                path = rasters / f"{name}_{label}.tif"
-                write_geotiff(
-                    path, arr, transform=spec.transform, crs=crs, nodata=nodata,
-                    tags={**prov, "metric": name, "band": label, "freq_ghz": f"{res.freq_ghz:g}"},
-                )  # fmt: skip
-                if name in ("capacity_mbps", "sinr_db", "rsrp_dbm"):
-                    write_style(path.with_suffix(".qml"), name, values)
-        (tmp / "summary.json").write_text(
-            json.dumps(summary, indent=2, default=_json_default), encoding="utf-8"
-        )
-        (tmp / "summary.csv").write_text(
-            _csv_text(type_rows(summary), TYPE_COLUMNS), encoding="utf-8"
-        )
-        where = f"{result.scenario.name} on {result.city.name}"
-        los_rows = los_cmp.rows()
-        (tmp / "los_vs_distance.csv").write_text(
-            _csv_text(los_rows, tuple(los_rows[0])), encoding="utf-8"
-        )
-        plot_los_comparison(
-            los_cmp, tmp / "los_vs_distance.png", title=f"LoS share vs TR 38.901: {where}"
-        )
-        if sweep is not None:
-            sweep_rows = sweep.rows()
-            (tmp / "sweep.csv").write_text(
-                _csv_text(sweep_rows, tuple(sweep_rows[0])), encoding="utf-8"
+
+        def figures() -> None:
+            """The PNGs (matplotlib): in a child process while this one writes the rest."""
+            plot_los_comparison(
+                los_cmp, tmp / "los_vs_distance.png", title=f"LoS share vs TR 38.901: {where}"
             )
-            plot_sweep(
-                sweep, tmp / "sweep.png", title=f"Capacity per user type vs frequency: {where}"
+            if sweep is not None:
+                plot_sweep(
+                    sweep, tmp / "sweep.png", title=f"Capacity per user type vs frequency: {where}"
+                )
+            write_plots(result, tmp / "plots", summary=summary)
+
+        def files() -> None:
+            """Everything but the PNGs."""
+            grid = grid_frame(result)
+            _write_files(result, tmp, summary=summary, prov=prov, buildings=buildings,
+                         sites=sites, grid=grid, map_metric=map_metric)  # fmt: skip
+            los_rows = los_cmp.rows()
+            (tmp / "los_vs_distance.csv").write_text(
+                _csv_text(los_rows, tuple(los_rows[0])), encoding="utf-8"
             )
-        wgs = {
-            "buildings": buildings.to_crs(4326),
-            "grid": grid[grid["kind"] == "grid"].to_crs(4326),
-            "sites": sites.to_crs(4326),
-        }
-        html = build_map(
-            wgs["buildings"],
-            wgs["grid"],
-            wgs["sites"],
-            bands=list(result.bands),
-            metric=map_metric,
-            building_coverage_col="indoor_covered_{band}",
-            title=f"twin: {result.scenario.name} on {result.city.name}",
-            attribution=OSM_ATTRIBUTION,
-            provenance=prov,
-            cell_size_m=result.scenario.grid.spacing_m,
-        )
-        (tmp / "map.html").write_text(html, encoding="utf-8")
-        write_plots(result, tmp / "plots", summary=summary)
+            if sweep is not None:
+                sweep_rows = sweep.rows()
+                (tmp / "sweep.csv").write_text(
+                    _csv_text(sweep_rows, tuple(sweep_rows[0])), encoding="utf-8"
+                )
+
+        run_alongside(figures, files, what=f"the figures of {out_dir}")
     return summary
+
+
+def _write_files(
+    result: StudyResult,
+    tmp: Path,
+    *,
+    summary: dict[str, Any],
+    prov: dict[str, Any],
+    buildings: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    grid: gpd.GeoDataFrame,
+    map_metric: str,
+) -> None:
+    """The vector layers, rasters, summaries and web map of :func:`write_run` into ``tmp``."""
+    crs = result.city.crs
+    streets = result.city.streets.drop(columns=["u", "v"], errors="ignore")
+    spec = result.grid.spec
+    write_geojson(buildings, tmp / "buildings.geojson", provenance=prov)
+    write_geojson(sites, tmp / "sites.geojson", provenance=prov)
+    write_geojson(streets, tmp / "streets.geojson", provenance=prov)
+    write_gpkg(
+        {"grid": grid, "buildings": buildings, "sites": sites, "cells": cell_frame(result)},
+        tmp / "grid.gpkg",
+        metadata=prov,
+    )
+    rasters = tmp / "rasters"
+    rasters.mkdir()
+    g = result.grid
+    on_grid = g.is_grid
+    row, col = g.row[on_grid], g.col[on_grid]
+    indoor = points_to_raster(row, col, g.indoor[on_grid].astype(np.uint8), spec.shape, 255)
+    write_geotiff(
+        rasters / "indoor.tif", indoor, transform=spec.transform, crs=crs, nodata=255,
+        tags={**prov, "metric": "indoor", "units": "1 = indoor, 0 = outdoor"},
+    )  # fmt: skip
+    for label, res in result.bands.items():
+        for name, attr, dtype, nodata in RASTER_METRICS:
+            values = np.asarray(getattr(res, attr))[on_grid].astype(dtype)
+            arr = points_to_raster(row, col, values, spec.shape, nodata)
+            path = rasters / f"{name}_{label}.tif"
+            write_geotiff(
+                path, arr, transform=spec.transform, crs=crs, nodata=nodata,
+                tags={**prov, "metric": name, "band": label, "freq_ghz": f"{res.freq_ghz:g}"},
+            )  # fmt: skip
+            if name in ("capacity_mbps", "sinr_db", "rsrp_dbm"):
+                write_style(path.with_suffix(".qml"), name, values)
+    (tmp / "summary.json").write_text(
+        json.dumps(summary, indent=2, default=_json_default), encoding="utf-8"
+    )
+    (tmp / "summary.csv").write_text(_csv_text(type_rows(summary), TYPE_COLUMNS), encoding="utf-8")
+    html = build_map(
+        buildings.to_crs(4326),
+        grid[grid["kind"] == "grid"].to_crs(4326),
+        sites.to_crs(4326),
+        bands=list(result.bands),
+        metric=map_metric,
+        building_coverage_col="indoor_covered_{band}",
+        title=f"twin: {result.scenario.name} on {result.city.name}",
+        attribution=OSM_ATTRIBUTION,
+        provenance=prov,
+        cell_size_m=result.scenario.grid.spacing_m,
+    )
+    (tmp / "map.html").write_text(html, encoding="utf-8")
 
 
 __all__ = [

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "delta_map_figure",
+    "ecdf_steps",
     "map_figure",
     "result_figures",
     "save_figure",
@@ -169,6 +170,35 @@ def delta_map_figure(
                       title=title, ramp=ramp)  # fmt: skip
 
 
+#: steps drawn of an empirical CDF: finer than the pixels of the figure (700 px wide)
+CDF_STEPS = 2048
+
+
+def ecdf_steps(
+    values: npt.ArrayLike, max_steps: int = CDF_STEPS
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Points of the empirical CDF of the finite ``values``, for a ``post`` step plot.
+
+    Returns ``x`` (sorted values) and ``p`` (the share of values up to and including
+    each, ``i / n`` for the i-th smallest). With more than ``max_steps`` values, only the
+    values of ``max_steps`` evenly spaced ranks (the smallest and the largest among
+    them) are kept: each kept point lies on the exact CDF, and between two of them the
+    CDF rises by at most ``ceil((n - 1) / (max_steps - 1)) / n``, under a pixel of the
+    figure.
+    Drawing every receiver's step cost 0.4 s per figure at 71 000 receivers and most
+    of it went to finding the legend a place among the vertices.
+    """
+    if max_steps < 2:
+        raise ValueError(f"ecdf_steps: max_steps must be at least 2, got {max_steps}")
+    v = np.sort(np.asarray(values, dtype=float).ravel())
+    v = v[np.isfinite(v)]
+    n = v.size
+    rank = np.arange(1, n + 1)
+    if n > max_steps:
+        rank = np.unique(np.linspace(1, n, max_steps).round().astype(np.int64))
+    return v[rank - 1], rank / max(n, 1)
+
+
 def sinr_cdf_figure(
     sinr_db_by_band: Mapping[str, npt.ArrayLike],
     *,
@@ -187,11 +217,9 @@ def sinr_cdf_figure(
     fig = _new_figure(6.4, 4.2)
     ax = fig.add_subplot()
     for k, (label, values) in enumerate(sinr_db_by_band.items()):
-        v = np.sort(np.asarray(values, dtype=float).ravel())
-        v = v[np.isfinite(v)]
+        v, p = ecdf_steps(values)
         if v.size == 0:
             continue
-        p = np.arange(1, v.size + 1) / v.size
         ax.step(v, p, where="post", color=_BAND_COLOURS[k % len(_BAND_COLOURS)],
                 label=_band_name(label))  # fmt: skip
     if threshold_db is not None:

@@ -88,8 +88,13 @@ def points_to_raster(
             f"(max row {int(r.max())}, max col {int(c.max())})"
         )
     flat = r * n_cols + c
-    if np.unique(flat).size != flat.size:
+    # one byte per cell marks the cells taken (O(cells + points); np.unique sorted or
+    # hashed the points, 0.18 s of each of the 16 rasters of a 10 km2 run)
+    taken = np.zeros(n_rows * n_cols, dtype=np.bool_)
+    taken[flat] = True
+    if np.count_nonzero(taken) != flat.size:
         raise InputError("points_to_raster: two points fall into the same cell")
+    del taken
     out.reshape(-1)[flat] = v
     return out
 
