@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,6 +30,18 @@ def test_los_share_by_distance_counts_pairs_by_hand() -> None:
     assert cmp.p_uma[0] == 1.0  # d <= 18 m
 
 
+def _assert_sweep_matches_bands(sweep: Any, bands: dict[str, Any]) -> None:
+    """The sweep over 3.5 and 28 GHz gives the study's bands' capacity per user type."""
+    assert sweep is not None and sweep.freq_ghz.tolist() == [3.5, 28.0]
+    for k, label in enumerate(["3p5", "28"]):
+        res = bands[label]
+        for t in range(1, 9):
+            sel = res.user_type == t
+            if sel.any():
+                assert sweep.mean_mbps[t - 1, k] == pytest.approx(res.capacity_mbps[sel].mean())
+                assert sweep.points[t - 1, k] == sel.sum()
+
+
 def test_city_sweep_matches_the_band_runs(helsinki_study) -> None:  # type: ignore[no-untyped-def]
     from twin.scenario import with_overrides
     from twin.summary import city_sweep
@@ -38,15 +51,7 @@ def test_city_sweep_matches_the_band_runs(helsinki_study) -> None:  # type: igno
     data["radio"]["sweep_ghz"] = (3.5, 28.0, 24.5)
     sc = with_overrides(type(r.scenario).model_validate(data))
     r2 = type(r)(sc, r.city, r.bounds, r.grid, r.sites, r.los, r.bands, r.timings_s)
-    sweep = city_sweep(r2)
-    assert sweep is not None and sweep.freq_ghz.tolist() == [3.5, 28.0]
-    for k, label in enumerate(["3p5", "28"]):
-        res = r.bands[label]
-        for t in range(1, 9):
-            sel = res.user_type == t
-            if sel.any():
-                assert sweep.mean_mbps[t - 1, k] == pytest.approx(res.capacity_mbps[sel].mean())
-                assert sweep.points[t - 1, k] == sel.sum()
+    _assert_sweep_matches_bands(city_sweep(r2), r.bands)
 
 
 def test_summary_reports_the_spectrum_value_table(helsinki_study) -> None:  # type: ignore[no-untyped-def]
@@ -65,23 +70,67 @@ def test_summary_reports_the_spectrum_value_table(helsinki_study) -> None:  # ty
             assert row["band"] == max(means, key=means.get), t
 
 
-def test_city_los_comparison_site_by_site_equals_the_whole_matrix(helsinki_study) -> None:  # type: ignore[no-untyped-def]
-    """The site-by-site counts give what the (outdoor receivers x sites) matrices give."""
-    r = helsinki_study
+def _outdoor_distances(r: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(outdoor receivers x sites) distances of a study, and the outdoor mask."""
     g = r.grid
     out = ~g.indoor
     sx = np.array([s.x_m for s in r.sites])
     sy = np.array([s.y_m for s in r.sites])
-    d2d = np.hypot(g.x_m[out, None] - sx[None, :], g.y_m[out, None] - sy[None, :])
+    return np.hypot(g.x_m[out, None] - sx[None, :], g.y_m[out, None] - sy[None, :]), out
+
+
+def _assert_same_comparison(want: Any, got: Any) -> None:
+    for name in ("d_lo_m", "d_hi_m", "pairs", "los_share", "p_umi", "p_uma"):
+        assert np.array_equal(getattr(want, name), getattr(got, name), equal_nan=True), name
+
+
+def test_city_los_comparison_site_by_site_equals_the_whole_matrix(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    """The site-by-site counts give what the (outdoor receivers x sites) matrices give."""
+    r = helsinki_study
+    d2d, out = _outdoor_distances(r)
     max_m = float(min(1000.0, np.ceil(d2d.max() / 20.0) * 20.0))
     want = los_share_by_distance(
         r.los[out], d2d, bin_m=20.0, max_m=max_m, h_ut_m=r.scenario.grid.outdoor_height_m
     )
     got = city_los_comparison(r)
     assert got.pairs.sum() > 10_000
-    for name in ("d_lo_m", "d_hi_m", "pairs", "los_share", "p_umi", "p_uma"):
-        a, b = getattr(want, name), getattr(got, name)
-        assert np.array_equal(a, b, equal_nan=True), name
+    _assert_same_comparison(want, got)
     # a smaller city than the cap: the bins stop at the largest distance
     small = city_los_comparison(r, max_m=200.0)
     assert small.d_hi_m[-1] == 200.0 and np.array_equal(small.pairs, got.pairs[:10])
+
+
+@pytest.fixture(scope="module")
+def radius_study(helsinki_city, default_scenario):  # type: ignore[no-untyped-def]
+    """The default scenario on a 20 m grid with every site's radius fixed at 600 m (the
+    smallest that leaves no receiver unserved), and a sweep over two of its bands."""
+    from twin.scenario import with_overrides
+    from twin.study import run_study
+
+    data = with_overrides(default_scenario, spacing_m=20.0).model_dump()
+    data["radio"]["max_site_distance_m"] = 600.0
+    data["radio"]["sweep_ghz"] = (3.5, 28.0, 24.5)
+    return run_study(type(default_scenario).model_validate(data), city=helsinki_city)
+
+
+def test_city_los_comparison_leaves_out_the_pairs_beyond_the_radius(radius_study) -> None:  # type: ignore[no-untyped-def]
+    """Pairs beyond a site's radius were not traced: they are not NLoS pairs."""
+    r = radius_study
+    d2d, out = _outdoor_distances(r)
+    assert d2d.max() > 900.0  # the city reaches beyond the radius
+    d2d[d2d > 600.0] = np.nan  # in no bin
+    want = los_share_by_distance(
+        r.los[out], d2d, bin_m=20.0, max_m=600.0, h_ut_m=r.scenario.grid.outdoor_height_m
+    )
+    got = city_los_comparison(r)
+    assert got.d_hi_m[-1] == 600.0
+    _assert_same_comparison(want, got)
+    # near the radius the share is the geometry's, not the 0 of untraced pairs
+    assert got.los_share[-5:].min() > 0.05
+
+
+def test_city_sweep_with_a_fixed_radius_matches_the_band_runs(radius_study) -> None:  # type: ignore[no-untyped-def]
+    """As in the study, a site beyond its radius gives a receiver no interference."""
+    from twin.summary import city_sweep
+
+    _assert_sweep_matches_bands(city_sweep(radius_study), radius_study.bands)

@@ -86,11 +86,14 @@ def frequency_sweep(
     params: RadioParams,
     *,
     shadow_unit: FloatArray | None = None,
+    site_radius_m: FloatArray | None = None,
 ) -> SweepResult:
     """Run the radio stage at every frequency and aggregate capacity per user type.
 
     Sites with a band list radiate at every swept frequency here (the sweep asks what the
-    same network would give on another carrier).
+    same network would give on another carrier). ``site_radius_m`` (M,) is the study's
+    reach of each site: the LoS of a pair beyond it was not traced, so, as in the study,
+    such a site gives that receiver neither signal nor interference (None: no limit).
     """
     from dataclasses import replace
 
@@ -104,7 +107,7 @@ def frequency_sweep(
     for k, f in enumerate(freqs):
         res = analyse_band(
             float(f), all_band, los, x_m, y_m, rx_height_m, indoor, cell_area_mask,
-            cell_area_unit_km2, params, shadow_db=shadow_unit,
+            cell_area_unit_km2, params, shadow_db=shadow_unit, site_radius_m=site_radius_m,
         )  # fmt: skip
         capacity = res.capacity_mbps  # derived when read: once
         all_mean[k] = float(np.mean(capacity))

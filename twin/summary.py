@@ -20,6 +20,7 @@ from twin.spectrum import (
     sweep_frequencies,
 )
 from twin.study import StudyResult, radio_params, shadow_unit_fields
+from twin.tiles import receiver_blocks
 
 TYPE_COLUMNS = (
     "band",
@@ -212,36 +213,61 @@ def city_sweep(result: StudyResult) -> SweepResult | None:
         (result.scenario.grid.spacing_m / 1000.0) ** 2,
         params,
         shadow_unit=shadow_unit_fields(g, result.sites, los, params),
+        site_radius_m=result.site_radius_m,
     )
 
 
 def city_los_comparison(
     result: StudyResult, *, bin_m: float = 20.0, max_m: float = 1000.0
 ) -> LosComparison:
-    """LoS share of outdoor (receiver, site) pairs per distance bin vs TR 38.901, up to
-    ``max_m`` (or the largest distance, rounded up to a bin, when smaller).
+    """LoS share of the outdoor (receiver, site) pairs per distance bin vs TR 38.901.
 
-    Site by site (one column of the packed LoS and one distance per outdoor receiver at
-    a time), so that memory grows with the receivers, not with receivers x sites.
+    Only the pairs whose LoS the run traced count: those within the site's radius
+    (``radio.max_site_distance_m`` or the automatic radius). A pair beyond it has no LoS
+    (its bit is 0 but means "not traced"), so it is left out, not counted as NLoS. The
+    bins go up to ``max_m``, or to the farthest counted pair (rounded up to a bin) when
+    that is nearer.
+
+    The receivers go by square blocks a quarter of the reach wide, and each site reads
+    only the blocks that come within its reach (its radius, at most ``max_m``): the work
+    grows with the pairs within reach (with the area at a fixed site density), not with
+    receivers x sites (5.1 s at 40 km2 for 203 sites when every outdoor receiver was
+    measured against every site).
     """
     g = result.grid
-    out = np.flatnonzero(~g.indoor)
-    x, y = g.x_m[out], g.y_m[out]
     edges = np.arange(0.0, max_m + bin_m, bin_m)
-    pairs = np.zeros(edges.size - 1, dtype=np.int64)
-    hits = np.zeros(edges.size - 1)
-    d_max = 0.0
-    for j, site in enumerate(result.sites):
-        if out.size == 0:
-            break
-        d2d = np.hypot(x - site.x_m, y - site.y_m)
-        d_max = max(d_max, float(d2d.max()))
-        p, h = los_counts_by_distance(result.los_bits.column(j)[out], d2d, edges)
-        pairs += p
-        hits += h
-    # the bins up to the largest distance (the same edges: arange's first values)
-    top_m = float(min(max_m, np.ceil(d_max / bin_m) * bin_m)) if d_max > 0 else bin_m
-    n_bins = np.arange(0.0, top_m + bin_m, bin_m).size - 1
+    n_all = edges.size - 1
+    pairs = np.zeros(n_all, dtype=np.int64)
+    hits = np.zeros(n_all)
+    m = len(result.sites)
+    radius = (
+        np.full(m, np.inf)
+        if result.site_radius_m is None
+        else np.asarray(result.site_radius_m, dtype=float)
+    )
+    # the pairs at edges[-1] or farther fall in no bin
+    reach = np.minimum(radius, float(edges[-1]))
+    if len(g) and m and bool(np.any(reach > 0)):
+        spacing_m = abs(float(g.spec.transform.a))
+        side_m = float(reach[reach > 0].min()) / 4.0
+        order, start, box = receiver_blocks(g, max(1, int(side_m // spacing_m)))
+        outdoor = ~g.indoor
+        for j, site in enumerate(result.sites):
+            dx = np.maximum(np.maximum(box[:, 0] - site.x_m, site.x_m - box[:, 2]), 0.0)
+            dy = np.maximum(np.maximum(box[:, 1] - site.y_m, site.y_m - box[:, 3]), 0.0)
+            near = np.flatnonzero(np.hypot(dx, dy) <= reach[j])
+            if near.size == 0:
+                continue
+            idx = np.concatenate([order[start[b] : start[b + 1]] for b in near.tolist()])
+            idx = idx[outdoor[idx]]
+            d2d = np.hypot(g.x_m[idx] - site.x_m, g.y_m[idx] - site.y_m)
+            traced = d2d <= radius[j]
+            idx, d2d = idx[traced], d2d[traced]
+            p, h = los_counts_by_distance(result.los_bits.column_at(j, idx), d2d, edges)
+            pairs += p
+            hits += h
+    used = np.flatnonzero(pairs)
+    n_bins = int(used[-1]) + 1 if used.size else 1
     return los_comparison(
         edges[: n_bins + 1],
         pairs[:n_bins],

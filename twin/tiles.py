@@ -198,6 +198,11 @@ class PackedLoS:
         """(N,) bool: the LoS of every receiver to site ``j``."""
         return np.asarray((self.bits[:, j >> 3] >> (7 - (j & 7))) & 1, dtype=np.bool_)
 
+    def column_at(self, j: int, index: IntArray) -> BoolArray:
+        """(len(index),) bool: the LoS of the receivers ``index`` to site ``j`` (reads one
+        byte per receiver: no whole column)."""
+        return np.asarray((self.bits[index, j >> 3] >> (7 - (j & 7))) & 1, dtype=np.bool_)
+
     def set_column(self, j: int, los: BoolArray) -> None:
         """Set the LoS of every receiver to site ``j``."""
         mask = np.uint8(1 << (7 - (j & 7)))
