@@ -10,6 +10,7 @@ Skipped only when no ``chromium`` binary is installed (``apt-get install chromiu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,3 +234,47 @@ def test_band_switch(map_page: MapPage, tmp_path: Path) -> None:
     top = CAPACITY.classes[-1].rgb  # > 2000 Mbps: only at 28 GHz near the sites
     assert _near(before, top, 2) == 0 and _near(after, top, 2) > 300
     assert b.errors() == [] and b.dialogs() == []
+
+
+def test_grid_tooltip_shows_the_value_from_the_packed_columns(
+    map_page: MapPage, helsinki_city: Any
+) -> None:
+    """The page decodes the grid's packed columns: the tooltip of an outdoor grid square
+    shows its capacity as given to build_map, rounded to the legend's decimals."""
+    _, grid, _ = _map_inputs(helsinki_city)
+    b = map_page.browser
+    band = b.evaluate("document.documentElement.getAttribute('data-twin-band')")
+    # the screen position of an outdoor point where the band's grid layer is on top
+    found = b.evaluate(
+        """(function (band) {
+          var m = window.twinMap, G = m.data.grid, S = m.data.scale, o = m.data.origin;
+          var vp = m.deck.getViewports()[0];
+          var tries = 0;
+          for (var k = 0; k < G.x.length && tries < 40; k += 97) {
+            if (G.indoor[k] || !(G.bands[band].cls[k] >= 0)) { continue; }
+            var p = vp.project([o[0] + G.x[k] * S, o[1] + G.y[k] * S, 0]);
+            if (p[0] < 50 || p[1] < 50 || p[0] > 1000 || p[1] > 750) { continue; }
+            tries += 1;  // each pick draws the picking buffer
+            var hit = m.deck.pickObject({x: p[0], y: p[1]});
+            if (hit && hit.layer.id === "grid-" + band) { return [k, p[0], p[1]]; }
+          }
+          return tries;
+        })("""
+        + json.dumps(band)
+        + ")"
+    )
+    assert isinstance(found, list), f"no outdoor grid square on top in {found} tries"
+    k, x, y = found
+    b.mouse_move(x, y)
+    tip = b.wait_for(
+        "(function () { var t = document.querySelector('.deck-tooltip');"
+        " return t && t.style.display !== 'none' && t.innerText.indexOf('GHz') >= 0 ?"
+        " t.innerText : null; })()",
+        timeout=20,
+    )
+    value = round(float(grid[f"capacity_mbps_{band}"].iloc[k]), CAPACITY.decimals)
+    ghz = band.replace("p", ".")
+    line = f"Capacity, {ghz} GHz: {value:.{CAPACITY.decimals}f} Mbps"
+    assert tip.splitlines() == [line, "outdoor"]
+    assert b.errors() == [] and b.dialogs() == []
+    b.mouse_move(2, 790)

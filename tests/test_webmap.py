@@ -18,7 +18,7 @@ from pyproj import CRS
 from twin import OSM_ATTRIBUTION, __version__
 from twin.errors import InputError
 from twin.io.styles import CAPACITY, SHARE
-from twin.io.webmap import build_map, deckgl_bundle, json_for_script
+from twin.io.webmap import PACKED_DTYPES, build_map, deckgl_bundle, json_for_script, packed_array
 
 UTM = CRS.from_epsg(32635)
 X0, Y0 = 385_000.0, 6_672_000.0
@@ -196,20 +196,50 @@ def test_data_layers_and_legend() -> None:
     assert 24.9 < view["longitude"] < 25.0 and 60.1 < view["latitude"] < 60.2
     assert 14 < view["zoom"] < 20 and view["pitch"] > 0
     grid = data["grid"]
-    assert len(grid["x"]) == len(grid["y"]) == 60
+    x, y = _unpack(grid["x"]), _unpack(grid["y"])
+    assert x.dtype == y.dtype == np.int32 and len(x) == len(y) == 60
     assert 9 < grid["cell_m"] < 11
     assert grid["legend"]["units"] == "Mbps"
     assert grid["legend"]["colors"] == [list(c.rgb) for c in CAPACITY.classes]
-    for b in BANDS:
-        cls = grid["bands"][b]["cls"]
-        assert cls[0] == -1 and grid["bands"][b]["value"][0] is None  # NaN: not drawn
-        assert max(cls) <= len(CAPACITY.classes) - 1 and min(cls[1:]) >= 0
-    assert grid["bands"]["28"]["cls"][-1] == len(CAPACITY.classes) - 1  # 3000 Mbps
-    assert grid["indoor"][:3] == [1, 0, 0]
-    # decoded coordinates land on the input points (1e-6 degree steps)
     _, g, _ = _frames()
-    lon = data["origin"][0] + np.array(grid["x"]) * data["scale"]
+    for b in BANDS:
+        cls = _unpack(grid["bands"][b]["cls"])
+        value = _unpack(grid["bands"][b]["value"])
+        assert cls[0] == -1 and np.isnan(value[0])  # NaN: not drawn
+        assert max(cls) <= len(CAPACITY.classes) - 1 and min(cls[1:]) >= 0
+        # the values as given, rounded to the legend's decimals (float32 in the page)
+        want = np.round(g[f"capacity_mbps_{b}"].to_numpy(float), CAPACITY.decimals)
+        np.testing.assert_array_equal(value, want.astype(np.float32))
+    assert _unpack(grid["bands"]["28"]["cls"])[-1] == len(CAPACITY.classes) - 1  # 3000 Mbps
+    assert _unpack(grid["indoor"])[:3].tolist() == [1, 0, 0]
+    # decoded coordinates land on the input points (1e-6 degree steps)
+    lon = data["origin"][0] + x * data["scale"]
     np.testing.assert_allclose(lon, shapely.get_x(g.geometry.values), atol=1e-6)
+
+
+def _unpack(p: dict[str, str]) -> np.ndarray:
+    """A packed column of the page, decoded as the page's script decodes it."""
+    assert p["dtype"] in PACKED_DTYPES
+    return np.frombuffer(base64.b64decode(p["b64"]), dtype=np.dtype(p["dtype"]).newbyteorder("<"))
+
+
+def test_packed_array_round_trip_and_bad_input() -> None:
+    for dtype, values in [
+        ("int8", [-1, 0, 7, 127]),
+        ("uint8", [0, 1, 255]),
+        ("int32", [-2_000_000, 0, 123_456_789]),
+        ("float32", [np.nan, -3.5, 1e6]),
+    ]:
+        got = _unpack(packed_array(np.array(values), dtype))
+        np.testing.assert_array_equal(got, np.array(values, dtype=dtype))
+    with pytest.raises(InputError, match=r"values -1..300 do not fit uint8"):
+        packed_array(np.array([-1, 300]), "uint8")
+    with pytest.raises(InputError, match=r"dtype 'int64' is not one of int8, uint8"):
+        packed_array(np.array([1]), "int64")
+    # the page's script decodes every dtype into its typed array
+    page = _build()
+    for dtype, typed in PACKED_DTYPES.items():
+        assert f"{dtype}: {typed}" in page
 
 
 def test_buildings_per_band_coverage_and_parts() -> None:

@@ -47,7 +47,7 @@ from twin.errors import InputError
 from twin.io.styles import Ramp, ramp_for
 from twin.io.vector import json_safe
 
-__all__ = ["build_map", "deckgl_bundle", "json_for_script"]
+__all__ = ["PACKED_DTYPES", "build_map", "deckgl_bundle", "json_for_script", "packed_array"]
 
 #: Coordinates are stored as integer offsets in units of 1e-6 degree (about 0.1 m).
 _COORD_SCALE = 1e-6
@@ -146,6 +146,36 @@ def _column(gdf: gpd.GeoDataFrame, name: str) -> list[str | None]:
 def _rounded(values: npt.ArrayLike, decimals: int) -> list[float | None]:
     v = np.round(np.asarray(values, dtype=float), decimals)
     return [None if not math.isfinite(x) else (int(x) if decimals <= 0 else x) for x in v.tolist()]
+
+
+#: dtypes of :func:`packed_array`: what the page decodes them into
+PACKED_DTYPES = {"int8": "Int8Array", "uint8": "Uint8Array", "int32": "Int32Array",
+                 "float32": "Float32Array"}  # fmt: skip
+
+
+def packed_array(values: npt.ArrayLike, dtype: str) -> dict[str, str]:
+    """A per-point column of the page: ``{"dtype", "b64"}``, the values as little-endian
+    ``dtype`` bytes in base64, decoded by the page into a JavaScript typed array.
+
+    The grid's columns went as JSON lists of numbers: for the 386 000 points of a 10 km2
+    city, Python lists of 3.5 million objects, 0.9-1.1 s to build and serialise. As
+    bytes they take a few milliseconds. Floats keep NaN (no data).
+
+    Raises
+    ------
+    InputError
+        When ``dtype`` is not one of :data:`PACKED_DTYPES` or a value does not fit it.
+    """
+    if dtype not in PACKED_DTYPES:
+        raise InputError(f"packed_array: dtype {dtype!r} is not one of {', '.join(PACKED_DTYPES)}")
+    arr = np.asarray(values)
+    target = np.dtype(dtype).newbyteorder("<")
+    if np.issubdtype(target, np.integer) and arr.size:
+        info = np.iinfo(target)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise InputError(f"packed_array: values {arr.min()}..{arr.max()} do not fit {dtype}")
+    raw = np.ascontiguousarray(arr, dtype=target).tobytes()
+    return {"dtype": dtype, "b64": base64.b64encode(raw).decode("ascii")}
 
 
 def _legend(ramp: Ramp) -> dict[str, Any]:
@@ -304,14 +334,14 @@ def _grid_data(
     for b, c in cols.items():
         vals = np.asarray(grid[c], dtype=float)
         per_band[b] = {
-            "cls": ramp.classify(vals).tolist(),
-            "value": _rounded(vals * ramp.scale, ramp.decimals),
+            "cls": packed_array(ramp.classify(vals), "int8"),
+            "value": packed_array(np.round(vals * ramp.scale, ramp.decimals), "float32"),
         }
     data: dict[str, Any] = {
-        "x": dx.tolist(),
-        "y": dy.tolist(),
+        "x": packed_array(dx, "int32"),
+        "y": packed_array(dy, "int32"),
         "indoor": (
-            np.asarray(grid["indoor"], dtype=bool).astype(int).tolist()
+            packed_array(np.asarray(grid["indoor"], dtype=bool), "uint8")
             if "indoor" in grid.columns
             else None
         ),
@@ -434,7 +464,7 @@ _MAIN_JS = """
     return out;
   }
   function fmt(legend, v) {
-    if (v === null || v === undefined) { return "no data"; }
+    if (v === null || v === undefined || Number.isNaN(v)) { return "no data"; }
     return v.toFixed(legend.decimals) + (legend.units ? " " + legend.units : "");
   }
   function bandName(b) { return b.replace("p", ".") + " GHz"; }
@@ -455,8 +485,22 @@ _MAIN_JS = """
   }
 
   // grid: the same points for every band, one layer per band
+  // the grid's columns come as little-endian bytes in base64: typed arrays
+  var TYPED = { int8: Int8Array, uint8: Uint8Array, int32: Int32Array, float32: Float32Array };
+  function unpack(p) {
+    if (!p) { return p; }
+    var text = atob(p.b64), bytes = new Uint8Array(text.length);
+    for (var i = 0; i < text.length; i++) { bytes[i] = text.charCodeAt(i); }
+    return new TYPED[p.dtype](bytes.buffer);
+  }
   var G = D.grid;
-  var positions = G.x.map(function (x, k) { return [X0 + x * S, Y0 + G.y[k] * S]; });
+  G.x = unpack(G.x); G.y = unpack(G.y); G.indoor = unpack(G.indoor);
+  D.bands.forEach(function (b) {
+    G.bands[b].cls = unpack(G.bands[b].cls);
+    G.bands[b].value = unpack(G.bands[b].value);
+  });
+  var positions = new Array(G.x.length);
+  for (var k = 0; k < G.x.length; k++) { positions[k] = [X0 + G.x[k] * S, Y0 + G.y[k] * S]; }
   var gridData = {};
   D.bands.forEach(function (b) {
     var cls = G.bands[b].cls, idx = [];
