@@ -1,4 +1,4 @@
-"""Outputs written in two processes: a forked child's part and this process's part."""
+"""Outputs written by two processes: this one and a forked child taking shared tasks."""
 
 from __future__ import annotations
 
@@ -6,71 +6,95 @@ import hashlib
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+import rasterio
 
 from twin.errors import OutputError
-from twin.io.forked import fork_available, run_alongside
+from twin.io.forked import fork_available, share_work
 from twin.io.outputs import write_run
 
 needs_fork = pytest.mark.skipif(not fork_available(), reason="no fork on this platform")
 
 
+def _task(tmp_path: Path, k: int, seen: list[int], sleep_s: float = 0.0) -> Callable[[], None]:
+    def run() -> None:
+        time.sleep(sleep_s)
+        seen.append(k)  # seen here only when this process ran it
+        with open(tmp_path / f"task{k}.txt", "x") as f:  # "x": a second run would fail
+            f.write(str(os.getpid()))
+
+    return run
+
+
 @needs_fork
-def test_the_child_runs_in_another_process(tmp_path: Path) -> None:
+def test_each_task_runs_once_in_either_process(tmp_path: Path) -> None:
     seen: list[int] = []
-
-    def child() -> None:
-        seen.append(os.getpid())  # lost with the child: only files come back
-        (tmp_path / "child.txt").write_text(str(os.getpid()))
-
-    result = run_alongside(child, lambda: "here", what="a test file")
+    tasks = [_task(tmp_path, k, seen, sleep_s=0.2) for k in range(6)]
+    result = share_work(tasks, lambda: "here", what="test files")
     assert result == "here"
-    assert seen == []
-    assert int((tmp_path / "child.txt").read_text()) != os.getpid()
+    pids = {k: int((tmp_path / f"task{k}.txt").read_text()) for k in range(6)}
+    here = {k for k, pid in pids.items() if pid == os.getpid()}
+    assert set(seen) == here  # what the child did left only its file
+    assert 0 < len(here) < 6  # both processes took tasks
+    assert len(set(pids.values())) == 2
 
 
-def test_without_fork_both_parts_run_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_fork_everything_runs_here_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TWIN_OUTPUT_FORK", "0")
     assert not fork_available()
-    order: list[str] = []
-    result = run_alongside(lambda: order.append("child"), lambda: order.append("here") or 7,
-                           what="a test file")  # fmt: skip
+    seen: list[int] = []
+    result = share_work([_task(tmp_path, k, seen) for k in range(3)],
+                        lambda: seen.append(-1) or 7, what="test files")  # fmt: skip
     assert result == 7
-    assert order == ["here", "child"]
+    assert seen == [-1, 0, 1, 2]
+
+
+def _in_child(parent: int, action: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        if os.getpid() != parent:
+            action()
+
+    return run
 
 
 @needs_fork
 def test_an_error_in_the_child_names_the_output_and_the_cause() -> None:
-    def child() -> None:
+    def fail() -> None:
         raise ValueError("no ink left")
 
     with pytest.raises(OutputError, match=r"writing the test figures failed: ValueError: no ink"):
-        run_alongside(child, lambda: None, what="the test figures")
+        share_work([_in_child(os.getpid(), fail)], lambda: time.sleep(1.0), what="the test figures")
 
 
 @needs_fork
 def test_a_child_that_dies_gives_its_exit_code() -> None:
-    def child() -> None:
+    def die() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     with pytest.raises(OutputError, match=r"exit code -9"):
-        run_alongside(child, lambda: None, what="the test figures")
+        share_work([_in_child(os.getpid(), die)], lambda: time.sleep(1.0), what="the test figures")
 
 
 @needs_fork
 def test_an_error_here_stops_the_child(tmp_path: Path) -> None:
-    def child() -> None:
+    def late() -> None:
         time.sleep(30)
         (tmp_path / "late.txt").write_text("too late")
 
-    def here() -> None:
+    def first() -> None:
+        time.sleep(0.5)  # the child has taken the task
         raise KeyError("disk full")
 
     t0 = time.perf_counter()
     with pytest.raises(KeyError, match="disk full"):
-        run_alongside(child, here, what="the test figures")
+        share_work([late], first, what="the test figures")
     assert time.perf_counter() - t0 < 10
     assert not (tmp_path / "late.txt").exists()
 
@@ -99,3 +123,25 @@ def test_write_run_gives_the_same_figures_with_and_without_fork(
     assert forked == here
     names = {p.relative_to(tmp_path / "forked") for p in (tmp_path / "forked").rglob("*")}
     assert names == {p.relative_to(tmp_path / "here") for p in (tmp_path / "here").rglob("*")}
+    # the rasters written by the child hold the same pixels (their tags carry the date)
+    tifs = sorted(p.relative_to(tmp_path / "here") for p in (tmp_path / "here").rglob("*.tif"))
+    assert len(tifs) == 1 + 4 * len(helsinki_study.bands)
+    for rel in tifs:
+        with (
+            rasterio.open(tmp_path / "forked" / rel) as a,
+            rasterio.open(tmp_path / "here" / rel) as b,
+        ):
+            assert np.array_equal(a.read(), b.read(), equal_nan=True), rel
+
+
+def test_the_map_reads_the_grid_layers_points_and_metric(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    from twin.io.outputs import grid_frame, map_grid_frame
+
+    layer = grid_frame(helsinki_study)
+    layer = layer[layer["kind"] == "grid"].reset_index(drop=True)
+    for metric in ("capacity_mbps", "sinr_db", "rsrp_dbm"):
+        got = map_grid_frame(helsinki_study, metric)
+        cols = ["indoor", *(f"{metric}_{b}" for b in helsinki_study.bands)]
+        assert list(got.columns) == [*cols, "geometry"] and got.crs == layer.crs
+        pd.testing.assert_frame_equal(pd.DataFrame(got[cols]), pd.DataFrame(layer[cols]))
+        assert bool(got.geometry.geom_equals_exact(layer.geometry, 0.0).all())
