@@ -1,0 +1,95 @@
+"""Benchmark of writing a run's outputs (``twin.io.outputs.write_run``).
+
+Not a test: it prints timings. It runs one study (the embedded city, or a synthetic city
+of the scaling benchmark: UMa rooftop sites every 500 m, three bands, 5 m grid, a fixed
+site radius), then writes its outputs ``--repeat`` times each way, taking turns: with the
+work shared by this process and a forked child (``twin.io.forked``, the default) and by
+this process alone (``TWIN_OUTPUT_FORK=0``). It prints the wall time of each write, the
+peak resident memory of this process (``VmHWM``) and of the largest child
+(``RUSAGE_CHILDREN``: a forked child's peak counts the pages it shares with its parent).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_outputs.py [--city embedded | --area-km2 10]
+        [--radius 1000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+
+def _peak_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--city", choices=["embedded", "synthetic"], default="synthetic")
+    ap.add_argument("--area-km2", type=_positive, default=10.0, help="synthetic city area")
+    ap.add_argument("--radius", type=_positive, default=1000.0, help="site radius, m")
+    ap.add_argument("--repeat", type=int, choices=range(1, 21), default=3, metavar="N")
+    args = ap.parse_args()
+
+    from twin.benchmark import synthetic_scenario
+    from twin.io.outputs import write_run
+    from twin.study import run_study
+
+    if args.city == "embedded":
+        from twin.cli.options import default_scenario_path
+        from twin.sources.scenario_file import read_scenario
+
+        result = run_study(read_scenario(default_scenario_path()))
+        what = "embedded city (scenarios/default.toml)"
+    else:
+        from twin.city.synthetic import synthetic_city
+
+        city = synthetic_city(args.area_km2, seed=1)
+        result = run_study(synthetic_scenario(args.radius), city=city)
+        what = f"synthetic {args.area_km2:g} km2, radius {args.radius:g} m"
+    print(
+        f"{what}: {len(result.grid)} receivers, {len(result.sites)} sites; "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"{os.cpu_count()} CPUs; study peak {_peak_mb():.0f} MiB"
+    )
+    times: dict[str, list[float]] = {"shared": [], "alone": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(args.repeat):
+            for way in ("shared", "alone"):
+                os.environ["TWIN_OUTPUT_FORK"] = "1" if way == "shared" else "0"
+                out = Path(tmp) / f"{way}{k}"
+                t0 = time.perf_counter()
+                write_run(result, out, overwrite=False)
+                times[way].append(time.perf_counter() - t0)
+                shutil.rmtree(out)
+    for way, ts in times.items():
+        print(
+            f"  write_run, {way:6s}: median {np.median(ts):.2f} s, all {[round(t, 2) for t in ts]}"
+        )
+    child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(f"  peak: this process {_peak_mb():.0f} MiB, largest child {child_kib / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
