@@ -9,6 +9,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
@@ -264,3 +265,58 @@ def test_json_safe_arrays_and_plain_lists_take_the_short_way_to_the_same_values(
     assert all(type(x) is int for x in ints)
     plain = [1, 2, 3]
     assert json_safe(plain) == plain and json_safe(plain) is not plain
+
+
+def _layer_info(path: Path, layer: str) -> tuple[Any, ...]:
+    info = pyogrio.read_info(path, layer=layer)
+    return (
+        list(info["fields"]),
+        [str(d) for d in info["dtypes"]],
+        list(info["ogr_types"]),
+        list(info["ogr_subtypes"]),
+        info["geometry_type"],
+        info["crs"],
+        info["features"],
+        info["layer_metadata"],
+    )
+
+
+def test_gpkg_layer_by_parts_equals_the_whole_layer(helsinki_study, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The grid layer streamed by parts is the layer written whole: same fields, types,
+    geometry type, CRS, metadata, rows in order, values and points."""
+    from twin.io.outputs import grid_frame, grid_frame_parts
+
+    r = helsinki_study
+    whole = write_gpkg({"grid": grid_frame(r)}, tmp_path / "whole.gpkg", metadata={"k": "v"})
+    parts = write_gpkg(
+        {"grid": grid_frame_parts(r, part_rows=997)}, tmp_path / "parts.gpkg", metadata={"k": "v"}
+    )
+    assert len(r.grid) > 5 * 997  # several parts, the last one short
+    assert _layer_info(whole, "grid") == _layer_info(parts, "grid")
+    a = pyogrio.read_dataframe(whole, layer="grid")
+    b = pyogrio.read_dataframe(parts, layer="grid")
+    assert len(b) == len(r.grid)
+    cols = [c for c in a.columns if c != "geometry"]
+    pd.testing.assert_frame_equal(pd.DataFrame(a[cols]), pd.DataFrame(b[cols]))
+    assert bool((a.geometry.to_wkb() == b.geometry.to_wkb()).all())
+    # the provenance table follows the streamed layer as it follows a whole one
+    assert pyogrio.read_dataframe(parts, layer=PROVENANCE_TABLE)["key"].tolist()[:2] == [
+        "tool",
+        "version",
+    ]
+
+
+def test_gpkg_parts_must_agree(tmp_path: Path) -> None:
+    def frame(crs: Any = UTM, value: Any = 1.0) -> gpd.GeoDataFrame:
+        return gpd.GeoDataFrame({"v": [value]}, geometry=[shapely.Point(0, 0)], crs=crs)
+
+    cases = [
+        ([frame(), frame(value="text")], r"layer 'g', part 1: its columns, dtypes"),
+        ([frame(), frame(crs="EPSG:4326")], r"layer 'g', part 1: its columns, dtypes, CRS"),
+        ([], r"layer 'g': no part given"),
+    ]
+    for k, (parts, message) in enumerate(cases):
+        out = tmp_path / f"bad{k}.gpkg"
+        with pytest.raises(InputError, match=message):
+            write_gpkg({"g": iter(parts)}, out)
+        assert not out.exists() and list(tmp_path.glob(f".bad{k}*")) == []

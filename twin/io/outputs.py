@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from twin import OSM_ATTRIBUTION
 from twin.errors import InputError
+from twin.grid import IntArray
 from twin.io.atomic import atomic_output_dir, check_output_dir
 from twin.io.forked import share_work
 from twin.io.plots import write_plots
@@ -50,19 +52,64 @@ def check_out_dir(out_dir: Path, *, overwrite: bool) -> None:
     check_output_dir(out_dir, overwrite=overwrite)
 
 
+#: per-band columns of the ``grid`` layer: (column prefix, BandResult attribute, dtype)
+GRID_BAND_COLUMNS = (
+    ("los", "los", np.bool_),
+    ("path_loss_db", "path_loss_db", np.float32),
+    ("rsrp_dbm", "rsrp_dbm", np.float32),
+    ("sinr_db", "sinr_db", np.float32),
+    ("capacity_mbps", "capacity_mbps", np.float32),
+    ("user_type", "user_type", np.int16),
+)
+
+
+def _band_columns(result: StudyResult) -> dict[str, np.ndarray]:
+    """The per-band columns of the ``grid`` layer for every receiver (those a BandResult
+    derives when read, such as the capacity, derived once here); the serving site as
+    its index into the site list."""
+    cols: dict[str, np.ndarray] = {}
+    for label, res in result.bands.items():
+        cols[f"serving_{label}"] = res.serving_site
+        for name, attr, dtype in GRID_BAND_COLUMNS:
+            cols[f"{name}_{label}"] = np.asarray(getattr(res, attr)).astype(dtype, copy=False)
+    return cols
+
+
+def _grid_part(
+    result: StudyResult, band_cols: dict[str, np.ndarray], rows: IntArray | None
+) -> gpd.GeoDataFrame:
+    grid = result.grid if rows is None else result.grid.subset(rows)
+    gdf = grid.to_geodataframe()
+    pick = slice(None) if rows is None else rows
+    site_ids = np.array([s.site_id for s in result.sites], dtype=object)
+    for name, values in band_cols.items():
+        gdf[name] = site_ids[values[pick]] if name.startswith("serving_") else values[pick]
+    return gdf
+
+
 def grid_frame(result: StudyResult) -> gpd.GeoDataFrame:
     """The ``grid`` layer: one point per receiver with the per-band columns."""
-    gdf = result.grid.to_geodataframe()
-    site_ids = np.array([s.site_id for s in result.sites], dtype=object)
-    for label, res in result.bands.items():
-        gdf[f"serving_{label}"] = site_ids[res.serving_site]
-        gdf[f"los_{label}"] = res.los
-        gdf[f"path_loss_db_{label}"] = res.path_loss_db.astype(np.float32)
-        gdf[f"rsrp_dbm_{label}"] = res.rsrp_dbm.astype(np.float32)
-        gdf[f"sinr_db_{label}"] = res.sinr_db.astype(np.float32)
-        gdf[f"capacity_mbps_{label}"] = res.capacity_mbps.astype(np.float32)
-        gdf[f"user_type_{label}"] = res.user_type.astype(np.int16)
-    return gdf
+    return _grid_part(result, _band_columns(result), None)
+
+
+#: receivers per part of the ``grid`` layer written to the GeoPackage
+GRID_PART_ROWS = 1 << 17
+
+
+def grid_frame_parts(
+    result: StudyResult, part_rows: int = GRID_PART_ROWS
+) -> Iterator[gpd.GeoDataFrame]:
+    """The ``grid`` layer by parts of ``part_rows`` receivers, in order (one empty part
+    for an empty grid): :func:`twin.io.vector.write_gpkg` streams them, so the layer is
+    never whole in memory (the whole layer and its Arrow copy took 250 MB more than the
+    study at 10 km2)."""
+    if part_rows < 1:
+        raise InputError(f"part_rows: must be >= 1, got {part_rows}")
+    band_cols = _band_columns(result)
+    n = len(result.grid)
+    for lo in range(0, max(n, 1), part_rows):
+        rows = np.arange(lo, min(n, lo + part_rows), dtype=np.int64)
+        yield _grid_part(result, band_cols, rows)
 
 
 def cell_frame(result: StudyResult) -> gpd.GeoDataFrame:
@@ -233,7 +280,7 @@ def _write_vectors(
     write_geojson(streets, tmp / "streets.geojson", provenance=prov)
     write_gpkg(
         {
-            "grid": grid_frame(result),
+            "grid": grid_frame_parts(result),
             "buildings": buildings,
             "sites": sites,
             "cells": cell_frame(result),
@@ -313,6 +360,7 @@ __all__ = [
     "cell_frame",
     "check_out_dir",
     "grid_frame",
+    "grid_frame_parts",
     "map_grid_frame",
     "write_run",
 ]
