@@ -56,6 +56,32 @@ def test_without_fork_everything_runs_here_in_order(
     assert seen == [-1, 0, 1, 2]
 
 
+def _share_in_daemon(folder: str) -> None:
+    import sys
+
+    seen: list[int] = []
+    share_work([_task(Path(folder), k, seen) for k in range(3)], lambda: None, what="test files")
+    sys.exit(0 if seen == [0, 1, 2] else 3)  # all three here: a daemon may not fork
+
+
+@needs_fork
+def test_a_daemonic_process_writes_everything_itself(tmp_path: Path) -> None:
+    """A worker of a process pool (daemonic) may not have children: no fork there."""
+    import multiprocessing
+
+    proc = multiprocessing.get_context("fork").Process(
+        target=_share_in_daemon, args=(str(tmp_path),), daemon=True
+    )
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0
+    assert sorted(p.name for p in tmp_path.glob("task*.txt")) == [
+        "task0.txt",
+        "task1.txt",
+        "task2.txt",
+    ]
+
+
 def _in_child(parent: int, action: Callable[[], None]) -> Callable[[], None]:
     def run() -> None:
         if os.getpid() != parent:

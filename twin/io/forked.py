@@ -34,10 +34,13 @@ T = TypeVar("T")
 
 def fork_available() -> bool:
     """Whether :func:`share_work` forks (Linux and the like, unless
-    ``TWIN_OUTPUT_FORK=0``)."""
+    ``TWIN_OUTPUT_FORK=0``, and not from a daemonic process such as a worker of a
+    process pool or of dask's nanny, which may not have children)."""
     if os.environ.get("TWIN_OUTPUT_FORK", "1").strip() == "0":
         return False
     if sys.platform in ("win32", "darwin"):
+        return False
+    if multiprocessing.current_process().daemon:
         return False
     return "fork" in multiprocessing.get_all_start_methods()
 
