@@ -98,6 +98,10 @@ def test_city_los_comparison_site_by_site_equals_the_whole_matrix(helsinki_study
     # a smaller city than the cap: the bins stop at the largest distance
     small = city_los_comparison(r, max_m=200.0)
     assert small.d_hi_m[-1] == 200.0 and np.array_equal(small.pairs, got.pairs[:10])
+    # a reach under the smallest block side: blocks only select candidates
+    tiny = city_los_comparison(r, max_m=40.0)
+    assert tiny.d_hi_m[-1] == 40.0 and np.array_equal(tiny.pairs, got.pairs[:2])
+    assert np.array_equal(tiny.los_share, got.los_share[:2], equal_nan=True)
 
 
 @pytest.fixture(scope="module")

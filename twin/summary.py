@@ -249,7 +249,9 @@ def city_los_comparison(
     reach = np.minimum(radius, float(edges[-1]))
     if len(g) and m and bool(np.any(reach > 0)):
         spacing_m = abs(float(g.spec.transform.a))
-        side_m = float(reach[reach > 0].min()) / 4.0
+        # a quarter of the smallest reach, but not under 62.5 m: smaller blocks would make
+        # each site test more blocks than receivers (a block only selects candidates)
+        side_m = max(float(reach[reach > 0].min()), 250.0) / 4.0
         order, start, box = receiver_blocks(g, max(1, int(side_m // spacing_m)))
         outdoor = ~g.indoor
         for j, site in enumerate(result.sites):
