@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,20 @@ EXTRACTS = {
     "moscow": TEST_DATA / "moscow.osm.gz",
     "west-oakland": TEST_DATA / "west-oakland.osm.bz2",
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """``twin run`` caches into ``./.twin-cache`` by default: the suite's runs cache in a
+    temporary folder instead, so that they leave nothing in the checkout and find
+    nothing there from an earlier run (a stale hit would skip the parsing under test)."""
+    before = os.environ.get("TWIN_CACHE_DIR")
+    os.environ["TWIN_CACHE_DIR"] = str(tmp_path_factory.mktemp("twin-cache"))
+    yield
+    if before is None:
+        os.environ.pop("TWIN_CACHE_DIR", None)
+    else:
+        os.environ["TWIN_CACHE_DIR"] = before
 
 
 @pytest.fixture(scope="session")
