@@ -320,3 +320,16 @@ def test_gpkg_parts_must_agree(tmp_path: Path) -> None:
         with pytest.raises(InputError, match=message):
             write_gpkg({"g": iter(parts)}, out)
         assert not out.exists() and list(tmp_path.glob(f".bad{k}*")) == []
+
+
+def test_gpkg_an_error_making_a_part_is_named(tmp_path: Path) -> None:
+    """GDAL reports a failed stream only as such: the error names the cause behind it."""
+
+    def parts() -> Any:
+        yield gpd.GeoDataFrame({"v": [1.0]}, geometry=[shapely.Point(0, 0)], crs=UTM)
+        raise ValueError("the second part could not be made")
+
+    out = tmp_path / "broken.gpkg"
+    with pytest.raises(OutputError, match=r"broken.gpkg': the second part could not be made"):
+        write_gpkg({"g": parts()}, out)
+    assert not out.exists() and list(tmp_path.glob(".broken*")) == []

@@ -330,27 +330,22 @@ def _write_parts(
     failed: list[BaseException] = []  # GDAL reports only that the stream failed
 
     def batches() -> Iterator[Any]:
-        yield from first.to_batches()
-        for k, gdf in enumerate(it, start=1):
-            try:
+        # anything raised here (a part that disagrees, an error making a part, Ctrl-C)
+        # reaches GDAL as a failed stream: it is kept and raised as itself below
+        try:
+            yield from first.to_batches()
+            for k, gdf in enumerate(it, start=1):
                 table, kind, part_crs, _ = _arrow_part(gdf, f"{what}, part {k}")
-                if (
-                    table.schema != schema
-                    or part_crs != crs
-                    or kind
-                    not in (
-                        geometry_type,
-                        "Unknown",
-                    )
-                ):
+                same = table.schema == schema and part_crs == crs
+                if not same or kind not in (geometry_type, "Unknown"):
                     raise InputError(
                         f"{what}, part {k}: its columns, dtypes, CRS or geometry type "
                         f"({kind}) differ from part 0's ({geometry_type})"
                     )
-            except BaseException as exc:
-                failed.append(exc)
-                raise
-            yield from table.to_batches()
+                yield from table.to_batches()
+        except BaseException as exc:
+            failed.append(exc)
+            raise
 
     epsg = crs.to_epsg()
     try:
