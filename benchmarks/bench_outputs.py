@@ -29,14 +29,6 @@ from pathlib import Path
 import numpy as np
 
 
-def _peak_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
 def _positive(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -52,7 +44,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, choices=range(1, 21), default=3, metavar="N")
     args = ap.parse_args()
 
-    from twin.benchmark import synthetic_scenario
+    from twin.benchmark import _peak_mb, synthetic_scenario
     from twin.io.outputs import write_run
     from twin.study import run_study
 

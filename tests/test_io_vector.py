@@ -292,6 +292,8 @@ def test_gpkg_layer_by_parts_equals_the_whole_layer(helsinki_study, tmp_path: Pa
         {"grid": grid_frame_parts(r, part_rows=997)}, tmp_path / "parts.gpkg", metadata={"k": "v"}
     )
     assert len(r.grid) > 5 * 997  # several parts, the last one short
+    with pytest.raises(InputError, match="part_rows: must be >= 1, got 0"):
+        next(grid_frame_parts(r, part_rows=0))
     assert _layer_info(whole, "grid") == _layer_info(parts, "grid")
     a = pyogrio.read_dataframe(whole, layer="grid")
     b = pyogrio.read_dataframe(parts, layer="grid")

@@ -19,6 +19,7 @@ from twin.study import StudyOptions, StudyResult, radio_params, run_study, shado
 from twin.tiles import (
     PackedLoS,
     TileTask,
+    box_distance_m,
     guided_tiles,
     radio_blocks,
     receiver_blocks,
@@ -526,3 +527,20 @@ def test_radio_tiles_at_once_give_the_results_of_one_after_the_other(
     assert len(ran_on) > 20
     assert all(name.startswith("twin-tile") for name in ran_on)
     assert_same_results(after, at_once)
+
+
+def test_box_distance_is_shapelys_exact_distance() -> None:
+    """Boxes against points inside, beside and diagonal to them, against shapely."""
+    import shapely
+
+    rng = np.random.default_rng(11)
+    x0 = rng.uniform(-100, 100, 50)
+    y0 = rng.uniform(-100, 100, 50)
+    x1 = x0 + rng.uniform(0, 80, 50)
+    y1 = y0 + rng.uniform(0, 80, 50)
+    px, py = rng.uniform(-200, 200, 50), rng.uniform(-200, 200, 50)
+    got = box_distance_m(x0[:, None], y0[:, None], x1[:, None], y1[:, None], px, py)
+    assert got.shape == (50, 50) and (got == 0).any() and (got > 0).any()
+    boxes = shapely.box(x0, y0, x1, y1)
+    want = shapely.distance(boxes[:, None], shapely.points(px, py)[None, :])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)

@@ -20,7 +20,7 @@ from twin.spectrum import (
     sweep_frequencies,
 )
 from twin.study import StudyResult, radio_params, shadow_unit_fields
-from twin.tiles import receiver_blocks
+from twin.tiles import box_distance_m, receiver_blocks
 
 TYPE_COLUMNS = (
     "band",
@@ -228,8 +228,9 @@ def city_los_comparison(
     bins go up to ``max_m``, or to the farthest counted pair (rounded up to a bin) when
     that is nearer.
 
-    The receivers go by square blocks a quarter of the reach wide, and each site reads
-    only the blocks that come within its reach (its radius, at most ``max_m``): the work
+    The receivers go by square blocks a quarter of the smallest reach wide (at least
+    62.5 m), and each site reads only the blocks that come within its reach (its radius,
+    at most ``max_m``): the work
     grows with the pairs within reach (with the area at a fixed site density), not with
     receivers x sites (5.1 s at 40 km2 for 203 sites when every outdoor receiver was
     measured against every site).
@@ -255,9 +256,8 @@ def city_los_comparison(
         order, start, box = receiver_blocks(g, max(1, int(side_m // spacing_m)))
         outdoor = ~g.indoor
         for j, site in enumerate(result.sites):
-            dx = np.maximum(np.maximum(box[:, 0] - site.x_m, site.x_m - box[:, 2]), 0.0)
-            dy = np.maximum(np.maximum(box[:, 1] - site.y_m, site.y_m - box[:, 3]), 0.0)
-            near = np.flatnonzero(np.hypot(dx, dy) <= reach[j])
+            near_m = box_distance_m(box[:, 0], box[:, 1], box[:, 2], box[:, 3], site.x_m, site.y_m)
+            near = np.flatnonzero(near_m <= reach[j])
             if near.size == 0:
                 continue
             idx = np.concatenate([order[start[b] : start[b + 1]] for b in near.tolist()])

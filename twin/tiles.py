@@ -468,17 +468,30 @@ def guided_tiles(
     return out
 
 
+def box_distance_m(
+    x0_m: npt.ArrayLike,
+    y0_m: npt.ArrayLike,
+    x1_m: npt.ArrayLike,
+    y1_m: npt.ArrayLike,
+    x_m: npt.ArrayLike,
+    y_m: npt.ArrayLike,
+) -> FloatArray:
+    """Distance from the box(es) ``[x0, x1] x [y0, y1]`` to the point(s) ``(x, y)``
+    (0 inside), broadcast: no point of a box is nearer to the point than this."""
+    dx = np.maximum(np.maximum(np.subtract(x0_m, x_m), np.subtract(x_m, x1_m)), 0.0)
+    dy = np.maximum(np.maximum(np.subtract(y0_m, y_m), np.subtract(y_m, y1_m)), 0.0)
+    return np.asarray(np.hypot(dx, dy), dtype=float)
+
+
 def sites_reaching(
     x_m: FloatArray, y_m: FloatArray, tx_xyz_m: FloatArray, site_radius_m: FloatArray
 ) -> IntArray:
     """Indices of the sites whose radius reaches the bounding box of the points."""
     if x_m.size == 0 or tx_xyz_m.size == 0:
         return np.empty(0, dtype=np.int64)
-    sx = tx_xyz_m[:, 0]
-    sy = tx_xyz_m[:, 1]
-    dx = np.maximum(np.maximum(x_m.min() - sx, sx - x_m.max()), 0.0)
-    dy = np.maximum(np.maximum(y_m.min() - sy, sy - y_m.max()), 0.0)
-    return np.flatnonzero(np.hypot(dx, dy) <= site_radius_m).astype(np.int64)
+    near = box_distance_m(x_m.min(), y_m.min(), x_m.max(), y_m.max(), tx_xyz_m[:, 0],
+                          tx_xyz_m[:, 1])  # fmt: skip
+    return np.flatnonzero(near <= site_radius_m).astype(np.int64)
 
 
 def receiver_blocks(grid: ReceiverGrid, block_cells: int) -> tuple[IntArray, IntArray, FloatArray]:
@@ -548,11 +561,7 @@ def unreached_receivers(
             np.maximum(np.abs(y0 - sy), np.abs(y1 - sy)),
         )
         covered = radius_covers(far, radius).any(axis=1)
-        near = np.hypot(
-            np.maximum(np.maximum(x0 - sx, sx - x1), 0.0),
-            np.maximum(np.maximum(y0 - sy, sy - y1), 0.0),
-        )
-        reaching = near <= radius
+        reaching = box_distance_m(x0, y0, x1, y1, sx, sy) <= radius
         for k in np.flatnonzero(~covered):
             members = order[start[b0 + k] : start[b0 + k + 1]]
             cols = np.flatnonzero(reaching[k])

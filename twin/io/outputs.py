@@ -206,7 +206,10 @@ def write_run(
 ) -> dict[str, Any]:
     """Write every output of ``result`` into ``out_dir`` atomically; return the summary.
 
-    ``map_metric`` (one of :data:`MAP_METRICS`) is the grid metric of ``map.html``.
+    ``map_metric`` (one of :data:`MAP_METRICS`) is the grid metric of ``map.html``. The
+    work is shared with a forked child process (:func:`twin.io.forked.share_work`: this
+    process the tables, the child the figures, the map and rasters to whichever is free);
+    an error in either leaves no ``out_dir``.
     """
     if map_metric not in MAP_METRICS:
         raise InputError(f"map_metric: {map_metric!r} is not one of {', '.join(MAP_METRICS)}")
