@@ -41,6 +41,7 @@ def warm_up(part: str | None = None) -> None:
     tiny queries of each engine, and the walk by its argument types."""
     if part is not None and part not in PARTS:
         raise ValueError(f"part: {part!r} is not one of {', '.join(PARTS)}")
+    from twin.propagation.shadowing import warm_up as warm_up_field
     from twin.radio.compiled import warm_up as warm_up_radio
     from twin.visibility.fast import compile_walk, warm_up_raster
 
@@ -49,6 +50,7 @@ def warm_up(part: str | None = None) -> None:
     if part in (None, "raster-radio"):
         warm_up_raster()
         warm_up_radio()
+        warm_up_field()
 
 
 def _dispatchers() -> list[Any]:
