@@ -44,7 +44,7 @@ def _assert_sweep_matches_bands(sweep: Any, bands: dict[str, Any]) -> None:
 
 def test_city_sweep_matches_the_band_runs(helsinki_study) -> None:  # type: ignore[no-untyped-def]
     from twin.scenario import with_overrides
-    from twin.summary import city_sweep
+    from twin.study import city_sweep
 
     r = helsinki_study
     data = r.scenario.model_dump()
@@ -135,6 +135,56 @@ def test_city_los_comparison_leaves_out_the_pairs_beyond_the_radius(radius_study
 
 def test_city_sweep_with_a_fixed_radius_matches_the_band_runs(radius_study) -> None:  # type: ignore[no-untyped-def]
     """As in the study, a site beyond its radius gives a receiver no interference."""
-    from twin.summary import city_sweep
+    from twin.study import city_sweep
 
     _assert_sweep_matches_bands(city_sweep(radius_study), radius_study.bands)
+
+
+@pytest.fixture(scope="module")
+def field_sweep_study(helsinki_city, default_scenario):  # type: ignore[no-untyped-def]
+    """The default scenario on a 20 m grid with correlated shadow fields, a 600 m site
+    radius and a sweep of seven frequencies."""
+    from twin.scenario import with_overrides
+    from twin.study import run_study
+
+    data = with_overrides(default_scenario, spacing_m=20.0).model_dump()
+    data["radio"]["max_site_distance_m"] = 600.0
+    data["radio"]["shadowing"] = "field"
+    data["radio"]["sweep_ghz"] = (0.5, 30.5, 5.0)
+    return run_study(type(default_scenario).model_validate(data), city=helsinki_city)
+
+
+def test_city_sweep_by_tiles_equals_the_whole_matrix_sweep(field_sweep_study) -> None:  # type: ignore[no-untyped-def]
+    """The sweep through the study's radio pass, in groups of frequencies, gives the
+    values of the radio stage run on the whole (N, M) LoS and shadow field."""
+    from twin.spectrum import frequency_sweep, sweep_frequencies
+    from twin.study import city_sweep, radio_params, shadow_unit_fields
+
+    r = field_sweep_study
+    g = r.grid
+    params = radio_params(r.scenario)
+    los = r.los
+    want = frequency_sweep(
+        list(sweep_frequencies(0.5, 30.5, 5.0)), r.sites, los, g.x_m, g.y_m, g.rx_height_m,
+        g.indoor, g.is_grid, (r.scenario.grid.spacing_m / 1000.0) ** 2, params,
+        shadow_unit=shadow_unit_fields(g, r.sites, los, params), site_radius_m=r.site_radius_m,
+    )  # fmt: skip
+    one_group = city_sweep(r)
+    per_frequency = city_sweep(r, group_bytes=1)
+    three = city_sweep(r, group_bytes=3 * len(g) * 82)  # groups of 3, 3 and 1
+    assert want.freq_ghz.size == 7 and np.isfinite(want.all_mean_mbps).all()
+    assert want.points.sum() == 7 * len(g)
+    for got in (one_group, per_frequency, three):
+        assert got is not None
+        assert np.array_equal(got.freq_ghz, want.freq_ghz)
+        assert np.array_equal(got.points, want.points)
+        for name in ("mean_mbps", "median_mbps", "all_mean_mbps"):
+            assert np.array_equal(getattr(got, name), getattr(want, name), equal_nan=True), name
+
+
+def test_city_sweep_refuses_a_group_size_below_one_byte(field_sweep_study) -> None:  # type: ignore[no-untyped-def]
+    from twin.errors import InputError
+    from twin.study import city_sweep
+
+    with pytest.raises(InputError, match="group_bytes: 0 must be >= 1"):
+        city_sweep(field_sweep_study, group_bytes=0)

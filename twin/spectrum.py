@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from twin.propagation.tr38901 import los_probability
-from twin.radio.network import RadioParams, analyse_band, user_type_label
+from twin.radio.network import BandResult, RadioParams, analyse_band, user_type_label
 from twin.sites import Site
 
 FloatArray = npt.NDArray[np.float64]
@@ -88,36 +88,62 @@ def frequency_sweep(
     shadow_unit: FloatArray | None = None,
     site_radius_m: FloatArray | None = None,
 ) -> SweepResult:
-    """Run the radio stage at every frequency and aggregate capacity per user type.
+    """Run the radio stage at every frequency and aggregate capacity per user type, on
+    the whole (N, M) LoS matrix (and shadow field) at once.
 
-    Sites with a band list radiate at every swept frequency here (the sweep asks what the
-    same network would give on another carrier). ``site_radius_m`` (M,) is the study's
-    reach of each site: the LoS of a pair beyond it was not traced, so, as in the study,
-    such a site gives that receiver neither signal nor interference (None: no limit).
+    For small inputs, and the reference of :func:`twin.study.city_sweep`, which runs the
+    same radio stage by tiles (its memory grows with the receivers, not receivers x
+    sites) and gives the same values. Sites with a band list radiate at every swept
+    frequency here (the sweep asks what the same network would give on another
+    carrier). ``site_radius_m`` (M,) is the study's reach of each site: the LoS of a pair
+    beyond it was not traced, so, as in the study, such a site gives that receiver
+    neither signal nor interference (None: no limit).
     """
-    from dataclasses import replace
-
-    all_band = [replace(s, bands_ghz=()) for s in sites]
+    all_band = every_band(sites)
     freqs = np.asarray(freqs_ghz, dtype=float)
-    n_f = freqs.size
-    mean = np.full((8, n_f), np.nan)
-    median = np.full((8, n_f), np.nan)
-    points = np.zeros((8, n_f), dtype=np.int64)
-    all_mean = np.empty(n_f)
+    out = SweepTable(freqs)
     for k, f in enumerate(freqs):
         res = analyse_band(
             float(f), all_band, los, x_m, y_m, rx_height_m, indoor, cell_area_mask,
             cell_area_unit_km2, params, shadow_db=shadow_unit, site_radius_m=site_radius_m,
         )  # fmt: skip
+        out.put(k, res)
+    return out.result()
+
+
+def every_band(sites: Sequence[Site]) -> list[Site]:
+    """The sites radiating on every frequency (an empty band list), for a sweep."""
+    from dataclasses import replace
+
+    return [replace(s, bands_ghz=()) for s in sites]
+
+
+class SweepTable:
+    """The per-user-type capacity of each frequency of a sweep, filled one frequency at
+    a time (:meth:`put`), in any order; :meth:`result` gives the :class:`SweepResult`."""
+
+    def __init__(self, freqs_ghz: FloatArray) -> None:
+        self.freq_ghz = np.asarray(freqs_ghz, dtype=float)
+        n_f = self.freq_ghz.size
+        self.mean = np.full((8, n_f), np.nan)
+        self.median = np.full((8, n_f), np.nan)
+        self.points = np.zeros((8, n_f), dtype=np.int64)
+        self.all_mean = np.full(n_f, np.nan)
+
+    def put(self, k: int, res: BandResult) -> None:
+        """The capacity per user type of frequency ``k`` (``res``: its band results)."""
         capacity = res.capacity_mbps  # derived when read: once
-        all_mean[k] = float(np.mean(capacity))
+        self.all_mean[k] = float(np.mean(capacity))
         for t in range(1, 9):
             sel = res.user_type == t
-            points[t - 1, k] = int(sel.sum())
+            self.points[t - 1, k] = int(sel.sum())
             if sel.any():
-                mean[t - 1, k] = float(np.mean(capacity[sel]))
-                median[t - 1, k] = float(np.median(capacity[sel]))
-    return SweepResult(freqs, mean, median, points, all_mean)
+                self.mean[t - 1, k] = float(np.mean(capacity[sel]))
+                self.median[t - 1, k] = float(np.median(capacity[sel]))
+
+    def result(self) -> SweepResult:
+        """The sweep (frequencies not put have NaN means and 0 points)."""
+        return SweepResult(self.freq_ghz, self.mean, self.median, self.points, self.all_mean)
 
 
 @dataclass

@@ -47,6 +47,7 @@ from twin.radio.network import (
 from twin.radio.reach import site_radius_m
 from twin.scenario import Scenario
 from twin.sites import Site, check_sites_in_area, sites_from_entries
+from twin.spectrum import SweepResult, SweepTable, every_band, sweep_frequencies
 from twin.tiles import (
     TILE_CELLS,
     PackedLoS,
@@ -532,22 +533,19 @@ def run_study(
             store_los_columns(opts.cache, los_keys, los_bits, known)
         # 2. the best server and interference of each tile, from the LoS of pass 1, on
         # tiles of the radio block's size (the results allocated only now).
-        serving = {label: Serving.empty(n) for label in cells}
         say("radio")
-        every_site = np.arange(m, dtype=np.int64)
-        radio_ctx = TileContext(
-            **ctx_args, raster=None, bands=cells, known_sites=every_site if m else None
+        serving, radio_totals = radio_pass(
+            grid,
+            site_list,
+            los_bits,
+            radius,
+            cells,
+            params,
+            visibility=r.visibility,
+            runner=runner,
+            tile_cells=tile_cells,
         )
-        radio_tiles = (
-            tiles
-            if radio_cells == tile_cells
-            else sorted(tile_indices(grid, radio_cells), key=lambda i: -i.size)
-        )
-        radio_tasks = TileTasks(
-            grid, radio_tiles, known_los=los_bits, known_sites=every_site, reach=reach
-        )
-        totals += _gather(runner.run(radio_ctx, radio_tasks), serving=serving)
-        del radio_ctx
+        totals += radio_totals
     los = los_bits
     vis_s, radio_s, pairs = float(totals[0]), float(totals[1]), int(totals[2])
     timings["visibility"] = round(timings.get("visibility", 0.0) + vis_s, 3)
@@ -599,6 +597,128 @@ def _gather(
         totals += (out.visibility_s, out.radio_s, out.pairs)
         del out  # not held while the next tile runs
     return totals
+
+
+def radio_pass(
+    grid: ReceiverGrid,
+    sites: Sequence[Site],
+    los_bits: PackedLoS,
+    radius_m: np.ndarray,
+    cells: dict[str, BandCells],
+    params: RadioParams,
+    *,
+    visibility: str,
+    runner: TileRunner | None = None,
+    tile_cells: int | None = None,
+) -> tuple[dict[str, Serving], np.ndarray]:
+    """The radio pass of a study: the best server and interference of every receiver on
+    each band of ``cells``, from the LoS already traced (``los_bits``, every site's).
+
+    It goes by tiles of at most :data:`RADIO_TILE_CELLS` grid cells (``tile_cells`` when
+    smaller), on ``runner`` (None: in this process); each tile copies the LoS of the
+    sites within reach of it, so the memory beyond the results is one tile's. Returns
+    the results per band label and the tiles' (visibility s, radio s, pairs).
+    """
+    if runner is None:
+        from twin.cluster import LocalRunner
+
+        runner = LocalRunner()
+    site_list = list(sites)
+    n, m = len(grid), len(site_list)
+    tx_xyz_m = np.array([(s.x_m, s.y_m, s.height_m) for s in site_list], dtype=float)
+    tx_xyz_m = tx_xyz_m.reshape(m, 3)
+    every_site = np.arange(m, dtype=np.int64)
+    ctx = TileContext(
+        prisms=None,
+        raster=None,
+        visibility=visibility,
+        sites=site_list,
+        tx_xyz_m=tx_xyz_m,
+        site_radius_m=radius_m,
+        bands=cells,
+        params=params,
+        known_sites=every_site if m else None,
+    )
+    radio_cells = min(tile_cells or TILE_CELLS, RADIO_TILE_CELLS)
+    tiles = sorted(tile_indices(grid, radio_cells), key=lambda i: -i.size)
+    tasks = TileTasks(
+        grid, tiles, known_los=los_bits, known_sites=every_site, reach=(tx_xyz_m, radius_m)
+    )
+    serving = {label: Serving.empty(n) for label in cells}
+    totals = _gather(runner.run(ctx, tasks), serving=serving)
+    return serving, totals
+
+
+#: memory the frequency sweep's per-receiver results may take at once, bytes: the
+#: frequencies go through the radio pass in groups that fit (:func:`city_sweep`). With
+#: ``shadowing = "field"`` each group evaluates the shadow field of every pair again
+#: (about 1 us per pair, 20x a band's radio work), so fewer, larger groups pay: 80
+#: frequencies on the 2.5 km2 synthetic city took 128 s one by one, 10.7 s in groups of
+#: 16, 4.5 s in one group; without the field, 5.6, 2.4 and 2.7 s (BENCHMARKS.md).
+SWEEP_GROUP_BYTES = 64 << 20
+SWEEP_GROUP_BYTES_FIELD = 256 << 20
+#: bytes per receiver and frequency of a group: its :class:`Serving` (37), and the
+#: band results (37) and capacity (8) of the frequency being finished
+_SWEEP_BYTES_PER_RECEIVER = 82
+
+
+def city_sweep(
+    result: StudyResult,
+    *,
+    runner: TileRunner | None = None,
+    group_bytes: int | None = None,
+) -> SweepResult | None:
+    """The scenario's frequency sweep (``radio.sweep_ghz``) over the city, or None.
+
+    Every site radiates at every swept frequency, each within its radius in the study
+    (a pair beyond it was not traced). The frequencies go through the study's radio pass
+    (:func:`radio_pass`) in groups whose per-receiver results fit in ``group_bytes``
+    (None: :data:`SWEEP_GROUP_BYTES`, or :data:`SWEEP_GROUP_BYTES_FIELD` with
+    ``shadowing = "field"``): a group shares each tile's LoS, sites within reach and
+    shadow field. So the memory grows with the receivers, not with receivers x sites,
+    and the tiles run on
+    ``runner`` (None: in this process, one tile per numba thread). The values equal
+    :func:`twin.spectrum.frequency_sweep` on the whole (N, M) matrices (tested).
+    """
+    sweep = result.scenario.radio.sweep_ghz
+    if sweep is None:
+        return None
+    params = radio_params(result.scenario)
+    if group_bytes is None:
+        group_bytes = SWEEP_GROUP_BYTES_FIELD if params.shadowing == "field" else SWEEP_GROUP_BYTES
+    if group_bytes < 1:
+        raise InputError(f"group_bytes: {group_bytes} must be >= 1")
+    freqs = sweep_frequencies(*sweep)
+    g = result.grid
+    sites = every_band(result.sites)
+    m = len(sites)
+    radius = (
+        np.full(m, np.inf)
+        if result.site_radius_m is None
+        else np.asarray(result.site_radius_m, dtype=float)
+    )
+    unit_km2 = (result.scenario.grid.spacing_m / 1000.0) ** 2
+    group = max(1, group_bytes // (max(len(g), 1) * _SWEEP_BYTES_PER_RECEIVER))
+    table = SweepTable(freqs)
+    for lo in range(0, freqs.size, group):
+        ks = range(lo, min(freqs.size, lo + group))
+        cells = {str(k): band_cells(float(freqs[k]), sites, params.reuse) for k in ks}
+        serving, _ = radio_pass(
+            g,
+            sites,
+            result.los_bits,
+            radius,
+            cells,
+            params,
+            visibility=result.scenario.radio.visibility,
+            runner=runner,
+        )
+        for k in ks:
+            band = cells.pop(str(k))
+            table.put(
+                k, finish_band(band, serving.pop(str(k)), g.indoor, g.is_grid, unit_km2, params)
+            )
+    return table.result()
 
 
 def check_reach(

@@ -14,12 +14,10 @@ from twin.radio.network import BandResult, user_type_label
 from twin.spectrum import (
     LosComparison,
     SweepResult,
-    frequency_sweep,
     los_comparison,
     los_counts_by_distance,
-    sweep_frequencies,
 )
-from twin.study import StudyResult, radio_params, shadow_unit_fields
+from twin.study import StudyResult, city_sweep
 from twin.tiles import box_distance_m, receiver_blocks
 
 TYPE_COLUMNS = (
@@ -191,30 +189,6 @@ def type_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
         for row in band["user_types"].values():
             rows.append({k: row[k] for k in TYPE_COLUMNS})
     return rows
-
-
-def city_sweep(result: StudyResult) -> SweepResult | None:
-    """The scenario's frequency sweep (``radio.sweep_ghz``) over the city, or None."""
-    sweep = result.scenario.radio.sweep_ghz
-    if sweep is None:
-        return None
-    params = radio_params(result.scenario)
-    g = result.grid
-    los = result.los  # unpacked at each read: once
-    return frequency_sweep(
-        list(sweep_frequencies(*sweep)),
-        result.sites,
-        los,
-        g.x_m,
-        g.y_m,
-        g.rx_height_m,
-        g.indoor,
-        g.is_grid,
-        (result.scenario.grid.spacing_m / 1000.0) ** 2,
-        params,
-        shadow_unit=shadow_unit_fields(g, result.sites, los, params),
-        site_radius_m=result.site_radius_m,
-    )
 
 
 def city_los_comparison(

@@ -62,7 +62,7 @@ class TileContext:
     Attributes
     ----------
     prisms
-        The city's building prisms.
+        The city's building prisms; None when every site's LoS is known (the radio pass).
     raster
         The fast visibility raster of the prisms (``visibility="fast"``), else None.
     visibility
@@ -87,7 +87,7 @@ class TileContext:
         fewer far sites than a large tile. None: the whole tile at once.
     """
 
-    prisms: BuildingPrisms
+    prisms: BuildingPrisms | None
     raster: FastRaster | None
     visibility: str
     sites: list[Site]
@@ -637,6 +637,8 @@ def tile_los(ctx: TileContext, task: TileTask, site_cols: IntArray) -> tuple[Boo
     n = task.index.size
     if site_cols.size == 0:
         return np.zeros((n, 0), dtype=np.bool_), 0
+    if ctx.prisms is None:
+        raise ValueError("tile_los: the context has no prisms; its sites' LoS must be known")
     tx = ctx.tx_xyz_m[site_cols]
     radius = ctx.site_radius_m[site_cols]
     r_max = float(radius.max())

@@ -28,11 +28,10 @@ from twin.io.styles import write_style
 from twin.io.vector import write_geojson, write_gpkg
 from twin.io.webmap import build_map
 from twin.sites import sites_to_geodataframe
-from twin.study import StudyResult, radio_params
+from twin.study import StudyResult, city_sweep, radio_params
 from twin.summary import (
     TYPE_COLUMNS,
     city_los_comparison,
-    city_sweep,
     provenance,
     summarise,
     type_rows,
