@@ -676,9 +676,9 @@ def city_sweep(
     (None: :data:`SWEEP_GROUP_BYTES`, or :data:`SWEEP_GROUP_BYTES_FIELD` with
     ``shadowing = "field"``): a group shares each tile's LoS, sites within reach and
     shadow field. So the memory grows with the receivers, not with receivers x sites,
-    and the tiles run on
-    ``runner`` (None: in this process, one tile per numba thread). The values equal
-    :func:`twin.spectrum.frequency_sweep` on the whole (N, M) matrices (tested).
+    and the tiles run on ``runner`` (None: in this process, one tile per numba thread).
+    The values equal :func:`twin.spectrum.frequency_sweep` on the whole (N, M) matrices,
+    in any grouping (tested).
     """
     sweep = result.scenario.radio.sweep_ghz
     if sweep is None:
