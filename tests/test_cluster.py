@@ -173,6 +173,27 @@ def test_tiles_on_a_real_dask_cluster_give_the_single_process_result(
     assert not list(Path("/dev/shm").glob(f"{PREFIX}*"))
 
 
+def test_the_frequency_sweep_on_a_real_dask_cluster_gives_the_local_sweep(
+    dask_cluster: str, scenario_path: Path
+) -> None:
+    """city_sweep's radio pass on the cluster's workers (the shadow field included)
+    gives the values of the sweep in this process, one frequency per group."""
+    from twin.scenario import Scenario
+    from twin.study import city_sweep
+
+    data = read_scenario(scenario_path).model_dump(mode="python")
+    data["radio"]["sweep_ghz"] = (0.7, 28.7, 7.0)
+    data["radio"]["shadowing"] = "field"
+    result = run_study(Scenario.model_validate(data))
+    local = city_sweep(result, group_bytes=1)
+    with open_runner(scheduler=dask_cluster) as runner:
+        remote = city_sweep(result, runner=runner)
+    assert local is not None and remote is not None
+    assert local.freq_ghz.size == 5 and local.points.sum() == 5 * len(result.grid)
+    for name in ("points", "mean_mbps", "median_mbps", "all_mean_mbps"):
+        assert np.array_equal(getattr(local, name), getattr(remote, name), equal_nan=True), name
+
+
 def test_workers_given_a_copy_of_the_raster_give_the_same_result(
     dask_cluster: str, scenario_path: Path
 ) -> None:
