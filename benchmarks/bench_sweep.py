@@ -1,4 +1,4 @@
-"""Benchmark of the frequency sweep (``radio.sweep_ghz``, ``twin.summary.city_sweep``).
+"""Benchmark of the frequency sweep (``radio.sweep_ghz``, ``twin.study.city_sweep``).
 
 Not a test: it prints timings. It runs one study (the embedded city, or a synthetic city
 of the scaling benchmark: UMa rooftop sites every 500 m, three bands, 5 m grid, a fixed
@@ -83,8 +83,7 @@ def main() -> None:
 
     from twin.benchmark import synthetic_scenario
     from twin.scenario import Scenario
-    from twin.study import run_study
-    from twin.summary import city_sweep
+    from twin.study import city_sweep, run_study
 
     if args.city == "embedded":
         from twin.cli.options import default_scenario_path
