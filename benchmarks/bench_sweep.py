@@ -34,7 +34,14 @@ def _positive(text: str) -> float:
 
 
 def _radius(text: str) -> float | None:
-    return None if text == "auto" else _positive(text)
+    if text == "auto":
+        return None
+    try:
+        return _positive(text)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise argparse.ArgumentTypeError(
+            f"must be 'auto' or a distance > 0 m, got {text!r}"
+        ) from exc
 
 
 def _sweep(text: str) -> tuple[float, float, float]:

@@ -47,7 +47,9 @@ def test_field_is_deterministic_and_pointwise() -> None:
     assert np.allclose(sh.shadow_field_db(x, y, sigma_db=3.0, decorr_m=L, seed=42), a / 2)
 
 
-def _direct_sum(x: np.ndarray, y: np.ndarray, kx: np.ndarray, ky: np.ndarray, ph: np.ndarray):  # type: ignore[no-untyped-def]
+def _direct_sum(
+    x: np.ndarray, y: np.ndarray, kx: np.ndarray, ky: np.ndarray, ph: np.ndarray
+) -> np.ndarray:
     """The sum of cosines term by term, as the formula reads."""
     return np.cos(np.outer(x, kx) + np.outer(y, ky) + ph).sum(axis=1)
 
@@ -125,6 +127,19 @@ def test_site_fields_independent_and_stable() -> None:
     )
     assert np.allclose(one[:, 0], f[:, 2])
     assert abs(np.corrcoef(f[:, 0], f[:, 1])[0, 1]) < 0.2
+
+
+def test_sum_of_sinusoids_refuses_arrays_that_do_not_match() -> None:
+    """The compiled kernel reads ky and phase at every index of kx, and y at every index
+    of x: lengths that differ are refused by name instead of read out of bounds."""
+    one, two = np.zeros(1), np.zeros(2)
+    with pytest.raises(InputError, match=r"kx \(2,\), ky \(1,\) and phase \(2,\)"):
+        sh.sum_of_sinusoids(one, one, two, one, two)
+    with pytest.raises(InputError, match=r"x_m \(2,\) and y_m \(1,\)"):
+        sh.sum_of_sinusoids(two, one, one, one, one)
+    with pytest.raises(InputError, match="1-D"):
+        sh.sum_of_sinusoids(np.zeros((2, 2)), np.zeros((2, 2)), one, one, one)
+    assert sh.warm_up().tolist() == [1.0]  # cos(0) cos(0) - sin(0) sin(0)
 
 
 def test_bad_field_arguments() -> None:

@@ -120,9 +120,27 @@ def sum_of_sinusoids(
     points: a table row is computed elementwise from one coordinate, and the terms are
     summed in the same order for every point. It equals the direct sum of cosines up to
     rounding (the tests compare them).
+
+    Raises
+    ------
+    InputError
+        When ``x_m`` and ``y_m``, or ``kx``, ``ky`` and ``phase``, are not 1-D arrays of
+        the same length (the compiled kernel does not check its indices).
     """
     x = np.ascontiguousarray(x_m, dtype=np.float64)
     y = np.ascontiguousarray(y_m, dtype=np.float64)
+    k_x = np.ascontiguousarray(kx, dtype=np.float64)
+    k_y = np.ascontiguousarray(ky, dtype=np.float64)
+    ph = np.ascontiguousarray(phase, dtype=np.float64)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise InputError(
+            f"sum_of_sinusoids: x_m {x.shape} and y_m {y.shape} must be 1-D of the same length"
+        )
+    if k_x.ndim != 1 or not k_x.shape == k_y.shape == ph.shape:
+        raise InputError(
+            f"sum_of_sinusoids: kx {k_x.shape}, ky {k_y.shape} and phase {ph.shape} must be "
+            "1-D of the same length (one entry per sinusoid)"
+        )
     out = np.empty(x.size, dtype=np.float64)
     if x.size == 0:
         return out
@@ -133,9 +151,9 @@ def sum_of_sinusoids(
         ix.astype(np.int64),
         uy,
         iy.astype(np.int64),
-        np.ascontiguousarray(kx, dtype=np.float64),
-        np.ascontiguousarray(ky, dtype=np.float64),
-        np.ascontiguousarray(phase, dtype=np.float64),
+        k_x,
+        k_y,
+        ph,
         out,
     )
     return out
@@ -171,7 +189,6 @@ def _sinusoid_sums(
             v = ky[n] * uy[j] + phase[n]
             cos_b[j, n] = math.cos(v)
             sin_b[j, n] = math.sin(v)
-    n_s = cos_a.shape[1]
     n4 = n_s - n_s % 4
     for p in range(ix.size):
         ca = cos_a[ix[p]]
