@@ -25,7 +25,9 @@ from twin.visibility.fast import FastRaster, build_fast_raster, los_fast
 def city_raster():  # type: ignore[no-untyped-def]
     city = synthetic_city(0.36, seed=7)
     prisms = BuildingPrisms.from_geodataframe(city.buildings)
-    return city, prisms, build_fast_raster(prisms)
+    # 1 m cells: a raster of over 1 MB, so that a pickle of a few hundred bytes shows
+    # that the arrays did not travel with it
+    return city, prisms, build_fast_raster(prisms, res_m=1.0)
 
 
 def test_a_shared_raster_pickles_as_its_folder_and_gives_the_same_los(city_raster) -> None:  # type: ignore[no-untyped-def]

@@ -271,7 +271,7 @@ def test_fast_equals_exact_on_random_boxes() -> None:
         bid[i] = b
     tx = np.c_[rng.uniform(0, 300, (6, 2)), rng.uniform(5, 60, 6)]
     exact = los_matrix(p, rx, bid, tx, mode="exact")
-    for res_m in (0.5, 1.0, 3.0):
+    for res_m in (0.5, 1.0, 2.0, 3.0):
         fast = los_fast(p, rx, bid, tx, raster=build_fast_raster(p, res_m=res_m))
         assert np.array_equal(fast, exact), f"res {res_m}: {(fast != exact).sum()} differ"
     assert 0.05 < exact.mean() < 0.95

@@ -1,14 +1,15 @@
 """The visibility raster shared through memory-mapped files by processes of one machine.
 
 Dask workers on the machine of the client (``twin run --workers N``, or ``dask worker``
-processes started on it) need not each receive a copy of the raster (about 5 bytes per
-m² of city, 56 MB for 10 km²): :func:`shared_raster_dir` makes a temporary folder in
-``/dev/shm`` (memory, not disk) or the system's temporary folder, :func:`share_raster`
-writes the raster's arrays there once, and the :class:`MappedRaster` it returns pickles
-as the folder's path. A worker that unpickles it maps the same files, so every worker
-reads the same pages of memory: sending it costs nothing, and the workers share the
-processor's cache as threads of one process would. :func:`folder_visible` tells a
-worker that sees the folder (same machine) from one that does not.
+processes started on it) need not each receive a copy of the raster (5 bytes per cell,
+15 MB for the 10 km² synthetic city with 2 m cells): :func:`shared_raster_dir` makes a
+temporary folder in ``/dev/shm`` (memory, not disk) or the system's temporary folder,
+:func:`share_raster` writes the raster's arrays there once, and the
+:class:`MappedRaster` it returns pickles as the folder's path. A worker that unpickles
+it maps the same files, so every worker reads the same pages of memory: sending it costs
+nothing, and the workers share the processor's cache as threads of one process would.
+:func:`folder_visible` tells a worker that sees the folder (same machine) from one that
+does not.
 
 The arrays are mapped copy-on-write (``mode="c"``): a process that wrote to them would
 change its own copy of a page, never the file or the other processes' view.

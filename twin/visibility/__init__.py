@@ -2,7 +2,7 @@
 
 ``los_matrix`` is what the rest of the twin calls; ``mode="exact"`` is the vector
 reference (:mod:`twin.visibility.exact`), ``mode="fast"`` a compiled ray march over a
-1 m building raster that re-checks the pairs it is unsure of with the exact engine
+building raster (2 m cells) that re-checks the pairs it is unsure of with the exact engine
 (:mod:`twin.visibility.fast`). :mod:`twin.visibility.dsm` rasterises buildings into a
 surface model and :mod:`twin.visibility.viewshed` computes gdal_viewshed-style
 viewsheds on such a raster. See ``docs/visibility.md``.

@@ -68,10 +68,16 @@ from twin.visibility.exact import (
 )
 from twin.visibility.prisms import BuildingPrisms
 
-__all__ = ["RASTER_LAYOUT", "FastRaster", "build_fast_raster", "los_fast"]
+__all__ = ["RASTER_LAYOUT", "RASTER_RES_M", "FastRaster", "build_fast_raster", "los_fast"]
 
 #: version of the fields of :class:`FastRaster`; bump it when they change
 RASTER_LAYOUT = 6
+#: default cell size of the raster, metres. Any size gives the exact answer; this one
+#: was measured (``benchmarks/bench_raster_res.py``, BENCHMARKS.md): against 1 m cells,
+#: the walk over every (receiver, site) pair of the four real extracts and the 10 km²
+#: synthetic city took 0.84-1.02x the time, the same answers, the raster is built 2-3x
+#: faster and takes 3.6-3.9x less memory; 4 m cells walked slower (up to 1.24x)
+RASTER_RES_M = 2.0
 
 #: offset (in cells) of the copies of each ring edge that mark mixed cells, so that a
 #: solid cell is at least this far from every ring
@@ -450,7 +456,7 @@ def _encode_hint(
 
 
 def build_fast_raster(
-    prisms: BuildingPrisms, *, res_m: float = 1.0, tile_cells: int = 16
+    prisms: BuildingPrisms, *, res_m: float = RASTER_RES_M, tile_cells: int = 16
 ) -> FastRaster:
     """Rasterise the prisms for :func:`los_fast`.
 
@@ -459,14 +465,15 @@ def build_fast_raster(
     prisms
         Building prisms.
     res_m
-        Cell size, metres. Smaller cells make fewer mixed cells (fewer exact re-checks)
-        but longer walks; 1 m suits city blocks.
+        Cell size, metres (the answer of :func:`los_fast` does not depend on it).
+        Smaller cells make fewer mixed cells (fewer exact re-checks) but longer walks
+        and more memory (:data:`RASTER_RES_M`).
     tile_cells
         Side of the square tiles (in cells) whose highest roof lets a walk skip them.
 
     Notes
     -----
-    Memory: the per-cell arrays of the result (6 bytes a cell) plus lists of the mixed
+    Memory: the per-cell arrays of the result (5 bytes a cell) plus lists of the mixed
     cells only; the cells are classified in place in ``code`` (rings first, then the runs
     of covered cell centres), so nothing is allocated per covered cell.
     """
@@ -1336,7 +1343,7 @@ def los_fast(
     *,
     max_distance_m: float | None = None,
     raster: FastRaster | None = None,
-    res_m: float = 1.0,
+    res_m: float = RASTER_RES_M,
 ) -> np.ndarray:
     """Line of sight of every (receiver, site) pair by a compiled ray march.
 
