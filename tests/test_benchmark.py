@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from twin.benchmark import (
     check_targets,
     format_report,
     machine,
+    run_sampling_anon,
 )
 from twin.cli.main import cli
 
@@ -75,6 +78,30 @@ def test_compared_cases_take_turns_and_the_fastest_run_of_each_counts() -> None:
     assert b["receivers"] > 2 * a["receivers"]
 
 
+def test_the_anonymous_memory_of_a_case_is_read_while_it_runs() -> None:
+    """A real process that holds 200 MiB of its own pages for a moment, then frees them:
+    the samples see the 200 MiB while they are held, and the exit code and error."""
+    code = (
+        "import sys, time, numpy as np; a = np.ones(200 * 2**20 // 8); time.sleep(0.4); "
+        "del a; time.sleep(0.4); sys.stderr.write('done'); sys.exit(3)"
+    )
+    rc, err, samples = run_sampling_anon([sys.executable, "-c", code], timeout_s=60)
+    assert rc == 3 and err == "done"
+    if not Path("/proc/self/status").is_file():
+        assert samples == []
+        return
+    mib = [m for _, m in samples]
+    assert max(mib) > 200
+    assert mib[-1] < max(mib) - 150  # freed before the end
+    times = [t for t, _ in samples]
+    assert times == sorted(times) and len(times) > 20
+
+
+def test_a_case_that_runs_too_long_is_killed() -> None:
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_sampling_anon([sys.executable, "-c", "import time; time.sleep(30)"], timeout_s=0.5)
+
+
 def test_targets_and_text_report() -> None:
     run = {"spec": {"area_km2": 1.0, "workers": 1}, "receivers": 10, "sites": 2, "pairs": 20,
            "pairs_per_s": 1000.0, "study_s": 2.0, "peak_mb": 300.0, "result_mb": 1.0,
@@ -93,6 +120,7 @@ def test_targets_and_text_report() -> None:
                 "time_ratio": 4.2,
                 "cpu_ratio": 4.1,
                 "peak_ratio": 1.4,
+                "peak_anon_ratio": 1.6,
                 "turn_time_ratios": [4.2, 3.9],
                 "warm_time_ratio": 4.7,
                 "warm_turn_time_ratios": [4.6, 4.8],
@@ -144,7 +172,13 @@ def test_targets_and_text_report() -> None:
     assert not check_targets(report)["2_vs_1_dask_workers"]["holds"]  # median 1.65
     report["targets"] = t
     text = format_report(report)
-    assert "4x area: time x4.20 (CPU time x4.10), peak memory x1.40" in text
+    assert (
+        "4x area: time x4.20 (CPU time x4.10), peak memory x1.40 (anonymous memory x1.60)" in text
+    )
+    assert (
+        "4x_area_peak_memory_fixed_radius: 1.4 (anonymous memory, the libraries' files "
+        "left out: 1.6) -> does NOT hold"
+    ) in text
     assert "4x area, time in each turn: x4.20, x3.90" in text
     assert (
         "4x area, each study run again in its process (no first-call costs): fastest "
@@ -186,14 +220,22 @@ def test_twin_bench_json_on_a_small_synthetic_city() -> None:
         d = sc["dask"][label]
         assert [r["spec"]["workers"] for r in d["runs"]] == [1, 2]
         # the same receivers and sites on 1 and 2 workers: the tiles' own work is of the
-        # same size (its ratio is how much slower each tile ran with both cores busy)
+        # same size, and its ratio is how much slower each tile ran with both cores busy
+        # (a time of the machine, 0.07-0.12 s of tiles here: not bounded)
+        one, two = d["runs"]
+        assert one["pairs"] == two["pairs"] > 0
         (work,) = d["turn_tile_work_ratios"]
-        assert 0.3 < work < 3.0
+        assert work == round(two["timings_s"]["tile_work"] / one["timings_s"]["tile_work"], 3)
         for r in d["runs"]:
             t = r["timings_s"]
             assert 0 < t["tile_work"] <= t["visibility"] + t["radio"] + 1e-3
     assert "2_vs_1_dask_workers" in report["targets"]
     assert report["machine"]["cpu_count"] >= 1
+    # the anonymous memory, read from this process while each case ran: part of the peak
+    for r in (a, b):
+        assert 0 < r["peak_anon_mb"] < r["peak_mb"]
+    mem = report["targets"]["4x_area_peak_memory_fixed_radius"]
+    assert mem["anon_value"] == round(b["peak_anon_mb"] / a["peak_anon_mb"], 2)
 
 
 @pytest.mark.slow
