@@ -396,17 +396,19 @@ def test_scheduler_addresses() -> None:
 def test_workers_keep_numpy_temporaries_on_the_heap() -> None:
     """After the worker set-up, a 1 MiB array comes from the heap and a 64 MiB one is
     still mapped (glibc's threshold is 32 MiB); in a process without it, both are
-    mapped. Counted with glibc's mallinfo2 (mapped blocks)."""
+    mapped. Counted with glibc's mallinfo2 (mapped blocks). The process without it does
+    not import twin: glibc raises its threshold whenever a mapped block is freed, which
+    importing many modules may do (once seen in a full run of the suite)."""
     code = (
         "import ctypes, ctypes.util, sys\n"
         "import numpy as np\n"
-        "from twin.cluster import _keep_temporaries_on_the_heap\n"
         "class Info(ctypes.Structure):\n"
         "    _fields_ = [(n, ctypes.c_size_t) for n in ('arena', 'ordblks', 'smblks',\n"
         "        'hblks', 'hblkhd', 'usmblks', 'fsmblks', 'uordblks', 'fordblks', 'keepcost')]\n"
         "libc = ctypes.CDLL(ctypes.util.find_library('c'))\n"
         "libc.mallinfo2.restype = Info\n"
         "if sys.argv[1] == 'set':\n"
+        "    from twin.cluster import _keep_temporaries_on_the_heap\n"
         "    assert _keep_temporaries_on_the_heap()\n"
         "h0 = libc.mallinfo2().hblks; small = np.ones(1 << 17); h1 = libc.mallinfo2().hblks\n"
         "big = np.ones(1 << 23); h2 = libc.mallinfo2().hblks\n"
