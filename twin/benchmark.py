@@ -289,8 +289,9 @@ def _child(
     return out
 
 
-#: seconds between two readings of a case's anonymous memory
-ANON_SAMPLE_S = 0.005
+#: seconds between two readings of a case's anonymous memory (this process then uses
+#: about 1 % of a core: the case's own phases last much longer than this)
+ANON_SAMPLE_S = 0.02
 
 
 def run_sampling_anon(
@@ -302,15 +303,15 @@ def run_sampling_anon(
 ) -> tuple[int, str, list[tuple[float, float]]]:
     """Run ``cmd`` and read its anonymous resident memory (``RssAnon`` of
     ``/proc/PID/status``: its heap and arrays, not the mapped files of its libraries)
-    every :data:`ANON_SAMPLE_S` from this process, which does not disturb it.
+    every :data:`ANON_SAMPLE_S` from this process, which does not disturb its threads.
 
     The peak resident size (``VmHWM``) also counts the pages of the libraries' files
     that the process has touched: 220 MiB of a twin study's 360-430 MiB on the 2-core
     VM of 2026-12-04 (96 MiB of them numba's LLVM), whose peaks were 80 MiB above those
     of the VM before it with the same code and packages. That constant part depends on
     the machine and flattens the ratio of two peaks; the anonymous memory is what the
-    run itself allocated. Returns the exit code, the standard error and
-    the samples ``(time.time(), MiB)`` (none where ``/proc`` is missing).
+    run itself allocated. Returns the exit code, the standard error and the samples
+    ``(time.time(), MiB)`` (none where ``/proc`` is missing).
 
     Raises
     ------
@@ -322,31 +323,37 @@ def run_sampling_anon(
         proc = subprocess.Popen(
             list(cmd), stdout=subprocess.DEVNULL, stderr=err, text=True, env=env, cwd=cwd
         )
-        status = f"/proc/{proc.pid}/status"
-        t_end = time.monotonic() + timeout_s
-        while proc.poll() is None:
-            mib = _anon_mib(status)
-            if mib is not None:
-                samples.append((time.time(), mib))
-            if time.monotonic() > t_end:
-                proc.kill()
-                proc.wait()
-                raise subprocess.TimeoutExpired(list(cmd), timeout_s)
-            time.sleep(ANON_SAMPLE_S)
+        try:
+            fd: int | None = os.open(f"/proc/{proc.pid}/status", os.O_RDONLY)
+        except OSError:
+            fd = None
+        try:
+            t_end = time.monotonic() + timeout_s
+            while proc.poll() is None:
+                mib = None if fd is None else _anon_mib(fd)
+                if mib is not None:
+                    samples.append((time.time(), mib))
+                if time.monotonic() > t_end:
+                    proc.kill()
+                    proc.wait()
+                    raise subprocess.TimeoutExpired(list(cmd), timeout_s)
+                time.sleep(ANON_SAMPLE_S)
+        finally:
+            if fd is not None:
+                os.close(fd)
         err.seek(0)
         return proc.returncode, err.read(), samples
 
 
-def _anon_mib(status_path: str) -> float | None:
-    """``RssAnon`` of a ``/proc/PID/status`` file, MiB; None when not there."""
+def _anon_mib(status_fd: int) -> float | None:
+    """``RssAnon`` of an open ``/proc/PID/status``, MiB (read again from its start);
+    None when it is not there."""
     try:
-        with open(status_path, encoding="ascii") as status:
-            for line in status:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) / 1024.0
+        text = os.pread(status_fd, 8192, 0)
+        at = text.index(b"RssAnon:") + len(b"RssAnon:")
+        return int(text[at : text.index(b"kB", at)]) / 1024.0
     except (OSError, ValueError):
         return None
-    return None
 
 
 def _own_cpu_s() -> float:
