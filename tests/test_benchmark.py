@@ -97,9 +97,13 @@ def test_the_anonymous_memory_of_a_case_is_read_while_it_runs() -> None:
     assert times == sorted(times) and len(times) > 20
 
 
-def test_a_case_that_runs_too_long_is_killed() -> None:
+def test_a_case_that_runs_too_long_is_killed(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(30)"
     with pytest.raises(subprocess.TimeoutExpired):
-        run_sampling_anon([sys.executable, "-c", "import time; time.sleep(30)"], timeout_s=0.5)
+        run_sampling_anon([sys.executable, "-c", code], timeout_s=1.0)
+    pid = int(pid_file.read_text())
+    assert not Path(f"/proc/{pid}").exists()  # killed and reaped, not left running
 
 
 def test_targets_and_text_report() -> None:

@@ -316,7 +316,8 @@ def run_sampling_anon(
     Raises
     ------
     subprocess.TimeoutExpired
-        When ``cmd`` runs longer than ``timeout_s`` (it is killed).
+        When ``cmd`` runs longer than ``timeout_s``. It is killed then, and whenever
+        anything else interrupts the wait.
     """
     samples: list[tuple[float, float]] = []
     with tempfile.TemporaryFile("w+") as err:
@@ -334,13 +335,14 @@ def run_sampling_anon(
                 if mib is not None:
                     samples.append((time.time(), mib))
                 if time.monotonic() > t_end:
-                    proc.kill()
-                    proc.wait()
                     raise subprocess.TimeoutExpired(list(cmd), timeout_s)
                 time.sleep(ANON_SAMPLE_S)
         finally:
             if fd is not None:
                 os.close(fd)
+            if proc.poll() is None:  # timed out, or an error or Ctrl-C here: it goes too
+                proc.kill()
+                proc.wait()
         err.seek(0)
         return proc.returncode, err.read(), samples
 
