@@ -168,3 +168,25 @@ def test_twin_run_caches_unless_told_not_to(tmp_path: Path) -> None:
     assert r3.exit_code == 0, r3.output
     assert "twin.io.cache" not in r3.output
     assert (tmp_path / "o2" / "rasters" / "sinr_db_28.tif").is_file()
+
+
+def test_the_study_raster_has_the_default_cell_size_and_its_key_names_it(tmp_path: Path) -> None:
+    """The study builds the fast engine's raster at RASTER_RES_M (the size measured in
+    BENCHMARKS.md), and the cache keys it by that size: a raster of another size under
+    another key is never taken for it."""
+    from twin.study import load_scenario_city, visibility_raster
+    from twin.visibility import BuildingPrisms
+    from twin.visibility.fast import RASTER_RES_M, build_fast_raster
+
+    sc = read_scenario(write_footprint_scenario(tmp_path / "in"))
+    city = load_scenario_city(sc)
+    prisms = BuildingPrisms.from_geodataframe(city.buildings)
+    cache = StudyCache(tmp_path / "cache")
+    raster = visibility_raster(city, prisms, cache=cache, fingerprint="f")
+    assert raster.grid.res_m == RASTER_RES_M
+    assert cache.path("raster", {"city": "f", "res_m": RASTER_RES_M}).is_file()
+    # an entry of 1 m cells (as written before the default changed) is not read
+    cache.put("raster", {"city": "f", "res_m": 1.0}, build_fast_raster(prisms, res_m=1.0))
+    again = visibility_raster(city, prisms, cache=cache, fingerprint="f")
+    assert again.grid.res_m == RASTER_RES_M
+    assert np.array_equal(again.code, raster.code)

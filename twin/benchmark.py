@@ -266,13 +266,13 @@ def _child(
         cmd = [sys.executable, "-m", "twin.benchmark", mode, json.dumps(payload), str(report)]
         load = load_average()
         busy0 = _busy_cpu_s()
-        mine0 = _children_cpu_s()
+        mine0 = _own_cpu_s()  # the case's and this process's (its reading of the memory)
         t0 = time.perf_counter()
         returncode, stderr, samples = run_sampling_anon(
             cmd, env={**os.environ, **(env or {})}, cwd=cwd, timeout_s=timeout_s
         )
         wall = time.perf_counter() - t0
-        others = (_busy_cpu_s() - busy0) - (_children_cpu_s() - mine0)
+        others = (_busy_cpu_s() - busy0) - (_own_cpu_s() - mine0)
         if returncode != 0 or not report.is_file():
             from twin.errors import TwinError
 

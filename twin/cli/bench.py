@@ -48,9 +48,10 @@ def bench(
     no_scaling: bool,
 ) -> None:
     """Measure the twin: `twin run` on the embedded city (first run and cached what-if
-    re-run), LoS pairs per second, seconds per stage, peak memory, twin's viewshed and
-    gdal_viewshed (when installed) against the exact LoS, 4x the area of a synthetic
-    city, and 1 vs 2 local dask workers (automatic and fixed radius). Each case runs in
+    re-run), LoS pairs per second, seconds per stage, peak memory (resident, and the
+    anonymous memory the studies allocate, without the libraries' mapped files), twin's
+    viewshed and gdal_viewshed (when installed) against the exact LoS, 4x the area of a
+    synthetic city, and 1 vs 2 local dask workers (automatic and fixed radius). Each case runs in
     its own process; the in-process scaling studies also run a second time there,
     without the process's first-call costs, to show how the work itself grows. The full
     benchmark takes a few minutes; see BENCHMARKS.md for recorded figures.
