@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from twin.errors import InputError
-from twin.radio.network import greedy_reuse_colouring, user_type_label
+from twin.radio.budget import noise_power_dbm, sinr_db
+from twin.radio.network import (
+    RESULT_FLOAT,
+    Serving,
+    band_cells,
+    greedy_reuse_colouring,
+    serve_receivers,
+    user_type_label,
+)
 
 
 def uma_pl_by_hand(f_ghz: float, d2d: float, h_bs: float, h_ut: float, los: bool) -> float:
@@ -79,6 +87,45 @@ def test_points_against_the_link_budget_by_hand(helsinki_study, label: str) -> N
         edge = d2d > 2 / 3 * r_cell
         expected_type = 1 + 4 * bool(los_matrix[i, best]) + 2 * (not g.indoor[i]) + (not edge)
         assert res.user_type[i] == expected_type
+
+
+def test_a_city_keeps_each_measurement_rounded_once_to_float32(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    """The tiled study keeps its measurements as float32 (what the output files write):
+    each one the float64 value of one pass over every receiver, rounded once; the SINR
+    within float32's rounding of its float64 value; 21 bytes per receiver and band."""
+    from twin.study import radio_params
+
+    r = helsinki_study
+    g = r.grid
+    params = radio_params(r.scenario)
+    los_matrix = r.los
+    for res in r.bands.values():
+        band = band_cells(res.freq_ghz, r.sites, params.reuse)
+        ref = serve_receivers(
+            band, los_matrix, np.arange(len(r.sites)), g.x_m, g.y_m, g.rx_height_m,
+            g.indoor, params, site_radius_m=r.site_radius_m,
+        )  # fmt: skip
+        assert ref.path_loss_db.dtype == np.float64  # a pass computes in float64
+        assert np.array_equal(res.serving_cell, ref.cell)
+        for name in ("rsrp_dbm", "path_loss_db", "d2d_m"):
+            kept = getattr(res, name)
+            assert kept.dtype == RESULT_FLOAT
+            assert np.array_equal(kept, getattr(ref, name).astype(RESULT_FLOAT), equal_nan=True)
+        served = ref.cell >= 0
+        noise = noise_power_dbm(res.cell_bandwidth_hz[ref.cell[served]])
+        sinr64 = sinr_db(ref.rsrp_dbm[served], ref.interference_mw[served], noise)
+        assert res.sinr_db.dtype == RESULT_FLOAT
+        # float32 keeps 24 bits: 2**-20 of a value under 16 dB, and the inputs were
+        # rounded too (the SINR is computed from the kept power and interference)
+        assert np.allclose(res.sinr_db[served], sinr64, rtol=4 * 2.0**-24, atol=1e-5)
+        assert np.all(np.isnan(res.sinr_db[~served]))
+        per_rx = sum(
+            v.nbytes for v in vars(res).values() if isinstance(v, np.ndarray) and v.size == len(g)
+        )
+        assert per_rx == 21 * len(g)
+    # what the radio pass keeps per receiver and band before the SINR: 21 bytes too
+    store = Serving.store(1000)
+    assert sum(v.nbytes for v in vars(store).values()) == 21 * 1000
 
 
 def test_user_type_labels_follow_the_seed_table() -> None:

@@ -17,6 +17,7 @@ from twin.io.shared_raster import (
     share_raster,
     shared_raster_dir,
 )
+from twin.radio.network import RESULT_FLOAT
 from twin.visibility import BuildingPrisms
 from twin.visibility.fast import FastRaster, build_fast_raster, los_fast
 
@@ -147,7 +148,10 @@ def test_receivers_and_results_go_through_the_shared_folder() -> None:
             s = back.serving[label]
             assert np.array_equal(s.cell, np.arange(k))
             assert np.all(s.rsrp_dbm == -80.5) and np.all(s.los)
-            assert np.array_equal(s.d2d_m, np.linspace(1, 2, k))
+            # the measurements kept as a whole city's results are: rounded once to float32
+            assert s.d2d_m.dtype == RESULT_FLOAT
+            assert np.array_equal(s.d2d_m, np.linspace(1, 2, k).astype(RESULT_FLOAT))
+            assert np.all(s.interference_mw == np.float32(1e-9))
         # a tile's results go to its block of rows, not to scattered receivers
         scattered = TileOutput(
             index=np.array([0, 2, 5]), site_cols=np.arange(1),

@@ -158,7 +158,12 @@ def test_city_sweep_by_tiles_equals_the_whole_matrix_sweep(field_sweep_study) ->
     """The sweep through the study's radio pass, in groups of frequencies, gives the
     values of the radio stage run on the whole (N, M) LoS and shadow field."""
     from twin.spectrum import frequency_sweep, sweep_frequencies
-    from twin.study import city_sweep, radio_params, shadow_unit_fields
+    from twin.study import (
+        _SWEEP_BYTES_PER_RECEIVER,
+        city_sweep,
+        radio_params,
+        shadow_unit_fields,
+    )
 
     r = field_sweep_study
     g = r.grid
@@ -171,7 +176,7 @@ def test_city_sweep_by_tiles_equals_the_whole_matrix_sweep(field_sweep_study) ->
     )  # fmt: skip
     one_group = city_sweep(r)
     per_frequency = city_sweep(r, group_bytes=1)
-    three = city_sweep(r, group_bytes=3 * len(g) * 82)  # groups of 3, 3 and 1
+    three = city_sweep(r, group_bytes=3 * len(g) * _SWEEP_BYTES_PER_RECEIVER)  # groups of 3, 3, 1
     assert want.freq_ghz.size == 7 and np.isfinite(want.all_mean_mbps).all()
     assert want.points.sum() == 7 * len(g)
     for got in (one_group, per_frequency, three):

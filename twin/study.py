@@ -507,7 +507,7 @@ def run_study(
     if runner.fuse_passes:
         # One pass: each task traces its tile's LoS, then its radio work. The workers hold
         # the raster in their own memory, and this process only gathers the results.
-        serving = {label: Serving.empty(n) for label in cells}
+        serving = {label: Serving.store(n) for label in cells}
         ctx = TileContext(
             **ctx_args,
             raster=raster,
@@ -528,7 +528,9 @@ def run_study(
             **ctx_args, raster=raster, bands={}, known_sites=known if known.size else None
         )
         totals = _gather(runner.run(vis_ctx, tasks), los_bits=los_bits)
-        del vis_ctx, raster
+        # the raster, and the tiles' receiver indices (8 bytes per receiver), go before
+        # the radio pass, which cuts tiles of its own
+        del vis_ctx, raster, tasks, tiles
         if opts.cache is not None:
             store_los_columns(opts.cache, los_keys, los_bits, known)
         # 2. the best server and interference of each tile, from the LoS of pass 1, on
@@ -644,7 +646,7 @@ def radio_pass(
     tasks = TileTasks(
         grid, tiles, known_los=los_bits, known_sites=every_site, reach=(tx_xyz_m, radius_m)
     )
-    serving = {label: Serving.empty(n) for label in cells}
+    serving = {label: Serving.store(n) for label in cells}
     totals = _gather(runner.run(ctx, tasks), serving=serving)
     return serving, totals
 
@@ -657,9 +659,10 @@ def radio_pass(
 #: 16, 4.5 s in one group; without the field, 5.6, 2.4 and 2.7 s (BENCHMARKS.md).
 SWEEP_GROUP_BYTES = 64 << 20
 SWEEP_GROUP_BYTES_FIELD = 256 << 20
-#: bytes per receiver and frequency of a group: its :class:`Serving` (37), and the
-#: band results (37) and capacity (8) of the frequency being finished
-_SWEEP_BYTES_PER_RECEIVER = 82
+#: bytes per receiver and frequency of a group: its :class:`Serving` (21, float32
+#: measurements), and the band results (21) and capacity (8) of the frequency being
+#: finished
+_SWEEP_BYTES_PER_RECEIVER = 50
 
 
 def city_sweep(

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from twin.radio.network import Serving
+from twin.radio.network import RESULT_FLOAT, Serving
 from twin.tiles import IntArray, TileContext, TileOutput, TileTask, TileTasks
 from twin.visibility.fast import FastRaster
 
@@ -159,11 +159,11 @@ RECEIVER_FIELDS = ("x_m", "y_m", "rx_height_m", "indoor", "building_id")
 #: the per-band results a tile writes (``<band>_<name>.npy``) and their types
 SERVING_FIELDS: dict[str, Any] = {
     "cell": np.int32,
-    "rsrp_dbm": np.float64,
-    "path_loss_db": np.float64,
-    "d2d_m": np.float64,
+    "rsrp_dbm": RESULT_FLOAT,
+    "path_loss_db": RESULT_FLOAT,
+    "d2d_m": RESULT_FLOAT,
     "los": np.bool_,
-    "interference_mw": np.float64,
+    "interference_mw": RESULT_FLOAT,
 }
 
 
