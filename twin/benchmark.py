@@ -187,6 +187,10 @@ def study_case(spec: dict[str, Any]) -> dict[str, Any]:
         )
         t_study = time.perf_counter() - t2
     cpu_s = _own_cpu_s() - cpu0  # workers of a local cluster included once closed
+    # the study's peak, read before this report's own accounting (its pair count makes
+    # temporaries of a few bytes per receiver)
+    peak_mb = _peak_mb()
+    peak_at_unix = time.time()  # the parent's reading of the anonymous memory stops here
     pairs = _pairs(result)
     timings = dict(result.timings_s)
     vis_tiles = timings["visibility"]
@@ -197,8 +201,6 @@ def study_case(spec: dict[str, Any]) -> dict[str, Any]:
         if isinstance(v, np.ndarray)
     )
     radius_arr = np.asarray(result.site_radius_m, dtype=float)
-    peak_mb = _peak_mb()
-    peak_at_unix = time.time()  # the parent's reading of the anonymous memory stops here
     report: dict[str, Any] = {
         "spec": spec,
         "city": city.name,
