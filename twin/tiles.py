@@ -373,14 +373,13 @@ class TileOutput:
         return np.unpackbits(self.los_bits, axis=1, count=self.site_cols.size).view(np.bool_)
 
 
-def _receiver_cells(grid: ReceiverGrid) -> tuple[IntArray, IntArray]:
-    """(row, col) raster cell of every receiver: a street point's cell is the one it
-    falls in, clamped to the raster."""
+def _receiver_cells(grid: ReceiverGrid) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """(row, col) raster cell of every receiver (int32, as the grid's ``cell``): a street
+    point's cell is the one it falls in, clamped to the raster."""
     rows, cols = grid.spec.shape
     t = grid.spec.transform
-    row = grid.row  # new arrays (derived from grid.cell)
-    col = grid.col
-    street = row < 0
+    row, col = np.divmod(grid.cell, np.int32(cols))  # new int32 arrays
+    street = grid.cell < 0
     if street.any():
         col[street] = np.clip(np.floor((grid.x_m[street] - t.c) / t.a), 0, cols - 1)
         row[street] = np.clip(np.floor((grid.y_m[street] - t.f) / t.e), 0, rows - 1)
@@ -390,15 +389,23 @@ def _receiver_cells(grid: ReceiverGrid) -> tuple[IntArray, IntArray]:
 def _block_order(grid: ReceiverGrid, block_cells: int, name: str) -> tuple[IntArray, IntArray]:
     """The receivers in order of their block of ``block_cells`` x ``block_cells`` raster
     cells (stable within a block, blocks in raster order), and where each block starts
-    in that order, the end appended; ``name`` names ``block_cells`` in the error."""
+    in that order, the end appended; ``name`` names ``block_cells`` in the error.
+
+    The block numbers are int32 and made in place (the raster's cells fit int32): the
+    temporaries are about 25 bytes per receiver, not 60, and glibc's heap keeps what a
+    whole city's temporaries took (the LoS pass's peak at 40 km², BENCHMARKS.md)."""
     if block_cells < 1:
         raise ValueError(f"{name} must be >= 1, got {block_cells}")
     if len(grid) == 0:
         return np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
-    row, col = _receiver_cells(grid)
+    block, col = _receiver_cells(grid)
     n_block_cols = -(-grid.spec.shape[1] // block_cells)
-    block = (row // block_cells) * n_block_cols + col // block_cells
-    order = np.argsort(block, kind="stable").astype(np.int64)
+    block //= block_cells
+    block *= n_block_cols
+    col //= block_cells
+    block += col
+    del col
+    order = np.argsort(block, kind="stable").astype(np.int64, copy=False)
     cuts = np.flatnonzero(np.diff(block[order])) + 1
     return order, np.concatenate([[0], cuts, [order.size]]).astype(np.int64)
 
