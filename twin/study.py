@@ -36,6 +36,7 @@ from twin.errors import InputError
 from twin.grid import ReceiverGrid, build_grid
 from twin.layouts import generate_layout
 from twin.radio.network import (
+    SERVING_STORE_BYTES,
     BandCells,
     BandResult,
     RadioParams,
@@ -659,10 +660,10 @@ def radio_pass(
 #: 16, 4.5 s in one group; without the field, 5.6, 2.4 and 2.7 s (BENCHMARKS.md).
 SWEEP_GROUP_BYTES = 64 << 20
 SWEEP_GROUP_BYTES_FIELD = 256 << 20
-#: bytes per receiver and frequency of a group: its :class:`Serving` (21, float32
-#: measurements), and the band results (21) and capacity (8) of the frequency being
-#: finished
-_SWEEP_BYTES_PER_RECEIVER = 50
+#: bytes per receiver and frequency of a group: its :class:`Serving` store (21), and the
+#: band results of the frequency being finished (the serving cell, four float32
+#: measurements and the int8 user type: as many bytes as the store) and its capacity (8)
+_SWEEP_BYTES_PER_RECEIVER = 2 * SERVING_STORE_BYTES + 8
 
 
 def city_sweep(

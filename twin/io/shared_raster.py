@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from twin.radio.network import RESULT_FLOAT, Serving
+from twin.radio.network import SERVING_STORE_DTYPES, Serving
 from twin.tiles import IntArray, TileContext, TileOutput, TileTask, TileTasks
 from twin.visibility.fast import FastRaster
 
@@ -156,15 +156,9 @@ def raster_nbytes(raster: FastRaster) -> int:
 
 #: the receiver arrays of a run's grid that its tiles read (``grid_<name>.npy``)
 RECEIVER_FIELDS = ("x_m", "y_m", "rx_height_m", "indoor", "building_id")
-#: the per-band results a tile writes (``<band>_<name>.npy``) and their types
-SERVING_FIELDS: dict[str, Any] = {
-    "cell": np.int32,
-    "rsrp_dbm": RESULT_FLOAT,
-    "path_loss_db": RESULT_FLOAT,
-    "d2d_m": RESULT_FLOAT,
-    "los": np.bool_,
-    "interference_mw": RESULT_FLOAT,
-}
+#: the per-band results a tile writes (``<band>_<name>.npy``) and their types: those of
+#: the study's whole-city store (float32 measurements)
+SERVING_FIELDS: dict[str, Any] = SERVING_STORE_DTYPES
 
 
 def shared_bytes(n_receivers: int, n_bands: int) -> int:

@@ -378,6 +378,15 @@ class Serving:
         self.interference_mw[index] = part.interference_mw
 
 
+#: the arrays a whole city's :class:`Serving` keeps (:meth:`Serving.store`) and their
+#: types, in field order: also what the dask workers' shared result files hold
+SERVING_STORE_DTYPES: dict[str, np.dtype[Any]] = {
+    name: a.dtype for name, a in vars(Serving.store(0)).items()
+}
+#: bytes per receiver of that store (21)
+SERVING_STORE_BYTES = sum(dtype.itemsize for dtype in SERVING_STORE_DTYPES.values())
+
+
 #: receivers x cells elements evaluated at once by :func:`serve_receivers` (bounds memory)
 CHUNK_ELEMENTS = 1 << 15
 
