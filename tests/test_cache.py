@@ -190,3 +190,37 @@ def test_the_study_raster_has_the_default_cell_size_and_its_key_names_it(tmp_pat
     again = visibility_raster(city, prisms, cache=cache, fingerprint="f")
     assert again.grid.res_m == RASTER_RES_M
     assert np.array_equal(again.code, raster.code)
+
+
+def test_a_fixed_radius_caches_each_sites_los_where_it_reaches(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With a fixed radius each receiver keeps only the sites reaching its block, and a
+    site's cached LoS holds only those receivers: a re-run with one site moved reads the
+    others' from the cache and equals a run without it."""
+    from dataclasses import replace
+
+    from twin.benchmark import synthetic_scenario
+    from twin.city.synthetic import synthetic_city
+
+    city = synthetic_city(2.25, seed=7)
+    sc = synthetic_scenario(420.0, spacing_m=10.0)
+    cache = StudyCache(tmp_path / "cache")
+    first = run_study(sc, city=city, options=StudyOptions(cache=cache))
+    blocks = first.los_bits.blocks
+    assert blocks is not None
+    n, m = len(first.grid), len(first.sites)
+    entries = [pickle.loads(p.read_bytes()) for p in (tmp_path / "cache").glob("los-*.pkl")]
+    kept = sorted(e["value"].size for e in entries)
+    assert len(kept) == m and kept[0] < -(-n // 8)  # the nearer sites hold fewer receivers
+    by_block = blocks.receivers_by_block()
+    expect = sorted(-(-first.los_bits.kept_column(j, by_block)[0].size // 8) for j in range(m))
+    assert kept == expect
+    moved = [replace(first.sites[0], x_m=first.sites[0].x_m + 30.0), *first.sites[1:]]
+    caplog.set_level(logging.INFO, logger="twin")
+    again = run_study(sc, city=city, sites=moved, options=StudyOptions(cache=cache))
+    assert any(f"LoS of {m - 1} of {m} sites" in r.getMessage() for r in caplog.records)
+    ref = run_study(sc, city=city, sites=moved)
+    assert np.array_equal(again.los, ref.los)
+    for label in ref.bands:
+        _same_band(again.bands[label], ref.bands[label])

@@ -17,16 +17,19 @@ from twin.scenario import Scenario
 from twin.sites import Site
 from twin.study import StudyOptions, StudyResult, radio_params, run_study, shadow_unit_fields
 from twin.tiles import (
+    LoSBlocks,
     PackedLoS,
     TileTask,
     box_distance_m,
     guided_tiles,
+    los_blocks,
     radio_blocks,
     receiver_blocks,
     sites_reaching,
     tile_indices,
     unreached_receivers,
 )
+from twin.visibility import BuildingPrisms, los_matrix
 
 BAND_FIELDS = (
     "serving_site", "serving_cell", "los", "d2d_m", "path_loss_db", "rsrp_dbm", "sinr_db",
@@ -380,6 +383,110 @@ def test_packed_los_reads_and_writes_any_sites_as_the_bool_matrix(n_sites: int) 
         dense[np.ix_(index, cols)] = new
         assert np.array_equal(packed.unpack(), dense)
     assert np.array_equal(packed.rows(np.arange(500)), dense)
+
+
+def _antennas(sites: list[Site]) -> np.ndarray:
+    return np.array([(s.x_m, s.y_m, s.height_m) for s in sites], dtype=float).reshape(-1, 3)
+
+
+@pytest.mark.parametrize("radius_m", [150.0, 400.0])
+def test_los_blocks_keep_every_pair_within_the_radius(helsinki_study, radius_m) -> None:  # type: ignore[no-untyped-def]
+    """Exact geometry: every (receiver, site) pair within the site's radius is kept by
+    the receiver's block, and a block keeps fewer sites than the city has."""
+    g, sites = helsinki_study.grid, helsinki_study.sites
+    tx = _antennas(sites)
+    radius = np.full(len(sites), radius_m)
+    blocks = LoSBlocks(g, 16, tx, radius)
+    slot = blocks.slots(np.arange(len(g)))
+    d = np.hypot(g.x_m[:, None] - tx[:, 0], g.y_m[:, None] - tx[:, 1])
+    for j in range(len(sites)):
+        within = np.flatnonzero(d[:, j] <= radius_m)
+        assert within.size and np.all(blocks.site_position(j)[slot[within]] >= 0)
+        # and no block keeps a site farther than the radius from all of its box
+        for s in np.flatnonzero(blocks.site_position(j) >= 0):
+            assert d[slot == s, j].min() <= radius_m + 16 * 2 * 20.0
+    assert not blocks.every_site
+    assert blocks.width_bytes < -(-len(sites) // 8)
+    packed = PackedLoS(len(g), len(sites), blocks)
+    assert packed.bits.shape == (len(g), blocks.width_bytes)
+    assert los_blocks(g, 16, tx, np.full(len(sites), np.inf)) is None
+
+
+def test_packed_los_by_blocks_reads_and_writes_as_the_bool_matrix(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    """The LoS kept by blocks reads back as the bool matrix of every pair (False beyond
+    the radius) whatever receivers and sites are asked, by rows, columns or whole; a
+    True beyond the radius is refused."""
+    g, sites = helsinki_study.grid, helsinki_study.sites
+    tx = _antennas(sites)
+    radius = np.linspace(120.0, 500.0, len(sites))
+    d = np.hypot(g.x_m[:, None] - tx[:, 0], g.y_m[:, None] - tx[:, 1])
+    rng = np.random.default_rng(4)
+    dense = (rng.random(d.shape) < 0.5) & (d <= radius)
+    packed = PackedLoS(len(g), len(sites), LoSBlocks(g, 8, tx, radius))
+    every = np.arange(len(sites))
+    for k, index in enumerate(tile_indices(g, 24)):  # tiles spanning several blocks
+        cols = sites_reaching(g.x_m[index], g.y_m[index], tx, radius)
+        part = dense[np.ix_(index, cols)]
+        if k % 2:
+            packed.put(index, cols, part)
+        else:
+            packed.put_packed(index, cols, np.packbits(part, axis=1))
+    assert np.array_equal(packed.unpack(chunk_rows=1000), dense)
+    for index in [*tile_indices(g, 8)[::5], np.sort(rng.choice(len(g), 300, replace=False))]:
+        for cols in (every, np.flatnonzero(rng.random(len(sites)) < 0.3), every[:0]):
+            assert np.array_equal(packed.rows(index, cols), dense[np.ix_(index, cols)])
+        assert np.array_equal(packed.rows(index), dense[index])
+    some = np.sort(rng.choice(len(g), 500, replace=False))
+    for j in range(len(sites)):
+        assert np.array_equal(packed.column(j), dense[:, j])
+        assert np.array_equal(packed.column_at(j, some), dense[some, j])
+    # rewriting: part of the sites of some receivers, then whole columns
+    index = tile_indices(g, 8)[3]
+    cols = sites_reaching(g.x_m[index], g.y_m[index], tx, radius)[::2]
+    new = (rng.random((index.size, cols.size)) < 0.5) & (d[np.ix_(index, cols)] <= radius[cols])
+    packed.put(index, cols, new)
+    dense[np.ix_(index, cols)] = new
+    flipped = ~dense[:, 2] & (d[:, 2] <= radius[2])
+    packed.set_column(2, flipped)
+    dense[:, 2] = flipped
+    assert np.array_equal(packed.unpack(), dense)
+    # a site's column at the receivers keeping it (the cache's form), block by block
+    by_block = packed.blocks.receivers_by_block()  # type: ignore[union-attr]
+    for j in range(len(sites)):
+        rx, values = packed.kept_column(j, by_block)
+        assert np.unique(rx).size == rx.size and set(np.flatnonzero(d[:, j] <= radius[j])) <= set(
+            rx.tolist()
+        )
+        assert np.array_equal(values, dense[rx, j])
+        packed.set_kept_column(j, ~values & (d[rx, j] <= radius[j]), by_block)
+        dense[rx, j] = ~values & (d[rx, j] <= radius[j])
+    assert np.array_equal(packed.unpack(), dense)
+    with pytest.raises(ValueError, match="receivers that keep site 1"):
+        packed.set_kept_column(1, np.zeros(3, dtype=bool), by_block)
+    far = int(np.argmax(d[:, 0]))
+    with pytest.raises(ValueError, match="radius"):
+        packed.put(np.array([far]), np.array([0]), np.ones((1, 1), dtype=bool))
+    with pytest.raises(ValueError, match="site 0"):
+        packed.set_column(0, np.ones(len(g), dtype=bool))
+    assert np.array_equal(packed.unpack(), dense)
+
+
+def test_a_study_keeps_the_los_of_every_pair_within_the_radius() -> None:
+    """The LoS a study keeps by blocks (of 64 cells: 640 m here) is the visibility
+    engine's over every pair, cut at the radius: nothing within the radius is lost,
+    nothing beyond it is kept."""
+    city = synthetic_city(2.25, seed=7)
+    sc = synthetic_scenario(max_site_distance_m=350.0)
+    r = run_study(sc, city=city)
+    assert r.los_bits.blocks is not None
+    assert r.los_bits.bits.shape[1] < -(-len(r.sites) // 8)
+    g = r.grid
+    tx = _antennas(r.sites)
+    prisms = BuildingPrisms.from_geodataframe(city.buildings)
+    rx = np.column_stack([g.x_m, g.y_m, g.rx_height_m])
+    every = los_matrix(prisms, rx, g.building_id, tx, max_distance_m=351.0)
+    d = np.hypot(g.x_m[:, None] - tx[:, 0], g.y_m[:, None] - tx[:, 1])
+    assert np.array_equal(r.los, every & (d <= 350.0))
 
 
 def test_a_task_copies_the_known_los_of_the_sites_reaching_its_tile(small_city) -> None:  # type: ignore[no-untyped-def]

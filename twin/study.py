@@ -51,6 +51,7 @@ from twin.sites import Site, check_sites_in_area, sites_from_entries
 from twin.spectrum import SweepResult, SweepTable, every_band, sweep_frequencies
 from twin.tiles import (
     TILE_CELLS,
+    LoSBlocks,
     PackedLoS,
     TileContext,
     TileOutput,
@@ -58,6 +59,7 @@ from twin.tiles import (
     farthest_corner_m,
     guided_tiles,
     link_shadow_units,
+    los_blocks,
     radius_covers,
     tile_indices,
     unreached_receivers,
@@ -457,15 +459,18 @@ def run_study(
             else None
         )
         n, m = len(grid), len(site_list)
-        # bit-packed (1 bit per pair, not 1 byte): it grows with receivers x sites
-        los_bits = PackedLoS(n, m)
+        tx_xyz_m = np.array([(s.x_m, s.y_m, s.height_m) for s in site_list], dtype=float)
+        tx_xyz_m = tx_xyz_m.reshape(m, 3)
+        # bit-packed (1 bit per pair, not 1 byte), and each receiver keeps only the
+        # sites reaching its block of the radio pass's size: with a fixed radius it
+        # grows with the receivers, not with receivers x sites
+        los_bits = PackedLoS(n, m, los_blocks(grid, RADIO_TILE_CELLS, tx_xyz_m, radius))
         los_keys: list[dict[str, Any]] = []
         known = np.empty(0, dtype=np.int64)
         if opts.cache is not None:
             gkey = grid_cache_key(city, bounds, scenario, fingerprint=fingerprint)
-            los_keys = los_cache_keys(gkey, grid, site_list, radius, r.visibility)
+            los_keys = los_cache_keys(gkey, grid, site_list, radius, r.visibility, los_bits.blocks)
             known = load_los_columns(opts.cache, los_keys, los_bits)
-    tx_xyz_m = np.array([(s.x_m, s.y_m, s.height_m) for s in site_list], dtype=float)
     runner = opts.runner
     if runner is None:
         from twin.cluster import LocalRunner
@@ -781,9 +786,12 @@ def los_cache_keys(
     sites: Sequence[Site],
     radius_m: np.ndarray,
     visibility: str,
+    blocks: LoSBlocks | None = None,
 ) -> list[dict[str, Any]]:
     """What the LoS column of each site depends on: the grid (city, area, settings), the
-    engine, the antenna position and the radius, "full" when it reaches every receiver."""
+    engine, the antenna position and the radius, "full" when it reaches every receiver,
+    and the layout of the study's LoS (``blocks``: which receivers keep the site, in
+    what order; :meth:`PackedLoS.kept_column`)."""
     xs = (float(grid.x_m.min()), float(grid.x_m.max())) if len(grid) else (0.0, 0.0)
     ys = (float(grid.y_m.min()), float(grid.y_m.max())) if len(grid) else (0.0, 0.0)
     keys = []
@@ -795,6 +803,7 @@ def los_cache_keys(
                 "visibility": visibility,
                 "antenna_m": [s.x_m, s.y_m, s.height_m],
                 "radius_m": "full" if r >= far else float(r),
+                "layout": "every receiver" if blocks is None else f"blocks {blocks.block_cells}",
             }
         )
     return keys
@@ -803,17 +812,17 @@ def los_cache_keys(
 def load_los_columns(
     cache: StudyCache, keys: Sequence[dict[str, Any]], los: PackedLoS
 ) -> np.ndarray:
-    """Fill the columns of ``los`` found in ``cache``; return their (site) indices."""
-    n = los.shape[0]
+    """Fill the columns of ``los`` found in ``cache`` (each site's LoS at the receivers
+    that keep it, bit-packed); return their (site) indices."""
+    by_block = los.blocks.receivers_by_block() if los.blocks is not None else None
     known = []
     for j, key in enumerate(keys):
         packed = cache.get("los", key, quiet=True)
-        if (
-            isinstance(packed, np.ndarray)
-            and packed.dtype == np.uint8
-            and packed.size == -(-n // 8)
-        ):
-            los.set_column(j, np.unpackbits(packed, count=n).view(np.bool_))
+        if not isinstance(packed, np.ndarray) or packed.dtype != np.uint8:
+            continue
+        rx, _ = los.kept_column(j, by_block)
+        if packed.size == -(-rx.size // 8):
+            los.set_kept_column(j, np.unpackbits(packed, count=rx.size).view(np.bool_), by_block)
             known.append(j)
     if known:
         log.info("cache hit: LoS of %d of %d sites", len(known), len(keys))
@@ -826,8 +835,10 @@ def store_los_columns(
 ) -> None:
     """Store the columns of ``los`` not in ``known`` (bit-packed)."""
     new = np.setdiff1d(np.arange(len(keys)), known)
+    by_block = los.blocks.receivers_by_block() if los.blocks is not None and new.size else None
     for j in new:
-        cache.put("los", keys[int(j)], np.packbits(los.column(int(j))), quiet=True)
+        _, column = los.kept_column(int(j), by_block)
+        cache.put("los", keys[int(j)], np.packbits(column), quiet=True)
     if new.size:
         log.info("cache: stored the LoS of %d sites in %s", new.size, cache.root)
 

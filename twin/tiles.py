@@ -100,18 +100,131 @@ class TileContext:
     radio_block_m: float | None = None
 
 
-class PackedLoS:
-    """An (N, M) bool matrix of LoS, receivers x sites, stored 1 bit per element.
+class LoSBlocks:
+    """Which sites' LoS each receiver keeps: those whose radius reaches its block.
 
-    The rows are bit-packed along the sites (:func:`numpy.packbits`, big-endian bit
-    order): N x ceil(M / 8) bytes, an eighth of the bool matrix (memory grows with
-    receivers x sites). A study's LoS pass writes into one, its radio pass reads the
+    The receivers go by square blocks of ``block_cells`` raster cells (as
+    :func:`tile_indices`); a block keeps the sites whose radius reaches the bounding box
+    of its receivers, in increasing order, the only ones any of them can see (a pair
+    beyond its site's radius is NLoS). With a fixed radius a block keeps about as many
+    sites as a circle of the radius holds, whatever the size of the city, so
+    :class:`PackedLoS` grows with the receivers, not with receivers x sites.
+    """
+
+    def __init__(
+        self,
+        grid: ReceiverGrid,
+        block_cells: int,
+        tx_xyz_m: FloatArray,
+        site_radius_m: FloatArray,
+    ) -> None:
+        order, start, box = receiver_blocks(grid, block_cells)
+        self.grid = grid
+        self.block_cells = block_cells
+        rows, cols = grid.spec.shape
+        self._block_cols = -(-cols // block_cells)
+        n_blocks = -(-rows // block_cells) * self._block_cols
+        row, col = _receiver_cells(grid, order[start[:-1]])
+        del order
+        #: raster block -> its position among the blocks with receivers (-1: none)
+        self.slot_of_block = np.full(n_blocks, -1, dtype=np.int32)
+        self.slot_of_block[self._block_id(row, col)] = np.arange(row.size, dtype=np.int32)
+        tx = np.asarray(tx_xyz_m, dtype=float).reshape(-1, 3)
+        radius = np.asarray(site_radius_m, dtype=float)
+        n_sites = tx.shape[0]
+        counts, lists = [], []
+        # by chunks of blocks: (blocks x sites) grows with the square of the area
+        step = max(1, CHUNK_ELEMENTS // max(n_sites, 1))
+        for lo in range(0, box.shape[0], step):
+            b = box[lo : lo + step]
+            near = box_distance_m(
+                b[:, 0, None], b[:, 1, None], b[:, 2, None], b[:, 3, None], tx[:, 0], tx[:, 1]
+            )
+            reach = near <= radius
+            counts.append(reach.sum(axis=1))
+            lists.append(np.nonzero(reach)[1].astype(np.int32))
+        count = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+        #: the sites of block slot ``s`` are ``site_list[site_start[s]:site_start[s + 1]]``
+        self.site_start = np.concatenate([[0], np.cumsum(count)]).astype(np.int64)
+        self.site_list = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int32)
+        self.n_sites = n_sites
+        #: bytes per receiver: the most sites a block keeps, one bit each
+        self.width_bytes = -(-int(count.max()) // 8) if count.size else 0
+
+    def _block_id(
+        self, row: npt.NDArray[np.int32], col: npt.NDArray[np.int32]
+    ) -> npt.NDArray[np.int32]:
+        row //= self.block_cells
+        row *= self._block_cols
+        col //= self.block_cells
+        row += col
+        return row
+
+    @property
+    def every_site(self) -> bool:
+        """Whether every block keeps every site (then the layout is the dense one)."""
+        return bool(np.all(np.diff(self.site_start) == self.n_sites))
+
+    def slots(self, index: IntArray) -> npt.NDArray[np.int32]:
+        """The block slot of each receiver of ``index``."""
+        row, col = _receiver_cells(self.grid, index)
+        return self.slot_of_block[self._block_id(row, col)]
+
+    def sites(self, slot: int) -> npt.NDArray[np.int32]:
+        """The sites block ``slot`` keeps, increasing."""
+        return self.site_list[self.site_start[slot] : self.site_start[slot + 1]]
+
+    def site_position(self, j: int) -> npt.NDArray[np.int64]:
+        """(slots,) where site ``j`` is among each block's sites, -1 where not kept."""
+        at = np.flatnonzero(self.site_list == j)
+        slot = np.searchsorted(self.site_start, at, side="right") - 1
+        pos = np.full(self.site_start.size - 1, -1, dtype=np.int64)
+        pos[slot] = at - self.site_start[slot]
+        return pos
+
+    def receivers_by_block(self) -> tuple[IntArray, IntArray]:
+        """The receivers block by block (in slot order) and where each slot starts in
+        that order, the end appended (:func:`receiver_blocks`)."""
+        return _block_order(self.grid, self.block_cells, "block_cells")
+
+    def groups(self, index: IntArray) -> list[tuple[int, slice | IntArray]]:
+        """The receivers of ``index`` by block: (slot, their positions in ``index``)."""
+        if index.size == 0:
+            return []
+        slot = self.slots(index)
+        if slot[0] == slot.min() == slot.max():  # a tile within one block
+            return [(int(slot[0]), slice(None))]
+        order = np.argsort(slot, kind="stable")
+        cuts = np.flatnonzero(np.diff(slot[order])) + 1
+        return [(int(slot[part[0]]), part) for part in np.split(order, cuts)]
+
+
+def _positions(kept: npt.NDArray[np.int32], site_cols: IntArray) -> tuple[IntArray, IntArray]:
+    """Where each of ``site_cols`` is among ``kept`` (both increasing): the positions in
+    ``kept`` of those it holds, and their positions in ``site_cols``."""
+    at = np.searchsorted(kept, site_cols)
+    hit = at < kept.size
+    hit[hit] = kept[at[hit]] == site_cols[hit]
+    return at[hit].astype(np.int64), np.flatnonzero(hit)
+
+
+class PackedLoS:
+    """An (N, M) bool matrix of LoS, receivers x sites, stored 1 bit per element kept.
+
+    Without ``blocks`` every element is kept: the rows are bit-packed along the sites
+    (:func:`numpy.packbits`, big-endian bit order), N x ceil(M / 8) bytes, an eighth of
+    the bool matrix (memory grows with receivers x sites). With ``blocks``
+    (:class:`LoSBlocks`) a receiver keeps only the sites its block keeps, the bits of
+    row i in the order of those sites; the others are NLoS (False), and writing True
+    there is an error. A study's LoS pass writes into one, its radio pass reads the
     tiles' rows from it, and :class:`twin.study.StudyResult` keeps it.
     """
 
-    def __init__(self, n_receivers: int, n_sites: int) -> None:
+    def __init__(self, n_receivers: int, n_sites: int, blocks: LoSBlocks | None = None) -> None:
         self.n_sites = n_sites
-        self.bits = np.zeros((n_receivers, -(-n_sites // 8)), dtype=np.uint8)
+        self.blocks = blocks
+        width = -(-n_sites // 8) if blocks is None else blocks.width_bytes
+        self.bits = np.zeros((n_receivers, width), dtype=np.uint8)
 
     @classmethod
     def of(cls, los: BoolArray, *, chunk_rows: int = 1 << 16) -> PackedLoS:
@@ -131,6 +244,21 @@ class PackedLoS:
         """(len(index), K) bool: the LoS of the receivers ``index`` to the sites
         ``site_cols`` (increasing; None: all M sites). Only the bytes from the first to
         the last of those sites are unpacked."""
+        if self.blocks is not None:
+            cols = np.arange(self.n_sites) if site_cols is None else site_cols
+            out = np.zeros((index.size, cols.size), dtype=np.bool_)
+            for slot, sel in self.blocks.groups(index):
+                kept = self.blocks.sites(slot)
+                at, hit = _positions(kept, cols)
+                if hit.size == 0:
+                    continue
+                bits = np.unpackbits(self.bits[index[sel]], axis=1, count=kept.size)
+                part = bits.view(np.bool_)[:, at]
+                if isinstance(sel, slice):
+                    out[:, hit] = part
+                else:
+                    out[np.ix_(sel, hit)] = part
+            return out
         if site_cols is None or self._all_sites(site_cols):
             return np.unpackbits(self.bits[index], axis=1, count=self.n_sites).view(np.bool_)
         out = np.empty((index.size, site_cols.size), dtype=np.bool_)
@@ -145,7 +273,17 @@ class PackedLoS:
         """Write ``los`` (len(index), len(site_cols)) at the receivers ``index`` and sites
         ``site_cols`` (increasing); the other sites of these receivers keep their values.
         Only the bytes from the first to the last of those sites are unpacked and packed
-        again."""
+        again.
+
+        Raises
+        ------
+        ValueError
+            With ``blocks``, when ``los`` is True for a site a receiver's block does not
+            keep (beyond the site's radius).
+        """
+        if self.blocks is not None:
+            self._put_blocks(index, site_cols, los)
+            return
         if self._all_sites(site_cols):
             self.bits[index] = np.packbits(los, axis=1)
             return
@@ -157,6 +295,29 @@ class PackedLoS:
             block[:, p0 : p0 + k1 - k0] = los[:, k0:k1]
         rows[:, b0 : b0 + block.shape[1] // 8] = np.packbits(block, axis=1)
         self.bits[index] = rows
+
+    def _put_blocks(self, index: IntArray, site_cols: IntArray, los: BoolArray) -> None:
+        assert self.blocks is not None
+        for slot, sel in self.blocks.groups(index):
+            kept = self.blocks.sites(slot)
+            at, hit = _positions(kept, site_cols)
+            part = los[sel]
+            if hit.size < site_cols.size:
+                dropped = np.ones(site_cols.size, dtype=np.bool_)
+                dropped[hit] = False
+                if part[:, dropped].any():
+                    raise ValueError(
+                        "PackedLoS.put: LoS to a site whose radius does not reach the "
+                        f"receivers' block (sites {site_cols[dropped].tolist()[:5]})"
+                    )
+            rx = index[sel]
+            if at.size == kept.size:  # every site the block keeps is given
+                block = np.empty((part.shape[0], kept.size), dtype=np.bool_)
+            else:
+                block = np.unpackbits(self.bits[rx], axis=1, count=kept.size).view(np.bool_)
+            block[:, at] = part[:, hit]
+            packed = np.packbits(block, axis=1)
+            self.bits[rx, : packed.shape[1]] = packed
 
     def _all_sites(self, site_cols: IntArray) -> bool:
         """Whether ``site_cols`` are all the sites in order."""
@@ -188,7 +349,7 @@ class PackedLoS:
     def put_packed(self, index: IntArray, site_cols: IntArray, bits: np.ndarray) -> None:
         """:meth:`put` from the LoS packed along ``site_cols`` (:attr:`TileOutput.los_bits`);
         written as is when ``site_cols`` are all the sites in order."""
-        if self._all_sites(site_cols):
+        if self.blocks is None and self._all_sites(site_cols):
             self.bits[index] = bits
         else:
             los = np.unpackbits(bits, axis=1, count=site_cols.size).view(np.bool_)
@@ -196,15 +357,94 @@ class PackedLoS:
 
     def column(self, j: int) -> BoolArray:
         """(N,) bool: the LoS of every receiver to site ``j``."""
+        if self.blocks is not None:
+            return self.column_at(j, np.arange(self.shape[0]))
         return np.asarray((self.bits[:, j >> 3] >> (7 - (j & 7))) & 1, dtype=np.bool_)
 
     def column_at(self, j: int, index: IntArray) -> BoolArray:
         """(len(index),) bool: the LoS of the receivers ``index`` to site ``j`` (reads one
         byte per receiver: no whole column)."""
+        if self.blocks is not None:
+            rx, pos = self._kept(j, index)
+            out = np.zeros(index.size, dtype=np.bool_)
+            out[rx] = (self.bits[index[rx], pos >> 3] >> (7 - (pos & 7))) & 1
+            return out
         return np.asarray((self.bits[index, j >> 3] >> (7 - (j & 7))) & 1, dtype=np.bool_)
 
+    def kept_column(
+        self, j: int, by_block: tuple[IntArray, IntArray] | None = None
+    ) -> tuple[IntArray, BoolArray]:
+        """The receivers that keep site ``j`` and their LoS to it: every receiver in
+        order without blocks; with blocks those of the blocks that keep ``j``, block by
+        block (``by_block``: :meth:`LoSBlocks.receivers_by_block`, made here when None).
+        The cost grows with the receivers kept, not with the city."""
+        if self.blocks is None:
+            return np.arange(self.shape[0]), self.column(j)
+        order, start = self.blocks.receivers_by_block() if by_block is None else by_block
+        rx, pos = self._kept_by_block(j, order, start)
+        return rx, np.asarray((self.bits[rx, pos >> 3] >> (7 - (pos & 7))) & 1, dtype=np.bool_)
+
+    def set_kept_column(
+        self, j: int, los: BoolArray, by_block: tuple[IntArray, IntArray] | None = None
+    ) -> None:
+        """Set the LoS to site ``j`` of the receivers that keep it, in the order of
+        :meth:`kept_column`."""
+        if self.blocks is None:
+            self.set_column(j, los)
+            return
+        order, start = self.blocks.receivers_by_block() if by_block is None else by_block
+        rx, pos = self._kept_by_block(j, order, start)
+        if los.shape != rx.shape:
+            raise ValueError(
+                f"PackedLoS.set_kept_column: {los.size} values for the {rx.size} receivers "
+                f"that keep site {j}"
+            )
+        self._set_bits(rx, pos, los)
+
+    def _kept_by_block(self, j: int, order: IntArray, start: IntArray) -> tuple[IntArray, IntArray]:
+        assert self.blocks is not None
+        at = self.blocks.site_position(j)
+        slots = np.flatnonzero(at >= 0)
+        count = start[slots + 1] - start[slots]
+        rx = (
+            np.concatenate([order[start[s] : start[s + 1]] for s in slots.tolist()])
+            if slots.size
+            else np.empty(0, dtype=np.int64)
+        )
+        return rx, np.repeat(at[slots], count)
+
+    def _set_bits(self, rx: IntArray, pos: IntArray, los: BoolArray) -> None:
+        """Set bit ``pos`` of rows ``rx`` to ``los`` (each receiver once)."""
+        byte_at = pos >> 3
+        bit = (np.uint8(1) << (7 - (pos & 7))).astype(np.uint8)
+        old = self.bits[rx, byte_at]
+        self.bits[rx, byte_at] = np.where(los, old | bit, old & ~bit)
+
+    def _kept(self, j: int, index: IntArray) -> tuple[IntArray, IntArray]:
+        """Which of the receivers ``index`` keep site ``j`` (positions in ``index``), and
+        the bit of ``j`` in their rows."""
+        assert self.blocks is not None
+        pos = self.blocks.site_position(j)[self.blocks.slots(index)]
+        rx = np.flatnonzero(pos >= 0)
+        return rx, pos[rx]
+
     def set_column(self, j: int, los: BoolArray) -> None:
-        """Set the LoS of every receiver to site ``j``."""
+        """Set the LoS of every receiver to site ``j``.
+
+        Raises
+        ------
+        ValueError
+            With ``blocks``, when ``los`` is True at a receiver whose block does not keep
+            site ``j``.
+        """
+        if self.blocks is not None:
+            rx, pos = self._kept(j, np.arange(self.shape[0]))
+            if np.count_nonzero(los) != np.count_nonzero(los[rx]):
+                raise ValueError(
+                    f"PackedLoS.set_column: LoS to site {j} beyond the blocks its radius reaches"
+                )
+            self._set_bits(rx, pos, los[rx])
+            return
         mask = np.uint8(1 << (7 - (j & 7)))
         byte = self.bits[:, j >> 3]
         self.bits[:, j >> 3] = np.where(los, byte | mask, byte & ~mask)
@@ -215,8 +455,22 @@ class PackedLoS:
         out = np.empty((n, self.n_sites), dtype=np.bool_)
         for lo in range(0, n, chunk_rows):
             hi = min(n, lo + chunk_rows)
-            out[lo:hi] = np.unpackbits(self.bits[lo:hi], axis=1, count=self.n_sites).view(np.bool_)
+            if self.blocks is not None:
+                out[lo:hi] = self.rows(np.arange(lo, hi))
+            else:
+                out[lo:hi] = np.unpackbits(self.bits[lo:hi], axis=1, count=self.n_sites).view(
+                    np.bool_
+                )
         return out
+
+
+def los_blocks(
+    grid: ReceiverGrid, block_cells: int, tx_xyz_m: FloatArray, site_radius_m: FloatArray
+) -> LoSBlocks | None:
+    """The :class:`LoSBlocks` of a study's receivers, or None when every block keeps
+    every site (an unlimited radius): the dense layout then holds the same bits."""
+    blocks = LoSBlocks(grid, block_cells, tx_xyz_m, site_radius_m)
+    return None if blocks.every_site else blocks
 
 
 @dataclass(frozen=True, eq=False)
@@ -373,16 +627,21 @@ class TileOutput:
         return np.unpackbits(self.los_bits, axis=1, count=self.site_cols.size).view(np.bool_)
 
 
-def _receiver_cells(grid: ReceiverGrid) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-    """(row, col) raster cell of every receiver (int32, as the grid's ``cell``): a street
-    point's cell is the one it falls in, clamped to the raster."""
+def _receiver_cells(
+    grid: ReceiverGrid, index: IntArray | None = None
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """(row, col) raster cell of every receiver, or of the receivers ``index`` (int32, as
+    the grid's ``cell``): a street point's cell is the one it falls in, clamped to the
+    raster."""
     rows, cols = grid.spec.shape
     t = grid.spec.transform
-    row, col = np.divmod(grid.cell, np.int32(cols))  # new int32 arrays
-    street = grid.cell < 0
+    cell = grid.cell if index is None else grid.cell[index]
+    row, col = np.divmod(cell, np.int32(cols))  # new int32 arrays
+    street = cell < 0
     if street.any():
-        col[street] = np.clip(np.floor((grid.x_m[street] - t.c) / t.a), 0, cols - 1)
-        row[street] = np.clip(np.floor((grid.y_m[street] - t.f) / t.e), 0, rows - 1)
+        at = np.flatnonzero(street) if index is None else index[street]
+        col[street] = np.clip(np.floor((grid.x_m[at] - t.c) / t.a), 0, cols - 1)
+        row[street] = np.clip(np.floor((grid.y_m[at] - t.f) / t.e), 0, rows - 1)
     return row, col
 
 
