@@ -142,6 +142,8 @@ def test_existing_output_is_refused_without_overwrite(run_dir: Path) -> None:
         (["--spacing", "-5"], "spacing"),
         (["--bands", "3.5,200"], "200 GHz is outside"),
         (["--bands", "abc"], "not a frequency"),
+        (["--scratch", "no/such/folder"], "--scratch no/such/folder: not a folder"),
+        (["--scratch", DEFAULT], "not a folder"),
     ],
 )
 def test_bad_input_names_the_problem_and_writes_nothing(tmp_path: Path, args, message) -> None:  # type: ignore[no-untyped-def]

@@ -37,6 +37,7 @@ from twin.grid import ReceiverGrid, build_grid
 from twin.layouts import generate_layout
 from twin.radio.network import (
     SERVING_STORE_BYTES,
+    ArrayAlloc,
     BandCells,
     BandResult,
     RadioParams,
@@ -69,6 +70,7 @@ from twin.visibility import BuildingPrisms
 if TYPE_CHECKING:
     from twin.cluster import TileRunner
     from twin.io.cache import StudyCache
+    from twin.io.scratch import ScratchFolder
     from twin.kernels import WarmUp
     from twin.visibility.fast import FastRaster
 
@@ -121,12 +123,17 @@ class StudyOptions:
     kernels
         A helper process compiling the kernels (:func:`twin.kernels.start_warm_up`),
         waited for once the city is loaded, before the first compiled call; None: none.
+    scratch
+        Where the per-band results of the whole city are kept: in files of this folder,
+        mapped into memory (:class:`twin.io.scratch.ScratchFolder`, out of core); None:
+        in memory.
     """
 
     runner: TileRunner | None = None
     cache: StudyCache | None = None
     tile_cells: int | None = None
     kernels: WarmUp | None = None
+    scratch: ScratchFolder | None = None
 
 
 _OPTIONS: ContextVar[StudyOptions | None] = ContextVar("twin_study_options", default=None)
@@ -477,6 +484,7 @@ def run_study(
 
         runner = LocalRunner()
     tile_cells = opts.tile_cells or TILE_CELLS
+    alloc = opts.scratch.array if opts.scratch is not None else None
     # largest tiles first; on a cluster the last ones smaller and smaller, so that its
     # workers finish together
     tiles = (
@@ -513,7 +521,7 @@ def run_study(
     if runner.fuse_passes:
         # One pass: each task traces its tile's LoS, then its radio work. The workers hold
         # the raster in their own memory, and this process only gathers the results.
-        serving = {label: Serving.store(n) for label in cells}
+        serving = {label: Serving.store(n, alloc) for label in cells}
         ctx = TileContext(
             **ctx_args,
             raster=raster,
@@ -552,6 +560,7 @@ def run_study(
             visibility=r.visibility,
             runner=runner,
             tile_cells=tile_cells,
+            alloc=alloc,
         )
         totals += radio_totals
     los = los_bits
@@ -566,7 +575,7 @@ def run_study(
         for label, band in cells.items():
             # each band's pass results go once its results are made (they keep part of them)
             bands[label] = finish_band(
-                band, serving.pop(label), grid.indoor, is_grid, unit_km2, params
+                band, serving.pop(label), grid.indoor, is_grid, unit_km2, params, alloc
             )
     log.info(
         "visibility: %d (receiver, site) pairs of %d, %.0f pairs/s",
@@ -618,14 +627,16 @@ def radio_pass(
     visibility: str,
     runner: TileRunner | None = None,
     tile_cells: int | None = None,
+    alloc: ArrayAlloc | None = None,
 ) -> tuple[dict[str, Serving], np.ndarray]:
     """The radio pass of a study: the best server and interference of every receiver on
     each band of ``cells``, from the LoS already traced (``los_bits``, every site's).
 
     It goes by tiles of at most :data:`RADIO_TILE_CELLS` grid cells (``tile_cells`` when
     smaller), on ``runner`` (None: in this process); each tile copies the LoS of the
-    sites within reach of it, so the memory beyond the results is one tile's. Returns
-    the results per band label and the tiles' (visibility s, radio s, pairs).
+    sites within reach of it, so the memory beyond the results is one tile's; ``alloc``
+    makes the results' arrays (:meth:`Serving.store`). Returns the results per band
+    label and the tiles' (visibility s, radio s, pairs).
     """
     if runner is None:
         from twin.cluster import LocalRunner
@@ -652,7 +663,7 @@ def radio_pass(
     tasks = TileTasks(
         grid, tiles, known_los=los_bits, known_sites=every_site, reach=(tx_xyz_m, radius_m)
     )
-    serving = {label: Serving.store(n) for label in cells}
+    serving = {label: Serving.store(n, alloc) for label in cells}
     totals = _gather(runner.run(ctx, tasks), serving=serving)
     return serving, totals
 

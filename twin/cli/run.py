@@ -90,6 +90,15 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
     "Default: 256, and on a cluster the last tiles cut smaller and smaller so that the "
     "workers finish together.",
 )
+@click.option(
+    "--scratch",
+    "scratch",
+    type=click.Path(path_type=Path),
+    help="Keep the per-band results (about 21 bytes per receiver and band) in files of "
+    "this folder, mapped into memory and deleted as soon as made, instead of in memory: "
+    "the kernel writes them to the disk when memory runs short. For a city whose "
+    "results do not fit; the folder must be on a disk, not tmpfs.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty output folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def run(
@@ -107,6 +116,7 @@ def run(
     connect_timeout_s: float,
     no_cache: bool,
     tile_cells: int | None,
+    scratch: Path | None,
     overwrite: bool,
     no_progress: bool,
 ) -> None:
@@ -123,6 +133,7 @@ def run(
     from twin.cluster import check_scheduler_address, open_runner
     from twin.io.cache import StudyCache
     from twin.io.outputs import check_out_dir, write_run
+    from twin.io.scratch import ScratchFolder
     from twin.kernels import start_warm_up
     from twin.scenario import with_overrides
     from twin.sources.scenario_file import read_scenario
@@ -142,6 +153,7 @@ def run(
         raise InputError(f"--workers: {workers} is not allowed; give 1 or more worker processes")
     if scheduler is not None:
         scheduler = check_scheduler_address(scheduler)
+    scratch_folder = ScratchFolder(scratch) if scratch is not None else None
     sc = with_overrides(sc, city_source=city, sites_file=str(sites) if sites is not None else None)
     if variant is not None:
         variant_chain(sc, variant)  # fail now on an unknown variant
@@ -164,6 +176,7 @@ def run(
                 tile_cells=tile_cells,
                 # in process, a cold numba cache is filled on the other core meanwhile
                 kernels=start_warm_up() if scheduler is None and workers is None else None,
+                scratch=scratch_folder,
             )
         ),
     ):

@@ -21,7 +21,7 @@ edge user (R).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -329,6 +329,16 @@ def band_cells(freq_ghz: float, sites: Sequence[Site], reuse: int) -> BandCells:
     )
 
 
+#: makes a new (n,) array of a dtype set to a value: ``alloc(n, dtype, fill)``; where a
+#: city's results are kept (in memory by default, in files with
+#: :class:`twin.io.scratch.ScratchFolder`)
+ArrayAlloc = Callable[[int, npt.DTypeLike, Any], np.ndarray]
+
+
+def _full(n: int, dtype: npt.DTypeLike, fill: Any) -> np.ndarray:
+    return np.full(n, fill, dtype=dtype)
+
+
 @dataclass
 class Serving:
     """The best server of each receiver on one band, from its received powers alone.
@@ -348,25 +358,29 @@ class Serving:
     interference_mw: FloatArray | ResultArray
 
     @classmethod
-    def empty(cls, n: int, dtype: npt.DTypeLike = np.float64) -> Serving:
+    def empty(
+        cls, n: int, dtype: npt.DTypeLike = np.float64, alloc: ArrayAlloc | None = None
+    ) -> Serving:
         """``n`` receivers, all unserved; the measurements of ``dtype`` (a tile's pass
         computes float64; a whole city's results are kept as :data:`RESULT_FLOAT`,
-        :meth:`store`)."""
+        :meth:`store`); the arrays made by ``alloc`` (None: in memory)."""
+        full = alloc or _full
         return cls(
-            cell=np.full(n, -1, dtype=np.int32),
-            rsrp_dbm=np.full(n, np.nan, dtype=dtype),
-            path_loss_db=np.full(n, np.nan, dtype=dtype),
-            d2d_m=np.full(n, np.nan, dtype=dtype),
-            los=np.zeros(n, dtype=np.bool_),
-            interference_mw=np.zeros(n, dtype=dtype),
+            cell=full(n, np.int32, -1),
+            rsrp_dbm=full(n, dtype, np.nan),
+            path_loss_db=full(n, dtype, np.nan),
+            d2d_m=full(n, dtype, np.nan),
+            los=full(n, np.bool_, False),
+            interference_mw=full(n, dtype, 0.0),
         )
 
     @classmethod
-    def store(cls, n: int) -> Serving:
+    def store(cls, n: int, alloc: ArrayAlloc | None = None) -> Serving:
         """The results of ``n`` receivers for a whole city, all unserved: the
         measurements as :data:`RESULT_FLOAT` (:meth:`put` rounds each value once), 21
-        bytes per receiver instead of 37."""
-        return cls.empty(n, RESULT_FLOAT)
+        bytes per receiver instead of 37; the arrays made by ``alloc`` (None: in
+        memory; :meth:`twin.io.scratch.ScratchFolder.array`: in files)."""
+        return cls.empty(n, RESULT_FLOAT, alloc)
 
     def put(self, index: IntArray | slice, part: Serving) -> None:
         """Write ``part`` (the receivers ``index``) into this one."""
@@ -769,8 +783,10 @@ def finish_band(
     cell_area_mask: BoolArray,
     cell_area_unit_km2: float,
     params: RadioParams,
+    alloc: ArrayAlloc | None = None,
 ) -> BandResult:
-    """Best-server areas, bandwidth, SINR, capacity and user type of every receiver.
+    """Best-server areas, bandwidth, SINR, capacity and user type of every receiver
+    (the SINR and user type made by ``alloc``, as :meth:`Serving.store`).
 
     The global step after the receiver-by-receiver pass: each cell's best-server area
     (the grid points it serves, ``cell_area_mask``, each standing for
@@ -809,8 +825,9 @@ def finish_band(
     rsrp = np.asarray(serving.rsrp_dbm, dtype=RESULT_FLOAT)
     interference = np.asarray(serving.interference_mw, dtype=RESULT_FLOAT)
     d2d = np.asarray(serving.d2d_m, dtype=RESULT_FLOAT)
-    sinr = np.full(n, np.nan, dtype=RESULT_FLOAT)
-    user_type = np.empty(n, dtype=np.int8)
+    full = alloc or _full
+    sinr = full(n, RESULT_FLOAT, np.nan)
+    user_type = full(n, np.int8, 0)
     r_cell = np.sqrt(area_km2 / 2.6) * 1000.0
     los_serv = serving.los
     # by chunks of receivers (every value is the receiver's own): bounded temporaries;

@@ -1,0 +1,80 @@
+"""Arrays kept in files instead of in memory (out of core), for a city's results.
+
+A :class:`ScratchFolder` makes each array as a shared memory map of a file of its own in
+the folder, deleted as soon as it is mapped: the array lives as long as the map does,
+nothing is left in the folder (even if the run is killed), and the kernel writes its
+pages to the disk and drops them from memory whenever memory runs short, as it does
+with any file it caches. An array in memory has no such way out without swap.
+
+The file's blocks are reserved when the array is made (``posix_fallocate``), so a full
+disk is a clear error then, not a crash (``SIGBUS``) when a page is written later.
+The folder must be on a disk: on a memory file system (``tmpfs``, ``/dev/shm``) the
+files are memory themselves and nothing is saved.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from twin.errors import InputError
+
+#: what ``--scratch`` is for, in the errors
+_USE = "an existing, writable folder on a disk"
+
+
+class ScratchFolder:
+    """Makes arrays backed by files in ``folder`` (:meth:`array`).
+
+    Raises
+    ------
+    InputError
+        When ``folder`` is not an existing, writable folder.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        path = Path(folder)
+        if not path.is_dir():
+            raise InputError(f"--scratch {folder}: not a folder; give {_USE}")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise InputError(f"--scratch {folder}: not writable; give {_USE}")
+        self.folder = path
+        #: bytes of the arrays made so far
+        self.bytes_made = 0
+
+    def array(self, n: int, dtype: npt.DTypeLike, fill: Any) -> np.ndarray:
+        """A new (n,) array of ``dtype`` set to ``fill``, backed by a file of the folder.
+
+        Raises
+        ------
+        InputError
+            When the file's blocks cannot be reserved (a full disk, a file size limit).
+        """
+        dt = np.dtype(dtype)
+        size = int(n) * dt.itemsize
+        if size == 0:
+            return np.full(n, fill, dtype=dt)
+        fd, name = tempfile.mkstemp(prefix=".twin-scratch-", dir=self.folder)
+        try:
+            os.unlink(name)  # the map keeps the file; the folder does not
+            try:
+                os.posix_fallocate(fd, 0, size)
+            except OSError as exc:
+                raise InputError(
+                    f"--scratch {self.folder}: cannot reserve {size / 2**20:.1f} MiB for a "
+                    f"result array ({exc.strerror}); free some space or give another folder"
+                ) from exc
+            buffer = mmap.mmap(fd, size)  # shared: the pages go to the file
+        finally:
+            os.close(fd)
+        out = np.frombuffer(buffer, dtype=dt, count=n)
+        if np.any(np.asarray(fill, dtype=dt) != 0):  # a new file reads as zeros
+            out.fill(fill)
+        self.bytes_made += size
+        return out
