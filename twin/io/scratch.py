@@ -1,13 +1,14 @@
 """Arrays kept in files instead of in memory (out of core), for a city's results.
 
 A :class:`ScratchFolder` makes each array as a shared memory map of a file of its own in
-the folder, deleted as soon as it is mapped: the array lives as long as the map does,
-nothing is left in the folder (even if the run is killed), and the kernel writes its
-pages to the disk and drops them from memory whenever memory runs short, as it does
-with any file it caches. An array in memory has no such way out without swap.
+the folder, deleted as soon as made: the array lives as long as the map does, nothing
+is left in the folder (even if the run is killed), and the kernel writes its pages to
+the disk and drops them from memory whenever memory runs short, as it does with any
+file it caches. An array in memory has no such way out without swap.
 
-The file's blocks are reserved when the array is made (``posix_fallocate``), so a full
-disk is a clear error then, not a crash (``SIGBUS``) when a page is written later.
+The file's blocks are reserved when the array is made (``posix_fallocate``, Linux and
+the BSDs), so a full disk is a clear error then, not a crash (``SIGBUS``) when a page is
+written later.
 The folder must be on a disk: on a memory file system (``tmpfs``, ``/dev/shm``) the
 files are memory themselves and nothing is saved.
 """
@@ -27,6 +28,15 @@ from twin.errors import InputError
 
 #: what ``--scratch`` is for, in the errors
 _USE = "an existing, writable folder on a disk"
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Give the file ``size`` bytes, its blocks reserved where the system can
+    (``posix_fallocate``; elsewhere, macOS and Windows, only its length is set)."""
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fd, 0, size)
+    else:
+        os.ftruncate(fd, size)
 
 
 class ScratchFolder:
@@ -60,19 +70,17 @@ class ScratchFolder:
         size = int(n) * dt.itemsize
         if size == 0:
             return np.full(n, fill, dtype=dt)
-        fd, name = tempfile.mkstemp(prefix=".twin-scratch-", dir=self.folder)
-        try:
-            os.unlink(name)  # the map keeps the file; the folder does not
+        # a file with no name in the folder (POSIX), or deleted once closed (Windows):
+        # the map keeps it, the folder does not
+        with tempfile.TemporaryFile(prefix=".twin-scratch-", dir=self.folder) as fh:
             try:
-                os.posix_fallocate(fd, 0, size)
+                _reserve(fh.fileno(), size)
             except OSError as exc:
                 raise InputError(
                     f"--scratch {self.folder}: cannot reserve {size / 2**20:.1f} MiB for a "
                     f"result array ({exc.strerror}); free some space or give another folder"
                 ) from exc
-            buffer = mmap.mmap(fd, size)  # shared: the pages go to the file
-        finally:
-            os.close(fd)
+            buffer = mmap.mmap(fh.fileno(), size)  # shared: the pages go to the file
         out = np.frombuffer(buffer, dtype=dt, count=n)
         if np.any(np.asarray(fill, dtype=dt) != 0):  # a new file reads as zeros
             out.fill(fill)
