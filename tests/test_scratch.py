@@ -14,7 +14,8 @@ from tests.test_tiles import _OnePassRunner, assert_same_results, synthetic_scen
 from twin.city.synthetic import synthetic_city
 from twin.errors import InputError
 from twin.io.scratch import ScratchFolder
-from twin.study import StudyOptions, run_study
+from twin.study import StudyOptions, run_study, visibility_raster
+from twin.visibility import BuildingPrisms
 
 
 def _file_backed(a: np.ndarray) -> bool:
@@ -97,7 +98,16 @@ def test_a_study_with_its_results_in_files_gives_the_same_results(
     for band in got.bands.values():
         for name in ("serving_cell", "d2d_m", "path_loss_db", "rsrp_dbm", "sinr_db", "user_type"):
             assert _file_backed(getattr(band, name)), name
+    grid_arrays = [got.grid.x_m, got.grid.y_m, got.grid.rx_height_m, got.grid.indoor,
+                   got.grid.building_id, got.grid.cell]  # fmt: skip
+    assert all(_file_backed(a) for a in grid_arrays)
+    assert np.array_equal(got.grid.x_m, ref.grid.x_m) and np.array_equal(
+        got.grid.building_id, ref.grid.building_id
+    )
+    # the grid (37 bytes per receiver), the visibility raster's cells (5 bytes each),
     # the bands' stores (21 bytes per receiver) and each band's SINR and user type (5)
-    assert scratch.bytes_made == len(got.bands) * n * (21 + 5)
+    raster = visibility_raster(city, BuildingPrisms.from_geodataframe(city.buildings))
+    assert sum(a.nbytes for a in grid_arrays) == 37 * n
+    assert scratch.bytes_made == 37 * n + 5 * raster.code.size + len(got.bands) * n * (21 + 5)
     assert list(tmp_path.iterdir()) == []
-    assert not _file_backed(ref.bands["3p5"].rsrp_dbm)
+    assert not _file_backed(ref.bands["3p5"].rsrp_dbm) and not _file_backed(ref.grid.x_m)

@@ -320,7 +320,14 @@ def test_unreached_receivers_by_blocks_equal_every_pair_tested(helsinki_study, r
         assert unreached_receivers(g, sx, sy, np.full(sx.size, 5000.0)).size == 0
 
 
-def test_receiver_blocks_hold_every_receiver_once_in_its_box(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("box_chunk", [None, 100, 1])
+def test_receiver_blocks_hold_every_receiver_once_in_its_box(
+    helsinki_study, box_chunk, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """(The boxes computed by runs of blocks of about ``box_chunk`` receivers: every
+    run the same boxes.)"""
+    if box_chunk is not None:
+        monkeypatch.setattr("twin.tiles.BOX_CHUNK", box_chunk)
     g = helsinki_study.grid
     order, start, box = receiver_blocks(g, 9)
     assert np.array_equal(np.sort(order), np.arange(len(g)))

@@ -20,6 +20,7 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 
+from twin.arrays import ArrayAlloc, full, moved
 from twin.errors import InputError
 
 FloatArray = npt.NDArray[np.float64]
@@ -96,6 +97,19 @@ class ReceiverGrid:
             },
             geometry=shapely.points(self.x_m, self.y_m),
             crs=self.spec.crs,
+        )
+
+    def moved(self, alloc: ArrayAlloc) -> ReceiverGrid:
+        """The same grid, its arrays copied into arrays made by ``alloc`` (for example
+        in files: :class:`twin.io.scratch.ScratchFolder`)."""
+        return ReceiverGrid(
+            x_m=moved(self.x_m, alloc),
+            y_m=moved(self.y_m, alloc),
+            rx_height_m=moved(self.rx_height_m, alloc),
+            indoor=moved(self.indoor, alloc),
+            building_id=moved(self.building_id, alloc),
+            cell=moved(self.cell, alloc),
+            spec=self.spec,
         )
 
     def subset(self, mask: npt.NDArray[np.bool_] | IntArray) -> ReceiverGrid:
@@ -322,11 +336,13 @@ def build_grid(
     roof_clearance_m: float = 1.5,
     streets: gpd.GeoDataFrame | None = None,
     street_step_m: float | None = 10.0,
+    alloc: ArrayAlloc | None = None,
 ) -> ReceiverGrid:
     """Regular grid over ``bounds`` plus street receivers every ``street_step_m`` (None: none).
 
     Street receivers that fall inside a building footprint (passages, tunnels under
-    buildings) are left out.
+    buildings) are left out. ``alloc`` makes the grid's arrays (None: in memory; a
+    :class:`twin.io.scratch.ScratchFolder`'s ``array``: in files).
     """
     if outdoor_height_m <= 0 or indoor_height_m <= 0:
         raise InputError(
@@ -347,20 +363,22 @@ def build_grid(
     # process's heap after the grid is built)
     n_grid = rows * cols
     n = n_grid + sx.size
-    x = np.empty(n)
-    y = np.empty(n)
+    make = alloc or full
+    x = make(n, np.float64, 0.0)
+    y = make(n, np.float64, 0.0)
     x[:n_grid].reshape(rows, cols)[:] = t.c + (np.arange(cols) + 0.5) * t.a
     y[:n_grid].reshape(rows, cols)[:] = (t.f + (np.arange(rows) + 0.5) * t.e)[:, None]
     x[n_grid:] = sx
     y[n_grid:] = sy
-    cell = np.full(n, -1, dtype=np.int32)
+    cell = make(n, np.int32, -1)
     cell[:n_grid] = np.arange(n_grid, dtype=np.int32)
-    bid = np.full(n, -1, dtype=np.int64)
+    bid = make(n, np.int64, -1)
     locate_indoor(
         buildings, x[:n_grid], y[:n_grid], street_level_m=outdoor_height_m, out=bid[:n_grid]
     )
-    indoor = bid >= 0
-    rx_h = np.full(n, float(outdoor_height_m))
+    indoor = make(n, np.bool_, False)
+    np.greater_equal(bid, 0, out=indoor)
+    rx_h = make(n, np.float64, float(outdoor_height_m))
     inside = np.flatnonzero(indoor)
     rx_h[inside] = indoor_rx_height_m(
         buildings["height_m"].to_numpy(dtype=float)[bid[inside]],

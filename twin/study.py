@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from twin.arrays import ArrayAlloc, moved
 from twin.bands import band_label
 from twin.city.model import CityModel, build_city
 from twin.errors import InputError
@@ -37,7 +38,6 @@ from twin.grid import ReceiverGrid, build_grid
 from twin.layouts import generate_layout
 from twin.radio.network import (
     SERVING_STORE_BYTES,
-    ArrayAlloc,
     BandCells,
     BandResult,
     RadioParams,
@@ -124,9 +124,9 @@ class StudyOptions:
         A helper process compiling the kernels (:func:`twin.kernels.start_warm_up`),
         waited for once the city is loaded, before the first compiled call; None: none.
     scratch
-        Where the per-band results of the whole city are kept: in files of this folder,
-        mapped into memory (:class:`twin.io.scratch.ScratchFolder`, out of core); None:
-        in memory.
+        Where the city-sized arrays are kept (the receiver grid, the visibility raster's
+        cells, the per-band results): in files of this folder, mapped into memory
+        (:class:`twin.io.scratch.ScratchFolder`, out of core); None: in memory.
     """
 
     runner: TileRunner | None = None
@@ -328,16 +328,18 @@ def study_grid(
     *,
     cache: StudyCache | None = None,
     fingerprint: str | None = None,
+    alloc: ArrayAlloc | None = None,
 ) -> ReceiverGrid:
     """The receiver grid of the scenario over ``bounds``, from ``cache`` when there
-    (``fingerprint``: :func:`city_fingerprint` of ``city`` if already known)."""
+    (``fingerprint``: :func:`city_fingerprint` of ``city`` if already known); its arrays
+    made by ``alloc`` (None: in memory)."""
     g = scenario.grid
     key: dict[str, Any] = {}
     if cache is not None:
         key = grid_cache_key(city, bounds, scenario, fingerprint=fingerprint)
         hit = cache.get("grid", key)
         if isinstance(hit, ReceiverGrid):
-            return hit
+            return hit if alloc is None else hit.moved(alloc)
     grid = build_grid(
         city.buildings,
         bounds,
@@ -348,6 +350,7 @@ def study_grid(
         roof_clearance_m=g.roof_clearance_m,
         streets=city.streets,
         street_step_m=g.street_step_m,
+        alloc=alloc,
     )
     if cache is not None:
         cache.put("grid", key, grid)
@@ -360,8 +363,10 @@ def visibility_raster(
     *,
     cache: StudyCache | None = None,
     fingerprint: str | None = None,
+    alloc: ArrayAlloc | None = None,
 ) -> FastRaster:
-    """The fast visibility engine's building raster of ``city``, from ``cache`` when there."""
+    """The fast visibility engine's building raster of ``city``, from ``cache`` when there;
+    its per-cell arrays made by ``alloc`` (None: in memory)."""
     from twin.visibility.fast import RASTER_RES_M, FastRaster, build_fast_raster
 
     key: dict[str, Any] = {}
@@ -369,8 +374,10 @@ def visibility_raster(
         key = {"city": fingerprint or city_fingerprint(city), "res_m": RASTER_RES_M}
         hit = cache.get("raster", key)
         if isinstance(hit, FastRaster):
-            return hit
-    raster = build_fast_raster(prisms, res_m=RASTER_RES_M)
+            if alloc is None:
+                return hit
+            return replace(hit, code=moved(hit.code, alloc), hint=moved(hit.hint, alloc))
+    raster = build_fast_raster(prisms, res_m=RASTER_RES_M, alloc=alloc)
     if cache is not None:
         cache.put("raster", key, raster)
     return raster
@@ -428,7 +435,12 @@ def run_study(
     say("grid")
     fingerprint = city_fingerprint(city) if opts.cache is not None else None
     with _timed(timings, "grid"):
-        grid = study_grid(city, bounds, scenario, cache=opts.cache, fingerprint=fingerprint)
+        # with a scratch folder the city-sized arrays live in its files (out of core):
+        # the grid, the visibility raster's cells and the per-band results
+        alloc = opts.scratch.array if opts.scratch is not None else None
+        grid = study_grid(
+            city, bounds, scenario, cache=opts.cache, fingerprint=fingerprint, alloc=alloc
+        )
     say("sites")
     with _timed(timings, "sites"):
         site_list = list(sites) if sites is not None else scenario_sites(scenario, city, bounds)
@@ -461,7 +473,7 @@ def run_study(
     with _timed(timings, "visibility"):
         prisms = BuildingPrisms.from_geodataframe(city.buildings)
         raster = (
-            visibility_raster(city, prisms, cache=opts.cache, fingerprint=fingerprint)
+            visibility_raster(city, prisms, cache=opts.cache, fingerprint=fingerprint, alloc=alloc)
             if r.visibility == "fast"
             else None
         )
@@ -484,7 +496,6 @@ def run_study(
 
         runner = LocalRunner()
     tile_cells = opts.tile_cells or TILE_CELLS
-    alloc = opts.scratch.array if opts.scratch is not None else None
     # largest tiles first; on a cluster the last ones smaller and smaller, so that its
     # workers finish together
     tiles = (

@@ -659,14 +659,18 @@ def _block_order(grid: ReceiverGrid, block_cells: int, name: str) -> tuple[IntAr
         return np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
     block, col = _receiver_cells(grid)
     n_block_cols = -(-grid.spec.shape[1] // block_cells)
+    n_blocks = -(-grid.spec.shape[0] // block_cells) * n_block_cols
     block //= block_cells
     block *= n_block_cols
     col //= block_cells
     block += col
     del col
     order = np.argsort(block, kind="stable").astype(np.int64, copy=False)
-    cuts = np.flatnonzero(np.diff(block[order])) + 1
-    return order, np.concatenate([[0], cuts, [order.size]]).astype(np.int64)
+    # the receivers of each block, counted by chunks (bincount takes int64 copies)
+    count = np.zeros(n_blocks, dtype=np.int64)
+    for lo in range(0, block.size, BINCOUNT_CHUNK):
+        count += np.bincount(block[lo : lo + BINCOUNT_CHUNK], minlength=n_blocks)
+    return order, np.concatenate([[0], np.cumsum(count[count > 0])]).astype(np.int64)
 
 
 def tile_indices(grid: ReceiverGrid, tile_cells: int = TILE_CELLS) -> list[IntArray]:
@@ -760,25 +764,35 @@ def sites_reaching(
     return np.flatnonzero(near <= site_radius_m).astype(np.int64)
 
 
+#: receivers whose block boxes :func:`receiver_blocks` computes at once
+BOX_CHUNK = 1 << 18
+#: receivers whose blocks :func:`_block_order` counts at once
+BINCOUNT_CHUNK = 1 << 18
+
+
 def receiver_blocks(grid: ReceiverGrid, block_cells: int) -> tuple[IntArray, IntArray, FloatArray]:
     """The receivers by square blocks of ``block_cells`` raster cells (as
     :func:`tile_indices`): ``order`` (the receivers block by block), ``start`` (block b
     is ``order[start[b]:start[b + 1]]``) and each block's bounding box (xmin, ymin, xmax,
     ymax of its receivers, metres), shape (blocks, 4)."""
     order, start = _block_order(grid, block_cells, "block_cells")
-    if order.size == 0:
-        return order, start, np.empty((0, 4))
-    first = start[:-1]
-    x = grid.x_m[order]
-    y = grid.y_m[order]
-    box = np.column_stack(
-        [
-            np.minimum.reduceat(x, first),
-            np.minimum.reduceat(y, first),
-            np.maximum.reduceat(x, first),
-            np.maximum.reduceat(y, first),
-        ]
-    )
+    n_blocks = start.size - 1
+    box = np.empty((n_blocks, 4))
+    # by runs of blocks of about BOX_CHUNK receivers: the coordinates gathered in block
+    # order would be 16 bytes per receiver of the city at once
+    b = 0
+    while b < n_blocks:
+        e = int(np.searchsorted(start, start[b] + BOX_CHUNK, side="right")) - 1
+        e = min(max(e, b + 1), n_blocks)
+        members = order[start[b] : start[e]]
+        first = start[b:e] - start[b]
+        x = grid.x_m[members]
+        y = grid.y_m[members]
+        box[b:e, 0] = np.minimum.reduceat(x, first)
+        box[b:e, 1] = np.minimum.reduceat(y, first)
+        box[b:e, 2] = np.maximum.reduceat(x, first)
+        box[b:e, 3] = np.maximum.reduceat(y, first)
+        b = e
     return order, start, box
 
 

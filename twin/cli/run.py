@@ -94,10 +94,11 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
     "--scratch",
     "scratch",
     type=click.Path(path_type=Path),
-    help="Keep the per-band results (about 21 bytes per receiver and band) in files of "
-    "this folder, mapped into memory and deleted as soon as made, instead of in memory: "
-    "the kernel writes them to the disk when memory runs short. For a city whose "
-    "results do not fit; the folder must be on a disk, not tmpfs.",
+    help="Keep the city-sized arrays (the receiver grid, the visibility raster's cells "
+    "and the per-band results) in files of this folder, mapped into memory and deleted "
+    "as soon as made, instead of in memory: the kernel writes them to the disk when "
+    "memory runs short. For a city that does not fit; the folder must be on a disk, not "
+    "tmpfs.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty output folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")

@@ -1,4 +1,5 @@
-"""Arrays kept in files instead of in memory (out of core), for a city's results.
+"""Arrays kept in files instead of in memory (out of core), for a city's grid, raster
+and results.
 
 A :class:`ScratchFolder` makes each array as a shared memory map of a file of its own in
 the folder, deleted as soon as made: the array lives as long as the map does, nothing

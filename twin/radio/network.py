@@ -21,7 +21,7 @@ edge user (R).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from twin.arrays import ArrayAlloc
+from twin.arrays import full as full_array
 from twin.errors import InputError
 from twin.propagation.antenna import element_pattern_db
 from twin.propagation.o2i import o2i_loss_db
@@ -329,16 +331,6 @@ def band_cells(freq_ghz: float, sites: Sequence[Site], reuse: int) -> BandCells:
     )
 
 
-#: makes a new (n,) array of a dtype set to a value: ``alloc(n, dtype, fill)``; where a
-#: city's results are kept (in memory by default, in files with
-#: :class:`twin.io.scratch.ScratchFolder`)
-ArrayAlloc = Callable[[int, npt.DTypeLike, Any], np.ndarray]
-
-
-def _full(n: int, dtype: npt.DTypeLike, fill: Any) -> np.ndarray:
-    return np.full(n, fill, dtype=dtype)
-
-
 @dataclass
 class Serving:
     """The best server of each receiver on one band, from its received powers alone.
@@ -364,7 +356,7 @@ class Serving:
         """``n`` receivers, all unserved; the measurements of ``dtype`` (a tile's pass
         computes float64; a whole city's results are kept as :data:`RESULT_FLOAT`,
         :meth:`store`); the arrays made by ``alloc`` (None: in memory)."""
-        full = alloc or _full
+        full = alloc or full_array
         return cls(
             cell=full(n, np.int32, -1),
             rsrp_dbm=full(n, dtype, np.nan),
@@ -799,7 +791,12 @@ def finish_band(
     n_cells = band.n_cells
     best = serving.cell
     served = best >= 0
-    counted = np.bincount(best[cell_area_mask & served], minlength=n_cells).astype(float)
+    # by chunks: bincount takes an int64 copy of what it counts
+    counted = np.zeros(n_cells)
+    for lo in range(0, best.size, CHUNK_ELEMENTS * 8):
+        rows = slice(lo, lo + CHUNK_ELEMENTS * 8)
+        part = best[rows][cell_area_mask[rows] & served[rows]]
+        counted += np.bincount(part, minlength=n_cells)
     area_km2 = counted * cell_area_unit_km2
     if params.bandwidth == "seed":
         n_user = np.maximum(
@@ -825,7 +822,7 @@ def finish_band(
     rsrp = np.asarray(serving.rsrp_dbm, dtype=RESULT_FLOAT)
     interference = np.asarray(serving.interference_mw, dtype=RESULT_FLOAT)
     d2d = np.asarray(serving.d2d_m, dtype=RESULT_FLOAT)
-    full = alloc or _full
+    full = alloc or full_array
     sinr = full(n, RESULT_FLOAT, np.nan)
     user_type = full(n, np.int8, 0)
     r_cell = np.sqrt(area_km2 / 2.6) * 1000.0

@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from twin.arrays import ArrayAlloc, full
 from twin.errors import InputError
 from twin.visibility.dsm import RasterGrid, grid_for_bounds, prism_spans
 from twin.visibility.exact import (
@@ -456,7 +457,11 @@ def _encode_hint(
 
 
 def build_fast_raster(
-    prisms: BuildingPrisms, *, res_m: float = RASTER_RES_M, tile_cells: int = 16
+    prisms: BuildingPrisms,
+    *,
+    res_m: float = RASTER_RES_M,
+    tile_cells: int = 16,
+    alloc: ArrayAlloc | None = None,
 ) -> FastRaster:
     """Rasterise the prisms for :func:`los_fast`.
 
@@ -470,6 +475,9 @@ def build_fast_raster(
         and more memory (:data:`RASTER_RES_M`).
     tile_cells
         Side of the square tiles (in cells) whose highest roof lets a walk skip them.
+    alloc
+        Makes the per-cell arrays ``code`` and ``hint`` (None: in memory; a
+        :class:`twin.io.scratch.ScratchFolder`'s ``array``: in files).
 
     Notes
     -----
@@ -488,8 +496,9 @@ def build_fast_raster(
     top_m = np.ascontiguousarray(prisms.height_m, dtype=np.float64)
     # a cell's hint is its highest top rounded up, so the highest of the rounded tops
     top_u8 = np.ceil(np.minimum(top_m, 255.0)).astype(np.uint8)
-    code = np.full(n_cells, -1, dtype=np.int32)
-    hint = np.zeros(n_cells, dtype=np.uint8)
+    make = alloc or full
+    code = make(n_cells, np.int32, -1)
+    hint = make(n_cells, np.uint8, 0)
     tile_top = np.full(n_tr * n_tc, -np.inf)
     row, c0, c1, bid = prism_spans(prisms, grid)
     no_key = np.empty(0, dtype=np.int64)
