@@ -129,6 +129,15 @@ def test_targets_and_text_report() -> None:
                 "warm_time_ratio": 4.7,
                 "warm_turn_time_ratios": [4.6, 4.8],
             },
+            "fixed_radius_scratch": {
+                "runs": [
+                    {**run, "spec": {"area_km2": 1.0, "scratch": True}},
+                    {**big, "spec": {"area_km2": 4.0, "scratch": True}},
+                ],
+                "time_ratio": 4.3,
+                "peak_ratio": 1.35,
+                "peak_anon_ratio": 1.104,
+            },
             "dask": {
                 "auto_radius": {
                     "runs": [run, big],
@@ -181,8 +190,10 @@ def test_targets_and_text_report() -> None:
     )
     assert (
         "4x_area_peak_memory_fixed_radius: 1.4 (anonymous memory, the libraries' files "
-        "left out: 1.6) -> does NOT hold"
+        "left out: 1.6) (anonymous memory with --scratch: 1.1) -> does NOT hold"
     ) in text
+    assert "4x area, --scratch: time x4.30, peak memory x1.35 (anonymous memory x1.10)" in text
+    assert "fixed_radius --scratch 4 km2" in text
     assert "4x area, time in each turn: x4.20, x3.90" in text
     assert (
         "4x area, each study run again in its process (no first-call costs): fastest "
@@ -240,6 +251,14 @@ def test_twin_bench_json_on_a_small_synthetic_city() -> None:
         assert 0 < r["peak_anon_mb"] < r["peak_mb"]
     mem = report["targets"]["4x_area_peak_memory_fixed_radius"]
     assert mem["anon_value"] == round(b["peak_anon_mb"] / a["peak_anon_mb"], 2)
+    # the fixed radius again with the grid, raster and results in files (--scratch):
+    # the same studies, less of the larger one allocated
+    x = sc["fixed_radius_scratch"]
+    sa, sb = x["runs"]
+    assert [r["spec"]["scratch"] for r in (sa, sb)] == [True, True]
+    assert (sa["receivers"], sb["pairs"]) == (a["receivers"], b["pairs"])
+    assert mem["scratch_anon_value"] == round(sb["peak_anon_mb"] / sa["peak_anon_mb"], 2)
+    assert sb["peak_anon_mb"] < b["peak_anon_mb"]
 
 
 @pytest.mark.slow

@@ -177,13 +177,21 @@ def study_case(spec: dict[str, Any]) -> dict[str, Any]:
     t_city = time.perf_counter() - t0
     workers = int(spec.get("workers", 0))
     tile_cells = spec.get("tile_cells")
+    folder = tempfile.TemporaryDirectory(dir=scratch_root()) if spec.get("scratch") else None
+    scratch = None
+    if folder is not None:
+        from twin.io.scratch import ScratchFolder
+
+        scratch = ScratchFolder(folder.name)
     cpu0 = _own_cpu_s()
     t1 = time.perf_counter()
     with open_runner(workers=workers or None) as runner:
         t_cluster = time.perf_counter() - t1
         t2 = time.perf_counter()
         result = run_study(
-            sc, city=city, options=StudyOptions(runner=runner, tile_cells=tile_cells)
+            sc,
+            city=city,
+            options=StudyOptions(runner=runner, tile_cells=tile_cells, scratch=scratch),
         )
         t_study = time.perf_counter() - t2
     cpu_s = _own_cpu_s() - cpu0  # workers of a local cluster included once closed
@@ -227,10 +235,19 @@ def study_case(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("warm") and not workers:
         del result
         t3 = time.perf_counter()
-        again = run_study(sc, city=city, options=StudyOptions(tile_cells=tile_cells))
+        again = run_study(
+            sc, city=city, options=StudyOptions(tile_cells=tile_cells, scratch=scratch)
+        )
         report["warm_study_s"] = round(time.perf_counter() - t3, 3)
         report["warm_timings_s"] = dict(again.timings_s)
     return report
+
+
+def scratch_root() -> str | None:
+    """Where a ``scratch`` study case makes its folder: ``/var/tmp`` (on a disk on
+    Debian and most Linux systems, where ``/tmp`` may be ``tmpfs``), else the
+    temporary folder."""
+    return "/var/tmp" if os.path.isdir("/var/tmp") and os.access("/var/tmp", os.W_OK) else None
 
 
 def twin_run_case(args: Sequence[str]) -> dict[str, Any]:
@@ -708,6 +725,26 @@ def bench_scaling(
             ),
             "warm_best_of_each_ratio": min(big_warm) / min(small_warm),
         }
+    if radius_m is not None:
+        # the fixed radius with the city-sized arrays in files (--scratch): what the
+        # study allocates when the grid, the raster and the results are out of core
+        runs = _interleaved(
+            say,
+            [
+                (
+                    f"synthetic {area:g} km2, radius {radius_m:g}, in process, --scratch",
+                    {"city": "synthetic", "area_km2": area, "radius_m": radius_m, "scratch": True},
+                )
+                for area in (area_km2, 4 * area_km2)
+            ],
+            repeat,
+        )
+        out["fixed_radius_scratch"] = {
+            "runs": runs,
+            "time_ratio": runs[1]["study_s"] / runs[0]["study_s"],
+            "peak_ratio": runs[1]["peak_mb"] / runs[0]["peak_mb"],
+            "peak_anon_ratio": _ratio(runs[1].get("peak_anon_mb"), runs[0].get("peak_anon_mb")),
+        }
     big = 4 * area_km2
     # dask: the default study (automatic radius; the target) and the fixed radius
     out["dask"] = {}
@@ -821,6 +858,9 @@ def check_targets(report: dict[str, Any]) -> dict[str, Any]:
                 anon = sc[label].get("peak_anon_ratio")
                 if anon is not None:
                     t[f"4x_area_peak_memory_{label}"]["anon_value"] = round(anon, 2)
+        scratch = sc.get("fixed_radius_scratch", {}).get("peak_anon_ratio")
+        if scratch is not None and "4x_area_peak_memory_fixed_radius" in t:
+            t["4x_area_peak_memory_fixed_radius"]["scratch_anon_value"] = round(scratch, 2)
         # on the default study (automatic radius); the fixed radius is reported beside it
         dask = sc.get("dask", {})
         d = dask.get("auto_radius", {})
@@ -923,6 +963,17 @@ def format_report(report: dict[str, Any]) -> str:
                         f"costs): fastest {min(small):.2f} s -> {min(big):.2f} s; time "
                         f"in each turn: {turns} (median x{sc[label]['warm_time_ratio']:.2f})"
                     )
+        if "fixed_radius_scratch" in sc:
+            x = sc["fixed_radius_scratch"]
+            for r in x["runs"]:
+                name = f"fixed_radius --scratch {r['spec']['area_km2']:g} km2"
+                lines.append(_study_line(name, r))
+            anon = x.get("peak_anon_ratio")
+            lines.append(
+                f"  4x area, --scratch: time x{x['time_ratio']:.2f}, peak memory "
+                f"x{x['peak_ratio']:.2f}"
+                + ("" if anon is None else f" (anonymous memory x{anon:.2f})")
+            )
         for label, d in sc["dask"].items():
             for r in d["runs"]:
                 lines.append(_study_line(f"dask {label} {r['spec']['workers']} worker(s)", r))
@@ -955,6 +1006,8 @@ def format_report(report: dict[str, Any]) -> str:
             extra += f" (run again in its process: {t['warm_value']})"
         if "anon_value" in t:
             extra += f" (anonymous memory, the libraries' files left out: {t['anon_value']})"
+        if "scratch_anon_value" in t:
+            extra += f" (anonymous memory with --scratch: {t['scratch_anon_value']})"
         lines.append(f"  {name}: {value}{extra} -> {'holds' if t['holds'] else 'does NOT hold'}")
     lines.append(f"load at end {report['load_at_end']}")
     return "\n".join(lines)
