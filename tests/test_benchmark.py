@@ -135,6 +135,7 @@ def test_targets_and_text_report() -> None:
                     {**big, "spec": {"area_km2": 4.0, "scratch": True}},
                 ],
                 "time_ratio": 4.3,
+                "cpu_ratio": 4.2,
                 "peak_ratio": 1.35,
                 "peak_anon_ratio": 1.104,
             },
@@ -192,8 +193,10 @@ def test_targets_and_text_report() -> None:
         "4x_area_peak_memory_fixed_radius: 1.4 (anonymous memory, the libraries' files "
         "left out: 1.6) (anonymous memory with --scratch: 1.1) -> does NOT hold"
     ) in text
-    assert "4x area, --scratch: time x4.30, peak memory x1.35 (anonymous memory x1.10)" in text
-    assert "fixed_radius --scratch 4 km2" in text
+    assert (
+        "4x area: time x4.30 (CPU time x4.20), peak memory x1.35 (anonymous memory x1.10)" in text
+    )
+    assert "fixed_radius_scratch 4 km2" in text
     assert "4x area, time in each turn: x4.20, x3.90" in text
     assert (
         "4x area, each study run again in its process (no first-call costs): fastest "
@@ -255,6 +258,7 @@ def test_twin_bench_json_on_a_small_synthetic_city() -> None:
     # the same studies, less of the larger one allocated
     x = sc["fixed_radius_scratch"]
     sa, sb = x["runs"]
+    assert "warm_time_ratio" in x  # the same figures as the other pairs
     assert [r["spec"]["scratch"] for r in (sa, sb)] == [True, True]
     assert (sa["receivers"], sb["pairs"]) == (a["receivers"], b["pairs"])
     assert mem["scratch_anon_value"] == round(sb["peak_anon_mb"] / sa["peak_anon_mb"], 2)

@@ -460,7 +460,8 @@ def test_packed_los_by_blocks_reads_and_writes_as_the_bool_matrix(helsinki_study
     # a site's column at the receivers keeping it (the cache's form), block by block
     by_block = packed.blocks.receivers_by_block()  # type: ignore[union-attr]
     for j in range(len(sites)):
-        rx, values = packed.kept_column(j, by_block)
+        rx, values = packed.kept_receivers(j, by_block), packed.kept_column(j, by_block)
+        assert packed.kept_count(j, by_block) == rx.size
         assert np.unique(rx).size == rx.size and set(np.flatnonzero(d[:, j] <= radius[j])) <= set(
             rx.tolist()
         )

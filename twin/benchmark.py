@@ -672,6 +672,15 @@ def _numba_threads() -> int:
     return int(numba.get_num_threads())
 
 
+#: the scaling pairs of :func:`bench_scaling`: (label, radius ("fixed": the benchmark's
+#: radius; "auto": the automatic one), the city-sized arrays in files (``--scratch``))
+SCALING_CASES = (
+    ("fixed_radius", "fixed", False),
+    ("auto_radius", "auto", False),
+    ("fixed_radius_scratch", "fixed", True),
+)
+
+
 def bench_scaling(
     say: Callable[[str], None],
     area_km2: float,
@@ -685,15 +694,20 @@ def bench_scaling(
     counts (the shortest study; on dask the shortest tile pass, which the target
     compares): the machine is shared, and the fastest run is the least disturbed one."""
     out: dict[str, Any] = {"area_km2": area_km2, "radius_m": radius_m, "repeat": repeat}
-    for label, radius in (("fixed_radius", radius_m), ("auto_radius", None)):
-        if label == "fixed_radius" and radius_m is None:
+    # the fixed radius again with the city-sized arrays in files (--scratch): what the
+    # study allocates when the grid, the raster and the results are out of core
+    for label, which, scratch in SCALING_CASES:
+        if which == "fixed" and radius_m is None:
             continue
+        r_m = radius_m if which == "fixed" else None
         runs = _interleaved(
             say,
             [
                 (
-                    f"synthetic {area:g} km2, radius {radius or 'auto'}, in process",
-                    {"city": "synthetic", "area_km2": area, "radius_m": radius, "warm": True},
+                    f"synthetic {area:g} km2, radius {r_m or 'auto'}, in process"
+                    + (", --scratch" if scratch else ""),
+                    {"city": "synthetic", "area_km2": area, "radius_m": r_m, "warm": True}
+                    | ({"scratch": True} if scratch else {}),
                 )
                 for area in (area_km2, 4 * area_km2)
             ],
@@ -724,26 +738,6 @@ def bench_scaling(
                 np.median([y / x for x, y in zip(small_warm, big_warm, strict=True)])
             ),
             "warm_best_of_each_ratio": min(big_warm) / min(small_warm),
-        }
-    if radius_m is not None:
-        # the fixed radius with the city-sized arrays in files (--scratch): what the
-        # study allocates when the grid, the raster and the results are out of core
-        runs = _interleaved(
-            say,
-            [
-                (
-                    f"synthetic {area:g} km2, radius {radius_m:g}, in process, --scratch",
-                    {"city": "synthetic", "area_km2": area, "radius_m": radius_m, "scratch": True},
-                )
-                for area in (area_km2, 4 * area_km2)
-            ],
-            repeat,
-        )
-        out["fixed_radius_scratch"] = {
-            "runs": runs,
-            "time_ratio": runs[1]["study_s"] / runs[0]["study_s"],
-            "peak_ratio": runs[1]["peak_mb"] / runs[0]["peak_mb"],
-            "peak_anon_ratio": _ratio(runs[1].get("peak_anon_mb"), runs[0].get("peak_anon_mb")),
         }
     big = 4 * area_km2
     # dask: the default study (automatic radius; the target) and the fixed radius
@@ -942,7 +936,7 @@ def format_report(report: dict[str, Any]) -> str:
             )
     sc = report.get("scaling")
     if sc:
-        for label in ("fixed_radius", "auto_radius"):
+        for label, _, _ in SCALING_CASES:
             if label in sc:
                 for r in sc[label]["runs"]:
                     lines.append(_study_line(f"{label} {r['spec']['area_km2']:g} km2", r))
@@ -963,17 +957,6 @@ def format_report(report: dict[str, Any]) -> str:
                         f"costs): fastest {min(small):.2f} s -> {min(big):.2f} s; time "
                         f"in each turn: {turns} (median x{sc[label]['warm_time_ratio']:.2f})"
                     )
-        if "fixed_radius_scratch" in sc:
-            x = sc["fixed_radius_scratch"]
-            for r in x["runs"]:
-                name = f"fixed_radius --scratch {r['spec']['area_km2']:g} km2"
-                lines.append(_study_line(name, r))
-            anon = x.get("peak_anon_ratio")
-            lines.append(
-                f"  4x area, --scratch: time x{x['time_ratio']:.2f}, peak memory "
-                f"x{x['peak_ratio']:.2f}"
-                + ("" if anon is None else f" (anonymous memory x{anon:.2f})")
-            )
         for label, d in sc["dask"].items():
             for r in d["runs"]:
                 lines.append(_study_line(f"dask {label} {r['spec']['workers']} worker(s)", r))

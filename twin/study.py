@@ -842,9 +842,9 @@ def load_los_columns(
         packed = cache.get("los", key, quiet=True)
         if not isinstance(packed, np.ndarray) or packed.dtype != np.uint8:
             continue
-        rx, _ = los.kept_column(j, by_block)
-        if packed.size == -(-rx.size // 8):
-            los.set_kept_column(j, np.unpackbits(packed, count=rx.size).view(np.bool_), by_block)
+        k = los.kept_count(j, by_block)
+        if packed.size == -(-k // 8):
+            los.set_kept_column(j, np.unpackbits(packed, count=k).view(np.bool_), by_block)
             known.append(j)
     if known:
         log.info("cache hit: LoS of %d of %d sites", len(known), len(keys))
@@ -859,7 +859,7 @@ def store_los_columns(
     new = np.setdiff1d(np.arange(len(keys)), known)
     by_block = los.blocks.receivers_by_block() if los.blocks is not None and new.size else None
     for j in new:
-        _, column = los.kept_column(int(j), by_block)
+        column = los.kept_column(int(j), by_block)
         cache.put("los", keys[int(j)], np.packbits(column), quiet=True)
     if new.size:
         log.info("cache: stored the LoS of %d sites in %s", new.size, cache.root)

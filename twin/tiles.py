@@ -154,11 +154,7 @@ class LoSBlocks:
     def _block_id(
         self, row: npt.NDArray[np.int32], col: npt.NDArray[np.int32]
     ) -> npt.NDArray[np.int32]:
-        row //= self.block_cells
-        row *= self._block_cols
-        col //= self.block_cells
-        row += col
-        return row
+        return _block_numbers(row, col, self.block_cells, self._block_cols)
 
     @property
     def every_site(self) -> bool:
@@ -192,7 +188,7 @@ class LoSBlocks:
         if index.size == 0:
             return []
         slot = self.slots(index)
-        if slot[0] == slot.min() == slot.max():  # a tile within one block
+        if slot.min() == slot.max():  # a tile within one block
             return [(int(slot[0]), slice(None))]
         order = np.argsort(slot, kind="stable")
         cuts = np.flatnonzero(np.diff(slot[order])) + 1
@@ -371,38 +367,62 @@ class PackedLoS:
             return out
         return np.asarray((self.bits[index, j >> 3] >> (7 - (j & 7))) & 1, dtype=np.bool_)
 
-    def kept_column(
-        self, j: int, by_block: tuple[IntArray, IntArray] | None = None
-    ) -> tuple[IntArray, BoolArray]:
-        """The receivers that keep site ``j`` and their LoS to it: every receiver in
-        order without blocks; with blocks those of the blocks that keep ``j``, block by
-        block (``by_block``: :meth:`LoSBlocks.receivers_by_block`, made here when None).
-        The cost grows with the receivers kept, not with the city."""
+    def kept_receivers(self, j: int, by_block: tuple[IntArray, IntArray] | None = None) -> IntArray:
+        """The receivers that keep site ``j``: every receiver in order without blocks;
+        with blocks those of the blocks that keep ``j``, block by block (``by_block``:
+        :meth:`LoSBlocks.receivers_by_block`, made here when None). The cost grows with
+        the receivers kept, not with the city."""
         if self.blocks is None:
-            return np.arange(self.shape[0]), self.column(j)
-        order, start = self.blocks.receivers_by_block() if by_block is None else by_block
-        rx, pos = self._kept_by_block(j, order, start)
-        return rx, np.asarray((self.bits[rx, pos >> 3] >> (7 - (pos & 7))) & 1, dtype=np.bool_)
+            return np.arange(self.shape[0])
+        return self._kept_by_block(j, by_block)[0]
+
+    def kept_count(self, j: int, by_block: tuple[IntArray, IntArray] | None = None) -> int:
+        """How many receivers keep site ``j`` (the size of :meth:`kept_receivers`)."""
+        if self.blocks is None:
+            return self.shape[0]
+        _, start = self.blocks.receivers_by_block() if by_block is None else by_block
+        slots = np.flatnonzero(self.blocks.site_position(j) >= 0)
+        return int((start[slots + 1] - start[slots]).sum())
+
+    def kept_column(self, j: int, by_block: tuple[IntArray, IntArray] | None = None) -> BoolArray:
+        """The LoS to site ``j`` of :meth:`kept_receivers`, in their order (the form the
+        cache stores)."""
+        if self.blocks is None:
+            return self.column(j)
+        rx, pos = self._kept_by_block(j, by_block)
+        return np.asarray((self.bits[rx, pos >> 3] >> (7 - (pos & 7))) & 1, dtype=np.bool_)
 
     def set_kept_column(
         self, j: int, los: BoolArray, by_block: tuple[IntArray, IntArray] | None = None
     ) -> None:
-        """Set the LoS to site ``j`` of the receivers that keep it, in the order of
-        :meth:`kept_column`."""
+        """Set the LoS to site ``j`` of :meth:`kept_receivers`, in their order.
+
+        Raises
+        ------
+        ValueError
+            When ``los`` has not one value per receiver that keeps ``j``.
+        """
         if self.blocks is None:
-            self.set_column(j, los)
-            return
-        order, start = self.blocks.receivers_by_block() if by_block is None else by_block
-        rx, pos = self._kept_by_block(j, order, start)
+            rx, pos = np.arange(self.shape[0]), None
+        else:
+            rx, pos = self._kept_by_block(j, by_block)
         if los.shape != rx.shape:
             raise ValueError(
                 f"PackedLoS.set_kept_column: {los.size} values for the {rx.size} receivers "
                 f"that keep site {j}"
             )
-        self._set_bits(rx, pos, los)
+        if pos is None:
+            self.set_column(j, los)
+        else:
+            self._set_bits(rx, pos, los)
 
-    def _kept_by_block(self, j: int, order: IntArray, start: IntArray) -> tuple[IntArray, IntArray]:
+    def _kept_by_block(
+        self, j: int, by_block: tuple[IntArray, IntArray] | None
+    ) -> tuple[IntArray, IntArray]:
+        """The receivers that keep site ``j``, block by block, and the bit of ``j`` in
+        their rows."""
         assert self.blocks is not None
+        order, start = self.blocks.receivers_by_block() if by_block is None else by_block
         at = self.blocks.site_position(j)
         slots = np.flatnonzero(at >= 0)
         count = start[slots + 1] - start[slots]
@@ -645,26 +665,38 @@ def _receiver_cells(
     return row, col
 
 
+def _block_numbers(
+    row: npt.NDArray[np.int32], col: npt.NDArray[np.int32], block_cells: int, n_block_cols: int
+) -> npt.NDArray[np.int32]:
+    """The block of ``block_cells`` x ``block_cells`` raster cells of each (row, col), in
+    raster order (``n_block_cols`` blocks a row), computed in place in ``row`` (and
+    ``col``), which it returns: no int64 temporaries of the city's size."""
+    row //= block_cells
+    row *= n_block_cols
+    col //= block_cells
+    row += col
+    return row
+
+
 def _block_order(grid: ReceiverGrid, block_cells: int, name: str) -> tuple[IntArray, IntArray]:
     """The receivers in order of their block of ``block_cells`` x ``block_cells`` raster
     cells (stable within a block, blocks in raster order), and where each block starts
     in that order, the end appended; ``name`` names ``block_cells`` in the error.
 
-    The block numbers are int32 and made in place (the raster's cells fit int32): the
-    temporaries are about 25 bytes per receiver, not 60, and glibc's heap keeps what a
-    whole city's temporaries took (the LoS pass's peak at 40 km², BENCHMARKS.md)."""
+    The block numbers are int32 and made in place (the raster's cells fit int32), and
+    the blocks' sizes are counted by chunks: the temporaries besides the order are about
+    8 bytes per receiver, not 60 as with int64 numbers and a sorted copy, and glibc's
+    heap keeps what a whole city's temporaries took (the LoS pass's peak at 40 km²,
+    BENCHMARKS.md)."""
     if block_cells < 1:
         raise ValueError(f"{name} must be >= 1, got {block_cells}")
     if len(grid) == 0:
         return np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
-    block, col = _receiver_cells(grid)
+    row, col = _receiver_cells(grid)
     n_block_cols = -(-grid.spec.shape[1] // block_cells)
     n_blocks = -(-grid.spec.shape[0] // block_cells) * n_block_cols
-    block //= block_cells
-    block *= n_block_cols
-    col //= block_cells
-    block += col
-    del col
+    block = _block_numbers(row, col, block_cells, n_block_cols)
+    del row, col
     order = np.argsort(block, kind="stable").astype(np.int64, copy=False)
     # the receivers of each block, counted by chunks (bincount takes int64 copies)
     count = np.zeros(n_blocks, dtype=np.int64)
