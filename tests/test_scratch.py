@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from tests.test_tiles import _OnePassRunner, assert_same_results, synthetic_scenario
+from twin.bands import band_label
 from twin.city.synthetic import synthetic_city
 from twin.errors import InputError
 from twin.io.scratch import ScratchFolder
-from twin.study import StudyOptions, run_study, visibility_raster
+from twin.radio.network import band_cells
+from twin.study import StudyOptions, check_reach, radio_params, run_study, visibility_raster
 from twin.visibility import BuildingPrisms
 
 
@@ -104,10 +106,66 @@ def test_a_study_with_its_results_in_files_gives_the_same_results(
     assert np.array_equal(got.grid.x_m, ref.grid.x_m) and np.array_equal(
         got.grid.building_id, ref.grid.building_id
     )
-    # the grid (37 bytes per receiver), the visibility raster's cells (5 bytes each),
-    # the bands' stores (21 bytes per receiver) and each band's SINR and user type (5)
-    raster = visibility_raster(city, BuildingPrisms.from_geodataframe(city.buildings))
+    assert _file_backed(got.los_bits.bits)
+    # the grid (37 bytes per receiver), the visibility raster's arrays and temporaries
+    # (as it makes them alone), the LoS (its bytes per receiver), the receivers' orders
+    # by block (8 bytes per receiver each: the LoS blocks', the LoS pass's tiles and, in
+    # two passes, the radio pass's tiles), the bands' stores (21 bytes per receiver) and
+    # each band's SINR and user type (5)
+    raster_scratch = ScratchFolder(tmp_path)
+    visibility_raster(
+        city, BuildingPrisms.from_geodataframe(city.buildings), alloc=raster_scratch.array
+    )
+    # the reach check's orders by block (one per set of sites of the bands), as it
+    # makes them alone
+    reach_scratch = ScratchFolder(tmp_path)
+    params = radio_params(sc)
+    cells = {band_label(f): band_cells(f, got.sites, params.reuse) for f in sc.radio.bands_ghz}
+    check_reach(got.grid, got.sites, got.site_radius_m, cells, alloc=reach_scratch.array)
+    assert reach_scratch.bytes_made % (8 * n) == 0 and reach_scratch.bytes_made > 0
     assert sum(a.nbytes for a in grid_arrays) == 37 * n
-    assert scratch.bytes_made == 37 * n + 5 * raster.code.size + len(got.bands) * n * (21 + 5)
+    orders = 2 if one_pass else 3
+    assert got.los_bits.bits.nbytes == -(-len(got.sites) // 8) * n  # every block, every site
+    assert scratch.bytes_made == (
+        37 * n
+        + raster_scratch.bytes_made
+        + reach_scratch.bytes_made
+        + got.los_bits.bits.nbytes
+        + orders * 8 * n
+        + len(got.bands) * n * (21 + 5)
+    )
     assert list(tmp_path.iterdir()) == []
     assert not _file_backed(ref.bands["3p5"].rsrp_dbm) and not _file_backed(ref.grid.x_m)
+
+
+def test_a_raster_built_in_files_is_the_raster_built_in_memory(tmp_path: Path) -> None:
+    """The fast engine's raster built with a scratch folder: the same arrays, those of
+    the result in files, and its temporaries (each cell's distance to a building, the
+    sorted keys of the (mixed cell, building) pairs) made there too; from a cache, its
+    arrays moved into the folder."""
+    from twin.io.cache import StudyCache
+    from twin.visibility.fast import build_fast_raster
+
+    city = synthetic_city(0.36, seed=7)
+    prisms = BuildingPrisms.from_geodataframe(city.buildings)
+    ref = build_fast_raster(prisms)
+    scratch = ScratchFolder(tmp_path)
+    got = build_fast_raster(prisms, alloc=scratch.array)
+    arrays = ("code", "hint", "mixed_start", "mixed_ids")
+    for name in (*arrays, "tile_top_m"):
+        assert np.array_equal(getattr(got, name), getattr(ref, name)), name
+    assert all(_file_backed(getattr(got, name)) for name in arrays)
+    assert not _file_backed(ref.code)
+    kept = sum(getattr(got, name).nbytes for name in arrays)
+    cells = got.code.size
+    keys = scratch.bytes_made - kept - cells  # int64, at least one per distinct pair
+    assert keys % 8 == 0 and keys >= 8 * got.mixed_ids.size > 0
+    cache = StudyCache(tmp_path / "cache")
+    visibility_raster(city, prisms, cache=cache)
+    moved_scratch = ScratchFolder(tmp_path)
+    hit = visibility_raster(city, prisms, cache=cache, alloc=moved_scratch.array)
+    assert moved_scratch.bytes_made == kept
+    for name in arrays:
+        assert _file_backed(getattr(hit, name)) and np.array_equal(
+            getattr(hit, name), getattr(ref, name)
+        ), name

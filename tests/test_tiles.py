@@ -11,6 +11,7 @@ import pytest
 from twin.city.synthetic import synthetic_city
 from twin.cluster import LocalRunner
 from twin.errors import InputError
+from twin.io.scratch import ScratchFolder
 from twin.radio.network import RadioParams, analyse_band
 from twin.radio.reach import best_case_rx_dbm, noise_floor_dbm, site_radius_m
 from twin.scenario import Scenario
@@ -79,6 +80,18 @@ def assert_same_results(a: StudyResult, b: StudyResult, *, rtol: float = 0.0) ->
                 assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), f"{label} {name}"
 
 
+def _raster_blocks(g, block_cells: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Each receiver's raster block, computed in int64 from the grid's rows and columns
+    (a street point's from its coordinates, clamped)."""
+    t = g.spec.transform
+    n_block_cols = -(-g.spec.shape[1] // block_cells)
+    row = np.where(g.is_grid, g.row, np.floor((g.y_m - t.f) / t.e)).astype(int)
+    col = np.where(g.is_grid, g.col, np.floor((g.x_m - t.c) / t.a)).astype(int)
+    row = np.clip(row, 0, g.spec.shape[0] - 1)
+    col = np.clip(col, 0, g.spec.shape[1] - 1)
+    return np.asarray((row // block_cells) * n_block_cols + col // block_cells)
+
+
 def test_tiles_cover_every_receiver_once(small_city) -> None:  # type: ignore[no-untyped-def]
     sc = synthetic_scenario()
     r = run_study(sc, city=small_city, options=StudyOptions(tile_cells=7))
@@ -88,16 +101,32 @@ def test_tiles_cover_every_receiver_once(small_city) -> None:  # type: ignore[no
     assert all(np.all(np.diff(t) > 0) for t in tiles)
     # each tile is one raster block; a street point goes to the block under it
     g = r.grid
-    t = g.spec.transform
-    n_block_cols = -(-g.spec.shape[1] // 7)
-    row = np.where(g.is_grid, g.row, np.floor((g.y_m - t.f) / t.e)).astype(int)
-    col = np.where(g.is_grid, g.col, np.floor((g.x_m - t.c) / t.a)).astype(int)
-    row = np.clip(row, 0, g.spec.shape[0] - 1)
-    col = np.clip(col, 0, g.spec.shape[1] - 1)
-    block = (row // 7) * n_block_cols + col // 7
+    block = _raster_blocks(g, 7)
     assert (~g.is_grid).any()
     for tile in tiles:
         assert np.unique(block[tile]).size == 1
+
+
+@pytest.mark.parametrize("chunk", [None, 1000, 97, 1])
+def test_tiles_by_chunks_are_the_stable_sort_of_the_blocks(
+    helsinki_study, chunk, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The tiles cut by chunks of ``chunk`` receivers (a counting sort), their order in a
+    scratch file or in memory, are numpy's stable argsort of the blocks cut at the
+    blocks' boundaries."""
+    if chunk is not None:
+        monkeypatch.setattr("twin.tiles.BINCOUNT_CHUNK", chunk)
+    g = helsinki_study.grid
+    assert (~g.is_grid).any()
+    block = _raster_blocks(g, 16)
+    order = np.argsort(block, kind="stable")
+    cuts = np.flatnonzero(np.diff(block[order])) + 1
+    want = np.split(order, cuts)
+    scratch = ScratchFolder(tmp_path)
+    for got in (tile_indices(g, 16), tile_indices(g, 16, scratch.array)):
+        assert len(got) == len(want)
+        assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+    assert scratch.bytes_made == 8 * len(g)  # the order, int64, in the folder
 
 
 @pytest.mark.parametrize(
@@ -419,17 +448,27 @@ def test_los_blocks_keep_every_pair_within_the_radius(helsinki_study, radius_m) 
     assert los_blocks(g, 16, tx, np.full(len(sites), np.inf)) is None
 
 
-def test_packed_los_by_blocks_reads_and_writes_as_the_bool_matrix(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("in_files", [False, True], ids=["memory", "scratch"])
+def test_packed_los_by_blocks_reads_and_writes_as_the_bool_matrix(
+    helsinki_study, in_files, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     """The LoS kept by blocks reads back as the bool matrix of every pair (False beyond
     the radius) whatever receivers and sites are asked, by rows, columns or whole; a
-    True beyond the radius is refused."""
+    True beyond the radius is refused. The same with its bits and the blocks' orders
+    in a scratch folder's files."""
     g, sites = helsinki_study.grid, helsinki_study.sites
     tx = _antennas(sites)
     radius = np.linspace(120.0, 500.0, len(sites))
     d = np.hypot(g.x_m[:, None] - tx[:, 0], g.y_m[:, None] - tx[:, 1])
     rng = np.random.default_rng(4)
     dense = (rng.random(d.shape) < 0.5) & (d <= radius)
-    packed = PackedLoS(len(g), len(sites), LoSBlocks(g, 8, tx, radius))
+    if in_files:
+        scratch = ScratchFolder(tmp_path)
+        blocks = LoSBlocks(g, 8, tx, radius, scratch.array)
+        packed = PackedLoS(len(g), len(sites), blocks, scratch.array)
+        assert scratch.bytes_made == 8 * len(g) + blocks.width_bytes * len(g)
+    else:
+        packed = PackedLoS(len(g), len(sites), LoSBlocks(g, 8, tx, radius))
     every = np.arange(len(sites))
     for k, index in enumerate(tile_indices(g, 24)):  # tiles spanning several blocks
         cols = sites_reaching(g.x_m[index], g.y_m[index], tx, radius)

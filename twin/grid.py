@@ -371,7 +371,9 @@ def build_grid(
     x[n_grid:] = sx
     y[n_grid:] = sy
     cell = make(n, np.int32, -1)
-    cell[:n_grid] = np.arange(n_grid, dtype=np.int32)
+    for lo in range(0, n_grid, LOCATE_CHUNK):
+        hi = min(lo + LOCATE_CHUNK, n_grid)
+        cell[lo:hi] = np.arange(lo, hi, dtype=np.int32)
     bid = make(n, np.int64, -1)
     locate_indoor(
         buildings, x[:n_grid], y[:n_grid], street_level_m=outdoor_height_m, out=bid[:n_grid]
@@ -379,13 +381,15 @@ def build_grid(
     indoor = make(n, np.bool_, False)
     np.greater_equal(bid, 0, out=indoor)
     rx_h = make(n, np.float64, float(outdoor_height_m))
-    inside = np.flatnonzero(indoor)
-    rx_h[inside] = indoor_rx_height_m(
-        buildings["height_m"].to_numpy(dtype=float)[bid[inside]],
-        indoor_height_m=indoor_height_m,
-        outdoor_height_m=outdoor_height_m,
-        roof_clearance_m=roof_clearance_m,
-    )
+    height_m = buildings["height_m"].to_numpy(dtype=float)
+    for lo in range(0, n_grid, LOCATE_CHUNK):  # by chunks, as the ids
+        inside = lo + np.flatnonzero(indoor[lo : lo + LOCATE_CHUNK])
+        rx_h[inside] = indoor_rx_height_m(
+            height_m[bid[inside]],
+            indoor_height_m=indoor_height_m,
+            outdoor_height_m=outdoor_height_m,
+            roof_clearance_m=roof_clearance_m,
+        )
     return ReceiverGrid(
         x_m=x, y_m=y, rx_height_m=rx_h, indoor=indoor, building_id=bid, cell=cell, spec=spec
     )

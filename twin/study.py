@@ -30,7 +30,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from twin.arrays import ArrayAlloc, moved
+from twin.arrays import ArrayAlloc, full, moved
 from twin.bands import band_label
 from twin.city.model import CityModel, build_city
 from twin.errors import InputError
@@ -366,7 +366,7 @@ def visibility_raster(
     alloc: ArrayAlloc | None = None,
 ) -> FastRaster:
     """The fast visibility engine's building raster of ``city``, from ``cache`` when there;
-    its per-cell arrays made by ``alloc`` (None: in memory)."""
+    its per-cell arrays and mixed cells' lists made by ``alloc`` (None: in memory)."""
     from twin.visibility.fast import RASTER_RES_M, FastRaster, build_fast_raster
 
     key: dict[str, Any] = {}
@@ -376,7 +376,13 @@ def visibility_raster(
         if isinstance(hit, FastRaster):
             if alloc is None:
                 return hit
-            return replace(hit, code=moved(hit.code, alloc), hint=moved(hit.hint, alloc))
+            return replace(
+                hit,
+                code=moved(hit.code, alloc),
+                hint=moved(hit.hint, alloc),
+                mixed_start=moved(hit.mixed_start, alloc),
+                mixed_ids=moved(hit.mixed_ids, alloc),
+            )
     raster = build_fast_raster(prisms, res_m=RASTER_RES_M, alloc=alloc)
     if cache is not None:
         cache.put("raster", key, raster)
@@ -463,12 +469,12 @@ def run_study(
         r.bands_ghz,
         params,
         area_km2=float(grid.is_grid.sum()) * unit_km2,
-        rx_heights_m=np.unique(grid.rx_height_m).tolist(),
+        rx_heights_m=distinct_values(grid.rx_height_m),
         margin_db=r.site_radius_margin_db,
         max_distance_m=r.max_site_distance_m,
     )
     cells = {band_label(f): band_cells(f, site_list, params.reuse) for f in r.bands_ghz}
-    check_reach(grid, site_list, radius, cells)
+    check_reach(grid, site_list, radius, cells, alloc=alloc)
     say("visibility")
     with _timed(timings, "visibility"):
         prisms = BuildingPrisms.from_geodataframe(city.buildings)
@@ -483,7 +489,8 @@ def run_study(
         # bit-packed (1 bit per pair, not 1 byte), and each receiver keeps only the
         # sites reaching its block of the radio pass's size: with a fixed radius it
         # grows with the receivers, not with receivers x sites
-        los_bits = PackedLoS(n, m, los_blocks(grid, RADIO_TILE_CELLS, tx_xyz_m, radius))
+        make = alloc or full
+        los_bits = PackedLoS(n, m, los_blocks(grid, RADIO_TILE_CELLS, tx_xyz_m, radius, make), make)
         los_keys: list[dict[str, Any]] = []
         known = np.empty(0, dtype=np.int64)
         if opts.cache is not None:
@@ -499,9 +506,9 @@ def run_study(
     # largest tiles first; on a cluster the last ones smaller and smaller, so that its
     # workers finish together
     tiles = (
-        sorted(tile_indices(grid, tile_cells), key=lambda i: -i.size)
+        sorted(tile_indices(grid, tile_cells, make), key=lambda i: -i.size)
         if opts.tile_cells
-        else guided_tiles(grid, runner.slots, tile_cells)
+        else guided_tiles(grid, runner.slots, tile_cells, alloc=make)
     )
     log.info(
         "%d tiles of up to %d x %d cells, %s; site radius %s",
@@ -646,8 +653,8 @@ def radio_pass(
     It goes by tiles of at most :data:`RADIO_TILE_CELLS` grid cells (``tile_cells`` when
     smaller), on ``runner`` (None: in this process); each tile copies the LoS of the
     sites within reach of it, so the memory beyond the results is one tile's; ``alloc``
-    makes the results' arrays (:meth:`Serving.store`). Returns the results per band
-    label and the tiles' (visibility s, radio s, pairs).
+    makes the results' arrays (:meth:`Serving.store`) and the tiles' receivers. Returns
+    the results per band label and the tiles' (visibility s, radio s, pairs).
     """
     if runner is None:
         from twin.cluster import LocalRunner
@@ -670,7 +677,7 @@ def radio_pass(
         known_sites=every_site if m else None,
     )
     radio_cells = min(tile_cells or TILE_CELLS, RADIO_TILE_CELLS)
-    tiles = sorted(tile_indices(grid, radio_cells), key=lambda i: -i.size)
+    tiles = sorted(tile_indices(grid, radio_cells, alloc or full), key=lambda i: -i.size)
     tasks = TileTasks(
         grid, tiles, known_los=los_bits, known_sites=every_site, reach=(tx_xyz_m, radius_m)
     )
@@ -752,6 +759,19 @@ def city_sweep(
     return table.result()
 
 
+#: receivers :func:`distinct_values` takes at once
+DISTINCT_CHUNK = 1 << 18
+
+
+def distinct_values(values: np.ndarray) -> list[float]:
+    """The distinct values of ``values``, increasing, found by chunks (a whole-city
+    :func:`numpy.unique` sorts a copy: 8 bytes per receiver, kept by the heap)."""
+    seen: set[float] = set()
+    for lo in range(0, values.size, DISTINCT_CHUNK):
+        seen.update(np.unique(values[lo : lo + DISTINCT_CHUNK]).tolist())
+    return sorted(seen)
+
+
 def check_reach(
     grid: ReceiverGrid,
     sites: Sequence[Site],
@@ -759,6 +779,7 @@ def check_reach(
     cells: dict[str, BandCells],
     *,
     chunk_elements: int = 1 << 18,
+    alloc: ArrayAlloc | None = None,
 ) -> None:
     """Raise InputError when a site radius leaves a receiver with no site of a band.
 
@@ -768,7 +789,8 @@ def check_reach(
     blocks of receivers (:func:`twin.tiles.unreached_receivers`: its work grows with
     the receivers, not with receivers x sites); the distance named in the message is
     measured from the receivers left out to every site of the band, in chunks of about
-    ``chunk_elements`` (receiver, site) pairs (bounds memory).
+    ``chunk_elements`` (receiver, site) pairs (bounds memory). ``alloc`` makes the
+    receivers' order by block (None: in memory).
     """
     if np.isinf(radius_m).all() or len(grid) == 0:
         return
@@ -784,7 +806,9 @@ def check_reach(
             continue
         key = idx.tobytes()
         if key not in unreached:
-            unreached[key] = unreached_receivers(grid, sx[idx], sy[idx], radius_m[idx])
+            unreached[key] = unreached_receivers(
+                grid, sx[idx], sy[idx], radius_m[idx], alloc=alloc or full
+            )
         out = unreached[key]
         short = int(out.size)
         need = 0.0

@@ -35,6 +35,7 @@ from typing import Literal, overload
 import numpy as np
 import numpy.typing as npt
 
+from twin.arrays import ArrayAlloc, full
 from twin.grid import ReceiverGrid
 from twin.radio.network import (
     CHUNK_ELEMENTS,
@@ -117,9 +118,11 @@ class LoSBlocks:
         block_cells: int,
         tx_xyz_m: FloatArray,
         site_radius_m: FloatArray,
+        alloc: ArrayAlloc = full,
     ) -> None:
-        order, start, box = receiver_blocks(grid, block_cells)
+        order, start, box = receiver_blocks(grid, block_cells, alloc)
         self.grid = grid
+        self.alloc = alloc
         self.block_cells = block_cells
         rows, cols = grid.spec.shape
         self._block_cols = -(-cols // block_cells)
@@ -180,8 +183,9 @@ class LoSBlocks:
 
     def receivers_by_block(self) -> tuple[IntArray, IntArray]:
         """The receivers block by block (in slot order) and where each slot starts in
-        that order, the end appended (:func:`receiver_blocks`)."""
-        return _block_order(self.grid, self.block_cells, "block_cells")
+        that order, the end appended (:func:`receiver_blocks`; the order made by the
+        blocks' ``alloc``)."""
+        return _block_order(self.grid, self.block_cells, "block_cells", self.alloc)
 
     def groups(self, index: IntArray) -> list[tuple[int, slice | IntArray]]:
         """The receivers of ``index`` by block: (slot, their positions in ``index``)."""
@@ -216,11 +220,18 @@ class PackedLoS:
     tiles' rows from it, and :class:`twin.study.StudyResult` keeps it.
     """
 
-    def __init__(self, n_receivers: int, n_sites: int, blocks: LoSBlocks | None = None) -> None:
+    def __init__(
+        self,
+        n_receivers: int,
+        n_sites: int,
+        blocks: LoSBlocks | None = None,
+        alloc: ArrayAlloc = full,
+    ) -> None:
         self.n_sites = n_sites
         self.blocks = blocks
         width = -(-n_sites // 8) if blocks is None else blocks.width_bytes
-        self.bits = np.zeros((n_receivers, width), dtype=np.uint8)
+        #: (N, width) uint8, made by ``alloc`` (in memory, or in a scratch file)
+        self.bits = alloc(n_receivers * width, np.uint8, 0).reshape(n_receivers, width)
 
     @classmethod
     def of(cls, los: BoolArray, *, chunk_rows: int = 1 << 16) -> PackedLoS:
@@ -485,11 +496,16 @@ class PackedLoS:
 
 
 def los_blocks(
-    grid: ReceiverGrid, block_cells: int, tx_xyz_m: FloatArray, site_radius_m: FloatArray
+    grid: ReceiverGrid,
+    block_cells: int,
+    tx_xyz_m: FloatArray,
+    site_radius_m: FloatArray,
+    alloc: ArrayAlloc = full,
 ) -> LoSBlocks | None:
     """The :class:`LoSBlocks` of a study's receivers, or None when every block keeps
-    every site (an unlimited radius): the dense layout then holds the same bits."""
-    blocks = LoSBlocks(grid, block_cells, tx_xyz_m, site_radius_m)
+    every site (an unlimited radius): the dense layout then holds the same bits.
+    ``alloc`` makes the receivers' orders by block (:meth:`LoSBlocks.receivers_by_block`)."""
+    blocks = LoSBlocks(grid, block_cells, tx_xyz_m, site_radius_m, alloc)
     return None if blocks.every_site else blocks
 
 
@@ -678,40 +694,66 @@ def _block_numbers(
     return row
 
 
-def _block_order(grid: ReceiverGrid, block_cells: int, name: str) -> tuple[IntArray, IntArray]:
+def _chunk_blocks(
+    grid: ReceiverGrid, lo: int, hi: int, block_cells: int, n_block_cols: int
+) -> npt.NDArray[np.int32]:
+    """The block (:func:`_block_numbers`) of receivers ``lo:hi``."""
+    row, col = _receiver_cells(grid, np.arange(lo, hi, dtype=np.int64))
+    return _block_numbers(row, col, block_cells, n_block_cols)
+
+
+def _block_order(
+    grid: ReceiverGrid, block_cells: int, name: str, alloc: ArrayAlloc = full
+) -> tuple[IntArray, IntArray]:
     """The receivers in order of their block of ``block_cells`` x ``block_cells`` raster
     cells (stable within a block, blocks in raster order), and where each block starts
-    in that order, the end appended; ``name`` names ``block_cells`` in the error.
+    in that order, the end appended; ``name`` names ``block_cells`` in the error. The
+    order is made by ``alloc`` (in memory by default, or in a scratch file).
 
-    The block numbers are int32 and made in place (the raster's cells fit int32), and
-    the blocks' sizes are counted by chunks: the temporaries besides the order are about
-    8 bytes per receiver, not 60 as with int64 numbers and a sorted copy, and glibc's
-    heap keeps what a whole city's temporaries took (the LoS pass's peak at 40 km²,
-    BENCHMARKS.md)."""
+    A counting sort by chunks of receivers: one pass counts the blocks' receivers, a
+    second one puts each chunk's receivers at their blocks' next free places (a stable
+    sort of the chunk's int32 block numbers). Besides the order and one int64 per
+    block, the memory is a chunk's, not the city's: a whole-city argsort took about 12
+    bytes per receiver of temporaries, and glibc's heap kept them (the radio pass's
+    peak at 160 km² with ``--scratch``, BENCHMARKS.md)."""
     if block_cells < 1:
         raise ValueError(f"{name} must be >= 1, got {block_cells}")
-    if len(grid) == 0:
+    n = len(grid)
+    if n == 0:
         return np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
-    row, col = _receiver_cells(grid)
     n_block_cols = -(-grid.spec.shape[1] // block_cells)
     n_blocks = -(-grid.spec.shape[0] // block_cells) * n_block_cols
-    block = _block_numbers(row, col, block_cells, n_block_cols)
-    del row, col
-    order = np.argsort(block, kind="stable").astype(np.int64, copy=False)
-    # the receivers of each block, counted by chunks (bincount takes int64 copies)
     count = np.zeros(n_blocks, dtype=np.int64)
-    for lo in range(0, block.size, BINCOUNT_CHUNK):
-        count += np.bincount(block[lo : lo + BINCOUNT_CHUNK], minlength=n_blocks)
+    for lo in range(0, n, BINCOUNT_CHUNK):
+        block = _chunk_blocks(grid, lo, min(lo + BINCOUNT_CHUNK, n), block_cells, n_block_cols)
+        count += np.bincount(block, minlength=n_blocks)
+    # where each block's next receiver goes
+    free = np.concatenate([[0], np.cumsum(count[:-1])]).astype(np.int64)
+    order = alloc(n, np.int64, 0)
+    for lo in range(0, n, BINCOUNT_CHUNK):
+        hi = min(lo + BINCOUNT_CHUNK, n)
+        block = _chunk_blocks(grid, lo, hi, block_cells, n_block_cols)
+        by_block = np.argsort(block, kind="stable")
+        sorted_block = block[by_block]
+        # rank of each receiver among the chunk's receivers of its block
+        first = np.flatnonzero(np.r_[True, sorted_block[1:] != sorted_block[:-1]])
+        run = np.diff(np.r_[first, sorted_block.size])
+        rank = np.arange(sorted_block.size) - np.repeat(first, run)
+        order[free[sorted_block] + rank] = by_block + lo
+        free[sorted_block[first]] += run
     return order, np.concatenate([[0], np.cumsum(count[count > 0])]).astype(np.int64)
 
 
-def tile_indices(grid: ReceiverGrid, tile_cells: int = TILE_CELLS) -> list[IntArray]:
+def tile_indices(
+    grid: ReceiverGrid, tile_cells: int = TILE_CELLS, alloc: ArrayAlloc = full
+) -> list[IntArray]:
     """Receivers of each tile (increasing indices), tiles in raster-block order.
 
     Grid points go by their block of ``tile_cells`` x ``tile_cells`` raster cells; street
     points by the cell they fall in (clamped to the raster). Empty blocks give no tile.
+    The tiles are views of one array of the city's receivers made by ``alloc``.
     """
-    order, start = _block_order(grid, tile_cells, "tile_cells")
+    order, start = _block_order(grid, tile_cells, "tile_cells", alloc)
     return [order[a:b] for a, b in zip(start[:-1].tolist(), start[1:].tolist(), strict=True)]
 
 
@@ -724,6 +766,7 @@ def guided_tiles(
     slots: int,
     tile_cells: int = TILE_CELLS,
     min_cells: int = MIN_TILE_CELLS,
+    alloc: ArrayAlloc = full,
 ) -> list[IntArray]:
     """Tiles for ``slots`` tiles run at once, in the order to run them: large tiles
     first, smaller and smaller ones at the end (guided self-scheduling).
@@ -734,22 +777,25 @@ def guided_tiles(
     first tiles are as large as a tile may be (few tasks, little overhead) and the last
     ones are small: the slots run out of work within about one small tile of each other
     instead of one large tile. The receivers are the cost measure. Each tile's indices
-    increase; ``slots <= 1`` gives the blocks of ``tile_cells``, largest first.
+    increase; ``slots <= 1`` gives the blocks of ``tile_cells``, largest first. The
+    blocks are views of one array made by ``alloc`` (:func:`tile_indices`).
     """
     if tile_cells < 1 or min_cells < 1:
         raise ValueError(f"tile_cells and min_cells must be >= 1, got {tile_cells}, {min_cells}")
-    blocks = tile_indices(grid, tile_cells)
+    blocks = tile_indices(grid, tile_cells, alloc)
     if slots <= 1 or not blocks:
         return sorted(blocks, key=lambda i: -i.size)
     import heapq
 
-    row, col = _receiver_cells(grid)
+    # each block's top left cell, from its first receiver's
+    row, col = _receiver_cells(grid, np.array([idx[0] for idx in blocks], dtype=np.int64))
+    row -= row % tile_cells
+    col -= col % tile_cells
     # (-receivers, top row, left col, side, indices): the largest first, ties by position
-    heap: list[tuple[int, int, int, int, IntArray]] = []
-    for idx in blocks:
-        r0 = int(row[idx[0]]) // tile_cells * tile_cells
-        c0 = int(col[idx[0]]) // tile_cells * tile_cells
-        heap.append((-idx.size, r0, c0, tile_cells, idx))
+    heap = [
+        (-idx.size, int(r0), int(c0), tile_cells, idx)
+        for idx, r0, c0 in zip(blocks, row, col, strict=True)
+    ]
     heapq.heapify(heap)
     left = len(grid)
     out: list[IntArray] = []
@@ -757,7 +803,8 @@ def guided_tiles(
         neg_size, r0, c0, side, idx = heapq.heappop(heap)
         if -neg_size * slots > left and side > min_cells:
             half = -(-side // 2)
-            quadrant = (row[idx] - r0 >= half).astype(np.int64) * 2 + (col[idx] - c0 >= half)
+            r, c = _receiver_cells(grid, idx)
+            quadrant = (r - r0 >= half).astype(np.int64) * 2 + (c - c0 >= half)
             for q in range(4):
                 part = idx[quadrant == q]
                 if part.size:
@@ -802,12 +849,14 @@ BOX_CHUNK = 1 << 18
 BINCOUNT_CHUNK = 1 << 18
 
 
-def receiver_blocks(grid: ReceiverGrid, block_cells: int) -> tuple[IntArray, IntArray, FloatArray]:
+def receiver_blocks(
+    grid: ReceiverGrid, block_cells: int, alloc: ArrayAlloc = full
+) -> tuple[IntArray, IntArray, FloatArray]:
     """The receivers by square blocks of ``block_cells`` raster cells (as
-    :func:`tile_indices`): ``order`` (the receivers block by block), ``start`` (block b
-    is ``order[start[b]:start[b + 1]]``) and each block's bounding box (xmin, ymin, xmax,
-    ymax of its receivers, metres), shape (blocks, 4)."""
-    order, start = _block_order(grid, block_cells, "block_cells")
+    :func:`tile_indices`): ``order`` (the receivers block by block, made by ``alloc``),
+    ``start`` (block b is ``order[start[b]:start[b + 1]]``) and each block's bounding box
+    (xmin, ymin, xmax, ymax of its receivers, metres), shape (blocks, 4)."""
+    order, start = _block_order(grid, block_cells, "block_cells", alloc)
     n_blocks = start.size - 1
     box = np.empty((n_blocks, 4))
     # by runs of blocks of about BOX_CHUNK receivers: the coordinates gathered in block
@@ -835,6 +884,7 @@ def unreached_receivers(
     radius_m: FloatArray,
     *,
     chunk_elements: int = 1 << 18,
+    alloc: ArrayAlloc = full,
 ) -> IntArray:
     """Receivers (increasing indices) that no site reaches: farther than ``radius_m``
     from every site, by the distance ``np.hypot(dx, dy)``.
@@ -847,7 +897,8 @@ def unreached_receivers(
     receivers times the sites, and the answer is that of the test of every pair (points
     inside a box are no nearer to a site than the box, and no farther than its farthest
     corner). Sites and blocks, then receivers and sites, are taken in chunks of about
-    ``chunk_elements`` pairs (bounds memory).
+    ``chunk_elements`` pairs (bounds memory); ``alloc`` makes the receivers' order by
+    block (:func:`receiver_blocks`).
     """
     sx = np.asarray(site_x_m, dtype=float)
     sy = np.asarray(site_y_m, dtype=float)
@@ -861,7 +912,7 @@ def unreached_receivers(
     block_cells = int(
         np.clip(side_m // spacing_m if np.isfinite(side_m) else TILE_CELLS, 1, TILE_CELLS)
     )
-    order, start, box = receiver_blocks(grid, block_cells)
+    order, start, box = receiver_blocks(grid, block_cells, alloc)
     n_blocks = box.shape[0]
     step = max(1, chunk_elements // sx.size)
     short: list[IntArray] = []

@@ -359,15 +359,21 @@ def _number_mixed(code: np.ndarray) -> int:
 
 
 @njit(cache=True)
-def _mixed_lists(keys: np.ndarray, nb: int, n_mixed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``mixed_start`` (int64) and ``mixed_ids`` (int32) from the sorted keys
-    ``k * nb + b`` of the (mixed cell, building) pairs, repeats skipped."""
+def _count_distinct(keys: np.ndarray) -> int:
+    """The number of distinct values of the sorted ``keys``."""
     n = 0
     for i in range(keys.size):
         if i == 0 or keys[i] != keys[i - 1]:
             n += 1
-    ids = np.empty(n, dtype=np.int32)
-    start = np.zeros(n_mixed + 1, dtype=np.int64)
+    return n
+
+
+@njit(cache=True)
+def _mixed_lists(keys: np.ndarray, nb: int, start: np.ndarray, ids: np.ndarray) -> None:
+    """In place, ``mixed_start`` (int64, (mixed cells + 1,), zeros) and ``mixed_ids``
+    (int32, one per distinct key) from the sorted keys ``k * nb + b`` of the (mixed
+    cell, building) pairs, repeats skipped."""
+    n_mixed = start.size - 1
     j = 0
     for i in range(keys.size):
         if i == 0 or keys[i] != keys[i - 1]:
@@ -376,14 +382,12 @@ def _mixed_lists(keys: np.ndarray, nb: int, n_mixed: int) -> tuple[np.ndarray, n
             j += 1
     for k in range(n_mixed):
         start[k + 1] += start[k]
-    return start, ids
 
 
 @njit(cache=True)
-def _chessboard_distance(code: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
-    """Chessboard distance (cells, capped at 255) from each cell to a cell whose
-    ``code`` is not -1 (touched by a building)."""
-    d = np.empty(n_rows * n_cols, dtype=np.uint8)
+def _chessboard_distance(code: np.ndarray, n_rows: int, n_cols: int, d: np.ndarray) -> None:
+    """In ``d`` (uint8, one per cell), the chessboard distance (cells, capped at 255)
+    from each cell to a cell whose ``code`` is not -1 (touched by a building)."""
     for i in range(n_rows * n_cols):
         d[i] = 0 if code[i] != -1 else 255
     for r in range(n_rows):
@@ -416,7 +420,6 @@ def _chessboard_distance(code: np.ndarray, n_rows: int, n_cols: int) -> np.ndarr
                 if c > 0:
                     v = min(v, int(d[i + n_cols - 1]) + 1)
             d[i] = v
-    return d
 
 
 def tile_pyramid(tile_top: np.ndarray, levels: int) -> np.ndarray:
@@ -476,14 +479,18 @@ def build_fast_raster(
     tile_cells
         Side of the square tiles (in cells) whose highest roof lets a walk skip them.
     alloc
-        Makes the per-cell arrays ``code`` and ``hint`` (None: in memory; a
-        :class:`twin.io.scratch.ScratchFolder`'s ``array``: in files).
+        Makes the arrays that grow with the city (None: in memory; a
+        :class:`twin.io.scratch.ScratchFolder`'s ``array``: in files): the per-cell
+        ``code`` and ``hint``, the mixed cells' lists, and the temporaries: the sorted
+        (mixed cell, building) keys, each mixed cell's last building seen (int32,
+        twice) and each cell's distance to a building (1 byte).
 
     Notes
     -----
     Memory: the per-cell arrays of the result (5 bytes a cell) plus lists of the mixed
     cells only; the cells are classified in place in ``code`` (rings first, then the runs
-    of covered cell centres), so nothing is allocated per covered cell.
+    of covered cell centres), so nothing is allocated per covered cell. Besides what
+    ``alloc`` makes, the memory is the tiles' tops.
     """
     if tile_cells < 1 or tile_cells & (tile_cells - 1):
         raise InputError(f"tile_cells: must be a power of two, got {tile_cells}")
@@ -555,19 +562,24 @@ def build_fast_raster(
     visit(_MARK, np.empty(0, dtype=np.int32), no_key)
     n_mixed = int(_number_mixed(code))
     # the (mixed cell, building) pairs, sorted by cell then building
-    n_keys = visit(_COUNT, np.full(n_mixed, -1, dtype=np.int32), no_key)
-    keys = np.empty(n_keys, dtype=np.int64)
-    visit(_WRITE, np.full(n_mixed, -1, dtype=np.int32), keys)
+    n_keys = visit(_COUNT, make(n_mixed, np.int32, -1), no_key)
+    keys = make(n_keys, np.int64, 0)
+    visit(_WRITE, make(n_mixed, np.int32, -1), keys)
     keys.sort()
-    mixed_start, mixed_ids = _mixed_lists(keys, nb, n_mixed)
+    mixed_start = make(n_mixed + 1, np.int64, 0)
+    mixed_ids = make(_count_distinct(keys), np.int32, 0)
+    _mixed_lists(keys, nb, mixed_start, mixed_ids)
     del keys
+    empty_dist = make(n_cells, np.uint8, 0)
+    _chessboard_distance(code, grid.n_rows, grid.n_cols, empty_dist)
     _encode_hint(
         code,
         hint,
-        _chessboard_distance(code, grid.n_rows, grid.n_cols),
+        empty_dist,
         np.asarray(prisms.height_m, dtype=np.float64),
         np.asarray(prisms.min_height_m, dtype=np.float64),
     )
+    del empty_dist
     tile_top = tile_pyramid(tile_top.reshape(n_tr, n_tc), _TILE_LEVELS)
     return FastRaster(
         grid=grid,
