@@ -158,8 +158,12 @@ def test_a_raster_built_in_files_is_the_raster_built_in_memory(tmp_path: Path) -
     assert not _file_backed(ref.code)
     kept = sum(getattr(got, name).nbytes for name in arrays)
     cells = got.code.size
-    keys = scratch.bytes_made - kept - cells  # int64, at least one per distinct pair
-    assert keys % 8 == 0 and keys >= 8 * got.mixed_ids.size > 0
+    # the temporaries besides the distance (1 byte a cell): the buildings' runs of
+    # cells (4 int64 each), each mixed cell's last building (int32, twice) and the
+    # sorted keys (int64, at least one per distinct (mixed cell, building) pair)
+    temporaries = scratch.bytes_made - kept - cells
+    assert temporaries % 8 == 0
+    assert temporaries >= 8 * got.mixed_ids.size + 8 * (got.mixed_start.size - 1) > 0
     cache = StudyCache(tmp_path / "cache")
     visibility_raster(city, prisms, cache=cache)
     moved_scratch = ScratchFolder(tmp_path)

@@ -18,6 +18,7 @@ import numpy as np
 from affine import Affine
 from numba import njit
 
+from twin.arrays import ArrayAlloc, full
 from twin.errors import InputError
 from twin.visibility.prisms import BuildingPrisms
 
@@ -157,7 +158,7 @@ def _spans_kernel(
 
 
 def prism_spans(
-    prisms: BuildingPrisms, grid: RasterGrid
+    prisms: BuildingPrisms, grid: RasterGrid, alloc: ArrayAlloc = full
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Runs of cells whose centres are strictly inside each building's footprint.
 
@@ -165,7 +166,8 @@ def prism_spans(
     -------
     tuple of numpy.ndarray
         ``row``, ``col_first``, ``col_last`` (inclusive) and ``building_id`` of each run,
-        all int64 of equal length. A building's parts may give overlapping runs.
+        all int64 of equal length, made by ``alloc`` (in memory by default). A
+        building's parts may give overlapping runs.
     """
     args = (
         prisms.part_start,
@@ -183,7 +185,7 @@ def prism_spans(
     )
     empty = np.empty(0, dtype=np.int64)
     n = _spans_kernel(*args, False, empty, empty, empty, empty)
-    row, c0, c1, bid = (np.empty(n, dtype=np.int64) for _ in range(4))
+    row, c0, c1, bid = (alloc(n, np.int64, 0) for _ in range(4))
     _spans_kernel(*args, True, row, c0, c1, bid)
     return row, c0, c1, bid
 

@@ -481,7 +481,8 @@ def build_fast_raster(
     alloc
         Makes the arrays that grow with the city (None: in memory; a
         :class:`twin.io.scratch.ScratchFolder`'s ``array``: in files): the per-cell
-        ``code`` and ``hint``, the mixed cells' lists, and the temporaries: the sorted
+        ``code`` and ``hint``, the mixed cells' lists, and the temporaries: the
+        buildings' runs of covered cells (:func:`twin.visibility.dsm.prism_spans`), the sorted
         (mixed cell, building) keys, each mixed cell's last building seen (int32,
         twice) and each cell's distance to a building (1 byte).
 
@@ -507,7 +508,8 @@ def build_fast_raster(
     code = make(n_cells, np.int32, -1)
     hint = make(n_cells, np.uint8, 0)
     tile_top = np.full(n_tr * n_tc, -np.inf)
-    row, c0, c1, bid = prism_spans(prisms, grid)
+    # row, first col, last col, building of each run of covered cells (cleared once used)
+    spans = list(prism_spans(prisms, grid, make))
     no_key = np.empty(0, dtype=np.int64)
 
     def visit(mode: int, last_b: np.ndarray, out_key: np.ndarray) -> int:
@@ -538,10 +540,10 @@ def build_fast_raster(
             0,
         )
         n = _span_cells_kernel(
-            row,
-            c0,
-            c1,
-            bid,
+            spans[0],
+            spans[1],
+            spans[2],
+            spans[3],
             grid.n_cols,
             mode,
             top_m,
@@ -565,6 +567,7 @@ def build_fast_raster(
     n_keys = visit(_COUNT, make(n_mixed, np.int32, -1), no_key)
     keys = make(n_keys, np.int64, 0)
     visit(_WRITE, make(n_mixed, np.int32, -1), keys)
+    spans.clear()
     keys.sort()
     mixed_start = make(n_mixed + 1, np.int64, 0)
     mixed_ids = make(_count_distinct(keys), np.int32, 0)
