@@ -11,10 +11,14 @@ runs short. It prints, for each run, whether it finished, the study's seconds, i
 peak of anonymous memory (``RssAnon``, sampled every 5 ms in the process), its peak
 resident size (``VmHWM``) and the cgroup's peak usage.
 
+With ``--cached`` a first run (not reported) fills a cache (:class:`twin.io.cache.StudyCache`
+in the scratch folder) and the runs measured are re-runs from it: the grid, raster and
+LoS from the cache.
+
 Usage::
 
     .venv/bin/python benchmarks/bench_scratch.py --area-km2 160 --limit-mib 900
-        [--radius 1000] [--scratch /var/tmp] [--repeat 1]
+        [--radius 1000] [--scratch /var/tmp] [--repeat 1] [--cached]
 """
 
 from __future__ import annotations
@@ -49,19 +53,22 @@ def sample():
 
 from twin.benchmark import synthetic_scenario
 from twin.city.synthetic import synthetic_city
+from twin.io.cache import StudyCache
 from twin.io.scratch import ScratchFolder
 from twin.study import StudyOptions, run_study
 
 city = synthetic_city(spec["area_km2"], seed=1)
 scratch = ScratchFolder(spec["scratch"]) if spec["scratch"] else None
+cache = StudyCache(spec["cache"]) if spec["cache"] else None
 threading.Thread(target=sample, daemon=True).start()
 t = time.perf_counter()
 r = run_study(synthetic_scenario(spec["radius_m"]), city=city,
-              options=StudyOptions(scratch=scratch))
+              options=StudyOptions(scratch=scratch, cache=cache))
 study_s = time.perf_counter() - t
 done = True
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
 print(json.dumps({"study_s": round(study_s, 2), "receivers": len(r.grid),
+                  "cache_hits": cache.hits if cache else None,
                   "peak_anon_mib": round(peak[0], 1),
                   "vmhwm_mib": round(int(hwm.split()[1]) / 1024, 1)}))
 """
@@ -132,20 +139,26 @@ def main() -> None:
     ap.add_argument("--limit-mib", type=int, help="memory cgroup limit of each run (root)")
     ap.add_argument("--scratch", type=Path, help="scratch folder (default: a new one in /var/tmp)")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument(
+        "--cached",
+        action="store_true",
+        help="measure re-runs from a cache (filled by a first run, not reported)",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=args.scratch or "/var/tmp") as folder:
         print(
             f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
             f"{os.cpu_count()} cores; {args.area_km2:g} km², radius {args.radius:g} m, "
             f"limit {args.limit_mib or 'none'} MiB, scratch {folder}"
+            + (", re-runs from a cache" if args.cached else "")
         )
+        cache = str(Path(folder) / "cache") if args.cached else None
+        base = {"area_km2": args.area_km2, "radius_m": args.radius, "cache": cache}
+        if cache:
+            run_once({**base, "scratch": None}, None)  # fills the cache
         for turn in range(args.repeat):
             for where in ("memory", "files"):
-                spec = {
-                    "area_km2": args.area_km2,
-                    "radius_m": args.radius,
-                    "scratch": folder if where == "files" else None,
-                }
+                spec = {**base, "scratch": folder if where == "files" else None}
                 print(turn, where, json.dumps(run_once(spec, args.limit_mib)), flush=True)
 
 

@@ -12,7 +12,14 @@ from click.testing import CliRunner
 
 from tests.scale_inputs import write_footprint_scenario
 from twin.cli.main import cli
-from twin.io.cache import CACHE_FORMAT, StudyCache, default_cache_dir
+from twin.io.cache import (
+    CACHE_FORMAT,
+    OUT_OF_BAND_BYTES,
+    StudyCache,
+    default_cache_dir,
+    read_entry,
+    write_entry,
+)
 from twin.scenario import with_overrides
 from twin.sources.scenario_file import read_scenario
 from twin.study import StudyOptions, run_study, study_options
@@ -109,9 +116,11 @@ def test_stale_or_broken_entries_are_ignored_and_replaced(tmp_path: Path) -> Non
     files = sorted((tmp_path / "cache").glob("*.pkl"))
     city_file = next(p for p in files if p.name.startswith("city-"))
     grid_file = next(p for p in files if p.name.startswith("grid-"))
-    entry = pickle.loads(city_file.read_bytes())
+    entry = read_entry(city_file)
     entry["format"] = CACHE_FORMAT + 1  # written by another version of the format
-    city_file.write_bytes(pickle.dumps(entry))
+    city_file.unlink()  # (mapped by ``entry``: a new file, as the cache writes)
+    with open(city_file, "wb") as fh:
+        write_entry(fh, entry)
     grid_file.write_bytes(b"not a pickle")
     cache.hits.clear()
     again = run_study(sc, options=StudyOptions(cache=cache))
@@ -210,7 +219,7 @@ def test_a_fixed_radius_caches_each_sites_los_where_it_reaches(
     blocks = first.los_bits.blocks
     assert blocks is not None
     n, m = len(first.grid), len(first.sites)
-    entries = [pickle.loads(p.read_bytes()) for p in (tmp_path / "cache").glob("los-*.pkl")]
+    entries = [read_entry(p) for p in (tmp_path / "cache").glob("los-*.pkl")]
     kept = sorted(e["value"].size for e in entries)
     assert len(kept) == m and kept[0] < -(-n // 8)  # the nearer sites hold fewer receivers
     by_block = blocks.receivers_by_block()
@@ -224,3 +233,42 @@ def test_a_fixed_radius_caches_each_sites_los_where_it_reaches(
     assert np.array_equal(again.los, ref.los)
     for label in ref.bands:
         _same_band(again.bands[label], ref.bands[label])
+
+
+def test_large_arrays_of_an_entry_are_mapped_copy_on_write(tmp_path: Path) -> None:
+    """An entry's large arrays come back equal, backed by the cache file (no copy),
+    writable without changing the file; small ones and other objects ride in the
+    pickle; a truncated or foreign file is no entry."""
+    import mmap
+
+    rng = np.random.default_rng(3)
+    big = rng.random(OUT_OF_BAND_BYTES // 8 * 3)
+    strided = np.arange(2 * OUT_OF_BAND_BYTES, dtype=np.int32)[::2]  # not contiguous
+    value = {"big": big, "ints": big.astype(np.int32), "small": np.arange(5), "s": strided,
+             "text": "Helsinki"}  # fmt: skip
+    cache = StudyCache(tmp_path / "cache")
+    path = cache.put("grid", {"k": 1}, value)
+    assert path is not None
+    got = cache.get("grid", {"k": 1})
+    for name in ("big", "ints", "small", "s"):
+        assert np.array_equal(got[name], value[name]), name
+    assert got["text"] == "Helsinki"
+
+    def mapped(a: np.ndarray) -> bool:
+        base = a
+        while isinstance(base, np.ndarray) and base.base is not None:
+            base = base.base
+        return isinstance(base, memoryview) and isinstance(base.obj, mmap.mmap)
+
+    assert mapped(got["big"]) and mapped(got["ints"])
+    assert not mapped(got["small"]) and not mapped(got["s"])
+    before = path.read_bytes()
+    got["big"][:10] = -1.0  # a private copy of the page
+    assert path.read_bytes() == before
+    assert np.array_equal(cache.get("grid", {"k": 1})["big"], big)
+    path.write_bytes(before[: len(before) // 2])  # truncated in the buffers
+    assert cache.get("grid", {"k": 1}) is None
+    path.write_bytes(before[:40])  # truncated in the pickle
+    assert cache.get("grid", {"k": 1}) is None
+    path.write_bytes(pickle.dumps({"format": CACHE_FORMAT}))  # the format before
+    assert cache.get("grid", {"k": 1}) is None
