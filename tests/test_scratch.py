@@ -173,3 +173,71 @@ def test_a_raster_built_in_files_is_the_raster_built_in_memory(tmp_path: Path) -
         assert _file_backed(getattr(hit, name)) and np.array_equal(
             getattr(hit, name), getattr(ref, name)
         ), name
+
+
+def test_the_sweep_and_los_comparison_of_a_study_in_files(tmp_path: Path) -> None:
+    """What is computed from a study's result afterwards (the frequency sweep, the LoS
+    comparison by distance) makes its city-sized arrays in the study's scratch folder
+    and gives the values computed in memory."""
+    from twin.study import city_sweep
+    from twin.summary import city_los_comparison
+
+    city = synthetic_city(0.36, seed=7)
+    data = synthetic_scenario(max_site_distance_m=300.0).model_dump()
+    data["radio"]["sweep_ghz"] = (0.7, 28.7, 7.0)
+    sc = type(synthetic_scenario()).model_validate(data)
+    ref = run_study(sc, city=city)
+    scratch = ScratchFolder(tmp_path)
+    got = run_study(sc, city=city, options=StudyOptions(scratch=scratch))
+    assert ref.alloc is None and got.alloc is not None
+    made = scratch.bytes_made
+    sweep_ref, sweep_got = city_sweep(ref), city_sweep(got)
+    assert sweep_ref is not None and sweep_got is not None
+    for name in ("freq_ghz", "mean_mbps", "median_mbps", "points", "all_mean_mbps"):
+        assert np.array_equal(getattr(sweep_got, name), getattr(sweep_ref, name), equal_nan=True)
+    n = len(got.grid)
+    # five frequencies in one group: their stores (21 bytes per receiver), SINR and user
+    # type (5), and the radio pass's tiles (8)
+    assert scratch.bytes_made - made == 5 * n * (21 + 5) + 8 * n
+    made = scratch.bytes_made
+    cmp_ref, cmp_got = city_los_comparison(ref), city_los_comparison(got)
+    assert np.array_equal(cmp_got.pairs, cmp_ref.pairs) and cmp_ref.pairs.sum() > 0
+    assert np.array_equal(cmp_got.los_share, cmp_ref.los_share, equal_nan=True)
+    assert scratch.bytes_made - made == 8 * n  # the receivers' order by block
+
+
+def test_the_file_system_of_a_folder_and_a_warning_on_tmpfs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file system type of a path is that of the longest mount point above it (its
+    escapes decoded); a scratch folder on a memory file system is named in a warning."""
+    import logging
+
+    from twin.io.scratch import filesystem_type
+
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+        "25 22 0:23 / /dev/shm rw,nosuid,nodev shared:2 - tmpfs tmpfs rw\n"
+        "40 22 0:40 / /mnt/my\\040disk rw,relatime - xfs /dev/sdb1 rw\n"
+        "41 22 0:41 / /mnt/m rw,relatime master:3 - tmpfs tmpfs rw\n"
+    )
+    assert filesystem_type("/dev/shm/x", info) == "tmpfs"
+    assert filesystem_type("/dev/shmem", info) == "ext4"  # not under /dev/shm
+    assert filesystem_type("/mnt/my disk/a", info) == "xfs"
+    assert filesystem_type("/mnt/m", info) == "tmpfs"
+    assert filesystem_type("/var/tmp", info) == "ext4"
+    assert filesystem_type("/x", tmp_path / "none") is None
+    caplog.set_level(logging.WARNING, logger="twin")
+    ScratchFolder(tmp_path)
+    here = filesystem_type(tmp_path)
+    assert any("whose files are memory" in r.getMessage() for r in caplog.records) == (
+        here in {"tmpfs", "ramfs"}
+    )
+    if Path("/dev/shm").is_dir() and filesystem_type("/dev/shm") == "tmpfs":
+        caplog.clear()
+        ScratchFolder("/dev/shm")
+        assert any(
+            "--scratch /dev/shm is on tmpfs, whose files are memory" in r.getMessage()
+            for r in caplog.records
+        )

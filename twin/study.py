@@ -93,6 +93,10 @@ class StudyResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     #: (M,) radius of each site, metres (inf: no limit); receivers farther away ignore it
     site_radius_m: np.ndarray | None = None
+    #: what made the study's city-sized arrays (None: memory; with ``--scratch``, a
+    #: :class:`twin.io.scratch.ScratchFolder`'s ``array``); what is computed from the
+    #: result afterwards (the frequency sweep, the LoS comparison) makes its own with it
+    alloc: ArrayAlloc | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.los_bits, PackedLoS):
@@ -611,6 +615,7 @@ def run_study(
         bands=bands,
         timings_s=timings,
         site_radius_m=radius,
+        alloc=alloc,
     )
 
 
@@ -714,7 +719,9 @@ def city_sweep(
     (None: :data:`SWEEP_GROUP_BYTES`, or :data:`SWEEP_GROUP_BYTES_FIELD` with
     ``shadowing = "field"``): a group shares each tile's LoS, sites within reach and
     shadow field. So the memory grows with the receivers, not with receivers x sites,
-    and the tiles run on ``runner`` (None: in this process, one tile per numba thread).
+    and the tiles run on ``runner`` (None: in this process, one tile per numba thread);
+    the groups' results are made by the study's allocator (:attr:`StudyResult.alloc`:
+    in files with ``--scratch``).
     The values equal :func:`twin.spectrum.frequency_sweep` on the whole (N, M) matrices,
     in any grouping (tested).
     """
@@ -750,11 +757,13 @@ def city_sweep(
             params,
             visibility=result.scenario.radio.visibility,
             runner=runner,
+            alloc=result.alloc,
         )
         for k in ks:
             band = cells.pop(str(k))
+            served = serving.pop(str(k))
             table.put(
-                k, finish_band(band, serving.pop(str(k)), g.indoor, g.is_grid, unit_km2, params)
+                k, finish_band(band, served, g.indoor, g.is_grid, unit_km2, params, result.alloc)
             )
     return table.result()
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from twin import OSM_ATTRIBUTION, __version__
+from twin.arrays import full
 from twin.radio.network import BandResult, user_type_label
 from twin.spectrum import (
     LosComparison,
@@ -227,7 +228,9 @@ def city_los_comparison(
         # a quarter of the smallest reach, but not under 62.5 m: smaller blocks would make
         # each site test more blocks than receivers (a block only selects candidates)
         side_m = max(float(reach[reach > 0].min()), 250.0) / 4.0
-        order, start, box = receiver_blocks(g, max(1, int(side_m // spacing_m)))
+        order, start, box = receiver_blocks(
+            g, max(1, int(side_m // spacing_m)), result.alloc or full
+        )
         outdoor = ~g.indoor
         for j, site in enumerate(result.sites):
             near_m = box_distance_m(box[:, 0], box[:, 1], box[:, 2], box[:, 3], site.x_m, site.y_m)

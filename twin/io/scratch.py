@@ -11,13 +11,16 @@ The file's blocks are reserved when the array is made (``posix_fallocate``, Linu
 the BSDs), so a full disk is a clear error then, not a crash (``SIGBUS``) when a page is
 written later.
 The folder must be on a disk: on a memory file system (``tmpfs``, ``/dev/shm``) the
-files are memory themselves and nothing is saved.
+files are memory themselves and nothing is saved; on Linux a :class:`ScratchFolder` on
+one says so in a warning (:func:`filesystem_type`).
 """
 
 from __future__ import annotations
 
+import logging
 import mmap
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,8 +30,35 @@ import numpy.typing as npt
 
 from twin.errors import InputError
 
+log = logging.getLogger(__name__)
+
 #: what ``--scratch`` is for, in the errors
 _USE = "an existing, writable folder on a disk"
+#: file systems whose files are memory
+MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs", "hugetlbfs"})
+_MOUNTINFO = Path("/proc/self/mountinfo")
+
+
+def filesystem_type(path: str | os.PathLike[str], mountinfo: Path = _MOUNTINFO) -> str | None:
+    """The type of the file system holding ``path`` (``ext4``, ``tmpfs`` ...), from the
+    longest mount point above it in ``mountinfo`` (Linux's ``/proc/self/mountinfo``);
+    None where there is no such file."""
+    try:
+        lines = mountinfo.read_text().splitlines()
+    except OSError:
+        return None
+    target = os.path.realpath(path)
+    best, kind = "", None
+    for line in lines:
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        # field 5 is the mount point (octal escapes for spaces), the type follows "-"
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[fields.index("-") + 1]
+    return kind
 
 
 def _reserve(fd: int, size: int) -> None:
@@ -58,6 +88,14 @@ class ScratchFolder:
         self.folder = path
         #: bytes of the arrays made so far
         self.bytes_made = 0
+        kind = filesystem_type(path)
+        if kind in MEMORY_FILESYSTEMS:
+            log.warning(
+                "--scratch %s is on %s, whose files are memory: the arrays take as much "
+                "memory as without it; give a folder on a disk (for example /var/tmp)",
+                folder,
+                kind,
+            )
 
     def array(self, n: int, dtype: npt.DTypeLike, fill: Any) -> np.ndarray:
         """A new (n,) array of ``dtype`` set to ``fill``, backed by a file of the folder.
