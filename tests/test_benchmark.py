@@ -287,3 +287,41 @@ def test_the_visibility_engines_take_turns_on_the_embedded_city() -> None:
             assert site["twin_vs_gdal_all_cells"] > 0.99
     else:
         assert v["turn_ratios"] == []
+
+
+def _cgroup_memory() -> bool:
+    """Whether this process may make memory cgroups (root, the v1 or v2 controller)."""
+    import os
+
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers")
+    v1 = Path("/sys/fs/cgroup/memory/memory.limit_in_bytes")
+    has = v1.exists() or (v2.exists() and "memory" in v2.read_text().split())
+    return os.geteuid() == 0 and has
+
+
+@pytest.mark.parametrize("limit", [False, True], ids=["no-limit", "cgroup"])
+def test_the_scratch_benchmark_runs_each_study_in_its_process(tmp_path: Path, limit: bool) -> None:
+    """``benchmarks/bench_scratch.py`` runs the study in memory and in files, each in a
+    fresh process (re-runs from the cache it filled with ``--cached``), and reports what
+    each did; under ``--limit-mib`` in a memory cgroup (root only), its peak too."""
+    if limit and not _cgroup_memory():
+        pytest.skip("no memory cgroup can be made here (root and the memory controller)")
+    args = ["--area-km2", "1", "--radius", "1000", "--scratch", str(tmp_path), "--cached"]
+    if limit:
+        args += ["--limit-mib", "3000"]
+    out = subprocess.run(
+        [sys.executable, "benchmarks/bench_scratch.py", *args],
+        capture_output=True, text=True, check=True, timeout=600,
+        cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("# ") and "re-runs from a cache" in lines[0]
+    runs = {line.split()[1]: json.loads(line.split(" ", 2)[2]) for line in lines[1:]}
+    assert set(runs) == {"memory", "files"}
+    for r in runs.values():
+        assert r["exit_code"] == 0 and r["cache_hits"] == ["grid", "raster", "los"]
+        assert 0 < r["peak_anon_mib"] <= r["vmhwm_mib"] and r["study_s"] > 0
+        if limit:
+            assert 0 < r["cgroup_peak_mib"] <= 3000
+    assert runs["memory"]["receivers"] == runs["files"]["receivers"] > 10_000
+    assert list(tmp_path.iterdir()) == []  # the folder it made in --scratch is gone
