@@ -448,6 +448,29 @@ def test_los_blocks_keep_every_pair_within_the_radius(helsinki_study, radius_m) 
     assert los_blocks(g, 16, tx, np.full(len(sites), np.inf)) is None
 
 
+def test_los_blocks_of_radii_covering_the_city_are_not_made(helsinki_study, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Radii that cover the receivers' bounding box from every site give the dense
+    layout without ordering the receivers into blocks (nothing made in the folder); a
+    radius just short of that for one site makes the blocks (the dense layout all the
+    same when every block keeps every site), and half of it keeps blocks."""
+    g, sites = helsinki_study.grid, helsinki_study.sites
+    tx = _antennas(sites)
+    far = np.hypot(
+        np.maximum(np.abs(g.x_m.min() - tx[:, 0]), np.abs(g.x_m.max() - tx[:, 0])),
+        np.maximum(np.abs(g.y_m.min() - tx[:, 1]), np.abs(g.y_m.max() - tx[:, 1])),
+    )
+    scratch = ScratchFolder(tmp_path)
+    assert los_blocks(g, 16, tx, far + 1.0, scratch.array) is None
+    assert scratch.bytes_made == 0
+    short = far + 1.0
+    short[0] = far[0] - 1.0  # misses the box's farthest corner by 1 m
+    blocks = los_blocks(g, 16, tx, short, scratch.array)
+    assert scratch.bytes_made == 8 * len(g)  # the blocks were made
+    assert (blocks is None) == LoSBlocks(g, 16, tx, short).every_site
+    short[0] = 0.5 * far[0]
+    assert los_blocks(g, 16, tx, short) is not None
+
+
 @pytest.mark.parametrize("in_files", [False, True], ids=["memory", "scratch"])
 def test_packed_los_by_blocks_reads_and_writes_as_the_bool_matrix(
     helsinki_study, in_files, tmp_path

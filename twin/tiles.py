@@ -504,7 +504,12 @@ def los_blocks(
 ) -> LoSBlocks | None:
     """The :class:`LoSBlocks` of a study's receivers, or None when every block keeps
     every site (an unlimited radius): the dense layout then holds the same bits.
-    ``alloc`` makes the receivers' orders by block (:meth:`LoSBlocks.receivers_by_block`)."""
+    ``alloc`` makes the receivers' orders by block (:meth:`LoSBlocks.receivers_by_block`).
+    When every site's radius covers the receivers' bounding box (:func:`radius_covers`,
+    the automatic radius in a city) no block is made at all."""
+    tx = np.asarray(tx_xyz_m, dtype=float).reshape(-1, 3)
+    if len(grid) and _radius_covers_box(grid.x_m, grid.y_m, tx, np.asarray(site_radius_m)):
+        return None
     blocks = LoSBlocks(grid, block_cells, tx_xyz_m, site_radius_m, alloc)
     return None if blocks.every_site else blocks
 
