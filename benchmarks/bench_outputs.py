@@ -6,12 +6,15 @@ site radius), then writes its outputs ``--repeat`` times each way, taking turns:
 work shared by this process and a forked child (``twin.io.forked``, the default) and by
 this process alone (``TWIN_OUTPUT_FORK=0``). It prints the wall time of each write, the
 peak resident memory of this process (``VmHWM``) and of the largest child
-(``RUSAGE_CHILDREN``: a forked child's peak counts the pages it shares with its parent).
+(``RUSAGE_CHILDREN``: a forked child's peak counts the pages it shares with its parent),
+and this process's peak of anonymous memory (``RssAnon``, sampled every 5 ms) during the
+writes of each way. With ``--scratch DIR`` the study keeps its city-sized arrays in files
+of ``DIR`` (``twin run --scratch``).
 
 Usage::
 
     .venv/bin/python benchmarks/bench_outputs.py [--city embedded | --area-km2 10]
-        [--radius 1000] [--repeat 3]
+        [--radius 1000] [--repeat 3] [--scratch /var/tmp]
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import platform
 import resource
 import shutil
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,48 +40,86 @@ def _positive(text: str) -> float:
     return value
 
 
+def _anon_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class AnonPeak:
+    """This process's peak ``RssAnon`` while running (Linux), sampled every 5 ms."""
+
+    def __enter__(self) -> AnonPeak:
+        self.peak_mib = _anon_mib()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.005):
+            self.peak_mib = max(self.peak_mib, _anon_mib())
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--city", choices=["embedded", "synthetic"], default="synthetic")
     ap.add_argument("--area-km2", type=_positive, default=10.0, help="synthetic city area")
     ap.add_argument("--radius", type=_positive, default=1000.0, help="site radius, m")
     ap.add_argument("--repeat", type=int, choices=range(1, 21), default=3, metavar="N")
+    ap.add_argument("--scratch", type=Path, help="keep the study's arrays in files here")
     args = ap.parse_args()
 
     from twin.benchmark import _peak_mb, synthetic_scenario
     from twin.io.outputs import write_run
-    from twin.study import run_study
+    from twin.io.scratch import ScratchFolder
+    from twin.study import StudyOptions, run_study
+
+    options = StudyOptions(scratch=ScratchFolder(args.scratch) if args.scratch else None)
 
     if args.city == "embedded":
         from twin.cli.options import default_scenario_path
         from twin.sources.scenario_file import read_scenario
 
-        result = run_study(read_scenario(default_scenario_path()))
+        result = run_study(read_scenario(default_scenario_path()), options=options)
         what = "embedded city (scenarios/default.toml)"
     else:
         from twin.city.synthetic import synthetic_city
 
         city = synthetic_city(args.area_km2, seed=1)
-        result = run_study(synthetic_scenario(args.radius), city=city)
+        result = run_study(synthetic_scenario(args.radius), city=city, options=options)
         what = f"synthetic {args.area_km2:g} km2, radius {args.radius:g} m"
+    if args.scratch:
+        what += f", --scratch {args.scratch}"
     print(
         f"{what}: {len(result.grid)} receivers, {len(result.sites)} sites; "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-        f"{os.cpu_count()} CPUs; study peak {_peak_mb():.0f} MiB"
+        f"{os.cpu_count()} CPUs; study peak {_peak_mb():.0f} MiB, anonymous now "
+        f"{_anon_mib():.0f} MiB"
     )
     times: dict[str, list[float]] = {"shared": [], "alone": []}
+    anon: dict[str, list[float]] = {"shared": [], "alone": []}
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(args.repeat):
             for way in ("shared", "alone"):
                 os.environ["TWIN_OUTPUT_FORK"] = "1" if way == "shared" else "0"
                 out = Path(tmp) / f"{way}{k}"
                 t0 = time.perf_counter()
-                write_run(result, out, overwrite=False)
+                with AnonPeak() as peak:
+                    write_run(result, out, overwrite=False)
                 times[way].append(time.perf_counter() - t0)
+                anon[way].append(peak.peak_mib)
                 shutil.rmtree(out)
     for way, ts in times.items():
         print(
-            f"  write_run, {way:6s}: median {np.median(ts):.2f} s, all {[round(t, 2) for t in ts]}"
+            f"  write_run, {way:6s}: median {np.median(ts):.2f} s, all {[round(t, 2) for t in ts]};"
+            f" anonymous peak of this process {[round(a) for a in anon[way]]} MiB"
         )
     child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(f"  peak: this process {_peak_mb():.0f} MiB, largest child {child_kib / 1024:.0f} MiB")

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import rasterio
 
@@ -160,14 +159,24 @@ def test_write_run_gives_the_same_figures_with_and_without_fork(
             assert np.array_equal(a.read(), b.read(), equal_nan=True), rel
 
 
-def test_the_map_reads_the_grid_layers_points_and_metric(helsinki_study) -> None:  # type: ignore[no-untyped-def]
-    from twin.io.outputs import grid_frame, map_grid_frame
+def test_the_map_reads_the_grid_layers_points_and_metric(helsinki_study, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The web map's points are the ``grid`` layer's, reprojected by geopandas to lon/lat
+    (reprojected here by chunks of 1000 points), with its indoor flag and metric."""
+    import shapely
 
+    from twin.io.outputs import grid_frame, map_points
+
+    monkeypatch.setattr("twin.io.outputs.MAP_CHUNK", 1000)
     layer = grid_frame(helsinki_study)
     layer = layer[layer["kind"] == "grid"].reset_index(drop=True)
+    lonlat = layer.geometry.to_crs(4326)
     for metric in ("capacity_mbps", "sinr_db", "rsrp_dbm"):
-        got = map_grid_frame(helsinki_study, metric)
-        cols = ["indoor", *(f"{metric}_{b}" for b in helsinki_study.bands)]
-        assert list(got.columns) == [*cols, "geometry"] and got.crs == layer.crs
-        pd.testing.assert_frame_equal(pd.DataFrame(got[cols]), pd.DataFrame(layer[cols]))
-        assert bool(got.geometry.geom_equals_exact(layer.geometry, 0.0).all())
+        got = map_points(helsinki_study, metric)
+        names = [f"{metric}_{b}" for b in helsinki_study.bands]
+        assert list(got.columns) == names and len(got) == len(layer) > 1000
+        for name in names:
+            assert got.columns[name].dtype == layer[name].dtype
+            assert np.array_equal(got.columns[name], layer[name].to_numpy(), equal_nan=True)
+        assert np.array_equal(got.indoor, layer["indoor"].to_numpy(dtype=bool))
+        assert np.array_equal(got.lon, shapely.get_x(lonlat.values))
+        assert np.array_equal(got.lat, shapely.get_y(lonlat.values))

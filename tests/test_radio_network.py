@@ -208,3 +208,23 @@ def test_every_point_has_a_type_and_the_shares_add_up(helsinki_study) -> None:  
     for res in helsinki_study.bands.values():
         assert set(np.unique(res.user_type)) <= set(range(1, 9))
         assert np.all(np.isfinite(res.sinr_db)) and np.all(res.capacity_mbps > 0)
+
+
+@pytest.mark.parametrize("chunk", [3, 977])
+def test_capacity_by_chunks_is_the_capacity_of_every_receiver_at_once(
+    helsinki_study, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The capacity computed by chunks of receivers is Shannon's formula on the whole
+    arrays at once (0 where unserved)."""
+    from twin.radio.budget import shannon_capacity_bps
+
+    for res in helsinki_study.bands.values():
+        served = res.serving_cell >= 0
+        whole = np.zeros(served.size)
+        whole[served] = shannon_capacity_bps(
+            res.cell_bandwidth_hz[res.serving_cell[served]], res.sinr_db[served],
+            max_spectral_efficiency=res.max_spectral_efficiency,
+        )  # fmt: skip
+        monkeypatch.setattr("twin.radio.network.CAPACITY_CHUNK", chunk)
+        got = res.capacity_mbps
+        assert served.size > 977 and np.array_equal(got, whole / 1e6)

@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -321,3 +322,60 @@ def test_page_size_for_a_large_grid() -> None:
     assert len(grid) > 70_000
     assert data_bytes < 3.5e6, data_bytes
     assert len(page.encode("utf-8")) - len(deckgl_bundle()[0].encode("utf-8")) < 3.6e6
+
+
+def test_a_grid_given_as_arrays_makes_the_same_page() -> None:
+    """:class:`MapPoints` (the grid's arrays, no geometry per point) and the GeoDataFrame
+    of the same points give the same page; arrays of other lengths or not in lon/lat
+    are refused."""
+    from twin.io.webmap import MapPoints
+
+    b, g, s = _frames()
+    points = MapPoints(
+        lon=shapely.get_x(g.geometry.values),
+        lat=shapely.get_y(g.geometry.values),
+        columns={c: g[c].to_numpy() for c in g.columns if c.startswith("capacity_mbps_")},
+        indoor=g["indoor"].to_numpy(dtype=bool),
+    )
+    args: dict[str, Any] = {"bands": BANDS, "title": "t", "building_coverage_col": None}
+    assert build_map(b, points, s, **args) == build_map(b, g, s, **args)
+    assert MapPoints.of(g).columns.keys() == points.columns.keys()
+    with pytest.raises(InputError, match="one value per point"):
+        MapPoints(lon=points.lon, lat=points.lat[:-1], columns={})
+    with pytest.raises(InputError, match="one value per point"):
+        MapPoints(lon=points.lon, lat=points.lat, columns={"capacity_mbps_0p7": np.zeros(3)})
+    with pytest.raises(InputError, match="not in lon/lat"):
+        MapPoints(lon=points.lon * 1e4, lat=points.lat, columns={})
+
+
+def test_the_written_map_is_the_built_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``write_map`` writes, piece by piece, the UTF-8 bytes of the page ``build_map``
+    returns (non-ASCII text cut across pieces included)."""
+    from twin.io.webmap import write_map
+
+    monkeypatch.setattr("twin.io.webmap.WRITE_CHARS", 997)
+    b, g, s = _frames()
+    args: dict[str, Any] = {"bands": BANDS, "title": "Töölö – 東京 <b>", "metric": "capacity_mbps"}
+    write_map(tmp_path / "map.html", b, g, s, **args)
+    page = build_map(b, g, s, **args)
+    assert (tmp_path / "map.html").read_bytes() == page.encode("utf-8")
+    assert len(page) > 100 * 997 and "Töölö – 東京" in page
+
+
+def test_json_in_parts_is_the_json_with_the_packed_arrays_as_parts() -> None:
+    """The page's data in parts joins to :func:`json_for_script` of it, each packed
+    array's base64 text a part of its own (the very string, not a copy)."""
+    from twin.io.webmap import json_for_script, json_parts_for_script, packed_array
+
+    x = packed_array(np.arange(1000, dtype=np.int32), "int32")
+    value = {
+        "title": "</script><!-- @deadbeef:0@ & \u2028",
+        "grid": {"x": x, "bands": [{"cls": packed_array(np.arange(3) % 2, "int8")}]},
+        "rings": [[1, 2, 3], [4, 5]],
+        "nan": float("nan"),
+        "not_packed": {"dtype": "int8", "b64": "AAAA", "extra": 1},
+    }
+    parts = json_parts_for_script(value)
+    assert "".join(parts) == json_for_script(value)
+    assert any(p is x["b64"] for p in parts) and len(parts) == 5
+    assert "\\u003c/script\\u003e" in parts[0] and "</script>" not in "".join(parts)

@@ -26,7 +26,7 @@ from twin.io.rasters import points_to_raster, write_geotiff
 from twin.io.spectrum_plots import plot_los_comparison, plot_sweep
 from twin.io.styles import write_style
 from twin.io.vector import write_geojson, write_gpkg
-from twin.io.webmap import build_map
+from twin.io.webmap import MapPoints, write_map
 from twin.sites import sites_to_geodataframe
 from twin.study import StudyResult, city_sweep, radio_params
 from twin.summary import (
@@ -318,17 +318,31 @@ def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -
                 write_style(path.with_suffix(".qml"), name, values)
 
 
-def map_grid_frame(result: StudyResult, metric: str) -> gpd.GeoDataFrame:
-    """What the web map reads of the ``grid`` layer: the regular grid's points with
-    ``indoor`` and ``<metric>_<band>`` (float32, as in the layer), in the city CRS."""
-    import shapely
+#: receivers :func:`map_points` reprojects at once
+MAP_CHUNK = 1 << 18
+
+
+def map_points(result: StudyResult, metric: str) -> MapPoints:
+    """What the web map reads of the ``grid`` layer: the regular grid's points in lon/lat
+    with ``indoor`` and ``<metric>_<band>`` (float32, as in the layer), as arrays (no
+    geometry per point), reprojected by chunks of :data:`MAP_CHUNK` receivers."""
+    from pyproj import Transformer
 
     g = result.grid
-    on = g.is_grid
-    data: dict[str, Any] = {"indoor": g.indoor[on]}
-    for label, res in result.bands.items():
-        data[f"{metric}_{label}"] = np.asarray(getattr(res, metric))[on].astype(np.float32)
-    return gpd.GeoDataFrame(data, geometry=shapely.points(g.x_m[on], g.y_m[on]), crs=g.spec.crs)
+    on = np.flatnonzero(g.is_grid)
+    to_wgs84 = Transformer.from_crs(g.spec.crs, 4326, always_xy=True)
+    lon = np.empty(on.size)
+    lat = np.empty(on.size)
+    for lo in range(0, on.size, MAP_CHUNK):
+        part = on[lo : lo + MAP_CHUNK]
+        lon[lo : lo + part.size], lat[lo : lo + part.size] = to_wgs84.transform(
+            g.x_m[part], g.y_m[part]
+        )
+    columns = {
+        f"{metric}_{label}": np.asarray(getattr(res, metric))[on].astype(np.float32)
+        for label, res in result.bands.items()
+    }
+    return MapPoints(lon=lon, lat=lat, columns=columns, indoor=np.asarray(g.indoor[on]))
 
 
 def _write_map(
@@ -341,9 +355,10 @@ def _write_map(
     map_metric: str,
 ) -> None:
     """``map.html`` of :func:`write_run`."""
-    html = build_map(
+    write_map(
+        path,
         buildings.to_crs(4326),
-        map_grid_frame(result, map_metric).to_crs(4326),
+        map_points(result, map_metric),
         sites.to_crs(4326),
         bands=list(result.bands),
         metric=map_metric,
@@ -353,7 +368,6 @@ def _write_map(
         provenance=prov,
         cell_size_m=result.scenario.grid.spacing_m,
     )
-    path.write_text(html, encoding="utf-8")
 
 
 __all__ = [
@@ -363,6 +377,6 @@ __all__ = [
     "check_out_dir",
     "grid_frame",
     "grid_frame_parts",
-    "map_grid_frame",
+    "map_points",
     "write_run",
 ]

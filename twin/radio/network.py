@@ -169,16 +169,24 @@ class BandResult:
 
     @property
     def capacity_mbps(self) -> FloatArray:
-        """Shannon capacity of each receiver, Mbit/s (0 when unserved)."""
-        served = self.serving_cell >= 0
+        """Shannon capacity of each receiver, Mbit/s (0 when unserved); a new array,
+        computed by chunks of :data:`CAPACITY_CHUNK` receivers (the temporaries are a
+        chunk's, not the city's)."""
         cap = np.zeros(self.serving_cell.size)
-        cap[served] = shannon_capacity_bps(
-            self.cell_bandwidth_hz[self.serving_cell[served]],
-            self.sinr_db[served],
-            max_spectral_efficiency=self.max_spectral_efficiency,
-        )
+        for lo in range(0, cap.size, CAPACITY_CHUNK):
+            cell = self.serving_cell[lo : lo + CAPACITY_CHUNK]
+            served = np.flatnonzero(cell >= 0)
+            cap[lo + served] = shannon_capacity_bps(
+                self.cell_bandwidth_hz[cell[served]],
+                self.sinr_db[lo + served],
+                max_spectral_efficiency=self.max_spectral_efficiency,
+            )
         cap /= 1e6
         return cap
+
+
+#: receivers :attr:`BandResult.capacity_mbps` computes at once
+CAPACITY_CHUNK = 1 << 18
 
 
 def check_band_ranges(sites: Sequence[Site], bands_ghz: Sequence[float]) -> None:
