@@ -383,7 +383,7 @@ def build_grid(
     rx_h = make(n, np.float64, float(outdoor_height_m))
     height_m = buildings["height_m"].to_numpy(dtype=float)
     for lo in range(0, n_grid, LOCATE_CHUNK):  # by chunks, as the ids
-        inside = lo + np.flatnonzero(indoor[lo : lo + LOCATE_CHUNK])
+        inside = lo + np.flatnonzero(indoor[lo : min(lo + LOCATE_CHUNK, n_grid)])
         rx_h[inside] = indoor_rx_height_m(
             height_m[bid[inside]],
             indoor_height_m=indoor_height_m,

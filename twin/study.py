@@ -128,8 +128,10 @@ class StudyOptions:
         A helper process compiling the kernels (:func:`twin.kernels.start_warm_up`),
         waited for once the city is loaded, before the first compiled call; None: none.
     scratch
-        Where the city-sized arrays are kept (the receiver grid, the visibility raster's
-        cells, the per-band results): in files of this folder, mapped into memory
+        Where the city-sized arrays are kept (the receiver grid, the visibility raster
+        and its build's temporaries, the LoS, the receivers' orders by block, the
+        per-band results, and afterwards the sweep's and the LoS comparison's through
+        :attr:`StudyResult.alloc`): in files of this folder, mapped into memory
         (:class:`twin.io.scratch.ScratchFolder`, out of core); None: in memory.
     """
 

@@ -94,11 +94,12 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
     "--scratch",
     "scratch",
     type=click.Path(path_type=Path),
-    help="Keep the city-sized arrays (the receiver grid, the visibility raster's cells "
-    "and the per-band results) in files of this folder, mapped into memory and deleted "
-    "as soon as made, instead of in memory: the kernel writes them to the disk when "
-    "memory runs short. For a city that does not fit; the folder must be on a disk, not "
-    "tmpfs.",
+    help="Keep the city-sized arrays (the receiver grid, the visibility raster, the LoS, "
+    "the tiles' receiver lists, the per-band results and the sweep's, and the temporaries "
+    "of their size) in files of this folder, mapped into memory and deleted as soon as "
+    "made, instead of in memory: the kernel writes them to the disk when memory runs "
+    "short. For a city that does not fit; the folder must be on a disk, not tmpfs (a "
+    "warning says so).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty output folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
