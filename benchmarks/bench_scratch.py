@@ -2,8 +2,11 @@
 
 Not a test: it prints what it measured. It runs the same study (a synthetic city of the
 scaling benchmark: UMa rooftop sites every 500 m, three bands, 5 m grid, a fixed site
-radius) in a fresh process per turn, its per-band results in memory or in files of a
-scratch folder (:class:`twin.io.scratch.ScratchFolder`), taking turns. With
+radius) in a fresh process per turn, its city-sized arrays in memory ("memory"), in
+files of a scratch folder ("files", :class:`twin.io.scratch.ScratchFolder`), or in
+memory up to the default budget of ``twin run`` and in the folder's files past it
+("budget", :class:`twin.io.scratch.MemoryBudget`: a share of the memory available,
+``--share``), taking turns. With
 ``--limit-mib`` each process runs in a memory cgroup of that limit (needs root and the
 cgroup memory controller, v1 or v2): a process that needs more is killed by the kernel,
 while the pages of the results' files are written to the disk and dropped when memory
@@ -19,6 +22,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_scratch.py --area-km2 160 --limit-mib 900
         [--radius 1000] [--scratch /var/tmp] [--repeat 1] [--cached]
+        [--modes memory,files,budget] [--share 0.25]
 """
 
 from __future__ import annotations
@@ -54,11 +58,14 @@ def sample():
 from twin.benchmark import synthetic_scenario
 from twin.city.synthetic import synthetic_city
 from twin.io.cache import StudyCache
-from twin.io.scratch import ScratchFolder
+from twin.io.scratch import MemoryBudget, ScratchFolder
 from twin.study import StudyOptions, run_study
 
 city = synthetic_city(spec["area_km2"], seed=1)
-scratch = ScratchFolder(spec["scratch"]) if spec["scratch"] else None
+if spec.get("budget"):  # what twin run does by default, spilling into the folder
+    scratch = MemoryBudget(None, spec["scratch"], share=spec["share"])
+else:
+    scratch = ScratchFolder(spec["scratch"]) if spec["scratch"] else None
 cache = StudyCache(spec["cache"]) if spec["cache"] else None
 threading.Thread(target=sample, daemon=True).start()
 t = time.perf_counter()
@@ -69,6 +76,10 @@ done = True
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
 print(json.dumps({"study_s": round(study_s, 2), "receivers": len(r.grid),
                   "cache_hits": cache.hits if cache else None,
+                  **({"budget_mib": round(scratch.budget_bytes / 2**20, 1),
+                      "in_memory_mib": round(scratch.bytes_in_memory / 2**20, 1),
+                      "in_files_mib": round(scratch.bytes_in_files / 2**20, 1)}
+                     if spec.get("budget") else {}),
                   "peak_anon_mib": round(peak[0], 1),
                   "vmhwm_mib": round(int(hwm.split()[1]) / 1024, 1)}))
 """
@@ -139,6 +150,20 @@ def main() -> None:
     ap.add_argument("--limit-mib", type=int, help="memory cgroup limit of each run (root)")
     ap.add_argument("--scratch", type=Path, help="scratch folder (default: a new one in /var/tmp)")
     ap.add_argument("--repeat", type=int, default=1)
+    from twin.io.scratch import DEFAULT_BUDGET_SHARE
+
+    ap.add_argument(
+        "--share",
+        type=float,
+        default=DEFAULT_BUDGET_SHARE,
+        help="share of the available memory the budget runs keep arrays in "
+        "(default: that of twin run)",
+    )
+    ap.add_argument(
+        "--modes",
+        default="memory,files,budget",
+        help="which runs, in turn: memory, files, budget (comma-separated)",
+    )
     ap.add_argument(
         "--cached",
         action="store_true",
@@ -153,12 +178,21 @@ def main() -> None:
             + (", re-runs from a cache" if args.cached else "")
         )
         cache = str(Path(folder) / "cache") if args.cached else None
-        base = {"area_km2": args.area_km2, "radius_m": args.radius, "cache": cache}
+        base = {
+            "area_km2": args.area_km2,
+            "radius_m": args.radius,
+            "cache": cache,
+            "share": args.share,
+        }
         if cache:
             run_once({**base, "scratch": None}, None)  # fills the cache
         for turn in range(args.repeat):
-            for where in ("memory", "files"):
-                spec = {**base, "scratch": folder if where == "files" else None}
+            for where in args.modes.split(","):
+                spec = {
+                    **base,
+                    "scratch": folder if where != "memory" else None,
+                    "budget": where == "budget",
+                }
                 print(turn, where, json.dumps(run_once(spec, args.limit_mib)), flush=True)
 
 

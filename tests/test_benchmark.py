@@ -317,7 +317,12 @@ def test_the_scratch_benchmark_runs_each_study_in_its_process(tmp_path: Path, li
     lines = out.stdout.strip().splitlines()
     assert lines[0].startswith("# ") and "re-runs from a cache" in lines[0]
     runs = {line.split()[1]: json.loads(line.split(" ", 2)[2]) for line in lines[1:]}
-    assert set(runs) == {"memory", "files"}
+    assert set(runs) == {"memory", "files", "budget"}
+    budget = runs["budget"]
+    assert budget["in_memory_mib"] + budget["in_files_mib"] > 0
+    if limit:  # a quarter of the room left under 3000 MiB at the study's first array
+        assert 0 < budget["budget_mib"] < 750
+        assert budget["in_files_mib"] == 0  # a 1 km2 city fits it
     for r in runs.values():
         assert r["exit_code"] == 0 and r["cache_hits"] == ["grid", "raster", "los"]
         assert 0 < r["peak_anon_mib"] <= r["vmhwm_mib"] and r["study_s"] > 0

@@ -127,6 +127,32 @@ def test_summary_provenance_and_table(run_dir: Path) -> None:
     assert "OpenStreetMap contributors" in html and 'src="http' not in html
 
 
+def test_a_run_past_its_memory_budget_writes_the_same_outputs(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    """``--memory-budget`` smaller than the run's arrays (the rest in files of
+    ``--scratch``): the same grid layer, rasters and summary as the run in memory, and
+    nothing left in the folder."""
+    out, scratch = tmp_path / "o", tmp_path / "scratch"
+    scratch.mkdir()
+    res = CliRunner().invoke(
+        cli, ["-v", "run", DEFAULT, "--spacing", "25", "--out", str(out), "--no-progress",
+              "--memory-budget", "0.05", "--scratch", str(scratch)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert f"past the memory budget (0.05 MiB) go to files in {scratch}" in res.output
+    assert list(scratch.iterdir()) == []
+    a, b = (json.loads((d / "summary.json").read_text()) for d in (run_dir, out))
+    assert a["bands"] == b["bands"] and a["grid"] == b["grid"]
+    for layer in ("grid", "cells"):
+        ga = pyogrio.read_dataframe(run_dir / "grid.gpkg", layer=layer)
+        gb = pyogrio.read_dataframe(out / "grid.gpkg", layer=layer)
+        assert ga.equals(gb), layer
+    for tif in sorted((run_dir / "rasters").glob("*.tif")):
+        with rasterio.open(tif) as ra, rasterio.open(out / "rasters" / tif.name) as rb:
+            assert np.array_equal(ra.read(), rb.read(), equal_nan=True), tif.name
+
+
 def test_existing_output_is_refused_without_overwrite(run_dir: Path) -> None:
     before = sorted(p.name for p in run_dir.iterdir())
     res = CliRunner().invoke(cli, ["run", DEFAULT, "--spacing", "25", "--out", str(run_dir)])
@@ -144,6 +170,8 @@ def test_existing_output_is_refused_without_overwrite(run_dir: Path) -> None:
         (["--bands", "abc"], "not a frequency"),
         (["--scratch", "no/such/folder"], "--scratch no/such/folder: not a folder"),
         (["--scratch", DEFAULT], "not a folder"),
+        (["--memory-budget", "-1"], "--memory-budget"),
+        (["--memory-budget", "1", "--scratch", "no/such/folder"], "no/such/folder: not a folder"),
     ],
 )
 def test_bad_input_names_the_problem_and_writes_nothing(tmp_path: Path, args, message) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ from tests.test_tiles import _OnePassRunner, assert_same_results, synthetic_scen
 from twin.bands import band_label
 from twin.city.synthetic import synthetic_city
 from twin.errors import InputError
-from twin.io.scratch import ScratchFolder
+from twin.io.scratch import MemoryBudget, ScratchFolder
 from twin.radio.network import band_cells
 from twin.study import StudyOptions, check_reach, radio_params, run_study, visibility_raster
 from twin.visibility import BuildingPrisms
@@ -241,3 +241,159 @@ def test_the_file_system_of_a_folder_and_a_warning_on_tmpfs(
             "--scratch /dev/shm is on tmpfs, whose files are memory" in r.getMessage()
             for r in caplog.records
         )
+
+
+def test_a_memory_budget_keeps_what_fits_and_files_the_rest(tmp_path: Path) -> None:
+    """Arrays are made in memory while the live ones fit the budget, in files past it;
+    an array freed gives its bytes back."""
+    import gc
+
+    budget = MemoryBudget(1000, tmp_path)
+    a1 = budget.array(100, np.float64, 1.0)  # 800 bytes: in memory
+    a2 = budget.array(100, np.float64, 2.0)  # 1600 > 1000: in a file
+    a3 = budget.array(25, np.float64, 3.0)  # 1000: in memory
+    assert [_file_backed(a) for a in (a1, a2, a3)] == [False, True, False]
+    assert budget.live_bytes == 1000 and budget.folder is not None
+    assert budget.folder.folder == tmp_path and budget.folder.bytes_made == 800
+    del a1
+    gc.collect()
+    assert budget.live_bytes == 200
+    a4 = budget.array(100, np.int64, 4)  # fits again
+    assert not _file_backed(a4) and budget.live_bytes == 1000
+    for a, value in ((a2, 2.0), (a3, 3.0), (a4, 4)):
+        assert np.all(a == value)
+    assert (budget.bytes_in_memory, budget.bytes_in_files, budget.peak_live_bytes) == (
+        800 + 200 + 800,
+        800,
+        1000,
+    )
+    assert list(tmp_path.iterdir()) == []
+    nothing = MemoryBudget(0, tmp_path)
+    assert _file_backed(nothing.array(10, np.int8, 1)) and nothing.bytes_in_memory == 0
+    with pytest.raises(InputError, match=r"--memory-budget: -0\.5 MiB is not allowed; give 0"):
+        MemoryBudget(-(2**19))
+    with pytest.raises(InputError, match="not a folder"):
+        MemoryBudget(10, tmp_path / "missing")
+
+
+def test_the_default_budget_is_a_quarter_of_the_memory_available(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No budget given: a quarter of the memory available when the first array is made; no
+    folder given: $TWIN_SCRATCH_DIR, made only when an array does not fit."""
+    from twin.io.scratch import DEFAULT_BUDGET_SHARE, available_memory_bytes
+
+    monkeypatch.setenv("TWIN_SCRATCH_DIR", str(tmp_path))
+    budget = MemoryBudget()
+    assert budget.budget_bytes is None and budget.folder is None
+    before = available_memory_bytes()
+    budget.array(10, np.float32, 0.0)
+    after = available_memory_bytes()
+    assert before is not None and after is not None and budget.budget_bytes is not None
+    low, high = sorted((before, after))
+    assert DEFAULT_BUDGET_SHARE == 0.25
+    assert 0.25 * low * 0.9 <= budget.budget_bytes <= 0.25 * high * 1.1
+    assert budget.folder is None  # nothing went past it
+    nothing = MemoryBudget(0)
+    assert _file_backed(nothing.array(10, np.int8, 0)) and nothing.folder is not None
+    assert nothing.folder.folder == tmp_path
+
+
+def test_the_default_scratch_folder_is_on_a_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from twin.io.scratch import MEMORY_FILESYSTEMS, default_scratch_dir, filesystem_type
+
+    monkeypatch.setenv("TWIN_SCRATCH_DIR", str(tmp_path))
+    assert default_scratch_dir() == (
+        tmp_path if filesystem_type(tmp_path) not in MEMORY_FILESYSTEMS else Path("/var/tmp")
+    )
+    if Path("/dev/shm").is_dir() and filesystem_type("/dev/shm") == "tmpfs":
+        monkeypatch.setenv("TWIN_SCRATCH_DIR", "/dev/shm")
+        got = default_scratch_dir()
+        assert got is not None and got != Path("/dev/shm")
+        assert filesystem_type(got) not in MEMORY_FILESYSTEMS
+
+
+def test_available_memory_is_the_tightest_of_the_system_and_its_cgroups(tmp_path: Path) -> None:
+    """The system's MemAvailable, or the room left under the process's cgroup limits
+    (v2: the group's and every group's above it; v1: the hierarchy's, in memory.stat),
+    the inactive page cache counted as free."""
+    from twin.io.scratch import available_memory_bytes
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:  8000000 kB\nMemAvailable:    5000000 kB\n")
+    root = tmp_path / "cg"
+    (root / "jobs" / "one").mkdir(parents=True)
+    for group, limit, used, inactive in (
+        (root / "jobs", "3000000000", "2500000000", 200_000_000),
+        (root / "jobs" / "one", "max", "2400000000", 100_000_000),
+    ):
+        (group / "memory.max").write_text(limit + "\n")
+        (group / "memory.current").write_text(used + "\n")
+        (group / "memory.stat").write_text(f"anon 1\ninactive_file {inactive}\n")
+    v2 = tmp_path / "cgroup-v2"
+    v2.write_text("0::/jobs/one\n")
+    assert available_memory_bytes(meminfo, v2, root) == 3_000_000_000 - 2_500_000_000 + 200_000_000
+    (root / "jobs" / "memory.max").write_text("max\n")
+    assert available_memory_bytes(meminfo, v2, root) == 5_000_000 * 1024  # no limit
+    v1 = tmp_path / "cgroup-v1"
+    v1.write_text("4:memory:/batch\n3:cpu,cpuacct:/\n0::/\n")
+    (root / "memory" / "batch").mkdir(parents=True)
+    (root / "memory" / "batch" / "memory.usage_in_bytes").write_text("1000000000\n")
+    stat = root / "memory" / "batch" / "memory.stat"
+    stat.write_text("hierarchical_memory_limit 1500000000\ntotal_inactive_file 50000000\n")
+    assert available_memory_bytes(meminfo, v1, root) == 550_000_000
+    stat.write_text("hierarchical_memory_limit 9223372036854771712\ntotal_inactive_file 0\n")
+    assert available_memory_bytes(meminfo, v1, root) == 5_000_000 * 1024
+    assert available_memory_bytes(tmp_path / "no", tmp_path / "no", root) is None
+
+
+def test_available_memory_in_a_real_memory_cgroup() -> None:
+    """A process in a memory cgroup of 400 MiB (root and the memory controller) has
+    less than 400 MiB available, and more than nothing."""
+    from tests.test_benchmark import _cgroup_memory
+
+    if not _cgroup_memory():
+        pytest.skip("no memory cgroup can be made here (root and the memory controller)")
+    import importlib.util
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_scratch.py"
+    spec = importlib.util.spec_from_file_location("bench_scratch", script)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    group = bench.MemoryCgroup(400)
+    code = (
+        "from twin.io.scratch import available_memory_bytes as a, MemoryBudget\n"
+        "import numpy as np\n"
+        "b = MemoryBudget()\n"
+        "b.array(1, np.int8, 0)\n"
+        "print(a(), b.budget_bytes)\n"
+    )
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            timeout=120, preexec_fn=group.enter,
+        )  # fmt: skip
+    finally:
+        group.close()
+    free, budget = (int(v) for v in out.stdout.split())
+    assert 0 < free < 400 * 2**20
+    assert 0 < budget <= 0.25 * 400 * 2**20
+
+
+def test_a_study_under_a_small_memory_budget_gives_the_same_results(tmp_path: Path) -> None:
+    """A budget smaller than the study's arrays: some in memory, the rest in files,
+    never more than the budget alive in memory, and the results bit for bit those of
+    the study in memory."""
+    city = synthetic_city(0.36, seed=7)
+    sc = synthetic_scenario(max_site_distance_m=300.0)
+    ref = run_study(sc, city=city)
+    budget = MemoryBudget(2**18, tmp_path)
+    got = run_study(sc, city=city, options=StudyOptions(scratch=budget))
+    assert_same_results(ref, got)
+    assert budget.bytes_in_files > 2**18 and budget.bytes_in_memory > 2**17
+    assert budget.peak_live_bytes <= 2**18
+    assert _file_backed(got.bands["3p5"].rsrp_dbm) or _file_backed(got.grid.x_m)
+    assert list(tmp_path.iterdir()) == []

@@ -70,7 +70,7 @@ from twin.visibility import BuildingPrisms
 if TYPE_CHECKING:
     from twin.cluster import TileRunner
     from twin.io.cache import StudyCache
-    from twin.io.scratch import ScratchFolder
+    from twin.io.scratch import MemoryBudget, ScratchFolder
     from twin.kernels import WarmUp
     from twin.visibility.fast import FastRaster
 
@@ -93,8 +93,9 @@ class StudyResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     #: (M,) radius of each site, metres (inf: no limit); receivers farther away ignore it
     site_radius_m: np.ndarray | None = None
-    #: what made the study's city-sized arrays (None: memory; with ``--scratch``, a
-    #: :class:`twin.io.scratch.ScratchFolder`'s ``array``); what is computed from the
+    #: what made the study's city-sized arrays (None: memory; else the ``array`` of a
+    #: :class:`twin.io.scratch.ScratchFolder` or a :class:`twin.io.scratch.MemoryBudget`,
+    #: :attr:`StudyOptions.scratch`); what is computed from the
     #: result afterwards (the frequency sweep, the LoS comparison) makes its own with it
     alloc: ArrayAlloc | None = field(default=None, repr=False, compare=False)
 
@@ -131,15 +132,17 @@ class StudyOptions:
         Where the city-sized arrays are kept (the receiver grid, the visibility raster
         and its build's temporaries, the LoS, the receivers' orders by block, the
         per-band results, and afterwards the sweep's and the LoS comparison's through
-        :attr:`StudyResult.alloc`): in files of this folder, mapped into memory
-        (:class:`twin.io.scratch.ScratchFolder`, out of core); None: in memory.
+        :attr:`StudyResult.alloc`): in files of a folder, mapped into memory
+        (:class:`twin.io.scratch.ScratchFolder`, out of core); in memory up to a
+        budget and in files past it (:class:`twin.io.scratch.MemoryBudget`, what
+        ``twin run`` uses); None: in memory.
     """
 
     runner: TileRunner | None = None
     cache: StudyCache | None = None
     tile_cells: int | None = None
     kernels: WarmUp | None = None
-    scratch: ScratchFolder | None = None
+    scratch: ScratchFolder | MemoryBudget | None = None
 
 
 _OPTIONS: ContextVar[StudyOptions | None] = ContextVar("twin_study_options", default=None)
@@ -335,17 +338,19 @@ def study_grid(
     cache: StudyCache | None = None,
     fingerprint: str | None = None,
     alloc: ArrayAlloc | None = None,
+    move_hits: bool = True,
 ) -> ReceiverGrid:
     """The receiver grid of the scenario over ``bounds``, from ``cache`` when there
     (``fingerprint``: :func:`city_fingerprint` of ``city`` if already known); its arrays
-    made by ``alloc`` (None: in memory)."""
+    made by ``alloc`` (None: in memory), and a cache hit's copied by it if
+    ``move_hits`` (else kept mapped from the cache's file)."""
     g = scenario.grid
     key: dict[str, Any] = {}
     if cache is not None:
         key = grid_cache_key(city, bounds, scenario, fingerprint=fingerprint)
         hit = cache.get("grid", key)
         if isinstance(hit, ReceiverGrid):
-            return hit if alloc is None else hit.moved(alloc)
+            return hit if alloc is None or not move_hits else hit.moved(alloc)
     grid = build_grid(
         city.buildings,
         bounds,
@@ -370,9 +375,11 @@ def visibility_raster(
     cache: StudyCache | None = None,
     fingerprint: str | None = None,
     alloc: ArrayAlloc | None = None,
+    move_hits: bool = True,
 ) -> FastRaster:
     """The fast visibility engine's building raster of ``city``, from ``cache`` when there;
-    its per-cell arrays and mixed cells' lists made by ``alloc`` (None: in memory)."""
+    its per-cell arrays and mixed cells' lists made by ``alloc`` (None: in memory), and a
+    cache hit's copied by it if ``move_hits`` (else kept mapped from the cache's file)."""
     from twin.visibility.fast import RASTER_RES_M, FastRaster, build_fast_raster
 
     key: dict[str, Any] = {}
@@ -380,7 +387,7 @@ def visibility_raster(
         key = {"city": fingerprint or city_fingerprint(city), "res_m": RASTER_RES_M}
         hit = cache.get("raster", key)
         if isinstance(hit, FastRaster):
-            if alloc is None:
+            if alloc is None or not move_hits:
                 return hit
             return replace(
                 hit,
@@ -447,11 +454,19 @@ def run_study(
     say("grid")
     fingerprint = city_fingerprint(city) if opts.cache is not None else None
     with _timed(timings, "grid"):
-        # with a scratch folder the city-sized arrays live in its files (out of core):
+        # with a scratch folder (or past a memory budget) the city-sized arrays live in
+        # files (out of core):
         # the grid, the visibility raster's cells and the per-band results
         alloc = opts.scratch.array if opts.scratch is not None else None
+        move_hits = opts.scratch is not None and opts.scratch.moves_cache_hits
         grid = study_grid(
-            city, bounds, scenario, cache=opts.cache, fingerprint=fingerprint, alloc=alloc
+            city,
+            bounds,
+            scenario,
+            cache=opts.cache,
+            fingerprint=fingerprint,
+            alloc=alloc,
+            move_hits=move_hits,
         )
     say("sites")
     with _timed(timings, "sites"):
@@ -485,7 +500,14 @@ def run_study(
     with _timed(timings, "visibility"):
         prisms = BuildingPrisms.from_geodataframe(city.buildings)
         raster = (
-            visibility_raster(city, prisms, cache=opts.cache, fingerprint=fingerprint, alloc=alloc)
+            visibility_raster(
+                city,
+                prisms,
+                cache=opts.cache,
+                fingerprint=fingerprint,
+                alloc=alloc,
+                move_hits=move_hits,
+            )
             if r.visibility == "fast"
             else None
         )

@@ -98,8 +98,20 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
     "the tiles' receiver lists, the per-band results and the sweep's, and the temporaries "
     "of their size) in files of this folder, mapped into memory and deleted as soon as "
     "made, instead of in memory: the kernel writes them to the disk when memory runs "
-    "short. For a city that does not fit; the folder must be on a disk, not tmpfs (a "
-    "warning says so).",
+    "short. Alone: every such array in files; with --memory-budget: those past the "
+    "budget. The folder must be on a disk, not tmpfs (a warning says so).",
+)
+@click.option(
+    "--memory-budget",
+    "memory_budget_mib",
+    type=click.FloatRange(min=0),
+    metavar="MIB",
+    help="Keep the city-sized arrays (as for --scratch) in memory up to this many MiB "
+    "and the rest in files of the --scratch folder (default $TWIN_SCRATCH_DIR, else "
+    "/var/tmp, else the temporary folder), so that a city too large for the memory runs "
+    "instead of being killed. 0: all in files. Default: a quarter of the memory "
+    "available when the study starts (the system's, or less in a memory-limited "
+    "cgroup); without --scratch and with no such folder, all in memory.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty output folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -119,6 +131,7 @@ def run(
     no_cache: bool,
     tile_cells: int | None,
     scratch: Path | None,
+    memory_budget_mib: float | None,
     overwrite: bool,
     no_progress: bool,
 ) -> None:
@@ -135,7 +148,7 @@ def run(
     from twin.cluster import check_scheduler_address, open_runner
     from twin.io.cache import StudyCache
     from twin.io.outputs import check_out_dir, write_run
-    from twin.io.scratch import ScratchFolder
+    from twin.io.scratch import MemoryBudget, ScratchFolder
     from twin.kernels import start_warm_up
     from twin.scenario import with_overrides
     from twin.sources.scenario_file import read_scenario
@@ -155,7 +168,13 @@ def run(
         raise InputError(f"--workers: {workers} is not allowed; give 1 or more worker processes")
     if scheduler is not None:
         scheduler = check_scheduler_address(scheduler)
-    scratch_folder = ScratchFolder(scratch) if scratch is not None else None
+    scratch_folder: ScratchFolder | MemoryBudget = (
+        ScratchFolder(scratch)
+        if scratch is not None and memory_budget_mib is None
+        else MemoryBudget(
+            None if memory_budget_mib is None else int(memory_budget_mib * 2**20), scratch
+        )
+    )
     sc = with_overrides(sc, city_source=city, sites_file=str(sites) if sites is not None else None)
     if variant is not None:
         variant_chain(sc, variant)  # fail now on an unknown variant
