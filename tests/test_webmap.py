@@ -362,6 +362,23 @@ def test_the_written_map_is_the_built_page(tmp_path: Path, monkeypatch: pytest.M
     assert len(page) > 100 * 997 and "Töölö – 東京" in page
 
 
+def test_build_and_write_map_take_the_parameters_of_the_page_parts() -> None:
+    """``build_map`` and ``write_map`` (after its path) show the parameters of
+    ``map_page_parts``, and refuse an unknown keyword before doing anything."""
+    import inspect
+
+    from twin.io.webmap import map_page_parts, write_map
+
+    parts = inspect.signature(map_page_parts).parameters
+    assert inspect.signature(build_map).parameters == parts
+    written = list(inspect.signature(write_map).parameters.values())
+    assert written[0].name == "path" and written[0].kind is inspect.Parameter.POSITIONAL_ONLY
+    assert written[1:] == list(parts.values())
+    b, g, s = _frames()
+    with pytest.raises(TypeError, match="bandz"):
+        build_map(b, g, s, bandz=BANDS, title="x")  # type: ignore[call-arg]
+
+
 def test_json_in_parts_is_the_json_with_the_packed_arrays_as_parts() -> None:
     """The page's data in parts joins to :func:`json_for_script` of it, each packed
     array's base64 text a part of its own (the very string, not a copy)."""

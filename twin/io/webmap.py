@@ -28,15 +28,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import inspect
 import json
 import math
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import geopandas as gpd
 import numpy as np
@@ -925,21 +926,49 @@ def map_page_parts(
     return parts
 
 
-def build_map(*args: Any, **kwargs: Any) -> str:
-    """The self-contained offline web map as HTML text; the arguments are those of
-    :func:`map_page_parts`."""
-    return "".join(map_page_parts(*args, **kwargs))
+_P = ParamSpec("_P")
+
+
+def _joined(parts: Callable[_P, list[str]]) -> Callable[_P, str]:
+    """``parts``' page joined into one text, with ``parts``' parameters (for mypy too)."""
+
+    def build_map(*args: _P.args, **kwargs: _P.kwargs) -> str:
+        """The self-contained offline web map as HTML text; the arguments are those of
+        :func:`map_page_parts`."""
+        return "".join(parts(*args, **kwargs))
+
+    # help() and the docs show the parameters of ``parts``
+    sig = inspect.signature(parts)
+    build_map.__dict__["__signature__"] = sig.replace(return_annotation="str")
+    return build_map
+
+
+def _written(
+    parts: Callable[_P, list[str]],
+) -> Callable[Concatenate[str | Path, _P], None]:
+    """``parts``' page written to a file, with ``parts``' parameters after the path."""
+
+    def write_map(path: str | Path, /, *args: _P.args, **kwargs: _P.kwargs) -> None:
+        """Write the web map (the arguments of :func:`map_page_parts`) to ``path`` (UTF-8),
+        part by part in pieces of :data:`WRITE_CHARS`: the page is never whole in memory
+        once more, as text or as bytes (at 40 km² it is about 60 MB)."""
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            for part in parts(*args, **kwargs):
+                for lo in range(0, len(part), WRITE_CHARS):
+                    fh.write(part[lo : lo + WRITE_CHARS])
+
+    sig = inspect.signature(parts)
+    path = inspect.Parameter("path", inspect.Parameter.POSITIONAL_ONLY, annotation="str | Path")
+    write_map.__dict__["__signature__"] = sig.replace(
+        parameters=[path, *sig.parameters.values()], return_annotation="None"
+    )
+    return write_map
 
 
 #: characters :func:`write_map` encodes and writes at once
 WRITE_CHARS = 1 << 20
-
-
-def write_map(path: str | Path, *args: Any, **kwargs: Any) -> None:
-    """Write the web map (the arguments of :func:`map_page_parts`) to ``path`` (UTF-8),
-    part by part in pieces of :data:`WRITE_CHARS`: the page is never whole in memory
-    once more, as text or as bytes (at 40 km² it is about 60 MB)."""
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        for part in map_page_parts(*args, **kwargs):
-            for lo in range(0, len(part), WRITE_CHARS):
-                fh.write(part[lo : lo + WRITE_CHARS])
+#: ``build_map(buildings_wgs84, grid_wgs84, sites_wgs84, *, bands, ...)``: the page as
+#: one text (the parameters of :func:`map_page_parts`, checked by mypy)
+build_map = _joined(map_page_parts)
+#: ``write_map(path, buildings_wgs84, grid_wgs84, sites_wgs84, *, bands, ...)``
+write_map = _written(map_page_parts)
