@@ -14,7 +14,7 @@ from pyproj import CRS
 
 from twin import OSM_ATTRIBUTION, __version__
 from twin.errors import InputError, OutputError
-from twin.io.rasters import FLAG_NODATA, points_to_raster, write_geotiff
+from twin.io.rasters import FLAG_NODATA, grid_raster, points_to_raster, write_geotiff
 from twin.io.styles import CAPACITY, RSRP, SINR, Palette, Ramp, ramp_for, style_for, write_style
 
 UTM = CRS.from_epsg(32635)  # Helsinki
@@ -64,6 +64,33 @@ def _metric(shape: tuple[int, int] = (300, 400)) -> np.ndarray:
     arr = (np.hypot(rows - 150, cols - 200) * 3.0).astype(np.float64)
     arr[:5, :5] = -9999.0
     return arr
+
+
+def test_grid_raster_by_chunks_is_points_to_raster(
+    helsinki_study, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """From the grid's cell numbers, by chunks of any size, the raster
+    :func:`points_to_raster` makes from its rows and columns, for each dtype the
+    outputs write; bad input is refused."""
+    g = helsinki_study.grid
+    res = helsinki_study.bands["3p5"]
+    on = g.is_grid
+    cases = [(res.capacity_mbps, np.float64, np.nan), (res.sinr_db, np.float32, -9999.0),
+             (res.los, np.uint8, 255), (g.indoor, np.uint8, 255)]  # fmt: skip
+    for chunk in (97, 1 << 18):
+        monkeypatch.setattr("twin.io.rasters.RASTER_CHUNK", chunk)
+        for values, dtype, nodata in cases:
+            want = points_to_raster(g.row[on], g.col[on], values[on].astype(dtype),
+                                    g.spec.shape, nodata)  # fmt: skip
+            got = grid_raster(g.cell, values, g.spec.shape, nodata, dtype)
+            assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=True)
+    assert (g.cell < 0).sum() > 1000  # street receivers were there to skip
+    with pytest.raises(InputError, match="cell and values must be 1-D of equal length"):
+        grid_raster(g.cell, res.sinr_db[:-1], g.spec.shape, np.nan, np.float32)
+    with pytest.raises(InputError, match="beyond shape"):
+        grid_raster(g.cell, res.sinr_db, (2, 2), np.nan, np.float32)
+    with pytest.raises(InputError, match="grid_raster"):
+        grid_raster(g.cell, res.los, g.spec.shape, 300, np.uint8)
 
 
 def test_geotiff_float_metric_reads_back(tmp_path: Path) -> None:

@@ -335,3 +335,28 @@ def test_gpkg_an_error_making_a_part_is_named(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match=r"broken.gpkg': the second part could not be made"):
         write_gpkg({"g": parts()}, out)
     assert not out.exists() and list(tmp_path.glob(".broken*")) == []
+
+
+def test_a_band_result_part_derives_what_the_whole_derives(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    """``BandResult.part`` is a view of receivers lo..hi-1, and what it derives (serving
+    site, LoS, edge, bandwidth, capacity) is the whole result's, sliced; the grid
+    layer's band columns are those of the whole result."""
+    from twin.io.outputs import GRID_BAND_COLUMNS, grid_frame
+
+    r = helsinki_study
+    n = len(r.grid)
+    for res in r.bands.values():
+        for lo, hi in ((0, n), (1000, 1997), (n - 5, n), (7, 7)):
+            part = res.part(lo, hi)
+            assert np.shares_memory(part.sinr_db, res.sinr_db) or hi == lo
+            for attr in ("serving_site", "los", "edge", "bandwidth_hz", "capacity_mbps",
+                         "rsrp_dbm", "user_type"):  # fmt: skip
+                want = np.asarray(getattr(res, attr))[lo:hi]
+                assert np.array_equal(getattr(part, attr), want, equal_nan=True), attr
+    frame = grid_frame(r)
+    site_ids = np.array([s.site_id for s in r.sites], dtype=object)
+    for label, res in r.bands.items():
+        assert (frame[f"serving_{label}"].to_numpy() == site_ids[res.serving_site]).all()
+        for name, attr, dtype in GRID_BAND_COLUMNS:
+            want = np.asarray(getattr(res, attr)).astype(dtype)
+            assert np.array_equal(frame[f"{name}_{label}"].to_numpy(), want, equal_nan=True)

@@ -112,8 +112,9 @@ class ReceiverGrid:
             spec=self.spec,
         )
 
-    def subset(self, mask: npt.NDArray[np.bool_] | IntArray) -> ReceiverGrid:
-        """A grid holding only the receivers selected by a mask or index array."""
+    def subset(self, mask: npt.NDArray[np.bool_] | IntArray | slice) -> ReceiverGrid:
+        """A grid holding only the receivers selected by a mask or index array (copies),
+        or a slice (views)."""
         return ReceiverGrid(
             x_m=self.x_m[mask],
             y_m=self.y_m[mask],

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "delta_map_figure",
     "ecdf_steps",
+    "iter_result_figures",
     "map_figure",
     "result_figures",
     "save_figure",
@@ -126,11 +127,11 @@ def map_figure(
     ramp
         Colour classes to use instead of the metric's.
     """
-    arr = np.array(values, dtype=float)
+    arr = np.asarray(values, dtype=float)  # not copied when it is already
     if arr.ndim != 2:
         raise ValueError(f"map_figure: values must be 2-D, got shape {arr.shape}")
     if nodata is not None:
-        arr[arr == nodata] = np.nan
+        arr = np.where(arr == nodata, np.nan, arr)
     style = ramp or ramp_for(metric, arr)
     cmap, norm, bounds = _ramp_colormap(style)
     rows, cols = arr.shape
@@ -138,7 +139,7 @@ def map_figure(
     fig = _new_figure(6.4, min(max(6.4 * aspect * 0.95, 3.5), 9.0))
     ax = fig.add_subplot()
     image = ax.imshow(np.ma.masked_invalid(arr), extent=_extent(transform, arr.shape), cmap=cmap,
-                      norm=norm, interpolation="nearest")  # fmt: skip
+                      norm=norm, interpolation="nearest", interpolation_stage="data")  # fmt: skip
     _draw_context(ax, buildings, sites)
     left, right, bottom, top = _extent(transform, arr.shape)
     ax.set_xlim(left, right)
@@ -274,33 +275,42 @@ def result_figures(
     result: StudyResult, summary: Mapping[str, Any] | None = None
 ) -> dict[str, Figure]:
     """Every plot of a run, by file stem (``capacity_3p5``, ``sinr_cdf``, ...)."""
-    from twin.io.rasters import points_to_raster
+    return dict(iter_result_figures(result, summary))
+
+
+def iter_result_figures(
+    result: StudyResult, summary: Mapping[str, Any] | None = None
+) -> Iterator[tuple[str, Figure]]:
+    """The plots of :func:`result_figures` one after the other, each made when asked
+    for: a caller that saves and drops each holds one map's image at a time."""
+    from twin.io.rasters import grid_raster
     from twin.sites import sites_to_geodataframe
     from twin.summary import summarise
 
     summ = summary if summary is not None else summarise(result)
     g = result.grid
-    on = g.is_grid
     crs = result.city.crs
     sites = sites_to_geodataframe(result.sites, crs)
-    figs: dict[str, Figure] = {}
     name = f"{result.scenario.name} on {result.city.name}"
     for label, res in result.bands.items():
-        arr = points_to_raster(g.row[on], g.col[on], res.capacity_mbps[on].astype(float),
-                               g.spec.shape, np.nan)  # fmt: skip
-        figs[f"capacity_{label}"] = map_figure(
+        arr = grid_raster(g.cell, res.capacity_mbps, g.spec.shape, np.nan, np.float64)
+        yield f"capacity_{label}", map_figure(
             arr, g.spec.transform, metric="capacity_mbps", buildings=result.city.buildings,
             sites=sites, title=f"Capacity at {_band_name(label)}: {name}",
         )  # fmt: skip
-    figs["sinr_cdf"] = sinr_cdf_figure(
-        {label: res.sinr_db for label, res in result.bands.items()},
-        threshold_db=result.scenario.radio.sinr_threshold_db,
-        title=f"SINR over all receivers: {name}",
+        del arr
+    yield (
+        "sinr_cdf",
+        sinr_cdf_figure(
+            {label: res.sinr_db for label, res in result.bands.items()},
+            threshold_db=result.scenario.radio.sinr_threshold_db,
+            title=f"SINR over all receivers: {name}",
+        ),
     )
-    figs["capacity_by_user_type"] = user_type_figure(
-        summ, title=f"Mean capacity per user type: {name}"
+    yield (
+        "capacity_by_user_type",
+        user_type_figure(summ, title=f"Mean capacity per user type: {name}"),
     )
-    return figs
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 110) -> Path:
@@ -322,6 +332,7 @@ def write_plots(
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for stem, fig in result_figures(result, summary).items():
+    for stem, fig in iter_result_figures(result, summary):
         paths.append(save_figure(fig, out / f"{stem}.png", dpi=dpi))
+        del fig  # one figure's image at a time
     return paths

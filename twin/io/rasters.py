@@ -22,7 +22,7 @@ from twin import OSM_ATTRIBUTION, __version__
 from twin.errors import InputError, OutputError
 from twin.io.atomic import atomic_path
 
-__all__ = ["FLAG_NODATA", "points_to_raster", "write_geotiff"]
+__all__ = ["FLAG_NODATA", "grid_raster", "points_to_raster", "write_geotiff"]
 
 #: Nodata of ``uint8`` flag and class rasters (0/1 flags, user types 1-8).
 FLAG_NODATA = 255
@@ -97,6 +97,54 @@ def points_to_raster(
     del taken
     out.reshape(-1)[flat] = v
     return out
+
+
+#: receivers :func:`grid_raster` puts in place at once
+RASTER_CHUNK = 1 << 18
+
+
+def grid_raster(
+    cell: npt.ArrayLike,
+    values: npt.ArrayLike,
+    shape: tuple[int, int],
+    nodata: float,
+    dtype: npt.DTypeLike,
+) -> npt.NDArray[Any]:
+    """The raster of a receiver grid's values: ``values[i]`` (cast to ``dtype``; bool
+    becomes ``uint8``) in the cell ``cell[i]`` (``ReceiverGrid.cell``, row-major; street
+    receivers, -1, are skipped), ``nodata`` elsewhere.
+
+    What :func:`points_to_raster` gives from ``ReceiverGrid.row``/``col``, by chunks of
+    :data:`RASTER_CHUNK` receivers: the temporaries are a chunk's, not the city's. A
+    grid's cells are distinct by construction, so they are not checked for repeats.
+
+    Raises
+    ------
+    InputError
+        When the lengths differ, a cell lies beyond ``shape``, or ``nodata`` does not fit
+        ``dtype``.
+    """
+    c_all = np.asarray(cell)
+    v_all = np.asarray(values)
+    if c_all.shape != v_all.shape or c_all.ndim != 1:
+        raise InputError(
+            f"grid_raster: cell and values must be 1-D of equal length, got shapes "
+            f"{c_all.shape} and {v_all.shape}"
+        )
+    dt = np.dtype(np.uint8) if np.dtype(dtype) == np.bool_ else np.dtype(dtype)
+    _check_nodata(dt, nodata, "grid_raster")
+    n_rows, n_cols = (int(shape[0]), int(shape[1]))
+    out = np.full(n_rows * n_cols, nodata, dtype=dt)
+    for lo in range(0, c_all.size, RASTER_CHUNK):
+        c = c_all[lo : lo + RASTER_CHUNK]
+        on = c >= 0
+        cells = c[on]
+        if cells.size and int(cells.max()) >= out.size:
+            raise InputError(
+                f"grid_raster: cell {int(cells.max())} beyond shape {(n_rows, n_cols)}"
+            )
+        out[cells] = v_all[lo : lo + RASTER_CHUNK][on].astype(dt)
+    return out.reshape(n_rows, n_cols)
 
 
 def _check_nodata(dtype: np.dtype[Any], nodata: float, where: str) -> None:

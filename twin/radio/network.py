@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -141,6 +141,19 @@ class BandResult:
     cell_bandwidth_hz: FloatArray
     #: cap on the spectral efficiency of the capacity, bit/s/Hz (None: none)
     max_spectral_efficiency: float | None = None
+
+    def part(self, lo: int, hi: int) -> BandResult:
+        """The results of receivers ``lo`` to ``hi - 1``: views of the arrays, the cells
+        shared; what it derives when read (the capacity, ...) is the part's alone."""
+        return replace(
+            self,
+            serving_cell=self.serving_cell[lo:hi],
+            d2d_m=self.d2d_m[lo:hi],
+            path_loss_db=self.path_loss_db[lo:hi],
+            rsrp_dbm=self.rsrp_dbm[lo:hi],
+            sinr_db=self.sinr_db[lo:hi],
+            user_type=self.user_type[lo:hi],
+        )
 
     @property
     def serving_site(self) -> IndexArray:
