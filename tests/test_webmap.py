@@ -348,6 +348,23 @@ def test_a_grid_given_as_arrays_makes_the_same_page() -> None:
         MapPoints(lon=points.lon * 1e4, lat=points.lat, columns={})
 
 
+def test_the_grid_packed_by_chunks_makes_the_same_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The grid's columns converted by chunks of any size give the page of one chunk,
+    for fixed colour classes and for classes taken from the values' range."""
+    b, g, s = _frames()
+    g = g.copy()
+    for band in BANDS:  # a metric without fixed classes: from the values' finite range
+        g[f"other_{band}"] = g[f"capacity_mbps_{band}"] * 3.0 - 7.0
+    g.loc[g.index[:2], f"other_{BANDS[0]}"] = np.inf
+    pages = []
+    for chunk in (1 << 18, 7, 1):
+        monkeypatch.setattr("twin.io.webmap.MAP_CHUNK", chunk)
+        args: dict[str, Any] = {"bands": BANDS, "title": "t", "building_coverage_col": None}
+        pages.append([build_map(b, g, s, metric=m, **args) for m in ("capacity_mbps", "other")])
+    assert len(g) > 7 and pages[0] == pages[1] == pages[2]
+    assert pages[0][0] != pages[0][1]
+
+
 def test_the_written_map_is_the_built_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``write_map`` writes, piece by piece, the UTF-8 bytes of the page ``build_map``
     returns (non-ASCII text cut across pieces included)."""
@@ -392,6 +409,17 @@ def test_json_in_parts_is_the_json_with_the_packed_arrays_as_parts() -> None:
         "nan": float("nan"),
         "not_packed": {"dtype": "int8", "b64": "AAAA", "extra": 1},
     }
+    import gc
+
+    gc.collect()
+    gc.disable()
+    try:  # no reference cycle keeps the text once the parts go (a closure calling
+        # itself did), so the page's text leaves with the last reference to it
+        dropped = json_parts_for_script(value)
+        del dropped
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
     parts = json_parts_for_script(value)
     assert "".join(parts) == json_for_script(value)
     assert any(p is x["b64"] for p in parts) and len(parts) == 5

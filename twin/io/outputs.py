@@ -328,10 +328,17 @@ def map_points(result: StudyResult, metric: str) -> MapPoints:
         lon[lo : lo + part.size], lat[lo : lo + part.size] = to_wgs84.transform(
             g.x_m[part], g.y_m[part]
         )
-    columns = {
-        f"{metric}_{label}": np.asarray(getattr(res, metric))[on].astype(np.float32)
-        for label, res in result.bands.items()
-    }
+    columns: dict[str, np.ndarray] = {}
+    for label, res in result.bands.items():
+        col = np.empty(on.size, dtype=np.float32)
+        for lo in range(0, on.size, MAP_CHUNK):
+            part = on[lo : lo + MAP_CHUNK]
+            first, last = int(part[0]), int(part[-1]) + 1
+            # derived for these receivers alone (the capacity: not the whole city's)
+            col[lo : lo + part.size] = np.asarray(getattr(res.part(first, last), metric))[
+                part - first
+            ]
+        columns[f"{metric}_{label}"] = col
     return MapPoints(lon=lon, lat=lat, columns=columns, indoor=np.asarray(g.indoor[on]))
 
 

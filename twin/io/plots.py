@@ -17,6 +17,7 @@ The compare command uses :func:`delta_map_figure` for its difference maps.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from collections.abc import Iterator, Mapping
@@ -334,5 +335,9 @@ def write_plots(
     paths = []
     for stem, fig in iter_result_figures(result, summary):
         paths.append(save_figure(fig, out / f"{stem}.png", dpi=dpi))
-        del fig  # one figure's image at a time
+        # one figure's image at a time: a figure's artists refer to each other, so it
+        # goes at the next collection of cycles, not when dropped (at 40 km² three
+        # maps' images, 35 MiB, were still there after the figures)
+        del fig
+        gc.collect()
     return paths
