@@ -321,6 +321,7 @@ class MemoryBudget:
     def _take(self, size: int) -> None:
         self.live_bytes += size
         self.peak_live_bytes = max(self.peak_live_bytes, self.live_bytes)
+        self.bytes_in_memory += size
 
     def _release(self, size: int) -> None:
         with self._lock:
@@ -338,11 +339,15 @@ class MemoryBudget:
             folder = self._spill_folder()
             if folder is not None:
                 out = folder.array(n, dtype, fill)
-                self.bytes_in_files += size
+                with self._lock:
+                    self.bytes_in_files += size
                 return out
             with self._lock:
                 self._take(size)
-        out = np.full(n, fill, dtype=dtype)
-        self.bytes_in_memory += size
+        try:
+            out = np.full(n, fill, dtype=dtype)
+        except BaseException:
+            self._release(size)
+            raise
         weakref.finalize(out, self._release, size)
         return out
