@@ -354,9 +354,28 @@ def test_a_band_result_part_derives_what_the_whole_derives(helsinki_study) -> No
                 want = np.asarray(getattr(res, attr))[lo:hi]
                 assert np.array_equal(getattr(part, attr), want, equal_nan=True), attr
     frame = grid_frame(r)
-    site_ids = np.array([s.site_id for s in r.sites], dtype=object)
+    site_ids = [s.site_id for s in r.sites]
     for label, res in r.bands.items():
-        assert (frame[f"serving_{label}"].to_numpy() == site_ids[res.serving_site]).all()
+        want_ids = [site_ids[k] for k in res.serving_site]
+        assert frame[f"serving_{label}"].tolist() == want_ids
         for name, attr, dtype in GRID_BAND_COLUMNS:
             want = np.asarray(getattr(res, attr)).astype(dtype)
             assert np.array_equal(frame[f"{name}_{label}"].to_numpy(), want, equal_nan=True)
+
+
+def test_a_receiver_no_cell_serves_has_no_serving_site_in_the_grid_layer(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    """A serving cell of -1 (no cell within reach) is a null serving site, not the last
+    site's id (index -1)."""
+    from dataclasses import replace
+
+    from twin.io.outputs import grid_frame
+
+    r = helsinki_study
+    res = r.bands["3p5"]
+    cell = res.serving_cell.copy()
+    cell[[0, 5]] = -1
+    unserved = replace(r, bands={**r.bands, "3p5": replace(res, serving_cell=cell)})
+    col = grid_frame(unserved)["serving_3p5"]
+    assert col.isna().tolist()[:6] == [True, False, False, False, False, True]
+    assert int(col.isna().sum()) == 2
+    assert col[1] == r.sites[res.serving_site[1]].site_id

@@ -64,13 +64,14 @@ GRID_BAND_COLUMNS = (
 def _grid_part(result: StudyResult, lo: int, hi: int) -> gpd.GeoDataFrame:
     """The ``grid`` layer's receivers ``lo`` to ``hi - 1``: their points and per-band
     columns (those a BandResult derives when read, such as the capacity, derived for
-    these receivers alone); the serving site by its id."""
+    these receivers alone)."""
     grid = result.grid.subset(slice(lo, hi))
     gdf = grid.to_geodataframe()
-    site_ids = np.array([s.site_id for s in result.sites], dtype=object)
+    # the serving site by its id; none (null) for a receiver no cell serves
+    site_ids = np.array([s.site_id for s in result.sites] + [None], dtype=object)
     for label, whole in result.bands.items():
         res = whole.part(lo, hi)
-        gdf[f"serving_{label}"] = site_ids[res.serving_site]
+        gdf[f"serving_{label}"] = site_ids[res.serving_site]  # -1: the None at the end
         for name, attr, dtype in GRID_BAND_COLUMNS:
             gdf[f"{name}_{label}"] = np.asarray(getattr(res, attr)).astype(dtype, copy=False)
     return gdf
