@@ -9,12 +9,13 @@ peak resident memory of this process (``VmHWM``) and of the largest child
 (``RUSAGE_CHILDREN``: a forked child's peak counts the pages it shares with its parent),
 and this process's peak of anonymous memory (``RssAnon``, sampled every 5 ms) during the
 writes of each way. With ``--scratch DIR`` the study keeps its city-sized arrays in files
-of ``DIR`` (``twin run --scratch``).
+of ``DIR`` (``twin run --scratch``); with ``--budget``, in memory up to the default
+memory budget of ``twin run`` and in files past it (:class:`twin.io.scratch.MemoryBudget`).
 
 Usage::
 
     .venv/bin/python benchmarks/bench_outputs.py [--city embedded | --area-km2 10]
-        [--radius 1000] [--repeat 3] [--scratch /var/tmp]
+        [--radius 1000] [--repeat 3] [--scratch /var/tmp] [--budget] [--ways shared,alone]
 """
 
 from __future__ import annotations
@@ -74,14 +75,28 @@ def main() -> None:
     ap.add_argument("--radius", type=_positive, default=1000.0, help="site radius, m")
     ap.add_argument("--repeat", type=int, choices=range(1, 21), default=3, metavar="N")
     ap.add_argument("--scratch", type=Path, help="keep the study's arrays in files here")
+    ap.add_argument(
+        "--budget",
+        action="store_true",
+        help="the study's arrays as twin run keeps them: in memory up to its default "
+        "budget, past it in files (of --scratch, else the default folder)",
+    )
+    ap.add_argument(
+        "--ways",
+        default="shared,alone",
+        help="which ways to write the outputs, in turn: shared, alone (comma-separated)",
+    )
     args = ap.parse_args()
 
     from twin.benchmark import _peak_mb, synthetic_scenario
     from twin.io.outputs import write_run
-    from twin.io.scratch import ScratchFolder
+    from twin.io.scratch import MemoryBudget, ScratchFolder
     from twin.study import StudyOptions, run_study
 
-    options = StudyOptions(scratch=ScratchFolder(args.scratch) if args.scratch else None)
+    if args.budget:
+        options = StudyOptions(scratch=MemoryBudget(None, args.scratch))
+    else:
+        options = StudyOptions(scratch=ScratchFolder(args.scratch) if args.scratch else None)
 
     if args.city == "embedded":
         from twin.cli.options import default_scenario_path
@@ -95,7 +110,13 @@ def main() -> None:
         city = synthetic_city(args.area_km2, seed=1)
         result = run_study(synthetic_scenario(args.radius), city=city, options=options)
         what = f"synthetic {args.area_km2:g} km2, radius {args.radius:g} m"
-    if args.scratch:
+    if isinstance(options.scratch, MemoryBudget):
+        budget = options.scratch
+        what += (
+            f", memory budget {(budget.budget_bytes or 0) / 2**20:.0f} MiB "
+            f"({budget.bytes_in_files / 2**20:.0f} MiB made in files)"
+        )
+    elif args.scratch:
         what += f", --scratch {args.scratch}"
     print(
         f"{what}: {len(result.grid)} receivers, {len(result.sites)} sites; "
@@ -103,11 +124,14 @@ def main() -> None:
         f"{os.cpu_count()} CPUs; study peak {_peak_mb():.0f} MiB, anonymous now "
         f"{_anon_mib():.0f} MiB"
     )
-    times: dict[str, list[float]] = {"shared": [], "alone": []}
-    anon: dict[str, list[float]] = {"shared": [], "alone": []}
+    ways = args.ways.split(",")
+    if not set(ways) <= {"shared", "alone"}:
+        raise SystemExit(f"--ways {args.ways}: give shared, alone or both")
+    times: dict[str, list[float]] = {way: [] for way in ways}
+    anon: dict[str, list[float]] = {way: [] for way in ways}
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(args.repeat):
-            for way in ("shared", "alone"):
+            for way in ways:
                 os.environ["TWIN_OUTPUT_FORK"] = "1" if way == "shared" else "0"
                 out = Path(tmp) / f"{way}{k}"
                 t0 = time.perf_counter()

@@ -330,3 +330,19 @@ def test_the_scratch_benchmark_runs_each_study_in_its_process(tmp_path: Path, li
             assert 0 < r["cgroup_peak_mib"] <= 3000
     assert runs["memory"]["receivers"] == runs["files"]["receivers"] > 10_000
     assert list(tmp_path.iterdir()) == []  # the folder it made in --scratch is gone
+
+
+def test_the_outputs_benchmark_runs_with_the_memory_budget(tmp_path: Path) -> None:
+    """``benchmarks/bench_outputs.py --budget`` runs the study under ``twin run``'s
+    default memory budget, reports it, and writes the outputs the ways it is given."""
+    out = subprocess.run(
+        [sys.executable, "benchmarks/bench_outputs.py", "--area-km2", "0.5", "--repeat", "1",
+         "--budget", "--scratch", str(tmp_path), "--ways", "alone"],
+        capture_output=True, text=True, check=True, timeout=600,
+        cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    lines = out.stdout.strip().splitlines()
+    assert "memory budget" in lines[0] and "(0 MiB made in files)" in lines[0]
+    assert [line.split(",")[1].split(":")[0].strip() for line in lines[1:-1]] == ["alone"]
+    assert lines[-1].startswith("  peak: this process")
+    assert list(tmp_path.iterdir()) == []
