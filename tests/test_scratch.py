@@ -333,7 +333,7 @@ def test_available_memory_is_the_tightest_of_the_system_and_its_cgroups(tmp_path
         (group / "memory.current").write_text(used + "\n")
         (group / "memory.stat").write_text(f"anon 1\ninactive_file {inactive}\n")
     v2 = tmp_path / "cgroup-v2"
-    v2.write_text("0::/jobs/one\n")
+    v2.write_text("not a cgroup line\n0::/jobs/one\n")
     assert available_memory_bytes(meminfo, v2, root) == 3_000_000_000 - 2_500_000_000 + 200_000_000
     (root / "jobs" / "memory.max").write_text("max\n")
     assert available_memory_bytes(meminfo, v2, root) == 5_000_000 * 1024  # no limit

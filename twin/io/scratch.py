@@ -174,7 +174,10 @@ def _cgroup_available(self_cgroup: Path, root: Path) -> int | None:
         return None
     best: int | None = None
     for line in lines:
-        _, controllers, rel = line.split(":", 2)
+        fields = line.split(":", 2)
+        if len(fields) != 3:
+            continue
+        _, controllers, rel = fields
         rel = rel.lstrip("/")
         if controllers == "":  # v2: the limits of the group and of every group above it
             group = root / rel
