@@ -26,7 +26,6 @@ import platform
 import resource
 import shutil
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,33 +38,6 @@ def _positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
-
-
-def _anon_mib() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-class AnonPeak:
-    """This process's peak ``RssAnon`` while running (Linux), sampled every 5 ms."""
-
-    def __enter__(self) -> AnonPeak:
-        self.peak_mib = _anon_mib()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.005):
-            self.peak_mib = max(self.peak_mib, _anon_mib())
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
 
 
 def main() -> None:
@@ -88,7 +60,7 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-    from twin.benchmark import _peak_mb, synthetic_scenario
+    from twin.benchmark import StatusPeak, _peak_mb, status_mib, synthetic_scenario
     from twin.io.outputs import write_run
     from twin.io.scratch import MemoryBudget, ScratchFolder
     from twin.study import StudyOptions, run_study
@@ -122,7 +94,7 @@ def main() -> None:
         f"{what}: {len(result.grid)} receivers, {len(result.sites)} sites; "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
         f"{os.cpu_count()} CPUs; study peak {_peak_mb():.0f} MiB, anonymous now "
-        f"{_anon_mib():.0f} MiB"
+        f"{status_mib():.0f} MiB"
     )
     ways = args.ways.split(",")
     if not set(ways) <= {"shared", "alone"}:
@@ -135,7 +107,7 @@ def main() -> None:
                 os.environ["TWIN_OUTPUT_FORK"] = "1" if way == "shared" else "0"
                 out = Path(tmp) / f"{way}{k}"
                 t0 = time.perf_counter()
-                with AnonPeak() as peak:
+                with StatusPeak() as peak:
                     write_run(result, out, overwrite=False)
                 times[way].append(time.perf_counter() - t0)
                 anon[way].append(peak.peak_mib)

@@ -39,23 +39,10 @@ from pathlib import Path
 from typing import Any
 
 CHILD = r"""
-import json, sys, threading, time
+import json, sys, time
 spec = json.loads(sys.argv[1])
-peak = [0.0]
-done = False
 
-def anon_mib():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-
-def sample():
-    while not done:
-        peak[0] = max(peak[0], anon_mib())
-        time.sleep(0.005)
-
-from twin.benchmark import synthetic_scenario
+from twin.benchmark import StatusPeak, synthetic_scenario
 from twin.city.synthetic import synthetic_city
 from twin.io.cache import StudyCache
 from twin.io.scratch import MemoryBudget, ScratchFolder
@@ -67,12 +54,11 @@ if spec.get("budget"):  # what twin run does by default, spilling into the folde
 else:
     scratch = ScratchFolder(spec["scratch"]) if spec["scratch"] else None
 cache = StudyCache(spec["cache"]) if spec["cache"] else None
-threading.Thread(target=sample, daemon=True).start()
-t = time.perf_counter()
-r = run_study(synthetic_scenario(spec["radius_m"]), city=city,
-              options=StudyOptions(scratch=scratch, cache=cache))
-study_s = time.perf_counter() - t
-done = True
+with StatusPeak() as peak:  # RssAnon, every 5 ms
+    t = time.perf_counter()
+    r = run_study(synthetic_scenario(spec["radius_m"]), city=city,
+                  options=StudyOptions(scratch=scratch, cache=cache))
+    study_s = time.perf_counter() - t
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
 print(json.dumps({"study_s": round(study_s, 2), "receivers": len(r.grid),
                   "cache_hits": cache.hits if cache else None,
@@ -80,7 +66,7 @@ print(json.dumps({"study_s": round(study_s, 2), "receivers": len(r.grid),
                       "in_memory_mib": round(scratch.bytes_in_memory / 2**20, 1),
                       "in_files_mib": round(scratch.bytes_in_files / 2**20, 1)}
                      if spec.get("budget") else {}),
-                  "peak_anon_mib": round(peak[0], 1),
+                  "peak_anon_mib": round(peak.peak_mib, 1),
                   "vmhwm_mib": round(int(hwm.split()[1]) / 1024, 1)}))
 """
 

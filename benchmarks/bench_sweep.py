@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -52,32 +51,6 @@ def _sweep(text: str) -> tuple[float, float, float]:
     return start, stop, step
 
 
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-class _Sampler:
-    """The largest resident size seen while the block runs, sampled every 5 ms."""
-
-    def __enter__(self) -> _Sampler:
-        self.base_mib = _rss_mib()
-        self.peak_mib = self.base_mib
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak_mib = max(self.peak_mib, _rss_mib())
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak_mib = max(self.peak_mib, _rss_mib())
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--city", choices=["embedded", "synthetic"], default="synthetic")
@@ -88,7 +61,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, choices=range(1, 21), default=3, metavar="N")
     args = ap.parse_args()
 
-    from twin.benchmark import synthetic_scenario
+    from twin.benchmark import StatusPeak, synthetic_scenario
     from twin.scenario import Scenario
     from twin.study import city_sweep, run_study
 
@@ -120,7 +93,7 @@ def main() -> None:
     )
     times = []
     for _ in range(args.repeat):
-        with _Sampler() as mem:
+        with StatusPeak("VmRSS") as mem:
             t0 = time.perf_counter()
             sweep = city_sweep(result)
             times.append(time.perf_counter() - t0)

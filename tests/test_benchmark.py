@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -346,3 +347,24 @@ def test_the_outputs_benchmark_runs_with_the_memory_budget(tmp_path: Path) -> No
     assert [line.split(",")[1].split(":")[0].strip() for line in lines[1:-1]] == ["alone"]
     assert lines[-1].startswith("  peak: this process")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_status_peak_sees_an_allocation_inside_the_block() -> None:
+    """``StatusPeak`` reads this process's ``RssAnon`` (and ``VmRSS``) from
+    ``/proc/self/status`` and keeps the largest seen: 64 MiB written and freed inside
+    the block show in the peak, not after it."""
+    import numpy as np
+
+    from twin.benchmark import StatusPeak, status_mib
+
+    if not Path("/proc/self/status").exists():
+        pytest.skip("no /proc here")
+    with StatusPeak() as anon, StatusPeak("VmRSS", every_s=0.001) as rss:
+        a = np.ones(64 << 17)  # 64 MiB, every page written
+        time.sleep(0.05)
+        del a
+        time.sleep(0.05)
+    assert anon.peak_mib - anon.base_mib >= 60
+    assert rss.peak_mib - rss.base_mib >= 60
+    assert status_mib() < anon.peak_mib - 50  # freed: the block's peak stays
+    assert status_mib("NoSuchField") != status_mib("NoSuchField")  # NaN

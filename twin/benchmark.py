@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -366,15 +367,58 @@ def run_sampling_anon(
         return proc.returncode, err.read(), samples
 
 
-def _anon_mib(status_fd: int) -> float | None:
-    """``RssAnon`` of an open ``/proc/PID/status``, MiB (read again from its start);
-    None when it is not there."""
+def _anon_mib(status_fd: int, field: str = "RssAnon") -> float | None:
+    """``RssAnon`` (or another ``field`` in kB: ``VmRSS``, ``VmHWM``) of an open
+    ``/proc/PID/status``, MiB (read again from its start); None when it is not there."""
     try:
         text = os.pread(status_fd, 8192, 0)
-        at = text.index(b"RssAnon:") + len(b"RssAnon:")
+        key = field.encode("ascii") + b":"
+        at = text.index(key) + len(key)
         return int(text[at : text.index(b"kB", at)]) / 1024.0
     except (OSError, ValueError):
         return None
+
+
+def status_mib(field: str = "RssAnon") -> float:
+    """``field`` of this process's ``/proc/self/status`` (``RssAnon``: the memory it
+    allocated; ``VmRSS``: all it has resident), MiB; NaN where there is no ``/proc``."""
+    try:
+        fd = os.open("/proc/self/status", os.O_RDONLY)
+    except OSError:
+        return float("nan")
+    try:
+        mib = _anon_mib(fd, field)
+    finally:
+        os.close(fd)
+    return float("nan") if mib is None else mib
+
+
+class StatusPeak:
+    """The largest :func:`status_mib` of ``field`` while the block runs, sampled every
+    ``every_s`` by a thread: ``base_mib`` at the start, ``peak_mib``. For the benchmark
+    scripts, which measure a step inside one process."""
+
+    def __init__(self, field: str = "RssAnon", every_s: float = 0.005) -> None:
+        self.field = field
+        self.every_s = every_s
+        self.base_mib = float("nan")
+        self.peak_mib = float("nan")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.peak_mib = max(self.peak_mib, status_mib(self.field))
+
+    def __enter__(self) -> StatusPeak:
+        self.base_mib = self.peak_mib = status_mib(self.field)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mib = max(self.peak_mib, status_mib(self.field))
 
 
 def _own_cpu_s() -> float:
