@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mmap
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -70,11 +71,23 @@ def test_no_room_for_an_array_is_a_clear_error(tmp_path: Path) -> None:
         "    s.array(1 << 20, 'f8', 0.0)\n"
         "except InputError as exc:\n"
         "    print(exc)\n"
+        "from twin.io.scratch import MemoryBudget\n"  # its own folder: named as such
+        "try:\n"
+        "    MemoryBudget(0).array(1 << 20, 'f8', 0.0)\n"
+        "except InputError as exc:\n"
+        "    print(exc)\n"
     )
+    env = {**os.environ, "TWIN_SCRATCH_DIR": str(tmp_path)}
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
+        env=env,
+    )  # fmt: skip
+    first, second = out.stdout.strip().splitlines()
+    assert first.startswith(f"--scratch {tmp_path}: cannot reserve 8.0 MiB for a result array")
+    assert "(File too large); free some space or give another folder (--scratch)" in first
+    assert second.startswith(
+        f"the memory budget's folder ($TWIN_SCRATCH_DIR) {tmp_path}: cannot reserve 8.0 MiB"
     )
-    assert "cannot reserve 8.0 MiB for a result array (File too large)" in out.stdout
     assert list(tmp_path.iterdir()) == []
 
 

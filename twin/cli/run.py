@@ -111,7 +111,8 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
     "/var/tmp, else the temporary folder), so that a city too large for the memory runs "
     "instead of being killed. 0: all in files. Default: a quarter of the memory "
     "available when the study starts (the system's, or less in a memory-limited "
-    "cgroup); without --scratch and with no such folder, all in memory.",
+    "cgroup). Without --scratch and with none of those folders writable and on a disk, "
+    "everything stays in memory (a warning says so).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty output folder.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")

@@ -38,7 +38,7 @@ from twin.errors import InputError
 
 log = logging.getLogger(__name__)
 
-#: what ``--scratch`` is for, in the errors
+#: what a scratch folder must be, in the errors
 _USE = "an existing, writable folder on a disk"
 #: file systems whose files are memory
 MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs", "hugetlbfs"})
@@ -79,6 +79,10 @@ def _reserve(fd: int, size: int) -> None:
 class ScratchFolder:
     """Makes arrays backed by files in ``folder`` (:meth:`array`).
 
+    ``name`` is what the errors and warnings call the folder: the option it came from
+    (``--scratch``, the default) or, for the folder a :class:`MemoryBudget` picked
+    itself, where it found it.
+
     Raises
     ------
     InputError
@@ -88,20 +92,22 @@ class ScratchFolder:
     #: a cache hit's arrays are copied into the folder
     moves_cache_hits = True
 
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
+    def __init__(self, folder: str | os.PathLike[str], *, name: str = "--scratch") -> None:
         path = Path(folder)
+        self.name = name
         if not path.is_dir():
-            raise InputError(f"--scratch {folder}: not a folder; give {_USE}")
+            raise InputError(f"{name} {folder}: not a folder; give {_USE}")
         if not os.access(path, os.W_OK | os.X_OK):
-            raise InputError(f"--scratch {folder}: not writable; give {_USE}")
+            raise InputError(f"{name} {folder}: not writable; give {_USE}")
         self.folder = path
         #: bytes of the arrays made so far
         self.bytes_made = 0
         kind = filesystem_type(path)
         if kind in MEMORY_FILESYSTEMS:
             log.warning(
-                "--scratch %s is on %s, whose files are memory: the arrays take as much "
+                "%s %s is on %s, whose files are memory: the arrays take as much "
                 "memory as without it; give a folder on a disk (for example /var/tmp)",
+                name,
                 folder,
                 kind,
             )
@@ -125,8 +131,9 @@ class ScratchFolder:
                 _reserve(fh.fileno(), size)
             except OSError as exc:
                 raise InputError(
-                    f"--scratch {self.folder}: cannot reserve {size / 2**20:.1f} MiB for a "
-                    f"result array ({exc.strerror}); free some space or give another folder"
+                    f"{self.name} {self.folder}: cannot reserve {size / 2**20:.1f} MiB for "
+                    f"a result array ({exc.strerror}); free some space or give another "
+                    "folder (--scratch)"
                 ) from exc
             buffer = mmap.mmap(fh.fileno(), size)  # shared: the pages go to the file
         out = np.frombuffer(buffer, dtype=dt, count=n)
@@ -312,7 +319,10 @@ class MemoryBudget:
                     tempfile.gettempdir(),
                 )
             else:
-                self._folder = ScratchFolder(where)
+                # named in errors by where it came from, not by an option not given
+                env = os.environ.get("TWIN_SCRATCH_DIR")
+                origin = "$TWIN_SCRATCH_DIR" if env and Path(env) == where else "default"
+                self._folder = ScratchFolder(where, name=f"the memory budget's folder ({origin})")
         if self._folder is not None and self.bytes_in_files == 0:
             log.info(
                 "city-sized arrays past the memory budget (%s) go to files in %s",
