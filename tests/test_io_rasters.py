@@ -84,6 +84,13 @@ def test_grid_raster_by_chunks_is_points_to_raster(
                                     g.spec.shape, nodata)  # fmt: skip
             got = grid_raster(g.cell, values, g.spec.shape, nodata, dtype)
             assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=True)
+        # the values given by chunks: a band's, derived for each chunk alone
+        for attr, dtype, nodata in (("capacity_mbps", np.float64, np.nan), ("los", np.uint8, 255)):
+            want = points_to_raster(g.row[on], g.col[on],
+                                    np.asarray(getattr(res, attr))[on].astype(dtype),
+                                    g.spec.shape, nodata)  # fmt: skip
+            got = grid_raster(g.cell, res.values_by_part(attr), g.spec.shape, nodata, dtype)
+            assert np.array_equal(got, want, equal_nan=True), attr
     assert (g.cell < 0).sum() > 1000  # street receivers were there to skip
     with pytest.raises(InputError, match="cell and values must be 1-D of equal length"):
         grid_raster(g.cell, res.sinr_db[:-1], g.spec.shape, np.nan, np.float32)
@@ -91,6 +98,8 @@ def test_grid_raster_by_chunks_is_points_to_raster(
         grid_raster(g.cell, res.sinr_db, (2, 2), np.nan, np.float32)
     with pytest.raises(InputError, match="grid_raster"):
         grid_raster(g.cell, res.los, g.spec.shape, 300, np.uint8)
+    with pytest.raises(InputError, match=r"the values of receivers 0 to \d+ have shape \(3,\)"):
+        grid_raster(g.cell, lambda lo, hi: np.zeros(3), g.spec.shape, np.nan, np.float32)
 
 
 def test_geotiff_float_metric_reads_back(tmp_path: Path) -> None:

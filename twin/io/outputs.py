@@ -299,7 +299,7 @@ def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -
     )  # fmt: skip
     for label, res in result.bands.items():
         for name, attr, dtype, nodata in RASTER_METRICS:
-            arr = grid_raster(g.cell, getattr(res, attr), spec.shape, nodata, dtype)
+            arr = grid_raster(g.cell, res.values_by_part(attr), spec.shape, nodata, dtype)
             path = folder / f"{name}_{label}.tif"
             write_geotiff(
                 path, arr, transform=spec.transform, crs=crs, nodata=nodata,
@@ -332,13 +332,11 @@ def map_points(result: StudyResult, metric: str) -> MapPoints:
     columns: dict[str, np.ndarray] = {}
     for label, res in result.bands.items():
         col = np.empty(on.size, dtype=np.float32)
+        values_of = res.values_by_part(metric)  # the capacity: not the whole city's
         for lo in range(0, on.size, MAP_CHUNK):
             part = on[lo : lo + MAP_CHUNK]
             first, last = int(part[0]), int(part[-1]) + 1
-            # derived for these receivers alone (the capacity: not the whole city's)
-            col[lo : lo + part.size] = np.asarray(getattr(res.part(first, last), metric))[
-                part - first
-            ]
+            col[lo : lo + part.size] = values_of(first, last)[part - first]
         columns[f"{metric}_{label}"] = col
     return MapPoints(lon=lon, lat=lat, columns=columns, indoor=np.asarray(g.indoor[on]))
 

@@ -294,7 +294,8 @@ def iter_result_figures(
     sites = sites_to_geodataframe(result.sites, crs)
     name = f"{result.scenario.name} on {result.city.name}"
     for label, res in result.bands.items():
-        arr = grid_raster(g.cell, res.capacity_mbps, g.spec.shape, np.nan, np.float64)
+        capacity = res.values_by_part("capacity_mbps")  # by chunks, not the whole city's
+        arr = grid_raster(g.cell, capacity, g.spec.shape, np.nan, np.float64)
         yield f"capacity_{label}", map_figure(
             arr, g.spec.transform, metric="capacity_mbps", buildings=result.city.buildings,
             sites=sites, title=f"Capacity at {_band_name(label)}: {name}",

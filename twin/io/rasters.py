@@ -11,7 +11,7 @@ and classes are ``uint8`` with nodata 255.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,7 @@ RASTER_CHUNK = 1 << 18
 
 def grid_raster(
     cell: npt.ArrayLike,
-    values: npt.ArrayLike,
+    values: npt.ArrayLike | Callable[[int, int], npt.ArrayLike],
     shape: tuple[int, int],
     nodata: float,
     dtype: npt.DTypeLike,
@@ -117,6 +117,9 @@ def grid_raster(
     What :func:`points_to_raster` gives from ``ReceiverGrid.row``/``col``, by chunks of
     :data:`RASTER_CHUNK` receivers: the temporaries are a chunk's, not the city's. A
     grid's cells are distinct by construction, so they are not checked for repeats.
+    ``values`` may also be a function giving the values of receivers ``lo`` to
+    ``hi - 1`` (``lambda lo, hi: band.part(lo, hi).capacity_mbps``), so that values
+    derived when read are never made for the whole city.
 
     Raises
     ------
@@ -125,12 +128,21 @@ def grid_raster(
         ``dtype``.
     """
     c_all = np.asarray(cell)
-    v_all = np.asarray(values)
-    if c_all.shape != v_all.shape or c_all.ndim != 1:
-        raise InputError(
-            f"grid_raster: cell and values must be 1-D of equal length, got shapes "
-            f"{c_all.shape} and {v_all.shape}"
-        )
+    if callable(values):
+        values_of = values
+    else:
+        v_all = np.asarray(values)
+        if v_all.shape != c_all.shape:
+            raise InputError(
+                f"grid_raster: cell and values must be 1-D of equal length, got shapes "
+                f"{c_all.shape} and {v_all.shape}"
+            )
+
+        def values_of(lo: int, hi: int) -> npt.ArrayLike:
+            return v_all[lo:hi]
+
+    if c_all.ndim != 1:
+        raise InputError(f"grid_raster: cell must be 1-D, got shape {c_all.shape}")
     dt = np.dtype(np.uint8) if np.dtype(dtype) == np.bool_ else np.dtype(dtype)
     _check_nodata(dt, nodata, "grid_raster")
     n_rows, n_cols = (int(shape[0]), int(shape[1]))
@@ -143,7 +155,13 @@ def grid_raster(
             raise InputError(
                 f"grid_raster: cell {int(cells.max())} beyond shape {(n_rows, n_cols)}"
             )
-        out[cells] = v_all[lo : lo + RASTER_CHUNK][on].astype(dt)
+        v = np.asarray(values_of(lo, lo + c.size))
+        if v.shape != c.shape:
+            raise InputError(
+                f"grid_raster: the values of receivers {lo} to {lo + c.size - 1} have "
+                f"shape {v.shape}; expected {c.shape}"
+            )
+        out[cells] = v[on].astype(dt)
     return out.reshape(n_rows, n_cols)
 
 

@@ -21,7 +21,7 @@ edge user (R).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -154,6 +154,12 @@ class BandResult:
             sinr_db=self.sinr_db[lo:hi],
             user_type=self.user_type[lo:hi],
         )
+
+    def values_by_part(self, attr: str) -> Callable[[int, int], npt.NDArray[Any]]:
+        """``(lo, hi) ->`` the ``attr`` of receivers ``lo`` to ``hi - 1`` (through
+        :meth:`part`: what is derived when read, such as the capacity, derived for them
+        alone), for writers that go by chunks of receivers."""
+        return lambda lo, hi: np.asarray(getattr(self.part(lo, hi), attr))
 
     @property
     def serving_site(self) -> IndexArray:
