@@ -1,13 +1,17 @@
-"""The SINR CDF of the static plots: the steps drawn lie on the exact empirical CDF."""
+"""The static plots: the SINR CDF's steps lie on the exact empirical CDF; the plots
+written one task each are those of write_plots; a large map is freed once saved."""
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
-from twin.io.plots import ecdf_steps, sinr_cdf_figure
+from twin.io import plots
+from twin.io.plots import ecdf_steps, plot_tasks, sinr_cdf_figure, write_plots
 
 
 def _exact_cdf(values: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -54,3 +58,44 @@ def test_sinr_cdf_figure_draws_the_steps() -> None:
         x, p = ecdf_steps(values)
         assert np.array_equal(line.get_xdata(), x)
         assert np.array_equal(line.get_ydata(), p)
+
+
+def test_plot_tasks_in_any_order_write_what_write_plots_writes(helsinki_study, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    paths = write_plots(helsinki_study, tmp_path / "all")
+    tasks = plot_tasks(helsinki_study, tmp_path / "tasks")
+    got = [task() for task in reversed(tasks)]  # as two processes might take them
+    names = sorted(p.name for p in paths)
+    assert names == sorted(p.name for p in got)
+    assert names == sorted(
+        [f"capacity_{label}.png" for label in helsinki_study.bands]
+        + ["sinr_cdf.png", "capacity_by_user_type.png"]
+    )
+    for name in names:
+        assert (tmp_path / "all" / name).read_bytes() == (tmp_path / "tasks" / name).read_bytes()
+
+
+def _figures_alive() -> int:
+    return sum(isinstance(o, Figure) for o in gc.get_objects())
+
+
+def test_a_large_map_is_collected_as_soon_as_saved(  # type: ignore[no-untyped-def]
+    helsinki_study, tmp_path, monkeypatch
+) -> None:
+    n_bands = len(helsinki_study.bands)
+    small = plots.figure_makers(helsinki_study)
+    assert [large for _, _, large in small] == [False] * (n_bands + 2)  # 20 m grid
+    monkeypatch.setattr(plots, "LARGE_MAP_CELLS", 1)
+    makers = plots.figure_makers(helsinki_study)
+    assert [large for _, _, large in makers] == [True] * n_bands + [False, False]
+    tasks = plot_tasks(helsinki_study, tmp_path)
+    gc.collect()
+    gc.disable()  # only an explicit collection frees a figure's cycles
+    try:
+        before = _figures_alive()
+        tasks[0]()  # a capacity map: collected once saved
+        assert _figures_alive() == before
+        tasks[-1]()  # the user types' bars: left to the collector
+        assert _figures_alive() == before + 1
+    finally:
+        gc.enable()
+        gc.collect()

@@ -45,7 +45,7 @@ def fork_available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _take_tasks(tasks: Sequence[Callable[[], None]], counter: Any) -> None:
+def _take_tasks(tasks: Sequence[Callable[[], object]], counter: Any) -> None:
     """Run the next task nobody took until none is left."""
     while True:
         with counter.get_lock():
@@ -56,7 +56,7 @@ def _take_tasks(tasks: Sequence[Callable[[], None]], counter: Any) -> None:
         tasks[k]()
 
 
-def _child_main(tasks: Sequence[Callable[[], None]], counter: Any, conn: Connection) -> None:
+def _child_main(tasks: Sequence[Callable[[], object]], counter: Any, conn: Connection) -> None:
     """Take tasks; send ``("ok", None)`` or ``("error", text)``; leave at once.
 
     ``os._exit``: the child runs none of the parent's exit handlers or finalizers (a
@@ -76,7 +76,7 @@ def _child_main(tasks: Sequence[Callable[[], None]], counter: Any, conn: Connect
         os._exit(code)
 
 
-def share_work(tasks: Sequence[Callable[[], None]], first: Callable[[], T], *, what: str) -> T:
+def share_work(tasks: Sequence[Callable[[], object]], first: Callable[[], T], *, what: str) -> T:
     """Run ``first`` here, and ``tasks`` in whichever of this process and a forked child
     is free first; return what ``first`` returns once every task is done.
 

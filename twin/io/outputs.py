@@ -20,7 +20,7 @@ from twin import OSM_ATTRIBUTION
 from twin.errors import InputError
 from twin.io.atomic import atomic_output_dir, check_output_dir
 from twin.io.forked import share_work
-from twin.io.plots import write_plots
+from twin.io.plots import plot_tasks
 from twin.io.rasters import grid_raster, write_geotiff
 from twin.io.spectrum_plots import plot_los_comparison, plot_sweep
 from twin.io.styles import write_style
@@ -200,8 +200,8 @@ def write_run(
 
     ``map_metric`` (one of :data:`MAP_METRICS`) is the grid metric of ``map.html``. The
     work is shared with a forked child process (:func:`twin.io.forked.share_work`: this
-    process the tables, the child the figures, the map and rasters to whichever is free);
-    an error in either leaves no ``out_dir``.
+    process the tables, then the map, the rasters and each figure to whichever process
+    is free); an error in either leaves no ``out_dir``.
     """
     if map_metric not in MAP_METRICS:
         raise InputError(f"map_metric: {map_metric!r} is not one of {', '.join(MAP_METRICS)}")
@@ -215,16 +215,16 @@ def write_run(
     where = f"{result.scenario.name} on {result.city.name}"
     with atomic_output_dir(out_dir, overwrite=overwrite) as tmp:
 
-        def figures() -> None:
-            """The PNGs (matplotlib)."""
+        def los_plot() -> None:
             plot_los_comparison(
                 los_cmp, tmp / "los_vs_distance.png", title=f"LoS share vs TR 38.901: {where}"
             )
+
+        def sweep_plot() -> None:
             if sweep is not None:
                 plot_sweep(
                     sweep, tmp / "sweep.png", title=f"Capacity per user type vs frequency: {where}"
                 )
-            write_plots(result, tmp / "plots", summary=summary)
 
         def web_map() -> None:
             _write_map(result, tmp / "map.html", prov=prov, buildings=buildings, sites=sites,
@@ -250,10 +250,17 @@ def write_run(
                 )
 
         # this process writes the tables (the GeoPackage: 0.5-0.9 s on the embedded city,
-        # 7.4 s at 40 km2) while a forked child draws the figures (1.2-2 s); whichever
-        # is free first takes the map, then the rasters (twin.io.forked)
+        # 7.4 s at 40 km2) while a forked child takes the other files one by one, the
+        # longest first (the map and the rasters on a large city); this process takes
+        # what is left once its tables are written (twin.io.forked)
         share_work(
-            [figures, web_map, lambda: _write_rasters(result, tmp / "rasters", prov=prov)],
+            [
+                web_map,
+                lambda: _write_rasters(result, tmp / "rasters", prov=prov),
+                *plot_tasks(result, tmp / "plots", summary=summary),
+                los_plot,
+                sweep_plot,
+            ],
             tables,
             what=f"the figures, map and rasters of {out_dir}",
         )

@@ -20,7 +20,8 @@ from __future__ import annotations
 import gc
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +41,10 @@ if TYPE_CHECKING:
 __all__ = [
     "delta_map_figure",
     "ecdf_steps",
+    "figure_makers",
     "iter_result_figures",
     "map_figure",
+    "plot_tasks",
     "result_figures",
     "save_figure",
     "sinr_cdf_figure",
@@ -284,35 +287,56 @@ def iter_result_figures(
 ) -> Iterator[tuple[str, Figure]]:
     """The plots of :func:`result_figures` one after the other, each made when asked
     for: a caller that saves and drops each holds one map's image at a time."""
-    from twin.io.rasters import grid_raster
+    for stem, make, _ in figure_makers(result, summary):
+        yield stem, make()
+
+
+#: a map of at least this many raster cells is collected as soon as it is saved
+LARGE_MAP_CELLS = 1 << 20
+
+
+def figure_makers(
+    result: StudyResult, summary: Mapping[str, Any] | None = None
+) -> list[tuple[str, Callable[[], Figure], bool]]:
+    """The plots of :func:`result_figures` as ``(stem, make, large)``: ``make()`` draws
+    the figure when called (each one alone, so that they can be shared between
+    processes); ``large`` says that it holds an image of :data:`LARGE_MAP_CELLS` or more."""
     from twin.sites import sites_to_geodataframe
     from twin.summary import summarise
 
     summ = summary if summary is not None else summarise(result)
     g = result.grid
-    crs = result.city.crs
-    sites = sites_to_geodataframe(result.sites, crs)
+    sites = sites_to_geodataframe(result.sites, result.city.crs)
     name = f"{result.scenario.name} on {result.city.name}"
-    for label, res in result.bands.items():
+    large = math.prod(g.spec.shape) >= LARGE_MAP_CELLS
+
+    def capacity_map(label: str) -> Figure:
+        from twin.io.rasters import grid_raster
+
+        res = result.bands[label]
         capacity = res.values_by_part("capacity_mbps")  # by chunks, not the whole city's
         arr = grid_raster(g.cell, capacity, g.spec.shape, np.nan, np.float64)
-        yield f"capacity_{label}", map_figure(
+        return map_figure(
             arr, g.spec.transform, metric="capacity_mbps", buildings=result.city.buildings,
             sites=sites, title=f"Capacity at {_band_name(label)}: {name}",
         )  # fmt: skip
-        del arr
-    yield (
-        "sinr_cdf",
-        sinr_cdf_figure(
+
+    def sinr_cdf() -> Figure:
+        return sinr_cdf_figure(
             {label: res.sinr_db for label, res in result.bands.items()},
             threshold_db=result.scenario.radio.sinr_threshold_db,
             title=f"SINR over all receivers: {name}",
-        ),
-    )
-    yield (
-        "capacity_by_user_type",
-        user_type_figure(summ, title=f"Mean capacity per user type: {name}"),
-    )
+        )
+
+    def user_types() -> Figure:
+        return user_type_figure(summ, title=f"Mean capacity per user type: {name}")
+
+    makers: list[tuple[str, Callable[[], Figure], bool]] = [
+        (f"capacity_{label}", partial(capacity_map, label), large) for label in result.bands
+    ]
+    makers.append(("sinr_cdf", sinr_cdf, False))
+    makers.append(("capacity_by_user_type", user_types, False))
+    return makers
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 110) -> Path:
@@ -323,6 +347,34 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 110) ->
     return final
 
 
+def plot_tasks(
+    result: StudyResult,
+    folder: str | os.PathLike[str],
+    *,
+    summary: Mapping[str, Any] | None = None,
+    dpi: int = 110,
+) -> list[Callable[[], Path]]:
+    """One task per PNG of :func:`write_plots`: each draws its figure, writes it into
+    ``folder`` (created when missing) and drops it; they may run in any order, in
+    any process."""
+    out = Path(folder)
+
+    def task(stem: str, make: Callable[[], Figure], large: bool) -> Path:
+        out.mkdir(parents=True, exist_ok=True)
+        fig = make()
+        path = save_figure(fig, out / f"{stem}.png", dpi=dpi)
+        del fig
+        if large:
+            # a figure's artists refer to each other, so it goes at the next collection
+            # of cycles, not when dropped (at 40 km² three maps' images, 35 MiB, were
+            # still there after the figures); a full collection costs about 0.1 s in a
+            # run's process, so only where the image is worth it
+            gc.collect()
+        return path
+
+    return [partial(task, *maker) for maker in figure_makers(result, summary)]
+
+
 def write_plots(
     result: StudyResult,
     folder: str | os.PathLike[str],
@@ -331,14 +383,4 @@ def write_plots(
     dpi: int = 110,
 ) -> list[Path]:
     """Write the PNGs of :func:`result_figures` into ``folder`` (created); return their paths."""
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for stem, fig in iter_result_figures(result, summary):
-        paths.append(save_figure(fig, out / f"{stem}.png", dpi=dpi))
-        # one figure's image at a time: a figure's artists refer to each other, so it
-        # goes at the next collection of cycles, not when dropped (at 40 km² three
-        # maps' images, 35 MiB, were still there after the figures)
-        del fig
-        gc.collect()
-    return paths
+    return [task() for task in plot_tasks(result, folder, summary=summary, dpi=dpi)]
