@@ -98,6 +98,10 @@ def _map_inputs(city: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoD
     return b.to_crs(4326), grid.to_crs(4326), sites.to_crs(4326)
 
 
+#: the note under the grid's legend (markup in it must show as text)
+GRID_NOTE = "Grid drawn by a sample <b>of 1 in 4</b> & more"
+
+
 @pytest.fixture(scope="module")
 def map_page(helsinki_city: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MapPage]:
     """The map built from Helsinki, loaded and rendered once in one Chromium."""
@@ -107,6 +111,7 @@ def map_page(helsinki_city: Any, tmp_path_factory: pytest.TempPathFactory) -> It
     page = build_map(
         buildings, grid, sites, bands=BANDS, building_coverage_col="indoor_covered_{band}",
         title=title, attribution=OSM_ATTRIBUTION, provenance={"scenario": "browser test"},
+        grid_note=GRID_NOTE,
     )  # fmt: skip
     path = tmp_path_factory.mktemp("webmap") / "map.html"
     path.write_text(page, encoding="utf-8")
@@ -278,3 +283,12 @@ def test_grid_tooltip_shows_the_value_from_the_packed_columns(
     assert tip.splitlines() == [line, "outdoor"]
     assert b.errors() == [] and b.dialogs() == []
     b.mouse_move(2, 790)
+
+
+def test_the_grid_note_shows_as_text_in_the_panel(map_page: MapPage) -> None:
+    got = map_page.browser.evaluate(
+        "(function () { var n = document.getElementById('grid-note');"
+        " return [n.innerText, n.children.length, n.closest('#panel') !== null,"
+        " n.getBoundingClientRect().height > 0]; })()"
+    )
+    assert got == [GRID_NOTE, 0, True, True]

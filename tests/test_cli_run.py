@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +154,30 @@ def test_a_run_past_its_memory_budget_writes_the_same_outputs(
             assert np.array_equal(ra.read(), rb.read(), equal_nan=True), tif.name
 
 
+def test_map_max_points_samples_the_map_and_nothing_else(run_dir: Path, tmp_path: Path) -> None:
+    """The default run's map draws every grid point (no note); with ``--map-max-points``
+    below the grid's points the page says it draws a sample, and the other outputs are
+    those of the default run."""
+    assert 'id="grid-note"' not in (run_dir / "map.html").read_text()
+    out = tmp_path / "o"
+    res = invoke("run", DEFAULT, "--spacing", "25", "--out", str(out), "--no-progress",
+                 "--map-max-points", "2000")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    page = (out / "map.html").read_text()
+    note = re.search(r'<p class="note" id="grid-note">([^<]*)</p>', page)
+    assert note is not None
+    m = re.search(r"\(([\d,]+) of ([\d,]+) points\), each as a (\d+) m square", note.group(1))
+    assert m is not None
+    shown, total, side = (int(g.replace(",", "")) for g in m.groups())
+    grid = pyogrio.read_dataframe(out / "grid.gpkg", layer="grid", read_geometry=False)
+    assert 0 < shown <= 2000 < total == int((grid["kind"] == "grid").sum())
+    assert side % 25 == 0 and side > 25
+    a, b = (json.loads((d / "summary.json").read_text()) for d in (run_dir, out))
+    assert a["bands"] == b["bands"]
+    assert grid.equals(pyogrio.read_dataframe(run_dir / "grid.gpkg", layer="grid",
+                                              read_geometry=False))  # fmt: skip
+
+
 def test_existing_output_is_refused_without_overwrite(run_dir: Path) -> None:
     before = sorted(p.name for p in run_dir.iterdir())
     res = CliRunner().invoke(cli, ["run", DEFAULT, "--spacing", "25", "--out", str(run_dir)])
@@ -172,6 +197,7 @@ def test_existing_output_is_refused_without_overwrite(run_dir: Path) -> None:
         (["--scratch", DEFAULT], "not a folder"),
         (["--memory-budget", "-1"], "--memory-budget"),
         (["--memory-budget", "1", "--scratch", "no/such/folder"], "no/such/folder: not a folder"),
+        (["--map-max-points", "-1"], "--map-max-points"),
     ],
 )
 def test_bad_input_names_the_problem_and_writes_nothing(tmp_path: Path, args, message) -> None:  # type: ignore[no-untyped-def]

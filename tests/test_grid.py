@@ -10,7 +10,14 @@ import shapely
 
 from tests.conftest import EXTRACTS
 from twin.errors import InputError
-from twin.grid import bbox_pairs, build_grid, grid_spec, locate_indoor
+from twin.grid import (
+    bbox_pairs,
+    build_grid,
+    grid_spec,
+    lattice_offsets,
+    lattice_step,
+    locate_indoor,
+)
 
 
 def _inside_even_odd(x: float, y: float, geom) -> bool:  # type: ignore[no-untyped-def]
@@ -201,3 +208,34 @@ def test_bins_stay_few_when_one_box_is_huge() -> None:
     y = rng.uniform(0, 10_000, 5000)
     point, box = bbox_pairs(x, y, bounds, bin_m)
     assert np.array_equal(np.sort(point[box == 1000]), np.arange(5000))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (3, 100), (100, 3), (66, 68), (257, 1031)])
+@pytest.mark.parametrize("max_points", [1, 2, 5, 64, 1000, 10**6])
+def test_lattice_step_is_the_smallest_step_that_fits(
+    shape: tuple[int, int], max_points: int
+) -> None:
+    """Against a search of every step: the sample of the step found fits, none smaller
+    does, and the sample is never empty."""
+
+    def count(k: int) -> int:
+        rows, cols = shape
+        return len(lattice_offsets(rows, k)) * len(lattice_offsets(cols, k))
+
+    k = lattice_step(shape, max_points)
+    assert 1 <= count(k) <= max_points
+    assert all(count(j) > max_points for j in range(1, k))
+    assert lattice_step(shape, None) == 1
+    for n in (1, 2, 3, 10, 11):
+        for step in (1, 2, 3, 4, 7, 30):
+            kept = np.array(lattice_offsets(n, step))
+            assert kept.size and np.all(np.diff(kept) == step)
+            # no row further than a block from a kept row (half of all the rows when
+            # one block holds them all)
+            far = np.abs(np.arange(n)[:, None] - kept[None, :]).min(axis=1)
+            assert far.max() <= (step - 1 if step <= n else n // 2)
+
+
+def test_lattice_step_rejects_fewer_than_one_point() -> None:
+    with pytest.raises(InputError, match=r"max_points: 0 must be >= 1"):
+        lattice_step((10, 10), 0)

@@ -171,7 +171,10 @@ def test_the_map_reads_the_grid_layers_points_and_metric(helsinki_study, monkeyp
     layer = layer[layer["kind"] == "grid"].reset_index(drop=True)
     lonlat = layer.geometry.to_crs(4326)
     for metric in ("capacity_mbps", "sinr_db", "rsrp_dbm"):
-        got = map_points(helsinki_study, metric)
+        drawn = map_points(helsinki_study, metric)  # no limit: every grid point
+        assert drawn.step == 1 and drawn.note is None
+        assert drawn.cell_size_m == helsinki_study.scenario.grid.spacing_m
+        got = drawn.points
         names = [f"{metric}_{b}" for b in helsinki_study.bands]
         assert list(got.columns) == names and len(got) == len(layer) > 1000
         for name in names:
@@ -180,3 +183,45 @@ def test_the_map_reads_the_grid_layers_points_and_metric(helsinki_study, monkeyp
         assert np.array_equal(got.indoor, layer["indoor"].to_numpy(dtype=bool))
         assert np.array_equal(got.lon, shapely.get_x(lonlat.values))
         assert np.array_equal(got.lat, shapely.get_y(lonlat.values))
+
+
+@pytest.mark.parametrize("max_points", [1, 250, 1001, 4000])
+def test_a_large_grid_is_drawn_by_a_regular_sample_of_its_points(  # type: ignore[no-untyped-def]
+    helsinki_study, max_points: int
+) -> None:
+    """Past ``max_points`` the map draws the point in the middle of every k x k block,
+    k the smallest that fits, with the values of the ``grid`` layer at those points."""
+    import shapely
+
+    from twin.io.outputs import grid_frame, map_points
+
+    layer = grid_frame(helsinki_study)
+    layer = layer[layer["kind"] == "grid"].reset_index(drop=True)
+    rows, cols = helsinki_study.grid.spec.shape
+    drawn = map_points(helsinki_study, "sinr_db", max_points)
+    k = drawn.step
+    assert 1 < k and len(drawn.points) <= max_points
+
+    def sample(step: int) -> np.ndarray:
+        """The points at the middle of each block (of all, if the block holds all)."""
+        r, c = layer["row"].to_numpy(), layer["col"].to_numpy()
+        r0, c0 = min(step // 2, (rows - 1) // 2), min(step // 2, (cols - 1) // 2)
+        return np.flatnonzero(
+            (r >= r0) & ((r - r0) % step == 0) & (c >= c0) & ((c - c0) % step == 0)
+        )
+
+    assert sample(k - 1).size > max_points  # the smallest step that fits
+    at = sample(k)
+    assert at.size == len(drawn.points) >= 1
+    lonlat = layer.geometry.iloc[at].to_crs(4326)
+    assert np.array_equal(drawn.points.lon, shapely.get_x(lonlat.values))
+    assert np.array_equal(drawn.points.lat, shapely.get_y(lonlat.values))
+    for b in helsinki_study.bands:
+        want = layer[f"sinr_db_{b}"].to_numpy()[at]
+        assert np.array_equal(drawn.points.columns[f"sinr_db_{b}"], want, equal_nan=True)
+    assert np.array_equal(drawn.points.indoor, layer["indoor"].to_numpy(dtype=bool)[at])
+    spacing = helsinki_study.scenario.grid.spacing_m
+    assert drawn.cell_size_m == k * spacing
+    assert drawn.note is not None
+    assert f"{at.size:,} of {rows * cols:,} points" in drawn.note
+    assert f"{k * spacing:g} m square" in drawn.note

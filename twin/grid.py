@@ -394,3 +394,58 @@ def build_grid(
     return ReceiverGrid(
         x_m=x, y_m=y, rx_height_m=rx_h, indoor=indoor, building_id=bid, cell=cell, spec=spec
     )
+
+
+def lattice_step(shape: tuple[int, int], max_points: int | None) -> int:
+    """The smallest step ``k`` such that the grid points on every ``k``-th row and
+    column (:func:`lattice_points`) are at most ``max_points`` (None: 1, all of them).
+
+    Raises
+    ------
+    InputError
+        When ``max_points`` is not None and below 1.
+    """
+    if max_points is None:
+        return 1
+    if max_points < 1:
+        raise InputError(f"max_points: {max_points} must be >= 1 (None: every grid point)")
+    rows, cols = shape
+
+    def fits(k: int) -> bool:
+        return len(lattice_offsets(rows, k)) * len(lattice_offsets(cols, k)) <= max_points
+
+    # the count only falls as k grows, and a step of the longer side leaves one point
+    lo, hi = 1, max(rows, cols, 1)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def lattice_offsets(n: int, step: int) -> range:
+    """The rows (or columns) of ``n`` that a sample of ``step`` keeps: the middle one of
+    each block of ``step``, or the middle one of all when one block holds them all."""
+    return range(min(step // 2, (n - 1) // 2) if n else 0, n, step)
+
+
+def lattice_points(grid: ReceiverGrid, step: int, *, chunk: int = LOCATE_CHUNK) -> IntArray:
+    """Indices (ascending) of the grid points on the rows and columns of
+    :func:`lattice_offsets`: a regular sample of the grid, each point standing for its
+    ``step`` x ``step`` block. ``step`` 1: every grid point. Street points are never in
+    it. Read by chunks of receivers."""
+    if step < 1:
+        raise InputError(f"step: {step} must be >= 1")
+    rows, cols = grid.spec.shape
+    row0 = lattice_offsets(rows, step).start
+    col0 = lattice_offsets(cols, step).start
+    out = []
+    for lo in range(0, len(grid), chunk):
+        cell = grid.cell[lo : lo + chunk].astype(np.int64)
+        keep = (cell >= 0) & ((cell // cols) % step == row0 % step)
+        keep &= (cell // cols) >= row0
+        keep &= ((cell % cols) % step == col0 % step) & ((cell % cols) >= col0)
+        out.append(lo + np.flatnonzero(keep))
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from twin.bands import parse_bands
 from twin.cli.options import default_scenario_path
 from twin.errors import InputError
+from twin.io import MAP_MAX_POINTS
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,16 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
     default="capacity_mbps",
     show_default=True,
     help="Grid metric shown by map.html.",
+)
+@click.option(
+    "--map-max-points",
+    type=click.IntRange(min=0),
+    default=MAP_MAX_POINTS,
+    show_default=True,
+    help="Most grid points map.html draws; a larger grid is drawn by the point in the "
+    "middle of every k x k block (the smallest k that fits), each as a square of k "
+    "cells with its own values, and the page says so. 0: every point. The GeoPackage "
+    "and the GeoTIFFs always hold every point.",
 )
 @click.option(
     "--scheduler",
@@ -126,6 +137,7 @@ def run(
     visibility: str | None,
     variant: str | None,
     map_metric: str,
+    map_max_points: int,
     scheduler: str | None,
     workers: int | None,
     connect_timeout_s: float,
@@ -212,7 +224,13 @@ def run(
         )
     progress("outputs")
     t_out = time.perf_counter()
-    summary = write_run(result, out_dir, overwrite=overwrite, map_metric=map_metric)
+    summary = write_run(
+        result,
+        out_dir,
+        overwrite=overwrite,
+        map_metric=map_metric,
+        map_max_points=map_max_points or None,
+    )
     outputs_s = time.perf_counter() - t_out
     bar.update(1)
     bar.close()

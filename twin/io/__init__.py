@@ -13,3 +13,8 @@ deck.gl bundle only when used):
 
 See ``docs/outputs.md``.
 """
+
+#: grid points the web map draws at most (``twin run --map-max-points``); a larger grid is
+#: drawn by a regular sample of it (:func:`twin.io.outputs.map_points`). Here, not in
+#: :mod:`twin.io.outputs`, so that the command line reads it without loading GDAL.
+MAP_MAX_POINTS = 1 << 20

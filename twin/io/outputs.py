@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ import numpy as np
 
 from twin import OSM_ATTRIBUTION
 from twin.errors import InputError
+from twin.grid import lattice_points, lattice_step
+from twin.io import MAP_MAX_POINTS
 from twin.io.atomic import atomic_output_dir, check_output_dir
 from twin.io.forked import share_work
 from twin.io.plots import plot_tasks
@@ -194,17 +197,26 @@ MAP_METRICS = ("capacity_mbps", "sinr_db", "rsrp_dbm")
 
 
 def write_run(
-    result: StudyResult, out_dir: Path, *, overwrite: bool, map_metric: str = "capacity_mbps"
+    result: StudyResult,
+    out_dir: Path,
+    *,
+    overwrite: bool,
+    map_metric: str = "capacity_mbps",
+    map_max_points: int | None = MAP_MAX_POINTS,
 ) -> dict[str, Any]:
     """Write every output of ``result`` into ``out_dir`` atomically; return the summary.
 
-    ``map_metric`` (one of :data:`MAP_METRICS`) is the grid metric of ``map.html``. The
+    ``map_metric`` (one of :data:`MAP_METRICS`) is the grid metric of ``map.html``;
+    ``map_max_points`` the most grid points it draws (None: all; a larger grid is drawn
+    by a regular sample, said on the page: :func:`map_points`). The
     work is shared with a forked child process (:func:`twin.io.forked.share_work`: this
     process the tables, then the map, the rasters and each figure to whichever process
     is free); an error in either leaves no ``out_dir``.
     """
     if map_metric not in MAP_METRICS:
         raise InputError(f"map_metric: {map_metric!r} is not one of {', '.join(MAP_METRICS)}")
+    if map_max_points is not None and map_max_points < 1:
+        raise InputError(f"map_max_points: {map_max_points} must be >= 1 (None: every point)")
     sweep = city_sweep(result)
     los_cmp = city_los_comparison(result)
     summary = summarise(result, sweep=sweep, los_cmp=los_cmp)
@@ -228,7 +240,7 @@ def write_run(
 
         def web_map() -> None:
             _write_map(result, tmp / "map.html", prov=prov, buildings=buildings, sites=sites,
-                       map_metric=map_metric)  # fmt: skip
+                       map_metric=map_metric, max_points=map_max_points)  # fmt: skip
 
         def tables() -> None:
             """The vector layers and the summaries."""
@@ -316,18 +328,36 @@ def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -
                 write_style(path.with_suffix(".qml"), name)  # fixed classes
 
 
-#: receivers :func:`map_points` reprojects at once
+#: receivers :func:`map_points` reads at once
 MAP_CHUNK = 1 << 18
 
 
-def map_points(result: StudyResult, metric: str) -> MapPoints:
+@dataclass(frozen=True)
+class MapGrid:
+    """What the web map draws of a study's grid: its points (:class:`MapPoints`), the
+    sampling step (1: every grid point), the side of a drawn square (metres) and a
+    note for the page saying what is drawn, or None when everything is."""
+
+    points: MapPoints
+    step: int
+    cell_size_m: float
+    note: str | None
+
+
+def map_points(result: StudyResult, metric: str, max_points: int | None = None) -> MapGrid:
     """What the web map reads of the ``grid`` layer: the regular grid's points in lon/lat
     with ``indoor`` and ``<metric>_<band>`` (float32, as in the layer), as arrays (no
-    geometry per point), reprojected by chunks of :data:`MAP_CHUNK` receivers."""
+    geometry per point), read by chunks of :data:`MAP_CHUNK` receivers.
+
+    With more grid points than ``max_points`` (None: no limit), only those on every
+    ``step``-th row and column (the smallest step that keeps them within the limit), each
+    drawn as a square of ``step`` cells with its own values: a sample, not an average,
+    so a drawn value is always that of a receiver of the study."""
     from pyproj import Transformer
 
     g = result.grid
-    on = np.flatnonzero(g.is_grid)
+    step = lattice_step(g.spec.shape, max_points)
+    on = lattice_points(g, step, chunk=MAP_CHUNK)
     to_wgs84 = Transformer.from_crs(g.spec.crs, 4326, always_xy=True)
     lon = np.empty(on.size)
     lat = np.empty(on.size)
@@ -345,7 +375,21 @@ def map_points(result: StudyResult, metric: str) -> MapPoints:
             first, last = int(part[0]), int(part[-1]) + 1
             col[lo : lo + part.size] = values_of(first, last)[part - first]
         columns[f"{metric}_{label}"] = col
-    return MapPoints(lon=lon, lat=lat, columns=columns, indoor=np.asarray(g.indoor[on]))
+    spacing_m = result.scenario.grid.spacing_m
+    note = None
+    if step > 1:
+        n_grid = g.spec.shape[0] * g.spec.shape[1]
+        note = (
+            f"Grid drawn by a sample: the point in the middle of every {step} x {step} "
+            f"block ({on.size:,} of {n_grid:,} points), each as a {step * spacing_m:g} m "
+            f"square with its own values; every point is in grid.gpkg and rasters/."
+        )
+    return MapGrid(
+        points=MapPoints(lon=lon, lat=lat, columns=columns, indoor=np.asarray(g.indoor[on])),
+        step=step,
+        cell_size_m=step * spacing_m,
+        note=note,
+    )
 
 
 def _write_map(
@@ -356,12 +400,14 @@ def _write_map(
     buildings: gpd.GeoDataFrame,
     sites: gpd.GeoDataFrame,
     map_metric: str,
+    max_points: int | None,
 ) -> None:
     """``map.html`` of :func:`write_run`."""
+    drawn = map_points(result, map_metric, max_points)
     write_map(
         path,
         buildings.to_crs(4326),
-        map_points(result, map_metric),
+        drawn.points,
         sites.to_crs(4326),
         bands=list(result.bands),
         metric=map_metric,
@@ -369,12 +415,15 @@ def _write_map(
         title=f"twin: {result.scenario.name} on {result.city.name}",
         attribution=OSM_ATTRIBUTION,
         provenance=prov,
-        cell_size_m=result.scenario.grid.spacing_m,
+        cell_size_m=drawn.cell_size_m,
+        grid_note=drawn.note,
     )
 
 
 __all__ = [
+    "MAP_MAX_POINTS",
     "MAP_METRICS",
+    "MapGrid",
     "building_frame",
     "cell_frame",
     "check_out_dir",

@@ -519,6 +519,7 @@ html, body { margin: 0; padding: 0; height: 100%; overflow: hidden;
 .sw { display: inline-block; width: 14px; height: 12px; margin-right: 6px;
   border: 1px solid rgba(0,0,0,0.25); }
 .sw.site { border-radius: 50%; background: rgb(220,20,60); border-color: #fff; }
+.note { margin: 2px 0 6px 0; font-size: 11px; color: #444; }
 details { margin-top: 6px; font-size: 11px; color: #444; }
 details table { border-collapse: collapse; }
 details td { padding: 0 6px 0 0; vertical-align: top; word-break: break-all; }
@@ -758,6 +759,7 @@ def map_page_parts(
     attribution: str = OSM_ATTRIBUTION,
     provenance: Mapping[str, Any] | None = None,
     cell_size_m: float | None = None,
+    grid_note: str | None = None,
 ) -> list[str]:
     """The self-contained offline web map, as the parts of its HTML text in order
     (:func:`build_map` joins them, :func:`write_map` writes them one after the other).
@@ -793,6 +795,9 @@ def map_page_parts(
         Key/value pairs shown under "Provenance" (version, scenario, input hash, ...).
     cell_size_m
         Size of the grid squares; by default the median spacing of the grid points.
+    grid_note
+        A sentence shown under the grid's legend (escaped), for example that the grid
+        drawn is a sample of the study's (:func:`twin.io.outputs.map_points`).
 
     Returns
     -------
@@ -902,6 +907,8 @@ def map_page_parts(
         for i, b in enumerate(bands)
     )
     legends = _legend_html(grid_data["legend"], "legend-grid")
+    if grid_note:
+        legends += f'<p class="note" id="grid-note">{html.escape(grid_note)}</p>'
     if bdata["coverage"] is not None:
         cov_legend = dict(bdata["coverage"]["legend"])
         cov_legend["title"] = f"Buildings: {cov_legend['title']}"
