@@ -129,6 +129,7 @@ def test_targets_and_text_report() -> None:
                 "turn_time_ratios": [4.2, 3.9],
                 "warm_time_ratio": 4.7,
                 "warm_turn_time_ratios": [4.6, 4.8],
+                "work_ratios": {"receivers": 4.2, "sites": 4.51, "pairs": 5.04},
             },
             "fixed_radius_scratch": {
                 "runs": [
@@ -199,6 +200,7 @@ def test_targets_and_text_report() -> None:
     )
     assert "fixed_radius_scratch 4 km2" in text
     assert "4x area, time in each turn: x4.20, x3.90" in text
+    assert "4x area holds: x4.20 the receivers, x4.51 the sites, x5.04 the pairs" in text
     assert (
         "4x area, each study run again in its process (no first-call costs): fastest "
         "1.50 s -> 6.90 s; time in each turn: x4.60, x4.80 (median x4.70)"
@@ -233,6 +235,10 @@ def test_twin_bench_json_on_a_small_synthetic_city() -> None:
     assert sc["fixed_radius"]["warm_time_ratio"] == wb / wa  # the median of one turn
     assert sc["fixed_radius"]["warm_best_of_each_ratio"] == wb / wa
     assert sc["fixed_radius"]["warm_turn_time_ratios"] == [round(wb / wa, 3)]
+    assert sc["fixed_radius"]["work_ratios"] == {
+        k: round(b[k] / a[k], 3) for k in ("receivers", "sites", "pairs")
+    }
+    assert b["receivers"] > 3 * a["receivers"] and b["pairs"] > 3 * a["pairs"]
     assert "warm_value" in report["targets"]["4x_area_time_auto_radius"]
     assert all("warm_study_s" not in r for r in sc["dask"]["auto_radius"]["runs"])
     for label in ("auto_radius", "fixed_radius"):

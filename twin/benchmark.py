@@ -782,6 +782,14 @@ def bench_scaling(
                 np.median([y / x for x, y in zip(small_warm, big_warm, strict=True)])
             ),
             "warm_best_of_each_ratio": min(big_warm) / min(small_warm),
+            # what the larger city holds against the smaller: 4x the area is not exactly
+            # 4x the receivers, sites and (receiver, site) pairs within the radius (the
+            # sites' layout meets the city's edges differently)
+            "work_ratios": {
+                key: round(runs[1][key] / runs[0][key], 3)
+                for key in ("receivers", "sites", "pairs")
+                if runs[0].get(key)
+            },
         }
     big = 4 * area_km2
     # dask: the default study (automatic radius; the target) and the fixed radius
@@ -990,6 +998,12 @@ def format_report(report: dict[str, Any]) -> str:
                     f"x{sc[label]['cpu_ratio']:.2f}), peak memory x{sc[label]['peak_ratio']:.2f}"
                     + ("" if anon is None else f" (anonymous memory x{anon:.2f})")
                 )
+                work = sc[label].get("work_ratios")
+                if work:
+                    lines.append(
+                        "  4x area holds: "
+                        + ", ".join(f"x{v:.2f} the {k}" for k, v in work.items())
+                    )
                 if sc[label].get("turn_time_ratios"):
                     turns = ", ".join(f"x{v:.2f}" for v in sc[label]["turn_time_ratios"])
                     lines.append(f"  4x area, time in each turn: {turns}")
