@@ -171,6 +171,7 @@ def test_map_max_points_samples_the_map_and_nothing_else(run_dir: Path, tmp_path
     shown, total, side = (int(g.replace(",", "")) for g in m.groups())
     grid = pyogrio.read_dataframe(out / "grid.gpkg", layer="grid", read_geometry=False)
     assert 0 < shown <= 2000 < total == int((grid["kind"] == "grid").sum())
+    assert f"map.html draws {shown:,} of {total:,} grid points" in res.output
     assert side % 25 == 0 and side > 25
     a, b = (json.loads((d / "summary.json").read_text()) for d in (run_dir, out))
     assert a["bands"] == b["bands"]

@@ -409,13 +409,12 @@ def lattice_step(shape: tuple[int, int], max_points: int | None) -> int:
         return 1
     if max_points < 1:
         raise InputError(f"max_points: {max_points} must be >= 1 (None: every grid point)")
-    rows, cols = shape
 
     def fits(k: int) -> bool:
-        return len(lattice_offsets(rows, k)) * len(lattice_offsets(cols, k)) <= max_points
+        return lattice_size(shape, k) <= max_points
 
     # the count only falls as k grows, and a step of the longer side leaves one point
-    lo, hi = 1, max(rows, cols, 1)
+    lo, hi = 1, max(*shape, 1)
     while lo < hi:
         mid = (lo + hi) // 2
         if fits(mid):
@@ -423,6 +422,11 @@ def lattice_step(shape: tuple[int, int], max_points: int | None) -> int:
         else:
             lo = mid + 1
     return lo
+
+
+def lattice_size(shape: tuple[int, int], step: int) -> int:
+    """How many grid points a sample of ``step`` keeps (:func:`lattice_points`)."""
+    return len(lattice_offsets(shape[0], step)) * len(lattice_offsets(shape[1], step))
 
 
 def lattice_offsets(n: int, step: int) -> range:
