@@ -379,3 +379,51 @@ def test_a_receiver_no_cell_serves_has_no_serving_site_in_the_grid_layer(helsink
     assert col.isna().tolist()[:6] == [True, False, False, False, False, True]
     assert int(col.isna().sum()) == 2
     assert col[1] == r.sites[res.serving_site[1]].site_id
+
+
+def _rtree_boxes(path: Path, layer: str) -> list[tuple[Any, ...]]:
+    """The spatial index's boxes of ``layer`` (SQLite's R*Tree table), by row id."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        (table,) = db.execute(
+            "SELECT 'rtree_' || table_name || '_' || column_name FROM "
+            "gpkg_extensions WHERE extension_name = 'gpkg_rtree_index' AND table_name = ?",
+            (layer,),
+        ).fetchone()
+        return list(db.execute(f'SELECT * FROM "{table}" ORDER BY id'))
+
+
+@pytest.mark.parametrize("before", [None, "YES"])
+def test_gpkg_index_at_end_writes_the_same_layer_and_index(  # type: ignore[no-untyped-def]
+    helsinki_study, tmp_path: Path, before: str | None
+) -> None:
+    """A layer whose spatial index is built at the end (``index_at_end``, GDAL's threaded
+    index off) holds the same rows and the same index, a box per feature; GDAL's
+    setting is what it was before, after the write."""
+    from pyogrio import get_gdal_config_option, set_gdal_config_options
+
+    from twin.io.outputs import grid_frame_parts
+
+    set_gdal_config_options({"OGR_GPKG_ALLOW_THREADED_RTREE": before})
+    try:
+        paths = [
+            write_gpkg(
+                {"grid": grid_frame_parts(helsinki_study, part_rows=4096)},
+                tmp_path / f"{at_end}.gpkg",
+                index_at_end=at_end,
+            )
+            for at_end in (False, True)
+        ]
+        assert get_gdal_config_option("OGR_GPKG_ALLOW_THREADED_RTREE") == before
+    finally:
+        set_gdal_config_options({"OGR_GPKG_ALLOW_THREADED_RTREE": None})
+    a, b = (pyogrio.read_dataframe(p, layer="grid") for p in paths)
+    assert len(a) == len(helsinki_study.grid) and a.equals(b)
+    boxes = [_rtree_boxes(p, "grid") for p in paths]
+    assert len(boxes[0]) == len(a) and boxes[0] == boxes[1]
+    # each box holds its point (float32 boxes round outwards)
+    x, y = shapely.get_x(a.geometry.values), shapely.get_y(a.geometry.values)
+    ids, minx, maxx, miny, maxy = (np.array(c) for c in zip(*boxes[1], strict=True))
+    assert np.array_equal(ids, np.arange(1, len(a) + 1))
+    assert np.all((minx <= x) & (x <= maxx) & (miny <= y) & (y <= maxy))

@@ -27,7 +27,7 @@ from twin.io.plots import plot_tasks
 from twin.io.rasters import grid_raster, write_geotiff
 from twin.io.spectrum_plots import plot_los_comparison, plot_sweep
 from twin.io.styles import write_style
-from twin.io.vector import write_geojson, write_gpkg
+from twin.io.vector import INDEX_AT_END_FEATURES, write_geojson, write_gpkg
 from twin.io.webmap import MapPoints, write_map
 from twin.sites import sites_to_geodataframe
 from twin.study import StudyResult, city_sweep, radio_params
@@ -301,6 +301,9 @@ def _write_vectors(
         },
         tmp / "grid.gpkg",
         metadata=prov,
+        # a large grid's spatial index built at the end: GDAL's threaded one holds it in
+        # memory, about 30 bytes per receiver (docs/scaling.md)
+        index_at_end=len(result.grid) >= INDEX_AT_END_FEATURES,
     )
 
 

@@ -15,6 +15,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,7 @@ def write_gpkg(
     *,
     metadata: Mapping[str, Any] | None = None,
     attribution: str = OSM_ATTRIBUTION,
+    index_at_end: bool = False,
 ) -> Path:
     """Write several layers, each in its own CRS, into one GeoPackage.
 
@@ -222,6 +224,12 @@ def write_gpkg(
         converted to text. ``attribution`` and the tool version are always added.
     attribution
         The data attribution written with the provenance.
+    index_at_end
+        Build each layer's spatial index once its rows are written, in this thread,
+        instead of in a thread of GDAL's beside the writing: that one holds the whole
+        index in memory, about 30 bytes per feature (+200 MiB for the 6.6 million points
+        of a 160 km² grid), where this one takes the same memory at any size, for
+        0-25 % more time (:data:`INDEX_AT_END_FEATURES`). The same file either way.
 
     Returns
     -------
@@ -259,7 +267,7 @@ def write_gpkg(
         for name, gdf in layers.items()
         if isinstance(gdf, gpd.GeoDataFrame)
     }
-    with atomic_path(final) as tmp:
+    with atomic_path(final) as tmp, _gdal_config(_AT_END if index_at_end else {}):
         try:
             for name, layer in layers.items():
                 options = {"DESCRIPTION": f"twin {__version__}: {name}; {attribution}"}
@@ -288,6 +296,28 @@ def write_gpkg(
         except Exception as exc:
             raise OutputError(f"cannot write GeoPackage {str(final)!r}: {exc}") from exc
     return final
+
+
+#: a layer of at least this many features is best written with ``index_at_end``: the
+#: threaded index's memory grows with the layer, and the time it saves shrinks (20 %
+#: faster at 0.4 million points, the same at 1.7 million, 8-15 % at 6.6 million)
+INDEX_AT_END_FEATURES = 1 << 20
+#: GDAL's setting for ``index_at_end``
+_AT_END = {"OGR_GPKG_ALLOW_THREADED_RTREE": "NO"}
+
+
+@contextmanager
+def _gdal_config(options: Mapping[str, str]) -> Iterator[None]:
+    """GDAL configuration ``options`` set for the block, then what they were before
+    (GDAL's configuration is the process's: nothing else writes with GDAL meanwhile)."""
+    from pyogrio import get_gdal_config_option, set_gdal_config_options
+
+    before = {key: get_gdal_config_option(key) for key in options}
+    set_gdal_config_options(dict(options))
+    try:
+        yield
+    finally:
+        set_gdal_config_options(before)
 
 
 def _arrow_part(gdf: gpd.GeoDataFrame, what: str) -> tuple[Any, str, Any, str]:
