@@ -193,3 +193,34 @@ def test_city_sweep_refuses_a_group_size_below_one_byte(field_sweep_study) -> No
 
     with pytest.raises(InputError, match="group_bytes: 0 must be >= 1"):
         city_sweep(field_sweep_study, group_bytes=0)
+
+
+def test_the_user_type_table_is_each_types_mean_and_median(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    """The per-type rows, computed with one capacity array and in-place partitions, are
+    ``np.mean`` and ``np.median`` of each type's values taken out whole (bit for bit),
+    and the band's figures in the summary are those of the row of all receivers."""
+    from twin.summary import type_table
+
+    summary = summarise(helsinki_study)
+    threshold = helsinki_study.scenario.radio.sinr_threshold_db
+    for label, res in helsinki_study.bands.items():
+        capacity, sinr = res.capacity_mbps, res.sinr_db
+        rows = type_table(label, res, threshold_db=threshold)
+        assert [r["user_type"] for r in rows] == [*range(1, 9), "all"]
+        assert np.array_equal(res.capacity_mbps, capacity)  # the result is untouched
+        for row in rows:
+            t = row["user_type"]
+            sel = np.ones(capacity.size, bool) if t == "all" else res.user_type == t
+            assert row["points"] == int(sel.sum())
+            if not sel.any():
+                assert row["mean_capacity_mbps"] is None and row["median_capacity_mbps"] is None
+                continue
+            assert row["mean_capacity_mbps"] == float(np.mean(capacity[sel]))
+            assert row["median_capacity_mbps"] == float(np.median(capacity[sel]))
+            assert row["covered_share"] == float(np.mean(sinr[sel] >= threshold))
+            assert row["mean_sinr_db"] == float(np.mean(sinr[sel]))
+        band = summary["bands"][label]
+        assert band["mean_capacity_mbps"] == float(np.mean(capacity))
+        assert band["median_capacity_mbps"] == float(np.median(capacity))
+        assert band["covered_share"] == float(np.mean(sinr >= threshold))
+        assert sum(r["points"] for r in rows[:-1]) == capacity.size

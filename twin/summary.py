@@ -57,28 +57,65 @@ def provenance(result: StudyResult, *, created: str | None = None) -> dict[str, 
 
 
 def type_table(band: str, res: BandResult, *, threshold_db: float) -> list[dict[str, Any]]:
-    """One row per user type 1..8 (and ``all``) of one band."""
+    """One row per user type 1..8 (and ``all``) of one band.
+
+    One capacity array of the band and, at a time, one type's values beside it (the
+    medians partition them in place): a whole-city copy per statistic took 238 MiB above
+    the study at 160 km² (6.6 million receivers). The figures are those of ``np.mean``
+    and ``np.median`` over each type's values in receiver order, as before."""
     rows: list[dict[str, Any]] = []
     n = res.user_type.size
-    capacity = res.capacity_mbps  # derived when read: once
-    for t in [*range(1, 9), 0]:
-        sel = res.user_type == t if t else np.ones(n, dtype=bool)
-        k = int(sel.sum())
+    capacity = res.capacity_mbps  # a new array (derived when read): ours to reorder
+    sinr = res.sinr_db
+    user_type = res.user_type
+
+    def row(t: int, k: int, **stats: float | None) -> dict[str, Any]:
+        return {
+            "band": band,
+            "freq_ghz": res.freq_ghz,
+            "user_type": t if t else "all",
+            "label": user_type_label(t) if t else "all receivers",
+            "points": k,
+            "share": round(k / n, 6) if n else 0.0,
+            **stats,
+        }
+
+    none = dict.fromkeys(
+        ("mean_capacity_mbps", "median_capacity_mbps", "covered_share", "mean_sinr_db")
+    )
+    for t in range(1, 9):
+        sel = user_type == t
+        k = int(np.count_nonzero(sel))
+        if not k:
+            rows.append(row(t, 0, **none))
+            continue
         cap = capacity[sel]
+        mean_cap = float(np.mean(cap))
+        median_cap = float(np.median(cap, overwrite_input=True))
+        del cap
+        s = sinr[sel]
         rows.append(
-            {
-                "band": band,
-                "freq_ghz": res.freq_ghz,
-                "user_type": t if t else "all",
-                "label": user_type_label(t) if t else "all receivers",
-                "points": k,
-                "share": round(k / n, 6) if n else 0.0,
-                "mean_capacity_mbps": float(np.mean(cap)) if k else None,
-                "median_capacity_mbps": float(np.median(cap)) if k else None,
-                "covered_share": float(np.mean(res.sinr_db[sel] >= threshold_db)) if k else None,
-                "mean_sinr_db": float(np.mean(res.sinr_db[sel])) if k else None,
-            }
+            row(
+                t,
+                k,
+                mean_capacity_mbps=mean_cap,
+                median_capacity_mbps=median_cap,
+                covered_share=float(np.mean(s >= threshold_db)),
+                mean_sinr_db=float(np.mean(s)),
+            )
         )
+        del s, sel
+    if not n:
+        rows.append(row(0, 0, **none))
+        return rows
+    stats = {
+        "mean_capacity_mbps": float(np.mean(capacity)),
+        "covered_share": float(np.mean(sinr >= threshold_db)),
+        "mean_sinr_db": float(np.mean(sinr)),
+    }
+    # last: the partition reorders the band's capacity array
+    stats["median_capacity_mbps"] = float(np.median(capacity, overwrite_input=True))
+    rows.append(row(0, n, **{key: stats[key] for key in none}))
     return rows
 
 
@@ -99,14 +136,14 @@ def summarise(
     for label, res in result.bands.items():
         rows = type_table(label, res, threshold_db=threshold)
         table += rows
-        capacity = res.capacity_mbps  # derived when read: once
+        every = rows[-1]  # the row of all receivers
         bands[label] = {
             "freq_ghz": res.freq_ghz,
             "cells": len(res.cells.cell_id),
             "los_share": float(np.mean(res.los)),
-            "covered_share": float(np.mean(res.sinr_db >= threshold)),
-            "mean_capacity_mbps": float(np.mean(capacity)),
-            "median_capacity_mbps": float(np.median(capacity)),
+            "covered_share": every["covered_share"],
+            "mean_capacity_mbps": every["mean_capacity_mbps"],
+            "median_capacity_mbps": every["median_capacity_mbps"],
             "user_types": {str(r["user_type"]): r for r in rows},
         }
     best_band: dict[str, Any] = {}
