@@ -427,3 +427,18 @@ def test_gpkg_index_at_end_writes_the_same_layer_and_index(  # type: ignore[no-u
     ids, minx, maxx, miny, maxy = (np.array(c) for c in zip(*boxes[1], strict=True))
     assert np.array_equal(ids, np.arange(1, len(a) + 1))
     assert np.all((minx <= x) & (x <= maxx) & (miny <= y) & (y <= maxy))
+
+
+def test_the_index_is_built_at_the_end_when_the_threaded_one_would_not_fit() -> None:
+    """GDAL's threaded index (36 bytes per feature) against a quarter of the memory
+    available (the memory budget's share): past it, or not knowing, at the end."""
+    from twin.io.vector import THREADED_INDEX_BYTES, index_at_end_for
+
+    grid_160_km2 = 6_582_052  # receivers of the synthetic 160 km² city at 5 m
+    assert THREADED_INDEX_BYTES * grid_160_km2 > 200 * 2**20
+    assert not index_at_end_for(grid_160_km2, 23 * 2**30)  # this VM: 23 GiB left
+    assert index_at_end_for(grid_160_km2, 600 * 2**20)  # a 600 MiB container
+    assert index_at_end_for(1000, None)  # not Linux: unknown
+    at_edge = 4 * THREADED_INDEX_BYTES * 1000
+    assert not index_at_end_for(1000, at_edge) and index_at_end_for(1001, at_edge)
+    assert index_at_end_for(1000, at_edge, share=0.1)

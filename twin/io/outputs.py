@@ -25,9 +25,10 @@ from twin.io.atomic import atomic_output_dir, check_output_dir
 from twin.io.forked import share_work
 from twin.io.plots import plot_tasks
 from twin.io.rasters import grid_raster, write_geotiff
+from twin.io.scratch import available_memory_bytes
 from twin.io.spectrum_plots import plot_los_comparison, plot_sweep
 from twin.io.styles import write_style
-from twin.io.vector import INDEX_AT_END_FEATURES, write_geojson, write_gpkg
+from twin.io.vector import index_at_end_for, write_geojson, write_gpkg
 from twin.io.webmap import MapPoints, write_map
 from twin.sites import sites_to_geodataframe
 from twin.study import StudyResult, city_sweep, radio_params
@@ -301,9 +302,9 @@ def _write_vectors(
         },
         tmp / "grid.gpkg",
         metadata=prov,
-        # a large grid's spatial index built at the end: GDAL's threaded one holds it in
-        # memory, about 30 bytes per receiver (docs/scaling.md)
-        index_at_end=len(result.grid) >= INDEX_AT_END_FEATURES,
+        # GDAL's threaded spatial index holds the whole index in memory (36 bytes per
+        # receiver): past the memory budget's share of the memory left, built at the end
+        index_at_end=index_at_end_for(len(result.grid), available_memory_bytes()),
     )
 
 

@@ -27,6 +27,7 @@ import shapely
 from twin import OSM_ATTRIBUTION, __version__
 from twin.errors import InputError, OutputError
 from twin.io.atomic import atomic_path
+from twin.io.scratch import DEFAULT_BUDGET_SHARE
 
 __all__ = ["PROVENANCE_TABLE", "json_safe", "write_geojson", "write_gpkg"]
 
@@ -229,7 +230,7 @@ def write_gpkg(
         instead of in a thread of GDAL's beside the writing: that one holds the whole
         index in memory, about 30 bytes per feature (+200 MiB for the 6.6 million points
         of a 160 km² grid), where this one takes the same memory at any size, for
-        0-25 % more time (:data:`INDEX_AT_END_FEATURES`). The same file either way.
+        0-25 % more time (:func:`index_at_end_for` chooses). The same file either way.
 
     Returns
     -------
@@ -298,10 +299,26 @@ def write_gpkg(
     return final
 
 
-#: a layer of at least this many features is best written with ``index_at_end``: the
-#: threaded index's memory grows with the layer, and the time it saves shrinks (20 %
-#: faster at 0.4 million points, the same at 1.7 million, 8-15 % at 6.6 million)
-INDEX_AT_END_FEATURES = 1 << 20
+#: memory of GDAL's threaded spatial index per feature of a layer, bytes (measured: the
+#: grid layer's write took 57 MiB more with it at 1.7 million points, 204 MiB more at
+#: 6.6 million): :func:`index_at_end_for` weighs it against the memory available
+THREADED_INDEX_BYTES = 36
+
+
+def index_at_end_for(
+    n_features: int, available_bytes: int | None, *, share: float = DEFAULT_BUDGET_SHARE
+) -> bool:
+    """Whether a layer of ``n_features`` should get its spatial index at the end
+    (``write_gpkg(index_at_end=True)``): when GDAL's threaded index would take more than
+    ``share`` of the memory available (the memory budget's share, as the study's arrays),
+    or when that is not known. The threaded index is faster where a core is free (the
+    writer's alone is 20 % slower at 0.4 million points), the other takes the same
+    memory at any size."""
+    if available_bytes is None:
+        return True
+    return n_features * THREADED_INDEX_BYTES > share * available_bytes
+
+
 #: GDAL's setting for ``index_at_end``
 _AT_END = {"OGR_GPKG_ALLOW_THREADED_RTREE": "NO"}
 
