@@ -187,13 +187,16 @@ def test_the_map_reads_the_grid_layers_points_and_metric(helsinki_study, monkeyp
 
 @pytest.mark.parametrize("max_points", [1, 250, 1001, 4000])
 def test_a_large_grid_is_drawn_by_a_regular_sample_of_its_points(  # type: ignore[no-untyped-def]
-    helsinki_study, max_points: int
+    helsinki_study, max_points: int, monkeypatch
 ) -> None:
     """Past ``max_points`` the map draws the point in the middle of every k x k block,
-    k the smallest that fits, with the values of the ``grid`` layer at those points."""
+    k the smallest that fits, with the values of the ``grid`` layer at those points
+    (read by spans of 1000 receivers here)."""
     import shapely
 
     from twin.io.outputs import grid_frame, map_points
+
+    monkeypatch.setattr("twin.io.outputs.MAP_CHUNK", 1000)
 
     layer = grid_frame(helsinki_study)
     layer = layer[layer["kind"] == "grid"].reset_index(drop=True)

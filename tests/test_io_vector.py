@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -442,3 +443,59 @@ def test_the_index_is_built_at_the_end_when_the_threaded_one_would_not_fit() -> 
     at_edge = 4 * THREADED_INDEX_BYTES * 1000
     assert not index_at_end_for(1000, at_edge) and index_at_end_for(1001, at_edge)
     assert index_at_end_for(1000, at_edge, share=0.1)
+
+
+def test_gpkg_index_at_end_is_gdals_setting_during_the_write_and_restored_after_a_failure(  # type: ignore[no-untyped-def]
+    helsinki_study, tmp_path: Path, monkeypatch
+) -> None:
+    """During the write GDAL's threaded index is off (``index_at_end``) or as it was;
+    a write that fails leaves the setting as it was, and no file."""
+    import pyogrio.raw
+    from pyogrio import get_gdal_config_option
+
+    from twin.io.outputs import grid_frame_parts
+
+    seen: list[Any] = []
+    real = pyogrio.raw.write_arrow
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(get_gdal_config_option("OGR_GPKG_ALLOW_THREADED_RTREE"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pyogrio.raw, "write_arrow", spy)
+    for at_end in (True, False):
+        write_gpkg({"grid": grid_frame_parts(helsinki_study)}, tmp_path / f"{at_end}.gpkg",
+                   index_at_end=at_end)  # fmt: skip
+    assert seen == ["NO", None]
+
+    def failing() -> Iterator[gpd.GeoDataFrame]:
+        yield from grid_frame_parts(helsinki_study, part_rows=1000)
+        raise RuntimeError("a part failed")
+
+    with pytest.raises(OutputError, match=r"failed\.gpkg': a part failed"):
+        write_gpkg({"grid": failing()}, tmp_path / "failed.gpkg", index_at_end=True)
+    assert get_gdal_config_option("OGR_GPKG_ALLOW_THREADED_RTREE") is None
+    assert not (tmp_path / "failed.gpkg").exists()
+
+
+def test_write_run_weighs_the_threaded_index_against_the_memory_available(  # type: ignore[no-untyped-def]
+    helsinki_study, tmp_path: Path, monkeypatch
+) -> None:
+    """``write_run`` asks :func:`index_at_end_for` with the grid's receivers and the
+    memory available: the index goes at the end when that memory is small."""
+    import twin.io.outputs as outputs
+
+    calls: list[bool] = []
+    real = outputs.write_gpkg
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["index_at_end"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(outputs, "write_gpkg", spy)
+    monkeypatch.setenv("TWIN_OUTPUT_FORK", "0")
+    n = len(helsinki_study.grid)
+    for available in (4 * 36 * n + 4096, 4 * 36 * n - 4096):  # fits, does not fit
+        monkeypatch.setattr(outputs, "available_memory_bytes", lambda a=available: a)
+        outputs.write_run(helsinki_study, tmp_path / str(available), overwrite=False)
+    assert calls == [False, True]

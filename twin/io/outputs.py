@@ -351,12 +351,12 @@ class MapGrid:
 def map_points(result: StudyResult, metric: str, max_points: int | None = None) -> MapGrid:
     """What the web map reads of the ``grid`` layer: the regular grid's points in lon/lat
     with ``indoor`` and ``<metric>_<band>`` (float32, as in the layer), as arrays (no
-    geometry per point), read by chunks of :data:`MAP_CHUNK` receivers.
+    geometry per point), read by spans of :data:`MAP_CHUNK` receivers.
 
     With more grid points than ``max_points`` (None: no limit), only those on every
     ``step``-th row and column (the smallest step that keeps them within the limit), each
-    drawn as a square of ``step`` cells with its own values: a sample, not an average,
-    so a drawn value is always that of a receiver of the study."""
+    drawn as a square of ``step`` cells centred on it with its own values: a sample, not
+    an average, so a drawn value is always that of a receiver of the study."""
     from pyproj import Transformer
 
     g = result.grid
@@ -370,14 +370,19 @@ def map_points(result: StudyResult, metric: str, max_points: int | None = None) 
         lon[lo : lo + part.size], lat[lo : lo + part.size] = to_wgs84.transform(
             g.x_m[part], g.y_m[part]
         )
+    # the points of each span of MAP_CHUNK receivers: a band's values are derived for a
+    # span at a time (a span of sampled points would cover step^2 times as many)
+    edges = np.searchsorted(on, np.arange(0, len(g) + MAP_CHUNK, MAP_CHUNK))
     columns: dict[str, np.ndarray] = {}
     for label, res in result.bands.items():
         col = np.empty(on.size, dtype=np.float32)
         values_of = res.values_by_part(metric)  # the capacity: not the whole city's
-        for lo in range(0, on.size, MAP_CHUNK):
-            part = on[lo : lo + MAP_CHUNK]
-            first, last = int(part[0]), int(part[-1]) + 1
-            col[lo : lo + part.size] = values_of(first, last)[part - first]
+        for k in range(edges.size - 1):
+            a, b = int(edges[k]), int(edges[k + 1])
+            if a == b:
+                continue
+            first = k * MAP_CHUNK
+            col[a:b] = values_of(first, min(first + MAP_CHUNK, len(g)))[on[a:b] - first]
         columns[f"{metric}_{label}"] = col
     spacing_m = result.scenario.grid.spacing_m
     note = None

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import math
 import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -228,9 +229,10 @@ def write_gpkg(
     index_at_end
         Build each layer's spatial index once its rows are written, in this thread,
         instead of in a thread of GDAL's beside the writing: that one holds the whole
-        index in memory, about 30 bytes per feature (+200 MiB for the 6.6 million points
-        of a 160 km² grid), where this one takes the same memory at any size, for
-        0-25 % more time (:func:`index_at_end_for` chooses). The same file either way.
+        index in memory (:data:`THREADED_INDEX_BYTES` per feature: +204 MiB for the 6.6
+        million points of a 160 km² grid), where this one takes the same memory at any
+        size, for 0-25 % more time (:func:`index_at_end_for` chooses). The same file
+        either way. GDAL's setting is the process's: writes with it are serialised.
 
     Returns
     -------
@@ -323,18 +325,28 @@ def index_at_end_for(
 _AT_END = {"OGR_GPKG_ALLOW_THREADED_RTREE": "NO"}
 
 
+#: held while GDAL's configuration is changed for a write (it is the process's)
+_CONFIG_LOCK = threading.Lock()
+
+
 @contextmanager
 def _gdal_config(options: Mapping[str, str]) -> Iterator[None]:
-    """GDAL configuration ``options`` set for the block, then what they were before
-    (GDAL's configuration is the process's: nothing else writes with GDAL meanwhile)."""
+    """GDAL configuration ``options`` set for the block, then what they were before.
+    GDAL's configuration is the process's: blocks that change it run one at a time (a
+    write of another thread meanwhile sees the setting; for ``index_at_end`` that only
+    changes when its index is built, not the file)."""
+    if not options:
+        yield
+        return
     from pyogrio import get_gdal_config_option, set_gdal_config_options
 
-    before = {key: get_gdal_config_option(key) for key in options}
-    set_gdal_config_options(dict(options))
-    try:
-        yield
-    finally:
-        set_gdal_config_options(before)
+    with _CONFIG_LOCK:
+        before = {key: get_gdal_config_option(key) for key in options}
+        set_gdal_config_options(dict(options))
+        try:
+            yield
+        finally:
+            set_gdal_config_options(before)
 
 
 def _arrow_part(gdf: gpd.GeoDataFrame, what: str) -> tuple[Any, str, Any, str]:
