@@ -26,30 +26,27 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from twin.benchmark import positive_float
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the browser driver of the tests
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def main() -> None:
     from twin.io import MAP_MAX_POINTS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--area-km2", type=_positive, default=40.0, help="synthetic city area")
-    ap.add_argument("--radius", type=_positive, default=1000.0, help="site radius, m")
+    ap.add_argument("--area-km2", type=positive_float, default=40.0, help="synthetic city area")
+    ap.add_argument("--radius", type=positive_float, default=1000.0, help="site radius, m")
     ap.add_argument(
         "--max-points",
         type=int,
         default=MAP_MAX_POINTS,
         help="most grid points drawn (twin run --map-max-points; 0: all)",
     )
-    ap.add_argument("--timeout", type=_positive, default=600.0, help="seconds to wait for the page")
+    ap.add_argument(
+        "--timeout", type=positive_float, default=600.0, help="seconds to wait for the page"
+    )
     ap.add_argument("--screenshot", type=Path, help="save a PNG of the page here")
     args = ap.parse_args()
     if args.max_points < 0:

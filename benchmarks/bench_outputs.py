@@ -32,19 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
+from twin.benchmark import positive_float
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--city", choices=["embedded", "synthetic"], default="synthetic")
-    ap.add_argument("--area-km2", type=_positive, default=10.0, help="synthetic city area")
-    ap.add_argument("--radius", type=_positive, default=1000.0, help="site radius, m")
+    ap.add_argument("--area-km2", type=positive_float, default=10.0, help="synthetic city area")
+    ap.add_argument("--radius", type=positive_float, default=1000.0, help="site radius, m")
     ap.add_argument("--repeat", type=int, choices=range(1, 21), default=3, metavar="N")
     ap.add_argument("--scratch", type=Path, help="keep the study's arrays in files here")
     ap.add_argument(

@@ -24,19 +24,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
+from twin.benchmark import positive_float
 
 
 def _radius(text: str) -> float | None:
     if text == "auto":
         return None
     try:
-        return _positive(text)
+        return positive_float(text)
     except (ValueError, argparse.ArgumentTypeError) as exc:
         raise argparse.ArgumentTypeError(
             f"must be 'auto' or a distance > 0 m, got {text!r}"
@@ -54,7 +49,7 @@ def _sweep(text: str) -> tuple[float, float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--city", choices=["embedded", "synthetic"], default="synthetic")
-    ap.add_argument("--area-km2", type=_positive, default=2.5, help="synthetic city area")
+    ap.add_argument("--area-km2", type=positive_float, default=2.5, help="synthetic city area")
     ap.add_argument("--radius", type=_radius, default=1000.0, help="site radius, m, or 'auto'")
     ap.add_argument("--sweep", type=_sweep, default=(0.5, 40.0, 0.5), help="START,STOP,STEP GHz")
     ap.add_argument("--shadowing", choices=["off", "margin", "field"], default="margin")

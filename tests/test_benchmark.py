@@ -374,3 +374,22 @@ def test_status_peak_sees_an_allocation_inside_the_block() -> None:
     assert rss.peak_mib - rss.base_mib >= 60
     assert status_mib() < anon.peak_mib - 50  # freed: the block's peak stays
     assert status_mib("NoSuchField") != status_mib("NoSuchField")  # NaN
+
+
+def test_the_benchmark_scripts_take_positive_numbers_and_name_a_bad_one() -> None:
+    """``positive_float``, the argparse type of the scripts' areas, radii and timeouts."""
+    import argparse
+
+    from twin.benchmark import positive_float
+
+    assert positive_float("2.5") == 2.5
+    for bad, message in (("0", "must be > 0, got 0"), ("-1", "must be > 0, got -1"),
+                         ("ten", "must be a number > 0, got 'ten'")):  # fmt: skip
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            positive_float(bad)
+    out = subprocess.run(
+        [sys.executable, "benchmarks/bench_outputs.py", "--area-km2", "ten"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "argument --area-km2: must be a number > 0, got 'ten'" in out.stderr

@@ -108,6 +108,20 @@ def load_average() -> list[float]:
 # --------------------------------------------------------------------------------------
 
 
+def positive_float(text: str) -> float:
+    """An ``argparse`` type for the benchmark scripts: a number > 0 (their areas,
+    radii, timeouts), else an error that argparse shows with the option's name."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def _default_scenario(**radio: Any) -> Any:
     from twin.cli.options import default_scenario_path
     from twin.scenario import Scenario
