@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from tests.conftest import EXTRACTS, ROOT
 from twin.cli.main import cli
+from twin.io import MAP_MAX_POINTS
 
 DEFAULT = str(ROOT / "scenarios" / "default.toml")
 
@@ -159,6 +160,9 @@ def test_map_max_points_samples_the_map_and_nothing_else(run_dir: Path, tmp_path
     below the grid's points the page says it draws a sample, and the other outputs are
     those of the default run."""
     assert 'id="grid-note"' not in (run_dir / "map.html").read_text()
+    every = json.loads((run_dir / "summary.json").read_text())["map"]
+    assert every["step"] == 1 and every["max_points"] == MAP_MAX_POINTS
+    assert every["grid_points_drawn"] == every["grid_points"]
     out = tmp_path / "o"
     res = invoke("run", DEFAULT, "--spacing", "25", "--out", str(out), "--no-progress",
                  "--map-max-points", "2000")  # fmt: skip
@@ -172,6 +176,10 @@ def test_map_max_points_samples_the_map_and_nothing_else(run_dir: Path, tmp_path
     grid = pyogrio.read_dataframe(out / "grid.gpkg", layer="grid", read_geometry=False)
     assert 0 < shown <= 2000 < total == int((grid["kind"] == "grid").sum())
     assert f"map.html draws {shown:,} of {total:,} grid points" in res.output
+    drawn = json.loads((out / "summary.json").read_text())["map"]
+    assert drawn["max_points"] == 2000 and drawn["metric"] == "capacity_mbps"
+    assert (drawn["grid_points_drawn"], drawn["grid_points"]) == (shown, total)
+    assert drawn["square_m"] == side == 25 * drawn["step"]
     assert side % 25 == 0 and side > 25
     a, b = (json.loads((d / "summary.json").read_text()) for d in (run_dir, out))
     assert a["bands"] == b["bands"]

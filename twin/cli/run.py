@@ -244,14 +244,12 @@ def run(
             f"covered (SINR >= {summary['sinr_threshold_db']:g} dB) "
             f"{100 * band['covered_share']:5.1f} %, LoS to server {100 * band['los_share']:5.1f} %"
         )
-    from twin.grid import lattice_size, lattice_step
-
-    shape = result.grid.spec.shape
-    step = lattice_step(shape, map_max_points or None)
-    if step > 1:
+    drawn = summary["map"]
+    if drawn["step"] > 1:
         click.echo(
-            f"  map.html draws {lattice_size(shape, step):,} of {shape[0] * shape[1]:,} grid "
-            f"points (the middle of every {step} x {step} block; --map-max-points 0: all)"
+            f"  map.html draws {drawn['grid_points_drawn']:,} of {drawn['grid_points']:,} grid "
+            f"points (the middle of every {drawn['step']} x {drawn['step']} block; "
+            "--map-max-points 0: all)"
         )
     t = {**summary["timings_s"], "outputs": outputs_s}
     click.echo("  timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items()))

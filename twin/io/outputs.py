@@ -19,7 +19,7 @@ import numpy as np
 
 from twin import OSM_ATTRIBUTION
 from twin.errors import InputError
-from twin.grid import lattice_points, lattice_step
+from twin.grid import lattice_points, lattice_size, lattice_step
 from twin.io import MAP_MAX_POINTS
 from twin.io.atomic import atomic_output_dir, check_output_dir
 from twin.io.forked import share_work
@@ -209,7 +209,7 @@ def write_run(
 
     ``map_metric`` (one of :data:`MAP_METRICS`) is the grid metric of ``map.html``;
     ``map_max_points`` the most grid points it draws (None: all; a larger grid is drawn
-    by a regular sample, said on the page: :func:`map_points`). The
+    by a regular sample, said on the page and in the summary's ``map``: :func:`map_points`). The
     work is shared with a forked child process (:func:`twin.io.forked.share_work`: this
     process the tables, then the map, the rasters and each figure to whichever process
     is free); an error in either leaves no ``out_dir``.
@@ -221,6 +221,16 @@ def write_run(
     sweep = city_sweep(result)
     los_cmp = city_los_comparison(result)
     summary = summarise(result, sweep=sweep, los_cmp=los_cmp)
+    shape = result.grid.spec.shape
+    step = lattice_step(shape, map_max_points)  # what map_points draws
+    summary["map"] = {
+        "metric": map_metric,
+        "max_points": map_max_points,
+        "grid_points": shape[0] * shape[1],
+        "grid_points_drawn": lattice_size(shape, step),
+        "step": step,
+        "square_m": step * result.scenario.grid.spacing_m,
+    }
     prov = provenance(result, created=summary["provenance"]["created"])
     crs = result.city.crs
     buildings = building_frame(result)
@@ -348,12 +358,15 @@ class MapGrid:
     note: str | None
 
 
-def map_points(result: StudyResult, metric: str, max_points: int | None = None) -> MapGrid:
+def map_points(
+    result: StudyResult, metric: str, max_points: int | None = MAP_MAX_POINTS
+) -> MapGrid:
     """What the web map reads of the ``grid`` layer: the regular grid's points in lon/lat
     with ``indoor`` and ``<metric>_<band>`` (float32, as in the layer), as arrays (no
     geometry per point), read by spans of :data:`MAP_CHUNK` receivers.
 
-    With more grid points than ``max_points`` (None: no limit), only those on every
+    With more grid points than ``max_points`` (default :data:`~twin.io.MAP_MAX_POINTS`;
+    None: no limit), only those on every
     ``step``-th row and column (the smallest step that keeps them within the limit), each
     drawn as a square of ``step`` cells centred on it with its own values: a sample, not
     an average, so a drawn value is always that of a receiver of the study."""
