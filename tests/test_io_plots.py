@@ -99,3 +99,53 @@ def test_a_large_map_is_collected_as_soon_as_saved(  # type: ignore[no-untyped-d
     finally:
         gc.enable()
         gc.collect()
+
+
+@pytest.mark.parametrize(
+    ("shape", "size_px", "step"),
+    [
+        ((2560, 2560), (704, 669), 3),  # 160 km² at 5 m in the 6.4-inch map at 110 dpi
+        ((1280, 1280), (704, 669), 1),
+        ((669, 704), (704, 669), 1),
+        ((1338, 1408), (704, 669), 2),  # two cells a pixel along both axes
+        ((1338, 1407), (704, 669), 1),  # not quite two along the columns
+        ((10_000, 300), (704, 669), 1),  # a narrow strip: its columns decide
+        ((0, 0), (704, 669), 1),
+    ],
+)
+def test_map_step_keeps_a_cell_for_every_pixel(
+    shape: tuple[int, int], size_px: tuple[int, int], step: int
+) -> None:
+    assert plots.map_step(shape, size_px) == step
+    rows, cols = shape
+    w, h = size_px
+    # drawn from every step-th cell, at least one cell a pixel remains along each axis
+    assert step == 1 or (-(-rows // step) >= h and -(-cols // step) >= w)
+
+
+def test_a_large_map_draws_every_kth_cell_over_the_whole_raster() -> None:
+    from affine import Affine
+
+    rows, cols = 2001, 1500  # an odd row left: the last drawn row reaches past the edge
+    values = np.arange(rows * cols, dtype=np.float64).reshape(rows, cols)
+    values[:7, :] = np.nan
+    transform = Affine(5.0, 0.0, 1000.0, 0.0, -5.0, 9000.0)
+    fig = plots.map_figure(values, transform, metric="capacity_mbps")
+    ax = fig.axes[0]
+    (image,) = ax.get_images()
+    w_in, h_in = fig.get_size_inches()
+    k = plots.map_step((rows, cols), (w_in * plots.FIGURE_DPI, h_in * plots.FIGURE_DPI))
+    assert k == 2  # the figure is 704 x 669 pixels: 2001 // 669 = 2, 1500 // 704 = 2
+    drawn = image.get_array()
+    assert drawn.shape == (1001, 750)
+    # the drawn cells are the raster's, every k-th of every k-th row; NaN stays empty
+    assert np.array_equal(drawn.filled(-1.0)[4:, :], values[8::2, ::2])
+    assert drawn.mask[:4, :].all() and not drawn.mask[4:, :].any()
+    # each drawn cell spans k x k cells (the last row's half past the raster's edge),
+    # and the axes show the raster's extent
+    left, right, bottom, top = image.get_extent()
+    assert (left, right, bottom, top) == (1000.0, 1000.0 + 1500 * 5.0, 9000.0 - 2002 * 5.0, 9000.0)
+    assert ax.get_xlim() == (1000.0, 8500.0) and ax.get_ylim() == (9000.0 - 2001 * 5.0, 9000.0)
+    # a figure saved at a higher resolution is drawn from more cells
+    fine = plots.map_figure(values, transform, metric="capacity_mbps", dpi=300)
+    assert fine.axes[0].get_images()[0].get_array().shape == (rows, cols)

@@ -65,11 +65,38 @@ def _new_figure(width_in: float, height_in: float) -> Figure:
     return Figure(figsize=(width_in, height_in), layout="constrained")
 
 
-def _extent(transform: Any, shape: tuple[int, int]) -> tuple[float, float, float, float]:
+#: the PNGs' resolution (dots per inch) unless a caller asks for another
+FIGURE_DPI = 110
+
+#: a map's raster is drawn from at least this many cells per pixel of the saved figure
+#: along each axis (the map's axes, two thirds of the figure's width, get 1.5 or more);
+#: a raster k times as fine is drawn from every k-th row and column
+MAP_CELLS_PER_PIXEL = 1
+
+
+def map_step(shape: tuple[int, int], size_px: tuple[float, float]) -> int:
+    """The step ``k`` (1 or more) at which a raster of ``shape`` (rows, cols) is drawn
+    in a figure of ``size_px`` (width, height): the largest that keeps at least
+    :data:`MAP_CELLS_PER_PIXEL` cells per pixel of the whole figure along both axes
+    (the map's axes are smaller still), so that each pixel of the map, drawn from one
+    cell (nearest neighbour), still has more cells than pixels to be picked from. A
+    2518 x 2518 raster (160 km² at 5 m) in the 704 x 669-pixel figure is drawn from
+    every 3rd cell of every 3rd row, 1.8 cells per pixel of its 466-pixel-wide map;
+    drawn whole, matplotlib picks one cell of 5.4 for each pixel."""
+    rows, cols = shape
+    width_px, height_px = size_px
+    per_px = MAP_CELLS_PER_PIXEL
+    return max(1, min(int(rows // (per_px * height_px)), int(cols // (per_px * width_px))))
+
+
+def _extent(
+    transform: Any, shape: tuple[int, int], step: int = 1
+) -> tuple[float, float, float, float]:
+    """(left, right, bottom, top) of ``shape`` cells of ``step`` x ``step`` of the raster's."""
     rows, cols = shape
     left, top = transform.c, transform.f
-    right = left + cols * transform.a
-    bottom = top + rows * transform.e
+    right = left + cols * step * transform.a
+    bottom = top + rows * step * transform.e
     return (left, right, bottom, top)
 
 
@@ -113,6 +140,7 @@ def map_figure(
     sites: gpd.GeoDataFrame | None = None,
     title: str = "",
     ramp: Ramp | None = None,
+    dpi: float = FIGURE_DPI,
 ) -> Figure:
     """A raster map of one metric with the fixed colour classes of :mod:`twin.io.styles`.
 
@@ -130,6 +158,10 @@ def map_figure(
         Drawn over the map when given (in the raster's CRS).
     ramp
         Colour classes to use instead of the metric's.
+    dpi
+        The resolution the figure will be saved at: a raster of more than
+        :data:`MAP_CELLS_PER_PIXEL` cells per pixel of it is drawn from every k-th
+        row and column (:func:`map_step`; the classes still come from every cell).
     """
     arr = np.asarray(values, dtype=float)  # not copied when it is already
     if arr.ndim != 2:
@@ -140,10 +172,19 @@ def map_figure(
     cmap, norm, bounds = _ramp_colormap(style)
     rows, cols = arr.shape
     aspect = rows / max(cols, 1)
-    fig = _new_figure(6.4, min(max(6.4 * aspect * 0.95, 3.5), 9.0))
+    width_in, height_in = 6.4, min(max(6.4 * aspect * 0.95, 3.5), 9.0)
+    fig = _new_figure(width_in, height_in)
     ax = fig.add_subplot()
-    image = ax.imshow(np.ma.masked_invalid(arr), extent=_extent(transform, arr.shape), cmap=cmap,
-                      norm=norm, interpolation="nearest", interpolation_stage="data")  # fmt: skip
+    # matplotlib resamples a copy of the raster in float64 and RGBA (about 25 bytes a
+    # cell: +166 MiB for 2560 x 2560 cells) to draw a few hundred pixels of it
+    step = map_step(arr.shape, (width_in * dpi, height_in * dpi))
+    drawn = arr[::step, ::step]
+    # each drawn cell covers its step x step block; the last ones may reach past the
+    # raster's edge, which the axes' limits below cut off
+    image = ax.imshow(
+        np.ma.masked_invalid(drawn), extent=_extent(transform, drawn.shape, step), cmap=cmap,
+        norm=norm, interpolation="nearest", interpolation_stage="data",
+    )  # fmt: skip
     _draw_context(ax, buildings, sites)
     left, right, bottom, top = _extent(transform, arr.shape)
     ax.set_xlim(left, right)
@@ -296,11 +337,15 @@ LARGE_MAP_CELLS = 1 << 20
 
 
 def figure_makers(
-    result: StudyResult, summary: Mapping[str, Any] | None = None
+    result: StudyResult,
+    summary: Mapping[str, Any] | None = None,
+    *,
+    dpi: float = FIGURE_DPI,
 ) -> list[tuple[str, Callable[[], Figure], bool]]:
     """The plots of :func:`result_figures` as ``(stem, make, large)``: ``make()`` draws
     the figure when called (each one alone, so that they can be shared between
-    processes); ``large`` says that it holds an image of :data:`LARGE_MAP_CELLS` or more."""
+    processes); ``large`` says that it holds an image of :data:`LARGE_MAP_CELLS` or more;
+    the maps are drawn for saving at ``dpi``."""
     from twin.sites import sites_to_geodataframe
     from twin.summary import summarise
 
@@ -318,7 +363,7 @@ def figure_makers(
         arr = grid_raster(g.cell, capacity, g.spec.shape, np.nan, np.float64)
         return map_figure(
             arr, g.spec.transform, metric="capacity_mbps", buildings=result.city.buildings,
-            sites=sites, title=f"Capacity at {_band_name(label)}: {name}",
+            sites=sites, title=f"Capacity at {_band_name(label)}: {name}", dpi=dpi,
         )  # fmt: skip
 
     def sinr_cdf() -> Figure:
@@ -339,7 +384,7 @@ def figure_makers(
     return makers
 
 
-def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 110) -> Path:
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: float = FIGURE_DPI) -> Path:
     """Write ``fig`` as PNG to ``path`` atomically (no metadata that changes per run)."""
     final = Path(path)
     with atomic_path(final) as tmp:
@@ -352,7 +397,7 @@ def plot_tasks(
     folder: str | os.PathLike[str],
     *,
     summary: Mapping[str, Any] | None = None,
-    dpi: int = 110,
+    dpi: float = FIGURE_DPI,
 ) -> list[Callable[[], Path]]:
     """One task per PNG of :func:`write_plots`: each draws its figure, writes it into
     ``folder`` (created when missing) and drops it; they may run in any order, in
@@ -372,7 +417,7 @@ def plot_tasks(
             gc.collect()
         return path
 
-    return [partial(task, *maker) for maker in figure_makers(result, summary)]
+    return [partial(task, *maker) for maker in figure_makers(result, summary, dpi=dpi)]
 
 
 def write_plots(
@@ -380,7 +425,7 @@ def write_plots(
     folder: str | os.PathLike[str],
     *,
     summary: Mapping[str, Any] | None = None,
-    dpi: int = 110,
+    dpi: float = FIGURE_DPI,
 ) -> list[Path]:
     """Write the PNGs of :func:`result_figures` into ``folder`` (created); return their paths."""
     return [task() for task in plot_tasks(result, folder, summary=summary, dpi=dpi)]
