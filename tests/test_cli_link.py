@@ -139,26 +139,16 @@ def test_human_table() -> None:
     assert len(out.strip().splitlines()) == 4
 
 
-def test_clamp_reports_the_evaluated_distance() -> None:
+@pytest.mark.parametrize(("on_range", "far_m"), [("clamp", 5000.0), ("clamp-min", 7000.0)])
+def test_clamp_reports_the_evaluated_distance(on_range: str, far_m: float) -> None:
     code, out, _ = run(
-        "--model",
-        "umi",
-        "--freq-ghz",
-        "3.5",
-        "--d2d",
-        "3",
-        "--h-bs",
-        "10",
-        "--h-ut",
-        "1.5",
-        "--los",
-        "--on-range",
-        "clamp",
-        "--json",
-    )
+        "--model", "umi", "--freq-ghz", "3.5", "--d2d", "3,7000", "--h-bs", "10",
+        "--h-ut", "1.5", "--los", "--on-range", on_range, "--json",
+    )  # fmt: skip
     assert code == 0
-    row = json.loads(out)
-    assert row["d2d_m"] == 3.0 and row["d2d_evaluated_m"] == 10.0
+    near, far = json.loads(out)
+    assert near["d2d_m"] == 3.0 and near["d2d_evaluated_m"] == 10.0
+    assert far["d2d_m"] == 7000.0 and far["d2d_evaluated_m"] == far_m
 
 
 @pytest.mark.parametrize(

@@ -274,12 +274,16 @@ def test_clamp_clamps_distances_only() -> None:
     assert np.allclose(near, umi_los_hand(3.5, 10.0, 10.0, 1.5), atol=0.01)
     far = t.path_loss_db("uma", 3.5, 7000.0, 25.0, 1.5, False, on_range="clamp")
     assert far == pytest.approx(uma_nlos_hand(3.5, 5000.0, 25.0, 1.5), abs=0.01)
+
+
+@pytest.mark.parametrize("on_range", ["clamp", "clamp-min"])
+def test_clamp_modes_raise_for_everything_but_distances(on_range: str) -> None:
     with pytest.raises(ModelRangeError, match="freq_ghz"):
-        t.path_loss_db("uma", 0.3, 5.0, 25.0, 1.5, True, on_range="clamp")
+        t.path_loss_db("uma", 0.3, 5.0, 25.0, 1.5, True, on_range=on_range)
     with pytest.raises(ModelRangeError, match="h_ut_m"):
-        t.path_loss_db("uma", 3.5, 5.0, 25.0, 30.0, True, on_range="clamp")
+        t.path_loss_db("uma", 3.5, 5.0, 25.0, 30.0, True, on_range=on_range)
     with pytest.raises(InputError, match="d2d_m=-1"):
-        t.path_loss_db("uma", 3.5, -1.0, 25.0, 1.5, True, on_range="clamp")
+        t.path_loss_db("uma", 3.5, -1.0, 25.0, 1.5, True, on_range=on_range)
 
 
 def test_extrapolate_evaluates_as_written_but_not_frequency() -> None:
@@ -338,3 +342,18 @@ def test_los_probability_uma(d: float, h: float) -> None:
 def test_los_probability_rma() -> None:
     assert t.los_probability("rma", 10.0) == 1.0
     assert t.los_probability("rma", 1010.0) == pytest.approx(math.exp(-1.0))
+
+
+def test_clamp_min_raises_near_distances_and_extrapolates_far_ones() -> None:
+    near = t.path_loss_db("umi", 3.5, [0.0, 3.0, 10.0], 10.0, 1.5, True, on_range="clamp-min")
+    assert np.allclose(near, umi_los_hand(3.5, 10.0, 10.0, 1.5), atol=0.01)
+    far = t.path_loss_db("uma", 3.5, [7000.0, 20000.0], 25.0, 1.5, False, on_range="clamp-min")
+    assert far == pytest.approx(
+        [uma_nlos_hand(3.5, 7000.0, 25.0, 1.5), uma_nlos_hand(3.5, 20000.0, 25.0, 1.5)], abs=0.01
+    )
+    assert far[0] > uma_nlos_hand(3.5, 5000.0, 25.0, 1.5) + 5.0  # 39 dB a decade, extrapolated
+    assert np.array_equal(t.evaluated_distance_m([0.0, 3.0, 7000.0], 10.0, 5000.0, "clamp-min"),
+                          [10.0, 10.0, 7000.0])  # fmt: skip
+    assert np.array_equal(
+        t.evaluated_distance_m([0.0, 7000.0], 10.0, 5000.0, "clamp"), [10.0, 5000.0]
+    )

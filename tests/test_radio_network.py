@@ -228,3 +228,43 @@ def test_capacity_by_chunks_is_the_capacity_of_every_receiver_at_once(
         monkeypatch.setattr("twin.radio.network.CAPACITY_CHUNK", chunk)
         got = res.capacity_mbps
         assert served.size > 977 and np.array_equal(got, whole / 1e6)
+
+
+@pytest.mark.parametrize("engine", ["compiled", "numpy"])
+@pytest.mark.parametrize("model", ["uma", "rma"])
+def test_a_far_site_is_weaker_than_one_at_the_range_end(engine: str, model: str) -> None:
+    """Past TR 38.901's distance range (5 km; RMa LoS 10 km) a link is evaluated at its
+    own distance, the formula extrapolated (LINK_ON_RANGE), not clamped to the range's
+    end, so that the loss keeps growing; nearer than 10 m it is evaluated at 10 m."""
+    from twin.propagation.tr38901 import path_loss_db
+    from twin.radio.network import LINK_ON_RANGE, RadioParams
+    from twin.sites import Site
+
+    assert LINK_ON_RANGE == "clamp-min"
+    site = Site("s", 0.0, 0.0, 25.0, model=model)
+    d2d = np.array([3.0, 2000.0, 4999.0, 7000.0, 12000.0, 40000.0, 7000.0, 12000.0])
+    los = np.array([True, True, False, True, True, False, False, False])[:, None]
+    n = d2d.size
+    band = band_cells(3.5, [site], 1)
+    got = serve_receivers(
+        band, los, np.arange(1), d2d, np.zeros(n), np.full(n, 1.5), np.zeros(n, bool),
+        RadioParams(), engine=engine,
+    )  # fmt: skip
+    want = np.array(
+        [
+            float(
+                path_loss_db(model, 3.5, max(d, 10.0), 25.0, 1.5, bool(l), on_range="extrapolate")
+            )
+            for d, l in zip(d2d, los[:, 0], strict=True)
+        ]
+    )
+    assert np.allclose(got.path_loss_db, want, atol=1e-9)
+    if model == "uma":  # by hand (h_E = 1 m), independent of the module's formulas
+        hand = [
+            uma_pl_by_hand(3.5, d, 25.0, 1.5, bool(l)) for d, l in zip(d2d, los[:, 0], strict=True)
+        ]
+        assert np.allclose(got.path_loss_db, hand, atol=1e-9)
+    # the farther, the weaker: 7 km and 12 km lose more than the range's end would
+    at_end = float(path_loss_db(model, 3.5, 5000.0, 25.0, 1.5, False, on_range="error"))
+    assert got.path_loss_db[6] > at_end + 3.0 and got.path_loss_db[7] > got.path_loss_db[6] + 5.0
+    assert np.array_equal(got.d2d_m, d2d)

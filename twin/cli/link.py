@@ -22,9 +22,11 @@ from twin.propagation.hata import hata_path_loss_db
 from twin.propagation.o2i import o2i_loss_db
 from twin.propagation.sui import SUI_DISTANCE_RANGE_M, sui_path_loss_db
 from twin.propagation.tr38901 import (
+    ON_RANGE_CHOICES,
     VALIDITY,
     breakpoint_distance_m,
     distance_3d_m,
+    evaluated_distance_m,
     los_probability,
     path_loss_db,
     shadow_fading_sigma_db,
@@ -112,7 +114,7 @@ def _compute(
         )
         v = VALIDITY[model]
         lo = v.d2d_los_m if los else v.d2d_nlos_m
-        d_eval = np.clip(d, *lo) if on_range == "clamp" else d
+        d_eval = evaluated_distance_m(d, *lo, on_range)
         bp_kwargs = {"h_e_m": h_e_m} if model == "uma" else {}
         extra["breakpoint_m"] = np.broadcast_to(
             breakpoint_distance_m(model, freq_ghz, h_bs_m, h_ut_m, **bp_kwargs), d.shape
@@ -137,10 +139,10 @@ def _compute(
             cost231=cost231,
             on_range=on_range,
         )
-        d_eval = np.clip(d, 1000.0, 20000.0) if on_range == "clamp" else d
+        d_eval = evaluated_distance_m(d, 1000.0, 20000.0, on_range)
     else:
         pl = sui_path_loss_db(freq_ghz, d, h_bs_m, h_ut_m, terrain=terrain, on_range=on_range)
-        d_eval = np.clip(d, *SUI_DISTANCE_RANGE_M) if on_range == "clamp" else d
+        d_eval = evaluated_distance_m(d, *SUI_DISTANCE_RANGE_M, on_range)
     o2i_db = o2i_loss_db(o2i, freq_ghz, d_in_m=d_in_m) + np.zeros_like(d)
     d3d = distance_3d_m(d_eval, h_bs_m, h_ut_m)
     rows = []
@@ -255,10 +257,11 @@ def _format_table(rows: list[dict[str, Any]]) -> str:
 )
 @click.option(
     "--on-range",
-    type=click.Choice(("error", "clamp", "extrapolate")),
+    type=click.Choice(ON_RANGE_CHOICES),
     default="error",
     show_default=True,
-    help="Values outside a model's validity: fail, clamp distances, or evaluate as written.",
+    help="Values outside a model's validity: fail, clamp distances into the range, raise "
+    "them to its minimum only (as twin run does), or evaluate as written.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def link(

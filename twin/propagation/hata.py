@@ -136,9 +136,10 @@ def hata_path_loss_db(
         urban area, :math:`C_m` = 0 or 3 dB).
     cost231
         Use the COST-231 extension (1.5-2 GHz) instead of Hata's formula.
-    on_range : {"error", "clamp", "extrapolate"}
-        Out-of-range distances raise, are clamped into 1-20 km, or are evaluated as
-        written; heights raise unless ``"extrapolate"``.
+    on_range : {"error", "clamp", "clamp-min", "extrapolate"}
+        Out-of-range distances raise, are clamped into 1-20 km (only raised to 1 km with
+        ``"clamp-min"``), or are evaluated as written; heights raise unless
+        ``"extrapolate"``.
     """
     check_on_range(on_range)
     if area not in AREAS:

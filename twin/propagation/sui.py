@@ -104,8 +104,9 @@ def sui_path_loss_db(
         Receive antenna height, 2-10 m (the range of the height correction).
     terrain : {"A", "B", "C"}
         Terrain category (A: hilly/heavy trees, B: intermediate, C: flat/light trees).
-    on_range : {"error", "clamp", "extrapolate"}
-        Out-of-range distances raise, are clamped, or are evaluated as written; heights
+    on_range : {"error", "clamp", "clamp-min", "extrapolate"}
+        Out-of-range distances raise, are clamped (only raised to the minimum with
+        ``"clamp-min"``), or are evaluated as written; heights
         raise unless ``"extrapolate"`` (the seed study's UE height of 1.5 m is below the
         2 m lower end of the receive-height correction and needs it).
     """

@@ -22,6 +22,11 @@ Validity ranges (Table 7.4.1-1 and its notes) are enforced as chosen by ``on_ran
 ``"clamp"``
     2D distances are clamped into the model's distance range (e.g. a receiver 3 m from a
     site is evaluated at 10 m); every other parameter still raises.
+``"clamp-min"``
+    2D distances below the model's range are raised to its minimum, as with ``"clamp"``;
+    distances beyond it are evaluated as written, so that the loss keeps growing with
+    the distance at the formula's slope (a site 10 km away is weaker than one 5 km
+    away); every other parameter still raises. The city pipeline uses it.
 ``"extrapolate"``
     distances and heights outside their ranges are evaluated with the closed-form
     expressions as written (the caller takes responsibility; the seed-study reproduction
@@ -54,10 +59,10 @@ BoolArray = npt.NDArray[np.bool_]
 #: Scenario names of TR 38.901 implemented here.
 Scenario = Literal["uma", "umi", "rma"]
 #: What to do with values outside a model's validity range (see the module docstring).
-OnRange = Literal["error", "clamp", "extrapolate"]
+OnRange = Literal["error", "clamp", "clamp-min", "extrapolate"]
 
 SCENARIOS: tuple[str, ...] = ("uma", "umi", "rma")
-ON_RANGE_CHOICES: tuple[str, ...] = ("error", "clamp", "extrapolate")
+ON_RANGE_CHOICES: tuple[str, ...] = ("error", "clamp", "clamp-min", "extrapolate")
 #: Names of the scenarios in messages.
 DISPLAY_NAME: dict[str, str] = {"uma": "UMa", "umi": "UMi street canyon", "rma": "RMa"}
 
@@ -188,6 +193,20 @@ def require_positive(name: str, value: ArrayLike, *, unit: str) -> FloatArray:
     return v
 
 
+def evaluated_distance_m(
+    d_m: ArrayLike, lo_m: ArrayLike, hi_m: ArrayLike, on_range: str
+) -> FloatArray:
+    """The distance a model is evaluated at for ``d_m`` under ``on_range`` (no checks):
+    clamped into [lo_m, hi_m] with ``"clamp"``, raised to lo_m with ``"clamp-min"``,
+    ``d_m`` itself otherwise."""
+    d = np.asarray(d_m, dtype=float)
+    if on_range == "clamp":
+        return np.asarray(np.clip(d, lo_m, hi_m), dtype=float)
+    if on_range == "clamp-min":
+        return np.asarray(np.maximum(d, lo_m), dtype=float)
+    return d
+
+
 def apply_distance_range(
     name: str,
     d_m: ArrayLike,
@@ -202,8 +221,8 @@ def apply_distance_range(
     """Check or clamp a distance array into [lo_m, hi_m] according to ``on_range``.
 
     Negative or non-finite distances always raise :class:`InputError`; zero raises
-    unless ``on_range="clamp"`` (a receiver on top of a site is evaluated at the minimum
-    distance).
+    unless ``on_range`` is ``"clamp"`` or ``"clamp-min"`` (a receiver on top of a site is
+    evaluated at the minimum distance).
     """
     check_on_range(on_range)
     d = np.asarray(d_m, dtype=float)
@@ -211,8 +230,8 @@ def apply_distance_range(
     if np.any(bad):
         val = d.flat[np.flatnonzero(bad)[0]]
         raise InputError(f"{name}={val:g} {unit} is not allowed; a distance must be >= 0")
-    if on_range == "clamp":
-        return np.asarray(np.clip(d, lo_m, hi_m), dtype=float)
+    if on_range in ("clamp", "clamp-min"):
+        return evaluated_distance_m(d, lo_m, hi_m, on_range)
     if on_range == "extrapolate":
         return require_positive(name, d, unit=unit)
     require_in_range(name, d, lo_m, hi_m, unit=unit, model=model, source=source)
@@ -423,7 +442,7 @@ def uma_path_loss_db(
         Effective environment height :math:`h_E` (m). Default 1 m, which the standard
         prescribes deterministically for :math:`h_{UT} < 13` m; for taller UTs draw it
         with :func:`sample_uma_h_e_m`.
-    on_range : {"error", "clamp", "extrapolate"}
+    on_range : {"error", "clamp", "clamp-min", "extrapolate"}
         Handling of values outside the validity ranges (see the module docstring).
     """
     return _urban_path_loss("uma", freq_ghz, d2d_m, h_bs_m, h_ut_m, los, h_e_m, on_range)
@@ -624,7 +643,7 @@ def path_loss_db(
         other than the default for them raises :class:`InputError`.
     h_building_m, street_width_m
         RMa average building height and street width (m); ignored by UMa/UMi.
-    on_range : {"error", "clamp", "extrapolate"}
+    on_range : {"error", "clamp", "clamp-min", "extrapolate"}
         Handling of out-of-range values; frequencies outside the model's range always raise.
 
     Returns

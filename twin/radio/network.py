@@ -34,7 +34,7 @@ from twin.arrays import full as full_array
 from twin.errors import InputError
 from twin.propagation.antenna import element_pattern_db
 from twin.propagation.o2i import o2i_loss_db
-from twin.propagation.tr38901 import path_loss_db, shadow_fading_sigma_db
+from twin.propagation.tr38901 import OnRange, path_loss_db, shadow_fading_sigma_db
 from twin.radio.budget import (
     dbm_to_mw,
     noise_power_dbm,
@@ -58,6 +58,13 @@ BoolArray = npt.NDArray[np.bool_]
 #: results take 21 bytes per receiver and band instead of 37.
 RESULT_FLOAT = np.float32
 ResultArray = npt.NDArray[np.float32]
+
+#: how a city's links meet TR 38.901's distance range (10 m to 5 km, RMa LoS 10 km): a
+#: receiver nearer than 10 m to a site is evaluated at 10 m; a farther one than the
+#: range at its own distance, the formula extrapolated, so that a site 10 km away is
+#: weaker than one 5 km away (clamping there would make every far site as strong as
+#: one at 5 km; :mod:`twin.radio.reach` finds the radius the same way)
+LINK_ON_RANGE: OnRange = "clamp-min"
 
 SHADOWING_MODES = ("off", "margin", "field")
 BANDWIDTH_MODES = ("seed", "fixed")
@@ -648,12 +655,12 @@ def _check_link_ranges(
     h_ut_max_m: float,
 ) -> None:
     """Raise what :func:`twin.propagation.tr38901.path_loss_db` raises (``on_range=
-    "clamp"``) for a band's frequency and the extreme heights of its cells and receivers
+    LINK_ON_RANGE``) for a band's frequency and the extreme heights of its cells and receivers
     (every range is an interval): the compiled pass only evaluates. Remembered once it
     passes (a city run asks the same few questions for every block)."""
     h_bs = np.array([[h_bs_min_m, h_bs_max_m]])
     h_ut = np.array([[h_ut_min_m], [h_ut_max_m]])
-    path_loss_db(model, freq_ghz, 10.0, h_bs, h_ut, True, on_range="clamp")
+    path_loss_db(model, freq_ghz, 10.0, h_bs, h_ut, True, on_range=LINK_ON_RANGE)
 
 
 def _compiled_params(params: RadioParams) -> Any:
@@ -663,8 +670,15 @@ def _compiled_params(params: RadioParams) -> Any:
 
     models = ("uma", "umi", "rma")
     return compiled.CompiledParams(
+        # LINK_ON_RANGE: raised to the model's minimum distance, never cut at its maximum
         d2d_limits_m=np.array(
-            [[tr38901.VALIDITY[m].d2d_los_m, tr38901.VALIDITY[m].d2d_nlos_m] for m in models]
+            [
+                [
+                    (tr38901.VALIDITY[m].d2d_los_m[0], np.inf),
+                    (tr38901.VALIDITY[m].d2d_nlos_m[0], np.inf),
+                ]
+                for m in models
+            ]
         ),
         sigma_db=np.array(
             [
@@ -734,7 +748,7 @@ def _serve_chunk(
             sh[None, cols],
             h_ut[:, cols],
             los[:, cols],
-            on_range="clamp",
+            on_range=LINK_ON_RANGE,
         )
         sigma[:, cols] = shadow_fading_sigma_db(
             model,

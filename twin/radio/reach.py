@@ -10,9 +10,9 @@ even its best-case received power stays ``margin_db`` below the thermal noise of
 with
 
 * :math:`L_{LoS}` the TR 38.901 LoS path loss of the site's model (Table 7.4.1-1),
-  extrapolated past the model's distance range (the radio stage clamps the distance
-  there, which would make the loss stop growing; a far site is weaker than that), at the
-  receiver height of the study that gives the lowest loss;
+  extrapolated past the model's distance range as the radio stage evaluates it
+  (:data:`twin.radio.network.LINK_ON_RANGE`), at the receiver height of the study that
+  gives the lowest loss;
 * :math:`SF_{best}` the shadow fading in the receiver's favour: the fixed margin
   :math:`k\sigma_{LoS}` with ``shadowing="margin"``, 0 with ``"off"`` and
   :math:`-3\sigma_{LoS}` (a gain) with ``"field"``;
