@@ -499,3 +499,71 @@ def test_write_run_weighs_the_threaded_index_against_the_memory_available(  # ty
         monkeypatch.setattr(outputs, "available_memory_bytes", lambda a=available: a)
         outputs.write_run(helsinki_study, tmp_path / str(available), overwrite=False)
     assert calls == [False, True]
+
+
+def test_grid_table_is_the_grid_frame_as_arrow(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    """The grid layer made straight from the arrays (``grid_table``) is the Arrow table
+    of the GeoDataFrame (``grid_frame``): the same columns, types and values, the points'
+    WKB bytes those of shapely, a receiver no cell serves a null serving site."""
+    from dataclasses import replace
+
+    from twin.io.outputs import _grid_part, grid_table, grid_table_parts
+    from twin.io.vector import _arrow_part
+
+    r = helsinki_study
+    res = r.bands["3p5"]
+    cell = res.serving_cell.copy()
+    cell[[0, 5, 1001]] = -1
+    unserved = replace(r, bands={**r.bands, "3p5": replace(res, serving_cell=cell)})
+    n = len(r.grid)
+    assert (r.grid.cell < 0).any() and (r.grid.cell >= 0).any()  # street and grid points
+    for lo, hi in ((0, n), (1000, 1997), (n - 5, n)):
+        want, kind, crs, name = _arrow_part(_grid_part(unserved, lo, hi), "grid")
+        got = grid_table(unserved, lo, hi)
+        assert (kind, name, crs) == ("Point", "geometry", r.grid.spec.crs)
+        assert got.schema == want.schema.remove_metadata()
+        assert got.equals(want.replace_schema_metadata(None))
+    assert grid_table(unserved, 0, n).column("serving_3p5").null_count == 3
+    parts = list(grid_table_parts(r, part_rows=997))
+    assert [p.num_rows for p in parts] == [997] * (n // 997) + [n % 997]
+    with pytest.raises(InputError, match="part_rows: must be >= 1, got 0"):
+        next(grid_table_parts(r, part_rows=0))
+
+
+def test_point_wkb_is_shapelys() -> None:
+    from twin.io.vector import point_wkb
+
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(0, 1e6, 1000), rng.normal(0, 1e6, 1000)
+    x[:3] = [0.0, -0.0, 1e-300]
+    assert point_wkb(x, y).to_pylist() == list(shapely.to_wkb(shapely.points(x, y)))
+    assert point_wkb([], []).to_pylist() == []
+
+
+def test_gpkg_from_arrow_parts_equals_the_one_from_frames(helsinki_study, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """What ``twin run`` writes (the grid layer as Arrow tables) is the layer written
+    from GeoDataFrames: same fields, types, geometry type, CRS, rows and points; parts
+    that disagree are refused and leave no file."""
+    import pyarrow as pa
+
+    from twin.io.outputs import grid_frame_parts, grid_table_parts
+    from twin.io.vector import ArrowLayer
+
+    r = helsinki_study
+    crs = r.grid.spec.crs
+    frames = write_gpkg({"grid": grid_frame_parts(r, part_rows=2000)}, tmp_path / "frames.gpkg")
+    tables = write_gpkg(
+        {"grid": ArrowLayer(grid_table_parts(r, part_rows=2000), crs, "Point")},
+        tmp_path / "tables.gpkg",
+    )
+    assert _layer_info(frames, "grid") == _layer_info(tables, "grid")
+    a = pyogrio.read_dataframe(frames, layer="grid")
+    b = pyogrio.read_dataframe(tables, layer="grid")
+    assert len(b) == len(r.grid) and a.equals(b)
+    assert _rtree_boxes(frames, "grid") == _rtree_boxes(tables, "grid")
+    first = next(grid_table_parts(r, part_rows=10))
+    other = first.set_column(1, "indoor", pa.array(np.zeros(10, dtype=np.int8)))
+    out = tmp_path / "bad.gpkg"
+    with pytest.raises(InputError, match=r"layer 'grid', part 1: its columns, dtypes"):
+        write_gpkg({"grid": ArrowLayer(iter([first, other]), crs, "Point")}, out)
+    assert not out.exists() and list(tmp_path.glob(".bad*")) == []

@@ -28,7 +28,7 @@ from twin.io.rasters import grid_raster, write_geotiff
 from twin.io.scratch import available_memory_bytes
 from twin.io.spectrum_plots import plot_los_comparison, plot_sweep
 from twin.io.styles import write_style
-from twin.io.vector import index_at_end_for, write_geojson, write_gpkg
+from twin.io.vector import ArrowLayer, index_at_end_for, write_geojson, write_gpkg
 from twin.io.webmap import MapPoints, write_map
 from twin.sites import sites_to_geodataframe
 from twin.study import StudyResult, city_sweep, radio_params
@@ -106,6 +106,49 @@ def grid_frame_parts(
     n = len(result.grid)
     for lo in range(0, max(n, 1), part_rows):
         yield _grid_part(result, lo, min(n, lo + part_rows))
+
+
+def grid_table(result: StudyResult, lo: int, hi: int) -> Any:
+    """The ``grid`` layer's receivers ``lo`` to ``hi - 1`` as an Arrow table: the
+    columns of :func:`grid_frame` in its order and types, the geometry as WKB, made
+    straight from the arrays (no GeoDataFrame, no shapely point, no Python string per
+    receiver), which is what the GeoPackage is written from."""
+    import pyarrow as pa
+
+    from twin.io.vector import point_wkb
+
+    grid = result.grid.subset(slice(lo, hi))
+    is_grid = grid.is_grid
+    kinds = pa.array(["street", "grid"], type=pa.large_string())
+    columns: dict[str, Any] = {
+        "kind": kinds.take(pa.array(is_grid.astype(np.int8))),
+        "indoor": pa.array(np.asarray(grid.indoor, dtype=bool)),
+        "building_id": pa.array(np.asarray(grid.building_id, dtype=np.int64)),
+        "rx_height_m": pa.array(np.asarray(grid.rx_height_m, dtype=np.float64)),
+        "row": pa.array(grid.row.astype(np.int64, copy=False)),
+        "col": pa.array(grid.col.astype(np.int64, copy=False)),
+        "geometry": point_wkb(grid.x_m, grid.y_m),
+    }
+    site_ids = pa.array([s.site_id for s in result.sites], type=pa.large_string())
+    for label, whole in result.bands.items():
+        res = whole.part(lo, hi)
+        serving = np.asarray(res.serving_site)
+        # the serving site by its id; none (null) for a receiver no cell serves
+        columns[f"serving_{label}"] = site_ids.take(pa.array(serving, mask=serving < 0))
+        for name, attr, dtype in GRID_BAND_COLUMNS:
+            values = np.asarray(getattr(res, attr)).astype(dtype, copy=False)
+            columns[f"{name}_{label}"] = pa.array(values)
+    return pa.table(columns)
+
+
+def grid_table_parts(result: StudyResult, part_rows: int = GRID_PART_ROWS) -> Iterator[Any]:
+    """:func:`grid_table` by parts of ``part_rows`` receivers, in order, as
+    :func:`grid_frame_parts` (one empty part for an empty grid)."""
+    if part_rows < 1:
+        raise InputError(f"part_rows: must be >= 1, got {part_rows}")
+    n = len(result.grid)
+    for lo in range(0, max(n, 1), part_rows):
+        yield grid_table(result, lo, min(n, lo + part_rows))
 
 
 def cell_frame(result: StudyResult) -> gpd.GeoDataFrame:
@@ -305,7 +348,7 @@ def _write_vectors(
     write_geojson(streets, tmp / "streets.geojson", provenance=prov)
     write_gpkg(
         {
-            "grid": grid_frame_parts(result),
+            "grid": ArrowLayer(grid_table_parts(result), result.grid.spec.crs, "Point"),
             "buildings": buildings,
             "sites": sites,
             "cells": cell_frame(result),
@@ -451,6 +494,8 @@ __all__ = [
     "check_out_dir",
     "grid_frame",
     "grid_frame_parts",
+    "grid_table",
+    "grid_table_parts",
     "map_points",
     "write_run",
 ]

@@ -17,11 +17,13 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 
@@ -30,7 +32,7 @@ from twin.errors import InputError, OutputError
 from twin.io.atomic import atomic_path
 from twin.io.scratch import DEFAULT_BUDGET_SHARE
 
-__all__ = ["PROVENANCE_TABLE", "json_safe", "write_geojson", "write_gpkg"]
+__all__ = ["PROVENANCE_TABLE", "ArrowLayer", "json_safe", "write_geojson", "write_gpkg"]
 
 #: Name of the attribute-only table of :func:`write_gpkg` that holds the provenance.
 PROVENANCE_TABLE = "provenance"
@@ -195,7 +197,7 @@ def write_geojson(
 
 
 def write_gpkg(
-    layers: Mapping[str, gpd.GeoDataFrame | Iterable[gpd.GeoDataFrame]],
+    layers: Mapping[str, gpd.GeoDataFrame | Iterable[gpd.GeoDataFrame] | ArrowLayer],
     path: str | os.PathLike[str],
     *,
     metadata: Mapping[str, Any] | None = None,
@@ -217,8 +219,8 @@ def write_gpkg(
         Layer name -> GeoDataFrame (CRS must be set), or an iterable of GeoDataFrames, the
         layer's parts in order, all with the same columns, dtypes, CRS and geometry
         type: they are written one after the other in one pass, so that a large layer
-        (a city's grid) is never whole in memory. Names must be unique, non-empty and
-        not ``provenance``.
+        (a city's grid) is never whole in memory; or an :class:`ArrowLayer`, such parts
+        as Arrow tables. Names must be unique, non-empty and not ``provenance``.
     path
         Output file (``.gpkg``), replaced atomically: layers of an existing file are not kept.
     metadata
@@ -349,6 +351,31 @@ def _gdal_config(options: Mapping[str, str]) -> Iterator[None]:
             set_gdal_config_options(before)
 
 
+#: a 2-D point in little-endian WKB: byte order 1, geometry type 1, x, y (21 bytes)
+_POINT_WKB = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+
+
+def point_wkb(x_m: npt.ArrayLike, y_m: npt.ArrayLike) -> Any:
+    """Points as an Arrow binary array of their WKB, made from the coordinates at once
+    (the bytes ``shapely.to_wkb`` writes on a little-endian machine, without a shapely
+    point each: 0.36 s for 0.4 million points)."""
+    import pyarrow as pa
+
+    x = np.asarray(x_m, dtype=np.float64)
+    y = np.asarray(y_m, dtype=np.float64)
+    if x.size >= (1 << 31) // _POINT_WKB.itemsize:
+        raise ValueError(f"point_wkb: {x.size} points; at most 102 million at once")
+    wkb = np.empty(x.size, dtype=_POINT_WKB)
+    wkb["order"] = 1
+    wkb["type"] = 1
+    wkb["x"] = x
+    wkb["y"] = y
+    offsets = np.arange(0, (x.size + 1) * _POINT_WKB.itemsize, _POINT_WKB.itemsize, dtype=np.int32)
+    return pa.BinaryArray.from_buffers(
+        pa.binary(), x.size, [None, pa.py_buffer(offsets), pa.py_buffer(wkb.view(np.uint8))]
+    )
+
+
 def _arrow_part(gdf: gpd.GeoDataFrame, what: str) -> tuple[Any, str, Any, str]:
     """A part of a layer as an Arrow table (geometry as WKB), its geometry type, its CRS
     and the name of its geometry column."""
@@ -365,8 +392,31 @@ def _arrow_part(gdf: gpd.GeoDataFrame, what: str) -> tuple[Any, str, Any, str]:
     return table, (str(kinds[0]) if len(kinds) else "Unknown"), out.crs, str(geom)
 
 
+@dataclass(frozen=True)
+class ArrowLayer:
+    """A layer given as Arrow tables, its parts in order, all with the same schema:
+    for a large layer made straight from arrays (a city's grid), without a GeoDataFrame
+    per part. The geometry is WKB in the column ``geometry_name``, of ``geometry_type``
+    (``"Point"``, ...) in ``crs`` (a :class:`pyproj.CRS`)."""
+
+    parts: Iterable[Any]
+    crs: Any
+    geometry_type: str
+    geometry_name: str = "geometry"
+
+
+def _tables(layer: Iterable[gpd.GeoDataFrame] | ArrowLayer, what: str) -> Iterator[Any]:
+    """``(table, geometry type, CRS, geometry name)`` of each part of a layer."""
+    if isinstance(layer, ArrowLayer):
+        for table in layer.parts:
+            yield table, layer.geometry_type, layer.crs, layer.geometry_name
+        return
+    for k, gdf in enumerate(layer):
+        yield _arrow_part(gdf, f"{what}, part {k}")
+
+
 def _write_parts(
-    parts: Iterable[gpd.GeoDataFrame],
+    parts: Iterable[gpd.GeoDataFrame] | ArrowLayer,
     path: Path,
     name: str,
     *,
@@ -380,9 +430,9 @@ def _write_parts(
     from pyogrio.raw import write_arrow
 
     what = f"write_gpkg layer {name!r}"
-    it = iter(parts)
+    it = _tables(parts, what)
     try:
-        first, geometry_type, crs, geometry_name = _arrow_part(next(it), f"{what}, part 0")
+        first, geometry_type, crs, geometry_name = next(it)
     except StopIteration:
         raise InputError(f"{what}: no part given") from None
     schema = first.schema
@@ -393,8 +443,7 @@ def _write_parts(
         # reaches GDAL as a failed stream: it is kept and raised as itself below
         try:
             yield from first.to_batches()
-            for k, gdf in enumerate(it, start=1):
-                table, kind, part_crs, _ = _arrow_part(gdf, f"{what}, part {k}")
+            for k, (table, kind, part_crs, _) in enumerate(it, start=1):
                 same = table.schema == schema and part_crs == crs
                 if not same or kind not in (geometry_type, "Unknown"):
                     raise InputError(
