@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -28,6 +29,7 @@ def test_a_study_case_runs_in_its_own_process_and_reports() -> None:
     assert r["receivers"] > 10000 and r["sites"] >= 2
     # with a 400 m radius not every (receiver, site) pair is evaluated
     assert 0 < r["pairs"] < r["all_pairs"]
+    assert 0 < r["ray_km"] * 1000 / r["pairs"] < 400  # each ray within the radius
     assert r["pairs_per_s"] > 0
     assert r["site_radius_km"] == [0.4, 0.4]
     assert r["peak_mb"] > r["result_mb"] > 0
@@ -129,7 +131,7 @@ def test_targets_and_text_report() -> None:
                 "turn_time_ratios": [4.2, 3.9],
                 "warm_time_ratio": 4.7,
                 "warm_turn_time_ratios": [4.6, 4.8],
-                "work_ratios": {"receivers": 4.2, "sites": 4.51, "pairs": 5.04},
+                "work_ratios": {"receivers": 4.2, "sites": 4.51, "pairs": 5.04, "ray_km": 5.3},
             },
             "fixed_radius_scratch": {
                 "runs": [
@@ -200,7 +202,10 @@ def test_targets_and_text_report() -> None:
     )
     assert "fixed_radius_scratch 4 km2" in text
     assert "4x area, time in each turn: x4.20, x3.90" in text
-    assert "4x area holds: x4.20 the receivers, x4.51 the sites, x5.04 the pairs" in text
+    assert (
+        "4x area holds: x4.20 the receivers, x4.51 the sites, x5.04 the pairs, "
+        "x5.30 the rays' length" in text
+    )
     assert (
         "4x area, each study run again in its process (no first-call costs): fastest "
         "1.50 s -> 6.90 s; time in each turn: x4.60, x4.80 (median x4.70)"
@@ -236,7 +241,7 @@ def test_twin_bench_json_on_a_small_synthetic_city() -> None:
     assert sc["fixed_radius"]["warm_best_of_each_ratio"] == wb / wa
     assert sc["fixed_radius"]["warm_turn_time_ratios"] == [round(wb / wa, 3)]
     assert sc["fixed_radius"]["work_ratios"] == {
-        k: round(b[k] / a[k], 3) for k in ("receivers", "sites", "pairs")
+        k: round(b[k] / a[k], 3) for k in ("receivers", "sites", "pairs", "ray_km")
     }
     assert b["receivers"] > 3 * a["receivers"] and b["pairs"] > 3 * a["pairs"]
     assert "warm_value" in report["targets"]["4x_area_time_auto_radius"]
@@ -393,3 +398,21 @@ def test_the_benchmark_scripts_take_positive_numbers_and_name_a_bad_one() -> Non
     )  # fmt: skip
     assert out.returncode == 2
     assert "argument --area-km2: must be a number > 0, got 'ten'" in out.stderr
+
+
+def test_the_pairs_and_their_rays_are_counted_within_each_sites_radius() -> None:
+    """``_pairs``: the pairs within each site's radius (inf: every receiver) and the
+    summed length of their rays, on points whose distances are whole metres."""
+    from types import SimpleNamespace
+
+    from twin.benchmark import _pairs
+
+    class Grid(SimpleNamespace):
+        def __len__(self) -> int:
+            return len(self.x_m)
+
+    grid = Grid(x_m=np.array([0.0, 3.0, 6.0, 30.0]), y_m=np.array([0.0, 4.0, 8.0, 40.0]))
+    sites = [SimpleNamespace(x_m=0.0, y_m=0.0), SimpleNamespace(x_m=3.0, y_m=4.0)]
+    result = SimpleNamespace(grid=grid, sites=sites, site_radius_m=[10.0, np.inf])
+    # site 1: 0, 5 and 10 m within its 10 m (not 50 m); site 2: 5, 0, 5 and 45 m
+    assert _pairs(result) == (7, pytest.approx(0.070, abs=1e-12))

@@ -151,18 +151,19 @@ def synthetic_scenario(radius_m: float | None, spacing_m: float = 5.0) -> Any:
     )
 
 
-def _pairs(result: Any) -> int:
-    """(receiver, site) pairs whose LoS a run traced: those within the site's radius."""
+def _pairs(result: Any) -> tuple[int, float]:
+    """(receiver, site) pairs whose LoS a run traced (those within the site's radius)
+    and the summed length of their rays in km (a LoS walk's cost grows with it)."""
     g = result.grid
     radius = np.asarray(result.site_radius_m, dtype=float)
     n = 0
+    length_m = 0.0
     for s, r in zip(result.sites, radius, strict=True):
-        n += (
-            len(g)
-            if np.isinf(r)
-            else int(np.count_nonzero(np.hypot(g.x_m - s.x_m, g.y_m - s.y_m) <= r))
-        )
-    return n
+        d_m = np.hypot(g.x_m - s.x_m, g.y_m - s.y_m)
+        within = d_m if np.isinf(r) else d_m[d_m <= r]
+        n += int(within.size)
+        length_m += float(within.sum())
+    return n, length_m / 1000.0
 
 
 def study_case(spec: dict[str, Any]) -> dict[str, Any]:
@@ -214,7 +215,7 @@ def study_case(spec: dict[str, Any]) -> dict[str, Any]:
     # temporaries of a few bytes per receiver)
     peak_mb = _peak_mb()
     peak_at_unix = time.time()  # the parent's reading of the anonymous memory stops here
-    pairs = _pairs(result)
+    pairs, ray_km = _pairs(result)
     timings = dict(result.timings_s)
     vis_tiles = timings["visibility"]
     out_bytes = result.los_bits.bits.nbytes + sum(
@@ -235,6 +236,7 @@ def study_case(spec: dict[str, Any]) -> dict[str, Any]:
             float(np.max(radius_arr)) / 1000,
         ],
         "pairs": pairs,
+        "ray_km": round(ray_km, 1),
         "tile_cells": tile_cells,
         "all_pairs": len(result.grid) * len(result.sites),
         "pairs_per_s": pairs / vis_tiles if vis_tiles > 0 else None,
@@ -798,10 +800,11 @@ def bench_scaling(
             "warm_best_of_each_ratio": min(big_warm) / min(small_warm),
             # what the larger city holds against the smaller: 4x the area is not exactly
             # 4x the receivers, sites and (receiver, site) pairs within the radius (the
-            # sites' layout meets the city's edges differently)
+            # sites' layout meets the city's edges differently), nor 4x their rays'
+            # length (fewer pairs cut short by the edges)
             "work_ratios": {
                 key: round(runs[1][key] / runs[0][key], 3)
-                for key in ("receivers", "sites", "pairs")
+                for key in ("receivers", "sites", "pairs", "ray_km")
                 if runs[0].get(key)
             },
         }
@@ -946,6 +949,10 @@ def dask_speedup(d: dict[str, Any]) -> float:
     return float(np.median(turns)) if turns else float(d["tiles_speedup"])
 
 
+#: the work ratios' names in the text report
+_WORK_NAMES = {"ray_km": "rays' length"}
+
+
 def format_report(report: dict[str, Any]) -> str:
     """The report as text."""
     lines: list[str] = []
@@ -1016,7 +1023,9 @@ def format_report(report: dict[str, Any]) -> str:
                 if work:
                     lines.append(
                         "  4x area holds: "
-                        + ", ".join(f"x{v:.2f} the {k}" for k, v in work.items())
+                        + ", ".join(
+                            f"x{v:.2f} the {_WORK_NAMES.get(k, k)}" for k, v in work.items()
+                        )
                     )
                 if sc[label].get("turn_time_ratios"):
                     turns = ", ".join(f"x{v:.2f}" for v in sc[label]["turn_time_ratios"])
