@@ -268,3 +268,69 @@ def test_a_far_site_is_weaker_than_one_at_the_range_end(engine: str, model: str)
     at_end = float(path_loss_db(model, 3.5, 5000.0, 25.0, 1.5, False, on_range="error"))
     assert got.path_loss_db[6] > at_end + 3.0 and got.path_loss_db[7] > got.path_loss_db[6] + 5.0
     assert np.array_equal(got.d2d_m, d2d)
+
+
+def _ring(n_sites: int, radius_m: float = 60.0) -> list:  # type: ignore[type-arg]
+    """One-sector UMi cells on a ring, each facing its centre (a ``cluster`` layout)."""
+    from twin.sites import Site
+
+    sites = []
+    for k in range(n_sites):
+        a = 2 * math.pi * k / n_sites
+        x, y = radius_m * math.sin(a), radius_m * math.cos(a)  # bearing a from north
+        facing = (math.degrees(a) + 180.0) % 360.0
+        sites.append(Site(f"c{k}", x, y, 10.0, model="umi", azimuths_deg=(facing,)))
+    return sites
+
+
+def test_one_sector_sites_are_coloured_by_position_like_omni_sites() -> None:
+    """At reuse 3, sites with fewer sectors than the reuse are coloured by position (as
+    omni sites at the same places), their sectors on distinct sub-bands; a site with
+    three sectors or more keeps one sub-band per sector (sector index mod reuse)."""
+    from dataclasses import replace
+
+    from twin.radio.network import build_cells
+    from twin.sites import Site
+
+    ring = _ring(6)
+    cells = build_cells(ring, 28.0, 3)
+    omni = build_cells([replace(s, azimuths_deg=()) for s in ring], 28.0, 3)
+    assert np.array_equal(cells.subband, omni.subband)
+    assert np.bincount(cells.subband, minlength=3).tolist() == [2, 2, 2]
+    # neighbours on the ring differ; only opposite cells share a sub-band
+    assert all(cells.subband[k] != cells.subband[(k + 1) % 6] for k in range(6))
+    assert all(cells.subband[k] == cells.subband[k + 3] for k in range(3))
+    assert build_cells(ring, 28.0, 1).subband.tolist() == [0] * 6
+    mixed = [
+        Site("t", 0.0, 0.0, 25.0, azimuths_deg=(0.0, 120.0, 240.0)),
+        Site("q", 500.0, 0.0, 25.0, azimuths_deg=(0.0, 90.0, 180.0, 270.0)),
+        Site("two", 250.0, 400.0, 25.0, azimuths_deg=(0.0, 180.0)),
+        Site("o", 250.0, -400.0, 25.0),
+    ]
+    cells = build_cells(mixed, 3.5, 3)
+    assert cells.subband[:7].tolist() == [0, 1, 2, 0, 1, 2, 0]
+    two, o = cells.subband[7:9], cells.subband[9]
+    colours = greedy_reuse_colouring(np.array([[250.0, 400.0], [250.0, -400.0]]), 3)
+    assert two.tolist() == [colours[0], (colours[0] + 1) % 3] and o == colours[1]
+
+
+@pytest.mark.parametrize("engine", ["compiled", "numpy"])
+def test_reuse_3_takes_the_interferers_of_other_sub_bands_away(engine: str) -> None:
+    """At the centre of a ring of six one-sector cells facing it, every cell arrives with
+    the same power P (the same distance, boresight, LoS): the served cell sees 5 P of
+    interference at reuse 1 and P (the opposite cell) at reuse 3."""
+    from twin.radio.network import RadioParams
+
+    ring = _ring(6)
+    los = np.ones((1, 6), dtype=bool)
+    got = {}
+    for reuse in (1, 3):
+        band = band_cells(28.0, ring, reuse)
+        got[reuse] = serve_receivers(
+            band, los, np.arange(6), np.zeros(1), np.zeros(1), np.full(1, 1.5),
+            np.zeros(1, bool), RadioParams(reuse=reuse, shadowing="off"), engine=engine,
+        )  # fmt: skip
+    p_mw = 10 ** (got[1].rsrp_dbm[0] / 10)
+    assert got[1].interference_mw[0] == pytest.approx(5 * p_mw, rel=1e-9)
+    assert got[3].interference_mw[0] == pytest.approx(p_mw, rel=1e-9)
+    assert got[3].rsrp_dbm[0] == got[1].rsrp_dbm[0]

@@ -3,9 +3,14 @@ capacity and the seed study's user types (pure, vectorised over receivers x cell
 
 A *cell* is one site (omni) or one sector of a site on one band. Frequency reuse: the band
 is split into ``reuse`` sub-bands; every cell uses one of them and is interfered by the
-cells of the same sub-band only. Sectors take sub-band ``sector index mod reuse``; omni
-sites are coloured greedily so that co-channel sites are as far apart as possible (on a
-hexagonal layout this gives the classic reuse-3 pattern).
+cells of the same sub-band only. The sectors of a site with ``reuse`` sectors or more take
+sub-band ``sector index mod reuse`` (a three-sector site at reuse 3: one sub-band per
+sector, the classic 1x3x3 plan). The other sites (omni, or with fewer sectors than
+``reuse``, such as the one-sector cells of a ``cluster`` layout) are coloured greedily
+by position so that co-channel sites are as far apart as possible (on a hexagonal layout
+the classic reuse-3 pattern), and their sector k takes ``(colour + k) mod reuse``.
+Until 2026-12-05 those sectors took ``k mod reuse`` too, so every one-sector site was on
+sub-band 0: reuse 3 divided their bandwidth by 3 without taking any interferer away.
 
 User types (seed study, method.md section 1)::
 
@@ -237,32 +242,41 @@ def check_band_ranges(sites: Sequence[Site], bands_ghz: Sequence[float]) -> None
 
 
 def build_cells(sites: Sequence[Site], freq_ghz: float, reuse: int) -> Cells:
-    """Cells of the sites that radiate on ``freq_ghz`` with their sub-band."""
+    """Cells of the sites that radiate on ``freq_ghz`` with their sub-band (see the
+    module notes: sectors of a site with ``reuse`` sectors or more by their index, the
+    other sites coloured by position)."""
     site_index: list[int] = []
     azimuth: list[float] = []
     subband: list[int] = []
     names: list[str] = []
-    omni: list[int] = []
+    # (first cell, cells) of each site coloured by position
+    by_position: list[tuple[int, int]] = []
     for i, s in enumerate(sites):
         if not s.serves(freq_ghz):
             continue
+        first = len(site_index)
         if s.azimuths_deg:
             for k, az in enumerate(s.azimuths_deg):
                 site_index.append(i)
                 azimuth.append(float(az))
                 subband.append(k % reuse)
                 names.append(f"{s.site_id}/{k + 1}")
+            if len(s.azimuths_deg) < reuse:
+                by_position.append((first, len(s.azimuths_deg)))
         else:
-            omni.append(len(site_index))
             site_index.append(i)
             azimuth.append(float("nan"))
             subband.append(0)
             names.append(s.site_id)
-    if omni and reuse > 1:
-        xy = np.array([(sites[site_index[c]].x_m, sites[site_index[c]].y_m) for c in omni])
+            by_position.append((first, 1))
+    if by_position and reuse > 1:
+        xy = np.array(
+            [(sites[site_index[c]].x_m, sites[site_index[c]].y_m) for c, _ in by_position]
+        )
         colours = greedy_reuse_colouring(xy, reuse)
-        for c, colour in zip(omni, colours, strict=True):
-            subband[c] = int(colour)
+        for (first, n_cells), colour in zip(by_position, colours, strict=True):
+            for k in range(n_cells):
+                subband[first + k] = (int(colour) + k) % reuse
     return Cells(
         site_index=np.array(site_index, dtype=np.int64),
         azimuth_deg=np.array(azimuth, dtype=float),
