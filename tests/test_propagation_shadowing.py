@@ -149,3 +149,33 @@ def test_bad_field_arguments() -> None:
         sh.site_shadow_fields_db(
             [0.0, 1.0], [0.0, 1.0], [True, False], sigma_db=1.0, model="uma", seed=1
         )
+
+
+@pytest.mark.parametrize("model", ["uma", "rma"])
+def test_indoor_points_take_each_sites_o2i_field(model: str) -> None:
+    """An indoor point's links come from a third field per site, with the O2I
+    decorrelation distance of Table 7.5-6 (7 m UMa and UMi, 120 m RMa) and the seed
+    (seed, site id, 2); the outdoor points' values are those without indoor points."""
+    rng = np.random.default_rng(8)
+    n = 400
+    x, y = rng.uniform(0, 500, n), rng.uniform(0, 500, n)
+    los = rng.random((n, 2)) < 0.5
+    indoor = rng.random(n) < 0.3
+    got = sh.site_shadow_fields_db(
+        x, y, los, sigma_db=1.0, model=model, seed=4, site_ids=[11, 12], indoor=indoor
+    )
+    outdoor_only = sh.site_shadow_fields_db(
+        x, y, los, sigma_db=1.0, model=model, seed=4, site_ids=[11, 12]
+    )
+    assert np.array_equal(got[~indoor], outdoor_only[~indoor])
+    for j, site_id in enumerate((11, 12)):
+        want = sh.shadow_field_db(
+            x[indoor], y[indoor], sigma_db=1.0,
+            decorr_m=sh.O2I_DECORRELATION_DISTANCE_M[model],
+            seed=np.random.SeedSequence(entropy=4, spawn_key=(site_id, 2)),
+        )  # fmt: skip
+        assert np.array_equal(got[indoor, j], want)
+        assert not np.allclose(got[indoor, j], outdoor_only[indoor, j])
+    assert sh.O2I_SIGMA_DB == {"uma": 7.0, "umi": 7.0, "rma": 8.0}
+    with pytest.raises(InputError, match=r"indoor must have shape \(400,\)"):
+        sh.site_shadow_fields_db(x, y, los, sigma_db=1.0, model=model, seed=4, indoor=indoor[:3])

@@ -26,7 +26,7 @@ def _serve_both(result, params: RadioParams, sites=None, radius=None):  # type: 
     sites = result.sites if sites is None else sites
     cols = np.arange(len(sites))
     shadow = (
-        link_shadow_units(g.x_m, g.y_m, sites, los, params.seed)
+        link_shadow_units(g.x_m, g.y_m, sites, los, params.seed, g.indoor)
         if params.shadowing == "field"
         else None
     )
@@ -152,7 +152,9 @@ def test_bands_in_one_pass_equal_each_band_alone(mixed_study) -> None:  # type: 
     # a subset of the sites as columns, as a block of a tile sees them
     cols = np.arange(0, len(sites), 2)
     los = result.los[:, cols]
-    shadow = link_shadow_units(g.x_m, g.y_m, [sites[int(c)] for c in cols], los, params.seed)
+    shadow = link_shadow_units(
+        g.x_m, g.y_m, [sites[int(c)] for c in cols], los, params.seed, g.indoor
+    )
     radius = np.where(np.arange(len(sites)) % 3 == 0, 300.0, np.inf)
     bands = [band_cells(f, sites, params.reuse) for f in (0.7, 3.5, 28.0)]
     assert len({b.n_cells for b in bands}) > 1  # the street sites radiate on two bands

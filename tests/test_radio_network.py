@@ -334,3 +334,29 @@ def test_reuse_3_takes_the_interferers_of_other_sub_bands_away(engine: str) -> N
     assert got[1].interference_mw[0] == pytest.approx(5 * p_mw, rel=1e-9)
     assert got[3].interference_mw[0] == pytest.approx(p_mw, rel=1e-9)
     assert got[3].rsrp_dbm[0] == got[1].rsrp_dbm[0]
+
+
+@pytest.mark.parametrize("engine", ["compiled", "numpy"])
+def test_field_shadowing_gives_indoor_links_the_o2i_sigma(engine: str) -> None:
+    """With ``shadowing="field"`` a link's shadow fading is its unit draw times sigma:
+    Table 7.4.1-1's (UMa LoS 4, NLoS 6 dB) outdoors, the O2I sigma of Table 7.5-6 (7 dB)
+    indoors, whatever the LoS; the received power worked by hand."""
+    from twin.radio.network import RadioParams
+    from twin.sites import Site
+
+    site = Site("s", 0.0, 0.0, 25.0)
+    d2d = np.array([300.0, 300.0, 300.0, 300.0])
+    los = np.array([True, False, True, False])[:, None]
+    indoor = np.array([False, False, True, True])
+    unit = np.array([[1.5], [-0.5], [1.5], [-0.5]])
+    params = RadioParams(shadowing="field", o2i="low")
+    got = serve_receivers(
+        band_cells(3.5, [site], 1), los, np.arange(1), d2d, np.zeros(4), np.full(4, 1.5),
+        indoor, params, shadow_unit=unit, engine=engine,
+    )  # fmt: skip
+    sigma = np.array([4.0, 6.0, 7.0, 7.0])
+    for i in range(4):
+        pl = uma_pl_by_hand(3.5, d2d[i], 25.0, 1.5, bool(los[i, 0]))
+        o2i = o2i_low_by_hand(3.5) if indoor[i] else 0.0
+        want = 46.0 - max(pl + unit[i, 0] * sigma[i] - 15.0 + o2i, 70.0)
+        assert got.rsrp_dbm[i] == pytest.approx(want, abs=1e-9)

@@ -307,12 +307,15 @@ def shadow_unit_fields(
     One field per site and LoS state with the decorrelation distance of the site's model
     (TR 38.901 Table 7.5-6), seeded by ``params.seed`` and a hash of the site id, so a
     site's field stays the same when other sites are added, moved or removed
-    (:func:`twin.tiles.link_shadow_units`). The radio stage multiplies it by the link's
-    sigma (Table 7.4.1-1). None unless ``params.shadowing == "field"``.
+    (:func:`twin.tiles.link_shadow_units`; an indoor receiver's links from the site's O2I
+    field). The radio stage multiplies it by the link's sigma (Table 7.4.1-1; O2I, Table
+    7.5-6, for indoor receivers). None unless ``params.shadowing == "field"``.
     """
     if params.shadowing != "field":
         return None
-    return link_shadow_units(grid.x_m, grid.y_m, sites, np.asarray(los, dtype=bool), params.seed)
+    return link_shadow_units(
+        grid.x_m, grid.y_m, sites, np.asarray(los, dtype=bool), params.seed, grid.indoor
+    )
 
 
 def grid_cache_key(

@@ -947,14 +947,21 @@ def unreached_receivers(
 
 
 def link_shadow_units(
-    x_m: FloatArray, y_m: FloatArray, sites: Sequence[Site], los: BoolArray, seed: int
+    x_m: FloatArray,
+    y_m: FloatArray,
+    sites: Sequence[Site],
+    los: BoolArray,
+    seed: int,
+    indoor: BoolArray | None = None,
 ) -> FloatArray:
     """(n, K) unit-variance, spatially correlated shadow fading of each (receiver, site).
 
-    One field per site and LoS state with the decorrelation distance of the site's model
-    (TR 38.901 Table 7.5-6), seeded by ``seed`` and a hash of the site id, so a site's
-    field stays the same when other sites are added, moved or removed, and a receiver's
-    value does not depend on the other receivers evaluated with it.
+    One field per site for its outdoor receivers' LoS links, one for their NLoS links and
+    one for its indoor receivers' links, each with the decorrelation distance of the
+    site's model (TR 38.901 Table 7.5-6; O2I for the indoor ones), seeded by ``seed`` and
+    a hash of the site id, so a site's field stays the same when other sites are added,
+    moved or removed, and a receiver's value does not depend on the other receivers
+    evaluated with it.
     """
     from twin.propagation.shadowing import site_shadow_fields_db
 
@@ -964,8 +971,9 @@ def link_shadow_units(
         cols = np.flatnonzero(models == model)
         ids = [_site_seed(sites[int(c)].site_id) for c in cols]
         out[:, cols] = site_shadow_fields_db(
-            x_m, y_m, los[:, cols], sigma_db=1.0, model=model, seed=seed, site_ids=ids
-        )
+            x_m, y_m, los[:, cols], sigma_db=1.0, model=model, seed=seed, site_ids=ids,
+            indoor=indoor,
+        )  # fmt: skip
     return out
 
 
@@ -1062,8 +1070,9 @@ def _serve_block(
     shadow = None
     if ctx.params.shadowing == "field" and site_cols.size:
         shadow = link_shadow_units(
-            x_m, y_m, [ctx.sites[int(j)] for j in site_cols], los, ctx.params.seed
-        )
+            x_m, y_m, [ctx.sites[int(j)] for j in site_cols], los, ctx.params.seed,
+            task.indoor[rows],
+        )  # fmt: skip
     served = serve_bands(
         list(ctx.bands.values()),
         los,

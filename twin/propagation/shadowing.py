@@ -79,6 +79,11 @@ DECORRELATION_DISTANCE_M: dict[tuple[str, bool], float] = {
 }
 #: O2I shadow-fading decorrelation distances of TR 38.901 Table 7.5-6, m.
 O2I_DECORRELATION_DISTANCE_M: dict[str, float] = {"uma": 7.0, "umi": 7.0, "rma": 120.0}
+#: O2I shadow-fading sigma of TR 38.901 Table 7.5-6 (the O2I columns), dB: what an indoor
+#: receiver's links take with ``"field"`` (outdoor links: Table 7.4.1-1's LoS / NLoS)
+O2I_SIGMA_DB: dict[str, float] = {"uma": 7.0, "umi": 7.0, "rma": 8.0}
+#: the state of a site's third field, that of its indoor receivers' links
+_O2I_STATE = 2
 
 #: points evaluated at once by :func:`shadow_field_db` (bounds the tables of
 #: :func:`sum_of_sinusoids`: 16 bytes per sinusoid and distinct coordinate)
@@ -281,14 +286,17 @@ def site_shadow_fields_db(
     seed: int,
     site_ids: Sequence[int] | None = None,
     n_sinusoids: int = 512,
+    indoor: ArrayLike | None = None,
 ) -> FloatArray:
     """Independent correlated shadow fields for each site, points x sites (dB).
 
-    Each site has two fields, one for LoS links and one for NLoS links, with the
-    decorrelation distances of Table 7.5-6; the LoS flag of each (point, site) pair picks
-    one. The fields are seeded by ``(seed, site id, LoS)`` through
-    :class:`numpy.random.SeedSequence`, so a site's field does not change when other
-    sites are added or removed.
+    Each site has three fields: one for the LoS and one for the NLoS links of outdoor
+    points, with the decorrelation distances of Table 7.5-6, and one for the links of
+    indoor points with the O2I decorrelation distance (7 m UMa and UMi, 120 m RMa); the
+    point's ``indoor`` flag and the pair's LoS flag pick one. The fields are seeded by
+    ``(seed, site id, state)`` through :class:`numpy.random.SeedSequence` (state 1 LoS,
+    0 NLoS, 2 O2I), so a site's field does not change when other sites are added or
+    removed.
 
     Parameters
     ----------
@@ -305,6 +313,8 @@ def site_shadow_fields_db(
         Base seed of the run.
     site_ids
         Stable integer id of each of the S sites (default 0..S-1).
+    indoor
+        Boolean, shape (P,): the points inside a building (default: none).
     """
     name = check_scenario(model)
     x = np.asarray(x_m, dtype=float).ravel()
@@ -316,18 +326,25 @@ def site_shadow_fields_db(
     ids = list(range(n_sites)) if site_ids is None else [int(s) for s in site_ids]
     if len(ids) != n_sites:
         raise InputError(f"site_ids has {len(ids)} entries for {n_sites} sites")
+    inside = np.zeros(x.size, dtype=bool) if indoor is None else np.asarray(indoor, dtype=bool)
+    if inside.shape != x.shape:
+        raise InputError(f"indoor must have shape ({x.size},), got {inside.shape}")
     unit = np.empty(los_b.shape, dtype=float)
     for j, site_id in enumerate(ids):
-        for state in (True, False):
-            rows = los_b[:, j] == state
+        for state in (1, 0, _O2I_STATE):
+            if state == _O2I_STATE:
+                rows, decorr_m = inside, O2I_DECORRELATION_DISTANCE_M[name]
+            else:
+                rows = ~inside & (los_b[:, j] == bool(state))
+                decorr_m = DECORRELATION_DISTANCE_M[(name, bool(state))]
             if not np.any(rows):
                 continue
-            ss = np.random.SeedSequence(entropy=seed, spawn_key=(site_id, int(state)))
+            ss = np.random.SeedSequence(entropy=seed, spawn_key=(site_id, state))
             unit[rows, j] = shadow_field_db(
                 x[rows],
                 y[rows],
                 sigma_db=1.0,
-                decorr_m=DECORRELATION_DISTANCE_M[(name, state)],
+                decorr_m=decorr_m,
                 seed=ss,
                 n_sinusoids=n_sinusoids,
             )

@@ -194,6 +194,7 @@ def _serve_kernel(
     d2d_limits: FloatArray,
     sigma_db: FloatArray,
     rma_los_sigma_db: FloatArray,
+    o2i_sigma_db: FloatArray,
     shadow_mode: int,
     shadow_k: float,
     gain_rx_dbi: float,
@@ -307,6 +308,8 @@ def _serve_kernel(
                     if shadow_mode == 1:
                         shadow = shadow_k * sigma
                     else:
+                        if rx_indoor[i]:
+                            sigma = o2i_sigma_db[m]
                         shadow = shadow_unit[i, k] * sigma
                 gain = cell_g[j]
                 if not math.isnan(cell_az[j]):
@@ -374,7 +377,8 @@ class CompiledParams:
 
     ``d2d_limits_m`` (3 models, LoS/NLoS, lo/hi) are the distance ranges the path loss
     distance is clamped into; ``sigma_db`` (3 models, LoS/NLoS) the shadow-fading sigmas
-    (RMa LoS: ``rma_los_sigma_db`` before / after the breakpoint); ``pattern`` the
+    (RMa LoS: ``rma_los_sigma_db`` before / after the breakpoint; an indoor receiver's
+    links with ``"field"``: ``o2i_sigma_db``, 3 models); ``pattern`` the
     horizontal and vertical half-power widths (degrees), SLA_V and A_max (dB);
     ``rma_env_m`` the RMa building height and street width; ``shadow_mode`` a
     :data:`SHADOW_CODE`.
@@ -383,6 +387,7 @@ class CompiledParams:
     d2d_limits_m: FloatArray
     sigma_db: FloatArray
     rma_los_sigma_db: FloatArray
+    o2i_sigma_db: FloatArray
     shadow_mode: int
     shadow_k: float
     gain_rx_dbi: float
@@ -455,6 +460,7 @@ def serve_compiled(
         f64(params.d2d_limits_m),
         f64(params.sigma_db),
         f64(params.rma_los_sigma_db),
+        f64(params.o2i_sigma_db),
         int(params.shadow_mode),
         float(params.shadow_k),
         float(params.gain_rx_dbi),
@@ -518,6 +524,7 @@ def warm_up() -> FloatArray:
         d2d_limits_m=np.tile([10.0, 5000.0], (3, 2, 1)),
         sigma_db=np.zeros((3, 2)),
         rma_los_sigma_db=np.zeros(2),
+        o2i_sigma_db=np.zeros(3),
         shadow_mode=SHADOW_CODE["off"],
         shadow_k=0.0,
         gain_rx_dbi=0.0,

@@ -39,6 +39,7 @@ from twin.arrays import full as full_array
 from twin.errors import InputError
 from twin.propagation.antenna import element_pattern_db
 from twin.propagation.o2i import o2i_loss_db
+from twin.propagation.shadowing import O2I_SIGMA_DB
 from twin.propagation.tr38901 import OnRange, path_loss_db, shadow_fading_sigma_db
 from twin.radio.budget import (
     dbm_to_mw,
@@ -679,7 +680,7 @@ def _check_link_ranges(
 
 def _compiled_params(params: RadioParams) -> Any:
     """The settings and the standard's constants as :mod:`twin.radio.compiled` reads them."""
-    from twin.propagation import antenna, tr38901
+    from twin.propagation import antenna, shadowing, tr38901
     from twin.radio import compiled
 
     models = ("uma", "umi", "rma")
@@ -704,6 +705,7 @@ def _compiled_params(params: RadioParams) -> Any:
             ]
         ),
         rma_los_sigma_db=np.array(tr38901.RMA_LOS_SIGMA_DB),
+        o2i_sigma_db=np.array([shadowing.O2I_SIGMA_DB[m] for m in models]),
         shadow_mode=compiled.SHADOW_CODE[params.shadowing],
         shadow_k=params.shadow_k,
         gain_rx_dbi=params.gain_rx_dbi,
@@ -777,6 +779,9 @@ def _serve_chunk(
     elif params.shadowing == "field":
         if shadow_unit is None:
             raise InputError("shadowing='field' needs the per-link shadow draw")
+        # an indoor receiver's links: the O2I sigma of Table 7.5-6
+        for model in sorted(set(models.tolist())):
+            sigma[np.ix_(indoor, models == model)] = O2I_SIGMA_DB[model]
         shadow = shadow_unit * sigma
     else:
         shadow = np.zeros_like(d2d)

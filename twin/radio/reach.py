@@ -15,7 +15,8 @@ with
   gives the lowest loss;
 * :math:`SF_{best}` the shadow fading in the receiver's favour: the fixed margin
   :math:`k\sigma_{LoS}` with ``shadowing="margin"``, 0 with ``"off"`` and
-  :math:`-3\sigma_{LoS}` (a gain) with ``"field"``;
+  :math:`-3\sigma` (a gain) with ``"field"``, :math:`\sigma` the larger of the LoS and
+  the O2I sigma (an indoor receiver's links, 7 dB UMa and UMi, 8 dB RMa);
 * no outdoor-to-indoor loss, and the site's full gain (the sector pattern only lowers it);
 * :math:`B` the bandwidth of a user of the band: with ``bandwidth="seed"`` that of a cell
   of the band's mean best-server area (study area / cells, at least one user), with
@@ -37,6 +38,7 @@ import numpy.typing as npt
 
 from twin.bands import band_label
 from twin.errors import InputError
+from twin.propagation.shadowing import O2I_SIGMA_DB
 from twin.propagation.tr38901 import SHADOW_SIGMA_DB, path_loss_db
 from twin.radio.budget import noise_power_dbm, rx_power_dbm, seed_bandwidth_hz, users_per_cell
 from twin.radio.network import RadioParams, build_cells
@@ -82,7 +84,10 @@ def best_case_rx_dbm(
     if params.shadowing == "margin":
         shadow = params.shadow_k * sigma_los
     elif params.shadowing == "field":
-        shadow = -FIELD_SIGMAS * (6.0 if site.model == "rma" else sigma_los)
+        # the largest sigma a link of the site can draw: LoS (RMa past its breakpoint 6
+        # dB) or an indoor receiver's O2I sigma (Table 7.5-6), its O2I loss not counted
+        widest = max(6.0 if site.model == "rma" else sigma_los, O2I_SIGMA_DB[site.model])
+        shadow = -FIELD_SIGMAS * widest
     else:
         shadow = 0.0
     h_ut = np.asarray(rx_heights_m, dtype=float)[:, None]
