@@ -108,6 +108,32 @@ def test_grid_layer_and_rasters_agree(run_dir: Path) -> None:
     with rasterio.open(run_dir / "rasters" / "indoor.tif") as ds:
         ind = ds.read(1)
         assert ind[pts["row"], pts["col"]].tolist() == pts["indoor"].astype(int).tolist()
+    # each metric's band carries its unit (QGIS and gdalinfo show it), and its tags
+    units = {"capacity_mbps": "Mbps", "sinr_db": "dB", "rsrp_dbm": "dBm"}
+    for metric, unit in units.items():
+        with rasterio.open(run_dir / "rasters" / f"{metric}_3p5.tif") as ds:
+            assert ds.units == (unit,) and ds.tags()["units"] == unit, metric
+    with rasterio.open(run_dir / "rasters" / "los_3p5.tif") as ds:
+        assert ds.tags()["units"] == "1 = LoS, 0 = NLoS"
+
+
+def test_every_png_carries_the_osm_attribution(run_dir: Path) -> None:
+    """The charts draw OSM data (building outlines, the city's receivers): each PNG has
+    the attribution in its PNG text, and drawn (a corner differs from the background)."""
+    from PIL import Image
+
+    from twin import OSM_ATTRIBUTION
+
+    pngs = sorted(run_dir.rglob("*.png"))
+    assert {p.name for p in pngs} >= {"capacity_3p5.png", "sinr_cdf.png", "los_vs_distance.png"}
+    for png in pngs:
+        with Image.open(png) as im:
+            if png.parent.name == "plots":
+                assert im.info.get("Copyright") == OSM_ATTRIBUTION, png.name
+            rgb = np.asarray(im.convert("RGB"))
+        h, w, _ = rgb.shape
+        corner = rgb[int(h * 0.975) :, int(w * 0.7) :]
+        assert (corner != 255).any(), f"{png.name}: nothing drawn in its lower right corner"
 
 
 def test_summary_provenance_and_table(run_dir: Path) -> None:

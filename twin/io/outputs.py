@@ -41,11 +41,12 @@ from twin.summary import (
 )
 
 #: Raster metrics written per band: (name in files, attribute of BandResult, dtype, nodata)
+#: the GeoTIFFs of each band: (file stem, BandResult attribute, dtype, nodata, units)
 RASTER_METRICS = (
-    ("rsrp_dbm", "rsrp_dbm", "float32", -9999.0),
-    ("sinr_db", "sinr_db", "float32", -9999.0),
-    ("capacity_mbps", "capacity_mbps", "float32", -9999.0),
-    ("los", "los", "uint8", 255),
+    ("rsrp_dbm", "rsrp_dbm", "float32", -9999.0, "dBm"),
+    ("sinr_db", "sinr_db", "float32", -9999.0, "dB"),
+    ("capacity_mbps", "capacity_mbps", "float32", -9999.0, "Mbps"),
+    ("los", "los", "uint8", 255, "1 = LoS, 0 = NLoS"),
 )
 
 
@@ -374,12 +375,13 @@ def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -
         tags={**prov, "metric": "indoor", "units": "1 = indoor, 0 = outdoor"},
     )  # fmt: skip
     for label, res in result.bands.items():
-        for name, attr, dtype, nodata in RASTER_METRICS:
+        for name, attr, dtype, nodata, units in RASTER_METRICS:
             arr = grid_raster(g.cell, res.values_by_part(attr), spec.shape, nodata, dtype)
             path = folder / f"{name}_{label}.tif"
+            tags = {**prov, "metric": name, "band": label, "freq_ghz": f"{res.freq_ghz:g}"}
             write_geotiff(
                 path, arr, transform=spec.transform, crs=crs, nodata=nodata,
-                tags={**prov, "metric": name, "band": label, "freq_ghz": f"{res.freq_ghz:g}"},
+                tags={**tags, "units": units},
             )  # fmt: skip
             if name in ("capacity_mbps", "sinr_db", "rsrp_dbm"):
                 write_style(path.with_suffix(".qml"), name)  # fixed classes
