@@ -296,3 +296,17 @@ def test_generic_metric_from_data(tmp_path: Path) -> None:
 def test_labels_are_escaped_xml(tmp_path: Path) -> None:
     text = write_style(tmp_path / "c.qml", "capacity_mbps").read_text(encoding="utf-8")
     assert 'label="&lt; 1 Mbps"' in text and 'label="&gt; 2000 Mbps"' in text
+
+
+def test_received_power_classes_spread_a_real_run(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    """``rsrp_dbm`` is the serving cell's power over its whole carrier (46 dBm macro cells:
+    tens of dB above a resource element's RSRP): its classes spread the embedded city's
+    receivers at 3.5 GHz over several classes, where RSRP's quality classes (-120 ...
+    -70 dBm) put almost all of them in the top one."""
+    rx = np.asarray(helsinki_study.bands["3p5"].rsrp_dbm, dtype=float)
+    rx = rx[np.isfinite(rx)]
+    uppers = [c.upper for c in RSRP.classes[:-1]]
+    share = np.bincount(np.searchsorted(uppers, rx), minlength=len(RSRP.classes)) / rx.size
+    assert share.max() < 0.8 and np.count_nonzero(share > 0.05) >= 3
+    assert np.mean(rx > -70.0) > 0.9  # the RSRP classes' "excellent"
+    assert RSRP.title == "Received power" and RSRP.units == "dBm"

@@ -14,7 +14,7 @@ metric (name contains)  classes                                    colours
 =====================  =========================================  ==================
 ``capacity_mbps``       <1, 1-5, ..., 1000-2000, >2000 Mbps        viridis
 ``sinr_db``             <-5, -5-0, ..., 20-25, >25 dB              red-yellow-green
-``rsrp_dbm``            <-120 (no signal) ... >-70 dBm (excellent)  red-yellow-green
+``rsrp_dbm``            <-100 ... >-40 dBm (whole carrier)         red-yellow-green
 ``covered``/``share``   0-20 %, ..., 80-100 %                      red-yellow-green
 ``los``, ``indoor``     0/1 flags (paletted)                        two colours
 anything else           8 equal classes over the data range        viridis
@@ -55,7 +55,6 @@ _VIRIDIS_8 = ("#440154", "#46327e", "#365c8d", "#277f8e", "#1fa187", "#4ac16d", 
               "#fde725")  # fmt: skip
 _RDYLGN_8 = ("#a50026", "#e34933", "#fca55d", "#fee999", "#e3f399", "#9dd569", "#39a758",
              "#006837")  # fmt: skip
-_RDYLGN_7 = ("#a50026", "#ea5739", "#fdbf6f", "#feffbe", "#b7e075", "#4bb05c", "#006837")
 _RDYLGN_5 = ("#a50026", "#f98e52", "#feffbe", "#84ca66", "#006837")
 
 
@@ -164,8 +163,11 @@ def _range_labels(breaks: Sequence[float], units: str, fmt: str = "{:g}") -> lis
 
 _CAPACITY_BREAKS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000)
 _SINR_BREAKS = (-5, 0, 5, 10, 15, 20, 25)
-_RSRP_BREAKS = (-120, -110, -100, -90, -80, -70)
-_RSRP_WORDS = ("no signal", "very poor", "poor", "fair", "good", "very good", "excellent")
+#: the serving cell's received power over its whole carrier (what ``rsrp_dbm`` holds: a
+#: 46 dBm macro cell arrives at -24 to -105 dBm on the embedded city), not 3GPP's RSRP,
+#: the power of one resource element, 10 log10(subcarriers) lower (35 dB for 3276); the
+#: RSRP quality classes (-120 ... -70 dBm) put nearly every cell of it in "excellent"
+_RSRP_BREAKS = (-100, -90, -80, -70, -60, -50, -40)
 
 CAPACITY = _ramp(
     "capacity_mbps", "Capacity", "Mbps", _CAPACITY_BREAKS, _VIRIDIS_11,
@@ -176,9 +178,8 @@ SINR = _ramp(
     _range_labels(_SINR_BREAKS, "dB"), minimum=-10, maximum=30, decimals=1,
 )  # fmt: skip
 RSRP = _ramp(
-    "rsrp_dbm", "RSRP", "dBm", _RSRP_BREAKS, _RDYLGN_7,
-    [f"{r} ({w})" for r, w in zip(_range_labels(_RSRP_BREAKS, "dBm"), _RSRP_WORDS, strict=True)],
-    minimum=-130, maximum=-60, decimals=1,
+    "rsrp_dbm", "Received power", "dBm", _RSRP_BREAKS, _RDYLGN_8,
+    _range_labels(_RSRP_BREAKS, "dBm"), minimum=-130, maximum=-20, decimals=1,
 )  # fmt: skip
 SHARE = Ramp(
     metric="share",
