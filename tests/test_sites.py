@@ -110,3 +110,30 @@ def test_sites_file_errors(tmp_path: Path, helsinki_city) -> None:  # type: igno
     far = read_sites_file(_csv(tmp_path / "c.csv", "lon,lat,height_m,power_dbm\n25.5,60.5,20,46\n"))
     with pytest.raises(InputError, match="outside the area"):
         check_sites_in_area(sites_from_entries(far, helsinki_city.crs), helsinki_city.bounds)
+
+
+def test_roof_candidates_are_the_tallest_roofs_of_the_area(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    """With an area of interest the cut to ``max_roofs`` counts the roofs that give a
+    candidate inside it: taller roofs elsewhere in the city do not take their places."""
+    from twin.candidates import rooftop_candidates
+
+    b = helsinki_city.buildings
+    minx, miny, maxx, maxy = helsinki_city.bounds
+    # a quarter of the city, the south-west one
+    area = (minx, miny, (minx + maxx) / 2, (miny + maxy) / 2)
+    everywhere = rooftop_candidates(b, area, max_roofs=10**6)
+    inside = {s.building_id for s in everywhere}
+    antenna = b["height_m"] + 3.0
+    usable = b[(antenna >= 15.0) & (antenna <= 100.0)]
+    # every usable building outside the area gives nothing; enough of them are taller
+    # than the area's tenth tallest for the old cut to have lost roofs of the area
+    assert len(inside) > 10
+    got = rooftop_candidates(b, area, max_roofs=10)
+    roofs = {s.building_id for s in got}
+    assert len(roofs) == 10 and roofs <= inside
+    want = usable.loc[sorted(inside)].sort_values("height_m", ascending=False, kind="stable")
+    assert (
+        sorted(b.loc[list(roofs), "height_m"], reverse=True) == want["height_m"].iloc[:10].tolist()
+    )
+    taller_outside = usable[~usable.index.isin(inside)]["height_m"]
+    assert (taller_outside > want["height_m"].iloc[9]).sum() > 0

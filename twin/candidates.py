@@ -2,11 +2,12 @@
 
 Two classes, as a planner would look for them:
 
-- ``rooftops`` (UMa): the ``max_roofs`` tallest buildings whose antenna (roof +
-  ``mast_m``) stands between ``min_height_m`` and ``max_height_m`` (the range of
-  :func:`twin.sites.rooftop_sites`). Each gives its roof point (``roof``) and up to four
-  roof corners (``corner``): the corners of the footprint's minimum rotated rectangle,
-  snapped to the footprint and moved ``corner_inset_m`` inwards. A corner antenna sees
+- ``rooftops`` (UMa): the ``max_roofs`` tallest buildings with a candidate inside the
+  bounds (the area of interest) whose antenna (roof + ``mast_m``) stands between
+  ``min_height_m`` and ``max_height_m`` (the range of :func:`twin.sites.rooftop_sites`).
+  Each gives its roof point (``roof``) and up to four roof corners (``corner``): the
+  corners of the footprint's minimum rotated rectangle, snapped to the footprint and
+  moved ``corner_inset_m`` inwards. A corner antenna sees
   down the streets that a roof-centre antenna cannot (the roof edge hides them).
 - ``streets`` (UMi): poles of ``street_height_m`` at street intersections (three or more
   drivable streets, :func:`twin.sites.intersections`) and at the street furniture that
@@ -24,10 +25,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import shapely
 from shapely.ops import nearest_points
 
@@ -93,50 +95,72 @@ def rooftop_candidates(
     ok = (antenna >= min_height_m) & (antenna <= max_height_m)
     order = [int(i) for i in np.argsort(-heights, kind="stable") if ok[i]]
     out: list[Site] = []
-    for i in order[:max_roofs]:
-        poly = _largest_polygon(geoms[i])
-        if poly.is_empty:
-            continue
-        spot = shapely.point_on_surface(poly)
-        roof = Site(
-            site_id=f"R{ids[i]}",
-            x_m=float(spot.x),
-            y_m=float(spot.y),
-            height_m=float(antenna[i]),
-            model="uma",
-            power_dbm=power_dbm,
-            gain_dbi=gain_dbi,
-            placed_by="candidate-roof",
-            building_id=int(ids[i]),
-        )
-        if _in_bounds(spot.x, spot.y, bounds):
-            out.append(roof)
-        if not corners:
-            continue
-        centre = poly.centroid
-        kept: list[tuple[float, float]] = []
-        rect = shapely.oriented_envelope(poly)
-        if not isinstance(rect, shapely.Polygon):
-            continue
-        for cx, cy in list(rect.exterior.coords)[:-1]:
-            p = nearest_points(poly.exterior, shapely.Point(cx, cy))[0]
-            dx, dy = centre.x - p.x, centre.y - p.y
-            d = math.hypot(dx, dy)
-            if d <= corner_inset_m:
-                continue
-            q = shapely.Point(p.x + dx / d * corner_inset_m, p.y + dy / d * corner_inset_m)
-            if not poly.contains(q) or not _in_bounds(q.x, q.y, bounds):
-                continue
-            if any(math.hypot(q.x - a, q.y - b) < 5.0 for a, b in kept):
-                continue
-            kept.append((q.x, q.y))
-            sid = f"R{ids[i]}c{len(kept)}"
-            out.append(
-                replace(
-                    roof, site_id=sid, x_m=float(q.x), y_m=float(q.y), placed_by="candidate-corner"
-                )
-            )
+    roofs = 0  # buildings that gave a candidate inside the bounds
+    for i in order:
+        if roofs == max_roofs:
+            break
+        before = len(out)
+        _roof_candidates(out, i, ids, geoms, antenna, bounds, corners, corner_inset_m,
+                         power_dbm, gain_dbi)  # fmt: skip
+        roofs += len(out) > before
     return out
+
+
+def _roof_candidates(
+    out: list[Site],
+    i: int,
+    ids: npt.NDArray[Any],
+    geoms: npt.NDArray[Any],
+    antenna: npt.NDArray[np.float64],
+    bounds: tuple[float, float, float, float],
+    corners: bool,
+    corner_inset_m: float,
+    power_dbm: float,
+    gain_dbi: float,
+) -> None:
+    """Append building ``i``'s roof point and corners that lie inside ``bounds`` to ``out``
+    (the cut to the tallest roofs counts buildings after this: a roof outside the area
+    of interest does not take the place of one inside it)."""
+    poly = _largest_polygon(geoms[i])
+    if poly.is_empty:
+        return
+    spot = shapely.point_on_surface(poly)
+    roof = Site(
+        site_id=f"R{ids[i]}",
+        x_m=float(spot.x),
+        y_m=float(spot.y),
+        height_m=float(antenna[i]),
+        model="uma",
+        power_dbm=power_dbm,
+        gain_dbi=gain_dbi,
+        placed_by="candidate-roof",
+        building_id=int(ids[i]),
+    )
+    if _in_bounds(spot.x, spot.y, bounds):
+        out.append(roof)
+    if not corners:
+        return
+    centre = poly.centroid
+    kept: list[tuple[float, float]] = []
+    rect = shapely.oriented_envelope(poly)
+    if not isinstance(rect, shapely.Polygon):
+        return
+    for cx, cy in list(rect.exterior.coords)[:-1]:
+        p = nearest_points(poly.exterior, shapely.Point(cx, cy))[0]
+        dx, dy = centre.x - p.x, centre.y - p.y
+        d = math.hypot(dx, dy)
+        if d <= corner_inset_m:
+            continue
+        q = shapely.Point(p.x + dx / d * corner_inset_m, p.y + dy / d * corner_inset_m)
+        if not poly.contains(q) or not _in_bounds(q.x, q.y, bounds):
+            continue
+        if any(math.hypot(q.x - a, q.y - b) < 5.0 for a, b in kept):
+            continue
+        kept.append((q.x, q.y))
+        sid = f"R{ids[i]}c{len(kept)}"
+        out.append(
+            replace(roof, site_id=sid, x_m=float(q.x), y_m=float(q.y), placed_by="candidate-corner")
+        )
 
 
 def street_candidates(
