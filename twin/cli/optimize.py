@@ -42,7 +42,11 @@ def _fmt(objective: str, value: float) -> str:
 )
 @click.option("--spacing", type=float, help="Grid spacing in metres (> 0).")
 @click.option(
-    "--max-roofs", type=int, default=60, show_default=True, help="Tallest roofs with a candidate in the area considered."
+    "--max-roofs",
+    type=int,
+    default=60,
+    show_default=True,
+    help="Tallest roofs with a candidate in the area considered.",
 )
 @click.option("--name", "name", help="Name of the written variant (default opt_<obj>_<band>_k<K>).")
 @click.option(
