@@ -175,3 +175,42 @@ def test_bad_folders_and_threshold(folders, tmp_path: Path) -> None:  # type: ig
     doc = json.loads((tmp_path / "t" / "comparison.json").read_text())
     assert doc["sinr_threshold_db"] == 10.0
     assert not (tmp_path / "c").exists()
+
+
+def test_threshold_recounts_the_buildings_too(folders, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``indoor_covered_at`` at a run's own threshold is its buildings layer's column;
+    ``--threshold`` other than the runs' own counts the buildings' indoor coverage at it,
+    as it counts the receivers (it used to keep each run's own)."""
+    from twin.compare import indoor_covered_at
+
+    run = folders["em_a"]
+    grid = pyogrio.read_dataframe(run / "grid.gpkg", layer="grid")
+    buildings = pyogrio.read_dataframe(run / "grid.gpkg", layer="buildings")
+    own = json.loads((run / "summary.json").read_text())["sinr_threshold_db"]
+    bands = ["0p7", "3p5", "28"]
+    same = indoor_covered_at(grid, buildings, bands, own)
+    for band in bands:
+        col = f"indoor_covered_{band}"
+        np.testing.assert_array_equal(same[col].to_numpy(), buildings[col].to_numpy())
+    at_10 = indoor_covered_at(grid, buildings, bands, 10.0)
+    # by hand for one building with indoor points: its indoor grid points' share >= 10 dB
+    bid = int(buildings.loc[buildings["indoor_points"] > 3, "building_id"].iloc[0])
+    pts = grid[(grid["kind"] == "grid") & grid["indoor"] & (grid["building_id"] == bid)]
+    want = float(np.mean(pts["sinr_db_3p5"].to_numpy() >= 10.0))
+    got = float(at_10.loc[at_10["building_id"] == bid, "indoor_covered_3p5"].iloc[0])
+    assert got == want
+    # the comparison of a run with itself at 10 dB: the buildings at 10 dB in A and B
+    out = tmp_path / "c"
+    res = compare(run, run, out, "--threshold", "10")
+    assert res.exit_code == 0, res.output
+    b = pyogrio.read_dataframe(out / "coverage_changes.gpkg", layer="buildings")
+    b = b.set_index("building_id")
+    ref = at_10.set_index("building_id").loc[b.index, "indoor_covered_3p5"].to_numpy()
+    np.testing.assert_array_equal(b["indoor_covered_3p5_a"].to_numpy(), ref)
+    np.testing.assert_array_equal(b["indoor_covered_3p5_b"].to_numpy(), ref)
+    assert not np.allclose(ref, buildings.set_index("building_id").loc[b.index, "indoor_covered_3p5"],
+                           equal_nan=True)  # fmt: skip
+    table = pd.read_csv(out / "comparison.csv", dtype={"user_type": str})
+    row = table[(table["metric"] == "buildings_indoor_covered") & (table["band"] == "3p5")]
+    has = np.isfinite(ref)
+    assert float(row["a"].iloc[0]) == float(row["b"].iloc[0]) == float(np.sum(ref[has] >= 0.9))

@@ -250,6 +250,33 @@ def building_changes(
     return out
 
 
+def indoor_covered_at(
+    grid: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    bands: Sequence[str],
+    threshold_db: float,
+) -> gpd.GeoDataFrame:
+    """``buildings`` (a run's ``buildings`` layer) with ``indoor_covered_<band>``
+    counted anew from the run's ``grid`` layer at ``threshold_db``: the share of each
+    building's indoor grid points whose SINR is at least the threshold (NaN for a
+    building without one), as :func:`twin.io.outputs.building_frame` counts it at the
+    run's own threshold. ``twin compare --threshold`` compares the buildings this way,
+    not at each run's own threshold."""
+    out = buildings.copy()
+    inside = (grid["kind"].to_numpy() == "grid") & grid["indoor"].to_numpy(dtype=bool)
+    pos = pd.Index(buildings["building_id"]).get_indexer(grid["building_id"].to_numpy()[inside])
+    known = pos >= 0
+    pos = pos[known]
+    n = len(buildings)
+    counts = np.bincount(pos, minlength=n).astype(float)
+    for band in bands:
+        sinr = grid[f"sinr_db_{band}"].to_numpy(dtype=float)[inside][known]
+        covered = np.bincount(pos, weights=sinr >= threshold_db, minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"indoor_covered_{band}"] = np.where(counts > 0, covered / counts, np.nan)
+    return out
+
+
 def _type_rows(
     band: str, grid: gpd.GeoDataFrame, threshold_db: float
 ) -> dict[tuple[str, str], float]:
@@ -447,6 +474,11 @@ def compare(
     """
     threshold = check_comparable(a, b, threshold_db=threshold_db)
     bands = common_bands(a, b)
+    # a run's buildings layer counts indoor coverage at the run's own threshold
+    if a.sinr_threshold_db != threshold:
+        buildings_a = indoor_covered_at(grid_a, buildings_a, bands, threshold)
+    if b.sinr_threshold_db != threshold:
+        buildings_b = indoor_covered_at(grid_b, buildings_b, bands, threshold)
     deltas = {
         (m, band): delta_raster(rasters_a[(m, band)], rasters_b[(m, band)])
         for band in bands
