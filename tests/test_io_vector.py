@@ -502,9 +502,11 @@ def test_write_run_weighs_the_threaded_index_against_the_memory_available(  # ty
 
 
 def test_grid_table_is_the_grid_frame_as_arrow(helsinki_study) -> None:  # type: ignore[no-untyped-def]
-    """The grid layer made straight from the arrays (``grid_table``) is the Arrow table
-    of the GeoDataFrame (``grid_frame``): the same columns, types and values, the points'
-    WKB bytes those of shapely, a receiver no cell serves a null serving site."""
+    """The grid layer made straight from the arrays (``grid_table``) and its
+    GeoDataFrame (``grid_frame``, read back from it) convert to each other without loss:
+    the same columns, types and values, the points' WKB bytes those of shapely, a
+    receiver no cell serves a null serving site. (The frame's values against the study's
+    arrays: ``test_a_band_result_part_derives_what_the_whole_derives``.)"""
     from dataclasses import replace
 
     from twin.io.outputs import _grid_part, grid_table, grid_table_parts

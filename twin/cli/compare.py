@@ -19,7 +19,8 @@ import click
     "--threshold",
     "threshold_db",
     type=float,
-    help="SINR threshold of coverage in dB (default: the runs' own; needed when they differ).",
+    help="SINR threshold of coverage in dB, for receivers and buildings alike (default: "
+    "the runs' own; needed when they differ).",
 )
 @click.option(
     "--building-share",

@@ -40,7 +40,6 @@ from twin.summary import (
     type_rows,
 )
 
-#: Raster metrics written per band: (name in files, attribute of BandResult, dtype, nodata)
 #: the GeoTIFFs of each band: (file stem, BandResult attribute, dtype, nodata, units)
 RASTER_METRICS = (
     ("rsrp_dbm", "rsrp_dbm", "float32", -9999.0, "dBm"),
@@ -67,19 +66,15 @@ GRID_BAND_COLUMNS = (
 
 
 def _grid_part(result: StudyResult, lo: int, hi: int) -> gpd.GeoDataFrame:
-    """The ``grid`` layer's receivers ``lo`` to ``hi - 1``: their points and per-band
-    columns (those a BandResult derives when read, such as the capacity, derived for
-    these receivers alone)."""
-    grid = result.grid.subset(slice(lo, hi))
-    gdf = grid.to_geodataframe()
-    # the serving site by its id; none (null) for a receiver no cell serves
-    site_ids = np.array([s.site_id for s in result.sites] + [None], dtype=object)
-    for label, whole in result.bands.items():
-        res = whole.part(lo, hi)
-        gdf[f"serving_{label}"] = site_ids[res.serving_site]  # -1: the None at the end
-        for name, attr, dtype in GRID_BAND_COLUMNS:
-            gdf[f"{name}_{label}"] = np.asarray(getattr(res, attr)).astype(dtype, copy=False)
-    return gdf
+    """The ``grid`` layer's receivers ``lo`` to ``hi - 1`` as a GeoDataFrame: the table
+    of :func:`grid_table` (the one definition of the layer's columns), its WKB points
+    read back as geometries."""
+    import shapely
+
+    table = grid_table(result, lo, hi)
+    frame = table.to_pandas()
+    frame["geometry"] = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=result.grid.spec.crs)
 
 
 def grid_frame(result: StudyResult) -> gpd.GeoDataFrame:
@@ -111,9 +106,12 @@ def grid_frame_parts(
 
 def grid_table(result: StudyResult, lo: int, hi: int) -> Any:
     """The ``grid`` layer's receivers ``lo`` to ``hi - 1`` as an Arrow table: the
-    columns of :func:`grid_frame` in its order and types, the geometry as WKB, made
-    straight from the arrays (no GeoDataFrame, no shapely point, no Python string per
-    receiver), which is what the GeoPackage is written from."""
+    receiver columns (``kind``, ``indoor``, ``building_id``, ``rx_height_m``, ``row``,
+    ``col``), the point as WKB (``geometry``), then per band the serving site's id (null
+    when no cell serves) and :data:`GRID_BAND_COLUMNS` (those a BandResult derives when
+    read, such as the capacity, derived for these receivers alone). Made straight from
+    the arrays (no shapely point, no Python string per receiver); the GeoPackage is
+    written from it and :func:`grid_frame` reads it back."""
     import pyarrow as pa
 
     from twin.io.vector import point_wkb
@@ -378,10 +376,10 @@ def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -
         for name, attr, dtype, nodata, units in RASTER_METRICS:
             arr = grid_raster(g.cell, res.values_by_part(attr), spec.shape, nodata, dtype)
             path = folder / f"{name}_{label}.tif"
-            tags = {**prov, "metric": name, "band": label, "freq_ghz": f"{res.freq_ghz:g}"}
             write_geotiff(
                 path, arr, transform=spec.transform, crs=crs, nodata=nodata,
-                tags={**tags, "units": units},
+                tags={**prov, "metric": name, "band": label, "freq_ghz": f"{res.freq_ghz:g}",
+                      "units": units},
             )  # fmt: skip
             if name in ("capacity_mbps", "sinr_db", "rsrp_dbm"):
                 write_style(path.with_suffix(".qml"), name)  # fixed classes

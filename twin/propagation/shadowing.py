@@ -24,8 +24,9 @@ Three modes are offered by :func:`shadowing_db`:
     a fixed margin :math:`k\,\sigma_{SF}` added to the loss (the seed study adds
     :math:`+\sigma`, i.e. :math:`k = 1`).
 ``"field"``
-    one zero-mean Gaussian random field per site (and per LoS state), correlated in space
-    as above, evaluated at the receivers: :func:`shadow_field_db`.
+    one zero-mean Gaussian random field per site and link state (outdoor LoS, outdoor
+    NLoS, indoor: :func:`site_shadow_fields_db`), correlated in space as above,
+    evaluated at the receivers: :func:`shadow_field_db`.
 
 The field is built with the sum-of-sinusoids (spectral) method: with :math:`N`
 wave vectors :math:`\mathbf{k}_n` and phases :math:`\phi_n \sim U(0, 2\pi)`,

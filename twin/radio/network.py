@@ -680,7 +680,7 @@ def _check_link_ranges(
 
 def _compiled_params(params: RadioParams) -> Any:
     """The settings and the standard's constants as :mod:`twin.radio.compiled` reads them."""
-    from twin.propagation import antenna, shadowing, tr38901
+    from twin.propagation import antenna, tr38901
     from twin.radio import compiled
 
     models = ("uma", "umi", "rma")
@@ -705,7 +705,7 @@ def _compiled_params(params: RadioParams) -> Any:
             ]
         ),
         rma_los_sigma_db=np.array(tr38901.RMA_LOS_SIGMA_DB),
-        o2i_sigma_db=np.array([shadowing.O2I_SIGMA_DB[m] for m in models]),
+        o2i_sigma_db=np.array([O2I_SIGMA_DB[m] for m in models]),
         shadow_mode=compiled.SHADOW_CODE[params.shadowing],
         shadow_k=params.shadow_k,
         gain_rx_dbi=params.gain_rx_dbi,
