@@ -260,6 +260,13 @@ def test_bad_scenario_and_sites_files(tmp_path: Path) -> None:
         cli, ["run", DEFAULT, "--sites", str(sites), "--out", str(tmp_path / "o")]
     )
     assert res.exit_code != 0 and "outside the area" in res.output
+    # a 20 m antenna inside the Hotelli Torni tower (70 m roof: OSM way 123525580)
+    sites.write_text("site_id,lon,lat,height_m,power_dbm\nT,24.93865,60.16780,20,46\n")
+    res = CliRunner().invoke(
+        cli, ["run", DEFAULT, "--sites", str(sites), "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code != 0 and "site T at" in res.output
+    assert "roof is 70 m above ground" in res.output and "height_m of at least 70 m" in res.output
     assert not (tmp_path / "o").exists()
 
 

@@ -94,6 +94,11 @@ def test_small_cells_variants_edit_the_generated_sites(runs) -> None:  # type: i
     assert set(tuned) == set(small) - {"U03"}
     assert tuned["U04"]["placed_by"] == "moved"
     assert tuned["U04"]["lonlat"] == pytest.approx([24.9378, 60.1680], abs=1e-6)
+    # moved onto the roof at its new spot, its antenna 3 m above that roof
+    roofs = {f["properties"]["building_id"]: f["properties"]["height_m"] for f in json.loads(
+        (runs["densify-tuned"] / "buildings.geojson").read_text())["features"]}  # fmt: skip
+    assert tuned["U04"]["building_id"] != base["U04"]["building_id"]
+    assert tuned["U04"]["height_m"] == roofs[tuned["U04"]["building_id"]] + 3.0 == 13.0
     assert (tuned["U05"]["height_m"], tuned["U05"]["power_dbm"]) == (30.0, 43.0)
     assert (small["U05"]["height_m"], small["U05"]["power_dbm"]) == (
         base["U05"]["height_m"], base["U05"]["power_dbm"])  # fmt: skip
@@ -130,7 +135,18 @@ def test_emergency_cluster_and_its_variants(runs) -> None:  # type: ignore[no-un
     cluster = {k for k in with_c if k.startswith("E")}
     assert cluster == {"E01", "E02", "E03", "E04"}
     assert set(without) == set(with_c) - cluster
-    assert set(outage) == set(with_c) - {"U06"}
+    assert set(outage) == set(with_c) - {"U09"}
+    # the macro that fails is the one nearest the building the cluster serves
+    crs = summary(runs["emergency"])["city"]["crs"]
+    to_utm = Transformer.from_crs(4326, crs, always_xy=True)
+    doc = json.loads((runs["emergency"] / "buildings.geojson").read_text())
+    (oodi,) = [
+        f for f in doc["features"] if f["properties"]["name"] == "Helsingin keskustakirjasto Oodi"
+    ]
+    ring = np.array(oodi["geometry"]["coordinates"][0])
+    ox, oy = to_utm.transform(*ring.mean(axis=0))
+    macros = {k: to_utm.transform(*v["lonlat"]) for k, v in with_c.items() if k.startswith("U")}
+    assert min(macros, key=lambda k: math.hypot(macros[k][0] - ox, macros[k][1] - oy)) == "U09"
     assert all(
         with_c[k]["bands_ghz"] == "3.5" and with_c[k]["placed_by"] == "cluster" for k in cluster
     )

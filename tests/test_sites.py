@@ -12,9 +12,12 @@ import shapely
 
 from twin.errors import InputError, SourceError
 from twin.sites import (
+    Site,
+    check_sites_above_roofs,
     check_sites_in_area,
     hex_lattice,
     intersections,
+    roofs_under,
     rooftop_sites,
     sites_from_entries,
     street_sites,
@@ -37,19 +40,26 @@ def test_rooftop_sites_stand_on_the_tallest_roof_nearby(helsinki_city) -> None: 
     sites = rooftop_sites(b, helsinki_city.bounds, isd_m=500.0, mast_m=3.0)
     assert len(sites) >= 6
     lattice = hex_lattice(helsinki_city.bounds, 500.0)
-    for s in sites:
-        assert s.model == "uma"
-        if s.placed_by == "hex-mast":
-            assert s.height_m == 25.0
+    used: set[int] = set()
+    by_id = {int(s.site_id[1:]) - 1: s for s in sites}
+    for k, (x, y) in enumerate(lattice):
+        # the roofs that reach within ISD/4 of the lattice point, usable (antenna between
+        # 15 and 100 m) and not taken by an earlier lattice point: exact geometry by shapely
+        reach = shapely.Point(x, y).buffer(125.0)
+        near = b[b.geometry.intersects(reach) & ~b.index.isin(list(used))]
+        near = near[(near["height_m"] + 3.0 >= 15.0) & (near["height_m"] + 3.0 <= 100.0)]
+        s = by_id.get(k)
+        if near.empty:
+            assert s is None or (s.placed_by == "hex-mast" and s.height_m == 25.0)
             continue
-        assert s.placed_by == "hex-rooftop"
+        assert s is not None and s.model == "uma" and s.placed_by == "hex-rooftop"
         roof = b.loc[s.building_id]
+        assert roof["height_m"] == near["height_m"].max()
         assert s.height_m == pytest.approx(roof["height_m"] + 3.0)
-        assert roof.geometry.contains(shapely.Point(s.x_m, s.y_m))
-        k = int(s.site_id[1:]) - 1
-        x, y = lattice[k]
-        near = b[b.geometry.intersects(shapely.Point(x, y).buffer(125.0))]
-        assert roof["height_m"] == near["height_m"].max() or roof["height_m"] + 3 >= 15
+        # the antenna stands on that roof, within the search radius of its lattice point
+        assert roof.geometry.buffer(1e-6).contains(shapely.Point(s.x_m, s.y_m))
+        assert math.hypot(s.x_m - x, s.y_m - y) <= 125.0 + 1e-6
+        used.add(int(s.building_id))
 
 
 def test_street_sites_at_intersections(helsinki_city) -> None:  # type: ignore[no-untyped-def]
@@ -137,3 +147,41 @@ def test_roof_candidates_are_the_tallest_roofs_of_the_area(helsinki_city) -> Non
     )
     taller_outside = usable[~usable.index.isin(inside)]["height_m"]
     assert (taller_outside > want["height_m"].iloc[9]).sum() > 0
+
+
+def test_sites_inside_a_building_below_its_roof_are_refused(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    b = helsinki_city.buildings
+    solid = b[b["min_height_m"] == 0]
+    tall = solid.loc[solid["height_m"].idxmax()]
+    inside = shapely.point_on_surface(tall.geometry)
+    roof = float(tall["height_m"])
+    outside = shapely.Point(helsinki_city.bounds[0] + 1.0, helsinki_city.bounds[1] + 1.0)
+    assert not b.geometry.intersects(outside).any()
+    ok = [
+        Site("ON", inside.x, inside.y, roof + 3.0),  # on the roof
+        Site("AT", inside.x, inside.y, roof),  # at the roof's height: on it
+        Site("OUT", outside.x, outside.y, 10.0),  # outside every footprint
+    ]
+    check_sites_above_roofs(ok, b)
+    assert list(roofs_under(ok, b)) == [tall.name, tall.name, -1]
+    with pytest.raises(InputError) as err:
+        check_sites_above_roofs([*ok, Site("IN", inside.x, inside.y, roof - 1.0)], b, where="f.csv")
+    msg = str(err.value)
+    assert msg.startswith("f.csv: site IN") and f"building {tall.name}" in msg
+    assert f"height_m of at least {roof:g} m" in msg
+
+
+def test_a_site_under_a_raised_building_part_stands_outside_it(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    b = helsinki_city.buildings
+    # a building part whose base is raised (a bridge, an overhang) with nothing under it
+    for _, part in b[b["min_height_m"] > 2.0].iterrows():
+        p = shapely.point_on_surface(part.geometry)
+        if b.geometry.intersects(p).sum() == 1:
+            break
+    else:
+        pytest.skip("the embedded city maps no raised building part with nothing under it")
+    base = float(part["min_height_m"])
+    check_sites_above_roofs([Site("UNDER", p.x, p.y, base - 1.0)], b)
+    assert list(roofs_under([Site("UNDER", p.x, p.y, base - 1.0)], b)) == [part.name]
+    with pytest.raises(InputError, match="site IN "):
+        check_sites_above_roofs([Site("IN", p.x, p.y, base)], b)

@@ -4,9 +4,10 @@ and sites built from a table (pure).
 Placement rules (each site records them in ``placed_by``):
 
 - ``hex-rooftop`` (UMa): the hexagonal lattice point is moved to the tallest building
-  within ``search_radius_m`` (default ISD/4); the antenna stands ``mast_m`` (default 3 m)
-  above that roof, at a point inside the footprint. With no building in reach:
-  ``hex-mast``, a ground mast of ``fallback_height_m`` (25 m, the UMa nominal) at the point.
+  that reaches within ``search_radius_m`` (default ISD/4) of it; the antenna stands
+  ``mast_m`` (default 3 m) above that roof, at a point of the roof within that radius.
+  With no building in reach: ``hex-mast``, a ground mast of ``fallback_height_m`` (25 m,
+  the UMa nominal) at the point.
 - ``hex-street`` (UMi): the lattice point is moved to the nearest street intersection (a
   node of three or more drivable streets, not under a building) within
   ``search_radius_m`` (default ISD/2); the pole stands ``street_offset_m`` from the node
@@ -123,7 +124,8 @@ def rooftop_sites(
     sites: list[Site] = []
     used: set[int] = set()
     for k, (x, y) in enumerate(hex_lattice(bounds, isd_m)):
-        cand = tree.query(shapely.Point(x, y).buffer(radius))
+        reach = shapely.Point(x, y).buffer(radius)
+        cand = tree.query(reach, predicate="intersects")
         cand = np.array(
             [
                 c
@@ -134,7 +136,9 @@ def rooftop_sites(
         )
         if cand.size:
             best = cand[np.argmax(heights[cand])]
-            spot = shapely.point_on_surface(geoms[best])
+            # The antenna stands on the part of the roof within the search radius: a large
+            # roof's own centre may lie far from the lattice point.
+            spot = shapely.point_on_surface(shapely.intersection(geoms[best], reach))
             used.add(int(ids[best]))
             sites.append(
                 Site(
@@ -276,6 +280,55 @@ def check_sites_in_area(
             raise InputError(
                 f"{where}: site {s.site_id} at ({s.x_m:.1f}, {s.y_m:.1f}) lies outside the "
                 f"area ({minx:.1f}, {miny:.1f}) - ({maxx:.1f}, {maxy:.1f}); sites must be inside it"
+            )
+
+
+def _footprints_hit(
+    sites: Sequence[Site], buildings: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """(site index, building row) of every footprint a site's point lies in (edge included)."""
+    if not len(sites) or buildings.empty:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    points = shapely.points([(s.x_m, s.y_m) for s in sites])
+    site_k, bld_k = buildings.sindex.query(points, predicate="intersects")
+    return np.asarray(site_k, dtype=np.int64), np.asarray(bld_k, dtype=np.int64)
+
+
+def roofs_under(sites: Sequence[Site], buildings: gpd.GeoDataFrame) -> np.ndarray:
+    """For each site the ``building_id`` of the footprint it stands in (edge included), the
+    tallest where footprints overlap, or -1 outside every footprint."""
+    out = np.full(len(sites), -1, dtype=np.int64)
+    site_k, bld_k = _footprints_hit(sites, buildings)
+    heights = buildings["height_m"].to_numpy()
+    ids = buildings.index.to_numpy()
+    for k in np.unique(site_k):
+        here = bld_k[site_k == k]
+        out[k] = int(ids[here[np.argmax(heights[here])]])
+    return out
+
+
+def check_sites_above_roofs(
+    sites: Sequence[Site], buildings: gpd.GeoDataFrame, *, where: str = "sites"
+) -> None:
+    """Raise :class:`InputError` naming the first site whose antenna is inside a building.
+
+    A site stands inside a footprint when its point lies in it (edge included); its antenna
+    (``height_m`` above ground) is inside the building when it is at least the building's
+    ``min_height_m`` (the part's base: a site under an overhang or a bridge is outside it)
+    and below its roof. An antenna at the roof's height or above stands on it.
+    """
+    site_k, bld_k = _footprints_hit(sites, buildings)
+    roof_m = buildings["height_m"].to_numpy()
+    base_m = buildings["min_height_m"].to_numpy()
+    ids = buildings.index.to_numpy()
+    for k, b in sorted(zip(site_k.tolist(), bld_k.tolist(), strict=True)):
+        s = sites[k]
+        if base_m[b] <= s.height_m < roof_m[b]:
+            raise InputError(
+                f"{where}: site {s.site_id} at ({s.x_m:.1f}, {s.y_m:.1f}) stands inside "
+                f"building {int(ids[b])}, whose roof is {roof_m[b]:g} m above ground, with "
+                f"its antenna at {s.height_m:g} m; give it a height_m of at least "
+                f"{roof_m[b]:g} m (on the roof) or move it outside the footprint"
             )
 
 

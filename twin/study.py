@@ -48,7 +48,7 @@ from twin.radio.network import (
 )
 from twin.radio.reach import site_radius_m
 from twin.scenario import Scenario
-from twin.sites import Site, check_sites_in_area, sites_from_entries
+from twin.sites import Site, check_sites_above_roofs, check_sites_in_area, sites_from_entries
 from twin.spectrum import SweepResult, SweepTable, every_band, sweep_frequencies
 from twin.tiles import (
     TILE_CELLS,
@@ -260,10 +260,12 @@ def scenario_sites(
     if cfg.file is not None:
         file_sites = sites_from_entries(read_sites_file(cfg.file), city.crs, placed_by="file")
         check_sites_in_area(file_sites, bounds, where=cfg.file)
+        check_sites_above_roofs(file_sites, city.buildings, where=cfg.file)
         sites += file_sites
     if cfg.list:
         inline = sites_from_entries(cfg.list, city.crs, placed_by="scenario")
         check_sites_in_area(inline, bounds, where="sites.list")
+        check_sites_above_roofs(inline, city.buildings, where="sites.list")
         sites += inline
     for k, layout in enumerate(cfg.generate):
         sites += generate_layout(layout, city, bounds, index=k)
@@ -476,6 +478,7 @@ def run_study(
         site_list = list(sites) if sites is not None else scenario_sites(scenario, city, bounds)
         if sites is not None:
             check_sites_in_area(site_list, bounds)
+            check_sites_above_roofs(site_list, city.buildings)
         check_band_ranges(site_list, scenario.radio.bands_ghz)
     log.info(
         "%s: %d receivers (%d grid, %.0f%% indoor), %d sites",

@@ -125,7 +125,8 @@ def resolve_sites(
     Order: the variant's ``add_sites`` (lon/lat, projected to ``crs``, ``placed_by =
     "variant"``) and the ``generated`` sites of its ``add_layouts`` are appended; then
     ``remove_sites``, ``move_sites`` (new position, ``placed_by = "moved"``, roof
-    building cleared; the antenna height above ground is kept) and ``set_sites``.
+    building cleared: :func:`twin.whatif.variant_sites` sets it to the building at the new
+    spot; the antenna height above ground is kept) and ``set_sites``.
 
     Parameters
     ----------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from twin.errors import InputError
 from twin.layouts import generate_layout
 from twin.optimize import Placement, PlacementProblem, Score
 from twin.scenario import Scenario, with_overrides
-from twin.sites import Site, check_sites_in_area
+from twin.sites import Site, check_sites_above_roofs, check_sites_in_area, roofs_under
 from twin.study import StudyResult, load_scenario_city, run_study, scenario_sites, study_bounds
 from twin.variants import apply_variant, resolve_sites, variant_chain
 
@@ -69,6 +69,13 @@ def variant_sites(
         where = f"variants.{name}"
         sites = resolve_sites(sites, v, city.crs, generated=generated, where=where)
         check_sites_in_area(sites, bounds, where=where)
+        # a moved site stands on the roof of the building at its new spot, if any
+        roofs = roofs_under(sites, city.buildings)
+        sites = [
+            replace(s, building_id=int(r)) if s.placed_by == "moved" else s
+            for s, r in zip(sites, roofs, strict=True)
+        ]
+        check_sites_above_roofs(sites, city.buildings, where=where)
     return sites
 
 
