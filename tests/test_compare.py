@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from tests.conftest import ROOT
 from twin.cli.main import cli
 from twin.io.outputs import write_run
-from twin.scenario import with_overrides
+from twin.scenario import Scenario, with_overrides
 from twin.sources.scenario_file import read_scenario
 from twin.whatif import run_variant
 
@@ -38,6 +38,15 @@ def folders(tmp_path_factory, helsinki_city, oakland_city) -> dict[str, Path]:  
     for key, (name, variant, spacing, city) in cases.items():
         sc = read_scenario(SCENARIOS / f"{name}.toml")
         result = run_variant(sc, variant, city=city, spacing_m=spacing)
+        write_run(result, root / key, overwrite=False)
+        out[key] = root / key
+    # the same grid, other receivers: street points every 20 m, indoor points at 12 m
+    for key, grid in (("em_step", {"street_step_m": 20.0}), ("em_high", {"indoor_height_m": 12.0})):
+        data = read_scenario(SCENARIOS / "emergency.toml").model_dump(mode="python")
+        data["grid"] = {**data["grid"], **grid}
+        result = run_variant(
+            Scenario.model_validate(data), None, city=helsinki_city, spacing_m=40.0
+        )
         write_run(result, root / key, overwrite=False)
         out[key] = root / key
     oak = with_overrides(
@@ -151,7 +160,12 @@ def test_buildings_of_the_emergency_cluster(folders, tmp_path: Path) -> None:  #
 
 @pytest.mark.parametrize(
     ("b_key", "what"),
-    [("oakland", "different cities"), ("em_30", "different grids")],
+    [
+        ("oakland", "different cities"),
+        ("em_30", "different grids"),
+        ("em_step", "different receivers: "),
+        ("em_high", "different receiver heights: "),
+    ],
 )
 def test_runs_of_other_cities_or_grids_are_refused(
     folders, tmp_path: Path, b_key: str, what: str

@@ -75,7 +75,9 @@ def test_history_reports_the_objective_after_each_site(opt: Optimization) -> Non
         assert r["value"] == pytest.approx(p.evaluate(cols).value)
     final = h[-1]
     assert final["value"] == pytest.approx(opt.placement.score.value)
-    assert [s.site_id for s in opt.placement.sites] == [f"O0{i}" for i in range(1, K + 1)]
+    assert [s.site_id for s in opt.placement.sites] == [
+        f"O{p.candidates[j].site_id}" for j in opt.placement.columns
+    ]
     assert all(s.placed_by == "optimizer" and s.extra["candidate"] for s in opt.placement.sites)
 
 
@@ -111,10 +113,16 @@ def test_k_outside_the_candidates_is_refused(opt: Optimization) -> None:
         optimise(opt.problem, 0)
 
 
-def test_cli_writes_sites_and_a_variant_that_twin_run_accepts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shadowing", ["margin", "field"])
+def test_cli_writes_sites_and_a_variant_that_twin_run_accepts(
+    tmp_path: Path, shadowing: str
+) -> None:
     out = tmp_path / "opt"
     scenario = (ROOT / "scenarios" / "default.toml").read_text()
     scenario = scenario.replace('"../data/helsinki.osm.pbf"', f'"{EXTRACTS["helsinki"]}"')
+    # with a shadowing field the chosen sites keep the fields they were scored with
+    scenario = scenario.replace('shadowing = "margin"', f'shadowing = "{shadowing}"')
+    assert f'shadowing = "{shadowing}"' in scenario
     sc_path = tmp_path / "default.toml"
     sc_path.write_text(scenario)
     res = CliRunner().invoke(
@@ -129,7 +137,8 @@ def test_cli_writes_sites_and_a_variant_that_twin_run_accepts(tmp_path: Path) ->
             "optimize.json", "objective.png"} <= names  # fmt: skip
     summary = json.loads((out / "optimize.json").read_text())
     sites = json.loads((out / "sites.geojson").read_text())
-    assert [f["properties"]["site_id"] for f in sites["features"]] == ["O01", "O02", "O03"]
+    chosen = [c["candidate"] for c in summary["chosen"]]
+    assert [f["properties"]["site_id"] for f in sites["features"]] == [f"O{c}" for c in chosen]
     assert all(f["properties"]["class"] in ("roof", "corner") for f in sites["features"])
     assert summary["result"]["value"] > summary["hex"]["value"]
     assert summary["result"]["value"] > summary["random_best_value"]

@@ -15,7 +15,8 @@ and the ``buildings`` layer. Outputs:
   covered). Columns ``a``, ``b`` and ``delta`` (= b - a).
 
 :func:`differences` says why two runs cannot be compared (different input data, CRS or
-grid), so the command can refuse them.
+grid), and :func:`receiver_differences` whether their receivers differ (the street points,
+the receiver heights), so the command can refuse them.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "coverage_changes",
     "delta_raster",
     "differences",
+    "receiver_differences",
     "table_markdown",
 ]
 
@@ -145,6 +147,38 @@ def _keys(grid: gpd.GeoDataFrame) -> pd.Index:
             for k, r, c, xx, yy in zip(kind, row, col, x, y, strict=True)
         ]
     )
+
+
+def receiver_differences(
+    a: RunMeta, b: RunMeta, grid_a: gpd.GeoDataFrame, grid_b: gpd.GeoDataFrame
+) -> list[str]:
+    """What makes the runs' receivers differ (empty list: the same receivers at the same
+    heights): the grid points and the street points by their identity (:func:`_keys`),
+    then the antenna height of each receiver both runs share."""
+    keys_a, keys_b = _keys(grid_a), _keys(grid_b)
+    out = []
+    only_a = int((~keys_a.isin(keys_b)).sum())
+    only_b = int((~keys_b.isin(keys_a)).sum())
+    if only_a or only_b:
+        out.append(
+            f"different receivers: {only_a} of the {len(keys_a)} of {a.path} are not in "
+            f"{b.path}, {only_b} of its {len(keys_b)} are not in {a.path} (the street "
+            "points or the grid settings differ)"
+        )
+        return out
+    height_a = pd.Series(grid_a["rx_height_m"].to_numpy(dtype=float), index=keys_a)
+    height_b = pd.Series(grid_b["rx_height_m"].to_numpy(dtype=float), index=keys_b)
+    height_a = height_a[~height_a.index.duplicated()]
+    height_b = height_b[~height_b.index.duplicated()].reindex(height_a.index)
+    differ = ~np.isclose(height_a.to_numpy(), height_b.to_numpy(), rtol=0, atol=1e-3)
+    if differ.any():
+        k = int(np.argmax(differ))
+        out.append(
+            f"different receiver heights: {int(differ.sum())} receivers stand at other "
+            f"heights (e.g. {height_a.iloc[k]:g} m in {a.path}, {height_b.iloc[k]:g} m in "
+            f"{b.path}; grid.indoor_height_m or grid.outdoor_height_m differ)"
+        )
+    return out
 
 
 def coverage_changes(
@@ -473,6 +507,9 @@ def compare(
     of :data:`DELTA_METRICS` on the common bands.
     """
     threshold = check_comparable(a, b, threshold_db=threshold_db)
+    receivers = receiver_differences(a, b, grid_a, grid_b)
+    if receivers:
+        raise InputError(f"cannot compare {a.path} and {b.path}: " + "; ".join(receivers))
     bands = common_bands(a, b)
     # a run's buildings layer counts indoor coverage at the run's own threshold
     if a.sinr_threshold_db != threshold:

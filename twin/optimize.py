@@ -60,12 +60,14 @@ from twin.radio.network import BandResult, RadioParams, analyse_band
 from twin.sites import Site, hex_lattice
 
 __all__ = [
+    "CHOSEN_PREFIX",
     "OBJECTIVES",
     "Placement",
     "PlacementProblem",
     "Score",
     "build_problem",
     "candidates_frame",
+    "chosen_id",
     "hex_pick",
     "hex_points",
     "optimise",
@@ -81,6 +83,17 @@ OBJECTIVES: tuple[str, ...] = ("coverage", "capacity", "indoor")
 
 #: Candidates scored by the surrogate at once (bounds memory: receivers x chunk floats).
 _CHUNK = 96
+
+#: Id prefix of the sites the optimiser chooses.
+CHOSEN_PREFIX = "O"
+
+
+def chosen_id(candidate: Site, prefix: str = CHOSEN_PREFIX) -> str:
+    """The id a chosen candidate takes: ``prefix`` + the candidate's id (``X020`` ->
+    ``OX020``). A site's shadowing field is seeded by its id, so the problem's fields are
+    drawn under these ids (:func:`twin.whatif.optimize_scenario`) and a run of the chosen
+    sites, by the written variant, meets the same fading as the search did."""
+    return f"{prefix}{candidate.site_id}"
 
 
 @dataclass(frozen=True)
@@ -398,8 +411,9 @@ class Placement:
     """What :func:`optimise` chose.
 
     ``columns`` index :attr:`PlacementProblem.candidates`; ``sites`` are those
-    candidates renamed ``<prefix>01``... with ``placed_by="optimizer"`` (the candidate's id
-    and class in ``extra``); ``history`` has one row per added site and per kept swap.
+    candidates renamed :func:`chosen_id` (``<prefix><candidate id>``, ``OX020``) with
+    ``placed_by="optimizer"`` (the candidate's id and class in ``extra``); ``history`` has
+    one row per added site and per kept swap.
     """
 
     objective: str
@@ -418,7 +432,7 @@ def optimise(
     *,
     shortlist: int = 6,
     swap_rounds: int = 3,
-    prefix: str = "O",
+    prefix: str = CHOSEN_PREFIX,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> Placement:
     """Choose ``k`` candidates that maximise the problem's objective (greedy, then swaps).
@@ -432,7 +446,8 @@ def optimise(
     swap_rounds
         At most this many rounds of the swap search (0: greedy only).
     prefix
-        Id prefix of the chosen sites.
+        Id prefix of the chosen sites (:func:`chosen_id`; the one the problem's shadowing
+        fields were drawn with).
     progress
         Called with each history row as it is made.
 
@@ -497,14 +512,14 @@ def optimise(
     sites = [
         replace(
             problem.candidates[j],
-            site_id=f"{prefix}{n + 1:02d}",
+            site_id=chosen_id(problem.candidates[j], prefix),
             placed_by="optimizer",
             extra={
                 "candidate": problem.candidates[j].site_id,
                 "class": problem.candidates[j].placed_by.removeprefix("candidate-"),
             },
         )
-        for n, j in enumerate(chosen)
+        for j in chosen
     ]
     taken = {s.site_id for s in problem.fixed} & {s.site_id for s in sites}
     if taken:

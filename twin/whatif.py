@@ -202,7 +202,7 @@ def optimize_scenario(
     from twin.bands import band_label
     from twin.candidates import candidate_sites
     from twin.grid import build_grid
-    from twin.optimize import build_problem, hex_pick, optimise, random_pick
+    from twin.optimize import build_problem, chosen_id, hex_pick, optimise, random_pick
     from twin.sources.osm import is_osm_file
     from twin.sources.osm_furniture import read_street_furniture
     from twin.study import radio_params, shadow_unit_fields
@@ -243,7 +243,10 @@ def optimize_scenario(
     timings["visibility"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     params = radio_params(sc)
-    shadow = shadow_unit_fields(grid, all_sites, los, params)
+    # the candidates' fading fields under the ids they take when chosen (chosen_id), so the
+    # written variant meets the fading the search scored
+    named = [replace(c, site_id=chosen_id(c)) for c in cands]
+    shadow = shadow_unit_fields(grid, [*named, *fixed], los, params)
     problem = build_problem(
         grid, los, cands, freq_ghz=band_ghz, params=params, objective=objective, fixed=fixed,
         shadow_unit=shadow,
@@ -295,8 +298,8 @@ def compare_run_folders(
     Raises
     ------
     InputError
-        When the runs are of different cities or grids (the message names both folders
-        and what differs), or share no band.
+        When the runs are of different cities or grids or their receivers differ (the
+        message names both folders and what differs), or share no band.
     """
     from twin.compare import DELTA_METRICS, check_comparable, common_bands, compare
     from twin.sources.run_folder import read_run_folder

@@ -44,7 +44,7 @@ def compare(
     Writes B - A GeoTIFFs of capacity and SINR per band (with QGIS styles and PNG maps), a
     GeoPackage of the receivers that gained or lost coverage and of the buildings'
     indoor coverage, and a table (CSV and markdown) with A, B and B - A. Runs of
-    different cities or grids are refused.
+    different cities or grids, or whose receivers differ, are refused.
     """
     from twin.io.atomic import check_output_dir
     from twin.io.compare_outputs import write_comparison
