@@ -75,7 +75,7 @@ def real_case(path: Path) -> tuple[CityModel, np.ndarray, np.ndarray, np.ndarray
     city = load_city(str(path))
     grid = build_grid(city.buildings, city.bounds, city.crs, spacing_m=5.0, streets=city.streets)
     sites = rooftop_sites(city.buildings, city.bounds) + street_sites(
-        city.streets, city.street_graph, city.buildings, city.bounds
+        city.streets, city.buildings, city.bounds
     )
     return city, *_arrays(grid, sites)
 

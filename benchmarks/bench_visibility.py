@@ -76,7 +76,7 @@ def main() -> None:
     rx = np.c_[grid.x_m, grid.y_m, grid.rx_height_m]
     bid = np.asarray(grid.building_id)
     sites = rooftop_sites(city.buildings, city.bounds) + street_sites(
-        city.streets, city.street_graph, city.buildings, city.bounds)
+        city.streets, city.buildings, city.bounds)
     tx = np.array([[s.x_m, s.y_m, s.height_m] for s in sites])
     print(f"receivers: {len(rx)} ({int((bid >= 0).sum())} indoor), sites: {len(tx)} "
           f"({sum(s.model == 'uma' for s in sites)} rooftop)")

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import shapely
 
+from tests.conftest import EXTRACTS
+from twin.city import load_city
 from twin.errors import InputError, SourceError
 from twin.sites import (
     Site,
@@ -64,8 +66,8 @@ def test_rooftop_sites_stand_on_the_tallest_roof_nearby(helsinki_city) -> None: 
 
 def test_street_sites_at_intersections(helsinki_city) -> None:  # type: ignore[no-untyped-def]
     c = helsinki_city
-    sites = street_sites(c.streets, c.street_graph, c.buildings, c.bounds, isd_m=200.0)
-    nodes = intersections(c.street_graph, c.streets)
+    sites = street_sites(c.streets, c.buildings, c.bounds, isd_m=200.0)
+    nodes = intersections(c.streets)
     assert len(sites) > 20
     fp = shapely.union_all(c.buildings.geometry.to_numpy())
     for s in sites:
@@ -185,3 +187,23 @@ def test_a_site_under_a_raised_building_part_stands_outside_it(helsinki_city) ->
     assert list(roofs_under([Site("UNDER", p.x, p.y, base - 1.0)], b)) == [part.name]
     with pytest.raises(InputError, match="site IN "):
         check_sites_above_roofs([Site("IN", p.x, p.y, base)], b)
+
+
+@pytest.mark.parametrize("name", sorted(EXTRACTS))
+def test_intersections_from_the_streets_table_are_the_graphs(name: str) -> None:
+    """The intersections come from the streets table (no graph needed); on every extract
+    they are the nodes of osmnx's street graph where three or more drivable streets meet
+    (loops left out), at the graph's node coordinates."""
+    city = load_city(str(EXTRACTS[name]))
+    graph = city.street_graph
+    assert graph is not None
+    drive = city.streets[city.streets["drive"].to_numpy(dtype=bool)]
+    degree: dict[int, int] = {}
+    for u, v in zip(drive["u"], drive["v"], strict=True):
+        if u != v:
+            degree[u] = degree.get(u, 0) + 1
+            degree[v] = degree.get(v, 0) + 1
+    want = {(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n, d in degree.items() if d >= 3}
+    got = intersections(city.streets)
+    assert len(got) == len(want) > 10
+    assert {(float(x), float(y)) for x, y in got} == want

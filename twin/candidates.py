@@ -191,7 +191,7 @@ def street_candidates(
     """
     footprints = shapely.STRtree(city.buildings.geometry.to_numpy())
     pts: list[tuple[float, float, str, float]] = []  # x, y, kind, height
-    for x, y in intersections(city.street_graph, city.streets):
+    for x, y in intersections(city.streets):
         pts.append((float(x), float(y), "intersection", street_height_m))
     if furniture is not None and len(furniture):
         f = furniture.to_crs(city.crs)

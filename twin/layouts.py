@@ -98,7 +98,6 @@ def generate_layout(
     else:
         generated = street_sites(
             city.streets,
-            city.street_graph,
             city.buildings,
             bounds,
             isd_m=layout.isd_m,

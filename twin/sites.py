@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import shapely
 from pyproj import CRS
@@ -167,26 +166,36 @@ def rooftop_sites(
     return sites
 
 
-def intersections(graph: nx.MultiDiGraph | None, streets: gpd.GeoDataFrame) -> np.ndarray:
-    """(K, 2) coordinates of nodes where three or more drivable street edges meet."""
-    if graph is None or len(streets) == 0:
+def intersections(streets: gpd.GeoDataFrame) -> np.ndarray:
+    """(K, 2) coordinates of nodes where three or more drivable street edges meet.
+
+    From the streets table alone (one row per street, ``u`` and ``v`` its end nodes, its
+    line drawn from ``u`` to ``v``): a node's position is the end of a line that meets it,
+    so no graph is needed (``CityModel.street_graph`` may be None).
+    """
+    if len(streets) == 0 or "u" not in streets.columns:
         return np.empty((0, 2))
     drive = streets[streets["drive"].to_numpy(dtype=bool)]
-    deg: dict[int, int] = {}
-    for u, v in zip(drive["u"], drive["v"], strict=True):
-        if u == v:
-            continue
-        deg[u] = deg.get(u, 0) + 1
-        deg[v] = deg.get(v, 0) + 1
-    nodes = [n for n, d in deg.items() if d >= 3 and n in graph.nodes]
-    return np.array(
-        [(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in nodes], dtype=float
-    ).reshape(-1, 2)
+    keep_edge = drive["u"].to_numpy() != drive["v"].to_numpy()  # loops meet no other street
+    lines = drive.geometry.to_numpy()[keep_edge]
+    # the edges' ends in the table's order (u, v of the first edge, then of the next...),
+    # each with its position: the first point of its line for u, the last for v
+    ends = np.column_stack([drive["u"].to_numpy()[keep_edge], drive["v"].to_numpy()[keep_edge]])
+    xy = np.stack(
+        [
+            shapely.get_coordinates(shapely.get_point(lines, 0)),
+            shapely.get_coordinates(shapely.get_point(lines, -1)),
+        ],
+        axis=1,
+    )
+    _, first, degree = np.unique(ends.ravel(), return_index=True, return_counts=True)
+    # the nodes in the order they first appear (the order of the sites and candidates)
+    at = np.sort(first[degree >= 3])
+    return xy.reshape(-1, 2)[at].reshape(-1, 2)
 
 
 def street_sites(
     streets: gpd.GeoDataFrame,
-    graph: nx.MultiDiGraph | None,
     buildings: gpd.GeoDataFrame,
     bounds: tuple[float, float, float, float],
     *,
@@ -199,7 +208,7 @@ def street_sites(
 ) -> list[Site]:
     """UMi sites on a hexagonal lattice, each moved to the nearest street intersection."""
     radius = isd_m / 2 if search_radius_m is None else search_radius_m
-    nodes = intersections(graph, streets)
+    nodes = intersections(streets)
     drive = streets.geometry[streets["drive"].to_numpy(dtype=bool)].to_numpy()
     if nodes.size == 0 and drive.size == 0:
         raise InputError("street sites need a street graph; this city has no drivable streets")

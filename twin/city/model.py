@@ -74,7 +74,9 @@ class CityModel:
     streets
         Street edges (LineStrings) with ``highway``, ``name``, ``length_m``, ``drive``.
     street_graph
-        The osmnx street graph projected to ``crs`` (None for footprint-only sources).
+        The osmnx street graph projected to ``crs`` (None for footprint-only sources and
+        the synthetic city). The twin's street layouts read only ``streets`` (``u``, ``v``
+        and each line drawn from ``u`` to ``v``): the graph is for the user.
     """
 
     name: str
