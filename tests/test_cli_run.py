@@ -266,7 +266,7 @@ def test_bad_scenario_and_sites_files(tmp_path: Path) -> None:
         cli, ["run", DEFAULT, "--sites", str(sites), "--out", str(tmp_path / "o")]
     )
     assert res.exit_code != 0 and "site T at" in res.output
-    assert "roof is 70 m above ground" in res.output and "height_m of at least 70 m" in res.output
+    assert "(roof 70 m above ground" in res.output and "height_m of at least 70 m" in res.output
     assert not (tmp_path / "o").exists()
 
 

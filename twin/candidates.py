@@ -35,7 +35,7 @@ from shapely.ops import nearest_points
 
 from twin.city.model import CityModel
 from twin.errors import InputError
-from twin.sites import Site, intersections
+from twin.sites import Site, antennas_inside_buildings, intersections
 
 __all__ = [
     "CANDIDATE_CLASSES",
@@ -102,6 +102,12 @@ def rooftop_candidates(
         before = len(out)
         _roof_candidates(out, i, ids, geoms, antenna, bounds, corners, corner_inset_m,
                          power_dbm, gain_dbi)  # fmt: skip
+        # a spot under a taller building part stacked over this roof is no candidate
+        new = out[before:]
+        if new:
+            xyh = np.array([(c.x_m, c.y_m, c.height_m) for c in new])
+            inside = antennas_inside_buildings(xyh[:, 0], xyh[:, 1], xyh[:, 2], buildings)
+            out[before:] = [c for c, bad in zip(new, inside, strict=True) if not bad]
         roofs += len(out) > before
     return out
 

@@ -54,7 +54,7 @@ def generate_layout(
     layout
         A scenario layout (``hex-rooftop``, ``hex-street`` or ``cluster``).
     city
-        The city model (buildings, streets, street graph, CRS).
+        The city model (buildings, streets, CRS).
     bounds
         Analysis area (minx, miny, maxx, maxy) in the city CRS.
     index

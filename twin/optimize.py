@@ -88,12 +88,12 @@ _CHUNK = 96
 CHOSEN_PREFIX = "O"
 
 
-def chosen_id(candidate: Site, prefix: str = CHOSEN_PREFIX) -> str:
-    """The id a chosen candidate takes: ``prefix`` + the candidate's id (``X020`` ->
-    ``OX020``). A site's shadowing field is seeded by its id, so the problem's fields are
+def chosen_id(candidate: Site) -> str:
+    """The id a chosen candidate takes: :data:`CHOSEN_PREFIX` + the candidate's id (``X020``
+    -> ``OX020``). A site's shadowing field is seeded by its id, so the problem's fields are
     drawn under these ids (:func:`twin.whatif.optimize_scenario`) and a run of the chosen
     sites, by the written variant, meets the same fading as the search did."""
-    return f"{prefix}{candidate.site_id}"
+    return f"{CHOSEN_PREFIX}{candidate.site_id}"
 
 
 @dataclass(frozen=True)
@@ -432,7 +432,6 @@ def optimise(
     *,
     shortlist: int = 6,
     swap_rounds: int = 3,
-    prefix: str = CHOSEN_PREFIX,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> Placement:
     """Choose ``k`` candidates that maximise the problem's objective (greedy, then swaps).
@@ -445,9 +444,6 @@ def optimise(
         Candidates evaluated exactly per greedy step and per swap position.
     swap_rounds
         At most this many rounds of the swap search (0: greedy only).
-    prefix
-        Id prefix of the chosen sites (:func:`chosen_id`; the one the problem's shadowing
-        fields were drawn with).
     progress
         Called with each history row as it is made.
 
@@ -512,7 +508,7 @@ def optimise(
     sites = [
         replace(
             problem.candidates[j],
-            site_id=chosen_id(problem.candidates[j], prefix),
+            site_id=chosen_id(problem.candidates[j]),
             placed_by="optimizer",
             extra={
                 "candidate": problem.candidates[j].site_id,
@@ -524,7 +520,8 @@ def optimise(
     taken = {s.site_id for s in problem.fixed} & {s.site_id for s in sites}
     if taken:
         raise InputError(
-            f"prefix: {prefix!r} gives ids that existing sites use ({', '.join(sorted(taken))})"
+            f"the chosen sites' ids ({CHOSEN_PREFIX!r} + the candidate's) are taken by existing "
+            f"sites: {', '.join(sorted(taken))}; rename those sites"
         )
     return Placement(
         objective=problem.objective,

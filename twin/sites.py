@@ -113,7 +113,9 @@ def rooftop_sites(
     A roof whose antenna would stand lower than ``min_height_m`` or higher than
     ``max_height_m`` (towers, spires: outside the macro-cell models) is not used: the site
     becomes a ground mast of ``fallback_height_m`` at the lattice point (``hex-mast``).
-    Lattice points outside ``bounds`` with no usable roof are left out.
+    A roof whose antenna would stand inside a taller building part over it gives way to
+    the next tallest. Lattice points outside ``bounds`` with no usable roof are left out,
+    and so are those whose mast would stand inside a building taller than it.
     """
     radius = isd_m / 4 if search_radius_m is None else search_radius_m
     geoms = buildings.geometry.to_numpy()
@@ -133,25 +135,36 @@ def rooftop_sites(
             ],
             dtype=int,
         )
-        if cand.size:
-            best = cand[np.argmax(heights[cand])]
-            # The antenna stands on the part of the roof within the search radius: a large
-            # roof's own centre may lie far from the lattice point.
-            spot = shapely.point_on_surface(shapely.intersection(geoms[best], reach))
+        placed = False
+        # the tallest roof first; one whose antenna would stand inside a taller building
+        # part stacked over it (a tower on a podium) gives way to the next
+        for best in cand[np.argsort(-heights[cand], kind="stable")]:
+            # the antenna stands on the part of the roof within the search radius: a large
+            # roof's own inner point may lie far from the lattice point
+            part = shapely.intersection(geoms[best], reach)
+            spot = shapely.point_on_surface(geoms[best] if part.is_empty else part)
+            antenna_m = float(heights[best] + mast_m)
+            if antennas_inside_buildings(spot.x, spot.y, antenna_m, buildings)[0]:
+                continue
             used.add(int(ids[best]))
             sites.append(
                 Site(
                     site_id=f"{prefix}{k + 1:02d}",
                     x_m=float(spot.x),
                     y_m=float(spot.y),
-                    height_m=float(heights[best] + mast_m),
+                    height_m=antenna_m,
                     model="uma",
                     placed_by="hex-rooftop",
                     building_id=int(ids[best]),
                     **site_kwargs,  # type: ignore[arg-type]
                 )
             )
-        elif bounds[0] <= x <= bounds[2] and bounds[1] <= y <= bounds[3]:
+            placed = True
+            break
+        inside_area = bounds[0] <= x <= bounds[2] and bounds[1] <= y <= bounds[3]
+        if not placed and inside_area:
+            if antennas_inside_buildings(x, y, fallback_height_m, buildings)[0]:
+                continue  # a mast inside a building taller than the mast: no site here
             sites.append(
                 Site(
                     site_id=f"{prefix}{k + 1:02d}",
@@ -211,7 +224,7 @@ def street_sites(
     nodes = intersections(streets)
     drive = streets.geometry[streets["drive"].to_numpy(dtype=bool)].to_numpy()
     if nodes.size == 0 and drive.size == 0:
-        raise InputError("street sites need a street graph; this city has no drivable streets")
+        raise InputError("street sites need drivable streets; this city has none")
     footprints = shapely.STRtree(buildings.geometry.to_numpy())
     if nodes.size:  # intersections under buildings (passages) cannot take a pole
         inside, _ = footprints.query(shapely.points(nodes), predicate="within")
@@ -293,26 +306,75 @@ def check_sites_in_area(
 
 
 def _footprints_hit(
-    sites: Sequence[Site], buildings: gpd.GeoDataFrame
+    x_m: np.ndarray, y_m: np.ndarray, buildings: gpd.GeoDataFrame
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(site index, building row) of every footprint a site's point lies in (edge included)."""
-    if not len(sites) or buildings.empty:
+    """(point index, building row) of every footprint a point lies in (its edge excluded,
+    as the placements' ``within``)."""
+    if not len(x_m) or buildings.empty:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    points = shapely.points([(s.x_m, s.y_m) for s in sites])
-    site_k, bld_k = buildings.sindex.query(points, predicate="intersects")
-    return np.asarray(site_k, dtype=np.int64), np.asarray(bld_k, dtype=np.int64)
+    points = shapely.points(np.column_stack([x_m, y_m]))
+    point_k, bld_k = buildings.sindex.query(points, predicate="within")
+    return np.asarray(point_k, dtype=np.int64), np.asarray(bld_k, dtype=np.int64)
+
+
+def _buried(
+    x_m: np.ndarray, y_m: np.ndarray, height_m: np.ndarray, buildings: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """(point index, building row) of every building an antenna is inside: its point in
+    the footprint and its height at least the part's base (``min_height_m``: under an
+    overhang or a bridge it is outside) and below the roof (at the roof it stands on it)."""
+    point_k, bld_k = _footprints_hit(x_m, y_m, buildings)
+    h = np.asarray(height_m, dtype=float)[point_k]
+    base = buildings["min_height_m"].to_numpy(dtype=float)[bld_k]
+    roof = buildings["height_m"].to_numpy(dtype=float)[bld_k]
+    inside = (base <= h) & (h < roof)
+    return point_k[inside], bld_k[inside]
+
+
+def antennas_inside_buildings(
+    x_m: np.ndarray | float,
+    y_m: np.ndarray | float,
+    height_m: np.ndarray | float,
+    buildings: gpd.GeoDataFrame,
+) -> np.ndarray:
+    """Boolean per antenna (``height_m`` above ground at ``(x_m, y_m)``): inside a building,
+    below its roof (see :func:`check_sites_above_roofs`). The layouts and the optimiser's
+    candidates leave such spots out."""
+    x = np.atleast_1d(np.asarray(x_m, dtype=float))
+    y = np.atleast_1d(np.asarray(y_m, dtype=float))
+    h = np.broadcast_to(np.asarray(height_m, dtype=float), x.shape)
+    point_k, _ = _buried(x, y, h, buildings)
+    out = np.zeros(x.shape, dtype=bool)
+    out[point_k] = True
+    return out
+
+
+_HEIGHT_FROM = {
+    "height": "from its OSM height tag",
+    "levels": "estimated from its OSM building:levels",
+    "type_default": "a default for its building type: OSM has no height or levels",
+    "default": "a default: OSM has no height or levels",
+}
+
+
+def _xyh(sites: Sequence[Site]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a = np.array([(s.x_m, s.y_m, s.height_m) for s in sites], dtype=float).reshape(-1, 3)
+    return a[:, 0], a[:, 1], a[:, 2]
 
 
 def roofs_under(sites: Sequence[Site], buildings: gpd.GeoDataFrame) -> np.ndarray:
-    """For each site the ``building_id`` of the footprint it stands in (edge included), the
-    tallest where footprints overlap, or -1 outside every footprint."""
+    """For each site the ``building_id`` of the roof it stands on: of the footprints its
+    point lies in, the tallest whose roof is at or below the antenna; -1 for none."""
     out = np.full(len(sites), -1, dtype=np.int64)
-    site_k, bld_k = _footprints_hit(sites, buildings)
-    heights = buildings["height_m"].to_numpy()
+    x, y, h = _xyh(sites)
+    point_k, bld_k = _footprints_hit(x, y, buildings)
+    roof = buildings["height_m"].to_numpy(dtype=float)
+    below = roof[bld_k] <= h[point_k]
+    point_k, bld_k = point_k[below], bld_k[below]
     ids = buildings.index.to_numpy()
-    for k in np.unique(site_k):
-        here = bld_k[site_k == k]
-        out[k] = int(ids[here[np.argmax(heights[here])]])
+    for k in np.unique(point_k):
+        here = bld_k[point_k == k]
+        out[k] = int(ids[here[np.argmax(roof[here])]])
     return out
 
 
@@ -321,24 +383,28 @@ def check_sites_above_roofs(
 ) -> None:
     """Raise :class:`InputError` naming the first site whose antenna is inside a building.
 
-    A site stands inside a footprint when its point lies in it (edge included); its antenna
-    (``height_m`` above ground) is inside the building when it is at least the building's
-    ``min_height_m`` (the part's base: a site under an overhang or a bridge is outside it)
-    and below its roof. An antenna at the roof's height or above stands on it.
+    A site stands inside a footprint when its point lies in it (its edge excluded); its
+    antenna (``height_m`` above ground) is inside the building when it is at least the
+    building's ``min_height_m`` (the part's base: a site under an overhang or a bridge is
+    outside it) and below its roof. An antenna at the roof's height or above stands on it.
+    The message says where the roof's height comes from (``height_source``: a tag, the
+    levels, or a default when OSM has neither).
     """
-    site_k, bld_k = _footprints_hit(sites, buildings)
-    roof_m = buildings["height_m"].to_numpy()
-    base_m = buildings["min_height_m"].to_numpy()
-    ids = buildings.index.to_numpy()
-    for k, b in sorted(zip(site_k.tolist(), bld_k.tolist(), strict=True)):
-        s = sites[k]
-        if base_m[b] <= s.height_m < roof_m[b]:
-            raise InputError(
-                f"{where}: site {s.site_id} at ({s.x_m:.1f}, {s.y_m:.1f}) stands inside "
-                f"building {int(ids[b])}, whose roof is {roof_m[b]:g} m above ground, with "
-                f"its antenna at {s.height_m:g} m; give it a height_m of at least "
-                f"{roof_m[b]:g} m (on the roof) or move it outside the footprint"
-            )
+    x, y, h = _xyh(sites)
+    point_k, bld_k = _buried(x, y, h, buildings)
+    if not point_k.size:
+        return
+    first = int(np.argmin(point_k))
+    s, b = sites[int(point_k[first])], int(bld_k[first])
+    roof_m = float(buildings["height_m"].iloc[b])
+    source = str(buildings["height_source"].iloc[b]) if "height_source" in buildings else ""
+    how = f", {_HEIGHT_FROM[source]}" if source in _HEIGHT_FROM else ""
+    raise InputError(
+        f"{where}: site {s.site_id} at ({s.x_m:.1f}, {s.y_m:.1f}) stands inside building "
+        f"{buildings.index[b]} (roof {roof_m:g} m above ground{how}) with its antenna at "
+        f"{s.height_m:g} m; give it a height_m of at least {roof_m:g} m (on the roof) or "
+        "move it outside the footprint"
+    )
 
 
 def sites_to_geodataframe(sites: Sequence[Site], crs: CRS) -> gpd.GeoDataFrame:

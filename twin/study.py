@@ -268,7 +268,10 @@ def scenario_sites(
         check_sites_above_roofs(inline, city.buildings, where="sites.list")
         sites += inline
     for k, layout in enumerate(cfg.generate):
-        sites += generate_layout(layout, city, bounds, index=k)
+        generated = generate_layout(layout, city, bounds, index=k)
+        # the layouts leave out spots inside buildings; checked as every other site's
+        check_sites_above_roofs(generated, city.buildings, where=f"sites.generate[{k}]")
+        sites += generated
     ids = [s.site_id for s in sites]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:

@@ -59,7 +59,7 @@ def variant_sites(
         When the variant is missing.
     InputError
         When an edit names a site that is not there, ids repeat, or a site ends outside
-        ``bounds``.
+        ``bounds`` or inside a building, below its roof.
     """
     sites = scenario_sites(scenario, city, bounds)
     for name, v in variant_chain(scenario, variant):
@@ -69,7 +69,8 @@ def variant_sites(
         where = f"variants.{name}"
         sites = resolve_sites(sites, v, city.crs, generated=generated, where=where)
         check_sites_in_area(sites, bounds, where=where)
-        # a moved site stands on the roof of the building at its new spot, if any
+        # a moved site records the roof it now stands on (the tallest at or below its
+        # antenna), if any
         roofs = roofs_under(sites, city.buildings)
         sites = [
             replace(s, building_id=int(r)) if s.placed_by == "moved" else s
@@ -301,12 +302,21 @@ def compare_run_folders(
         When the runs are of different cities or grids or their receivers differ (the
         message names both folders and what differs), or share no band.
     """
-    from twin.compare import DELTA_METRICS, check_comparable, common_bands, compare
+    from twin.compare import (
+        DELTA_METRICS,
+        check_comparable,
+        common_bands,
+        compare,
+        receiver_differences,
+    )
     from twin.sources.run_folder import read_run_folder
 
     a = read_run_folder(run_a)
     b = read_run_folder(run_b)
     check_comparable(a.meta, b.meta, threshold_db=threshold_db)
+    receivers = receiver_differences(a.meta, b.meta, a.grid, b.grid)
+    if receivers:  # before the rasters are read
+        raise InputError(f"cannot compare {run_a} and {run_b}: " + "; ".join(receivers))
     bands = common_bands(a.meta, b.meta)
     ra = {(m, band): a.raster(m, band) for band in bands for m in DELTA_METRICS}
     rb = {(m, band): b.raster(m, band) for band in bands for m in DELTA_METRICS}

@@ -1,4 +1,4 @@
-"""The city model: 2.5D buildings with heights and the street graph, in the local UTM CRS."""
+"""The city model: 2.5D buildings with heights, the streets and (OSM) their graph, in UTM."""
 
 from __future__ import annotations
 

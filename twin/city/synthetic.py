@@ -81,8 +81,8 @@ def synthetic_city(
     Returns
     -------
     CityModel
-        Buildings and streets in UTM 35N, with a street graph; ``source.format`` is
-        ``"synthetic"``.
+        Buildings and streets (a table of edges, no networkx graph) in UTM 35N;
+        ``source.format`` is ``"synthetic"``.
     """
     if not (0.01 <= area_km2 <= 1000.0):
         raise InputError(f"area_km2: {area_km2} km^2 must be in [0.01, 1000]")
