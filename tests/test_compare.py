@@ -12,6 +12,8 @@ import pandas as pd
 import pyogrio
 import pytest
 import rasterio
+import shapely
+import shapely.affinity
 from click.testing import CliRunner
 
 from tests.conftest import ROOT
@@ -156,6 +158,38 @@ def test_buildings_of_the_emergency_cluster(folders, tmp_path: Path) -> None:  #
     table = pd.read_csv(out / "comparison.csv", dtype={"user_type": str}).fillna({"user_type": ""})
     rows = table[table["metric"] == "buildings_with_indoor_points"]
     assert set(rows["a"]) == {float(np.isfinite(ba["indoor_covered_3p5"]).sum())}
+
+
+def test_receivers_are_matched_by_identity_not_row_order(folders) -> None:  # type: ignore[no-untyped-def]
+    """B's grid layer shuffled: the same receivers (grid cells by row and column, street
+    points by position), the same changes per receiver; one street point moved by 1 m is
+    another receiver."""
+    from twin.compare import coverage_changes, receiver_differences
+    from twin.sources.run_folder import read_run_folder
+
+    a, b = read_run_folder(folders["hot_a"]), read_run_folder(folders["hot_b"])
+    assert receiver_differences(a.meta, b.meta, a.grid, b.grid) == []
+    order = np.random.default_rng(7).permutation(len(b.grid))
+    shuffled = b.grid.iloc[order].reset_index(drop=True)
+    assert receiver_differences(a.meta, b.meta, a.grid, shuffled) == []
+    thr = a.meta.sinr_threshold_db
+    plain = coverage_changes(a.grid, b.grid, ["28"], threshold_db=thr)
+    mixed = coverage_changes(a.grid, shuffled, ["28"], threshold_db=thr)
+    assert len(plain) > 0
+
+    def by_position(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.assign(x=frame.geometry.x, y=frame.geometry.y).drop(columns="geometry")
+        return out.sort_values(["band", "x", "y"]).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(by_position(plain), by_position(mixed))
+    street = np.flatnonzero(shuffled["kind"].to_numpy() == "street")
+    assert street.size > 0
+    moved = shuffled.copy()
+    moved.loc[street[0], "geometry"] = shapely.affinity.translate(
+        moved.geometry.iloc[street[0]], xoff=1.0
+    )
+    diff = receiver_differences(a.meta, b.meta, a.grid, moved)
+    assert len(diff) == 1 and diff[0].startswith("different receivers: 1 of the ")
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ __all__ = [
     "RunMeta",
     "building_changes",
     "check_comparable",
+    "check_runs",
     "common_bands",
     "compare",
     "comparison_table",
@@ -134,18 +135,17 @@ def delta_raster(a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
     return bb - aa
 
 
-def _keys(grid: gpd.GeoDataFrame) -> pd.Index:
-    """A receiver's identity: its grid cell, or its position to the cm for street points."""
+def _keys(grid: gpd.GeoDataFrame) -> pd.MultiIndex:
+    """A receiver's identity: (0, row, col) of its grid cell, or (1, x, y) of a street
+    point's position to the cm (integer levels: hashed by pandas without a string per
+    receiver; 0.04 s for two runs of the embedded city, against 1.9 s with strings)."""
+    street = grid["kind"].astype(str).to_numpy() != "grid"
     x = np.round(grid.geometry.x.to_numpy() * 100).astype(np.int64)
     y = np.round(grid.geometry.y.to_numpy() * 100).astype(np.int64)
-    kind = grid["kind"].astype(str).to_numpy()
-    row = grid["row"].to_numpy()
-    col = grid["col"].to_numpy()
-    return pd.Index(
-        [
-            f"g{r}_{c}" if k == "grid" else f"s{xx}_{yy}"
-            for k, r, c, xx, yy in zip(kind, row, col, x, y, strict=True)
-        ]
+    first = np.where(street, x, grid["row"].to_numpy().astype(np.int64))
+    second = np.where(street, y, grid["col"].to_numpy().astype(np.int64))
+    return pd.MultiIndex.from_arrays(
+        [street.astype(np.int8), first, second], names=["street", "row_or_x_cm", "col_or_y_cm"]
     )
 
 
@@ -488,6 +488,26 @@ def check_comparable(a: RunMeta, b: RunMeta, *, threshold_db: float | None = Non
     return a.sinr_threshold_db
 
 
+def check_runs(
+    a: RunMeta,
+    b: RunMeta,
+    grid_a: gpd.GeoDataFrame,
+    grid_b: gpd.GeoDataFrame,
+    *,
+    threshold_db: float | None = None,
+) -> float:
+    """Raise :class:`InputError` naming both runs when they cannot be compared
+    (:func:`check_comparable`, then :func:`receiver_differences`); return the SINR
+    threshold to use. What :func:`compare` checks, for a caller that checks before it
+    reads the rasters (:func:`twin.whatif.compare_run_folders`; the second check in
+    :func:`compare` then costs 0.06 s on the embedded city)."""
+    threshold = check_comparable(a, b, threshold_db=threshold_db)
+    receivers = receiver_differences(a, b, grid_a, grid_b)
+    if receivers:
+        raise InputError(f"cannot compare {a.path} and {b.path}: " + "; ".join(receivers))
+    return threshold
+
+
 def compare(
     a: RunMeta,
     b: RunMeta,
@@ -501,15 +521,12 @@ def compare(
     threshold_db: float | None = None,
     building_share: float = 0.9,
 ) -> Comparison:
-    """Compare run B with run A (see the module notes).
+    """Compare run B with run A (see the module notes) after :func:`check_runs`.
 
     ``rasters_a``/``rasters_b`` map (metric, band) to the raster arrays (NaN for no data)
     of :data:`DELTA_METRICS` on the common bands.
     """
-    threshold = check_comparable(a, b, threshold_db=threshold_db)
-    receivers = receiver_differences(a, b, grid_a, grid_b)
-    if receivers:
-        raise InputError(f"cannot compare {a.path} and {b.path}: " + "; ".join(receivers))
+    threshold = check_runs(a, b, grid_a, grid_b, threshold_db=threshold_db)
     bands = common_bands(a, b)
     # a run's buildings layer counts indoor coverage at the run's own threshold
     if a.sinr_threshold_db != threshold:

@@ -302,21 +302,13 @@ def compare_run_folders(
         When the runs are of different cities or grids or their receivers differ (the
         message names both folders and what differs), or share no band.
     """
-    from twin.compare import (
-        DELTA_METRICS,
-        check_comparable,
-        common_bands,
-        compare,
-        receiver_differences,
-    )
+    from twin.compare import DELTA_METRICS, check_runs, common_bands, compare
     from twin.sources.run_folder import read_run_folder
 
     a = read_run_folder(run_a)
     b = read_run_folder(run_b)
-    check_comparable(a.meta, b.meta, threshold_db=threshold_db)
-    receivers = receiver_differences(a.meta, b.meta, a.grid, b.grid)
-    if receivers:  # before the rasters are read
-        raise InputError(f"cannot compare {run_a} and {run_b}: " + "; ".join(receivers))
+    # the checks before the rasters are read (compare repeats them: 0.06 s)
+    check_runs(a.meta, b.meta, a.grid, b.grid, threshold_db=threshold_db)
     bands = common_bands(a.meta, b.meta)
     ra = {(m, band): a.raster(m, band) for band in bands for m in DELTA_METRICS}
     rb = {(m, band): b.raster(m, band) for band in bands for m in DELTA_METRICS}
