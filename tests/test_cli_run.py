@@ -15,6 +15,7 @@ import rasterio
 from click.testing import CliRunner
 
 from tests.conftest import EXTRACTS, ROOT
+from tests.csvw_check import check_csv_tables
 from twin.cli.main import cli
 from twin.io import MAP_MAX_POINTS
 
@@ -47,6 +48,14 @@ def test_every_output_of_the_contract_is_there(run_dir: Path) -> None:
             "rasters/indoor.tif", "summary.json", "summary.csv", "map.html"} <= names  # fmt: skip
     # nothing left over from the atomic write
     assert not [p for p in run_dir.parent.iterdir() if p.name != "default"]
+
+
+def test_csv_tables_carry_their_provenance_in_csvw_metadata(run_dir: Path) -> None:
+    """Each CSV table has its W3C CSVW metadata beside it, read by the csvw package with
+    the run's provenance and the OSM attribution (the CSVs stay plain tables)."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    names = check_csv_tables(run_dir, summary["provenance"])
+    assert names == ["los_vs_distance.csv", "summary.csv"]
 
 
 def test_geojson_is_rfc7946_lonlat_inside_the_city(run_dir: Path) -> None:

@@ -17,6 +17,7 @@ import shapely.affinity
 from click.testing import CliRunner
 
 from tests.conftest import ROOT
+from tests.csvw_check import check_csv_tables
 from twin.cli.main import cli
 from twin.io.outputs import write_run
 from twin.scenario import Scenario, with_overrides
@@ -89,6 +90,8 @@ def test_delta_rasters_are_b_minus_a(folders, tmp_path: Path) -> None:  # type: 
         assert qml.index("#67001f") < qml.index("#f7f7f7") < qml.index("#053061")
         assert qml.count("<item ") == 11
         assert (out / "plots" / f"delta_{metric}_28.png").stat().st_size > 10_000
+    prov = json.loads((out / "comparison.json").read_text())["provenance"]
+    assert check_csv_tables(out, prov) == ["comparison.csv"]
 
 
 def test_changed_receivers_and_table_match_the_runs(folders, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

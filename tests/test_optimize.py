@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import EXTRACTS, ROOT
+from tests.csvw_check import check_csv_tables
 from twin.cli.main import cli
 from twin.errors import InputError
 from twin.optimize import (
@@ -136,6 +137,7 @@ def test_cli_writes_sites_and_a_variant_that_twin_run_accepts(
     assert {"sites.geojson", "candidates.geojson", "variant.toml", "history.csv",
             "optimize.json", "objective.png"} <= names  # fmt: skip
     summary = json.loads((out / "optimize.json").read_text())
+    assert check_csv_tables(out, summary["provenance"]) == ["history.csv"]
     sites = json.loads((out / "sites.geojson").read_text())
     chosen = [c["candidate"] for c in summary["chosen"]]
     assert [f["properties"]["site_id"] for f in sites["features"]] == [f"O{c}" for c in chosen]

@@ -140,6 +140,20 @@ def test_city_sweep_with_a_fixed_radius_matches_the_band_runs(radius_study) -> N
     _assert_sweep_matches_bands(city_sweep(radius_study), radius_study.bands)
 
 
+def test_the_sweep_table_has_its_csvw_metadata(radius_study, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A run with a sweep writes ``sweep.csv``; its metadata, typed rows and provenance
+    as the other tables' (tests.csvw_check)."""
+    import json
+
+    from tests.csvw_check import check_csv_tables
+    from twin.io.outputs import write_run
+
+    write_run(radius_study, tmp_path / "run", overwrite=False)
+    prov = json.loads((tmp_path / "run" / "summary.json").read_text())["provenance"]
+    names = check_csv_tables(tmp_path / "run", prov)
+    assert names == ["los_vs_distance.csv", "summary.csv", "sweep.csv"]
+
+
 @pytest.fixture(scope="module")
 def field_sweep_study(helsinki_city, default_scenario):  # type: ignore[no-untyped-def]
     """The default scenario on a 20 m grid with correlated shadow fields, a 600 m site

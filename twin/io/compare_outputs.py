@@ -5,7 +5,9 @@ file                                        content
 ==========================================  ==============================================
 ``comparison.csv``, ``comparison.md``       the table: per band and user type, coverage
                                             share, mean and median capacity; buildings
-                                            with indoor coverage; A, B and B - A
+                                            with indoor coverage; A, B and B - A (the
+                                            CSV's CSVW metadata beside it:
+                                            ``comparison.csv-metadata.json``)
 ``comparison.json``                         both runs, the threshold, gained/lost counts
 ``coverage_changes.gpkg``                   layer ``coverage_changes``: receivers that
                                             gained or lost coverage (per band); layer
@@ -38,6 +40,7 @@ from twin.io.atomic import atomic_output_dir, write_text_atomic
 from twin.io.plots import delta_map_figure, save_figure
 from twin.io.rasters import write_geotiff
 from twin.io.styles import ColorClass, Ramp, qml_text
+from twin.io.tables import write_csv
 from twin.io.vector import write_gpkg
 
 __all__ = ["DELTA_CAPACITY", "DELTA_SINR", "delta_ramp", "write_comparison"]
@@ -153,7 +156,12 @@ def write_comparison(
             tmp / "coverage_changes.gpkg",
             metadata=prov,
         )
-        cmp.table.to_csv(tmp / "comparison.csv", index=False, lineterminator="\n")
+        rows = [{str(k): v for k, v in r.items()} for r in cmp.table.to_dict(orient="records")]
+        write_csv(
+            tmp / "comparison.csv", rows, [str(c) for c in cmp.table.columns],
+            provenance=prov, title=title,
+            text=cmp.table.to_csv(index=False, lineterminator="\n"),
+        )  # fmt: skip
         (tmp / "comparison.md").write_text(
             table_markdown(
                 cmp.table,

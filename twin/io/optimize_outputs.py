@@ -7,7 +7,8 @@ file                   content
 ``candidates.geojson``  every candidate, ``chosen_rank`` 0 when not chosen
 ``variant.toml``       the chosen sites as a ``[variants.NAME]`` table to append to the
                        scenario file and run with ``twin run SCENARIO --variant NAME``
-``history.csv``        the objective after each added site and each kept swap
+``history.csv``        the objective after each added site and each kept swap (its
+                       CSVW metadata: ``history.csv-metadata.json``)
 ``optimize.json``      settings, history, result, hexagonal and random references,
                        timings and provenance
 ``objective.png``      the objective against the number of sites, with the references
@@ -16,9 +17,7 @@ file                   content
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import os
 from pathlib import Path
@@ -31,6 +30,7 @@ import shapely
 from twin import OSM_ATTRIBUTION, __version__
 from twin.io.atomic import atomic_output_dir
 from twin.io.plots import save_figure
+from twin.io.tables import write_csv
 from twin.io.vector import write_geojson
 from twin.optimize import candidates_frame
 from twin.whatif import Optimization
@@ -93,15 +93,6 @@ def optimization_summary(opt: Optimization) -> dict[str, Any]:
     }
 
 
-def _history_csv(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(HISTORY_COLUMNS), lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: r.get(k, "") for k in HISTORY_COLUMNS})
-    return buf.getvalue()
-
-
 def _chosen_frame(opt: Optimization) -> gpd.GeoDataFrame:
     sites = opt.placement.sites
     return gpd.GeoDataFrame(
@@ -156,7 +147,10 @@ def write_optimization(
         write_geojson(chosen, tmp / "sites.geojson", provenance=prov)
         write_geojson(cands, tmp / "candidates.geojson", provenance=prov)
         (tmp / "variant.toml").write_text(opt.variant, encoding="utf-8")
-        (tmp / "history.csv").write_text(_history_csv(opt.placement.history), encoding="utf-8")
+        write_csv(
+            tmp / "history.csv", opt.placement.history, HISTORY_COLUMNS, provenance=prov,
+            title=f"Objective after each added site and kept swap: {opt.scenario.name}",
+        )  # fmt: skip
         (tmp / "optimize.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         save_figure(objective_figure(opt), tmp / "objective.png")
     return summary

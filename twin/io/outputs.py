@@ -6,8 +6,6 @@ files are written (:func:`twin.io.atomic.atomic_output_dir`).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from twin.io.rasters import grid_raster, write_geotiff
 from twin.io.scratch import available_memory_bytes
 from twin.io.spectrum_plots import plot_los_comparison, plot_sweep
 from twin.io.styles import write_style
+from twin.io.tables import write_csv
 from twin.io.vector import ArrowLayer, index_at_end_for, write_geojson, write_gpkg
 from twin.io.webmap import MapPoints, write_map
 from twin.sites import sites_to_geodataframe
@@ -216,15 +215,6 @@ def building_frame(result: StudyResult) -> gpd.GeoDataFrame:
     return b
 
 
-def _csv_text(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
-    return buf.getvalue()
-
-
 def _json_default(obj: Any) -> Any:
     if isinstance(obj, np.integer):
         return int(obj)
@@ -301,18 +291,21 @@ def write_run(
             (tmp / "summary.json").write_text(
                 json.dumps(summary, indent=2, default=_json_default), encoding="utf-8"
             )
-            (tmp / "summary.csv").write_text(
-                _csv_text(type_rows(summary), TYPE_COLUMNS), encoding="utf-8"
-            )
+            write_csv(
+                tmp / "summary.csv", type_rows(summary), TYPE_COLUMNS, provenance=prov,
+                title=f"Capacity per band and user type: {where}",
+            )  # fmt: skip
             los_rows = los_cmp.rows()
-            (tmp / "los_vs_distance.csv").write_text(
-                _csv_text(los_rows, tuple(los_rows[0])), encoding="utf-8"
-            )
+            write_csv(
+                tmp / "los_vs_distance.csv", los_rows, tuple(los_rows[0]), provenance=prov,
+                title=f"LoS share per distance bin next to TR 38.901: {where}",
+            )  # fmt: skip
             if sweep is not None:
                 sweep_rows = sweep.rows()
-                (tmp / "sweep.csv").write_text(
-                    _csv_text(sweep_rows, tuple(sweep_rows[0])), encoding="utf-8"
-                )
+                write_csv(
+                    tmp / "sweep.csv", sweep_rows, tuple(sweep_rows[0]), provenance=prov,
+                    title=f"Capacity per user type against frequency: {where}",
+                )  # fmt: skip
 
         # this process writes the tables (the GeoPackage: 0.5-0.9 s on the embedded city,
         # 7.4 s at 40 km2) while a forked child takes the other files one by one, the

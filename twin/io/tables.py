@@ -1,0 +1,157 @@
+"""CSV tables with their provenance: each ``NAME.csv`` gets a ``NAME.csv-metadata.json``
+beside it, in the W3C's *Metadata Vocabulary for Tabular Data* (CSVW, 2015), the file
+name a CSVW processor looks for first.
+
+The CSV stays a plain table of one header row (spreadsheets, pandas and QGIS's delimited
+text layer read it as before); the metadata carries what every other output carries
+inside itself: the OSM attribution (``dc:rights``, with the ODbL as ``dc:license``), the
+run's provenance (``dc:creator``, ``dc:created``, ``dc:source`` and, key by key, in
+``notes``), and each column's data type and unit (from its name: ``_mbps``, ``_db``,
+``_ghz``, ``_m`` ...), so a CSVW reader (the ``csvw`` package, for one) gets typed values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twin import OSM_ATTRIBUTION
+
+__all__ = ["ODBL_URL", "csv_text", "csvw_metadata", "metadata_path", "write_csv"]
+
+#: The licence of data derived from OpenStreetMap.
+ODBL_URL = "https://opendatacommons.org/licenses/odbl/1-0/"
+
+#: Column-name suffix -> unit (``schema:unitText``); the longest suffix that matches wins.
+_UNITS = {
+    "_mbps": "Mbit/s",
+    "_dbm": "dBm",
+    "_db": "dB",
+    "_dbi": "dBi",
+    "_ghz": "GHz",
+    "_mhz": "MHz",
+    "_km2": "km2",
+    "_km": "km",
+    "_m": "m",
+    "_s": "s",
+    "_share": "fraction (0 to 1)",
+}
+
+
+def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """``rows`` as CSV text: a header of ``columns``, then one line per row (None and a
+    missing key: an empty cell)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+    return buf.getvalue()
+
+
+def _is_null(v: Any) -> bool:
+    return v is None or v == "" or (isinstance(v, float) and math.isnan(v))
+
+
+def _datatype(values: Iterable[Any]) -> str:
+    """CSVW datatype of a column's values (empty cells left out): ``boolean``,
+    ``integer``, ``number`` or ``string``."""
+    kinds = set()
+    for v in values:
+        if _is_null(v):
+            continue
+        if isinstance(v, bool | np.bool_):
+            kinds.add("boolean")
+        elif isinstance(v, int | np.integer):
+            kinds.add("integer")
+        elif isinstance(v, float | np.floating):
+            kinds.add("number")
+        else:
+            kinds.add("string")
+    if kinds <= {"integer"} and kinds:
+        return "integer"
+    if kinds and kinds <= {"integer", "number"}:
+        return "number"
+    if kinds == {"boolean"}:
+        return "boolean"
+    return "string"
+
+
+def _unit(name: str) -> str | None:
+    hits = [s for s in _UNITS if name.endswith(s)]
+    return _UNITS[max(hits, key=len)] if hits else None
+
+
+def csvw_metadata(
+    file_name: str,
+    columns: Mapping[str, Iterable[Any]],
+    *,
+    title: str,
+    provenance: Mapping[str, str],
+) -> dict[str, Any]:
+    """The CSVW metadata document of the table ``file_name`` (pure).
+
+    ``columns`` maps each column, in order, to its values (for the data type);
+    ``provenance`` is the run's (``version``, ``created``, ``input``, ``input_sha256``,
+    ``attribution`` ...: :func:`twin.summary.provenance`).
+    """
+    cols = []
+    for name, values in columns.items():
+        col: dict[str, Any] = {"name": name, "titles": name, "datatype": _datatype(values)}
+        unit = _unit(name)
+        if unit is not None:
+            col["schema:unitText"] = unit
+        cols.append(col)
+    source = provenance.get("input", "")
+    if provenance.get("input_sha256"):
+        source += f" (sha256 {provenance['input_sha256']})"
+    doc: dict[str, Any] = {
+        "@context": ["http://www.w3.org/ns/csvw", {"@language": "en"}],
+        "url": file_name,
+        "dc:title": title,
+        "dc:creator": f"{provenance.get('tool', 'twin')} {provenance.get('version', '')}".strip(),
+        "dc:created": {"@value": provenance.get("created", ""), "@type": "xsd:dateTime"},
+        "dc:source": source,
+        "dc:rights": provenance.get("attribution", OSM_ATTRIBUTION),
+        "dc:license": {"@id": ODBL_URL},
+        "notes": [{"rdfs:label": k, "rdf:value": str(v)} for k, v in provenance.items()],
+        "dialect": {"header": True, "delimiter": ",", "lineTerminators": ["\n"]},
+        "tableSchema": {"columns": cols, "null": ""},
+    }
+    if not doc["dc:created"]["@value"]:
+        del doc["dc:created"]
+    return doc
+
+
+def metadata_path(csv_path: Path) -> Path:
+    """Where a CSVW processor looks for ``csv_path``'s metadata first."""
+    return csv_path.with_name(csv_path.name + "-metadata.json")
+
+
+def write_csv(
+    path: Path,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    title: str,
+    provenance: Mapping[str, str],
+    text: str | None = None,
+) -> None:
+    """Write ``rows`` to ``path`` (:func:`csv_text`, or ``text`` when the caller formatted
+    the same rows itself) and the CSVW metadata beside it (:func:`metadata_path`). Meant
+    for a folder written atomically (:func:`twin.io.atomic.atomic_output_dir`)."""
+    path.write_text(csv_text(rows, columns) if text is None else text, encoding="utf-8")
+    meta = csvw_metadata(
+        path.name,
+        {c: [r.get(c) for r in rows] for c in columns},
+        title=title,
+        provenance=provenance,
+    )
+    metadata_path(path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
