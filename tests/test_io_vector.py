@@ -121,6 +121,30 @@ def test_geojson_reprojects_and_reads_back_with_gdal(tmp_path: Path) -> None:
         assert shapely.hausdorff_distance(a, b) < 1e-7  # rounded to 7 decimals (~1 cm)
 
 
+def test_geojson_of_polygons_and_multipolygons_is_one_geometry_type(
+    tmp_path: Path, helsinki_city
+) -> None:  # type: ignore[no-untyped-def]
+    """The embedded city's footprints mix Polygon and MultiPolygon: written all
+    MultiPolygon (as in the GeoPackage), GDAL reads one geometry type, not "Unknown",
+    and each shape is the same; a layer of one type, or of points and lines, is kept."""
+    b = helsinki_city.buildings
+    types = set(b.geom_type)
+    assert types == {"Polygon", "MultiPolygon"}
+    path = write_geojson(b, tmp_path / "buildings.geojson")
+    assert pyogrio.read_info(path)["geometry_type"] == "MultiPolygon"
+    back = pyogrio.read_dataframe(path)
+    assert set(back.geom_type) == {"MultiPolygon"} and len(back) == len(b)
+    ref = b.to_crs(4326).geometry.values
+    for a, g in zip(ref, back.geometry.values, strict=True):
+        assert shapely.hausdorff_distance(a, g) < 1e-7
+        assert shapely.get_num_geometries(g) == shapely.get_num_geometries(a)
+    mixed = gpd.GeoDataFrame(
+        geometry=[shapely.Point(X0, Y0), shapely.LineString([(X0, Y0), (X0 + 5, Y0)])], crs=UTM
+    )
+    doc = _read(write_geojson(mixed, tmp_path / "mixed.geojson"))
+    assert [f["geometry"]["type"] for f in doc["features"]] == ["Point", "LineString"]
+
+
 def test_geojson_points_and_empty_frame(tmp_path: Path) -> None:
     pts = gpd.GeoDataFrame(
         {"site_id": ["S1"], "power_dbm": [46.0]}, geometry=[shapely.Point(X0, Y0)], crs=UTM

@@ -15,7 +15,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,6 +132,7 @@ def write_geojson(
 
     The geometries are reprojected to EPSG:4326 (lon, lat), polygon exteriors made
     counter-clockwise and holes clockwise (the right-hand rule, RFC 7946 section 3.1.6),
+    single parts made multi-part where the layer mixes both (:func:`promote_mixed`),
     coordinates rounded to ``precision`` decimals (7 is about 1 cm). NaN and other missing
     values are written as ``null``; a named index (``building_id``) becomes a property.
 
@@ -164,7 +165,9 @@ def write_geojson(
     import pyogrio
 
     out = _prepare(gdf, f"write_geojson({os.fspath(path)!r})").to_crs(4326)
-    out = out.set_geometry(shapely.orient_polygons(out.geometry.values, exterior_cw=False))
+    out = out.set_geometry(
+        promote_mixed(shapely.orient_polygons(out.geometry.values, exterior_cw=False))
+    )
     prov = {"version": __version__, **(dict(provenance) if provenance else {})}
     members = {"attribution": attribution, "twin": json_safe(prov)}
     options: dict[str, str] = {
@@ -194,6 +197,32 @@ def write_geojson(
             doc = {"type": doc.pop("type"), **members, **doc}
             tmp.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return final
+
+
+#: shapely type id of a single geometry -> of its multi-part kind
+_MULTI_OF = {0: 4, 1: 5, 3: 6}
+_MAKE_MULTI: dict[int, Callable[..., Any]] = {
+    0: shapely.multipoints,
+    1: shapely.multilinestrings,
+    3: shapely.multipolygons,
+}
+
+
+def promote_mixed(geoms: Any) -> np.ndarray:
+    """``geoms`` (an array of shapely geometries) with the single parts made multi-part
+    when the layer mixes both of one kind (Polygon and MultiPolygon, say), as GDAL does
+    for a GeoPackage layer: GDAL then reads the GeoJSON as one geometry type, not
+    "Unknown (any)". Otherwise (one type, or several kinds) ``geoms`` as they are."""
+    arr = np.asarray(geoms, dtype=object)
+    ids = shapely.get_type_id(arr)
+    kinds = set(np.unique(ids[ids >= 0]).tolist())
+    for single, multi in _MULTI_OF.items():
+        if kinds == {single, multi}:
+            out = arr.copy()
+            one = ids == single
+            out[one] = _MAKE_MULTI[single](arr[one].reshape(-1, 1))
+            return out
+    return arr
 
 
 def write_gpkg(
