@@ -125,6 +125,33 @@ def test_sites_file_errors(tmp_path: Path, helsinki_city) -> None:  # type: igno
         check_sites_in_area(sites_from_entries(far, helsinki_city.crs), helsinki_city.bounds)
 
 
+def test_sites_files_as_spreadsheets_write_them(tmp_path: Path) -> None:
+    """A byte order mark (Excel's "CSV UTF-8") is not part of the first column's name,
+    blank cells and spaces around values are empty, and what cannot be read is named."""
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(
+        "\ufeffsite_id,lon,lat,height_m,power_dbm,model,gain_dbi\n"
+        "Roof A,24.945,60.170, 25 ,46, umi ,\n"
+        "  ,24.950,60.168,10,40,,\n".encode()
+    )
+    a, b = read_sites_file(bom)
+    assert a.site_id == "Roof A" and a.height_m == 25.0 and a.model == "umi"
+    assert a.gain_dbi == 15.0  # empty: the default
+    assert b.site_id == "F02" and b.model == "uma"  # a blank id: numbered as a missing one
+    semi = _csv(tmp_path / "semi.csv", "site_id;lon;lat;height_m;power_dbm\nA;24,9;60,1;20;46\n")
+    with pytest.raises(SourceError, match=r"semi\.csv: the columns are separated by ';'"):
+        read_sites_file(semi)
+    empty = _csv(tmp_path / "e.csv", "site_id,lon,lat,height_m,power_dbm\nA,24.9,60.1,,46\n")
+    with pytest.raises(SourceError, match=r"e\.csv: site 1 \(A\): height_m: .*the cell is empty"):
+        read_sites_file(empty)
+    az = _csv(
+        tmp_path / "az.csv",
+        "site_id,lon,lat,height_m,power_dbm,azimuths_deg\nA,24.9,60.1,20,46,0;east\n",
+    )
+    with pytest.raises(SourceError, match=r"azimuths_deg: 'east' is not a number"):
+        read_sites_file(az)
+
+
 def test_roof_candidates_are_the_tallest_roofs_of_the_area(helsinki_city) -> None:  # type: ignore[no-untyped-def]
     """With an area of interest the cut to ``max_roofs`` counts the roofs that give a
     candidate inside it: taller roofs elsewhere in the city do not take their places."""
