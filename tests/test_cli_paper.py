@@ -8,6 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from tests.csvw_check import check_csv_tables
 from twin.cli.main import cli
 from twin.paper import PUBLISHED_TABLE5
 
@@ -73,13 +74,24 @@ def test_out_writes_curves_plots_and_report(tmp_path: Path) -> None:
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == [
         "capacity_uma.csv",
+        "capacity_uma.csv-metadata.json",
         "capacity_uma.png",
         "capacity_umi.csv",
+        "capacity_umi.csv-metadata.json",
         "capacity_umi.png",
         "reproduction_report.md",
         "suburban_ratio.csv",
+        "suburban_ratio.csv-metadata.json",
         "suburban_ratio.png",
     ]  # no temporary files left behind
+    # each table's CSVW metadata: typed cells, the version and command; no OSM data in
+    # them, so no attribution
+    meta = json.loads((out_dir / "capacity_umi.csv-metadata.json").read_text())
+    prov = {n["rdfs:label"]: n["rdf:value"] for n in meta["notes"]}
+    assert prov["command"] == f"twin paper --scenario all --out {out_dir}"
+    assert check_csv_tables(out_dir, prov, osm=False) == [
+        "capacity_uma.csv", "capacity_umi.csv", "suburban_ratio.csv",
+    ]  # fmt: skip
     with (out_dir / "capacity_umi.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 396

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import csvw
-import numpy as np
 
 from tests.csvw_check import check_csv_tables
 from twin import OSM_ATTRIBUTION
@@ -25,26 +24,19 @@ PROV = {
 }
 
 
-def test_types_and_units_come_from_the_values_and_names() -> None:
-    meta = csvw_metadata(
-        "t.csv",
-        {
-            "band": ["0p7", "28"],
-            "points": [3, np.int64(4)],
-            "mean_capacity_mbps": [1.5, None],
-            "user_type": [1, "all"],
-            "covered_share": [1, 0.5],
-            "sinr_db": [float("nan"), 2.0],
-            "rsrp_dbm": [-80.0, -90.0],
-            "ok": [True, np.bool_(False)],
-        },
-        title="t",
-        provenance=PROV,
+def test_types_and_units_come_from_the_cells_and_names() -> None:
+    text = (
+        "band,points,mean_capacity_mbps,user_type,covered_share,sinr_db,rsrp_dbm,ok,x_m\n"
+        "0p7,3,1.5,1,1,nan,-80.0,True,-inf\n"
+        "28,4,,all,0.5,2.0,-90.0,False,3\n"
     )
+    meta = csvw_metadata("t.csv", text, title="t", provenance=PROV)
     cols = {c["name"]: c for c in meta["tableSchema"]["columns"]}
     assert [c["datatype"] for c in cols.values()] == [
-        "string", "integer", "number", "string", "number", "number", "number", "boolean",
+        "string", "integer", "number", "string", "number", "number", "number",
+        {"base": "boolean", "format": "True|False"}, "double",
     ]  # fmt: skip
+    assert cols["sinr_db"]["null"] == ["", "nan"]  # Python's NaN is a missing value
     assert cols["mean_capacity_mbps"]["schema:unitText"] == "Mbit/s"
     assert cols["sinr_db"]["schema:unitText"] == "dB"
     assert cols["rsrp_dbm"]["schema:unitText"] == "dBm"  # the longest suffix wins
@@ -52,6 +44,18 @@ def test_types_and_units_come_from_the_values_and_names() -> None:
     assert "schema:unitText" not in cols["points"] and "schema:unitText" not in cols["band"]
     assert meta["dc:rights"] == OSM_ATTRIBUTION
     assert meta["dc:created"]["@value"] == PROV["created"]
+    # a table not derived from OSM data: no attribution, no licence
+    plain = csvw_metadata("t.csv", text, title="t", provenance={"version": "1"})
+    assert "dc:rights" not in plain and "dc:license" not in plain
+
+
+def test_a_table_of_every_kind_reads_back_typed(tmp_path: Path) -> None:
+    text = "points,sinr_db,ok,x_m,label\n1,nan,True,-inf,a\n2,3.5,False,4,\n"
+    write_csv(tmp_path / "k.csv", [], (), title="k", provenance=PROV, text=text)
+    got = list(csvw.CSVW(str(tmp_path / "k.csv")).tables[0].iterdicts())
+    assert got[0]["points"] == 1 and got[0]["sinr_db"] is None and got[0]["ok"] is True
+    assert got[0]["x_m"] == float("-inf") and got[1]["ok"] is False and got[1]["label"] is None
+    assert got[1]["sinr_db"] == 3.5
 
 
 def test_a_written_table_reads_back_typed(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import math
 import os
 import tempfile
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from twin import __version__
 from twin.errors import OutputError
+from twin.io.tables import csvw_metadata, metadata_path
 from twin.paper import (
     SUMMARY_DISTANCES_KM,
     USER_TYPES,
@@ -439,7 +441,9 @@ def write_paper_outputs(
     """Write curves (CSV), plots (PNG) and the markdown report into ``out_dir``.
 
     Files: ``capacity_<scenario>.csv`` and ``.png`` per urban scenario,
-    ``suburban_ratio.csv`` and ``.png``, ``reproduction_report.md``. Existing files of the
+    ``suburban_ratio.csv`` and ``.png``, ``reproduction_report.md``; each CSV with its
+    CSVW metadata (``NAME.csv-metadata.json``: version, command, date; no attribution,
+    as nothing in them comes from OSM). Existing files of the
     same names are replaced atomically; other files in the directory are left alone.
 
     Raises
@@ -451,12 +455,34 @@ def write_paper_outputs(
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out: {out} exists and is not a directory")
     files: dict[str, bytes] = {}
+    prov = {
+        "tool": "twin",
+        "version": __version__,
+        "command": command,
+        "input": "the seed study's parameters (docs/method.md)",
+        "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
+    }
+
+    def table(name: str, text: str, title: str) -> None:
+        """The CSV and its CSVW metadata (no OSM data in it: no attribution)."""
+        files[name] = text.encode()
+        meta = csvw_metadata(name, text, title=title, provenance=prov)
+        files[metadata_path(Path(name)).name] = (json.dumps(meta, indent=2) + "\n").encode()
+
     for key, rep in urban.items():
-        files[f"capacity_{key}.csv"] = capacity_csv(rep.curves).encode()
+        table(
+            f"capacity_{key}.csv",
+            capacity_csv(rep.curves),
+            f"Capacity and SINR per user type against frequency: {key}",
+        )
         if plots:
             files[f"capacity_{key}.png"] = capacity_png(rep.curves)
     if suburban is not None:
-        files["suburban_ratio.csv"] = suburban_csv(suburban).encode()
+        table(
+            "suburban_ratio.csv",
+            suburban_csv(suburban),
+            "Suburban rate at 2f over the rate at f against distance",
+        )
         if plots:
             files["suburban_ratio.png"] = suburban_png(suburban)
     files["reproduction_report.md"] = render_report_md(urban, suburban, command=command).encode()

@@ -15,14 +15,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-
-from twin import OSM_ATTRIBUTION
 
 __all__ = ["ODBL_URL", "csv_text", "csvw_metadata", "metadata_path", "write_csv"]
 
@@ -56,32 +52,47 @@ def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
     return buf.getvalue()
 
 
-def _is_null(v: Any) -> bool:
-    return v is None or v == "" or (isinstance(v, float) and math.isnan(v))
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER_WORDS = {"nan", "inf", "-inf", "+inf", "infinity", "-infinity"}
 
 
-def _datatype(values: Iterable[Any]) -> str:
-    """CSVW datatype of a column's values (empty cells left out): ``boolean``,
-    ``integer``, ``number`` or ``string``."""
-    kinds = set()
-    for v in values:
-        if _is_null(v):
-            continue
-        if isinstance(v, bool | np.bool_):
-            kinds.add("boolean")
-        elif isinstance(v, int | np.integer):
-            kinds.add("integer")
-        elif isinstance(v, float | np.floating):
-            kinds.add("number")
-        else:
-            kinds.add("string")
-    if kinds <= {"integer"} and kinds:
-        return "integer"
-    if kinds and kinds <= {"integer", "number"}:
-        return "number"
-    if kinds == {"boolean"}:
+def _cell_kind(text: str) -> str | None:
+    """CSVW datatype of one cell's text (None: an empty cell)."""
+    t = text.strip()
+    if not t:
+        return None
+    if t in ("True", "False"):
         return "boolean"
-    return "string"
+    if _INTEGER.fullmatch(t):
+        return "integer"
+    try:
+        float(t)
+    except ValueError:
+        return "string"
+    return "number"
+
+
+def _column(name: str, cells: Sequence[str]) -> dict[str, Any]:
+    """A column's CSVW description from its cells as written: ``boolean`` (``True`` /
+    ``False``, as Python writes them), ``integer``, ``number`` or ``string``."""
+    kinds = {k for k in (_cell_kind(c) for c in cells) if k is not None}
+    col: dict[str, Any] = {"name": name, "titles": name}
+    if kinds == {"boolean"}:
+        col["datatype"] = {"base": "boolean", "format": "True|False"}
+    elif kinds == {"integer"}:
+        col["datatype"] = "integer"
+    elif kinds and kinds <= {"integer", "number"}:
+        col["datatype"] = "number"
+        if any(c.strip().lower() in _NUMBER_WORDS - {"nan"} for c in cells):
+            col["datatype"] = "double"
+        if any(c.strip().lower() == "nan" for c in cells):
+            col["null"] = ["", *sorted({c.strip() for c in cells if c.strip().lower() == "nan"})]
+    else:
+        col["datatype"] = "string"
+    unit = _unit(name)
+    if unit is not None:
+        col["schema:unitText"] = unit
+    return col
 
 
 def _unit(name: str) -> str | None:
@@ -91,24 +102,26 @@ def _unit(name: str) -> str | None:
 
 def csvw_metadata(
     file_name: str,
-    columns: Mapping[str, Iterable[Any]],
+    text: str,
     *,
     title: str,
     provenance: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The CSVW metadata document of the table ``file_name`` (pure).
+    """The CSVW metadata document of the table ``file_name`` whose content is ``text``
+    (pure): each column's data type from its cells as written, its unit from its name.
 
-    ``columns`` maps each column, in order, to its values (for the data type);
     ``provenance`` is the run's (``version``, ``created``, ``input``, ``input_sha256``,
-    ``attribution`` ...: :func:`twin.summary.provenance`).
+    ``attribution`` ...: :func:`twin.summary.provenance`); with an ``attribution`` (data
+    derived from OSM) the document carries it as ``dc:rights`` with the ODbL as
+    ``dc:license``.
     """
-    cols = []
-    for name, values in columns.items():
-        col: dict[str, Any] = {"name": name, "titles": name, "datatype": _datatype(values)}
-        unit = _unit(name)
-        if unit is not None:
-            col["schema:unitText"] = unit
-        cols.append(col)
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise ValueError(f"{file_name}: no header row")
+    header, body = rows[0], rows[1:]
+    cols = [
+        _column(name, [r[k] if k < len(r) else "" for r in body]) for k, name in enumerate(header)
+    ]
     source = provenance.get("input", "")
     if provenance.get("input_sha256"):
         source += f" (sha256 {provenance['input_sha256']})"
@@ -119,14 +132,15 @@ def csvw_metadata(
         "dc:creator": f"{provenance.get('tool', 'twin')} {provenance.get('version', '')}".strip(),
         "dc:created": {"@value": provenance.get("created", ""), "@type": "xsd:dateTime"},
         "dc:source": source,
-        "dc:rights": provenance.get("attribution", OSM_ATTRIBUTION),
-        "dc:license": {"@id": ODBL_URL},
         "notes": [{"rdfs:label": k, "rdf:value": str(v)} for k, v in provenance.items()],
         "dialect": {"header": True, "delimiter": ",", "lineTerminators": ["\n"]},
         "tableSchema": {"columns": cols, "null": ""},
     }
     if not doc["dc:created"]["@value"]:
         del doc["dc:created"]
+    if provenance.get("attribution"):
+        doc["dc:rights"] = provenance["attribution"]
+        doc["dc:license"] = {"@id": ODBL_URL}
     return doc
 
 
@@ -147,11 +161,7 @@ def write_csv(
     """Write ``rows`` to ``path`` (:func:`csv_text`, or ``text`` when the caller formatted
     the same rows itself) and the CSVW metadata beside it (:func:`metadata_path`). Meant
     for a folder written atomically (:func:`twin.io.atomic.atomic_output_dir`)."""
-    path.write_text(csv_text(rows, columns) if text is None else text, encoding="utf-8")
-    meta = csvw_metadata(
-        path.name,
-        {c: [r.get(c) for r in rows] for c in columns},
-        title=title,
-        provenance=provenance,
-    )
+    body = csv_text(rows, columns) if text is None else text
+    path.write_text(body, encoding="utf-8")
+    meta = csvw_metadata(path.name, body, title=title, provenance=provenance)
     metadata_path(path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
