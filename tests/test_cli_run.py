@@ -58,6 +58,48 @@ def test_csv_tables_carry_their_provenance_in_csvw_metadata(run_dir: Path) -> No
     assert names == ["los_vs_distance.csv", "summary.csv"]
 
 
+def test_a_sites_file_inside_an_estimated_roof_is_refused_or_lifted(tmp_path: Path) -> None:
+    """The roof a site stands in was estimated from its levels: refused by default, with
+    the building and the height's source named; lifted onto the roof with
+    ``--inside-building lift``, which the summary lists."""
+    import geopandas as gpd
+    import shapely
+
+    from twin.city import load_city
+
+    city = load_city(str(EXTRACTS["helsinki"]))
+    b = city.buildings
+    solo = b[(b["height_source"] == "levels") & (b["min_height_m"] == 0)]
+    spots = (
+        (bid, shapely.point_on_surface(geom))
+        for bid, geom in solo.sort_values("height_m", ascending=False).geometry.items()
+    )
+    # the tallest such building with no other part at its inner point
+    bid, p = next((bid, q) for bid, q in spots if int(b.geometry.contains(q).sum()) == 1)
+    roof_m = float(b.loc[bid, "height_m"])
+    lon, lat = gpd.GeoSeries([p], crs=city.crs).to_crs(4326).iloc[0].coords[0]
+    sites = tmp_path / "sites.csv"
+    sites.write_text(
+        f"site_id,lon,lat,height_m,power_dbm\nROOF,{lon:.9f},{lat:.9f},{roof_m - 2.0:g},43\n"
+    )
+    args = ["run", DEFAULT, "--sites", str(sites), "--spacing", "40", "--bands", "3.5",
+            "--no-progress", "--no-cache"]  # fmt: skip
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a")])
+    assert res.exit_code == 2
+    assert "site ROOF" in res.output and f"building {bid}" in res.output
+    assert "estimated from its OSM building:levels" in res.output
+    assert not (tmp_path / "a").exists()
+    res = invoke(*args, "--inside-building", "lift", "--out", str(tmp_path / "b"))
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert summary["sites"]["lifted"] == [
+        {"site_id": "ROOF", "from_m": roof_m - 2.0, "to_m": roof_m + 3.0,
+         "building_id": int(bid), "roof_height_source": "levels"}
+    ]  # fmt: skip
+    layer = json.loads((tmp_path / "b" / "sites.geojson").read_text())["features"]
+    assert [f["properties"]["height_m"] for f in layer] == [roof_m + 3.0]
+
+
 def test_geojson_is_rfc7946_lonlat_inside_the_city(run_dir: Path) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     west, south, east, north = summary["city"]["bounds_wgs84"]

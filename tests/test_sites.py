@@ -20,6 +20,7 @@ from twin.sites import (
     check_sites_in_area,
     hex_lattice,
     intersections,
+    lift_onto_roofs,
     roofs_under,
     rooftop_sites,
     sites_from_entries,
@@ -199,6 +200,49 @@ def test_sites_inside_a_building_below_its_roof_are_refused(helsinki_city) -> No
     msg = str(err.value)
     assert msg.startswith("f.csv: site IN") and f"building {tall.name}" in msg
     assert f"height_m of at least {roof:g} m" in msg
+
+
+def test_sites_inside_buildings_are_lifted_onto_the_top_roof(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    """A stack of building parts (a tower on a podium): a site inside it, low or high,
+    goes onto the tallest roof of the parts at its point plus the mast; sites on roofs
+    or outside stay as they were, and every lifted site passes the check."""
+    b = helsinki_city.buildings
+    points = shapely.point_on_surface(b.geometry.values)
+    point_k, bld_k = b.sindex.query(points, predicate="within")
+    counts = np.bincount(point_k, minlength=len(b))
+    k = int(np.argmax(counts))  # the point inside the most parts
+    assert counts[k] >= 3
+    p = points[k]
+    stack = bld_k[point_k == k]
+    roofs = b["height_m"].to_numpy()[stack]
+    top = stack[np.argmax(roofs)]
+    top_m = float(roofs.max())
+    lowest_base = float(b["min_height_m"].to_numpy()[stack].min())
+    assert lowest_base == 0.0 and top_m > float(np.sort(roofs)[-2])  # one part is the top
+    outside = shapely.Point(helsinki_city.bounds[0] + 1.0, helsinki_city.bounds[1] + 1.0)
+    given = [
+        Site("LOW", p.x, p.y, 2.0),  # in the ground floor's part
+        Site("HIGH", p.x, p.y, top_m - 0.5),  # just under the top roof
+        Site("ON", p.x, p.y, top_m + 1.0),  # on it: stays
+        Site("OUT", outside.x, outside.y, 10.0),
+    ]
+    with pytest.raises(InputError, match="site LOW"):
+        check_sites_above_roofs(given, b)
+    got, lifts = lift_onto_roofs(given, b, mast_m=3.0)
+    assert [s.height_m for s in got] == [top_m + 3.0, top_m + 3.0, top_m + 1.0, 10.0]
+    assert [s.building_id for s in got[:2]] == [int(b.index[top])] * 2
+    assert got[2:] == given[2:]
+    assert [(lf.site_id, lf.from_m, lf.to_m) for lf in lifts] == [
+        ("LOW", 2.0, top_m + 3.0), ("HIGH", top_m - 0.5, top_m + 3.0),
+    ]  # fmt: skip
+    assert lifts[0].roof_m == top_m and lifts[0].height_source == b["height_source"].iloc[top]
+    check_sites_above_roofs(got, b)
+    # no mast: at the roof's height, which stands on it
+    flat, _ = lift_onto_roofs(given[:1], b, mast_m=0.0)
+    assert flat[0].height_m == top_m
+    check_sites_above_roofs(flat, b)
+    with pytest.raises(InputError, match=r"sites.lift_mast_m: -1 m must be >= 0"):
+        lift_onto_roofs(given, b, mast_m=-1.0)
 
 
 def test_a_site_under_a_raised_building_part_stands_outside_it(helsinki_city) -> None:  # type: ignore[no-untyped-def]

@@ -268,3 +268,29 @@ def test_shipped_scenarios_validate_with_all_their_variants() -> None:
         assert sc.variants, name
         for v in sc.variants:
             assert apply_variant(sc, v).name == f"{name}-{v}"
+
+
+def test_a_variant_that_lowers_a_rooftop_site_into_its_building(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    """A variant setting a rooftop site's antenna below the roof: refused, naming the
+    variant; with ``sites.inside_building = "lift"`` the site goes back onto the roof
+    (the roof's height plus ``sites.lift_mast_m``)."""
+    from twin.scenario import Scenario
+    from twin.study import scenario_sites, study_bounds
+    from twin.whatif import variant_sites
+
+    sc = read_scenario(ROOT / "scenarios" / "default.toml")
+    bounds = study_bounds(helsinki_city, sc)
+    roof_site = next(s for s in scenario_sites(sc, helsinki_city, bounds) if s.building_id >= 0)
+    roof_m = float(helsinki_city.buildings.loc[roof_site.building_id, "height_m"])
+    assert roof_m > 3.0
+    data = sc.model_dump(mode="python")
+    data["variants"] = {"low": {"set_sites": {roof_site.site_id: {"height_m": 2.0}}}}
+    with pytest.raises(InputError, match=rf"variants\.low: site {roof_site.site_id} .*building"):
+        variant_sites(Scenario.model_validate(data), "low", helsinki_city, bounds)
+    data["sites"] = {**data["sites"], "inside_building": "lift", "lift_mast_m": 1.5}
+    lifted = variant_sites(Scenario.model_validate(data), "low", helsinki_city, bounds)
+    got = next(s for s in lifted if s.site_id == roof_site.site_id)
+    assert got.height_m >= roof_m + 1.5  # onto the top of what stands there
+    assert got.extra["lifted_from_m"] == "2"
+    others = [s for s in lifted if s.site_id != roof_site.site_id]
+    assert all("lifted_from_m" not in s.extra for s in others)

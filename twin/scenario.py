@@ -133,6 +133,14 @@ class SitesConfig(_Model):
     file: str | None = None
     list: tuple[SiteEntry, ...] = ()
     generate: tuple[Layout, ...] = ()
+    inside_building: Literal["refuse", "lift"] = Field(
+        default="refuse",
+        description="a given site (file, list, variant) whose antenna is inside a building, "
+        "below its roof: refuse it (the error names the building and its roof), or lift its "
+        "antenna onto the roof (roof height + lift_mast_m; logged and in summary.json), for "
+        "site data known to be right where OSM's roof heights are estimated",
+    )
+    lift_mast_m: float = Field(default=3.0, ge=0, le=50)
 
     @model_validator(mode="after")
     def _some_sites(self) -> SitesConfig:
@@ -343,6 +351,7 @@ def with_overrides(
     *,
     city_source: str | None = None,
     sites_file: str | None = None,
+    sites_inside_building: str | None = None,
     spacing_m: float | None = None,
     bands_ghz: tuple[float, ...] | None = None,
     visibility: str | None = None,
@@ -351,13 +360,16 @@ def with_overrides(
     """A copy of ``scenario`` with command-line overrides applied and validated again.
 
     ``city_source`` replaces the city (and drops its name and area of interest, which
-    belong to the old city); ``sites_file`` replaces all sites with the file's.
+    belong to the old city); ``sites_file`` replaces all sites with the file's;
+    ``sites_inside_building`` sets ``sites.inside_building``.
     """
     data = scenario.model_dump(mode="python")
     if city_source is not None:
         data["city"] = {**data["city"], "source": city_source, "name": None, "area": None}
     if sites_file is not None:
-        data["sites"] = {"file": sites_file, "list": (), "generate": ()}
+        data["sites"] = {**data["sites"], "file": sites_file, "list": (), "generate": ()}
+    if sites_inside_building is not None:
+        data["sites"] = {**data["sites"], "inside_building": sites_inside_building}
     if spacing_m is not None:
         data["grid"] = {**data["grid"], "spacing_m": spacing_m}
     if bands_ghz is not None:

@@ -378,6 +378,70 @@ def roofs_under(sites: Sequence[Site], buildings: gpd.GeoDataFrame) -> np.ndarra
     return out
 
 
+@dataclass(frozen=True)
+class Lift:
+    """A site :func:`lift_onto_roofs` raised onto a roof."""
+
+    site_id: str
+    from_m: float
+    to_m: float
+    building_id: int
+    roof_m: float
+    height_source: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "site_id": self.site_id,
+            "from_m": self.from_m,
+            "to_m": self.to_m,
+            "building_id": self.building_id,
+            "roof_m": self.roof_m,
+            "height_source": self.height_source,
+        }
+
+
+def lift_onto_roofs(
+    sites: Sequence[Site], buildings: gpd.GeoDataFrame, *, mast_m: float = 3.0
+) -> tuple[list[Site], list[Lift]]:
+    """``sites`` with each antenna that is inside a building, below its roof
+    (:func:`check_sites_above_roofs`), raised onto the top of what stands at its point:
+    the tallest roof of the footprints it lies in (a tower on a podium: the tower's) plus
+    ``mast_m``, ``building_id`` that roof's. Returns the sites (the others unchanged, in
+    order) and what was lifted. Pure; for site data known to be right where OSM's roof
+    heights are estimated (``sites.inside_building = "lift"``)."""
+    if mast_m < 0:
+        raise InputError(f"sites.lift_mast_m: {mast_m:g} m must be >= 0")
+    out = list(sites)
+    x, y, h = _xyh(out)
+    buried = np.unique(_buried(x, y, h, buildings)[0])
+    point_k, bld_k = _footprints_hit(x[buried], y[buried], buildings)
+    roof = buildings["height_m"].to_numpy(dtype=float)
+    source = (
+        buildings["height_source"].astype(str).to_numpy()
+        if "height_source" in buildings
+        else np.full(len(buildings), "", dtype=object)
+    )
+    ids = buildings.index.to_numpy()
+    lifts = []
+    for j, k in enumerate(buried):
+        here = bld_k[point_k == j]
+        top = here[np.argmax(roof[here])]
+        s = out[int(k)]
+        to_m = float(roof[top] + mast_m)
+        lifts.append(
+            Lift(
+                site_id=s.site_id,
+                from_m=s.height_m,
+                to_m=to_m,
+                building_id=int(ids[top]),
+                roof_m=float(roof[top]),
+                height_source=str(source[top]),
+            )
+        )
+        out[int(k)] = replace(s, height_m=to_m, building_id=int(ids[top]))
+    return out, lifts
+
+
 def check_sites_above_roofs(
     sites: Sequence[Site], buildings: gpd.GeoDataFrame, *, where: str = "sites"
 ) -> None:

@@ -48,7 +48,13 @@ from twin.radio.network import (
 )
 from twin.radio.reach import site_radius_m
 from twin.scenario import Scenario
-from twin.sites import Site, check_sites_above_roofs, check_sites_in_area, sites_from_entries
+from twin.sites import (
+    Site,
+    check_sites_above_roofs,
+    check_sites_in_area,
+    lift_onto_roofs,
+    sites_from_entries,
+)
 from twin.spectrum import SweepResult, SweepTable, every_band, sweep_frequencies
 from twin.tiles import (
     TILE_CELLS,
@@ -249,6 +255,42 @@ def study_bounds(city: CityModel, scenario: Scenario) -> tuple[float, float, flo
     return (float(cut[0]), float(cut[1]), float(cut[2]), float(cut[3]))
 
 
+def given_sites_on_roofs(
+    scenario: Scenario, sites: list[Site], city: CityModel, *, where: str
+) -> list[Site]:
+    """Sites given by the user (a file, the list, a variant's edits) checked against the
+    buildings: one whose antenna is inside a building, below its roof, is refused
+    (``sites.inside_building = "refuse"``, the default) or lifted onto the roof
+    (``"lift"``: :func:`twin.sites.lift_onto_roofs`; each lift logged as a warning and
+    kept in the site's ``extra``: ``lifted_from_m``, ``roof_height_source``)."""
+    cfg = scenario.sites
+    if cfg.inside_building == "lift":
+        sites, lifts = lift_onto_roofs(sites, city.buildings, mast_m=cfg.lift_mast_m)
+        by_id = {lift.site_id: lift for lift in lifts}
+        for lift in lifts:
+            log.warning(
+                "%s: site %s lifted from %g m onto the roof of building %d (%g m, height %s) "
+                "to %g m (sites.inside_building = \"lift\")",
+                where, lift.site_id, lift.from_m, lift.building_id, lift.roof_m,
+                lift.height_source or "of unknown source", lift.to_m,
+            )  # fmt: skip
+        sites = [
+            replace(
+                s,
+                extra={
+                    **s.extra,
+                    "lifted_from_m": f"{by_id[s.site_id].from_m:g}",
+                    "roof_height_source": by_id[s.site_id].height_source,
+                },
+            )
+            if s.site_id in by_id
+            else s
+            for s in sites
+        ]
+    check_sites_above_roofs(sites, city.buildings, where=where)
+    return sites
+
+
 def scenario_sites(
     scenario: Scenario, city: CityModel, bounds: tuple[float, float, float, float]
 ) -> list[Site]:
@@ -260,13 +302,11 @@ def scenario_sites(
     if cfg.file is not None:
         file_sites = sites_from_entries(read_sites_file(cfg.file), city.crs, placed_by="file")
         check_sites_in_area(file_sites, bounds, where=cfg.file)
-        check_sites_above_roofs(file_sites, city.buildings, where=cfg.file)
-        sites += file_sites
+        sites += given_sites_on_roofs(scenario, file_sites, city, where=cfg.file)
     if cfg.list:
         inline = sites_from_entries(cfg.list, city.crs, placed_by="scenario")
         check_sites_in_area(inline, bounds, where="sites.list")
-        check_sites_above_roofs(inline, city.buildings, where="sites.list")
-        sites += inline
+        sites += given_sites_on_roofs(scenario, inline, city, where="sites.list")
     for k, layout in enumerate(cfg.generate):
         generated = generate_layout(layout, city, bounds, index=k)
         # the layouts leave out spots inside buildings; checked as every other site's
@@ -481,7 +521,7 @@ def run_study(
         site_list = list(sites) if sites is not None else scenario_sites(scenario, city, bounds)
         if sites is not None:
             check_sites_in_area(site_list, bounds)
-            check_sites_above_roofs(site_list, city.buildings)
+            site_list = given_sites_on_roofs(scenario, site_list, city, where="sites")
         check_band_ranges(site_list, scenario.radio.bands_ghz)
     log.info(
         "%s: %d receivers (%d grid, %.0f%% indoor), %d sites",

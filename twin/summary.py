@@ -210,6 +210,18 @@ def summarise(
                 for p in sorted({s.placed_by for s in result.sites})
             },
             "models": sorted({s.model for s in result.sites}),
+            # given sites lifted onto roofs (sites.inside_building = "lift")
+            "lifted": [
+                {
+                    "site_id": s.site_id,
+                    "from_m": float(s.extra["lifted_from_m"]),
+                    "to_m": s.height_m,
+                    "building_id": s.building_id,
+                    "roof_height_source": s.extra.get("roof_height_source", ""),
+                }
+                for s in result.sites
+                if "lifted_from_m" in s.extra
+            ],
         },
         "radio": result.scenario.radio.model_dump(mode="json"),
         "sinr_threshold_db": threshold,

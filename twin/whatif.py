@@ -28,8 +28,15 @@ from twin.errors import InputError
 from twin.layouts import generate_layout
 from twin.optimize import Placement, PlacementProblem, Score
 from twin.scenario import Scenario, with_overrides
-from twin.sites import Site, check_sites_above_roofs, check_sites_in_area, roofs_under
-from twin.study import StudyResult, load_scenario_city, run_study, scenario_sites, study_bounds
+from twin.sites import Site, check_sites_in_area, roofs_under
+from twin.study import (
+    StudyResult,
+    given_sites_on_roofs,
+    load_scenario_city,
+    run_study,
+    scenario_sites,
+    study_bounds,
+)
 from twin.variants import apply_variant, resolve_sites, variant_chain
 
 __all__ = [
@@ -76,7 +83,7 @@ def variant_sites(
             replace(s, building_id=int(r)) if s.placed_by == "moved" else s
             for s, r in zip(sites, roofs, strict=True)
         ]
-        check_sites_above_roofs(sites, city.buildings, where=where)
+        sites = given_sites_on_roofs(scenario, sites, city, where=where)
     return sites
 
 

@@ -35,6 +35,15 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
     "the scenario's sites.",
 )
 @click.option(
+    "--inside-building",
+    "inside_building",
+    type=click.Choice(["refuse", "lift"]),
+    help="A given site whose antenna is inside a building, below its roof: refuse it "
+    "(the default; the error names the building) or lift it onto the roof (roof + "
+    "sites.lift_mast_m, 3 m by default; each lift logged and listed in summary.json). "
+    "Sets the scenario's sites.inside_building.",
+)
+@click.option(
     "--out",
     "out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -131,6 +140,7 @@ def run(
     scenario: Path | None,
     city: str | None,
     sites: Path | None,
+    inside_building: str | None,
     out: Path | None,
     spacing: float | None,
     bands: str | None,
@@ -188,7 +198,12 @@ def run(
             None if memory_budget_mib is None else int(memory_budget_mib * 2**20), scratch
         )
     )
-    sc = with_overrides(sc, city_source=city, sites_file=str(sites) if sites is not None else None)
+    sc = with_overrides(
+        sc,
+        city_source=city,
+        sites_file=str(sites) if sites is not None else None,
+        sites_inside_building=inside_building,
+    )
     if variant is not None:
         variant_chain(sc, variant)  # fail now on an unknown variant
     name = sc.name if variant is None else f"{sc.name}-{variant}"
