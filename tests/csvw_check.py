@@ -6,6 +6,7 @@ provenance and the OSM attribution."""
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from twin.io.tables import ODBL_URL
 def _same(typed: Any, text: str) -> bool:
     if text == "" or text.lower() == "nan":  # NaN: declared a null (twin.io.tables)
         return typed is None
+    if text in ("INF", "-INF"):
+        return typed == float(text)
     if isinstance(typed, bool):
         return str(typed).lower() == text.lower()
     if isinstance(typed, int):
@@ -36,11 +39,15 @@ def check_csv_tables(folder: Path, provenance: dict[str, str], *, osm: bool = Tr
         path = folder / name
         meta = path.with_name(name + "-metadata.json")
         assert meta.is_file(), f"{name}: no {meta.name}"
-        # the processor starting from the CSV looks the metadata up by itself
-        found = csvw.CSVW(str(path))
+        # the processor starting from the CSV looks the metadata up by itself; what it
+        # only warns about (an invalid column name, say) fails the check
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            found = csvw.CSVW(str(path))
+            table = found.tables[0]
+            typed = list(table.iterdicts())
         assert found.is_valid, (name, found.warnings)
         assert not found.no_metadata, name
-        table = found.tables[0]
         props = table.common_props
         if osm:
             assert props["dc:rights"] == OSM_ATTRIBUTION == provenance["attribution"]
@@ -54,7 +61,6 @@ def check_csv_tables(folder: Path, provenance: dict[str, str], *, osm: bool = Tr
         # typed rows equal the plain rows cell by cell, every column declared in order
         with path.open(newline="", encoding="utf-8") as f:
             plain = list(csv.DictReader(f))
-        typed = list(table.iterdicts())
         assert len(typed) == len(plain) > 0, name
         cols = [c.name for c in table.tableSchema.columns]
         assert cols == list(plain[0]), name

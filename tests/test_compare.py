@@ -193,6 +193,13 @@ def test_receivers_are_matched_by_identity_not_row_order(folders) -> None:  # ty
     )
     diff = receiver_differences(a.meta, b.meta, a.grid, moved)
     assert len(diff) == 1 and diff[0].startswith("different receivers: 1 of the ")
+    # a layer with a receiver twice is not a run's: said, not a crash further on
+    twice = pd.concat([b.grid, b.grid.iloc[[street[0]]]], ignore_index=True)
+    diff = receiver_differences(a.meta, b.meta, a.grid, twice)
+    assert diff == [
+        f"{b.meta.path}: 1 receiver(s) repeat another's identity (the same grid cell, or "
+        "street points within 1 cm); its grid layer is not a run's"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import csvw
+import numpy as np
+import pytest
 
 from tests.csvw_check import check_csv_tables
 from twin import OSM_ATTRIBUTION
@@ -34,7 +36,7 @@ def test_types_and_units_come_from_the_cells_and_names() -> None:
     cols = {c["name"]: c for c in meta["tableSchema"]["columns"]}
     assert [c["datatype"] for c in cols.values()] == [
         "string", "integer", "number", "string", "number", "number", "number",
-        {"base": "boolean", "format": "True|False"}, "double",
+        {"base": "boolean", "format": "True|False"}, "number",
     ]  # fmt: skip
     assert cols["sinr_db"]["null"] == ["", "nan"]  # Python's NaN is a missing value
     assert cols["mean_capacity_mbps"]["schema:unitText"] == "Mbit/s"
@@ -47,6 +49,35 @@ def test_types_and_units_come_from_the_cells_and_names() -> None:
     # a table not derived from OSM data: no attribution, no licence
     plain = csvw_metadata("t.csv", text, title="t", provenance={"version": "1"})
     assert "dc:rights" not in plain and "dc:license" not in plain
+
+
+def test_label_columns_are_strings_whatever_their_cells() -> None:
+    """A band named 28, user types 1-8, an id 007: labels, not numbers, so a table's
+    types do not change with the bands of a run."""
+    text = "band,user_type,site_id,freq_ghz\n28,1,007,28.0\n"
+    cols = {c["name"]: c["datatype"] for c in csvw_metadata(
+        "t.csv", text, title="t", provenance=PROV)["tableSchema"]["columns"]}  # fmt: skip
+    assert cols == {"band": "string", "user_type": "string", "site_id": "string",
+                    "freq_ghz": "number"}  # fmt: skip
+
+
+def test_bad_column_names_and_repeated_columns_are_refused() -> None:
+    for header, message in (
+        ("B - A,x", r"'B - A' are not CSVW names"),
+        ("_x,y", r"'_x' are not CSVW names"),
+        ("a,a", r"column\(s\) a repeated"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            csvw_metadata("t.csv", header + "\n1,2\n", title="t", provenance=PROV)
+
+
+def test_non_finite_values_are_written_as_csvw_reads_them(tmp_path: Path) -> None:
+    """NaN and None: an empty cell (a null); infinities: XML Schema's INF and -INF."""
+    rows = [{"x_m": float("inf"), "y_m": float("nan")}, {"x_m": -np.inf, "y_m": None}]
+    write_csv(tmp_path / "n.csv", rows, ("x_m", "y_m"), title="n", provenance=PROV)
+    assert (tmp_path / "n.csv").read_bytes() == b"x_m,y_m\nINF,\n-INF,\n"
+    got = list(csvw.CSVW(str(tmp_path / "n.csv")).tables[0].iterdicts())
+    assert [(r["x_m"], r["y_m"]) for r in got] == [(float("inf"), None), (float("-inf"), None)]
 
 
 def test_a_table_of_every_kind_reads_back_typed(tmp_path: Path) -> None:

@@ -291,6 +291,31 @@ def test_a_variant_that_lowers_a_rooftop_site_into_its_building(helsinki_city) -
     lifted = variant_sites(Scenario.model_validate(data), "low", helsinki_city, bounds)
     got = next(s for s in lifted if s.site_id == roof_site.site_id)
     assert got.height_m >= roof_m + 1.5  # onto the top of what stands there
-    assert got.extra["lifted_from_m"] == "2"
+    assert got.extra["lifted_from_m"] == "2.0"
     others = [s for s in lifted if s.site_id != roof_site.site_id]
     assert all("lifted_from_m" not in s.extra for s in others)
+    # a variant on top of it that moves the site into the street: it keeps the height it
+    # was given (2 m), not the lift's, and is no longer marked lifted; one that sets a
+    # new height drops the mark too
+    from pyproj import Transformer
+
+    b = helsinki_city.buildings
+    street = shapely.Point(helsinki_city.bounds[0] + 1.0, helsinki_city.bounds[1] + 1.0)
+    assert not b.geometry.intersects(street).any()
+    lon, lat = Transformer.from_crs(helsinki_city.crs, 4326, always_xy=True).transform(
+        street.x, street.y
+    )
+    data["variants"]["moved"] = {
+        "base": "low", "move_sites": {roof_site.site_id: {"lon": lon, "lat": lat}},
+    }  # fmt: skip
+    data["variants"]["higher"] = {
+        "base": "low", "set_sites": {roof_site.site_id: {"height_m": roof_m + 20.0}},
+    }  # fmt: skip
+    sc2 = Scenario.model_validate(data)
+    moved = next(s for s in variant_sites(sc2, "moved", helsinki_city, bounds)
+                 if s.site_id == roof_site.site_id)  # fmt: skip
+    assert moved.height_m == 2.0 and "lifted_from_m" not in moved.extra
+    assert moved.building_id == -1 and moved.placed_by == "moved"
+    higher = next(s for s in variant_sites(sc2, "higher", helsinki_city, bounds)
+                  if s.site_id == roof_site.site_id)  # fmt: skip
+    assert higher.height_m == roof_m + 20.0 and "lifted_from_m" not in higher.extra

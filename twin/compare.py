@@ -157,6 +157,15 @@ def receiver_differences(
     then the antenna height of each receiver both runs share."""
     keys_a, keys_b = _keys(grid_a), _keys(grid_b)
     out = []
+    for run, keys in ((a, keys_a), (b, keys_b)):
+        twice = int(keys.duplicated().sum())
+        if twice:
+            out.append(
+                f"{run.path}: {twice} receiver(s) repeat another's identity (the same grid "
+                "cell, or street points within 1 cm); its grid layer is not a run's"
+            )
+    if out:
+        return out
     only_a = int((~keys_a.isin(keys_b)).sum())
     only_b = int((~keys_b.isin(keys_a)).sum())
     if only_a or only_b:

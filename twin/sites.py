@@ -378,10 +378,27 @@ def roofs_under(sites: Sequence[Site], buildings: gpd.GeoDataFrame) -> np.ndarra
     return out
 
 
+#: what :func:`twin.study.given_sites_on_roofs` records in a lifted site's ``extra``
+LIFT_KEYS = ("lifted_from_m", "roof_height_source")
+
+
+def without_lift(extra: dict[str, str]) -> dict[str, str]:
+    """``extra`` without the record of a lift (a site moved or given a new height)."""
+    return {k: v for k, v in extra.items() if k not in LIFT_KEYS}
+
+
+def unlifted_height_m(site: Site) -> float:
+    """The antenna height the site was given: before a lift onto a roof, if any."""
+    given = site.extra.get("lifted_from_m")
+    return float(given) if given is not None else site.height_m
+
+
 @dataclass(frozen=True)
 class Lift:
-    """A site :func:`lift_onto_roofs` raised onto a roof."""
+    """A site :func:`lift_onto_roofs` raised onto a roof (``index``: its place in the
+    list given)."""
 
+    index: int
     site_id: str
     from_m: float
     to_m: float
@@ -391,6 +408,7 @@ class Lift:
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "index": self.index,
             "site_id": self.site_id,
             "from_m": self.from_m,
             "to_m": self.to_m,
@@ -417,7 +435,7 @@ def lift_onto_roofs(
     point_k, bld_k = _footprints_hit(x[buried], y[buried], buildings)
     roof = buildings["height_m"].to_numpy(dtype=float)
     source = (
-        buildings["height_source"].astype(str).to_numpy()
+        buildings["height_source"].fillna("").astype(str).to_numpy()
         if "height_source" in buildings
         else np.full(len(buildings), "", dtype=object)
     )
@@ -430,6 +448,7 @@ def lift_onto_roofs(
         to_m = float(roof[top] + mast_m)
         lifts.append(
             Lift(
+                index=int(k),
                 site_id=s.site_id,
                 from_m=s.height_m,
                 to_m=to_m,

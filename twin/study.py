@@ -266,7 +266,6 @@ def given_sites_on_roofs(
     cfg = scenario.sites
     if cfg.inside_building == "lift":
         sites, lifts = lift_onto_roofs(sites, city.buildings, mast_m=cfg.lift_mast_m)
-        by_id = {lift.site_id: lift for lift in lifts}
         for lift in lifts:
             log.warning(
                 "%s: site %s lifted from %g m onto the roof of building %d (%g m, height %s) "
@@ -274,19 +273,16 @@ def given_sites_on_roofs(
                 where, lift.site_id, lift.from_m, lift.building_id, lift.roof_m,
                 lift.height_source or "of unknown source", lift.to_m,
             )  # fmt: skip
-        sites = [
-            replace(
+        for lift in lifts:
+            s = sites[lift.index]
+            sites[lift.index] = replace(
                 s,
                 extra={
                     **s.extra,
-                    "lifted_from_m": f"{by_id[s.site_id].from_m:g}",
-                    "roof_height_source": by_id[s.site_id].height_source,
+                    "lifted_from_m": repr(lift.from_m),
+                    "roof_height_source": lift.height_source,
                 },
             )
-            if s.site_id in by_id
-            else s
-            for s in sites
-        ]
     check_sites_above_roofs(sites, city.buildings, where=where)
     return sites
 

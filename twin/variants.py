@@ -27,7 +27,7 @@ from pyproj import CRS, Transformer
 
 from twin.errors import InputError, ScenarioError
 from twin.scenario import Scenario, Variant
-from twin.sites import Site, sites_from_entries
+from twin.sites import Site, sites_from_entries, unlifted_height_m, without_lift
 
 __all__ = ["apply_variant", "resolve_sites", "variant_chain", "variant_toml"]
 
@@ -174,13 +174,20 @@ def resolve_sites(
         move = variant.move_sites.get(s.site_id)
         if move is not None:
             x, y = to_city.transform(move.lon, move.lat)
-            s = replace(s, x_m=float(x), y_m=float(y), placed_by="moved", building_id=-1)
+            # a site lifted onto a roof at its old spot moves with the height it was given
+            given_m = unlifted_height_m(s)
+            s = replace(
+                s, x_m=float(x), y_m=float(y), height_m=given_m, placed_by="moved",
+                building_id=-1, extra=without_lift(s.extra),
+            )  # fmt: skip
         change = variant.set_sites.get(s.site_id)
         if change is not None:
             values = change.model_dump(exclude_none=True)
             for key in ("azimuths_deg", "bands_ghz"):
                 if key in values:
                     values[key] = tuple(float(v) for v in values[key])
+            if "height_m" in values:  # the height set here, not the lift's
+                values["extra"] = without_lift(s.extra)
             s = replace(s, **values)
         out.append(s)
     if not out:

@@ -15,10 +15,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 __all__ = ["ODBL_URL", "csv_text", "csvw_metadata", "metadata_path", "write_csv"]
 
@@ -41,19 +44,42 @@ _UNITS = {
 }
 
 
+#: columns that are labels whatever their cells look like (a band named ``28``, a user
+#: type ``1`` beside ``all``, an id ``007``); and every column whose name ends in ``_id``
+STRING_COLUMNS = frozenset(
+    {"band", "user_type", "label", "metric", "phase", "kind", "change", "class", "model",
+     "candidate", "replaced", "scenario", "terrain", "site", "placed_by"}
+)  # fmt: skip
+
+#: a CSVW column name (CSVW 2015, 5.6: ``name`` is a URI template variable)
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
+
+
+def _cell(value: Any) -> Any:
+    """A value as a CSV cell: None and NaN empty (a null), infinities in XML Schema's
+    lexical form (``INF``, ``-INF``), the rest as ``csv`` writes it."""
+    if value is None:
+        return ""
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return ""
+        if math.isinf(value):
+            return "INF" if value > 0 else "-INF"
+    return value
+
+
 def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """``rows`` as CSV text: a header of ``columns``, then one line per row (None and a
-    missing key: an empty cell)."""
+    """``rows`` as CSV text: a header of ``columns``, then one line per row (None, NaN
+    and a missing key: an empty cell; infinities ``INF``, ``-INF``)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+        writer.writerow({k: _cell(row.get(k)) for k in columns})
     return buf.getvalue()
 
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
-_NUMBER_WORDS = {"nan", "inf", "-inf", "+inf", "infinity", "-infinity"}
 
 
 def _cell_kind(text: str) -> str | None:
@@ -73,9 +99,12 @@ def _cell_kind(text: str) -> str | None:
 
 
 def _column(name: str, cells: Sequence[str]) -> dict[str, Any]:
-    """A column's CSVW description from its cells as written: ``boolean`` (``True`` /
-    ``False``, as Python writes them), ``integer``, ``number`` or ``string``."""
+    """A column's CSVW description: ``string`` for the label columns
+    (:data:`STRING_COLUMNS`, ``*_id``), else from its cells as written: ``boolean``
+    (``True`` / ``False``, as Python writes them), ``integer``, ``number`` or ``string``."""
     kinds = {k for k in (_cell_kind(c) for c in cells) if k is not None}
+    if name in STRING_COLUMNS or name.endswith("_id"):
+        kinds = {"string"}
     col: dict[str, Any] = {"name": name, "titles": name}
     if kinds == {"boolean"}:
         col["datatype"] = {"base": "boolean", "format": "True|False"}
@@ -83,8 +112,7 @@ def _column(name: str, cells: Sequence[str]) -> dict[str, Any]:
         col["datatype"] = "integer"
     elif kinds and kinds <= {"integer", "number"}:
         col["datatype"] = "number"
-        if any(c.strip().lower() in _NUMBER_WORDS - {"nan"} for c in cells):
-            col["datatype"] = "double"
+        # a NaN a caller's own text holds (``csv_text`` writes none): a null
         if any(c.strip().lower() == "nan" for c in cells):
             col["null"] = ["", *sorted({c.strip() for c in cells if c.strip().lower() == "nan"})]
     else:
@@ -119,6 +147,15 @@ def csvw_metadata(
     if not rows:
         raise ValueError(f"{file_name}: no header row")
     header, body = rows[0], rows[1:]
+    bad = [n for n in header if not _NAME.fullmatch(n)]
+    if bad:
+        raise ValueError(
+            f"{file_name}: column name(s) {', '.join(repr(n) for n in bad)} are not CSVW "
+            "names (letters, digits and '_', not starting with '_')"
+        )
+    twice = sorted({n for n in header if header.count(n) > 1})
+    if twice:
+        raise ValueError(f"{file_name}: column(s) {', '.join(twice)} repeated")
     cols = [
         _column(name, [r[k] if k < len(r) else "" for r in body]) for k, name in enumerate(header)
     ]
@@ -162,6 +199,6 @@ def write_csv(
     the same rows itself) and the CSVW metadata beside it (:func:`metadata_path`). Meant
     for a folder written atomically (:func:`twin.io.atomic.atomic_output_dir`)."""
     body = csv_text(rows, columns) if text is None else text
-    path.write_text(body, encoding="utf-8")
+    path.write_text(body, encoding="utf-8", newline="")  # "\n" as declared, on Windows too
     meta = csvw_metadata(path.name, body, title=title, provenance=provenance)
-    metadata_path(path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    metadata_path(path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8", newline="")
