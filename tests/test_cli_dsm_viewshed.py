@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,12 @@ def test_dsm_raster(oakland_dsm: Path, oakland_city) -> None:  # type: ignore[no
         assert west <= minx and south <= miny and east >= maxx and north >= maxy
         tags = src.tags()
         assert tags["attribution"] == "(c) OpenStreetMap contributors"
+        assert (
+            tags["source_sha256"]
+            == hashlib.sha256(EXTRACTS["west-oakland"].read_bytes()).hexdigest()
+        )
+        created = dt.datetime.fromisoformat(tags["created"])
+        assert abs((dt.datetime.now(dt.UTC) - created).total_seconds()) < 3600
         data = src.read(1)
     heights = oakland_city.buildings["height_m"]
     assert data.min() == 0.0
@@ -79,6 +87,10 @@ def test_viewshed_bands_and_agreement_with_exact(
         assert src.dtypes == ("uint8",) * 3
         assert src.transform == t
         bands = src.read()
+        tags = src.tags()
+    # provenance: the DSM by its hash, its attribution carried over, the date
+    assert tags["dsm_sha256"] == hashlib.sha256(oakland_dsm.read_bytes()).hexdigest()
+    assert tags["attribution"] == "(c) OpenStreetMap contributors" and "created" in tags
     assert set(np.unique(bands)) <= {0, 1}
     # the exact engine on every ground cell, from the same observers
     prisms = BuildingPrisms.from_geodataframe(oakland_city.buildings)
@@ -140,3 +152,28 @@ def test_dsm_of_a_missing_city(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["dsm", str(tmp_path / "nowhere.osm"), "--out", str(out)])
     assert result.exit_code == 2
     assert not out.exists()
+
+
+def test_a_viewshed_of_a_dsm_not_from_osm_claims_no_osm_attribution(tmp_path: Path) -> None:
+    """A DSM made elsewhere (no attribution in its metadata): the viewshed names none
+    either, and still carries the DSM's hash and the date."""
+    dsm = np.zeros((50, 60), dtype=np.float32)
+    dsm[20:30, 30:40] = 12.0  # one block east of the observer
+    path = tmp_path / "lidar.tif"
+    transform = Affine(1.0, 0.0, 500000.0, 0.0, -1.0, 6650000.0)
+    with rasterio.open(
+        path, "w", driver="GTiff", width=60, height=50, count=1, dtype="float32",
+        crs="EPSG:32635", transform=transform,
+    ) as dst:  # fmt: skip
+        dst.write(dsm, 1)
+    out = tmp_path / "vs.tif"
+    args = ["viewshed", str(path), "--observer", "500010.5,6649975.5", "--observer-height",
+            "2", "--target-height", "1.5", "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        tags = src.tags()
+        band = src.read(1)
+    assert "attribution" not in tags
+    assert tags["dsm_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert band[25, 10] == 1 and band[25, 55] == 0  # in the open; behind the block

@@ -127,8 +127,12 @@ def viewshed(
             f"visible from {x:.2f},{y:.2f} at +{h:g} m"
             for (x, y), h in zip(xy, heights, strict=True)
         ],
+        # the viewshed derives from the DSM: its attribution (a DSM of twin dsm: OSM's),
+        # none where the DSM names none
+        attribution=raster.tags.get("attribution"),
         tags={
             "dsm": raster.path,
+            "dsm_sha256": raster.sha256,
             "target_height_m": target_height,
             "max_distance_m": max_distance if max_distance is not None else "none",
             "curvature_coeff": curvature_coeff,

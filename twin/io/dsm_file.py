@@ -3,13 +3,14 @@
 The DSM is one ``float32`` band of heights above ground in metres, without a nodata
 value (every cell is a height: 0 is the ground); viewsheds are ``uint8`` bands (1
 visible, 0 invisible or out of range), one per observer, also without nodata, as
-``gdal_viewshed`` writes them. Both carry the tool version and the OSM attribution as
-GDAL metadata and are written to a temporary file beside the target that replaces it
-only when complete.
+``gdal_viewshed`` writes them. Both carry the tool version, the date and the
+attribution of the data they derive from as GDAL metadata and are written to a
+temporary file beside the target that replaces it only when complete.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,6 +34,7 @@ def write_bands_geotiff(
     descriptions: Sequence[str] | None = None,
     tags: Mapping[str, Any] | None = None,
     units: str | None = None,
+    attribution: str | None = OSM_ATTRIBUTION,
 ) -> Path:
     """Write a (bands, rows, cols) array as a GeoTIFF without nodata, atomically.
 
@@ -52,7 +54,11 @@ def write_bands_geotiff(
     descriptions
         One description per band.
     tags
-        Extra metadata; the tool version and the OSM attribution are always added.
+        Extra metadata; the tool version and the creation date (``created``, UTC) are
+        always added.
+    attribution
+        The ``attribution`` item (the OSM attribution by default; None: none, for a
+        raster derived from data that is not OSM's).
     units
         Units of every band (``"m"``), if any.
 
@@ -82,7 +88,10 @@ def write_bands_geotiff(
         if isinstance(crs, RioCRS)
         else RioCRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
     )
-    meta = {"version": __version__, "attribution": OSM_ATTRIBUTION}
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    meta = {"version": __version__, "created": created}
+    if attribution is not None:
+        meta["attribution"] = attribution
     meta.update({str(k): str(v) for k, v in (tags or {}).items()})
     is_float = np.issubdtype(arr.dtype, np.floating)
     with rasterio.Env() as env:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from affine import Affine
 from pyproj import CRS
 
 from twin.errors import InputError, SourceError
+from twin.sources.files import sha256_file
 
 __all__ = ["DsmRaster", "read_dsm"]
 
@@ -28,12 +30,18 @@ class DsmRaster:
         Its CRS.
     path
         Where it was read from.
+    sha256
+        The file's SHA-256 (hex).
+    tags
+        Its GDAL dataset metadata (``twin dsm`` writes ``attribution``, ``source`` ...).
     """
 
     height_m: np.ndarray
     transform: Affine
     crs: CRS
     path: str
+    sha256: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def read_dsm(path: str | os.PathLike[str], *, band: int = 1) -> DsmRaster:
@@ -60,6 +68,7 @@ def read_dsm(path: str | os.PathLike[str], *, band: int = 1) -> DsmRaster:
             data = src.read(band, masked=True)
             transform = src.transform
             rio_crs = src.crs
+            tags = dict(src.tags())
     except RasterioError as exc:
         raise SourceError(f"{name}: not a readable raster ({exc})") from exc
     if rio_crs is None:
@@ -77,4 +86,7 @@ def read_dsm(path: str | os.PathLike[str], *, band: int = 1) -> DsmRaster:
     heights = np.asarray(np.ma.getdata(data), dtype=np.float64)
     if not np.all(np.isfinite(heights)):
         raise InputError(f"{name}: heights must be finite (NaN or infinity found)")
-    return DsmRaster(height_m=heights, transform=transform, crs=crs, path=name)
+    return DsmRaster(
+        height_m=heights, transform=transform, crs=crs, path=name,
+        sha256=sha256_file(name), tags=tags,
+    )  # fmt: skip
