@@ -92,6 +92,9 @@ def test_delta_rasters_are_b_minus_a(folders, tmp_path: Path) -> None:  # type: 
         assert (out / "plots" / f"delta_{metric}_28.png").stat().st_size > 10_000
     prov = json.loads((out / "comparison.json").read_text())["provenance"]
     assert check_csv_tables(out, prov) == ["comparison.csv"]
+    md = (out / "comparison.md").read_text()
+    assert f"- input_sha256: `{prov['input_sha256']}`" in md
+    assert md.rstrip().endswith("Map data (c) OpenStreetMap contributors, under the ODbL 1.0.")
 
 
 def test_changed_receivers_and_table_match_the_runs(folders, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -144,6 +144,11 @@ def test_cli_writes_sites_and_a_variant_that_twin_run_accepts(
     assert all(f["properties"]["class"] in ("roof", "corner") for f in sites["features"])
     assert summary["result"]["value"] > summary["hex"]["value"]
     assert summary["result"]["value"] > summary["random_best_value"]
+    # the variant carries its provenance and the attribution as TOML comments
+    variant_text = (out / "variant.toml").read_text()
+    assert variant_text.startswith("# tool: twin\n# version: ")
+    assert f"# input_sha256: {summary['provenance']['input_sha256']}\n" in variant_text
+    assert "OpenStreetMap contributors (ODbL 1.0)" in variant_text
     # append the variant and run it
     sc_path.write_text(scenario + "\n" + (out / "variant.toml").read_text())
     run_dir = tmp_path / "run"

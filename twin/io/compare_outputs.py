@@ -29,7 +29,7 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,15 @@ def _json_value(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
+
+
+def provenance_markdown(prov: Mapping[str, str]) -> str:
+    """A markdown footer: the provenance items, then the attribution of the data."""
+    lines = ["", "---", "", "Provenance:", ""]
+    lines += [f"- {k}: `{v}`" for k, v in prov.items() if k != "attribution"]
+    if prov.get("attribution"):
+        lines += ["", f"Map data {prov['attribution']}, under the ODbL 1.0.", ""]
+    return "\n".join(lines)
 
 
 def write_comparison(
@@ -182,7 +191,8 @@ def write_comparison(
                     b_name=cmp.b.path,
                     threshold_db=cmp.threshold_db,
                     building_share=cmp.building_share,
-                ),
+                )
+                + provenance_markdown(prov),
                 encoding="utf-8",
             )
 

@@ -146,7 +146,13 @@ def write_optimization(
     with atomic_output_dir(Path(out_dir), overwrite=overwrite) as tmp:
         write_geojson(chosen, tmp / "sites.geojson", provenance=prov)
         write_geojson(cands, tmp / "candidates.geojson", provenance=prov)
-        (tmp / "variant.toml").write_text(opt.variant, encoding="utf-8")
+        # the variant is meant to be appended to the scenario file: its provenance and
+        # the attribution of the candidates' data as TOML comments above it
+        header = (
+            "".join(f"# {k}: {v}\n" for k, v in prov.items() if k != "attribution")
+            + f"# sites placed on OpenStreetMap data: {prov['attribution']} (ODbL 1.0)\n"
+        )
+        (tmp / "variant.toml").write_text(header + opt.variant, encoding="utf-8")
         write_csv(
             tmp / "history.csv", opt.placement.history, HISTORY_COLUMNS, provenance=prov,
             title=f"Objective after each added site and kept swap: {opt.scenario.name}",
