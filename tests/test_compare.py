@@ -166,6 +166,24 @@ def test_buildings_of_the_emergency_cluster(folders, tmp_path: Path) -> None:  #
     assert set(rows["a"]) == {float(np.isfinite(ba["indoor_covered_3p5"]).sum())}
 
 
+def test_a_run_folder_read_with_only_the_compared_columns(folders) -> None:  # type: ignore[no-untyped-def]
+    """What compare reads of a grid layer equals those columns of the whole layer; a
+    metric the layer lacks is named."""
+    from twin.errors import SourceError
+    from twin.sources.run_folder import read_run_folder
+
+    whole = read_run_folder(folders["em_a"]).grid
+    part = read_run_folder(folders["em_a"], grid_metrics=("sinr_db", "user_type")).grid
+    bands = [c.removeprefix("sinr_db_") for c in whole.columns if c.startswith("sinr_db_")]
+    assert bands and len(part.columns) < len(whole.columns)
+    pd.testing.assert_frame_equal(part, whole[list(part.columns)])
+    assert set(part.columns) == {"kind", "indoor", "building_id", "rx_height_m", "row", "col",
+                                 "geometry", *(f"{m}_{b}" for b in bands
+                                               for m in ("sinr_db", "user_type"))}  # fmt: skip
+    with pytest.raises(SourceError, match=r"lacks column\(s\) throughput_.*"):
+        read_run_folder(folders["em_a"], grid_metrics=("throughput",))
+
+
 def test_receivers_are_matched_by_identity_not_row_order(folders) -> None:  # type: ignore[no-untyped-def]
     """B's grid layer shuffled: the same receivers (grid cells by row and column, street
     points by position), the same changes per receiver; one street point moved by 1 m is

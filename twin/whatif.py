@@ -312,8 +312,11 @@ def compare_run_folders(
     from twin.compare import DELTA_METRICS, check_runs, common_bands, compare
     from twin.sources.run_folder import read_run_folder
 
-    a = read_run_folder(run_a)
-    b = read_run_folder(run_b)
+    # of the grid layer only what the comparison reads (not the serving cells, LoS, path
+    # loss and power of every band)
+    needed = ("sinr_db", "capacity_mbps", "user_type")
+    a = read_run_folder(run_a, grid_metrics=needed)
+    b = read_run_folder(run_b, grid_metrics=needed)
     # the checks before the rasters are read (compare repeats them: 0.06 s)
     check_runs(a.meta, b.meta, a.grid, b.grid, threshold_db=threshold_db)
     bands = common_bands(a.meta, b.meta)

@@ -8,6 +8,7 @@ needs and checks that it is there.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,16 @@ class RunFolder:
         return arr
 
 
-def read_run_folder(path: str | Path) -> RunFolder:
+#: the ``grid`` layer's columns of every receiver, whatever the band
+GRID_BASE_COLUMNS = ("kind", "indoor", "building_id", "rx_height_m", "row", "col")
+
+
+def read_run_folder(path: str | Path, *, grid_metrics: Sequence[str] | None = None) -> RunFolder:
     """Read a ``twin run`` output folder.
+
+    ``grid_metrics``: read of the ``grid`` layer only :data:`GRID_BASE_COLUMNS`, the
+    geometry and these metrics' columns of every band (``sinr_db`` -> ``sinr_db_3p5``
+    ...); None: every column.
 
     Raises
     ------
@@ -92,6 +101,16 @@ def read_run_folder(path: str | Path) -> RunFolder:
         )
     except (KeyError, TypeError) as exc:
         raise SourceError(f"{summary_path}: lacks {exc} (not written by twin run?)") from None
-    grid = pyogrio.read_dataframe(gpkg, layer="grid")
+    columns = (
+        None
+        if grid_metrics is None
+        else [*GRID_BASE_COLUMNS, *(f"{m}_{b}" for b in meta.bands for m in grid_metrics)]
+    )
+    grid = pyogrio.read_dataframe(gpkg, layer="grid", columns=columns)
+    if columns is not None and not set(columns) <= set(grid.columns):
+        raise SourceError(
+            f"{gpkg}: the grid layer lacks column(s) "
+            f"{', '.join(sorted(set(columns) - set(grid.columns)))} (not written by twin run?)"
+        )
     buildings = pyogrio.read_dataframe(gpkg, layer="buildings")
     return RunFolder(path=p, meta=meta, summary=summary, grid=grid, buildings=buildings)
