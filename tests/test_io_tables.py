@@ -12,7 +12,7 @@ import pytest
 
 from tests.csvw_check import check_csv_tables
 from twin import OSM_ATTRIBUTION
-from twin.io.tables import csvw_metadata, write_csv
+from twin.io.tables import csvw_metadata, write_csv, write_csv_text
 
 PROV = {
     "tool": "twin",
@@ -82,7 +82,7 @@ def test_non_finite_values_are_written_as_csvw_reads_them(tmp_path: Path) -> Non
 
 def test_a_table_of_every_kind_reads_back_typed(tmp_path: Path) -> None:
     text = "points,sinr_db,ok,x_m,label\n1,nan,True,-inf,a\n2,3.5,False,4,\n"
-    write_csv(tmp_path / "k.csv", [], (), title="k", provenance=PROV, text=text)
+    write_csv_text(tmp_path / "k.csv", text, title="k", provenance=PROV)
     got = list(csvw.CSVW(str(tmp_path / "k.csv")).tables[0].iterdicts())
     assert got[0]["points"] == 1 and got[0]["sinr_db"] is None and got[0]["ok"] is True
     assert got[0]["x_m"] == float("-inf") and got[1]["ok"] is False and got[1]["label"] is None

@@ -140,7 +140,13 @@ class SitesConfig(_Model):
         "antenna onto the roof (roof height + lift_mast_m; logged and in summary.json), for "
         "site data known to be right where OSM's roof heights are estimated",
     )
-    lift_mast_m: float = Field(default=3.0, ge=0, le=50)
+    lift_mast_m: float = Field(
+        default=3.0,
+        ge=0,
+        le=50,
+        description="with inside_building = 'lift': the antenna's height above the roof it "
+        "is lifted onto, m (3: the rooftop layouts' mast)",
+    )
 
     @model_validator(mode="after")
     def _some_sites(self) -> SitesConfig:

@@ -406,17 +406,6 @@ class Lift:
     roof_m: float
     height_source: str
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "index": self.index,
-            "site_id": self.site_id,
-            "from_m": self.from_m,
-            "to_m": self.to_m,
-            "building_id": self.building_id,
-            "roof_m": self.roof_m,
-            "height_source": self.height_source,
-        }
-
 
 def lift_onto_roofs(
     sites: Sequence[Site], buildings: gpd.GeoDataFrame, *, mast_m: float = 3.0

@@ -273,7 +273,6 @@ def given_sites_on_roofs(
                 where, lift.site_id, lift.from_m, lift.building_id, lift.roof_m,
                 lift.height_source or "of unknown source", lift.to_m,
             )  # fmt: skip
-        for lift in lifts:
             s = sites[lift.index]
             sites[lift.index] = replace(
                 s,

@@ -43,7 +43,7 @@ from twin.io.forked import share_work
 from twin.io.plots import delta_map_figure, save_figure
 from twin.io.rasters import write_geotiff
 from twin.io.styles import ColorClass, Ramp, qml_text
-from twin.io.tables import write_csv
+from twin.io.tables import write_csv_text
 from twin.io.vector import write_gpkg
 
 __all__ = ["DELTA_CAPACITY", "DELTA_SINR", "delta_ramp", "write_comparison"]
@@ -152,9 +152,10 @@ def write_comparison(
 
         def figure(metric: str, band: str, arr: npt.NDArray[np.float64]) -> Callable[[], None]:
             def draw() -> None:
+                ramp = delta_ramp(metric)
                 fig = delta_map_figure(
-                    arr, transform, delta_ramp(metric), buildings=cmp.buildings,
-                    title=f"{delta_ramp(metric).title} at {band.replace('p', '.')} GHz",
+                    arr, transform, ramp, buildings=cmp.buildings,
+                    title=f"{ramp.title} at {band.replace('p', '.')} GHz",
                 )  # fmt: skip
                 save_figure(fig, plots / f"delta_{metric}_{band}.png")
 
@@ -177,11 +178,9 @@ def write_comparison(
                 tmp / "coverage_changes.gpkg",
                 metadata=prov,
             )
-            rows = [{str(k): v for k, v in r.items()} for r in cmp.table.to_dict(orient="records")]
-            write_csv(
-                tmp / "comparison.csv", rows, [str(c) for c in cmp.table.columns],
-                provenance=prov, title=title,
-                text=cmp.table.to_csv(index=False, lineterminator="\n"),
+            write_csv_text(
+                tmp / "comparison.csv", cmp.table.to_csv(index=False, lineterminator="\n"),
+                title=title, provenance=prov,
             )  # fmt: skip
             (tmp / "comparison.md").write_text(
                 table_markdown(

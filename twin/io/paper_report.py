@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import math
 import os
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from twin import __version__
 from twin.errors import OutputError
-from twin.io.tables import csvw_metadata, metadata_path
+from twin.io.tables import metadata_path, metadata_text
 from twin.paper import (
     SUMMARY_DISTANCES_KM,
     USER_TYPES,
@@ -466,8 +465,8 @@ def write_paper_outputs(
     def table(name: str, text: str, title: str) -> None:
         """The CSV and its CSVW metadata (no OSM data in it: no attribution)."""
         files[name] = text.encode()
-        meta = csvw_metadata(name, text, title=title, provenance=prov)
-        files[metadata_path(Path(name)).name] = (json.dumps(meta, indent=2) + "\n").encode()
+        meta = metadata_text(name, text, title=title, provenance=prov)
+        files[metadata_path(Path(name)).name] = meta.encode()
 
     for key, rep in urban.items():
         table(

@@ -23,7 +23,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ODBL_URL", "csv_text", "csvw_metadata", "metadata_path", "write_csv"]
+__all__ = [
+    "ODBL_URL",
+    "csv_text",
+    "csvw_metadata",
+    "metadata_path",
+    "metadata_text",
+    "write_csv",
+    "write_csv_text",
+]
 
 #: The licence of data derived from OpenStreetMap.
 ODBL_URL = "https://opendatacommons.org/licenses/odbl/1-0/"
@@ -181,9 +189,27 @@ def csvw_metadata(
     return doc
 
 
+def metadata_text(file_name: str, text: str, *, title: str, provenance: Mapping[str, str]) -> str:
+    """:func:`csvw_metadata` as the JSON text of ``NAME.csv-metadata.json``."""
+    meta = csvw_metadata(file_name, text, title=title, provenance=provenance)
+    return json.dumps(meta, indent=2) + "\n"
+
+
 def metadata_path(csv_path: Path) -> Path:
     """Where a CSVW processor looks for ``csv_path``'s metadata first."""
     return csv_path.with_name(csv_path.name + "-metadata.json")
+
+
+def write_csv_text(path: Path, text: str, *, title: str, provenance: Mapping[str, str]) -> None:
+    """Write the CSV ``text`` to ``path`` and its CSVW metadata beside it
+    (:func:`metadata_path`). Meant for a folder written atomically
+    (:func:`twin.io.atomic.atomic_output_dir`)."""
+    path.write_text(text, encoding="utf-8", newline="")  # "\n" as declared, on Windows too
+    metadata_path(path).write_text(
+        metadata_text(path.name, text, title=title, provenance=provenance),
+        encoding="utf-8",
+        newline="",
+    )
 
 
 def write_csv(
@@ -193,12 +219,7 @@ def write_csv(
     *,
     title: str,
     provenance: Mapping[str, str],
-    text: str | None = None,
 ) -> None:
-    """Write ``rows`` to ``path`` (:func:`csv_text`, or ``text`` when the caller formatted
-    the same rows itself) and the CSVW metadata beside it (:func:`metadata_path`). Meant
-    for a folder written atomically (:func:`twin.io.atomic.atomic_output_dir`)."""
-    body = csv_text(rows, columns) if text is None else text
-    path.write_text(body, encoding="utf-8", newline="")  # "\n" as declared, on Windows too
-    meta = csvw_metadata(path.name, body, title=title, provenance=provenance)
-    metadata_path(path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8", newline="")
+    """Write ``rows`` (:func:`csv_text`) to ``path`` and the CSVW metadata beside it
+    (:func:`write_csv_text`)."""
+    write_csv_text(path, csv_text(rows, columns), title=title, provenance=provenance)
