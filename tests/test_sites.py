@@ -145,6 +145,14 @@ def test_sites_files_as_spreadsheets_write_them(tmp_path: Path) -> None:
     empty = _csv(tmp_path / "e.csv", "site_id,lon,lat,height_m,power_dbm\nA,24.9,60.1,,46\n")
     with pytest.raises(SourceError, match=r"e\.csv: site 1 \(A\): height_m: .*the cell is empty"):
         read_sites_file(empty)
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(
+        "site_id,lon,lat,height_m,power_dbm\nKäpylä,24.9,60.1,20,46\n".encode("latin-1")
+    )
+    with pytest.raises(
+        SourceError, match=r"latin1\.csv: not UTF-8 text \(a byte 0xe4 .*save it as \"CSV UTF-8\""
+    ):
+        read_sites_file(latin1)
     az = _csv(
         tmp_path / "az.csv",
         "site_id,lon,lat,height_m,power_dbm,azimuths_deg\nA,24.9,60.1,20,46,0;east\n",

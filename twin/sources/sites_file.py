@@ -91,10 +91,17 @@ def read_sites_file(path: str | Path) -> list[SiteEntry]:
     suffix = p.suffix.lower()
     if suffix == ".csv":
         # utf-8-sig: a spreadsheet's byte order mark is not part of the first column's name
-        with open(p, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            columns = [c.strip() for c in (reader.fieldnames or [])]
-            rows = [{k.strip(): v for k, v in r.items() if k is not None} for r in reader]
+        try:
+            with open(p, newline="", encoding="utf-8-sig") as fh:
+                reader = csv.DictReader(fh)
+                columns = [c.strip() for c in (reader.fieldnames or [])]
+                rows = [{k.strip(): v for k, v in r.items() if k is not None} for r in reader]
+        except UnicodeDecodeError as exc:
+            raise SourceError(
+                f"{p}: not UTF-8 text (a byte {exc.object[exc.start]:#04x} that UTF-8 does "
+                'not allow there: Latin-1 or a Windows code page?); save it as "CSV UTF-8" '
+                "or UTF-8 text"
+            ) from None
         if len(columns) == 1 and ";" in columns[0]:
             raise SourceError(
                 f"{p}: the columns are separated by ';' ({columns[0]!r}); a sites CSV is "
@@ -104,8 +111,8 @@ def read_sites_file(path: str | Path) -> list[SiteEntry]:
     elif suffix in (".geojson", ".json"):
         try:
             doc = json.loads(p.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise SourceError(f"{p}: not valid JSON ({exc})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SourceError(f"{p}: not valid UTF-8 JSON ({exc})") from None
         rows = []
         for feat in doc.get("features", []):
             geom = feat.get("geometry") or {}
