@@ -10,14 +10,25 @@ the key and what is allowed.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
-from twin.bands import MAX_FREQ_GHZ, MIN_FREQ_GHZ
+from twin.bands import MAX_FREQ_GHZ, MIN_FREQ_GHZ, band_label
+from twin.errors import ScenarioError
 
 Freq = Annotated[float, Field(ge=MIN_FREQ_GHZ, le=MAX_FREQ_GHZ)]
+ChannelMHz = Annotated[float, Field(gt=0, le=10000)]
 
 
 class _Model(BaseModel):
@@ -166,7 +177,11 @@ class RadioConfig(_Model):
     shadow_k: float = Field(default=1.0, ge=0, le=5)
     noise_figure_db: float = Field(default=0.0, ge=0, le=30)
     bandwidth: Literal["seed", "fixed"] = "seed"
-    channel_bandwidth_mhz: dict[str, Annotated[float, Field(gt=0, le=10000)]] = {}
+    channel_bandwidth_mhz: ChannelMHz | dict[str, ChannelMHz] = Field(
+        default={},
+        description="with bandwidth = 'fixed': the channel of every band, MHz (a number), or "
+        'one per band keyed by GHz or label ({ "0.7" = 10, "3p5" = 100 })',
+    )
     spectrum_share: float = Field(default=0.05, gt=0, le=1)
     reuse: int = Field(default=3, ge=1, le=12)
     user_density_per_km2: float = Field(default=300.0, gt=0)
@@ -215,6 +230,53 @@ class RadioConfig(_Model):
         if not v:
             raise ValueError("give at least one band")
         return tuple(sorted(set(v)))
+
+    @field_validator("channel_bandwidth_mhz", mode="before")
+    @classmethod
+    def _channel_keys(cls, v: Any) -> Any:
+        """Keys as band labels: "0.7", "0p7" and 0.7 name the same band."""
+        if not isinstance(v, dict):
+            return v
+        out: dict[str, Any] = {}
+        for key, mhz in v.items():
+            text = str(key).strip()
+            try:
+                freq_ghz = float(text.replace("p", "."))
+            except ValueError:
+                freq_ghz = math.nan
+            if not MIN_FREQ_GHZ <= freq_ghz <= MAX_FREQ_GHZ:
+                raise ValueError(
+                    f"key {text!r} is not a band: give its frequency in GHz "
+                    f'("3.5") or its label ("3p5"), {MIN_FREQ_GHZ:g} to {MAX_FREQ_GHZ:g} GHz'
+                )
+            label = band_label(freq_ghz)
+            if label in out:
+                raise ValueError(f"band {label} is given twice (key {text!r})")
+            out[label] = mhz
+        return out
+
+    @model_validator(mode="after")
+    def _fixed_bandwidth_given(self) -> RadioConfig:
+        """With bandwidth = "fixed" every band (and every swept frequency) has a channel."""
+        if self.bandwidth != "fixed" or not isinstance(self.channel_bandwidth_mhz, dict):
+            return self
+        given = sorted(self.channel_bandwidth_mhz) or "none"
+        missing = [
+            band_label(f) for f in self.bands_ghz if band_label(f) not in self.channel_bandwidth_mhz
+        ]
+        if missing:
+            raise ValueError(
+                f"bandwidth = 'fixed' needs channel_bandwidth_mhz for every band: none for "
+                f"{', '.join(missing)} (given for: {given}); give one number for all bands "
+                'or one per band, e.g. { "0.7" = 10, "3.5" = 100 }'
+            )
+        if self.sweep_ghz is not None:
+            raise ValueError(
+                "bandwidth = 'fixed' with sweep_ghz needs one channel for every swept "
+                "frequency: give channel_bandwidth_mhz as a number (MHz), not per band "
+                f"(given for: {given})"
+            )
+        return self
 
 
 def _patch_model(model: type[_Model], name: str) -> type[_Model]:
@@ -352,6 +414,20 @@ class Scenario(_Model):
         return v
 
 
+def format_validation_error(where: str, exc: ValidationError) -> str:
+    """One line per problem: ``file: key.path: message (got value)``."""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")  # pydantic's prefix of our messages
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{where}: {key}: {msg}{shown}")
+    return "\n".join(lines)
+
+
 def with_overrides(
     scenario: Scenario,
     *,
@@ -384,4 +460,20 @@ def with_overrides(
         data["radio"] = {**data["radio"], "visibility": visibility}
     if name is not None:
         data["name"] = name
-    return Scenario.model_validate(data)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        # the overrides as the commands' options give them (twin run --bands, twin
+        # optimize --band both set the bands)
+        given = {
+            "city": city_source,
+            "sites": sites_file,
+            "inside_building": sites_inside_building,
+            "spacing": None if spacing_m is None else f"{spacing_m:g} m",
+            "bands": None if bands_ghz is None else f"{','.join(f'{b:g}' for b in bands_ghz)} GHz",
+            "visibility": visibility,
+        }
+        options = ", ".join(f"{key} {v}" for key, v in given.items() if v is not None)
+        raise ScenarioError(
+            format_validation_error(f"scenario {scenario.name!r} with {options}", exc)
+        ) from None

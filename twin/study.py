@@ -327,7 +327,11 @@ def radio_params(scenario: Scenario) -> RadioParams:
         shadow_k=r.shadow_k,
         noise_figure_db=r.noise_figure_db,
         bandwidth=r.bandwidth,
-        channel_bandwidth_mhz=dict(r.channel_bandwidth_mhz),
+        channel_bandwidth_mhz=(
+            dict(r.channel_bandwidth_mhz)
+            if isinstance(r.channel_bandwidth_mhz, dict)
+            else r.channel_bandwidth_mhz
+        ),
         spectrum_share=r.spectrum_share,
         reuse=r.reuse,
         user_density_per_km2=r.user_density_per_km2,

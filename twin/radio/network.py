@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from twin.arrays import ArrayAlloc
 from twin.arrays import full as full_array
+from twin.bands import band_label
 from twin.errors import InputError
 from twin.propagation.antenna import element_pattern_db
 from twin.propagation.o2i import o2i_loss_db
@@ -88,7 +89,8 @@ class RadioParams:
     shadow_k: float = 1.0
     noise_figure_db: float = 0.0
     bandwidth: str = "seed"
-    channel_bandwidth_mhz: dict[str, float] = field(default_factory=dict)
+    #: with ``bandwidth="fixed"``: every band's channel (a number) or one per band label
+    channel_bandwidth_mhz: float | dict[str, float] = field(default_factory=dict)
     spectrum_share: float = 0.05
     reuse: int = 3
     user_density_per_km2: float = 300.0
@@ -97,6 +99,26 @@ class RadioParams:
     sinr_threshold_db: float = -5.0
     downtilt_deg: float = 0.0
     seed: int = 1
+
+    def channel_mhz(self, freq_ghz: float) -> float:
+        """The channel of the band at ``freq_ghz`` with ``bandwidth="fixed"``, MHz.
+
+        Raises
+        ------
+        InputError
+            When ``channel_bandwidth_mhz`` is per band and has none for this one.
+        """
+        bw = self.channel_bandwidth_mhz
+        if not isinstance(bw, dict):
+            return float(bw)
+        label = band_label(freq_ghz)
+        if label not in bw:
+            raise InputError(
+                f"bandwidth='fixed' needs channel_bandwidth_mhz for band {label} "
+                f"(given for: {sorted(bw) or 'none'}); give one number for all bands "
+                "or one per band"
+            )
+        return float(bw[label])
 
     def __post_init__(self) -> None:
         if self.shadowing not in SHADOWING_MODES:
@@ -866,15 +888,7 @@ def finish_band(
             freq_ghz, n_user, n_reuse=params.reuse, spectrum_share=params.spectrum_share
         )
     else:
-        from twin.bands import band_label
-
-        label = band_label(freq_ghz)
-        if label not in params.channel_bandwidth_mhz:
-            raise InputError(
-                f"bandwidth='fixed' needs channel_bandwidth_mhz for band {label} "
-                f"(given for: {sorted(params.channel_bandwidth_mhz) or 'none'})"
-            )
-        bw_cell = np.full(n_cells, params.channel_bandwidth_mhz[label] * 1e6 / params.reuse)
+        bw_cell = np.full(n_cells, params.channel_mhz(freq_ghz) * 1e6 / params.reuse)
     n = best.size
     # the measurements as stored (a tiled pass's store already is; the whole-matrix
     # pass gives float64): the SINR and the edge test read the stored values, so every

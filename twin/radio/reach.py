@@ -36,7 +36,6 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from twin.bands import band_label
 from twin.errors import InputError
 from twin.propagation.shadowing import O2I_SIGMA_DB
 from twin.propagation.tr38901 import SHADOW_SIGMA_DB, path_loss_db
@@ -66,13 +65,7 @@ def noise_floor_dbm(freq_ghz: float, n_cells: int, area_km2: float, params: Radi
             )
         )
     else:
-        label = band_label(freq_ghz)
-        if label not in params.channel_bandwidth_mhz:
-            raise InputError(
-                f"bandwidth='fixed' needs channel_bandwidth_mhz for band {label} "
-                f"(given for: {sorted(params.channel_bandwidth_mhz) or 'none'})"
-            )
-        bw = params.channel_bandwidth_mhz[label] * 1e6 / params.reuse
+        bw = params.channel_mhz(freq_ghz) * 1e6 / params.reuse
     return float(noise_power_dbm(bw, noise_figure_db=params.noise_figure_db))
 
 

@@ -14,22 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from twin.errors import ScenarioError
-from twin.scenario import Scenario
+from twin.scenario import Scenario, format_validation_error
 from twin.variants import apply_variant
-
-
-def format_validation_error(where: str, exc: ValidationError) -> str:
-    """One line per problem: ``file: key.path: message (got value)``."""
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        got = err.get("input")
-        shown = "" if isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"{where}: {key}: {msg}{shown}")
-    return "\n".join(lines)
 
 
 def resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
