@@ -360,3 +360,23 @@ def test_field_shadowing_gives_indoor_links_the_o2i_sigma(engine: str) -> None:
         o2i = o2i_low_by_hand(3.5) if indoor[i] else 0.0
         want = 46.0 - max(pl + unit[i, 0] * sigma[i] - 15.0 + o2i, 70.0)
         assert got.rsrp_dbm[i] == pytest.approx(want, abs=1e-9)
+
+
+def test_band_checks_name_what_the_sites_radiate_on() -> None:
+    """A band no site radiates on is refused before any work, naming the sites' bands; a
+    band outside a site's model range names the site and the range."""
+    from twin.radio.network import check_band_ranges
+    from twin.sites import Site
+
+    sites = [
+        Site("A", 0.0, 0.0, 30.0, bands_ghz=(26.0,)),
+        Site("B", 9.0, 0.0, 30.0, bands_ghz=(3.5, 26.0)),
+    ]
+    check_band_ranges(sites, [3.5, 26.0])  # every band has a site
+    with pytest.raises(InputError, match=r"band 28 GHz: no site radiates on it \(the sites' "
+                       r"bands_ghz: 3\.5, 26 GHz\)"):  # fmt: skip
+        check_band_ranges(sites, [3.5, 28.0])
+    omni = [Site("C", 0.0, 0.0, 30.0, model="rma")]  # every band, RMa up to 30 GHz
+    check_band_ranges(omni, [0.7, 28.0])
+    with pytest.raises(InputError, match=r"outside the range of the RMA model of site C"):
+        check_band_ranges(omni, [39.0])

@@ -244,8 +244,9 @@ CAPACITY_CHUNK = 1 << 18
 
 
 def check_band_ranges(sites: Sequence[Site], bands_ghz: Sequence[float]) -> None:
-    """Raise :class:`InputError` when a band lies outside the frequency range of the model
-    of a site that radiates on it (TR 38.901 Table 7.4.1-1), naming band, site and range.
+    """Raise :class:`InputError` when no site radiates on a band (naming the bands they
+    radiate on), or when a band lies outside the frequency range of the model of a site
+    that radiates on it (TR 38.901 Table 7.4.1-1), naming band, site and range.
 
     Called before the visibility stage, so a bad band fails in seconds, not after the
     expensive part of a run.
@@ -253,6 +254,13 @@ def check_band_ranges(sites: Sequence[Site], bands_ghz: Sequence[float]) -> None
     from twin.propagation.tr38901 import VALIDITY
 
     for f in bands_ghz:
+        if sites and not any(s.serves(f) for s in sites):
+            radiated = sorted({b for s in sites for b in s.bands_ghz})
+            raise InputError(
+                f"band {f:g} GHz: no site radiates on it (the sites' bands_ghz: "
+                f"{', '.join(f'{b:g}' for b in radiated)} GHz); run the bands the sites "
+                "radiate on (--bands, radio.bands_ghz), or add this one to their bands_ghz"
+            )
         for s in sites:
             if not s.serves(f):
                 continue
