@@ -310,7 +310,15 @@ def test_bad_scenario_and_sites_files(tmp_path: Path) -> None:
     res = CliRunner().invoke(
         cli, ["run", DEFAULT, "--sites", str(sites), "--out", str(tmp_path / "o")]
     )
-    assert res.exit_code != 0 and "outside the area" in res.output
+    assert res.exit_code != 0 and "site F01 at lon 24.000000, lat 61.000000 lies" in res.output
+    assert "outside the area (lon 24.934" in res.output and "swapped" not in res.output
+    # written lat, lon: said so, with the swapped point that lies inside
+    sites.write_text("lon,lat,height_m,power_dbm\n60.1699,24.9384,30,46\n")
+    res = CliRunner().invoke(
+        cli, ["run", DEFAULT, "--sites", str(sites), "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code != 0 and "at lon 60.169900, lat 24.938400 lies outside" in res.output
+    assert "lon and lat look swapped: lon 24.938400, lat 60.169900 is inside" in res.output
     # a 20 m antenna inside the Hotelli Torni tower (70 m roof: OSM way 123525580)
     sites.write_text("site_id,lon,lat,height_m,power_dbm\nT,24.93865,60.16780,20,46\n")
     res = CliRunner().invoke(

@@ -293,16 +293,46 @@ def _street_side(
 
 
 def check_sites_in_area(
-    sites: Sequence[Site], bounds: tuple[float, float, float, float], *, where: str = "sites"
+    sites: Sequence[Site],
+    bounds: tuple[float, float, float, float],
+    *,
+    where: str = "sites",
+    crs: CRS | None = None,
 ) -> None:
-    """Raise :class:`InputError` naming the first site that lies outside ``bounds``."""
+    """Raise :class:`InputError` naming the first site that lies outside ``bounds``.
+
+    With the area's ``crs`` the message gives the site and the area in lon/lat, as a
+    sites file does, and says so when the site's lon and lat, swapped, lie inside (a
+    table written lat, lon).
+    """
     minx, miny, maxx, maxy = bounds
+
+    def inside(x: float, y: float) -> bool:
+        return minx <= x <= maxx and miny <= y <= maxy
+
     for s in sites:
-        if not (minx <= s.x_m <= maxx and miny <= s.y_m <= maxy):
+        if inside(s.x_m, s.y_m):
+            continue
+        if crs is None:
             raise InputError(
                 f"{where}: site {s.site_id} at ({s.x_m:.1f}, {s.y_m:.1f}) lies outside the "
                 f"area ({minx:.1f}, {miny:.1f}) - ({maxx:.1f}, {maxy:.1f}); sites must be inside it"
             )
+        from pyproj import Transformer
+
+        to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
+        lon, lat = to_lonlat.transform(s.x_m, s.y_m)
+        west, south, east, north = to_lonlat.transform_bounds(minx, miny, maxx, maxy)
+        hint = ""
+        if -90.0 <= lon <= 90.0:
+            sx, sy = Transformer.from_crs(4326, crs, always_xy=True).transform(lat, lon)
+            if inside(sx, sy):
+                hint = f"; its lon and lat look swapped: lon {lat:.6f}, lat {lon:.6f} is inside"
+        raise InputError(
+            f"{where}: site {s.site_id} at lon {lon:.6f}, lat {lat:.6f} lies outside the area "
+            f"(lon {west:.6f} to {east:.6f}, lat {south:.6f} to {north:.6f}); sites must be "
+            f"inside it{hint}"
+        )
 
 
 def _footprints_hit(

@@ -296,11 +296,11 @@ def scenario_sites(
     sites: list[Site] = []
     if cfg.file is not None:
         file_sites = sites_from_entries(read_sites_file(cfg.file), city.crs, placed_by="file")
-        check_sites_in_area(file_sites, bounds, where=cfg.file)
+        check_sites_in_area(file_sites, bounds, where=cfg.file, crs=city.crs)
         sites += given_sites_on_roofs(scenario, file_sites, city, where=cfg.file)
     if cfg.list:
         inline = sites_from_entries(cfg.list, city.crs, placed_by="scenario")
-        check_sites_in_area(inline, bounds, where="sites.list")
+        check_sites_in_area(inline, bounds, where="sites.list", crs=city.crs)
         sites += given_sites_on_roofs(scenario, inline, city, where="sites.list")
     for k, layout in enumerate(cfg.generate):
         generated = generate_layout(layout, city, bounds, index=k)
@@ -519,7 +519,7 @@ def run_study(
     with _timed(timings, "sites"):
         site_list = list(sites) if sites is not None else scenario_sites(scenario, city, bounds)
         if sites is not None:
-            check_sites_in_area(site_list, bounds)
+            check_sites_in_area(site_list, bounds, crs=city.crs)
             site_list = given_sites_on_roofs(scenario, site_list, city, where="sites")
         check_band_ranges(site_list, scenario.radio.bands_ghz)
     log.info(

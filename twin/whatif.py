@@ -75,7 +75,7 @@ def variant_sites(
             generated += generate_layout(layout, city, bounds, index=k)
         where = f"variants.{name}"
         sites = resolve_sites(sites, v, city.crs, generated=generated, where=where)
-        check_sites_in_area(sites, bounds, where=where)
+        check_sites_in_area(sites, bounds, where=where, crs=city.crs)
         # a moved site records the roof it now stands on (the tallest at or below its
         # antenna), if any
         roofs = roofs_under(sites, city.buildings)
