@@ -230,7 +230,7 @@ def test_twin_bench_json_on_a_small_synthetic_city() -> None:
          "--radius", "600", "--repeat", "1"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    report = json.loads(res.output)
+    report = json.loads(res.stdout)
     sc = report["scaling"]
     assert [r["spec"]["area_km2"] for r in sc["fixed_radius"]["runs"]] == [0.3, 1.2]
     a, b = sc["fixed_radius"]["runs"]

@@ -51,3 +51,25 @@ def test_min_height_from_tag_or_min_level() -> None:
     assert building_height({"building:levels": "5", "building:min_level": "2"})[:2] == (15.0, 6.0)
     # a min height at or above the top is ignored
     assert building_height({"height": "10", "min_height": "10"})[:2] == (10.0, 0.0)
+
+
+def test_a_city_of_default_heights_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """Most of West Oakland's buildings carry no height, levels or typed kind: the run says
+    how many stand at the default height; Helsinki (47 % defaults) is not warned about."""
+    import logging
+
+    from tests.conftest import EXTRACTS
+    from twin.city import load_city
+
+    with caplog.at_level(logging.WARNING, logger="twin.city.model"):
+        city = load_city(str(EXTRACTS["west-oakland"]))
+    n = int((city.buildings["height_source"] == "default").sum())
+    share = 100.0 * n / len(city.buildings)
+    assert n == 19 and len(city.buildings) == 23
+    assert f"19 of 23 buildings ({share:.1f} %)" in caplog.text
+    assert "they stand 10 m high (city.default_height_m)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="twin.city.model"):
+        helsinki = load_city(str(EXTRACTS["helsinki"]))
+    assert (helsinki.buildings["height_source"] == "default").mean() < 0.5
+    assert "default_height_m" not in caplog.text

@@ -337,7 +337,10 @@ def test_run_on_every_extract(tmp_path: Path, name: str) -> None:
                  "--out", str(out), "--no-progress", "--bands", "3.5")  # fmt: skip
     assert res.exit_code == 0, res.output
     s = json.loads((out / "summary.json").read_text())
-    info = json.loads(invoke("info", str(EXTRACTS[name]), "--json").output)
+    # the JSON is the standard output alone (a warning about the city goes to stderr)
+    res = invoke("info", str(EXTRACTS[name]), "--json")
+    info = json.loads(res.stdout)
+    assert "default_height_m" in res.stderr  # most of their buildings stand at 10 m
     assert s["city"]["buildings"] == info["buildings"]
     band = s["bands"]["3p5"]
     assert 0.02 < band["los_share"] < 0.98

@@ -24,6 +24,9 @@ from twin.errors import InputError, SourceError
 
 log = logging.getLogger(__name__)
 
+#: a city whose buildings take the default height more often than this is warned about
+DEFAULT_HEIGHT_WARN_SHARE = 0.5
+
 HEIGHT_SOURCES = ("height", "levels", "type_default", "default")
 
 #: Highway types that carry vehicles (used for street sites and vehicle receivers).
@@ -266,6 +269,18 @@ def build_city(
         buildings["height_source"].value_counts().to_dict(),
         len(streets),
     )
+    n_default = int((buildings["height_source"] == "default").sum())
+    if n_default > DEFAULT_HEIGHT_WARN_SHARE * len(buildings):
+        log.warning(
+            "%s: %d of %d buildings (%.1f %%) have no height, levels or building type with a "
+            "known height in the data: they stand %g m high (city.default_height_m), and the LoS "
+            "and indoor results among them rest on that",
+            raw.name,
+            n_default,
+            len(buildings),
+            100.0 * n_default / len(buildings),
+            default_height_m,
+        )
     return CityModel(
         name=raw.name,
         crs=target,
