@@ -94,6 +94,84 @@ def test_surrogate_is_exact_with_reuse_1(opt: Optimization) -> None:
             assert t == pytest.approx(exact.tie, rel=1e-6)
 
 
+def _surrogate_by_hand(p, base: list[int], trial: np.ndarray):  # type: ignore[no-untyped-def]
+    """The surrogate of the module notes on whole (receivers x candidates) arrays: each
+    candidate takes the receivers where its power beats the set's best, each cell's
+    bandwidth follows its grid points, I = (P_total - P_best) / reuse."""
+    from twin.radio.budget import noise_power_dbm, seed_bandwidth_hz, shannon_capacity_bps
+
+    g, q = p.grid, p.params
+    n = len(g)
+    cols = list(base)
+    if cols:
+        pw = p.rx_mw[:, cols]
+        owner = np.argmax(pw, axis=1)
+        best0 = pw[np.arange(n), owner]
+        owner[best0 <= 0] = -1
+        total0 = pw.sum(axis=1)
+    else:
+        best0, total0, owner = np.zeros(n), np.zeros(n), np.full(n, -1)
+    value, tie = [], []
+    for c in trial:
+        pc = p.rx_mw[:, c]
+        new = pc > best0
+        best = np.where(new, pc, best0)
+        # grid points of each cell once c joins: c's own, each member's less those c takes
+        cell = np.where(new, len(cols), owner)
+        points = np.bincount(cell[g.is_grid & (cell >= 0)], minlength=len(cols) + 1)
+        if q.bandwidth == "seed":
+            n_user = np.maximum(q.user_density_per_km2 * points * (g.spec.spacing_m / 1e3) ** 2, 1)
+            bw_cell = seed_bandwidth_hz(p.freq_ghz, n_user, n_reuse=q.reuse)
+        else:
+            bw_cell = np.full(points.shape, q.channel_mhz(p.freq_ghz) * 1e6 / q.reuse)
+        bw = bw_cell[np.maximum(cell, 0)]
+        noise_mw = 10 ** (noise_power_dbm(bw, noise_figure_db=q.noise_figure_db) / 10)
+        sinr = best / ((total0 + pc - best) / q.reuse + noise_mw)
+        served = best > 0
+        covered = served & (10 * np.log10(np.where(served, sinr, 1.0)) >= q.sinr_threshold_db)
+        with np.errstate(divide="ignore"):
+            sinr_db = 10 * np.log10(sinr)
+        cap = (
+            np.where(
+                served,
+                shannon_capacity_bps(
+                    bw, sinr_db, max_spectral_efficiency=q.max_spectral_efficiency
+                ),
+                0.0,
+            )
+            / 1e6
+        )
+        ind = g.is_grid & g.indoor
+        v, t = {
+            "coverage": (covered.mean(), cap.mean()),
+            "capacity": (cap.mean(), covered.mean()),
+            "indoor": (covered[ind].mean(), cap[ind].mean()),
+        }[p.objective]
+        value.append(v)
+        tie.append(t)
+    return np.array(value), np.array(tie)
+
+
+@pytest.mark.parametrize("objective", ["coverage", "capacity", "indoor"])
+def test_compiled_surrogate_equals_its_formula(opt: Optimization, objective: str) -> None:
+    """With reuse 3 the surrogate is not the exact objective; it is the formula of the
+    module notes, worked here on whole arrays, for sets of 0 to 3 sites, the seed and a
+    fixed bandwidth, with and without a spectral-efficiency cap."""
+    p = opt.problem
+    trial = np.array([0, 5, 100, 200, 399], dtype=np.int64)
+    for params in (
+        p.params,
+        replace(p.params, max_spectral_efficiency=2.0),
+        replace(p.params, bandwidth="fixed", channel_bandwidth_mhz=20.0),
+    ):
+        q = replace(p, params=params, objective=objective, _cache={}, evaluations=0)
+        for base in ([], [3], [3, 40, 77]):
+            value, tie = _surrogate(q, _State.of(q, base), trial)
+            want_value, want_tie = _surrogate_by_hand(q, base, trial)
+            assert value == pytest.approx(want_value, abs=1e-12)
+            assert tie == pytest.approx(want_tie, rel=1e-9)
+
+
 def test_hex_points_cover_the_area_evenly(opt: Optimization) -> None:
     pts = hex_points(opt.bounds, 7)
     assert pts.shape == (7, 2)
@@ -133,6 +211,7 @@ def test_cli_writes_sites_and_a_variant_that_twin_run_accepts(
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "greedy  3:" in res.output and "hex:" in res.output and "random:" in res.output
+    assert "note:" not in res.output  # capacity is never saturated
     names = {p.name for p in out.iterdir()}
     assert {"sites.geojson", "candidates.geojson", "variant.toml", "history.csv",
             "optimize.json", "objective.png"} <= names  # fmt: skip
@@ -163,6 +242,25 @@ def test_cli_writes_sites_and_a_variant_that_twin_run_accepts(
     assert run["bands"]["3p5"]["mean_capacity_mbps"] == pytest.approx(
         summary["result"]["mean_capacity_mbps"], rel=1e-3
     )
+
+
+def test_cli_says_when_every_layout_covers_everything(tmp_path: Path) -> None:
+    """With the seed link budget every layout covers every receiver: the output says that
+    coverage ranked nothing and gives the tie-breaker of each layout, as in optimize.json."""
+    out = tmp_path / "opt"
+    res = CliRunner().invoke(
+        cli,
+        ["-q", "optimize", str(ROOT / "scenarios" / "default.toml"), "--sites", "2", "--band",
+         "3.5", "--candidates", "rooftops", "--spacing", "40", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "optimize.json").read_text())
+    assert summary["result"]["value"] == summary["hex"]["value"] == 1.0
+    note = next(line for line in res.output.splitlines() if "note:" in line)
+    assert "every layout covers all receivers (SINR >= -5 dB)" in note
+    chosen = summary["result"]["mean_capacity_mbps"]
+    hexed = summary["hex"]["mean_capacity_mbps"]
+    assert f"chosen {chosen:.2f}, hex {hexed:.2f}" in note and chosen > hexed
 
 
 def test_cli_refuses_more_sites_than_candidates(tmp_path: Path) -> None:

@@ -130,6 +130,19 @@ def optimize(
         f"  random:   mean {_fmt(objective, summary['random_mean_value'])}, best "
         f"{_fmt(objective, summary['random_best_value'])} ({len(opt.random)} seeds)"
     )
+    layouts = [p.score, opt.hex, *opt.random.values()]
+    if objective != "capacity" and all(s.value >= 1.0 for s in layouts):
+        # a share every layout fills: the search ranked by its tie-breaker alone
+        what = "receivers" if objective == "coverage" else "indoor grid points"
+        tie = "mean capacity" if objective == "coverage" else "indoor mean capacity"
+        best_random = max(s.tie for s in opt.random.values()) if opt.random else float("nan")
+        click.echo(
+            f"  note:     every layout covers all {what} (SINR >= "
+            f"{opt.scenario.radio.sinr_threshold_db:g} dB), so {objective} cannot tell them "
+            f"apart and the sites were ranked by {tie}: chosen {p.score.tie:.2f}, hex "
+            f"{opt.hex.tie:.2f}, best random {best_random:.2f} Mbps; --objective capacity "
+            "ranks by capacity alone"
+        )
     click.echo(
         f"  run it:   append {out_dir}/variant.toml to {path}, then "
         f"twin run {path} --variant {vname} --spacing {opt.scenario.grid.spacing_m:g}"

@@ -974,12 +974,33 @@ def analyse_band(
         (M,) reach of each site (:func:`twin.radio.reach.site_radius_m`); a receiver
         farther away gets neither signal nor interference from it. None: no limit.
     """
+    band, serving = _serve_sites(
+        freq_ghz, sites, los_matrix, x_m, y_m, rx_height_m, indoor, params, shadow_db,
+        site_radius_m,
+    )  # fmt: skip
+    return finish_band(band, serving, indoor, cell_area_mask, cell_area_unit_km2, params)
+
+
+def _serve_sites(
+    freq_ghz: float,
+    sites: Sequence[Site],
+    los: BoolArray,
+    x_m: FloatArray,
+    y_m: FloatArray,
+    rx_height_m: FloatArray,
+    indoor: BoolArray,
+    params: RadioParams,
+    shadow_db: FloatArray | None,
+    site_radius_m: FloatArray | None,
+) -> tuple[BandCells, Serving]:
+    """The cells of ``sites`` on one band and the best server of every receiver (the
+    first half of :func:`analyse_band`)."""
     if params.shadowing == "field" and shadow_db is None:
         raise InputError("shadowing='field' needs the per-link shadow draw")
     band = band_cells(freq_ghz, sites, params.reuse)
     serving = serve_receivers(
         band,
-        los_matrix,
+        los,
         np.arange(len(sites)),
         x_m,
         y_m,
@@ -989,7 +1010,31 @@ def analyse_band(
         shadow_unit=shadow_db if params.shadowing == "field" else None,
         site_radius_m=site_radius_m,
     )
-    return finish_band(band, serving, indoor, cell_area_mask, cell_area_unit_km2, params)
+    return band, serving
+
+
+def site_rsrp_dbm(
+    freq_ghz: float,
+    site: Site,
+    los: BoolArray,
+    x_m: FloatArray,
+    y_m: FloatArray,
+    rx_height_m: FloatArray,
+    indoor: BoolArray,
+    params: RadioParams,
+    *,
+    shadow_db: FloatArray | None = None,
+) -> npt.NDArray[np.float32]:
+    """The ``rsrp_dbm`` that :func:`analyse_band` gives ``site`` alone on one band (its
+    best cell's received power, :data:`RESULT_FLOAT`; NaN where it does not reach), without
+    the SINR, capacity and user types that need every cell's area.
+
+    ``los`` and ``shadow_db`` are (N, 1): the site's column.
+    """
+    _, serving = _serve_sites(
+        freq_ghz, [site], los, x_m, y_m, rx_height_m, indoor, params, shadow_db, None
+    )
+    return np.asarray(serving.rsrp_dbm, dtype=RESULT_FLOAT)
 
 
 def user_type_label(user_type: int) -> str:
