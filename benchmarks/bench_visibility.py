@@ -60,58 +60,79 @@ def main() -> None:
     parser.add_argument("city", nargs="?", default=str(ROOT / "data" / "helsinki.osm.pbf"))
     parser.add_argument("--res", type=float, default=1.0, help="DSM cell size, m")
     parser.add_argument("--spacing", type=float, default=5.0, help="receiver grid spacing, m")
-    parser.add_argument("--viewsheds", type=int, default=8,
-                        help="sites to run viewsheds for (half rooftop, half street)")
+    parser.add_argument(
+        "--viewsheds",
+        type=int,
+        default=8,
+        help="sites to run viewsheds for (half rooftop, half street)",
+    )
     args = parser.parse_args()
 
-    print(f"# {date.today()}  {platform.node()}  {os.cpu_count()} cores  "
-          f"{platform.processor() or platform.machine()}")
+    print(
+        f"# {date.today()}  {platform.node()}  {os.cpu_count()} cores  "
+        f"{platform.processor() or platform.machine()}"
+    )
     t0 = time.perf_counter()
     city = load_city(args.city)
-    print(f"city {args.city}: {len(city.buildings)} buildings, "
-          f"loaded in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"city {args.city}: {len(city.buildings)} buildings, "
+        f"loaded in {time.perf_counter() - t0:.1f} s"
+    )
     prisms = BuildingPrisms.from_geodataframe(city.buildings)
-    grid = build_grid(city.buildings, city.bounds, city.crs, spacing_m=args.spacing,
-                      streets=city.streets)
+    grid = build_grid(
+        city.buildings, city.bounds, city.crs, spacing_m=args.spacing, streets=city.streets
+    )
     rx = np.c_[grid.x_m, grid.y_m, grid.rx_height_m]
     bid = np.asarray(grid.building_id)
     sites = rooftop_sites(city.buildings, city.bounds) + street_sites(
-        city.streets, city.buildings, city.bounds)
+        city.streets, city.buildings, city.bounds
+    )
     tx = np.array([[s.x_m, s.y_m, s.height_m] for s in sites])
-    print(f"receivers: {len(rx)} ({int((bid >= 0).sum())} indoor), sites: {len(tx)} "
-          f"({sum(s.model == 'uma' for s in sites)} rooftop)")
+    print(
+        f"receivers: {len(rx)} ({int((bid >= 0).sum())} indoor), sites: {len(tx)} "
+        f"({sum(s.model == 'uma' for s in sites)} rooftop)"
+    )
 
     # compile once (numba caches to __pycache__, later runs skip this)
     los_matrix(prisms, rx[:10], bid[:10], tx[:1], mode="fast")
     los_matrix(prisms, rx[:10], bid[:10], tx[:1], mode="exact")
     t_raster = _best(lambda: build_fast_raster(prisms, res_m=args.res), 1)
     raster = build_fast_raster(prisms, res_m=args.res)
-    print(f"fast raster: {raster.grid.n_cols} x {raster.grid.n_rows} cells, "
-          f"{raster.n_mixed} mixed, built in {t_raster * 1e3:.0f} ms (once per city)")
+    print(
+        f"fast raster: {raster.grid.n_cols} x {raster.grid.n_rows} cells, "
+        f"{raster.n_mixed} mixed, built in {t_raster * 1e3:.0f} ms (once per city)"
+    )
 
     n_roof = sum(s.model == "uma" for s in sites)
-    for label, cols in (("rooftop", slice(0, n_roof)), ("street", slice(n_roof, None)),
-                        ("all", slice(None))):
+    for label, cols in (
+        ("rooftop", slice(0, n_roof)),
+        ("street", slice(n_roof, None)),
+        ("all", slice(None)),
+    ):
         tt = tx[cols]
         if len(tt) == 0:
             continue
         c0 = time.process_time()
         t_fast = _best(lambda tt=tt: los_fast(prisms, rx, bid, tt, raster=raster))
         cpu = (time.process_time() - c0) / 3
-        print(f"study receivers, {label} sites ({len(tt)}): fast "
-              f"{t_fast / len(tt) * 1e3:.1f} ms/site wall "
-              f"({t_fast / rx.shape[0] / len(tt) * 1e9:.0f} ns/pair), "
-              f"{cpu / len(tt) * 1e3:.1f} ms/site CPU (both threads, mean of 3 runs)")
+        print(
+            f"study receivers, {label} sites ({len(tt)}): fast "
+            f"{t_fast / len(tt) * 1e3:.1f} ms/site wall "
+            f"({t_fast / rx.shape[0] / len(tt) * 1e9:.0f} ns/pair), "
+            f"{cpu / len(tt) * 1e3:.1f} ms/site CPU (both threads, mean of 3 runs)"
+        )
     # the exact engine is slow on long segments: compare on a fixed sample of receivers
     pick = np.random.default_rng(0).choice(len(rx), min(len(rx), 5000), replace=False)
     fast = los_fast(prisms, rx[pick], bid[pick], tx, raster=raster)
     t_exact = _best(lambda: los_matrix(prisms, rx[pick], bid[pick], tx, mode="exact"), 1)
     exact = los_matrix(prisms, rx[pick], bid[pick], tx, mode="exact")
     agree = (fast == exact).mean(axis=0)
-    print(f"sample of {len(pick)} receivers: exact {t_exact / len(tx) * 1e3:.1f} ms/site "
-          f"({t_exact / len(pick) / len(tx) * 1e9:.0f} ns/pair); fast vs exact agreement "
-          f"per site min {agree.min() * 100:.3f} %, mean {agree.mean() * 100:.3f} %; "
-          f"LoS {exact.mean() * 100:.1f} % of pairs")
+    print(
+        f"sample of {len(pick)} receivers: exact {t_exact / len(tx) * 1e3:.1f} ms/site "
+        f"({t_exact / len(pick) / len(tx) * 1e9:.0f} ns/pair); fast vs exact agreement "
+        f"per site min {agree.min() * 100:.3f} %, mean {agree.mean() * 100:.3f} %; "
+        f"LoS {exact.mean() * 100:.1f} % of pairs"
+    )
 
     dsm, dgrid = rasterize_dsm(prisms, args.res, bounds_m=city.bounds)
     transform = dgrid.transform
@@ -123,8 +144,7 @@ def main() -> None:
     cells = np.c_[cx[outdoor], cy[outdoor], np.full(int(outdoor.sum()), 1.5)]
     no_bid = np.full(len(cells), -1)
     t_cells = _best(lambda: los_fast(prisms, cells, no_bid, tx[:4], raster=raster), 1)
-    print(f"every outdoor 1 m cell ({len(cells)} receivers): fast "
-          f"{t_cells / 4 * 1e3:.1f} ms/site")
+    print(f"every outdoor 1 m cell ({len(cells)} receivers): fast {t_cells / 4 * 1e3:.1f} ms/site")
 
     gdal = shutil.which("gdal_viewshed")
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,8 +152,10 @@ def main() -> None:
         from twin.io.dsm_file import write_dsm_geotiff
 
         write_dsm_geotiff(dsm_path, dsm, transform=transform, crs=city.crs)
-        print(f"DSM {cols} x {rows} = {rows * cols} cells of {args.res} m; viewsheds of the "
-              f"first {args.viewsheds} sites, target 1.5 m")
+        print(
+            f"DSM {cols} x {rows} = {rows * cols} cells of {args.res} m; viewsheds of the "
+            f"first {args.viewsheds} sites, target 1.5 m"
+        )
         observers = []
         half = max(1, args.viewsheds // 2)
         picks = list(zip(sites, tx, strict=True))
@@ -146,22 +168,56 @@ def main() -> None:
             observers.append((s.site_id, float(x), float(y), oz))
         gdal_compute = {k: v * 1e3 for k, v in gdal_compute_s(dsm_path, observers).items()}
         for site_id, x, y, oz in observers:
-            ours = viewshed(dsm, transform, (x, y), observer_height_m=oz,
-                            target_height_m=1.5, semi_major_m=6378137.0)
-            t_ours = _best(lambda x=x, y=y, oz=oz: viewshed(
-                dsm, transform, (x, y), observer_height_m=oz, target_height_m=1.5,
-                semi_major_m=6378137.0))
+            ours = viewshed(
+                dsm,
+                transform,
+                (x, y),
+                observer_height_m=oz,
+                target_height_m=1.5,
+                semi_major_m=6378137.0,
+            )
+            t_ours = _best(
+                lambda x=x, y=y, oz=oz: viewshed(
+                    dsm,
+                    transform,
+                    (x, y),
+                    observer_height_m=oz,
+                    target_height_m=1.5,
+                    semi_major_m=6378137.0,
+                )
+            )
             site_tx = tx[[k for k, q in enumerate(sites) if q.site_id == site_id]]
             c0 = time.process_time()
-            t_site = _best(lambda site_tx=site_tx: los_fast(prisms, rx, bid, site_tx,
-                                                            raster=raster))
+            t_site = _best(
+                lambda site_tx=site_tx: los_fast(prisms, rx, bid, site_tx, raster=raster)
+            )
             cpu_site = (time.process_time() - c0) / 3
-            line = (f"  site {site_id:>4}: fast LoS on the study receivers {t_site * 1e3:5.1f} ms "
-                    f"wall, {cpu_site * 1e3:5.1f} ms CPU; twin viewshed {t_ours * 1e3:5.1f} ms")
+            line = (
+                f"  site {site_id:>4}: fast LoS on the study receivers {t_site * 1e3:5.1f} ms "
+                f"wall, {cpu_site * 1e3:5.1f} ms CPU; twin viewshed {t_ours * 1e3:5.1f} ms"
+            )
             if gdal:
                 out = Path(tmp) / "gv.tif"
-                cmd = [gdal, "-q", "-ox", str(x), "-oy", str(y), "-oz", str(oz), "-tz",
-                       "1.5", "-vv", "1", "-iv", "0", "-ov", "0", str(dsm_path), str(out)]
+                cmd = [
+                    gdal,
+                    "-q",
+                    "-ox",
+                    str(x),
+                    "-oy",
+                    str(y),
+                    "-oz",
+                    str(oz),
+                    "-tz",
+                    "1.5",
+                    "-vv",
+                    "1",
+                    "-iv",
+                    "0",
+                    "-ov",
+                    "0",
+                    str(dsm_path),
+                    str(out),
+                ]
                 t_g = _best(lambda cmd=cmd: subprocess.run(cmd, check=True))
                 import rasterio
 
@@ -169,8 +225,10 @@ def main() -> None:
                     theirs = src.read(1)
                 if site_id in gdal_compute:
                     line += f", GDAL compute {gdal_compute[site_id]:6.1f} ms"
-                line += (f", gdal_viewshed process {t_g * 1e3:6.1f} ms (with file I/O); "
-                         f"cells agreeing {(theirs == ours).mean() * 100:.4f} %")
+                line += (
+                    f", gdal_viewshed process {t_g * 1e3:6.1f} ms (with file I/O); "
+                    f"cells agreeing {(theirs == ours).mean() * 100:.4f} %"
+                )
             print(line)
 
 
