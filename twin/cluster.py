@@ -285,7 +285,9 @@ class DaskRunner:
         grid = tasks.grid if isinstance(tasks, TileTasks) else None
         need = 0 if ctx.raster is None else raster_nbytes(ctx.raster)
         if grid is not None:
-            need += shared_bytes(len(grid), len(ctx.bands))
+            need += shared_bytes(
+                len(grid), len(ctx.bands), indoor_distance=grid.indoor_distance_m is not None
+            )
         try:
             folder, token = stack.enter_context(shared_raster_dir(need))
             # the files are written on two threads (the writes and numpy's copies let go

@@ -208,7 +208,7 @@ class PlacementProblem:
         return analyse_band(
             self.freq_ghz, self.sites(columns), self.los[:, cols], g.x_m, g.y_m,
             g.rx_height_m, g.indoor, g.is_grid, (g.spec.spacing_m / 1000.0) ** 2, self.params,
-            shadow_db=shadow,
+            shadow_db=shadow, indoor_distance_m=g.indoor_distance_m,
         )  # fmt: skip
 
     def evaluate(self, columns: Sequence[int]) -> Score:
@@ -283,6 +283,7 @@ def build_problem(
                 freq_ghz, site, los_block[:, b : b + 1], g.x_m, g.y_m, g.rx_height_m,
                 g.indoor, params,
                 shadow_db=None if shadow_block is None else shadow_block[:, b : b + 1],
+                indoor_distance_m=g.indoor_distance_m,
             )  # fmt: skip
             block[:, b] = np.nan_to_num(dbm_to_mw(rsrp), nan=0.0)
         rx_mw[:, lo:hi] = block[:, : hi - lo]

@@ -173,6 +173,12 @@ class RadioConfig(_Model):
     mcl_db: float = Field(default=70.0, ge=0, le=200)
     gain_rx_dbi: float = Field(default=0.0, ge=-20, le=40)
     o2i: Literal["none", "low", "high"] = "low"
+    indoor_distance: Literal["window", "wall"] = Field(
+        default="window",
+        description="d_2D-in of the O2I loss (0.5 dB/m, TR 38.901 7.4.3): 'window' 0 m, the "
+        "user by the window (the seed study); 'wall' each indoor receiver's distance to "
+        "the facade of its block of buildings",
+    )
     shadowing: Literal["off", "margin", "field"] = "margin"
     shadow_k: float = Field(default=1.0, ge=0, le=5)
     noise_figure_db: float = Field(default=0.0, ge=0, le=30)

@@ -87,6 +87,7 @@ def frequency_sweep(
     *,
     shadow_unit: FloatArray | None = None,
     site_radius_m: FloatArray | None = None,
+    indoor_distance_m: FloatArray | None = None,
 ) -> SweepResult:
     """Run the radio stage at every frequency and aggregate capacity per user type, on
     the whole (N, M) LoS matrix (and shadow field) at once.
@@ -97,7 +98,8 @@ def frequency_sweep(
     frequency here (the sweep asks what the same network would give on another
     carrier). ``site_radius_m`` (M,) is the study's reach of each site: the LoS of a pair
     beyond it was not traced, so, as in the study, such a site gives that receiver
-    neither signal nor interference (None: no limit).
+    neither signal nor interference (None: no limit). ``indoor_distance_m`` (N,) is the
+    indoor receivers' d_2D-in (None: 0 m).
     """
     all_band = every_band(sites)
     freqs = np.asarray(freqs_ghz, dtype=float)
@@ -106,6 +108,7 @@ def frequency_sweep(
         res = analyse_band(
             float(f), all_band, los, x_m, y_m, rx_height_m, indoor, cell_area_mask,
             cell_area_unit_km2, params, shadow_db=shadow_unit, site_radius_m=site_radius_m,
+            indoor_distance_m=indoor_distance_m,
         )  # fmt: skip
         out.put(k, res)
     return out.result()

@@ -202,6 +202,9 @@ def summarise(
             "indoor_share": float(np.mean(grid.indoor[is_grid])),
             "indoor_height_m": result.scenario.grid.indoor_height_m,
             "outdoor_height_m": result.scenario.grid.outdoor_height_m,
+            # d_2D-in of the O2I loss: 0 m by the window, or each receiver's to its facade
+            "indoor_distance": result.scenario.radio.indoor_distance,
+            **_indoor_distance_stats(grid),
         },
         "sites": {
             "count": len(result.sites),
@@ -328,3 +331,19 @@ def spectrum_section(
             "table": "sweep.csv",
         }
     return doc
+
+
+def _indoor_distance_stats(grid: Any) -> dict[str, Any]:
+    """The indoor grid points' distances to their facades (m), when the run has them."""
+    if grid.indoor_distance_m is None:
+        return {}
+    d = np.asarray(grid.indoor_distance_m)[grid.indoor & grid.is_grid]
+    if d.size == 0:
+        return {}
+    return {
+        "indoor_distance_m": {
+            "median": round(float(np.median(d)), 2),
+            "p95": round(float(np.percentile(d, 95)), 2),
+            "max": round(float(d.max()), 2),
+        }
+    }

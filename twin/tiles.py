@@ -528,6 +528,8 @@ class TileTask:
     building_id: IntArray
     known_los: BoolArray | None = None
     known_sites: IntArray | None = None
+    #: the receivers' d_2D-in (``ReceiverGrid.indoor_distance_m``); None: 0 m
+    indoor_distance_m: FloatArray | None = None
 
     @classmethod
     def of(
@@ -559,6 +561,9 @@ class TileTask:
             building_id=grid.building_id[index],
             known_los=known_rows(known_los, known_sites, index),
             known_sites=cols,
+            indoor_distance_m=(
+                None if grid.indoor_distance_m is None else grid.indoor_distance_m[index]
+            ),
         )
 
 
@@ -1084,6 +1089,9 @@ def _serve_block(
         ctx.params,
         shadow_unit=shadow,
         site_radius_m=ctx.site_radius_m,
+        indoor_distance_m=(
+            None if task.indoor_distance_m is None else task.indoor_distance_m[rows]
+        ),
     )
     return dict(zip(ctx.bands, served, strict=True))
 

@@ -36,6 +36,7 @@ from twin.study import (
     run_study,
     scenario_sites,
     study_bounds,
+    with_indoor_distance,
 )
 from twin.variants import apply_variant, resolve_sites, variant_chain
 
@@ -241,6 +242,7 @@ def optimize_scenario(
         indoor_height_m=g.indoor_height_m, outdoor_height_m=g.outdoor_height_m,
         roof_clearance_m=g.roof_clearance_m, streets=city.streets, street_step_m=g.street_step_m,
     )  # fmt: skip
+    grid = with_indoor_distance(grid, city, sc)
     timings["setup"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     all_sites = [*cands, *fixed]

@@ -106,11 +106,12 @@ def grid_frame_parts(
 def grid_table(result: StudyResult, lo: int, hi: int) -> Any:
     """The ``grid`` layer's receivers ``lo`` to ``hi - 1`` as an Arrow table: the
     receiver columns (``kind``, ``indoor``, ``building_id``, ``rx_height_m``, ``row``,
-    ``col``), the point as WKB (``geometry``), then per band the serving site's id (null
-    when no cell serves) and :data:`GRID_BAND_COLUMNS` (those a BandResult derives when
-    read, such as the capacity, derived for these receivers alone). Made straight from
-    the arrays (no shapely point, no Python string per receiver); the GeoPackage is
-    written from it and :func:`grid_frame` reads it back."""
+    ``col``, and ``indoor_distance_m`` when the run models it), the point as WKB
+    (``geometry``), then per band the serving site's id (null when no cell serves) and
+    :data:`GRID_BAND_COLUMNS` (those a BandResult derives when read, such as the
+    capacity, derived for these receivers alone). Made straight from the arrays (no
+    shapely point, no Python string per receiver); the GeoPackage is written from it and
+    :func:`grid_frame` reads it back."""
     import pyarrow as pa
 
     from twin.io.vector import point_wkb
@@ -125,8 +126,12 @@ def grid_table(result: StudyResult, lo: int, hi: int) -> Any:
         "rx_height_m": pa.array(np.asarray(grid.rx_height_m, dtype=np.float64)),
         "row": pa.array(grid.row.astype(np.int64, copy=False)),
         "col": pa.array(grid.col.astype(np.int64, copy=False)),
-        "geometry": point_wkb(grid.x_m, grid.y_m),
     }
+    if grid.indoor_distance_m is not None:  # radio.indoor_distance = "wall"
+        columns["indoor_distance_m"] = pa.array(
+            np.asarray(grid.indoor_distance_m, dtype=np.float64)
+        )
+    columns["geometry"] = point_wkb(grid.x_m, grid.y_m)
     site_ids = pa.array([s.site_id for s in result.sites], type=pa.large_string())
     for label, whole in result.bands.items():
         res = whole.part(lo, hi)

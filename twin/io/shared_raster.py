@@ -156,15 +156,20 @@ def raster_nbytes(raster: FastRaster) -> int:
 
 #: the receiver arrays of a run's grid that its tiles read (``grid_<name>.npy``)
 RECEIVER_FIELDS = ("x_m", "y_m", "rx_height_m", "indoor", "building_id")
+#: the grid's optional array of each indoor receiver's d_2D-in, shared when it has one
+INDOOR_DISTANCE_FIELD = "indoor_distance_m"
 #: the per-band results a tile writes (``<band>_<name>.npy``) and their types: those of
 #: the study's whole-city store (float32 measurements)
 SERVING_FIELDS: dict[str, Any] = SERVING_STORE_DTYPES
 
 
-def shared_bytes(n_receivers: int, n_bands: int) -> int:
+def shared_bytes(n_receivers: int, n_bands: int, *, indoor_distance: bool = False) -> int:
     """Bytes of the receiver and result files of a run (:func:`share_receivers`,
-    :meth:`SharedResults.create`)."""
+    :meth:`SharedResults.create`); ``indoor_distance``: the grid has its receivers'
+    distances to the facade."""
     per_rx = 8 + 8 + 8 + 1 + 8  # x, y, height, indoor, building id
+    if indoor_distance:
+        per_rx += 8
     per_band = sum(np.dtype(t).itemsize for t in SERVING_FIELDS.values())
     return n_receivers * (per_rx + n_bands * per_band)
 
@@ -184,6 +189,8 @@ def share_receivers(tasks: TileTasks, folder: Path) -> tuple[list[MappedTask], I
     order = np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
     for name in RECEIVER_FIELDS:
         np.save(folder / f"grid_{name}.npy", getattr(grid, name)[order])
+    if grid.indoor_distance_m is not None:
+        np.save(folder / f"grid_{INDOOR_DISTANCE_FIELD}.npy", grid.indoor_distance_m[order])
     out = []
     start = 0
     for index in parts:
@@ -213,6 +220,10 @@ class MappedTask:
             name: worker_file(self.folder, f"grid_{name}").read(self.start, self.stop)
             for name in RECEIVER_FIELDS
         }
+        if (Path(self.folder) / f"grid_{INDOOR_DISTANCE_FIELD}.npy").exists():
+            arrays[INDOOR_DISTANCE_FIELD] = worker_file(
+                self.folder, f"grid_{INDOOR_DISTANCE_FIELD}"
+            ).read(self.start, self.stop)
         index = np.arange(self.start, self.stop, dtype=np.int64)
         return TileTask(index=index, known_los=self.known_los, **arrays)
 

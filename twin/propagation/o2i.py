@@ -172,10 +172,20 @@ def o2i_loss_db(
         raise InputError("d_in_m: the indoor distance must be a finite number >= 0 m")
     if name == "none":
         return np.zeros(np.broadcast_shapes(f.shape, d_in.shape), dtype=float)
-    loss = wall_loss_db(name, f) + INDOOR_LOSS_DB_PER_M * d_in
+    loss = wall_loss_db(name, f) + indoor_path_loss_db(name, d_in)
     if rng is not None:
         loss = loss + rng.normal(0.0, O2I_SIGMA_DB[name], size=np.shape(loss))
     return np.asarray(loss, dtype=float)
+
+
+def indoor_path_loss_db(kind: O2IKind | str, d_in_m: ArrayLike) -> FloatArray:
+    r"""The indoor part of the O2I loss, :math:`PL_{in} = 0.5\, d_{2D-in}` (TR 38.901
+    Table 7.4.3-2, the same for low and high loss; 0 dB for ``kind = "none"``), dB."""
+    name = _check_kind(kind)
+    d_in = np.asarray(d_in_m, dtype=float)
+    if name == "none":
+        return np.zeros(d_in.shape)
+    return np.asarray(INDOOR_LOSS_DB_PER_M * d_in, dtype=float)
 
 
 def sample_indoor_distance_m(

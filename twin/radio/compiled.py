@@ -189,6 +189,7 @@ def _serve_kernel(
     rx_y: FloatArray,
     rx_h: FloatArray,
     rx_indoor: BoolArray,
+    rx_in_db: FloatArray,
     los: BoolArray,
     shadow_unit: FloatArray,
     d2d_limits: FloatArray,
@@ -267,7 +268,7 @@ def _serve_kernel(
         for b in range(n_bands):
             freq_ghz = band_freq_ghz[b]
             log_f = _log10(freq_ghz)
-            o2i = band_o2i_db[b] if rx_indoor[i] else 0.0
+            o2i = band_o2i_db[b] + rx_in_db[i] if rx_indoor[i] else 0.0
             c0 = band_start[b]
             c1 = band_start[b + 1]
             best = -1
@@ -406,10 +407,13 @@ def serve_compiled(
     indoor: BoolArray,
     los: BoolArray,
     shadow_unit: FloatArray | None,
+    indoor_loss_db: FloatArray | None = None,
 ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, BoolArray, FloatArray]:
     """Best server of each receiver on every band (see the module notes).
 
-    ``los`` and ``shadow_unit`` are (n, K). Returns (bands, n) arrays: the position of
+    ``los`` and ``shadow_unit`` are (n, K); ``indoor_loss_db`` (n,) the indoor part of an
+    indoor receiver's O2I loss, 0.5 d_2D-in (None: 0, the user by the window), added to
+    each band's wall loss. Returns (bands, n) arrays: the position of
     the best cell within its band (-1: none in reach), its received power (dBm), path
     loss (dB), 2D distance (m), LoS, and the summed power of the band's other cells of
     its sub-band (mW); NaN/False/0 when unserved.
@@ -455,6 +459,7 @@ def serve_compiled(
         f64(y_m),
         f64(rx_height_m),
         b1(indoor),
+        np.zeros(n) if indoor_loss_db is None else f64(indoor_loss_db),
         b1(los),
         shadow,
         f64(params.d2d_limits_m),

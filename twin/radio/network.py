@@ -39,7 +39,7 @@ from twin.arrays import full as full_array
 from twin.bands import band_label
 from twin.errors import InputError
 from twin.propagation.antenna import element_pattern_db
-from twin.propagation.o2i import o2i_loss_db
+from twin.propagation.o2i import indoor_path_loss_db, o2i_loss_db
 from twin.propagation.shadowing import O2I_SIGMA_DB
 from twin.propagation.tr38901 import OnRange, path_loss_db, shadow_fading_sigma_db
 from twin.radio.budget import (
@@ -76,6 +76,9 @@ LINK_ON_RANGE: OnRange = "clamp-min"
 SHADOWING_MODES = ("off", "margin", "field")
 BANDWIDTH_MODES = ("seed", "fixed")
 O2I_MODELS = ("none", "low", "high")
+#: where an indoor user stands (``RadioParams.indoor_distance``): by the window (d_2D-in =
+#: 0, the seed study) or where the receiver is, its distance to the facade (``"wall"``)
+INDOOR_DISTANCE_MODES = ("window", "wall")
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ class RadioParams:
     mcl_db: float = 70.0
     gain_rx_dbi: float = 0.0
     o2i: str = "low"
+    #: d_2D-in of the O2I loss: ``"window"`` 0 m, ``"wall"`` the receiver's distance to
+    #: its block's facade (``ReceiverGrid.indoor_distance_m``, computed by the study)
+    indoor_distance: str = "window"
     shadowing: str = "margin"
     shadow_k: float = 1.0
     noise_figure_db: float = 0.0
@@ -127,6 +133,10 @@ class RadioParams:
             raise InputError(f"bandwidth: {self.bandwidth!r} not in {BANDWIDTH_MODES}")
         if self.o2i not in O2I_MODELS:
             raise InputError(f"o2i: {self.o2i!r} not in {O2I_MODELS}")
+        if self.indoor_distance not in INDOOR_DISTANCE_MODES:
+            raise InputError(
+                f"indoor_distance: {self.indoor_distance!r} not in {INDOOR_DISTANCE_MODES}"
+            )
         if self.reuse < 1:
             raise InputError(f"reuse: {self.reuse} must be >= 1 (1 or 3 usual)")
         if not (0 < self.edge_fraction <= 1):
@@ -488,6 +498,7 @@ def serve_receivers(
     *,
     shadow_unit: FloatArray | None = None,
     site_radius_m: FloatArray | None = None,
+    indoor_distance_m: FloatArray | None = None,
     chunk_elements: int = CHUNK_ELEMENTS,
     engine: str = "compiled",
 ) -> Serving:
@@ -511,6 +522,10 @@ def serve_receivers(
         (M,) radius of each site of the study's list (inf: no limit); a cell whose site
         is farther from a receiver than its radius gives that receiver neither signal nor
         interference. None: no limit.
+    indoor_distance_m
+        (n,) d_2D-in of each indoor receiver (TR 38.901 clause 7.4.3: 0.5 dB per metre
+        on top of the wall loss; ``ReceiverGrid.indoor_distance_m``). None: 0 m, the
+        user by the window.
     chunk_elements
         ``engine="numpy"``: receivers are evaluated in chunks of about this many
         (receiver, cell) pairs.
@@ -540,6 +555,7 @@ def serve_receivers(
             params,
             shadow_unit=shadow_unit,
             site_radius_m=site_radius_m,
+            indoor_distance_m=indoor_distance_m,
         )[0]
     if engine != "numpy":
         raise InputError(f"engine: {engine!r} is not allowed; use 'compiled' or 'numpy'")
@@ -568,6 +584,7 @@ def serve_receivers(
             params,
             None if shadow_unit is None else shadow_unit[rows][:, col],
             None if site_radius_m is None else radius,
+            None if indoor_distance_m is None else indoor_distance_m[rows],
         )
         out.put(rows, part)
     return out
@@ -585,6 +602,7 @@ def serve_bands(
     *,
     shadow_unit: FloatArray | None = None,
     site_radius_m: FloatArray | None = None,
+    indoor_distance_m: FloatArray | None = None,
 ) -> list[Serving]:
     """:func:`serve_receivers` (compiled engine) on several bands in one pass.
 
@@ -671,6 +689,11 @@ def serve_bands(
         indoor,
         los,
         shadow_unit if params.shadowing == "field" else None,
+        indoor_loss_db=(
+            None
+            if indoor_distance_m is None
+            else indoor_path_loss_db(params.o2i, np.asarray(indoor_distance_m, dtype=float))
+        ),
     )
     out = []
     for b, cells_b in enumerate(parts["use"]):
@@ -766,6 +789,7 @@ def _serve_chunk(
     params: RadioParams,
     shadow_unit: FloatArray | None,
     radius_m: FloatArray | None,
+    indoor_distance_m: FloatArray | None = None,
 ) -> Serving:
     """:func:`serve_receivers` on one chunk: the cells ``use``, (n, len(use)) arrays."""
     freq_ghz = band.freq_ghz
@@ -815,7 +839,9 @@ def _serve_chunk(
         shadow = shadow_unit * sigma
     else:
         shadow = np.zeros_like(d2d)
-    o2i = np.where(indoor, o2i_loss_db(params.o2i, freq_ghz), 0.0)[:, None]
+    d_in = 0.0 if indoor_distance_m is None else np.asarray(indoor_distance_m, dtype=float)
+    o2i = np.where(indoor, o2i_loss_db(params.o2i, freq_ghz, d_in_m=d_in), 0.0)
+    o2i = np.broadcast_to(o2i, (n,))[:, None]
     gain_tx = np.broadcast_to(sg[None, :], d2d.shape).copy()
     sector = ~np.isnan(azimuth)
     if sector.any():
@@ -954,6 +980,7 @@ def analyse_band(
     *,
     shadow_db: FloatArray | None = None,
     site_radius_m: FloatArray | None = None,
+    indoor_distance_m: FloatArray | None = None,
 ) -> BandResult:
     """Best server, SINR, capacity and user type of every receiver on one band.
 
@@ -973,10 +1000,12 @@ def analyse_band(
     site_radius_m
         (M,) reach of each site (:func:`twin.radio.reach.site_radius_m`); a receiver
         farther away gets neither signal nor interference from it. None: no limit.
+    indoor_distance_m
+        (N,) d_2D-in of the indoor receivers (:func:`serve_receivers`); None: 0 m.
     """
     band, serving = _serve_sites(
         freq_ghz, sites, los_matrix, x_m, y_m, rx_height_m, indoor, params, shadow_db,
-        site_radius_m,
+        site_radius_m, indoor_distance_m,
     )  # fmt: skip
     return finish_band(band, serving, indoor, cell_area_mask, cell_area_unit_km2, params)
 
@@ -992,6 +1021,7 @@ def _serve_sites(
     params: RadioParams,
     shadow_db: FloatArray | None,
     site_radius_m: FloatArray | None,
+    indoor_distance_m: FloatArray | None,
 ) -> tuple[BandCells, Serving]:
     """The cells of ``sites`` on one band and the best server of every receiver (the
     first half of :func:`analyse_band`)."""
@@ -1009,6 +1039,7 @@ def _serve_sites(
         params,
         shadow_unit=shadow_db if params.shadowing == "field" else None,
         site_radius_m=site_radius_m,
+        indoor_distance_m=indoor_distance_m,
     )
     return band, serving
 
@@ -1024,6 +1055,7 @@ def site_rsrp_dbm(
     params: RadioParams,
     *,
     shadow_db: FloatArray | None = None,
+    indoor_distance_m: FloatArray | None = None,
 ) -> npt.NDArray[np.float32]:
     """The ``rsrp_dbm`` that :func:`analyse_band` gives ``site`` alone on one band (its
     best cell's received power, :data:`RESULT_FLOAT`; NaN where it does not reach), without
@@ -1032,8 +1064,9 @@ def site_rsrp_dbm(
     ``los`` and ``shadow_db`` are (N, 1): the site's column.
     """
     _, serving = _serve_sites(
-        freq_ghz, [site], los, x_m, y_m, rx_height_m, indoor, params, shadow_db, None
-    )
+        freq_ghz, [site], los, x_m, y_m, rx_height_m, indoor, params, shadow_db, None,
+        indoor_distance_m,
+    )  # fmt: skip
     return np.asarray(serving.rsrp_dbm, dtype=RESULT_FLOAT)
 
 

@@ -1,0 +1,208 @@
+"""Indoor distance d_2D-in from the footprints (``radio.indoor_distance = "wall"``): the
+geometry against distances worked out by hand, the radio engines against each other and
+against TR 38.901's 0.5 dB per metre, and a run: outdoor receivers untouched, indoor
+ones losing what their depth costs, the same on a local dask cluster."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import Polygon, box
+
+from tests.test_radio_compiled import _assert_agree
+from twin.errors import InputError
+from twin.grid import FACADE_GAP_M, build_grid, indoor_distance_m
+from twin.radio.network import RadioParams, band_cells, serve_receivers
+from twin.scenario import Scenario
+from twin.study import radio_params, run_study
+
+CRS = "EPSG:32635"
+
+
+def _rect_distance(x: np.ndarray, y: np.ndarray, x0: float, y0: float, x1: float, y1: float):  # type: ignore[no-untyped-def]
+    """Distance from points inside the rectangle to its outline, by hand."""
+    return np.minimum.reduce([x - x0, x1 - x, y - y0, y1 - y])
+
+
+def test_distance_to_the_facade_by_hand() -> None:
+    """Terraced houses (a shared wall, and one drawn 4 cm apart) count as one block; a
+    courtyard's walls are facades; an isolated house is its own block."""
+    courtyard = Polygon(
+        [(60, 0), (90, 0), (90, 30), (60, 30)], holes=[[(70, 10), (80, 10), (80, 20), (70, 20)]]
+    )
+    geoms = [
+        box(0, 0, 10, 10),
+        box(10, 0, 20, 10),  # shares the wall x = 10
+        box(30, 0, 40, 10),
+        box(40.04, 0, 50, 10),  # 4 cm apart: a shared wall drawn twice
+        courtyard,
+        box(100, 0, 110, 10),
+    ]
+    assert 0.04 < 2 * FACADE_GAP_M
+    b = gpd.GeoDataFrame(
+        {"height_m": [12.0] * len(geoms), "min_height_m": [0.0] * len(geoms)},
+        geometry=geoms,
+        crs=CRS,
+    ).rename_axis("building_id")
+    grid = build_grid(b, (-5.0, -5.0, 115.0, 35.0), CRS, spacing_m=1.0)
+    d = indoor_distance_m(grid, b)
+    assert d.shape == (len(grid),) and np.all(d[~grid.indoor] == 0.0)
+    x, y, bid = grid.x_m, grid.y_m, grid.building_id
+    by_hand = np.full(len(grid), np.nan)
+    terrace = np.isin(bid, [0, 1])
+    by_hand[terrace] = _rect_distance(x[terrace], y[terrace], 0, 0, 20, 10)
+    gap = np.isin(bid, [2, 3]) & (x < 40.0)  # the points of the first house of the pair
+    by_hand[gap] = _rect_distance(x[gap], y[gap], 30, 0, 50, 10)
+    c = bid == 4
+    dx = np.maximum.reduce([70 - x[c], np.zeros(c.sum()), x[c] - 80])
+    dy = np.maximum.reduce([10 - y[c], np.zeros(c.sum()), y[c] - 20])
+    by_hand[c] = np.minimum(_rect_distance(x[c], y[c], 60, 0, 90, 30), np.hypot(dx, dy))
+    alone = bid == 5
+    by_hand[alone] = _rect_distance(x[alone], y[alone], 100, 0, 110, 10)
+    checked = ~np.isnan(by_hand)
+    assert terrace.sum() == 200 and c.sum() == 800 and alone.sum() == 100
+    np.testing.assert_allclose(d[checked], by_hand[checked], rtol=0, atol=1e-9)
+    # the centre of the terrace is 5 m from the long facades, not 0.5 m from the party wall
+    centre = np.flatnonzero(terrace & (x == 10.5) & (y == 4.5))
+    assert d[centre[0]] == pytest.approx(4.5, abs=1e-9)
+
+
+def test_every_indoor_receiver_of_a_real_city(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    """On central Helsinki: never nearer a facade than its own building's outline (the
+    block holds the building), and exactly that outline's distance in a building that
+    stands alone (nothing within 2 FACADE_GAP_M of it), both to 0.1 mm."""
+    b = helsinki_city.buildings
+    grid = build_grid(b, helsinki_city.bounds, helsinki_city.crs, spacing_m=10.0)
+    d = indoor_distance_m(grid, b)
+    ins = np.flatnonzero(grid.indoor)
+    assert ins.size > 3000
+    own = shapely.distance(
+        shapely.points(grid.x_m[ins], grid.y_m[ins]),
+        shapely.boundary(np.asarray(b.geometry.values)[grid.building_id[ins]]),
+    )
+    # the grow and shrink that close the gaps move a slanted outline by micrometres
+    assert np.all(d[ins] >= own - 1e-4)
+    tree = shapely.STRtree(np.asarray(b.geometry.values))
+    near = tree.query(np.asarray(b.geometry.values), predicate="dwithin", distance=2 * FACADE_GAP_M)
+    neighbours = np.bincount(near[0], minlength=len(b))  # itself included
+    alone = neighbours[grid.building_id[ins]] == 1
+    assert alone.sum() > 100 and (~alone).sum() > 1000
+    np.testing.assert_allclose(d[ins][alone], own[alone], rtol=0, atol=1e-4)
+    assert float(np.max(d[ins])) > float(np.max(own[~alone]))  # blocks are deeper
+
+
+def _study_with(sc: Scenario, mode: str) -> Scenario:
+    data = sc.model_dump()
+    data["radio"] = {**data["radio"], "indoor_distance": mode}
+    return Scenario.model_validate(data)
+
+
+@pytest.fixture(scope="module")
+def wall_params(default_scenario) -> RadioParams:  # type: ignore[no-untyped-def]
+    return radio_params(_study_with(default_scenario, "wall"))
+
+
+def test_the_engines_agree_and_add_half_a_db_per_metre(helsinki_study, wall_params) -> None:  # type: ignore[no-untyped-def]
+    g = helsinki_study.grid
+    d_in = np.where(g.indoor, np.random.default_rng(5).uniform(0.0, 40.0, len(g)), 0.0)
+    sites = helsinki_study.sites
+    cols = np.arange(len(sites))
+    band = band_cells(3.5, sites, wall_params.reuse)
+    args = (band, helsinki_study.los, cols, g.x_m, g.y_m, g.rx_height_m, g.indoor, wall_params)
+    ref = serve_receivers(*args, indoor_distance_m=d_in, engine="numpy")
+    got = serve_receivers(*args, indoor_distance_m=d_in, engine="compiled")
+    _assert_agree(ref, got)
+    # one site: its power falls by 0.5 dB per metre indoors where the MCL does not bind
+    one = band_cells(3.5, sites[:1], wall_params.reuse)
+    base = (one, helsinki_study.los[:, :1], cols[:1], g.x_m, g.y_m, g.rx_height_m, g.indoor)
+    at_window = serve_receivers(*base, wall_params).rsrp_dbm
+    deep = serve_receivers(*base, wall_params, indoor_distance_m=d_in).rsrp_dbm
+    p_max = sites[0].power_dbm - wall_params.mcl_db
+    free = g.indoor & (at_window < p_max) & np.isfinite(at_window)
+    assert free.sum() > 1000
+    np.testing.assert_allclose(deep[free] - at_window[free], -0.5 * d_in[free], atol=1e-9)
+    outdoor = ~g.indoor
+    assert np.array_equal(deep[outdoor], at_window[outdoor], equal_nan=True)
+    # no O2I model: no indoor loss either
+    none = replace(wall_params, o2i="none")
+    a = serve_receivers(*base, none).rsrp_dbm
+    b = serve_receivers(*base, none, indoor_distance_m=d_in).rsrp_dbm
+    assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_a_run_with_the_indoor_distance(helsinki_city, default_scenario, helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    """Outdoor receivers keep their values to the bit; indoor ones lose capacity; the
+    receivers carry their distance into the grid layer."""
+    from twin.scenario import with_overrides
+
+    sc = _study_with(with_overrides(default_scenario, spacing_m=20.0), "wall")
+    wall = run_study(sc, city=helsinki_city)
+    window = helsinki_study
+    g = wall.grid
+    assert g.indoor_distance_m is not None and window.grid.indoor_distance_m is None
+    assert np.array_equal(g.indoor_distance_m, indoor_distance_m(g, helsinki_city.buildings))
+    out = ~g.indoor
+    for label, res in wall.bands.items():
+        ref = window.bands[label]
+        for name in ("rsrp_dbm", "sinr_db", "capacity_mbps", "user_type"):
+            a, b = getattr(res, name)[out], getattr(ref, name)[out]
+            assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), (label, name)
+        ind = g.indoor & g.is_grid
+        assert np.nanmean(res.rsrp_dbm[ind]) < np.nanmean(ref.rsrp_dbm[ind]) - 1.0
+        # the loss is on every link of a receiver, so its SINR rises only where the
+        # server's coupling loss was below the MCL by the window (P_R = P_T -
+        # max(L + L_O2I, MCL)): its power falls by less than the interferers'; elsewhere,
+        # where the noise is negligible, it stays the same to float32 rounding
+        up = ind & (res.capacity_mbps > ref.capacity_mbps * (1.0 + 1e-5))
+        assert np.all(ref.rsrp_dbm[up] == np.float32(46.0 - 70.0)), label
+        assert up.any() == (label != "28")  # no link reaches the MCL at 28 GHz
+        if label == "28":
+            assert np.mean(res.capacity_mbps[ind]) < np.mean(ref.capacity_mbps[ind]) - 1.0
+
+    from twin.io.outputs import grid_table
+    from twin.summary import summarise
+
+    s = summarise(wall)["grid"]
+    d = g.indoor_distance_m[g.indoor & g.is_grid]
+    assert s["indoor_distance"] == "wall"
+    assert s["indoor_distance_m"]["max"] == round(float(d.max()), 2) > 20.0
+    assert summarise(window)["grid"]["indoor_distance"] == "window"
+    assert "indoor_distance_m" not in summarise(window)["grid"]
+
+    table = grid_table(wall, 0, len(g))
+    assert np.array_equal(table.column("indoor_distance_m").to_numpy(), g.indoor_distance_m)
+    assert "indoor_distance_m" not in grid_table(window, 0, 10).column_names
+
+
+def test_a_local_dask_cluster_gives_the_in_process_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The workers read the receivers' distances from the shared files."""
+    from tests.scale_inputs import write_footprint_scenario
+    from twin.cluster import open_runner
+    from twin.sources.scenario_file import read_scenario
+    from twin.study import StudyOptions
+
+    sc = _study_with(read_scenario(write_footprint_scenario(tmp_path)), "wall")
+    local = run_study(sc, options=StudyOptions(tile_cells=8))
+    assert local.grid.indoor_distance_m is not None
+    assert float(local.grid.indoor_distance_m.max()) > 5.0
+    with open_runner(workers=2) as runner:
+        remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
+    for label in local.bands:
+        for name in ("serving_cell", "rsrp_dbm", "sinr_db", "capacity_mbps"):
+            x, y = getattr(local.bands[label], name), getattr(remote.bands[label], name)
+            assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), (label, name)
+
+
+def test_bad_setting_is_named(default_scenario) -> None:  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'window' or 'wall'"):
+        _study_with(default_scenario, "centre")
+    with pytest.raises(InputError, match=r"indoor_distance: 'deep' not in \('window', 'wall'\)"):
+        RadioParams(indoor_distance="deep")
+    assert math.isclose(RadioParams().mcl_db, 70.0)
