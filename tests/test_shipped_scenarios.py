@@ -23,6 +23,7 @@ CASES = [
     ("densify", None),
     ("densify", "small_cells"),
     ("densify", "tuned"),
+    ("densify", "deep_indoor"),
     ("hotspot_28ghz", None),
     ("hotspot_28ghz", "reuse3"),
     ("hotspot_28ghz", "dense"),
@@ -106,6 +107,23 @@ def test_small_cells_variants_edit_the_generated_sites(runs) -> None:  # type: i
     s0, s1 = summary(runs["densify"]), summary(runs["densify-small_cells"])
     assert s1["bands"]["0p7"]["mean_capacity_mbps"] == pytest.approx(
         s0["bands"]["0p7"]["mean_capacity_mbps"], rel=1e-9)  # fmt: skip
+
+
+def test_deep_indoor_variant_costs_the_indoor_receivers_alone(runs) -> None:  # type: ignore[no-untyped-def]
+    """The same sites as small_cells; the indoor user types lose capacity to their depth
+    behind the facade, the outdoor ones keep theirs."""
+    small, deep = runs["densify-small_cells"], runs["densify-deep_indoor"]
+    assert sites(small) == sites(deep)
+    s1, s2 = summary(small), summary(deep)
+    assert (s1["grid"]["indoor_distance"], s2["grid"]["indoor_distance"]) == ("window", "wall")
+    assert s2["grid"]["indoor_distance_m"]["max"] > 10.0
+    for band in s1["bands"]:
+        for t, a in s1["bands"][band]["user_types"].items():
+            b = s2["bands"][band]["user_types"][t]
+            if "outdoor" in a["label"]:
+                assert b["mean_capacity_mbps"] == pytest.approx(a["mean_capacity_mbps"], rel=1e-9)
+            elif band == "28" and a["points"]:
+                assert b["mean_capacity_mbps"] < a["mean_capacity_mbps"], (band, a["label"])
 
 
 def test_hotspot_is_a_28ghz_ring_facing_the_square(runs) -> None:  # type: ignore[no-untyped-def]
