@@ -206,3 +206,25 @@ def test_bad_setting_is_named(default_scenario) -> None:  # type: ignore[no-unty
     with pytest.raises(InputError, match=r"indoor_distance: 'deep' not in \('window', 'wall'\)"):
         RadioParams(indoor_distance="deep")
     assert math.isclose(RadioParams().mcl_db, 70.0)
+
+
+@pytest.mark.parametrize("name", ["monaco", "moscow", "west-oakland"])
+def test_every_real_extract(name: str) -> None:
+    """The other extracts (Monaco's multipolygons, Moscow's blocks, West Oakland's
+    warehouses): finite, 0 outdoors, never nearer than the own building's outline."""
+    from tests.conftest import EXTRACTS
+    from twin.city import load_city
+
+    city = load_city(str(EXTRACTS[name]))
+    b = city.buildings
+    grid = build_grid(b, city.bounds, city.crs, spacing_m=10.0)
+    d = indoor_distance_m(grid, b)
+    ins = np.flatnonzero(grid.indoor)
+    assert ins.size > 300 and np.all(np.isfinite(d)) and np.all(d[grid.indoor] >= 0.0)
+    assert np.all(d[~grid.indoor] == 0.0)
+    own = shapely.distance(
+        shapely.points(grid.x_m[ins], grid.y_m[ins]),
+        shapely.boundary(np.asarray(b.geometry.values)[grid.building_id[ins]]),
+    )
+    assert np.all(d[ins] >= own - 1e-4)
+    assert float(np.median(d[ins])) > 2.0
