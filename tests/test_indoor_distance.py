@@ -228,3 +228,29 @@ def test_every_real_extract(name: str) -> None:
     )
     assert np.all(d[ins] >= own - 1e-4)
     assert float(np.median(d[ins])) > 2.0
+
+
+def test_the_sweep_by_tiles_takes_the_distances(helsinki_city, default_scenario) -> None:  # type: ignore[no-untyped-def]
+    """city_sweep (the radio pass by tiles) gives the whole-matrix sweep with the
+    receivers' distances, not the one without them."""
+    from twin.scenario import with_overrides
+    from twin.spectrum import frequency_sweep, sweep_frequencies
+    from twin.study import city_sweep
+
+    data = _study_with(with_overrides(default_scenario, spacing_m=20.0), "wall").model_dump()
+    data["radio"]["sweep_ghz"] = (2.0, 26.0, 8.0)
+    r = run_study(Scenario.model_validate(data), city=helsinki_city)
+    g = r.grid
+    args = (
+        list(sweep_frequencies(2.0, 26.0, 8.0)), r.sites, r.los, g.x_m, g.y_m, g.rx_height_m,
+        g.indoor, g.is_grid, (20.0 / 1000.0) ** 2, radio_params(r.scenario),
+    )  # fmt: skip
+    want = frequency_sweep(
+        *args, site_radius_m=r.site_radius_m, indoor_distance_m=g.indoor_distance_m
+    )
+    window = frequency_sweep(*args, site_radius_m=r.site_radius_m)
+    got = city_sweep(r)
+    assert got is not None and want.freq_ghz.size == 4
+    for name in ("mean_mbps", "median_mbps", "all_mean_mbps"):
+        assert np.array_equal(getattr(got, name), getattr(want, name), equal_nan=True), name
+    assert not np.array_equal(want.all_mean_mbps, window.all_mean_mbps)
