@@ -209,6 +209,29 @@ def test_workers_given_a_copy_of_the_raster_give_the_same_result(
     _assert_same(local, remote)
 
 
+def test_remote_workers_get_the_receivers_indoor_distances(
+    dask_cluster: str, scenario_path: Path
+) -> None:
+    """With radio.indoor_distance = "wall" the tasks carry each receiver's distance to
+    its facade: workers on other machines (copies, nothing shared) give the local run."""
+    from twin.scenario import Scenario
+
+    data = read_scenario(scenario_path).model_dump()
+    data["radio"]["indoor_distance"] = "wall"
+    sc = Scenario.model_validate(data)
+    local = run_study(sc, options=StudyOptions(tile_cells=8))
+    assert local.grid.indoor_distance_m is not None
+    client = connect(dask_cluster)
+    try:
+        runner = DaskRunner(client, "test cluster", share_raster=False)
+        remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
+    finally:
+        client.close()
+    _assert_same(local, remote)
+    window = run_study(read_scenario(scenario_path), options=StudyOptions(tile_cells=8))
+    assert not np.array_equal(window.bands["28"].rsrp_dbm, remote.bands["28"].rsrp_dbm)
+
+
 def test_a_worker_that_does_not_see_the_shared_folder_gets_copies(
     scenario_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
