@@ -135,13 +135,19 @@ def test_the_engines_agree_and_add_half_a_db_per_metre(helsinki_study, wall_para
     assert np.array_equal(a, b, equal_nan=True)
 
 
-def test_a_run_with_the_indoor_distance(helsinki_city, default_scenario, helsinki_study) -> None:  # type: ignore[no-untyped-def]
-    """Outdoor receivers keep their values to the bit; indoor ones lose capacity; the
-    receivers carry their distance into the grid layer."""
+@pytest.fixture(scope="module")
+def wall_study(helsinki_city, default_scenario):  # type: ignore[no-untyped-def]
+    """The default scenario on a 20 m grid with the indoor distance from the footprints."""
     from twin.scenario import with_overrides
 
     sc = _study_with(with_overrides(default_scenario, spacing_m=20.0), "wall")
-    wall = run_study(sc, city=helsinki_city)
+    return run_study(sc, city=helsinki_city)
+
+
+def test_a_run_with_the_indoor_distance(helsinki_city, wall_study, helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    """Outdoor receivers keep their values to the bit; indoor ones lose capacity; the
+    receivers carry their distance into the grid layer."""
+    wall = wall_study
     window = helsinki_study
     g = wall.grid
     assert g.indoor_distance_m is not None and window.grid.indoor_distance_m is None
@@ -254,3 +260,27 @@ def test_the_sweep_by_tiles_takes_the_distances(helsinki_city, default_scenario)
     for name in ("mean_mbps", "median_mbps", "all_mean_mbps"):
         assert np.array_equal(getattr(got, name), getattr(want, name), equal_nan=True), name
     assert not np.array_equal(want.all_mean_mbps, window.all_mean_mbps)
+
+
+def test_the_run_folder_holds_the_distances(wall_study, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """grid.gpkg's column and rasters/indoor_distance_m.tif (outdoors nodata), as QGIS
+    reads them."""
+    import geopandas as gpd
+    import rasterio
+
+    from twin.io.outputs import write_run
+
+    write_run(wall_study, tmp_path / "run", overwrite=False)
+    g = wall_study.grid
+    layer = gpd.read_file(tmp_path / "run" / "grid.gpkg", layer="grid")
+    assert np.array_equal(layer["indoor_distance_m"].to_numpy(), g.indoor_distance_m)
+    with rasterio.open(tmp_path / "run" / "rasters" / "indoor_distance_m.tif") as ds:
+        band = ds.read(1)
+        assert ds.nodata == -9999.0 and ds.tags()["metric"] == "indoor_distance_m"
+        assert ds.crs == wall_study.city.crs
+    on = g.is_grid
+    cells = g.cell[on]
+    got = band.ravel()[cells]
+    want = np.where(g.indoor[on], g.indoor_distance_m[on], -9999.0).astype(np.float32)
+    assert np.array_equal(got, want)
+    assert (got > 0).sum() > 1000 and (got == -9999.0).sum() > 1000

@@ -370,6 +370,18 @@ def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -
         folder / "indoor.tif", indoor, transform=spec.transform, crs=crs, nodata=255,
         tags={**prov, "metric": "indoor", "units": "1 = indoor, 0 = outdoor"},
     )  # fmt: skip
+    if g.indoor_distance_m is not None:  # radio.indoor_distance = "wall"; outdoors nodata
+        d_in = g.indoor_distance_m
+        depth = grid_raster(
+            g.cell, lambda lo, hi: np.where(g.indoor[lo:hi], d_in[lo:hi], -9999.0),
+            spec.shape, -9999.0, np.float32,
+        )  # fmt: skip
+        write_geotiff(
+            folder / "indoor_distance_m.tif", depth, transform=spec.transform, crs=crs,
+            nodata=-9999.0,
+            tags={**prov, "metric": "indoor_distance_m",
+                  "units": "m, an indoor receiver's distance to its block's facade"},
+        )  # fmt: skip
     for label, res in result.bands.items():
         for name, attr, dtype, nodata, units in RASTER_METRICS:
             arr = grid_raster(g.cell, res.values_by_part(attr), spec.shape, nodata, dtype)
