@@ -73,3 +73,51 @@ def test_a_city_of_default_heights_is_warned_about(caplog: pytest.LogCaptureFixt
         helsinki = load_city(str(EXTRACTS["helsinki"]))
     assert (helsinki.buildings["height_source"] == "default").mean() < 0.5
     assert "default_height_m" not in caplog.text
+
+
+def test_an_open_sided_roof_is_its_slab() -> None:
+    """building=roof and carport: a roof on pillars; without a min height it is the top
+    metre (OPEN_SIDED_SLAB_M), with one its tag wins; walled types stand on the ground."""
+    from twin.city.heights import OPEN_SIDED_SLAB_M
+
+    assert OPEN_SIDED_SLAB_M == 1.0
+    assert building_height({"building": "roof"})[:2] == (4.0, 3.0)  # type default 4 m
+    assert building_height({"building": "roof", "height": "7.5"})[:2] == (7.5, 6.5)
+    assert building_height({"building": "carport"})[:2] == (3.0, 2.0)
+    assert building_height({"building": "roof", "min_height": "0"})[:2] == (4.0, 0.0)
+    assert building_height({"building": "roof", "min_height": "2.5"})[:2] == (4.0, 2.5)
+    assert building_height({"building": "roof", "building:min_level": "0"})[:2] == (4.0, 0.0)
+    assert building_height({"building": "roof", "height": "0.8"})[:2] == (0.8, 0.0)
+    assert building_height({"building": "garage"})[:2] == (3.0, 0.0)
+
+
+def test_under_a_real_canopy_is_outdoors(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    """Central Helsinki's building=roof structures without a min height (platform and
+    shelter roofs): prisms of their top metre; the grid points under them are outdoor
+    receivers at street level, and a ray passes beneath the slab."""
+    import numpy as np
+    import shapely
+
+    from twin.grid import build_grid
+    from twin.visibility import BuildingPrisms, los_matrix
+
+    b = helsinki_city.buildings
+    roofs = b[(b["kind"] == "roof") & (b["height_source"] == "type_default")]
+    assert len(roofs) >= 5
+    assert np.all(roofs["min_height_m"] == roofs["height_m"] - 1.0)
+    grid = build_grid(b, helsinki_city.bounds, helsinki_city.crs, spacing_m=5.0)
+    under = shapely.contains_xy(roofs.union_all(), grid.x_m, grid.y_m)
+    assert under.sum() > 50
+    assert not grid.indoor[under].any() and np.all(grid.rx_height_m[under] == 1.5)
+    # from each point under a canopy to a point 1 m above the slab over it: blocked by
+    # the slab; to the same point 1.5 m high (beneath the slab): clear, the sides open
+    pts = np.flatnonzero(under)[:20]
+    prisms = BuildingPrisms.from_geodataframe(b)
+    rx = np.c_[grid.x_m[pts], grid.y_m[pts], grid.rx_height_m[pts]]
+    for mode in ("exact", "fast"):
+        for j, (dz, clear) in enumerate(((5.0, False), (0.0, True))):
+            tx = rx[j : j + 1].copy()
+            tx[0, 0] += 0.5
+            tx[0, 2] = 1.5 + dz
+            los = los_matrix(prisms, rx[j : j + 1], grid.building_id[pts[j : j + 1]], tx, mode=mode)
+            assert bool(los[0, 0]) is clear, (mode, dz)

@@ -8,6 +8,9 @@ Order of precedence (``height_source`` records which one applied):
 4. a global default.
 
 The bottom of the prism comes from ``min_height`` or ``building:min_level`` x storey height.
+A structure with open sides (``building=roof``, ``carport``: a roof on pillars, OSM's
+building wiki) that has neither is the slab of its roof alone, its top
+:data:`OPEN_SIDED_SLAB_M` deep: under it is outdoors and a ray passes beneath it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,13 @@ from typing import Any
 
 FEET_TO_M = 0.3048
 INCH_TO_M = 0.0254
+
+#: Building types that are a roof without walls (OSM: "a structure that consists of a
+#: roof with open sides"); pillars are not modelled.
+OPEN_SIDED_KINDS: tuple[str, ...] = ("roof", "carport")
+#: Depth of such a roof's slab when no ``min_height`` / ``building:min_level`` gives its
+#: underside, m: an assumption (a canopy's deck and beams), not from the data.
+OPEN_SIDED_SLAB_M = 1.0
 
 #: Heights used when a building has neither a height nor levels, by its ``building`` tag.
 #: Typical storey counts x 3 m; a documented assumption, editable per run.
@@ -133,7 +143,8 @@ def building_height(
     """Height, min height (m) and ``height_source`` of one building from its tags.
 
     ``height_source`` is one of ``height``, ``levels``, ``type_default``, ``default``.
-    A min height not below the height is ignored (set to 0).
+    A min height not below the height is ignored (set to 0); an open-sided structure
+    (:data:`OPEN_SIDED_KINDS`) without one is its top :data:`OPEN_SIDED_SLAB_M`.
     """
     defaults = TYPE_DEFAULT_HEIGHT_M if type_defaults_m is None else type_defaults_m
     height: float | None = None
@@ -157,7 +168,12 @@ def building_height(
     min_height = parse_length_m(tags.get("min_height"))
     if min_height is None:
         min_level = parse_levels(tags.get("building:min_level"))
-        min_height = min_level * storey_height_m if min_level is not None else 0.0
+        if min_level is not None:
+            min_height = min_level * storey_height_m
+        elif str(tags.get("building") or "") in OPEN_SIDED_KINDS:
+            min_height = max(0.0, height - OPEN_SIDED_SLAB_M)  # the roof's slab alone
+        else:
+            min_height = 0.0
     if not (0.0 <= min_height < height):
         min_height = 0.0
     return float(height), float(min_height), source
