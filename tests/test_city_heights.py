@@ -105,6 +105,7 @@ def test_under_a_real_canopy_is_outdoors(helsinki_city) -> None:  # type: ignore
     roofs = b[(b["kind"] == "roof") & (b["height_source"] == "type_default")]
     assert len(roofs) >= 5
     assert np.all(roofs["min_height_m"] == roofs["height_m"] - 1.0)
+    assert helsinki_city.counts["open_sided_slabs"] == len(roofs) == 7  # in twin info too
     grid = build_grid(b, helsinki_city.bounds, helsinki_city.crs, spacing_m=5.0)
     under = shapely.contains_xy(roofs.union_all(), grid.x_m, grid.y_m)
     assert under.sum() > 50

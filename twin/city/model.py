@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from twin.city.heights import building_height
+from twin.city.heights import OPEN_SIDED_KINDS, building_height
 from twin.errors import InputError, SourceError
 
 log = logging.getLogger(__name__)
@@ -192,6 +192,7 @@ def build_city(
     heights = np.empty(len(gdf))
     mins = np.empty(len(gdf))
     sources: list[str] = []
+    slabs = np.zeros(len(gdf), dtype=bool)  # open-sided roofs made their top slab
     for i, (_, row) in enumerate(gdf.iterrows()):
         tags = {
             k: _tag(row, k)
@@ -210,7 +211,13 @@ def build_city(
         )
         heights[i], mins[i] = h, mh
         sources.append(src)
-    gdf = gdf.assign(height_m=heights, min_height_m=mins, height_source=sources)
+        slabs[i] = (
+            tags["building"] in OPEN_SIDED_KINDS
+            and tags["min_height"] is None
+            and tags["building:min_level"] is None
+            and mh > 0.0
+        )
+    gdf = gdf.assign(height_m=heights, min_height_m=mins, height_source=sources, _slab=slabs)
 
     part_col = gdf["building:part"] if "building:part" in gdf else pd.Series(None, index=gdf.index)
     bld_col = gdf["building"] if "building" in gdf else pd.Series(None, index=gdf.index)
@@ -253,6 +260,8 @@ def build_city(
 
     streets, graph = _streets(raw.graph, target)
     counts["buildings"] = len(buildings)
+    # roofs on open sides with no underside in the data: their top slab alone
+    counts["open_sided_slabs"] = int(gdf["_slab"].sum())
     counts["street_edges"] = len(streets)
     log.info(
         "%s: %d buildings (%d parts, %d outlines covered by parts dropped, %d footprints "
