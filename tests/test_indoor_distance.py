@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from shapely.geometry import Polygon, box
+from shapely.geometry import MultiPolygon, Polygon, box
 
 from tests.test_radio_compiled import _assert_agree
 from twin.errors import InputError
@@ -31,7 +31,8 @@ def _rect_distance(x: np.ndarray, y: np.ndarray, x0: float, y0: float, x1: float
 
 def test_distance_to_the_facade_by_hand() -> None:
     """Terraced houses (a shared wall, and one drawn 4 cm apart) count as one block; a
-    courtyard's walls are facades; an isolated house is its own block."""
+    courtyard's walls are facades; an isolated house is its own block, a canopy on it
+    (standing on nothing) is not part of it; a building of two pieces apart is two."""
     courtyard = Polygon(
         [(60, 0), (90, 0), (90, 30), (60, 30)], holes=[[(70, 10), (80, 10), (80, 20), (70, 20)]]
     )
@@ -42,14 +43,16 @@ def test_distance_to_the_facade_by_hand() -> None:
         box(40.04, 0, 50, 10),  # 4 cm apart: a shared wall drawn twice
         courtyard,
         box(100, 0, 110, 10),
+        MultiPolygon([box(120, 0, 130, 10), box(150, 0, 160, 10)]),  # one building, 2 blocks
+        box(110, 0, 115, 10),  # a canopy (3-4 m) on the lone house: open air under it
     ]
     assert 0.04 < 2 * FACADE_GAP_M
     b = gpd.GeoDataFrame(
-        {"height_m": [12.0] * len(geoms), "min_height_m": [0.0] * len(geoms)},
+        {"height_m": [12.0] * 7 + [4.0], "min_height_m": [0.0] * 7 + [3.0]},
         geometry=geoms,
         crs=CRS,
     ).rename_axis("building_id")
-    grid = build_grid(b, (-5.0, -5.0, 115.0, 35.0), CRS, spacing_m=1.0)
+    grid = build_grid(b, (-5.0, -5.0, 165.0, 35.0), CRS, spacing_m=1.0)
     d = indoor_distance_m(grid, b)
     assert d.shape == (len(grid),) and np.all(d[~grid.indoor] == 0.0)
     x, y, bid = grid.x_m, grid.y_m, grid.building_id
@@ -64,8 +67,14 @@ def test_distance_to_the_facade_by_hand() -> None:
     by_hand[c] = np.minimum(_rect_distance(x[c], y[c], 60, 0, 90, 30), np.hypot(dx, dy))
     alone = bid == 5
     by_hand[alone] = _rect_distance(x[alone], y[alone], 100, 0, 110, 10)
+    multi = bid == 6
+    west = multi & (x < 140.0)
+    by_hand[west] = _rect_distance(x[west], y[west], 120, 0, 130, 10)
+    east = multi & (x > 140.0)
+    by_hand[east] = _rect_distance(x[east], y[east], 150, 0, 160, 10)
+    assert not (bid == 7).any()  # under the canopy is outdoors
     checked = ~np.isnan(by_hand)
-    assert terrace.sum() == 200 and c.sum() == 800 and alone.sum() == 100
+    assert terrace.sum() == 200 and c.sum() == 800 and alone.sum() == 100 and multi.sum() == 200
     np.testing.assert_allclose(d[checked], by_hand[checked], rtol=0, atol=1e-9)
     # the centre of the terrace is 5 m from the long facades, not 0.5 m from the party wall
     centre = np.flatnonzero(terrace & (x == 10.5) & (y == 4.5))

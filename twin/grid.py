@@ -424,8 +424,10 @@ def indoor_distance_m(
 
     A facade is the outline of a block of buildings: the footprints touching one another
     (or closer than ``2 * FACADE_GAP_M``) are merged first, so that a wall two buildings
-    share is not a way in; a courtyard's walls are facades. Distances are exact 2D
-    distances to those outlines (shapely), one per indoor receiver.
+    share is not a way in; a courtyard's walls are facades. Only buildings standing on
+    the ground (``min_height_m`` 0) and those holding indoor receivers make blocks: a
+    canopy's slab or a skyway next to a building has open air under it. Distances are
+    exact 2D distances to those outlines (shapely), one per indoor receiver.
     """
     n = len(grid)
     out = alloc(n, np.float64, 0.0)
@@ -434,28 +436,31 @@ def indoor_distance_m(
         return out
     geoms = np.asarray(buildings.geometry.values)
     used = np.unique(grid.building_id[inside])
-    # blocks: the union of every footprint (a neighbour with no receiver still shares
-    # its wall) with the gaps under 2 FACADE_GAP_M closed: a mitred grow and shrink,
+    walled = np.asarray(buildings["min_height_m"], dtype=float) <= 0.0
+    walled[used] = True
+    # blocks: the union of every walled footprint (a neighbour with no receiver still
+    # shares its wall) with the gaps under 2 FACADE_GAP_M closed: a mitred grow and shrink,
     # which keeps square corners square, united with the footprints themselves (the
     # shrink can cut a corner next to a short edge: 14 cm nearer a point in Helsinki)
     grown = shapely.union_all(
-        shapely.buffer(geoms, FACADE_GAP_M, join_style="mitre", mitre_limit=MITRE_LIMIT)
+        shapely.buffer(geoms[walled], FACADE_GAP_M, join_style="mitre", mitre_limit=MITRE_LIMIT)
     )
     closed = shapely.buffer(grown, -FACADE_GAP_M, join_style="mitre", mitre_limit=MITRE_LIMIT)
-    merged = shapely.union(closed, shapely.union_all(geoms))
+    merged = shapely.union(closed, shapely.union_all(geoms[walled]))
     blocks = shapely.get_parts(merged)
-    # each used building's block: the one holding a point inside its footprint
-    probe = shapely.point_on_surface(geoms[used])
-    tree = shapely.STRtree(blocks)
-    b_idx, k_idx = tree.query(probe, predicate="intersects")
-    block_of = np.empty(used.size, dtype=np.int64)
-    block_of[b_idx] = k_idx  # every footprint lies in the union: each has its block
     outlines = shapely.boundary(blocks)
-    pos = np.searchsorted(used, grid.building_id[inside])
+    # each receiver's block: the one it stands in (by the point, not by its building: a
+    # MultiPolygon building may lie in several blocks)
+    tree = shapely.STRtree(blocks)
     for lo in range(0, inside.size, LOCATE_CHUNK):
         rows = inside[lo : lo + LOCATE_CHUNK]
         points = shapely.points(grid.x_m[rows], grid.y_m[rows])
-        out[rows] = shapely.distance(points, outlines[block_of[pos[lo : lo + LOCATE_CHUNK]]])
+        p_idx, k_idx = tree.query(points, predicate="intersects")
+        block_of = np.full(rows.size, -1, dtype=np.int64)
+        block_of[p_idx] = k_idx
+        if (block_of < 0).any():  # cannot happen: every indoor point is in a footprint
+            raise RuntimeError("indoor_distance_m: an indoor receiver lies in no block")
+        out[rows] = shapely.distance(points, outlines[block_of])
     return out
 
 
