@@ -168,24 +168,15 @@ def main() -> None:
             observers.append((s.site_id, float(x), float(y), oz))
         gdal_compute = {k: v * 1e3 for k, v in gdal_compute_s(dsm_path, observers).items()}
         for site_id, x, y, oz in observers:
-            ours = viewshed(
-                dsm,
-                transform,
-                (x, y),
-                observer_height_m=oz,
-                target_height_m=1.5,
-                semi_major_m=6378137.0,
-            )
-            t_ours = _best(
-                lambda x=x, y=y, oz=oz: viewshed(
-                    dsm,
-                    transform,
-                    (x, y),
-                    observer_height_m=oz,
-                    target_height_m=1.5,
+
+            def ours_of(x: float = x, y: float = y, oz: float = oz) -> np.ndarray:
+                return viewshed(
+                    dsm, transform, (x, y), observer_height_m=oz, target_height_m=1.5,
                     semi_major_m=6378137.0,
-                )
-            )
+                )  # fmt: skip
+
+            ours = ours_of()
+            t_ours = _best(ours_of)
             site_tx = tx[[k for k, q in enumerate(sites) if q.site_id == site_id]]
             c0 = time.process_time()
             t_site = _best(
@@ -198,26 +189,8 @@ def main() -> None:
             )
             if gdal:
                 out = Path(tmp) / "gv.tif"
-                cmd = [
-                    gdal,
-                    "-q",
-                    "-ox",
-                    str(x),
-                    "-oy",
-                    str(y),
-                    "-oz",
-                    str(oz),
-                    "-tz",
-                    "1.5",
-                    "-vv",
-                    "1",
-                    "-iv",
-                    "0",
-                    "-ov",
-                    "0",
-                    str(dsm_path),
-                    str(out),
-                ]
+                cmd = [gdal, "-q", "-ox", str(x), "-oy", str(y), "-oz", str(oz)]
+                cmd += ["-tz", "1.5", "-vv", "1", "-iv", "0", "-ov", "0", str(dsm_path), str(out)]
                 t_g = _best(lambda cmd=cmd: subprocess.run(cmd, check=True))
                 import rasterio
 

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -200,13 +201,18 @@ def test_workers_given_a_copy_of_the_raster_give_the_same_result(
     """The path of workers on other machines: the raster is sent to each of them."""
     sc = read_scenario(scenario_path)
     local = run_study(sc, options=StudyOptions(tile_cells=8))
-    client = connect(dask_cluster)
+    _assert_same(local, _run_with_copies(dask_cluster, sc))
+
+
+def _run_with_copies(address: str, sc: Any) -> Any:
+    """``sc`` run on the cluster at ``address`` as on workers of other machines: nothing
+    shared through files, every task and the raster sent as copies."""
+    client = connect(address)
     try:
         runner = DaskRunner(client, "test cluster", share_raster=False)
-        remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
+        return run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
     finally:
         client.close()
-    _assert_same(local, remote)
 
 
 def test_remote_workers_get_the_receivers_indoor_distances(
@@ -221,12 +227,7 @@ def test_remote_workers_get_the_receivers_indoor_distances(
     sc = Scenario.model_validate(data)
     local = run_study(sc, options=StudyOptions(tile_cells=8))
     assert local.grid.indoor_distance_m is not None
-    client = connect(dask_cluster)
-    try:
-        runner = DaskRunner(client, "test cluster", share_raster=False)
-        remote = run_study(sc, options=StudyOptions(tile_cells=8, runner=runner))
-    finally:
-        client.close()
+    remote = _run_with_copies(dask_cluster, sc)
     _assert_same(local, remote)
     window = run_study(read_scenario(scenario_path), options=StudyOptions(tile_cells=8))
     assert not np.array_equal(window.bands["28"].rsrp_dbm, remote.bands["28"].rsrp_dbm)

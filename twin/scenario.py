@@ -480,6 +480,5 @@ def with_overrides(
             "visibility": visibility,
         }
         options = ", ".join(f"{key} {v}" for key, v in given.items() if v is not None)
-        raise ScenarioError(
-            format_validation_error(f"scenario {scenario.name!r} with {options}", exc)
-        ) from None
+        where = f"scenario {scenario.name!r}" + (f" with {options}" if options else "")
+        raise ScenarioError(format_validation_error(where, exc)) from None

@@ -11,6 +11,7 @@ import numpy as np
 
 from twin import OSM_ATTRIBUTION, __version__
 from twin.arrays import full
+from twin.grid import ReceiverGrid
 from twin.radio.network import BandResult, user_type_label
 from twin.spectrum import (
     LosComparison,
@@ -333,7 +334,7 @@ def spectrum_section(
     return doc
 
 
-def _indoor_distance_stats(grid: Any) -> dict[str, Any]:
+def _indoor_distance_stats(grid: ReceiverGrid) -> dict[str, Any]:
     """The indoor grid points' distances to their facades (m), when the run has them."""
     if grid.indoor_distance_m is None:
         return {}
