@@ -36,9 +36,50 @@ TYPE_COLUMNS = (
 )
 
 
+#: decimals of the sites' metres in :func:`scenario_settings` (1 mm: the projection's
+#: last bits may differ between PROJ builds; a millimetre does not change a result)
+_SETTINGS_M_DECIMALS = 3
+
+
+def scenario_settings(result: StudyResult) -> dict[str, Any]:
+    """What the run was, independent of where its files lay (``summary.json``'s
+    ``scenario.settings``; :func:`scenario_hash` hashes it).
+
+    The validated scenario with its variant applied (the file's other variants left
+    out), its city named by the input's sha256 rather than its path, its sites file by
+    the sites read from it, and every site the study used (``sites_used``: a file's, a
+    list's, a layout's, or those given to :func:`twin.study.run_study`), metres to the
+    millimetre. Copying the inputs elsewhere keeps it; moving a site in a sites file
+    changes it."""
+    settings = result.scenario.model_dump(mode="json")
+    settings.pop("variants", None)
+    settings["city"]["source"] = f"sha256:{result.city.source.sha256}"
+    if settings["sites"]["file"] is not None:
+        settings["sites"]["file"] = "see sites_used"
+    d = _SETTINGS_M_DECIMALS
+    settings["sites_used"] = [
+        {
+            "site_id": s.site_id,
+            "x_m": round(s.x_m, d),
+            "y_m": round(s.y_m, d),
+            "height_m": round(s.height_m, d),
+            "model": s.model,
+            "power_dbm": s.power_dbm,
+            "gain_dbi": s.gain_dbi,
+            "azimuths_deg": list(s.azimuths_deg),
+            "bands_ghz": list(s.bands_ghz),
+            "placed_by": s.placed_by,
+            "building_id": s.building_id,
+        }
+        for s in result.sites
+    ]
+    return settings
+
+
 def scenario_hash(result: StudyResult) -> str:
-    """SHA-256 of the validated scenario (canonical JSON)."""
-    text = json.dumps(result.scenario.model_dump(mode="json"), sort_keys=True)
+    """SHA-256 of :func:`scenario_settings` as ``json.dumps(settings, sort_keys=True)``
+    (UTF-8), so that anyone can check it against ``summary.json``."""
+    text = json.dumps(scenario_settings(result), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -181,6 +222,7 @@ def summarise(
             "name": result.scenario.name,
             "description": result.scenario.description,
             "sha256": prov["scenario_sha256"],
+            "settings": scenario_settings(result),
         },
         "city": {
             "name": city.name,

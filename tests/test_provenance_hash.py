@@ -1,0 +1,87 @@
+"""``scenario.sha256``: the same study from copied inputs hashes the same, a moved site
+does not, and anyone can check the hash against ``summary.json``'s settings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXTRACTS, ROOT
+from twin.city import load_city
+from twin.scenario import with_overrides
+from twin.sources.scenario_file import read_scenario
+from twin.study import StudyResult, run_study
+from twin.summary import scenario_hash, scenario_settings
+
+
+def _sites_csv(path: Path, lon: float) -> Path:
+    path.write_text(f"site_id,lon,lat,height_m,power_dbm\nS1,{lon},60.1705,30,46\n")
+    return path
+
+
+def _study(scenario_path: Path, city_path: Path, sites: Path | None = None) -> StudyResult:
+    sc = read_scenario(scenario_path)
+    sc = with_overrides(
+        sc,
+        spacing_m=40.0,
+        bands_ghz=(3.5,),
+        sites_file=None if sites is None else str(sites),
+    )
+    return run_study(sc, city=load_city(str(city_path)))
+
+
+@pytest.fixture(scope="module")
+def copied(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The default scenario and the embedded city, copied elsewhere (the scenario's
+    relative ``city.source`` then points at the copy)."""
+    root = tmp_path_factory.mktemp("elsewhere")
+    (root / "scenarios").mkdir()
+    (root / "data").mkdir()
+    shutil.copy(ROOT / "scenarios" / "default.toml", root / "scenarios" / "default.toml")
+    shutil.copy(EXTRACTS["helsinki"], root / "data" / EXTRACTS["helsinki"].name)
+    return root / "scenarios" / "default.toml", root / "data" / EXTRACTS["helsinki"].name
+
+
+def test_copied_inputs_hash_the_same(copied: tuple[Path, Path]) -> None:
+    here = _study(ROOT / "scenarios" / "default.toml", EXTRACTS["helsinki"])
+    there = _study(*copied)
+    assert here.scenario.city.source != there.scenario.city.source  # other paths
+    assert scenario_hash(here) == scenario_hash(there)
+    # not a hash of the path: the settings name the city by its content
+    settings = scenario_settings(here)
+    sha = hashlib.sha256(EXTRACTS["helsinki"].read_bytes()).hexdigest()
+    assert settings["city"]["source"] == f"sha256:{sha}"
+    assert str(ROOT) not in json.dumps(settings)
+
+
+def test_moved_site_changes_the_hash_and_a_copied_file_does_not(tmp_path: Path) -> None:
+    scenario = ROOT / "scenarios" / "default.toml"
+    a = _study(scenario, EXTRACTS["helsinki"], _sites_csv(tmp_path / "a.csv", 24.9410))
+    (tmp_path / "copy").mkdir()
+    same = _study(scenario, EXTRACTS["helsinki"], _sites_csv(tmp_path / "copy" / "a.csv", 24.9410))
+    moved = _study(scenario, EXTRACTS["helsinki"], _sites_csv(tmp_path / "b.csv", 24.9420))
+    assert scenario_hash(a) == scenario_hash(same)
+    assert scenario_hash(a) != scenario_hash(moved)
+    used = scenario_settings(a)["sites_used"]
+    assert [s["site_id"] for s in used] == ["S1"]
+    assert used[0]["x_m"] == round(a.sites[0].x_m, 3)
+    # ~55 m east at 60.17 N: the settings carry the move
+    dx_m = scenario_settings(moved)["sites_used"][0]["x_m"] - used[0]["x_m"]
+    assert 50.0 < dx_m < 60.0
+
+
+def test_summary_hash_is_checkable(helsinki_study: StudyResult) -> None:
+    """``scenario.sha256`` is the sha256 of ``json.dumps(scenario.settings, sort_keys=True)``,
+    recomputed here from the written document alone."""
+    from twin.summary import summarise
+
+    doc = json.loads(json.dumps(summarise(helsinki_study)))  # as written and read back
+    text = json.dumps(doc["scenario"]["settings"], sort_keys=True)
+    assert hashlib.sha256(text.encode()).hexdigest() == doc["scenario"]["sha256"]
+    assert doc["provenance"]["scenario_sha256"] == doc["scenario"]["sha256"]
+    assert "variants" not in doc["scenario"]["settings"]
+    assert len(doc["scenario"]["settings"]["sites_used"]) == len(helsinki_study.sites)
