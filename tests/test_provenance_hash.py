@@ -85,3 +85,14 @@ def test_summary_hash_is_checkable(helsinki_study: StudyResult) -> None:
     assert doc["provenance"]["scenario_sha256"] == doc["scenario"]["sha256"]
     assert "variants" not in doc["scenario"]["settings"]
     assert len(doc["scenario"]["settings"]["sites_used"]) == len(helsinki_study.sites)
+
+
+def test_another_city_drops_the_old_citys_description() -> None:
+    """``--city`` keeps the scenario's settings, not its words about the old city."""
+    sc = read_scenario(ROOT / "scenarios" / "default.toml")
+    assert "Helsinki" in sc.description
+    other = with_overrides(sc, city_source=str(EXTRACTS["monaco"]))
+    assert "Helsinki" not in other.description
+    assert other.description == "the 'default' scenario's settings on monaco.osm.gz"
+    assert other.city.name is None and other.city.area is None
+    assert with_overrides(sc, spacing_m=10.0).description == sc.description

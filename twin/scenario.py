@@ -447,13 +447,16 @@ def with_overrides(
 ) -> Scenario:
     """A copy of ``scenario`` with command-line overrides applied and validated again.
 
-    ``city_source`` replaces the city (and drops its name and area of interest, which
-    belong to the old city); ``sites_file`` replaces all sites with the file's;
+    ``city_source`` replaces the city (and drops its name, area of interest and
+    description, which belong to the old city: the description then says whose settings
+    run on which city); ``sites_file`` replaces all sites with the file's;
     ``sites_inside_building`` sets ``sites.inside_building``.
     """
     data = scenario.model_dump(mode="python")
     if city_source is not None:
         data["city"] = {**data["city"], "source": city_source, "name": None, "area": None}
+        where = city_source.replace("\\", "/").rsplit("/", 1)[-1]
+        data["description"] = f"the {scenario.name!r} scenario's settings on {where}"
     if sites_file is not None:
         data["sites"] = {**data["sites"], "file": sites_file, "list": (), "generate": ()}
     if sites_inside_building is not None:
