@@ -309,3 +309,50 @@ def test_layouts_and_roof_candidates_put_no_antenna_inside_a_building(name: str)
         hit = b[b.geometry.contains(shapely.Point(s.x_m, s.y_m))]
         inside = hit[(hit["min_height_m"] <= s.height_m) & (s.height_m < hit["height_m"])]
         assert inside.empty, (s, inside[["min_height_m", "height_m"]])
+
+
+def test_masts_only_where_there_is_city(caplog) -> None:  # type: ignore[no-untyped-def]
+    """Monaco's buildings stand at the default height (no roof high enough): its layout
+    is of masts. None stands where no building and no street lies within ISD/2 (the sea,
+    beyond the extract's data), checked by exact distances; the lattice points left out
+    are exactly those; a mast standing in a footprint records its building; and the run
+    says why it placed masts."""
+    import logging
+
+    from tests.conftest import EXTRACTS
+    from twin.city import load_city
+    from twin.layouts import generate_layout
+    from twin.scenario import SiteLayout
+
+    city = load_city(str(EXTRACTS["monaco"]))
+    b, st = city.buildings, city.streets
+    with caplog.at_level(logging.WARNING, logger="twin.layouts"):
+        sites = generate_layout(SiteLayout(layout="hex-rooftop", isd_m=500.0), city, city.bounds)
+    assert sites and all(s.placed_by == "hex-mast" for s in sites)
+    assert f"{len(sites)} of {len(sites)} sites are 25 m ground masts" in caplog.text
+    assert "stand at the default height" in caplog.text
+    everything = shapely.union_all(np.r_[b.geometry.to_numpy(), st.geometry.to_numpy()])
+    by_k = {int(s.site_id[1:]) - 1: s for s in sites}
+    minx, miny, maxx, maxy = city.bounds
+    left_out = 0
+    for k, (x, y) in enumerate(hex_lattice(city.bounds, 500.0)):
+        if not (minx <= x <= maxx and miny <= y <= maxy):
+            continue
+        near = everything.distance(shapely.Point(x, y)) <= 250.0
+        s = by_k.get(k)
+        if not near:
+            assert s is None, f"{k}: a mast with no building or street within 250 m"
+            left_out += 1
+            continue
+        if s is None:  # a mast would stand inside a building taller than it
+            assert any(
+                g.contains(shapely.Point(x, y)) and h > 25.0
+                for g, h in zip(b.geometry, b["height_m"], strict=True)
+            )
+            continue
+        holding = b[b.geometry.contains(shapely.Point(s.x_m, s.y_m))]
+        if holding.empty:
+            assert s.building_id == -1
+        else:
+            assert s.building_id == int(holding["height_m"].idxmax())
+    assert left_out > 0  # the sea south of Monaco

@@ -14,6 +14,7 @@ of a list (k > 0) gets ``U{k}_`` etc., so ids stay unique.
 from __future__ import annotations
 
 import difflib
+import logging
 import math
 
 import geopandas as gpd
@@ -28,6 +29,8 @@ from twin.scenario import ClusterLayout, SiteLayout
 from twin.sites import Site, rooftop_sites, street_sites, with_defaults
 
 __all__ = ["DEFAULT_PREFIX", "cluster_sites", "find_buildings", "generate_layout"]
+
+log = logging.getLogger(__name__)
 
 #: Id prefix of each layout when the scenario gives none.
 DEFAULT_PREFIX = {"hex-rooftop": "U", "hex-street": "S", "cluster": "E"}
@@ -93,8 +96,32 @@ def generate_layout(
     generated: list[Site]
     if layout.layout == "hex-rooftop":
         generated = rooftop_sites(
-            city.buildings, bounds, isd_m=layout.isd_m, mast_m=layout.mast_m, prefix=prefix
+            city.buildings,
+            bounds,
+            isd_m=layout.isd_m,
+            mast_m=layout.mast_m,
+            prefix=prefix,
+            streets=city.streets,
         )
+        masts = [s for s in generated if s.placed_by == "hex-mast"]
+        if masts:
+            default = city.height_source_counts().get("default", 0)
+            names = ", ".join(s.site_id for s in masts[:10]) + (" ..." if len(masts) > 10 else "")
+            log.warning(
+                "hex-rooftop layout: %d of %d sites are %g m ground masts (%s): no roof "
+                "within %.0f m of their lattice point is high enough for an antenna %g m "
+                "above it to stand between 15 and 100 m%s",
+                len(masts),
+                len(generated),
+                masts[0].height_m,
+                names,
+                layout.isd_m / 4,
+                layout.mast_m,
+                f"; {default} of {len(city.buildings)} buildings stand at the default "
+                "height (no height in the data)"
+                if default
+                else "",
+            )
     else:
         generated = street_sites(
             city.streets,

@@ -6,8 +6,10 @@ Placement rules (each site records them in ``placed_by``):
 - ``hex-rooftop`` (UMa): the hexagonal lattice point is moved to the tallest building
   that reaches within ``search_radius_m`` (default ISD/4) of it; the antenna stands
   ``mast_m`` (default 3 m) above that roof, at a point of the roof within that radius.
-  With no building in reach: ``hex-mast``, a ground mast of ``fallback_height_m`` (25 m,
-  the UMa nominal) at the point.
+  With no usable roof in reach: ``hex-mast``, a ground mast of ``fallback_height_m`` (25 m,
+  the UMa nominal) at the point (on the roof of a lower building when the point lies in
+  one: its ``building_id``); none where no building and no street lies within ISD/2 of
+  the point (water, open land, beyond the extract's data: nobody there to serve).
 - ``hex-street`` (UMi): the lattice point is moved to the nearest street intersection (a
   node of three or more drivable streets, not under a building) within
   ``search_radius_m`` (default ISD/2); the pole stands ``street_offset_m`` from the node
@@ -106,22 +108,31 @@ def rooftop_sites(
     min_height_m: float = 15.0,
     max_height_m: float = 100.0,
     prefix: str = "U",
+    streets: gpd.GeoDataFrame | None = None,
     **site_kwargs: object,
 ) -> list[Site]:
     """UMa sites on a hexagonal lattice, each moved onto the tallest roof nearby.
 
     A roof whose antenna would stand lower than ``min_height_m`` or higher than
     ``max_height_m`` (towers, spires: outside the macro-cell models) is not used: the site
-    becomes a ground mast of ``fallback_height_m`` at the lattice point (``hex-mast``).
-    A roof whose antenna would stand inside a taller building part over it gives way to
-    the next tallest. Lattice points outside ``bounds`` with no usable roof are left out,
-    and so are those whose mast would stand inside a building taller than it.
+    becomes a ground mast of ``fallback_height_m`` at the lattice point (``hex-mast``;
+    its ``building_id`` that of a lower building whose footprint holds the point, if
+    any). A roof whose antenna would stand inside a taller building part over it gives
+    way to the next tallest. Lattice points outside ``bounds`` with no usable roof are
+    left out, and so are those whose mast would stand inside a building taller than it,
+    and those with no building (and no street of ``streets``, when given) within
+    ``isd_m / 2``: the sea, fields or ground beyond the extract's data.
     """
     radius = isd_m / 4 if search_radius_m is None else search_radius_m
     geoms = buildings.geometry.to_numpy()
     heights = buildings["height_m"].to_numpy()
     ids = buildings.index.to_numpy()
     tree = shapely.STRtree(geoms)
+    street_tree = (
+        shapely.STRtree(streets.geometry.to_numpy())
+        if streets is not None and len(streets)
+        else None
+    )
     sites: list[Site] = []
     used: set[int] = set()
     for k, (x, y) in enumerate(hex_lattice(bounds, isd_m)):
@@ -165,6 +176,13 @@ def rooftop_sites(
         if not placed and inside_area:
             if antennas_inside_buildings(x, y, fallback_height_m, buildings)[0]:
                 continue  # a mast inside a building taller than the mast: no site here
+            point = shapely.Point(x, y)
+            if tree.query(point, predicate="dwithin", distance=isd_m / 2).size == 0 and (
+                street_tree is None
+                or street_tree.query(point, predicate="dwithin", distance=isd_m / 2).size == 0
+            ):
+                continue  # no city around the point: nobody there to serve
+            under = tree.query(point, predicate="intersects")
             sites.append(
                 Site(
                     site_id=f"{prefix}{k + 1:02d}",
@@ -173,6 +191,7 @@ def rooftop_sites(
                     height_m=fallback_height_m,
                     model="uma",
                     placed_by="hex-mast",
+                    building_id=int(ids[under[np.argmax(heights[under])]]) if under.size else -1,
                     **site_kwargs,  # type: ignore[arg-type]
                 )
             )
