@@ -239,3 +239,38 @@ def test_lattice_step_is_the_smallest_step_that_fits(
 def test_lattice_step_rejects_fewer_than_one_point() -> None:
     with pytest.raises(InputError, match=r"max_points: 0 must be >= 1"):
         lattice_step((10, 10), 0)
+
+
+def test_indoor_receivers_stand_below_every_roof(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The rule by hand, and a footprint file whose sheds are lower than the outdoor
+    height: their indoor points stand at half the roof, under it (they stood at 1.5 m,
+    above a 1 m roof)."""
+    import json
+
+    from twin.city import load_city
+    from twin.grid import build_grid, indoor_rx_height_m
+
+    roof = np.array([1.0, 1.5, 2.0, 3.0, 4.0, 20.0])
+    np.testing.assert_array_equal(indoor_rx_height_m(roof), [0.5, 0.75, 1.5, 1.5, 2.5, 9.0])
+    d = 0.0004
+    feats = [
+        {
+            "type": "Feature",
+            "properties": {"height_m": h},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[x, 60.17], [x + d, 60.17], [x + d, 60.17 + d / 2],
+                                 [x, 60.17 + d / 2], [x, 60.17]]],
+            },
+        }
+        for x, h in ((24.940, 1.0), (24.941, 12.0))
+    ]  # fmt: skip
+    path = tmp_path / "sheds.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    city = load_city(str(path))
+    g = build_grid(city.buildings, city.bounds, city.crs, spacing_m=2.0)
+    roof_m = city.buildings["height_m"].to_numpy()[g.building_id[g.indoor]]
+    h = g.rx_height_m[g.indoor]
+    assert set(np.unique(roof_m)) == {1.0, 12.0}
+    assert np.all(h < roof_m)
+    assert np.all(h[roof_m == 1.0] == 0.5) and np.all(h[roof_m == 12.0] == 9.0)

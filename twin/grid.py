@@ -5,7 +5,9 @@ courtyards, so outdoor) whose prism reaches street level (``min_height_m`` at mo
 outdoor receiver height). Of several such buildings (stacked parts) the one with the lowest
 bottom is the point's building. Receiver height: outdoors ``outdoor_height_m`` (1.5 m);
 indoors ``indoor_height_m`` (the seed study's 9 m) kept below the roof:
-``min(indoor_height_m, max(outdoor_height_m, height_m - roof_clearance_m))``.
+``min(indoor_height_m, max(outdoor_height_m, height_m - roof_clearance_m))``, and half
+the roof's height where that is not below the roof (a building lower than
+``outdoor_height_m``, as a footprint file may give).
 """
 
 from __future__ import annotations
@@ -296,8 +298,10 @@ def indoor_rx_height_m(
     outdoor_height_m: float = 1.5,
     roof_clearance_m: float = 1.5,
 ) -> FloatArray:
-    """Indoor receiver height: ``min(indoor, max(outdoor, roof - clearance))``."""
-    return np.minimum(indoor_height_m, np.maximum(outdoor_height_m, roof_m - roof_clearance_m))
+    """Indoor receiver height: ``min(indoor, max(outdoor, roof - clearance))``, or half the
+    roof's height where that would not stand below the roof (roofs up to ``outdoor``)."""
+    h = np.minimum(indoor_height_m, np.maximum(outdoor_height_m, roof_m - roof_clearance_m))
+    return np.where(h < roof_m, h, 0.5 * roof_m)
 
 
 def street_points(
