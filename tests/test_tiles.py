@@ -721,3 +721,17 @@ def test_box_distance_is_shapelys_exact_distance() -> None:
     boxes = shapely.box(x0, y0, x1, y1)
     want = shapely.distance(boxes[:, None], shapely.points(px, py)[None, :])
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+
+
+def test_the_radius_log_says_when_it_limits_nothing() -> None:
+    """The automatic radius of the seed link budget is hundreds of km: the log says it
+    reaches past the area rather than printing "545 to inf km"."""
+    from twin.study import _radius_text
+
+    area = (0.0, 0.0, 3000.0, 4000.0)  # 5 km diagonal
+    assert _radius_text(np.array([545e3, np.inf]), area) == (
+        "545 km to unlimited, beyond the area's 5 km diagonal: every site reaches every receiver"
+    )
+    assert _radius_text(np.array([1000.0, 1000.0]), area) == "1 km"
+    assert _radius_text(np.array([1000.0, 9e3]), area) == "1 km to 9 km"
+    assert _radius_text(np.full(2, np.inf), area).startswith("unlimited")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -616,7 +617,7 @@ def run_study(
         tile_cells,
         tile_cells,
         runner.description,
-        _radius_text(radius),
+        _radius_text(radius, bounds),
     )
     # the radio work of a tile goes by blocks of at most RADIO_TILE_CELLS cells: a
     # block's radio work is its receivers times the sites reaching any of them, and a
@@ -998,8 +999,20 @@ def store_los_columns(
 RADIO_TILE_CELLS = 64
 
 
-def _radius_text(radius: np.ndarray) -> str:
+def _radius_text(radius: np.ndarray, bounds: tuple[float, float, float, float]) -> str:
+    """The sites' radii for the log, and whether they limit anything in the area."""
     if radius.size == 0 or not np.isfinite(radius).any():
-        return "unlimited"
+        return "unlimited: every site reaches every receiver"
+
+    def km(r_m: float) -> str:
+        return f"{r_m / 1000:.3g} km" if math.isfinite(r_m) else "unlimited"
+
     lo, hi = float(radius.min()), float(radius.max())
-    return f"{lo / 1000:.3g} km" if lo == hi else f"{lo / 1000:.3g} to {hi / 1000:.3g} km"
+    text = km(lo) if lo == hi else f"{km(lo)} to {km(hi)}"
+    diagonal_m = math.hypot(bounds[2] - bounds[0], bounds[3] - bounds[1])
+    if lo >= diagonal_m:
+        text += (
+            f", beyond the area's {diagonal_m / 1000:.3g} km diagonal: "
+            "every site reaches every receiver"
+        )
+    return text
