@@ -356,3 +356,75 @@ def test_masts_only_where_there_is_city(caplog) -> None:  # type: ignore[no-unty
         else:
             assert s.building_id == int(holding["height_m"].idxmax())
     assert left_out > 0  # the sea south of Monaco
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "epsg"),
+    [(24.944, 60.172, 32635), (29.5, 60.2, 32635), (7.42, 43.74, 32632), (-122.29, 37.81, 32610),
+     (151.2, -33.9, 32756)],
+)  # fmt: skip
+def test_grid_north_is_projs_meridian_convergence(lon: float, lat: float, epsg: int) -> None:
+    """The grid bearing of true north, west and east of a zone's central meridian and
+    south of the equator, against PROJ's meridian convergence (its negative: PROJ gives
+    the angle from grid north to true north) and the spherical formula
+    atan(tan(lon - lon0) sin(lat))."""
+    from pyproj import CRS, Proj, Transformer
+
+    from twin.sites import grid_north_deg
+
+    crs = CRS.from_epsg(epsg)
+    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat)
+    got = float(grid_north_deg(x, y, crs))
+    assert got == pytest.approx(-Proj(crs).get_factors(lon, lat).meridian_convergence, abs=1e-5)
+    lon0 = (epsg % 100) * 6 - 183
+    sphere = -math.degrees(
+        math.atan(math.tan(math.radians(lon - lon0)) * math.sin(math.radians(lat)))
+    )
+    assert got == pytest.approx(sphere, abs=0.01)
+
+
+def test_azimuths_are_bearings_from_true_north(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A sector given azimuth 0 in a sites file points at the points due north of it on
+    its meridian (1.78 degrees east of grid north in central Helsinki), 90 along the
+    geodesic due east; the run writes the bearings back as given."""
+    import json
+
+    from click.testing import CliRunner
+    from pyproj import CRS, Geod, Transformer
+
+    from tests.conftest import ROOT
+    from twin.cli.main import cli
+    from twin.scenario import SiteEntry
+    from twin.sites import sites_from_entries
+
+    crs = CRS.from_epsg(32635)
+    lon, lat = 24.944, 60.172
+    (site,) = sites_from_entries(
+        [SiteEntry(site_id="A", lon=lon, lat=lat, height_m=30.0, azimuths_deg=(0.0, 90.0))], crs
+    )
+    to_city = Transformer.from_crs(4326, crs, always_xy=True)
+    north = to_city.transform(lon, lat + 0.005)
+    east_lon, east_lat, _ = Geod(ellps="WGS84").fwd(lon, lat, 90.0, 500.0)
+    east = to_city.transform(east_lon, east_lat)
+    for (px, py), az in zip((north, east), site.azimuths_deg, strict=True):
+        bearing = math.degrees(math.atan2(px - site.x_m, py - site.y_m)) % 360
+        assert az == pytest.approx(bearing, abs=1e-3)
+    assert 1.7 < site.azimuths_deg[0] < 1.9
+    # through a run: sites.geojson and the cells layer say 0 and 90 again
+    sites_csv = tmp_path / "a.csv"
+    sites_csv.write_text(
+        f"site_id,lon,lat,height_m,power_dbm,azimuths_deg\nA,{lon},{lat},30,46,0;90\n"
+    )
+    out = tmp_path / "run"
+    res = CliRunner().invoke(
+        cli,
+        ["run", str(ROOT / "scenarios" / "default.toml"), "--sites", str(sites_csv),
+         "--spacing", "40", "--bands", "3.5", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    feats = json.loads((out / "sites.geojson").read_text())["features"]
+    assert [f["properties"]["azimuths_deg"] for f in feats] == ["0;90"]
+    import pyogrio
+
+    cells = pyogrio.read_dataframe(out / "grid.gpkg", layer="cells")
+    assert sorted(cells["azimuth_deg"]) == [0.0, 90.0]

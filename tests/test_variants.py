@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import shapely
 from click.testing import CliRunner
-from pyproj import CRS, Transformer
+from pyproj import CRS, Proj, Transformer
 
 from tests.conftest import EXTRACTS, ROOT
 from twin.cli.main import cli
@@ -152,7 +152,13 @@ def test_resolve_sites_add_remove_move_set() -> None:
     assert math.isclose(u01.x_m, x) and math.isclose(u01.y_m, y)
     assert u01.height_m == 30.0 and u01.placed_by == "moved" and u01.building_id == -1
     u03 = out[1]
-    assert (u03.height_m, u03.power_dbm, u03.azimuths_deg) == (35.0, 40.0, (0.0, 120.0, 240.0))
+    assert (u03.height_m, u03.power_dbm) == (35.0, 40.0)
+    # the azimuths given from true north, kept from the grid north at the site: PROJ's
+    # meridian convergence (the angle from grid north to true north) added
+    lon3, lat3 = Transformer.from_crs(UTM35, 4326, always_xy=True).transform(u03.x_m, u03.y_m)
+    north_deg = -Proj(UTM35).get_factors(lon3, lat3).meridian_convergence
+    assert 1.0 < north_deg < 2.5  # west of zone 35's central meridian (27 E)
+    np.testing.assert_allclose(u03.azimuths_deg, np.add((0.0, 120.0, 240.0), north_deg), atol=1e-6)
     assert u03.gain_dbi == sites3()[2].gain_dbi
     n1 = out[2]
     nx, ny = Transformer.from_crs(4326, UTM35, always_xy=True).transform(24.94, 60.17)
@@ -195,7 +201,8 @@ def test_variant_toml_round_trips_through_read_scenario(tmp_path: Path) -> None:
     out = resolve_sites([Site("U01", 1.0, 2.0, 3.0)], v, UTM35)
     assert [s.site_id for s in out] == ["O01"]
     assert abs(out[0].x_m - 385800.25) < 1e-3 and abs(out[0].y_m - 6672200.5) < 1e-3
-    assert out[0].azimuths_deg == (90.0,) and out[0].height_m == 21.5
+    # written from true north (1e-6 degree) and read back to the grid north
+    assert out[0].azimuths_deg == pytest.approx((90.0,), abs=1e-5) and out[0].height_m == 21.5
     assert tomllib.loads(text)["variants"]["opt"]["radio"] == {"bands_ghz": [3.5]}
 
 
@@ -215,6 +222,10 @@ def test_cluster_around_a_named_building(helsinki_city) -> None:  # type: ignore
     assert [s.site_id for s in sites] == ["E01", "E02", "E03", "E04"]
     tree = shapely.STRtree(b.geometry.to_numpy())
     centre = footprint.centroid
+    lon0, lat0 = Transformer.from_crs(helsinki_city.crs, 4326, always_xy=True).transform(
+        centre.x, centre.y
+    )
+    north_deg = -Proj(helsinki_city.crs).get_factors(lon0, lat0).meridian_convergence
     bearings = []
     for k, s in enumerate(sites):
         p = shapely.Point(s.x_m, s.y_m)
@@ -222,7 +233,9 @@ def test_cluster_around_a_named_building(helsinki_city) -> None:  # type: ignore
         assert footprint.distance(p) > 10.0
         # where it should stand: 25 m beyond the last point of the footprint on its bearing
         # (sampled every 5 cm), unless that spot is taken by another building
-        theta = math.radians(45.0 + 90.0 * k)
+        # start_deg from true north: plus the grid bearing of true north at the centre
+        # (PROJ's meridian convergence, negated)
+        theta = math.radians(45.0 + north_deg + 90.0 * k)
         ux, uy = math.sin(theta), math.cos(theta)
         r = np.arange(0.0, 400.0, 0.05)
         ray = shapely.points(centre.x + r * ux, centre.y + r * uy)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import logging
 import math
+from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
@@ -26,7 +27,14 @@ from shapely.ops import nearest_points
 from twin.city.model import CityModel
 from twin.errors import InputError
 from twin.scenario import ClusterLayout, SiteLayout
-from twin.sites import Site, rooftop_sites, street_sites, with_defaults
+from twin.sites import (
+    Site,
+    grid_north_deg,
+    rooftop_sites,
+    street_sites,
+    true_to_grid_deg,
+    with_defaults,
+)
 
 __all__ = ["DEFAULT_PREFIX", "cluster_sites", "find_buildings", "generate_layout"]
 
@@ -133,7 +141,11 @@ def generate_layout(
         )
     minx, miny, maxx, maxy = bounds
     inside = [s for s in generated if minx <= s.x_m <= maxx and miny <= s.y_m <= maxy]
-    return with_defaults(inside, **common)
+    # the layout's azimuths are bearings from true north: each site's from its grid north
+    return [
+        replace(s, azimuths_deg=true_to_grid_deg(layout.azimuths_deg, s.x_m, s.y_m, city.crs))
+        for s in with_defaults(inside, **common)
+    ]
 
 
 def find_buildings(buildings: gpd.GeoDataFrame, name: str) -> np.ndarray:
@@ -204,11 +216,11 @@ def cluster_sites(
     """A cluster of ``count`` sites on a ring around a building (by name) or a point.
 
     For site k the bearing from the centre (the footprint's centroid, or the point) is
-    ``start_deg + k * 360 / count`` (clockwise from north). Along that bearing the site
+    ``start_deg + k * 360 / count`` (clockwise from true north). Along that bearing the site
     stands ``distance_m`` beyond the farthest crossing of the building's outline; a spot
     inside a footprint (a neighbour) or outside ``bounds`` is moved to the nearest free
     point at least ``clearance_m`` from walls. With ``face`` each site gets one sector
-    whose azimuth points at the centre.
+    whose azimuth points at the centre (a grid bearing, as ``Site.azimuths_deg`` are).
 
     Parameters
     ----------
@@ -247,9 +259,11 @@ def cluster_sites(
     if not (minx <= centre.x <= maxx and miny <= centre.y <= maxy):
         raise InputError(f"around: {what} lies outside the study area; choose one inside it")
     reach = 10_000.0
+    # start_deg is a bearing from true north; the ring is laid out in the grid
+    north_deg = float(grid_north_deg(centre.x, centre.y, crs))
     sites: list[Site] = []
     for k in range(count):
-        bearing = math.radians(start_deg + k * 360.0 / count)
+        bearing = math.radians(start_deg + north_deg + k * 360.0 / count)
         ux, uy = math.sin(bearing), math.cos(bearing)
         far = (centre.x + reach * ux, centre.y + reach * uy)
         ray = shapely.LineString([(centre.x, centre.y), far])

@@ -79,7 +79,9 @@ class SiteEntry(_Model):
     model: Literal["uma", "umi", "rma"] = "uma"
     power_dbm: float = Field(default=46.0, ge=-30, le=80)
     gain_dbi: float = Field(default=15.0, ge=-10, le=40)
-    azimuths_deg: tuple[float, ...] = ()
+    azimuths_deg: tuple[float, ...] = Field(
+        default=(), description="sector boresights, degrees clockwise from true north"
+    )
     bands_ghz: tuple[Freq, ...] = ()
 
 
@@ -90,7 +92,9 @@ class SiteLayout(_Model):
     isd_m: float = Field(gt=10, le=20000)
     power_dbm: float = Field(default=46.0, ge=-30, le=80)
     gain_dbi: float = Field(default=15.0, ge=-10, le=40)
-    azimuths_deg: tuple[float, ...] = ()
+    azimuths_deg: tuple[float, ...] = Field(
+        default=(), description="sector boresights, degrees clockwise from true north"
+    )
     bands_ghz: tuple[Freq, ...] = ()
     mast_m: float = Field(default=3.0, ge=0, le=100)
     street_height_m: float = Field(default=10.0, gt=0, le=100)
@@ -114,7 +118,9 @@ class ClusterLayout(_Model):
     )
     count: int = Field(default=4, ge=1, le=12)
     distance_m: float = Field(default=30.0, ge=0, le=2000)
-    start_deg: float = Field(default=45.0, ge=-360, le=360)
+    start_deg: float = Field(
+        default=45.0, ge=-360, le=360, description="bearing of the first site, from true north"
+    )
     height_m: float = Field(default=15.0, gt=0, le=100)
     model: Literal["uma", "umi", "rma"] = "umi"
     face: bool = True

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 import geopandas as gpd
 import numpy as np
 import shapely
+from numpy.typing import ArrayLike
 from pyproj import CRS
 from shapely.ops import nearest_points
 
@@ -43,8 +44,10 @@ class Site:
     """One base-station site.
 
     ``height_m`` is the antenna height above ground; ``azimuths_deg`` empty means one
-    omnidirectional cell, otherwise one sector per azimuth (clause 7.3 element pattern);
-    ``bands_ghz`` empty means every band of the study.
+    omnidirectional cell, otherwise one sector per azimuth (clause 7.3 element pattern),
+    degrees clockwise from the city CRS's grid north (what the geometry of the study
+    uses; the inputs and outputs give bearings from true north: :func:`true_to_grid_deg`,
+    :func:`grid_to_true_deg`); ``bands_ghz`` empty means every band of the study.
     """
 
     site_id: str
@@ -71,6 +74,54 @@ class Site:
     def serves(self, freq_ghz: float) -> bool:
         """True when the site radiates on ``freq_ghz`` (every band when ``bands_ghz`` is empty)."""
         return not self.bands_ghz or any(abs(b - freq_ghz) < 1e-9 for b in self.bands_ghz)
+
+
+def grid_north_deg(x_m: ArrayLike, y_m: ArrayLike, crs: CRS) -> np.ndarray:
+    """Grid bearing of true north at points of ``crs`` (degrees clockwise from grid north;
+    the meridian convergence, positive west of a UTM zone's central meridian): the
+    direction in the plane from each point to the point 1e-5 degrees of latitude north."""
+    from pyproj import Transformer
+
+    to_wgs = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    to_city = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    x = np.asarray(x_m, dtype=float)
+    y = np.asarray(y_m, dtype=float)
+    lon, lat = to_wgs.transform(x, y)
+    xn, yn = to_city.transform(lon, np.asarray(lat) + 1e-5)
+    return np.degrees(np.arctan2(np.asarray(xn) - x, np.asarray(yn) - y))
+
+
+def _bearings(values: Sequence[float], shift_deg: float, decimals: int | None) -> tuple[float, ...]:
+    # in [0, 360); rounded where written (a bearing of 0 converted there and back stays
+    # 0, not 359.99999999999994)
+    out = ((float(a) + shift_deg) % 360.0 for a in values)
+    if decimals is None:
+        return tuple(out)
+    return tuple(round(a, decimals) % 360.0 for a in out)
+
+
+#: decimals of the true-north bearings written out (1e-6 degree: a sector's direction to
+#: 0.1 mm a kilometre away, and a bearing given to 6 decimals reads back the same)
+TRUE_BEARING_DECIMALS = 6
+
+
+def true_to_grid_deg(
+    azimuths_deg: Sequence[float], x_m: float, y_m: float, crs: CRS
+) -> tuple[float, ...]:
+    """Bearings from true north (inputs: sites files, scenarios, variants) as bearings
+    from the grid north of ``crs`` at the point (``Site.azimuths_deg``)."""
+    if not azimuths_deg:
+        return ()
+    return _bearings(azimuths_deg, float(grid_north_deg(x_m, y_m, crs)), None)
+
+
+def grid_to_true_deg(
+    azimuths_deg: Sequence[float], x_m: float, y_m: float, crs: CRS
+) -> tuple[float, ...]:
+    """The inverse of :func:`true_to_grid_deg` (outputs), to ``TRUE_BEARING_DECIMALS``."""
+    if not azimuths_deg:
+        return ()
+    return _bearings(azimuths_deg, -float(grid_north_deg(x_m, y_m, crs)), TRUE_BEARING_DECIMALS)
 
 
 def hex_lattice(bounds: tuple[float, float, float, float], isd_m: float) -> np.ndarray:
@@ -529,7 +580,8 @@ def check_sites_above_roofs(
 
 
 def sites_to_geodataframe(sites: Sequence[Site], crs: CRS) -> gpd.GeoDataFrame:
-    """Sites as points with their attributes (lists joined by ``;``)."""
+    """Sites as points with their attributes (lists joined by ``;``; azimuths from true
+    north, as the inputs give them)."""
     return gpd.GeoDataFrame(
         {
             "site_id": [s.site_id for s in sites],
@@ -538,7 +590,10 @@ def sites_to_geodataframe(sites: Sequence[Site], crs: CRS) -> gpd.GeoDataFrame:
             "placed_by": [s.placed_by for s in sites],
             "power_dbm": [s.power_dbm for s in sites],
             "gain_dbi": [s.gain_dbi for s in sites],
-            "azimuths_deg": [";".join(f"{a:g}" for a in s.azimuths_deg) for s in sites],
+            "azimuths_deg": [
+                ";".join(f"{a:.9g}" for a in grid_to_true_deg(s.azimuths_deg, s.x_m, s.y_m, crs))
+                for s in sites
+            ],
             "bands_ghz": [";".join(f"{b:g}" for b in s.bands_ghz) for s in sites],
             "building_id": [s.building_id for s in sites],
         },
@@ -555,7 +610,8 @@ def with_defaults(sites: Sequence[Site], **changes: object) -> list[Site]:
 def sites_from_entries(
     entries: Sequence[SiteEntry], crs: CRS, *, placed_by: str = "file"
 ) -> list[Site]:
-    """Sites from lon/lat entries (:class:`twin.scenario.SiteEntry`), projected to ``crs``."""
+    """Sites from lon/lat entries (:class:`twin.scenario.SiteEntry`), projected to ``crs``
+    (their azimuths, from true north, turned to grid bearings)."""
     from pyproj import Transformer
 
     to_city = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
@@ -571,7 +627,7 @@ def sites_from_entries(
                 model=e.model,
                 power_dbm=float(e.power_dbm),
                 gain_dbi=float(e.gain_dbi),
-                azimuths_deg=tuple(e.azimuths_deg),
+                azimuths_deg=true_to_grid_deg(e.azimuths_deg, float(x), float(y), crs),
                 bands_ghz=tuple(e.bands_ghz),
                 placed_by=placed_by,
             )

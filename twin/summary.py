@@ -13,6 +13,7 @@ from twin import OSM_ATTRIBUTION, __version__
 from twin.arrays import full
 from twin.grid import ReceiverGrid
 from twin.radio.network import BandResult, user_type_label
+from twin.sites import grid_to_true_deg
 from twin.spectrum import (
     LosComparison,
     SweepResult,
@@ -49,14 +50,15 @@ def scenario_settings(result: StudyResult) -> dict[str, Any]:
     out), its city named by the input's sha256 rather than its path, its sites file by
     the sites read from it, and every site the study used (``sites_used``: a file's, a
     list's, a layout's, or those given to :func:`twin.study.run_study`), metres to the
-    millimetre. Copying the inputs elsewhere keeps it; moving a site in a sites file
-    changes it."""
+    millimetre, azimuths from true north. Copying the inputs elsewhere keeps it; moving a
+    site in a sites file changes it."""
     settings = result.scenario.model_dump(mode="json")
     settings.pop("variants", None)
     settings["city"]["source"] = f"sha256:{result.city.source.sha256}"
     if settings["sites"]["file"] is not None:
         settings["sites"]["file"] = "see sites_used"
     d = _SETTINGS_M_DECIMALS
+    crs = result.city.crs
     settings["sites_used"] = [
         {
             "site_id": s.site_id,
@@ -66,7 +68,7 @@ def scenario_settings(result: StudyResult) -> dict[str, Any]:
             "model": s.model,
             "power_dbm": s.power_dbm,
             "gain_dbi": s.gain_dbi,
-            "azimuths_deg": list(s.azimuths_deg),
+            "azimuths_deg": list(grid_to_true_deg(s.azimuths_deg, s.x_m, s.y_m, crs)),
             "bands_ghz": list(s.bands_ghz),
             "placed_by": s.placed_by,
             "building_id": s.building_id,

@@ -27,7 +27,14 @@ from pyproj import CRS, Transformer
 
 from twin.errors import InputError, ScenarioError
 from twin.scenario import Scenario, Variant
-from twin.sites import Site, sites_from_entries, unlifted_height_m, without_lift
+from twin.sites import (
+    Site,
+    grid_to_true_deg,
+    sites_from_entries,
+    true_to_grid_deg,
+    unlifted_height_m,
+    without_lift,
+)
 
 __all__ = ["apply_variant", "resolve_sites", "variant_chain", "variant_toml"]
 
@@ -174,11 +181,14 @@ def resolve_sites(
         move = variant.move_sites.get(s.site_id)
         if move is not None:
             x, y = to_city.transform(move.lon, move.lat)
-            # a site lifted onto a roof at its old spot moves with the height it was given
+            # a site lifted onto a roof at its old spot moves with the height it was given;
+            # its sectors keep their bearings from true north
             given_m = unlifted_height_m(s)
+            true_deg = grid_to_true_deg(s.azimuths_deg, s.x_m, s.y_m, crs)
             s = replace(
                 s, x_m=float(x), y_m=float(y), height_m=given_m, placed_by="moved",
                 building_id=-1, extra=without_lift(s.extra),
+                azimuths_deg=true_to_grid_deg(true_deg, float(x), float(y), crs),
             )  # fmt: skip
         change = variant.set_sites.get(s.site_id)
         if change is not None:
@@ -186,6 +196,8 @@ def resolve_sites(
             for key in ("azimuths_deg", "bands_ghz"):
                 if key in values:
                     values[key] = tuple(float(v) for v in values[key])
+            if "azimuths_deg" in values:  # given from true north
+                values["azimuths_deg"] = true_to_grid_deg(values["azimuths_deg"], s.x_m, s.y_m, crs)
             if "height_m" in values:  # the height set here, not the lift's
                 values["extra"] = without_lift(s.extra)
             s = replace(s, **values)
@@ -266,8 +278,8 @@ def variant_toml(
                 "power_dbm": float(s.power_dbm),
                 "gain_dbi": float(s.gain_dbi),
             }
-            if s.azimuths_deg:
-                entry["azimuths_deg"] = [float(a) for a in s.azimuths_deg]
+            if s.azimuths_deg:  # from true north, as a scenario gives them
+                entry["azimuths_deg"] = list(grid_to_true_deg(s.azimuths_deg, s.x_m, s.y_m, crs))
             if s.bands_ghz:
                 entry["bands_ghz"] = [float(b) for b in s.bands_ghz]
             lines.append(f"  {_toml_value(entry)},")

@@ -29,7 +29,7 @@ from twin.io.styles import write_style
 from twin.io.tables import write_csv
 from twin.io.vector import ArrowLayer, index_at_end_for, write_geojson, write_gpkg
 from twin.io.webmap import MapPoints, write_map
-from twin.sites import sites_to_geodataframe
+from twin.sites import grid_to_true_deg, sites_to_geodataframe
 from twin.study import StudyResult, city_sweep, radio_params
 from twin.summary import (
     TYPE_COLUMNS,
@@ -156,12 +156,14 @@ def grid_table_parts(result: StudyResult, part_rows: int = GRID_PART_ROWS) -> It
 
 def cell_frame(result: StudyResult) -> gpd.GeoDataFrame:
     """The ``cells`` layer: one row per (band, cell) at its site, with the cell's sub-band
-    (frequency reuse), azimuth (NaN = omni), best-server area, users and bandwidth."""
+    (frequency reuse), azimuth (from true north; NaN = omni), best-server area, users and
+    bandwidth."""
     import shapely
 
     rows: list[dict[str, object]] = []
     geoms = []
     params = radio_params(result.scenario)
+    crs = result.city.crs
     for label, res in result.bands.items():
         c = res.cells
         n_user = np.maximum(res.cell_area_km2 * params.user_density_per_km2, 1.0)
@@ -174,7 +176,12 @@ def cell_frame(result: StudyResult) -> gpd.GeoDataFrame:
                     "freq_ghz": res.freq_ghz,
                     "cell_id": cell_id,
                     "site_id": site.site_id,
-                    "azimuth_deg": float(c.azimuth_deg[k]),
+                    # from true north, as the sites layer and the inputs give it
+                    "azimuth_deg": (
+                        grid_to_true_deg((float(c.azimuth_deg[k]),), site.x_m, site.y_m, crs)[0]
+                        if np.isfinite(c.azimuth_deg[k])
+                        else float("nan")
+                    ),
                     "subband": int(c.subband[k]),
                     "area_km2": float(res.cell_area_km2[k]),
                     "users": float(n_user[k]) if params.bandwidth == "seed" else None,

@@ -2,10 +2,11 @@
 
 Required: ``lon``, ``lat`` (or a GeoJSON point), ``height_m`` (antenna above ground, m) and
 ``power_dbm``. Optional: ``site_id``, ``model`` (uma/umi/rma, default uma), ``gain_dbi``
-(default 15), ``azimuths_deg`` and ``bands_ghz`` (lists separated by ``;``, empty = omni /
-every band). A CSV may start with a byte order mark (spreadsheets write one); values are
-stripped of spaces, a blank optional cell takes the default, a blank required one and a
-file separated by ``;`` are refused with a message that says so.
+(default 15), ``azimuths_deg`` (degrees clockwise from true north) and ``bands_ghz``
+(lists separated by ``;``, empty = omni / every band). A CSV may start with a byte order
+mark (spreadsheets write one); values are stripped of spaces, a blank optional cell takes
+the default, a blank required one and a file separated by ``;`` are refused with a
+message that says so.
 """
 
 from __future__ import annotations
