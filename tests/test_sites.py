@@ -428,3 +428,114 @@ def test_azimuths_are_bearings_from_true_north(tmp_path) -> None:  # type: ignor
 
     cells = pyogrio.read_dataframe(out / "grid.gpkg", layer="cells")
     assert sorted(cells["azimuth_deg"]) == [0.0, 90.0]
+
+
+def test_a_sites_row_with_more_or_fewer_fields_than_the_header_is_refused(tmp_path: Path) -> None:
+    """Azimuths separated by ',' split the cell into fields: the row is refused (it used
+    to run with one sector, 0, the other fields dropped), as is a row missing fields."""
+    header = "site_id,lon,lat,height_m,power_dbm,azimuths_deg\n"
+    commas = _csv(tmp_path / "commas.csv", header + "A,24.9369567,60.1645107,21,46,0,120,240\n")
+    with pytest.raises(SourceError) as err:
+        read_sites_file(commas)
+    msg = str(err.value)
+    assert msg.startswith(f"{commas}: row 1 (line 2) has 8 fields but the header has 6")
+    assert "separated by ';'" in msg
+    short = _csv(tmp_path / "short.csv", header + "A,24.93,60.16,21,46,0;120\nB,24.94,60.16,21\n")
+    with pytest.raises(SourceError, match=r"short\.csv: row 2 \(line 3\) has 4 fields but the header has 6"):  # fmt: skip
+        read_sites_file(short)
+    # blank lines are not rows; a quoted cell may hold commas
+    ok = _csv(tmp_path / "ok.csv", header + '\nA,24.93,60.16,21,46,"0;120;240"\n\n')
+    assert read_sites_file(ok)[0].azimuths_deg == (0.0, 120.0, 240.0)
+
+
+def test_a_misspelt_sites_column_is_refused_and_other_columns_are_ignored(
+    tmp_path: Path,
+    helsinki_city,  # type: ignore[no-untyped-def]
+    caplog,  # type: ignore[no-untyped-def]
+) -> None:
+    """A column close to a known one (``azimuth`` made the site omni) is refused with the
+    name meant; other columns are ignored and logged, so a run's ``sites.geojson``
+    (placed_by, building_id) reads back as a sites file."""
+    row = "A,24.93,60.16,21,46,0;120\n"
+    for column, meant in [
+        ("azimuth", "azimuths_deg"),
+        ("Lon", "lon"),
+        ("power", "power_dbm"),
+        ("power_w", "power_dbm"),
+        ("hieght_m", "height_m"),
+    ]:
+        cols = ["site_id", "lon", "lat", "height_m", "power_dbm", "azimuths_deg"]
+        cols[cols.index(meant) if meant in cols else 5] = column
+        f = _csv(tmp_path / f"{column}.csv", ",".join(cols) + "\n" + row)
+        with pytest.raises(
+            SourceError, match=rf"column '{column}' is not known; did you mean '{meant}'\? known"
+        ):
+            read_sites_file(f)
+    notes = _csv(
+        tmp_path / "notes.csv", "site_id,lon,lat,height_m,power_dbm,owner\n" + row[:-6] + "\n"
+    )
+    with caplog.at_level("INFO", logger="twin.sources.sites_file"):
+        assert read_sites_file(notes)[0].site_id == "A"
+    assert "column(s) owner ignored" in caplog.text
+    # a run's sites.geojson as a sites file
+    from twin.io.vector import write_geojson
+    from twin.sites import sites_to_geodataframe
+
+    given = _csv(
+        tmp_path / "given.csv",
+        "site_id,lon,lat,height_m,power_dbm,azimuths_deg,bands_ghz,model\n"
+        "A,24.945,60.170,25,46,0;120;240,3.5;28,uma\nB,24.950,60.168,10,40,,,umi\n",
+    )
+    entries = read_sites_file(given)
+    out = write_geojson(
+        sites_to_geodataframe(sites_from_entries(entries, helsinki_city.crs), helsinki_city.crs),
+        tmp_path / "sites.geojson",
+    )
+    props = json.loads(out.read_text())["features"][0]["properties"]
+    assert {"placed_by", "building_id"} <= set(props)
+    back = read_sites_file(out)
+    assert [(e.site_id, e.model, e.height_m, e.bands_ghz) for e in back] == [
+        (e.site_id, e.model, e.height_m, e.bands_ghz) for e in entries
+    ]
+    assert np.allclose([e.azimuths_deg for e in back[:1]], [entries[0].azimuths_deg], atol=1e-6)
+    assert np.allclose([(e.lon, e.lat) for e in back], [(e.lon, e.lat) for e in entries], atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("doc", "problem"),
+    [
+        ([], r"holds a list, not a GeoJSON FeatureCollection"),
+        ({"type": "Point", "coordinates": [24.9, 60.1]}, r"holds a GeoJSON Point, not a GeoJSON FeatureCollection"),
+        ({"type": "FeatureCollection", "features": []}, r"holds no sites \(a FeatureCollection with no features\)"),
+        ({"type": "FeatureCollection", "features": {}}, r"the FeatureCollection's 'features' is an object, not a list"),
+        ({"type": "FeatureCollection", "features": [[24.9, 60.1]]}, r"feature 1 is a list, not a GeoJSON Feature"),
+        (
+            {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": None, "properties": {"site_id": "A"}}]},
+            r"feature 1 \(A\) has no Point geometry \(got none\)",
+        ),
+        (
+            {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[24.9, 60.1], [24.91, 60.1]]}, "properties": {}}]},
+            r"feature 1 has no Point geometry \(got a LineString\)",
+        ),
+        (
+            {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [24.9]}, "properties": {"site_id": "A"}}]},
+            r"feature 1 \(A\): a Point needs 2 coordinates \[lon, lat\] in degrees, got \[24.9\]",
+        ),
+    ],
+)  # fmt: skip
+def test_a_malformed_geojson_sites_file_is_named(tmp_path: Path, doc: object, problem: str) -> None:
+    """Each used to end in a traceback (AttributeError, ValueError) or as 'missing
+    column(s) lon, lat'."""
+    f = tmp_path / "sites.geojson"
+    f.write_text(json.dumps(doc))
+    with pytest.raises(SourceError, match=rf"^{f}: {problem}"):
+        read_sites_file(f)
+
+
+def test_a_geojson_sites_file_of_one_feature_is_read(tmp_path: Path) -> None:
+    f = tmp_path / "one.geojson"
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [24.9, 60.1]},
+               "properties": {"site_id": "A", "height_m": 20, "power_dbm": 46}}  # fmt: skip
+    f.write_text(json.dumps(feature))
+    (a,) = read_sites_file(f)
+    assert (a.site_id, a.lon, a.lat, a.height_m) == ("A", 24.9, 60.1, 20.0)
