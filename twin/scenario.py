@@ -10,8 +10,11 @@ the key and what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import math
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from collections.abc import Mapping
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -426,17 +429,131 @@ class Scenario(_Model):
         return v
 
 
-def format_validation_error(where: str, exc: ValidationError) -> str:
-    """One line per problem: ``file: key.path: message (got value)``."""
+_UNITS = (
+    ("_per_km2", "per km²"), ("_dbm", "dBm"), ("_dbi", "dBi"), ("_db", "dB"), ("_ghz", "GHz"),
+    ("_mhz", "MHz"), ("_deg", "degrees"), ("_m", "m"),
+)  # fmt: skip
+_BOUNDS = ("ge", "gt", "le", "lt")
+_RANGE_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+
+
+def _unwrap(tp: Any) -> tuple[Any, list[Any]]:
+    """``tp`` without ``Annotated`` and ``None`` of an optional, and the constraints
+    (``Ge``, ``Le``, ...) it carried."""
+    metadata: list[Any] = []
+    while True:
+        if get_origin(tp) is Annotated:
+            tp, *extra = get_args(tp)
+            for m in extra:
+                metadata += m.metadata if isinstance(m, FieldInfo) else [m]
+        elif get_origin(tp) in (Union, UnionType):
+            args = [a for a in get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp, metadata
+            tp = args[0]
+        else:
+            return tp, metadata
+
+
+def _models_of(tp: Any) -> list[type[BaseModel]]:
+    args = get_args(tp) if get_origin(tp) in (Union, UnionType) else (tp,)
+    return [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+
+
+def _walk(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[Any, list[Any]]:
+    """The type at ``loc`` of a validation error in ``model`` and its constraints;
+    ``(None, [])`` where the path leaves the models."""
+    tp: Any = model
+    metadata: list[Any] = []
+    for part in loc:
+        tp, _ = _unwrap(tp)
+        models = _models_of(tp)
+        if models:
+            if (
+                isinstance(part, str)
+                and len(models) > 1
+                and not any(part in m.model_fields for m in models)
+            ):
+                # a tagged union's member (pydantic puts the tag in the path)
+                tagged = [m for m in models if part in str(m.model_fields["layout"].annotation)]
+                tp, metadata = (tagged[0], []) if tagged else (None, [])
+                continue
+            field = next((m.model_fields[part] for m in models if part in m.model_fields), None)
+            if field is None:
+                return None, []
+            tp, metadata = field.annotation, list(field.metadata)
+        elif get_origin(tp) is tuple and isinstance(part, int):
+            args = get_args(tp)
+            tp, metadata = (args[0] if args[-1] is Ellipsis else args[part]), []
+        elif get_origin(tp) is dict:
+            tp, metadata = get_args(tp)[1], []
+        else:
+            return None, []
+        tp, more = _unwrap(tp)
+        metadata += more
+    return tp, metadata
+
+
+def _unit(name: str) -> str:
+    if name in ("lon", "lat"):
+        return " degrees"
+    return next((f" {unit}" for suffix, unit in _UNITS if name.endswith(suffix)), "")
+
+
+def describe_error(err: Mapping[str, Any], model: type[BaseModel]) -> str:
+    """What is wrong with one value of a pydantic validation error of ``model`` and what
+    is allowed: an unknown key with the keys of its table (and the one meant, when
+    close), a number out of range (or NaN) with both bounds and the unit; pydantic's
+    message otherwise. The value given is not part of it."""
+    loc = tuple(err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")  # pydantic's prefix of our messages
+    got = err.get("input")
+    if err["type"] == "extra_forbidden" and loc:
+        table, _ = _walk(model, loc[:-1])
+        keys = [k for m in _models_of(_unwrap(table)[0]) for k in m.model_fields]
+        msg = "unknown key"
+        if keys:
+            close = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.6)
+            where = ".".join(str(p) for p in loc[:-1])
+            known = f"keys of [{where}]" if where else "top-level keys"
+            msg += (f"; did you mean {close[0]!r}?" if close else "") + f" ({known}: "
+            msg += f"{', '.join(keys)})"
+    elif err["type"] in _RANGE_ERRORS or (
+        isinstance(got, float) and not math.isfinite(got) and err["type"].startswith("greater")
+    ):
+        _, metadata = _walk(model, loc)
+        bounds = {b: getattr(m, b) for m in metadata for b in _BOUNDS if hasattr(m, b)}
+        name = next((str(p) for p in reversed(loc) if isinstance(p, str)), "")
+        unit = _unit(name)
+        low = (
+            f"from {bounds['ge']:g}" if "ge" in bounds
+            else f"greater than {bounds['gt']:g}" if "gt" in bounds else ""
+        )  # fmt: skip
+        high = (
+            f"{'to' if 'ge' in bounds else 'at most'} {bounds['le']:g}" if "le" in bounds
+            else f"less than {bounds['lt']:g}" if "lt" in bounds else ""
+        )  # fmt: skip
+        if bounds:
+            joined = " ".join([low, high]) if "ge" in bounds else " and ".join(
+                b for b in (low, high) if b
+            )  # fmt: skip
+            msg = f"must be a number {joined}{unit}"
+            if unit == " GHz" and isinstance(got, int | float) and got > bounds.get("le", math.inf):
+                msg += f"; a frequency in MHz? give GHz ({got:g} MHz = {got / 1000:g} GHz)"
+    return msg
+
+
+def format_validation_error(
+    where: str, exc: ValidationError, model: type[BaseModel] | None = None
+) -> str:
+    """One line per problem: ``file: key.path: message (got value)`` (the message by
+    :func:`describe_error` on ``model``, the :class:`Scenario` by default)."""
     lines = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")  # pydantic's prefix of our messages
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
         got = err.get("input")
         shown = "" if isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"{where}: {key}: {msg}{shown}")
+        lines.append(f"{where}: {key}: {describe_error(err, model or Scenario)}{shown}")
     return "\n".join(lines)
 
 

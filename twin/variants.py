@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from pyproj import CRS, Transformer
 
 from twin.errors import InputError, ScenarioError
-from twin.scenario import Scenario, Variant
+from twin.scenario import Scenario, Variant, describe_error
 from twin.sites import (
     Site,
     grid_to_true_deg,
@@ -101,7 +101,7 @@ def apply_variant(scenario: Scenario, name: str) -> Scenario:
                 key = f"variants.{name}.{loc[0]} (with the scenario's [{loc[0]}])"
             got = err.get("input")
             shown = "" if isinstance(got, dict) else f" (got {got!r})"
-            lines.append(f"{key}: {err['msg']}{shown}")
+            lines.append(f"{key}: {describe_error(err, Scenario)}{shown}")
         raise ScenarioError("\n".join(lines)) from None
 
 

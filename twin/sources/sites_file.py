@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from twin.errors import SourceError
-from twin.scenario import SiteEntry
+from twin.scenario import SiteEntry, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,8 @@ def _entry(row: dict[str, Any], where: str, i: int) -> SiteEntry:
     except (ValueError, ValidationError) as exc:
         if isinstance(exc, ValidationError):
             msg = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} ({_got(e.get('input'))})"
+                f"{'.'.join(str(p) for p in e['loc'])}: {describe_error(e, SiteEntry)} "
+                f"({_got(e.get('input'))})"
                 for e in exc.errors()
             )
         else:
