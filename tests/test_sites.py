@@ -539,3 +539,54 @@ def test_a_geojson_sites_file_of_one_feature_is_read(tmp_path: Path) -> None:
     f.write_text(json.dumps(feature))
     (a,) = read_sites_file(f)
     assert (a.site_id, a.lon, a.lat, a.height_m) == ("A", 24.9, 60.1, 20.0)
+
+
+def _named_building(helsinki_city):  # type: ignore[no-untyped-def]
+    """A named building on the ground and a point inside it alone (no other part)."""
+    b = helsinki_city.buildings
+    for bid, row in b[(b["name"] != "") & (b["min_height_m"] == 0)].iterrows():
+        p = shapely.point_on_surface(row.geometry)
+        if len(b.sindex.query(p, predicate="within")) == 1:
+            return bid, row, p
+    raise AssertionError("no named building stands alone at a point of it")
+
+
+def test_a_site_inside_a_building_is_named_as_the_user_gave_it(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    """The site by its lon/lat (not the city's UTM metres), the building by its OSM name
+    and id as well as its row."""
+    from pyproj import Transformer
+
+    bid, row, p = _named_building(helsinki_city)
+    lon, lat = Transformer.from_crs(helsinki_city.crs, 4326, always_xy=True).transform(p.x, p.y)
+    with pytest.raises(InputError) as err:
+        check_sites_above_roofs(
+            [Site("IN", p.x, p.y, float(row["height_m"]) / 2)], helsinki_city.buildings
+        )
+    msg = str(err.value)
+    assert f"site IN at lon {lon:.7f}".rstrip("0") in msg and f"lat {lat:.7f}".rstrip("0") in msg
+    assert f'inside building {bid} "{row["name"]}" (OSM {row["osm_id"]}) (roof' in msg
+    assert f"{p.x:.1f}" not in msg
+
+
+def test_a_lifted_site_is_logged_with_its_building_and_where_its_height_comes_from(
+    helsinki_city,  # type: ignore[no-untyped-def]
+    caplog,  # type: ignore[no-untyped-def]
+) -> None:
+    from twin.scenario import Scenario
+    from twin.study import given_sites_on_roofs
+
+    bid, row, p = _named_building(helsinki_city)
+    scenario = Scenario.model_validate(
+        {"name": "t", "city": {"source": "x.osm"},
+         "sites": {"file": "s.csv", "inside_building": "lift", "lift_mast_m": 3}}
+    )  # fmt: skip
+    with caplog.at_level("WARNING", logger="twin.study"):
+        (site,) = given_sites_on_roofs(
+            scenario, [Site("IN", p.x, p.y, 1.0)], helsinki_city, where="s.csv"
+        )
+    assert site.height_m == float(row["height_m"]) + 3.0
+    source = {"height": "from its OSM height tag", "levels": "estimated from its OSM "
+              "building:levels"}.get(row["height_source"], "a default")  # fmt: skip
+    assert f'onto the roof of building {bid} "{row["name"]}" (OSM {row["osm_id"]})' in caplog.text
+    assert f"({float(row['height_m']):g} m, {source}" in caplog.text
+    assert "height height" not in caplog.text

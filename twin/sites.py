@@ -22,15 +22,17 @@ Placement rules (each site records them in ``placed_by``):
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from shapely.ops import nearest_points
 
 from twin.errors import InputError
@@ -572,11 +574,43 @@ def check_sites_above_roofs(
     source = str(buildings["height_source"].iloc[b]) if "height_source" in buildings else ""
     how = f", {_HEIGHT_FROM[source]}" if source in _HEIGHT_FROM else ""
     raise InputError(
-        f"{where}: site {s.site_id} at ({s.x_m:.1f}, {s.y_m:.1f}) stands inside building "
-        f"{buildings.index[b]} (roof {roof_m:g} m above ground{how}) with its antenna at "
-        f"{s.height_m:g} m; give it a height_m of at least {roof_m:g} m (on the roof) or "
-        "move it outside the footprint"
+        f"{where}: site {s.site_id} at {_lon_lat(s, buildings.crs)} stands inside "
+        f"{building_label(buildings, buildings.index[b])} (roof {roof_m:g} m above ground"
+        f"{how}) with its antenna at {s.height_m:g} m; give it a height_m of at least "
+        f"{roof_m:g} m (on the roof) or move it outside the footprint"
     )
+
+
+def height_from(source: str) -> str:
+    """Where a roof's height comes from, for a message (``height_source`` of the
+    buildings: ``"from its OSM height tag"``, ...)."""
+    return _HEIGHT_FROM.get(source, "a height of unknown source")
+
+
+def building_label(buildings: gpd.GeoDataFrame, building_id: Any) -> str:
+    """``building 5 "Marski by Scandic" (OSM relation/5608)``: its id in the city model
+    with its OSM name and id where the buildings have them."""
+    row = buildings.loc[building_id]
+    name = str(row["name"]) if "name" in buildings and isinstance(row["name"], str) else ""
+    osm = str(row["osm_id"]) if "osm_id" in buildings and isinstance(row["osm_id"], str) else ""
+    return (
+        f"building {building_id}"
+        + (f" {json.dumps(name, ensure_ascii=False)}" if name else "")
+        + (f" (OSM {osm})" if osm else "")
+    )
+
+
+def _lon_lat(site: Site, crs: CRS | None) -> str:
+    """A site's point as the user gives it (lon, lat to 1e-7 degree, about 1 cm), or
+    in the city CRS when there is none."""
+    if crs is None:
+        return f"({site.x_m:.1f}, {site.y_m:.1f})"
+    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(site.x_m, site.y_m)
+    return f"lon {_deg(lon)}, lat {_deg(lat)}"
+
+
+def _deg(value: float) -> str:
+    return f"{value:.7f}".rstrip("0").rstrip(".")
 
 
 def sites_to_geodataframe(sites: Sequence[Site], crs: CRS) -> gpd.GeoDataFrame:

@@ -51,8 +51,10 @@ from twin.radio.reach import site_radius_m
 from twin.scenario import Scenario
 from twin.sites import (
     Site,
+    building_label,
     check_sites_above_roofs,
     check_sites_in_area,
+    height_from,
     lift_onto_roofs,
     sites_from_entries,
 )
@@ -269,10 +271,10 @@ def given_sites_on_roofs(
         sites, lifts = lift_onto_roofs(sites, city.buildings, mast_m=cfg.lift_mast_m)
         for lift in lifts:
             log.warning(
-                "%s: site %s lifted from %g m onto the roof of building %d (%g m, height %s) "
-                "to %g m (sites.inside_building = \"lift\")",
-                where, lift.site_id, lift.from_m, lift.building_id, lift.roof_m,
-                lift.height_source or "of unknown source", lift.to_m,
+                "%s: site %s lifted from %g m onto the roof of %s (%g m, %s) to %g m "
+                "(sites.inside_building = \"lift\")",
+                where, lift.site_id, lift.from_m, building_label(city.buildings, lift.building_id),
+                lift.roof_m, height_from(lift.height_source), lift.to_m,
             )  # fmt: skip
             s = sites[lift.index]
             sites[lift.index] = replace(
