@@ -149,3 +149,43 @@ def test_a_large_map_draws_every_kth_cell_over_the_whole_raster() -> None:
     # a figure saved at a higher resolution is drawn from more cells
     fine = plots.map_figure(values, transform, metric="capacity_mbps", dpi=300)
     assert fine.axes[0].get_images()[0].get_array().shape == (rows, cols)
+
+
+def test_the_spectrum_charts_carry_the_png_text_of_every_other_chart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``sweep.png`` and ``los_vs_distance.png`` are written by the one PNG writer
+    (:func:`twin.io.plots.save_figure`): the OSM attribution in their ``Copyright`` text,
+    no ``Software`` text (matplotlib's version, which changes between runs), as a map's."""
+    from PIL import Image
+
+    from twin import OSM_ATTRIBUTION
+    from twin.io.spectrum_plots import plot_los_comparison, plot_sweep
+    from twin.spectrum import LosComparison, SweepResult
+
+    freq = np.array([3.5, 28.0])
+    mean = np.vstack([np.full(2, np.nan), np.linspace(1.0, 8.0, 14).reshape(7, 2)])
+    sweep = SweepResult(freq, mean, mean, np.full((8, 2), 5, dtype=np.int64), mean[1])
+    lo = np.arange(0.0, 100.0, 20.0)
+    los = LosComparison(lo, lo + 20.0, np.array([4, 9, 0, 3, 1]),
+                        np.array([1.0, 0.7, np.nan, 0.3, 0.0]),
+                        np.linspace(1.0, 0.4, 5), np.linspace(1.0, 0.5, 5))  # fmt: skip
+    written = [
+        plot_sweep(sweep, tmp_path / "sweep.png", title="sweep"),
+        plot_los_comparison(los, tmp_path / "los_vs_distance.png", title="LoS"),
+    ]
+    fig = Figure(figsize=(2, 2))
+    fig.add_subplot().plot([0, 1], [0, 1])
+    written.append(plots.save_figure(fig, tmp_path / "map.png"))
+    infos = []
+    for path in written:
+        with Image.open(path) as im:
+            assert im.format == "PNG" and im.size[0] > 100, path.name
+            infos.append(dict(im.info))
+    for path, info in zip(written, infos, strict=True):
+        assert info.get("Copyright") == OSM_ATTRIBUTION, path.name
+        assert "Software" not in info, path.name
+        assert set(info) - {"dpi"} == set(infos[-1]) - {"dpi"}, path.name
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "los_vs_distance.png",
+        "map.png",
+        "sweep.png",
+    ]

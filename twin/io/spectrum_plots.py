@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from twin import OSM_ATTRIBUTION
-from twin.io.atomic import atomic_path
+from twin.io.plots import FIGURE_DPI, save_figure
 from twin.radio.network import user_type_label
 from twin.spectrum import LosComparison, SweepResult
 
@@ -24,18 +23,15 @@ def _figure(width_in: float, height_in: float) -> tuple[Figure, Axes]:
     (a notebook keeps its own), and no 0.6 s import of ``pyplot`` in each ``twin run``."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width_in, height_in), dpi=110)
+    fig = Figure(figsize=(width_in, height_in), dpi=FIGURE_DPI)
     return fig, fig.add_subplot()
 
 
 def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    """Attribution, layout, atomic PNG write."""
-    fig.text(0.99, 0.01, OSM_ATTRIBUTION, ha="right", va="bottom", fontsize=6, color="grey")
+    """Layout, then the PNG writer of every chart (:func:`twin.io.plots.save_figure`:
+    the attribution drawn and in the PNG text, written atomically)."""
     fig.tight_layout()
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png")
-    return out
+    return save_figure(fig, path)
 
 
 def plot_sweep(sweep: SweepResult, path: str | os.PathLike[str], *, title: str) -> Path:
