@@ -14,6 +14,7 @@ from affine import Affine
 from click.testing import CliRunner
 
 from tests.conftest import EXTRACTS
+from twin import OSM_LICENSE
 from twin.cli.main import cli
 from twin.visibility import BuildingPrisms, los_matrix
 
@@ -41,6 +42,7 @@ def test_dsm_raster(oakland_dsm: Path, oakland_city) -> None:  # type: ignore[no
         assert west <= minx and south <= miny and east >= maxx and north >= maxy
         tags = src.tags()
         assert tags["attribution"] == "(c) OpenStreetMap contributors"
+        assert tags["license"] == OSM_LICENSE
         assert (
             tags["source_sha256"]
             == hashlib.sha256(EXTRACTS["west-oakland"].read_bytes()).hexdigest()
@@ -91,6 +93,7 @@ def test_viewshed_bands_and_agreement_with_exact(
     # provenance: the DSM by its hash, its attribution carried over, the date
     assert tags["dsm_sha256"] == hashlib.sha256(oakland_dsm.read_bytes()).hexdigest()
     assert tags["attribution"] == "(c) OpenStreetMap contributors" and "created" in tags
+    assert tags["license"] == OSM_LICENSE
     assert set(np.unique(bands)) <= {0, 1}
     # the exact engine on every ground cell, from the same observers
     prisms = BuildingPrisms.from_geodataframe(oakland_city.buildings)
@@ -174,6 +177,6 @@ def test_a_viewshed_of_a_dsm_not_from_osm_claims_no_osm_attribution(tmp_path: Pa
     with rasterio.open(out) as src:
         tags = src.tags()
         band = src.read(1)
-    assert "attribution" not in tags
+    assert "attribution" not in tags and "license" not in tags
     assert tags["dsm_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert band[25, 10] == 1 and band[25, 55] == 0  # in the open; behind the block

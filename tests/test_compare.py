@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from tests.conftest import ROOT
 from tests.csvw_check import check_csv_tables
+from twin import OSM_LICENSE, OSM_LICENSE_URL
 from twin.cli.main import cli
 from twin.io.outputs import write_run
 from twin.scenario import Scenario, with_overrides
@@ -92,6 +93,13 @@ def test_delta_rasters_are_b_minus_a(folders, tmp_path: Path) -> None:  # type: 
         assert (out / "plots" / f"delta_{metric}_28.png").stat().st_size > 10_000
     prov = json.loads((out / "comparison.json").read_text())["provenance"]
     assert check_csv_tables(out, prov) == ["comparison.csv"]
+    # the OSM data's licence beside its attribution in every file but the CSV and styles
+    assert prov["license"] == OSM_LICENSE
+    for path in sorted(out.rglob("*")):
+        if path.is_file() and path.suffix not in (".csv", ".qml"):
+            assert OSM_LICENSE_URL.encode() in path.read_bytes(), path.name
+    meta = pyogrio.read_info(out / "coverage_changes.gpkg", layer="coverage_changes")
+    assert meta["layer_metadata"]["license"] == OSM_LICENSE
     md = (out / "comparison.md").read_text()
     assert f"- input_sha256: `{prov['input_sha256']}`" in md
     assert md.rstrip().endswith("Map data (c) OpenStreetMap contributors, under the ODbL 1.0.")

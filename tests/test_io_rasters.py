@@ -12,7 +12,7 @@ import rasterio
 from affine import Affine
 from pyproj import CRS
 
-from twin import OSM_ATTRIBUTION, __version__
+from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.errors import InputError, OutputError
 from twin.io.rasters import FLAG_NODATA, grid_raster, points_to_raster, write_geotiff
 from twin.io.styles import CAPACITY, RSRP, SINR, Palette, Ramp, ramp_for, style_for, write_style
@@ -171,6 +171,7 @@ def test_geotiff_flags_are_uint8_with_nodata_255(tmp_path: Path) -> None:
         data = src.read(1)
         assert data[0, 0] == 255 and data[15, 15] == 1 and data[30, 30] == 0
         assert src.tags()["attribution"] == OSM_ATTRIBUTION
+        assert src.tags()["license"] == OSM_LICENSE
         assert src.tags()["version"] == __version__
 
 

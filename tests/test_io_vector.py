@@ -16,7 +16,7 @@ import pytest
 import shapely
 from pyproj import CRS
 
-from twin import OSM_ATTRIBUTION, __version__
+from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.errors import InputError, OutputError
 from twin.io.vector import PROVENANCE_TABLE, json_safe, write_geojson, write_gpkg
 
@@ -105,7 +105,7 @@ def test_geojson_properties_are_json_safe(tmp_path: Path) -> None:
 def test_geojson_attribution_and_provenance(tmp_path: Path) -> None:
     prov = {"scenario": "demo", "input_sha256": "ab" * 32, "n": np.int64(3), "x": np.nan}
     doc = _read(write_geojson(_buildings(), tmp_path / "b.geojson", provenance=prov))
-    assert doc["attribution"] == OSM_ATTRIBUTION
+    assert doc["attribution"] == OSM_ATTRIBUTION and doc["license"] == OSM_LICENSE
     assert doc["twin"]["version"] == __version__
     assert doc["twin"]["scenario"] == "demo"
     assert doc["twin"]["n"] == 3 and doc["twin"]["x"] is None
@@ -225,6 +225,8 @@ def test_gpkg_provenance_everywhere(tmp_path: Path) -> None:
     table = pyogrio.read_dataframe(path, layer=PROVENANCE_TABLE)
     rows = dict(zip(table["key"], table["value"], strict=True))
     assert rows["scenario"] == "demo" and rows["attribution"] == OSM_ATTRIBUTION
+    assert meta["license"] == rows["license"] == OSM_LICENSE
+    assert OSM_LICENSE in meta["DESCRIPTION"]
     assert rows["tool"] == "twin"
 
 

@@ -16,7 +16,7 @@ import pytest
 import shapely
 from pyproj import CRS
 
-from twin import OSM_ATTRIBUTION, __version__
+from twin import OSM_ATTRIBUTION, OSM_LICENSE_URL, __version__
 from twin.errors import InputError
 from twin.io.styles import CAPACITY, SHARE
 from twin.io.webmap import PACKED_DTYPES, build_map, deckgl_bundle, json_for_script, packed_array
@@ -264,6 +264,11 @@ def test_band_switch_legend_attribution_provenance() -> None:
     assert "0.7 GHz" in page and "3.5 GHz" in page and "28 GHz" in page
     assert "Capacity (Mbps)" in page and "&lt; 1 Mbps" in page and "Indoor coverage (%)" in page
     assert OSM_ATTRIBUTION in page and "openstreetmap.org/copyright" in page
+    # the licence of OSM's data beside its attribution, linked
+    assert (
+        f'<a href="{OSM_LICENSE_URL}" target="_blank" rel="noopener noreferrer">ODbL 1.0</a>'
+        in page
+    )
     assert f"<td>version</td><td>{__version__}</td>" in page
     assert "ab" * 32 in page
 
@@ -274,6 +279,7 @@ def test_grey_buildings_without_coverage_and_custom_attribution() -> None:
     assert data["buildings"]["coverage"] is None
     assert "Indoor coverage" not in page
     assert "Footprints (c) City &lt;x&gt;" in page and "openstreetmap.org/copyright" not in page
+    assert OSM_LICENSE_URL not in page  # not OSM's data: not its licence
 
 
 def test_one_column_for_all_bands_and_other_metrics() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from twin import OSM_ATTRIBUTION, __version__
+from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.arrays import full
 from twin.grid import ReceiverGrid
 from twin.radio.network import BandResult, user_type_label
@@ -86,7 +86,8 @@ def scenario_hash(result: StudyResult) -> str:
 
 
 def provenance(result: StudyResult, *, created: str | None = None) -> dict[str, str]:
-    """Version, scenario, input hash, CRS, date and the OSM attribution, as strings."""
+    """Version, scenario, input hash, CRS, date and the OSM attribution and licence, as
+    strings."""
     return {
         "tool": "twin",
         "version": __version__,
@@ -97,6 +98,7 @@ def provenance(result: StudyResult, *, created: str | None = None) -> dict[str, 
         "crs": result.city.crs.to_string(),
         "created": created or dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "attribution": OSM_ATTRIBUTION,
+        "license": OSM_LICENSE,
     }
 
 
@@ -219,6 +221,7 @@ def summarise(
     return {
         "provenance": prov,
         "attribution": OSM_ATTRIBUTION,
+        "license": OSM_LICENSE,
         "version": prov["version"],
         "scenario": {
             "name": result.scenario.name,

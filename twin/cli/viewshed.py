@@ -127,9 +127,10 @@ def viewshed(
             f"visible from {x:.2f},{y:.2f} at +{h:g} m"
             for (x, y), h in zip(xy, heights, strict=True)
         ],
-        # the viewshed derives from the DSM: its attribution (a DSM of twin dsm: OSM's),
-        # none where the DSM names none
+        # the viewshed derives from the DSM: its attribution and licence (a DSM of twin
+        # dsm: OSM's), none where the DSM names none
         attribution=raster.tags.get("attribution"),
+        license=raster.tags.get("license"),
         tags={
             "dsm": raster.path,
             "dsm_sha256": raster.sha256,

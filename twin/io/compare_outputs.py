@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from twin import OSM_ATTRIBUTION, __version__
+from twin import OSM_ATTRIBUTION, OSM_LICENSE, OSM_LICENSE_NAME, __version__
 from twin.compare import Comparison, table_markdown
 from twin.io.atomic import atomic_output_dir, write_text_atomic
 from twin.io.forked import share_work
@@ -100,7 +100,7 @@ def provenance_markdown(prov: Mapping[str, str]) -> str:
     lines = ["", "---", "", "Provenance:", ""]
     lines += [f"- {k}: `{v}`" for k, v in prov.items() if k != "attribution"]
     if prov.get("attribution"):
-        lines += ["", f"Map data {prov['attribution']}, under the ODbL 1.0.", ""]
+        lines += ["", f"Map data {prov['attribution']}, under the {OSM_LICENSE_NAME}.", ""]
     return "\n".join(lines)
 
 
@@ -129,6 +129,7 @@ def write_comparison(
         "sinr_threshold_db": f"{cmp.threshold_db:g}",
         "created": created,
         "attribution": OSM_ATTRIBUTION,
+        "license": OSM_LICENSE,
     }
     doc = {
         "provenance": prov,

@@ -4,7 +4,7 @@ The DSM is one ``float32`` band of heights above ground in metres, without a nod
 value (every cell is a height: 0 is the ground); viewsheds are ``uint8`` bands (1
 visible, 0 invisible or out of range), one per observer, also without nodata, as
 ``gdal_viewshed`` writes them. Both carry the tool version, the date and the
-attribution of the data they derive from as GDAL metadata and are written to a
+attribution and licence of the data they derive from as GDAL metadata and are written to a
 temporary file beside the target that replaces it only when complete.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from twin import OSM_ATTRIBUTION, __version__
+from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.errors import InputError, OutputError
 from twin.io.atomic import atomic_path
 
@@ -35,6 +35,7 @@ def write_bands_geotiff(
     tags: Mapping[str, Any] | None = None,
     units: str | None = None,
     attribution: str | None = OSM_ATTRIBUTION,
+    license: str | None = OSM_LICENSE,
 ) -> Path:
     """Write a (bands, rows, cols) array as a GeoTIFF without nodata, atomically.
 
@@ -59,6 +60,9 @@ def write_bands_geotiff(
     attribution
         The ``attribution`` item (the OSM attribution by default; None: none, for a
         raster derived from data that is not OSM's).
+    license
+        The ``license`` item, the data's licence (the ODbL of OSM's data by default;
+        None: none).
     units
         Units of every band (``"m"``), if any.
 
@@ -92,6 +96,8 @@ def write_bands_geotiff(
     meta = {"version": __version__, "created": created}
     if attribution is not None:
         meta["attribution"] = attribution
+    if license is not None:
+        meta["license"] = license
     meta.update({str(k): str(v) for k, v in (tags or {}).items()})
     is_float = np.issubdtype(arr.dtype, np.floating)
     with rasterio.Env() as env:

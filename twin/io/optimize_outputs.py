@@ -27,7 +27,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from twin import OSM_ATTRIBUTION, __version__
+from twin import OSM_ATTRIBUTION, OSM_LICENSE, OSM_LICENSE_NAME, __version__
 from twin.io.atomic import atomic_output_dir
 from twin.io.plots import save_figure
 from twin.io.tables import write_csv
@@ -54,6 +54,7 @@ def _provenance(opt: Optimization) -> dict[str, str]:
         "crs": city.crs.to_string(),
         "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "attribution": OSM_ATTRIBUTION,
+        "license": OSM_LICENSE,
     }
 
 
@@ -150,7 +151,7 @@ def write_optimization(
         # the attribution of the candidates' data as TOML comments above it
         header = (
             "".join(f"# {k}: {v}\n" for k, v in prov.items() if k != "attribution")
-            + f"# sites placed on OpenStreetMap data: {prov['attribution']} (ODbL 1.0)\n"
+            + f"# sites placed on OpenStreetMap data: {prov['attribution']} ({OSM_LICENSE_NAME})\n"
         )
         (tmp / "variant.toml").write_text(header + opt.variant, encoding="utf-8")
         write_csv(

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from twin import OSM_ATTRIBUTION
+from twin import OSM_ATTRIBUTION, OSM_LICENSE
 from twin.io.atomic import atomic_path
 from twin.io.styles import Ramp, ramp_for
 
@@ -387,14 +387,14 @@ def figure_makers(
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: float = FIGURE_DPI) -> Path:
     """Write ``fig`` as PNG to ``path`` atomically, the OpenStreetMap attribution in its
-    lower right corner and in the PNG's ``Copyright`` text (no metadata that changes per
-    run)."""
+    lower right corner and in the PNG's ``Copyright`` text, the data's licence in its
+    ``License`` text (no metadata that changes per run)."""
     final = Path(path)
     fig.text(0.995, 0.005, OSM_ATTRIBUTION, ha="right", va="bottom", fontsize=6, color="grey")
     with atomic_path(final) as tmp:
         fig.savefig(
             tmp, format="png", dpi=dpi,
-            metadata={"Software": None, "Copyright": OSM_ATTRIBUTION},
+            metadata={"Software": None, "Copyright": OSM_ATTRIBUTION, "License": OSM_LICENSE},
         )  # fmt: skip
     return final
 

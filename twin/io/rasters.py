@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from twin import OSM_ATTRIBUTION, __version__
+from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.errors import InputError, OutputError
 from twin.io.atomic import atomic_path
 
@@ -231,7 +231,8 @@ def write_geotiff(
     tags
         Provenance and other metadata, written as GDAL metadata items (values as text):
         version, scenario, input sha256, CRS, date, attribution, metric, band. The tool
-        version, the OSM attribution and ``TIFFTAG_SOFTWARE`` are added when absent.
+        version, the OSM attribution and licence (``license``) and ``TIFFTAG_SOFTWARE``
+        are added when absent.
     dtype
         Output dtype; by default ``float32`` for floats, ``uint8`` for bools and
         integers within 0-255, else ``int32``.
@@ -267,7 +268,11 @@ def write_geotiff(
     data = arr.astype(out_dtype, copy=False)
     is_float = np.issubdtype(out_dtype, np.floating)
 
-    meta: dict[str, str] = {"version": __version__, "attribution": OSM_ATTRIBUTION}
+    meta: dict[str, str] = {
+        "version": __version__,
+        "attribution": OSM_ATTRIBUTION,
+        "license": OSM_LICENSE,
+    }
     for key, value in (tags or {}).items():
         meta[str(key)] = str(value)
     meta.setdefault("TIFFTAG_SOFTWARE", f"twin {__version__}")

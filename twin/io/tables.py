@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from twin import OSM_LICENSE_URL
+
 __all__ = [
     "ODBL_URL",
     "csv_text",
@@ -33,8 +35,8 @@ __all__ = [
     "write_csv_text",
 ]
 
-#: The licence of data derived from OpenStreetMap.
-ODBL_URL = "https://opendatacommons.org/licenses/odbl/1-0/"
+#: The licence of data derived from OpenStreetMap (:data:`twin.OSM_LICENSE_URL`).
+ODBL_URL = OSM_LICENSE_URL
 
 #: Column-name suffix -> unit (``schema:unitText``); the longest suffix that matches wins.
 _UNITS = {

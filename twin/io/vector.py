@@ -1,10 +1,10 @@
 """Vector outputs: GeoJSON (RFC 7946) and GeoPackage, written atomically through GDAL.
 
 GeoJSON is for the web and for quick looks: always lon/lat (EPSG:4326), right-hand rings,
-7 decimals (about 1 cm), with the OSM attribution and the run's provenance as foreign
-members of the FeatureCollection (RFC 7946, section 6.1). GeoPackage is for GIS work: one
-file, several layers each in its own CRS (the grid stays in the local UTM CRS, metres),
-provenance as GDAL layer metadata and as a ``provenance`` table that QGIS lists
+7 decimals (about 1 cm), with the OSM attribution, its licence and the run's provenance as
+foreign members of the FeatureCollection (RFC 7946, section 6.1). GeoPackage is for GIS
+work: one file, several layers each in its own CRS (the grid stays in the local UTM CRS,
+metres), provenance as GDAL layer metadata and as a ``provenance`` table that QGIS lists
 next to the layers.
 """
 
@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from twin import OSM_ATTRIBUTION, __version__
+from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.errors import InputError, OutputError
 from twin.io.atomic import atomic_path
 from twin.io.scratch import DEFAULT_BUDGET_SHARE
@@ -126,6 +126,7 @@ def write_geojson(
     *,
     provenance: Mapping[str, Any] | None = None,
     attribution: str = OSM_ATTRIBUTION,
+    license: str | None = OSM_LICENSE,
     precision: int = 7,
 ) -> Path:
     """Write ``gdf`` as an RFC 7946 GeoJSON FeatureCollection.
@@ -147,6 +148,9 @@ def write_geojson(
         input hash, ...). ``None`` writes only the tool version.
     attribution
         Written as the foreign member ``"attribution"``.
+    license
+        Written as the foreign member ``"license"`` (the ODbL of OSM's data by default;
+        None: none, for data that is not OSM's).
     precision
         Decimals of the coordinates.
 
@@ -169,7 +173,10 @@ def write_geojson(
         promote_mixed(shapely.orient_polygons(out.geometry.values, exterior_cw=False))
     )
     prov = {"version": __version__, **(dict(provenance) if provenance else {})}
-    members = {"attribution": attribution, "twin": json_safe(prov)}
+    members: dict[str, Any] = {"attribution": attribution}
+    if license is not None:
+        members["license"] = license
+    members["twin"] = json_safe(prov)
     options: dict[str, str] = {
         "RFC7946": "YES",
         "COORDINATE_PRECISION": str(int(precision)),
@@ -231,6 +238,7 @@ def write_gpkg(
     *,
     metadata: Mapping[str, Any] | None = None,
     attribution: str = OSM_ATTRIBUTION,
+    license: str | None = OSM_LICENSE,
     index_at_end: bool = False,
 ) -> Path:
     """Write several layers, each in its own CRS, into one GeoPackage.
@@ -257,6 +265,9 @@ def write_gpkg(
         converted to text. ``attribution`` and the tool version are always added.
     attribution
         The data attribution written with the provenance.
+    license
+        The data's licence, written with the provenance as ``license`` and in each
+        layer's description (the ODbL of OSM's data by default; None: none).
     index_at_end
         Build each layer's spatial index once its rows are written, in this thread,
         instead of in a thread of GDAL's beside the writing: that one holds the whole
@@ -296,6 +307,10 @@ def write_gpkg(
         v = json_safe(value)
         meta[str(key)] = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
     meta["attribution"] = attribution
+    rights = attribution
+    if license is not None:
+        meta["license"] = license
+        rights += f", {license}"
     whole = {
         name: _prepare(gdf, f"write_gpkg layer {name!r}")
         for name, gdf in layers.items()
@@ -304,7 +319,7 @@ def write_gpkg(
     with atomic_path(final) as tmp, _gdal_config(_AT_END if index_at_end else {}):
         try:
             for name, layer in layers.items():
-                options = {"DESCRIPTION": f"twin {__version__}: {name}; {attribution}"}
+                options = {"DESCRIPTION": f"twin {__version__}: {name}; {rights}"}
                 if name not in whole:
                     _write_parts(layer, tmp, name, meta=meta, options=options)
                     continue
@@ -325,7 +340,7 @@ def write_gpkg(
                 layer=PROVENANCE_TABLE,
                 driver="GPKG",
                 dataset_options=GPKG_DATASET_OPTIONS,
-                layer_options={"DESCRIPTION": f"provenance of this file; {attribution}"},
+                layer_options={"DESCRIPTION": f"provenance of this file; {rights}"},
             )
         except InputError:
             raise

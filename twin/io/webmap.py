@@ -45,7 +45,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from twin import OSM_ATTRIBUTION, __version__
+from twin import OSM_ATTRIBUTION, OSM_LICENSE_NAME, OSM_LICENSE_URL, __version__
 from twin.errors import InputError
 from twin.io.styles import Ramp, ramp_for
 from twin.io.vector import json_safe
@@ -790,7 +790,7 @@ def map_page_parts(
         Page title and heading (escaped).
     attribution
         Data attribution shown on the map (escaped); linked to the OSM copyright page
-        when it names OpenStreetMap.
+        and followed by the ODbL 1.0 (linked) when it names OpenStreetMap.
     provenance
         Key/value pairs shown under "Provenance" (version, scenario, input hash, ...).
     cell_size_m
@@ -928,7 +928,9 @@ def map_page_parts(
     if "openstreetmap" in attribution.lower():
         attribution_html = (
             '<a href="https://www.openstreetmap.org/copyright" target="_blank" '
-            f'rel="noopener noreferrer">{attribution_html}</a>'
+            f'rel="noopener noreferrer">{attribution_html}</a>, '
+            f'<a href="{OSM_LICENSE_URL}" target="_blank" '
+            f'rel="noopener noreferrer">{html.escape(OSM_LICENSE_NAME)}</a>'
         )
     scripts = [_ERROR_JS, bundle, _MAIN_JS]
     parts = [
