@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,17 @@ def test_every_output_of_the_contract_is_there(run_dir: Path) -> None:
         for m in ("rsrp_dbm", "sinr_db", "capacity_mbps", "los"):
             assert f"rasters/{m}_{b}.tif" in names
         assert f"rasters/capacity_mbps_{b}.qml" in names
+    # every raster has its QGIS style beside it, the one docs/outputs.md names
+    tifs = sorted(n for n in names if n.endswith(".tif"))
+    assert "rasters/indoor.tif" in tifs and "rasters/los_3p5.tif" in tifs
+    for tif in tifs:
+        qml = run_dir / tif.replace(".tif", ".qml")
+        assert qml.is_file(), f"{tif} has no style"
+        renderer = ET.fromstring(qml.read_text().split("\n", 1)[1]).find("pipe/rasterrenderer")
+        assert renderer is not None
+        stem = Path(tif).stem
+        flags = stem == "indoor" or stem.startswith("los_")
+        assert renderer.get("type") == ("paletted" if flags else "singlebandpseudocolor"), tif
     assert {"buildings.geojson", "sites.geojson", "streets.geojson", "grid.gpkg",
             "rasters/indoor.tif", "summary.json", "summary.csv", "map.html"} <= names  # fmt: skip
     # nothing left over from the atomic write

@@ -293,3 +293,6 @@ def test_the_run_folder_holds_the_distances(wall_study, tmp_path) -> None:  # ty
     want = np.where(g.indoor[on], g.indoor_distance_m[on], -9999.0).astype(np.float32)
     assert np.array_equal(got, want)
     assert (got > 0).sum() > 1000 and (got == -9999.0).sum() > 1000
+    # its QGIS style beside it: the fixed classes in metres, not a grey stretch
+    qml = (tmp_path / "run" / "rasters" / "indoor_distance_m.qml").read_text()
+    assert 'type="singlebandpseudocolor"' in qml and 'label="&lt; 2 m"' in qml

@@ -15,7 +15,17 @@ from pyproj import CRS
 from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.errors import InputError, OutputError
 from twin.io.rasters import FLAG_NODATA, grid_raster, points_to_raster, write_geotiff
-from twin.io.styles import CAPACITY, RSRP, SINR, Palette, Ramp, ramp_for, style_for, write_style
+from twin.io.styles import (
+    CAPACITY,
+    INDOOR_DISTANCE,
+    RSRP,
+    SINR,
+    Palette,
+    Ramp,
+    ramp_for,
+    style_for,
+    write_style,
+)
 
 UTM = CRS.from_epsg(32635)  # Helsinki
 TRANSFORM = Affine(10.0, 0.0, 385_000.0, 0.0, -10.0, 6_672_000.0)
@@ -230,7 +240,12 @@ def _parse(path: Path) -> ET.Element:
 
 @pytest.mark.parametrize(
     ("metric", "ramp", "units"),
-    [("capacity_mbps", CAPACITY, "Mbps"), ("sinr_db", SINR, "dB"), ("rsrp_dbm", RSRP, "dBm")],
+    [
+        ("capacity_mbps", CAPACITY, "Mbps"),
+        ("sinr_db", SINR, "dB"),
+        ("rsrp_dbm", RSRP, "dBm"),
+        ("indoor_distance_m", INDOOR_DISTANCE, "m"),
+    ],
 )
 def test_pseudocolor_style(tmp_path: Path, metric: str, ramp: Ramp, units: str) -> None:
     path = write_style(tmp_path / f"{metric}_3p5.qml", metric, np.array([1.0, 2.0]))
@@ -292,6 +307,18 @@ def test_generic_metric_from_data(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="path_loss_db"):
         write_style(tmp_path / "x.qml", "path_loss_db", [np.nan])
     assert not (tmp_path / "x.qml").exists()
+
+
+def test_indoor_distance_classes_in_metres() -> None:
+    """Fixed classes over TR 38.901's d_2D-in (0-25 m for UMa and UMi) and beyond, the
+    receivers nearest a facade brightest; not stretched to each file's data."""
+    labels = [c.label for c in INDOOR_DISTANCE.classes]
+    assert labels[0] == "< 2 m" and "20 - 25 m" in labels and labels[-1] == "> 35 m"
+    idx = INDOOR_DISTANCE.classify([0.0, 2.0, 4.9, 18.8, 25.0, 60.0, np.nan])
+    assert idx.tolist() == [0, 0, 1, 4, 5, 7, -1]
+    assert ramp_for("indoor_distance_m") is INDOOR_DISTANCE
+    assert style_for("indoor_distance_m") is INDOOR_DISTANCE  # not the indoor flag's palette
+    assert INDOOR_DISTANCE.format(4.94) == "4.9 m"
 
 
 def test_labels_are_escaped_xml(tmp_path: Path) -> None:

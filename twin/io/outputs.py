@@ -366,7 +366,9 @@ def _write_vectors(
 
 
 def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -> None:
-    """The GeoTIFFs (and QGIS styles) of :func:`write_run` into ``folder`` (created)."""
+    """The GeoTIFFs of :func:`write_run` into ``folder`` (created), each with its QGIS
+    style beside it (fixed classes or a palette, :func:`twin.io.styles.style_for`: QGIS
+    applies it when the raster is opened, instead of a grey stretch)."""
     crs = result.city.crs
     spec = result.grid.spec
     folder.mkdir()
@@ -377,6 +379,7 @@ def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -
         folder / "indoor.tif", indoor, transform=spec.transform, crs=crs, nodata=255,
         tags={**prov, "metric": "indoor", "units": "1 = indoor, 0 = outdoor"},
     )  # fmt: skip
+    write_style(folder / "indoor.qml", "indoor")  # 0 outdoor / 1 indoor
     if g.indoor_distance_m is not None:  # radio.indoor_distance = "wall"; outdoors nodata
         d_in = g.indoor_distance_m
         depth = grid_raster(
@@ -389,6 +392,7 @@ def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -
             tags={**prov, "metric": "indoor_distance_m",
                   "units": "m, an indoor receiver's distance to its block's facade"},
         )  # fmt: skip
+        write_style(folder / "indoor_distance_m.qml", "indoor_distance_m")  # fixed classes
     for label, res in result.bands.items():
         for name, attr, dtype, nodata, units in RASTER_METRICS:
             arr = grid_raster(g.cell, res.values_by_part(attr), spec.shape, nodata, dtype)
@@ -398,8 +402,7 @@ def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -
                 tags={**prov, "metric": name, "band": label, "freq_ghz": f"{res.freq_ghz:g}",
                       "units": units},
             )  # fmt: skip
-            if name in ("capacity_mbps", "sinr_db", "rsrp_dbm"):
-                write_style(path.with_suffix(".qml"), name)  # fixed classes
+            write_style(path.with_suffix(".qml"), name)  # fixed classes; los: a palette
 
 
 #: receivers :func:`map_points` reads at once
