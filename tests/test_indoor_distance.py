@@ -189,8 +189,15 @@ def test_a_run_with_the_indoor_distance(helsinki_city, wall_study, helsinki_stud
     assert summarise(window)["grid"]["indoor_distance"] == "window"
     assert "indoor_distance_m" not in summarise(window)["grid"]
 
+    # the layer's column: the distance indoors, null outdoors (where the arrays, which
+    # the radio pass reads, keep 0)
     table = grid_table(wall, 0, len(g))
-    assert np.array_equal(table.column("indoor_distance_m").to_numpy(), g.indoor_distance_m)
+    column = table.column("indoor_distance_m")
+    assert column.null_count == int(np.count_nonzero(~g.indoor)) > 0
+    assert np.array_equal(column.is_null().to_numpy(zero_copy_only=False), ~g.indoor)
+    values = column.to_numpy(zero_copy_only=False)
+    assert np.array_equal(values[g.indoor], g.indoor_distance_m[g.indoor])
+    assert np.all(g.indoor_distance_m[~g.indoor] == 0.0)
     assert "indoor_distance_m" not in grid_table(window, 0, 10).column_names
 
 
@@ -272,8 +279,11 @@ def test_the_sweep_by_tiles_takes_the_distances(helsinki_city, default_scenario)
 
 
 def test_the_run_folder_holds_the_distances(wall_study, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """grid.gpkg's column and rasters/indoor_distance_m.tif (outdoors nodata), as QGIS
-    reads them."""
+    """grid.gpkg's column (outdoors NULL) and rasters/indoor_distance_m.tif (outdoors
+    nodata), as QGIS reads them: its statistics of either take the indoor receivers
+    alone, not zeros for the outdoor ones."""
+    import sqlite3
+
     import geopandas as gpd
     import rasterio
 
@@ -282,7 +292,18 @@ def test_the_run_folder_holds_the_distances(wall_study, tmp_path) -> None:  # ty
     write_run(wall_study, tmp_path / "run", overwrite=False)
     g = wall_study.grid
     layer = gpd.read_file(tmp_path / "run" / "grid.gpkg", layer="grid")
-    assert np.array_equal(layer["indoor_distance_m"].to_numpy(), g.indoor_distance_m)
+    d = layer["indoor_distance_m"].to_numpy()
+    assert np.array_equal(d[g.indoor], g.indoor_distance_m[g.indoor])
+    assert np.isnan(d[~g.indoor]).all()
+    # NULL in the file itself (SQLite's own count, as QGIS's statistics take it)
+    with sqlite3.connect(tmp_path / "run" / "grid.gpkg") as db:
+        nulls, indoor_nulls, n, mean = db.execute(
+            "SELECT SUM(indoor_distance_m IS NULL), SUM(indoor AND indoor_distance_m IS NULL),"
+            " COUNT(indoor_distance_m), AVG(indoor_distance_m) FROM grid"
+        ).fetchone()
+    assert nulls == int(np.count_nonzero(~g.indoor)) and indoor_nulls == 0
+    assert n == int(np.count_nonzero(g.indoor))
+    assert mean == pytest.approx(float(np.mean(g.indoor_distance_m[g.indoor])))
     with rasterio.open(tmp_path / "run" / "rasters" / "indoor_distance_m.tif") as ds:
         band = ds.read(1)
         assert ds.nodata == -9999.0 and ds.tags()["metric"] == "indoor_distance_m"

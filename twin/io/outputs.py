@@ -106,7 +106,7 @@ def grid_frame_parts(
 def grid_table(result: StudyResult, lo: int, hi: int) -> Any:
     """The ``grid`` layer's receivers ``lo`` to ``hi - 1`` as an Arrow table: the
     receiver columns (``kind``, ``indoor``, ``building_id``, ``rx_height_m``, ``row``,
-    ``col``, and ``indoor_distance_m`` when the run models it), the point as WKB
+    ``col``, and ``indoor_distance_m`` when the run models it, null outdoors), the point as WKB
     (``geometry``), then per band the serving site's id (null when no cell serves) and
     :data:`GRID_BAND_COLUMNS` (those a BandResult derives when read, such as the
     capacity, derived for these receivers alone). Made straight from the arrays (no
@@ -128,8 +128,11 @@ def grid_table(result: StudyResult, lo: int, hi: int) -> Any:
         "col": pa.array(grid.col.astype(np.int64, copy=False)),
     }
     if grid.indoor_distance_m is not None:  # radio.indoor_distance = "wall"
+        # outdoors there is no facade to cross: NULL, as the raster's nodata (the arrays,
+        # which the radio pass reads, hold 0 there); a 0 would enter QGIS's statistics
         columns["indoor_distance_m"] = pa.array(
-            np.asarray(grid.indoor_distance_m, dtype=np.float64)
+            np.asarray(grid.indoor_distance_m, dtype=np.float64),
+            mask=~np.asarray(grid.indoor, dtype=bool),
         )
     columns["geometry"] = point_wkb(grid.x_m, grid.y_m)
     site_ids = pa.array([s.site_id for s in result.sites], type=pa.large_string())
