@@ -62,6 +62,53 @@ def test_every_output_of_the_contract_is_there(run_dir: Path) -> None:
     assert not [p for p in run_dir.parent.iterdir() if p.name != "default"]
 
 
+def _documented_fields() -> dict[str, tuple[list[str], set[str]]]:
+    """docs/outputs.md's field tables of the layers of a run: layer -> (its fields in
+    order, those written only with a setting)."""
+    text = (ROOT / "docs" / "outputs.md").read_text(encoding="utf-8")
+    section = text.split("## Fields of the layers", 1)[1].split("\n## ", 1)[0]
+    out: dict[str, tuple[list[str], set[str]]] = {}
+    for part in section.split("\n### ")[1:]:
+        layer = re.match(r"`(\w+)`", part)
+        assert layer is not None, part[:40]
+        rows = re.findall(r"^\| `([\w<>]+)` \|[^|]*\|([^\n]*)\|$", part, flags=re.M)
+        fields = [name for name, _ in rows]
+        optional = {name for name, meaning in rows if "only with" in meaning}
+        out[layer.group(1)] = (fields, optional)
+    return out
+
+
+def test_the_documented_fields_are_those_of_the_files(run_dir: Path) -> None:
+    """Each layer's fields as docs/outputs.md lists them (``<b>`` for each band) and as
+    the README's contract names them: those GDAL reads from the files, no more, no less."""
+    bands = list(json.loads((run_dir / "summary.json").read_text())["bands"])
+    docs = _documented_fields()
+    files = {
+        "buildings": ["buildings.geojson", "grid.gpkg:buildings"],
+        "sites": ["sites.geojson", "grid.gpkg:sites"],
+        "streets": ["streets.geojson"],
+        "grid": ["grid.gpkg:grid"],
+        "cells": ["grid.gpkg:cells"],
+    }
+    assert set(docs) == set(files)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    row = {
+        "buildings": "| `buildings.geojson` |", "sites": "| `sites.geojson` |",
+        "streets": "| `streets.geojson` |", "grid": "| `grid.gpkg` |", "cells": "| `grid.gpkg` |",
+    }  # fmt: skip
+    for layer, (fields, optional) in docs.items():
+        want = [f.replace("<b>", b) for f in fields for b in (bands if "<b>" in f else [""])]
+        line = readme.split(row[layer], 1)[1].split("\n", 1)[0]
+        for field in fields:
+            assert f"`{field}`" in line, f"README's {row[layer]} lacks {field}"
+        for where in files[layer]:
+            path, _, name = where.partition(":")
+            info = pyogrio.read_info(run_dir / path, layer=name or None)
+            got = [str(f) for f in info["fields"]]
+            assert set(got) - set(want) == set(), (where, "undocumented")
+            assert set(want) - set(got) <= optional, (where, "documented, not written")
+
+
 def test_csv_tables_carry_their_provenance_in_csvw_metadata(run_dir: Path) -> None:
     """Each CSV table has its W3C CSVW metadata beside it, read by the csvw package with
     the run's provenance and the OSM attribution (the CSVs stay plain tables)."""

@@ -51,6 +51,24 @@ def test_types_and_units_come_from_the_cells_and_names() -> None:
     assert "dc:rights" not in plain and "dc:license" not in plain
 
 
+def test_fractions_have_their_unit_whatever_their_names_end_in() -> None:
+    """summary.csv's ``share`` (of the receivers), los_vs_distance.csv's
+    ``los_share_city`` and its TR 38.901 probabilities, a building's ``indoor_covered_<b>``:
+    fractions from 0 to 1 though their names do not end in ``_share``; a count of
+    covered buildings is not one."""
+    names = ["share", "los_share_city", "p_los_umi_38901", "indoor_covered_3p5",
+             "covered_share", "points", "buildings_indoor_covered", "shared_m"]  # fmt: skip
+    text = ",".join(names) + "\n" + ",".join(["0.5"] * len(names)) + "\n"
+    cols = csvw_metadata("t.csv", text, title="t", provenance=PROV)["tableSchema"]["columns"]
+    units = {c["name"]: c.get("schema:unitText") for c in cols}
+    fraction = "fraction (0 to 1)"
+    assert units == {
+        "share": fraction, "los_share_city": fraction, "p_los_umi_38901": fraction,
+        "indoor_covered_3p5": fraction, "covered_share": fraction, "points": None,
+        "buildings_indoor_covered": None, "shared_m": "m",
+    }  # fmt: skip
+
+
 def test_label_columns_are_strings_whatever_their_cells() -> None:
     """A band named 28, user types 1-8, an id 007: labels, not numbers, so a table's
     types do not change with the bands of a run."""

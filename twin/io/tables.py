@@ -53,6 +53,11 @@ _UNITS = {
     "_share": "fraction (0 to 1)",
 }
 
+#: fractions from 0 to 1 whatever their names end in: the word ``share`` (``share``,
+#: ``covered_share``, ``los_share_city``), a building's ``indoor_covered_<b>``, a
+#: probability ``p_los_...``
+_FRACTION = re.compile(r"(?:^|_)share(?:_|$)|^indoor_covered_|^p_los_")
+
 
 #: columns that are labels whatever their cells look like (a band named ``28``, a user
 #: type ``1`` beside ``all``, an id ``007``); and every column whose name ends in ``_id``
@@ -134,6 +139,8 @@ def _column(name: str, cells: Sequence[str]) -> dict[str, Any]:
 
 
 def _unit(name: str) -> str | None:
+    if _FRACTION.search(name):
+        return _UNITS["_share"]
     hits = [s for s in _UNITS if name.endswith(s)]
     return _UNITS[max(hits, key=len)] if hits else None
 
