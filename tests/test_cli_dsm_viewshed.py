@@ -14,7 +14,7 @@ from affine import Affine
 from click.testing import CliRunner
 
 from tests.conftest import EXTRACTS
-from twin import OSM_LICENSE
+from twin import OSM_LICENSE, __version__
 from twin.cli.main import cli
 from twin.visibility import BuildingPrisms, los_matrix
 
@@ -43,10 +43,17 @@ def test_dsm_raster(oakland_dsm: Path, oakland_city) -> None:  # type: ignore[no
         tags = src.tags()
         assert tags["attribution"] == "(c) OpenStreetMap contributors"
         assert tags["license"] == OSM_LICENSE
+        # the provenance items of a run's rasters, by the same names
+        assert tags["input"] == "west-oakland.osm.bz2"  # the name, not the path typed
         assert (
-            tags["source_sha256"]
+            tags["input_sha256"]
             == hashlib.sha256(EXTRACTS["west-oakland"].read_bytes()).hexdigest()
         )
+        assert tags["crs"] == oakland_city.crs.to_string() == f"EPSG:{src.crs.to_epsg()}"
+        assert tags["tool"] == "twin" and tags["version"] == __version__
+        assert tags["TIFFTAG_SOFTWARE"] == f"twin {__version__}"
+        assert tags["metric"] == "surface_height_m" and tags["units"] == "m"
+        assert "source" not in tags and "source_sha256" not in tags
         created = dt.datetime.fromisoformat(tags["created"])
         assert abs((dt.datetime.now(dt.UTC) - created).total_seconds()) < 3600
         data = src.read(1)
@@ -90,8 +97,12 @@ def test_viewshed_bands_and_agreement_with_exact(
         assert src.transform == t
         bands = src.read()
         tags = src.tags()
-    # provenance: the DSM by its hash, its attribution carried over, the date
-    assert tags["dsm_sha256"] == hashlib.sha256(oakland_dsm.read_bytes()).hexdigest()
+    # provenance: the DSM by its name and hash, its attribution carried over, the date,
+    # by the names of a run's rasters
+    assert tags["input"] == "dsm.tif"
+    assert tags["input_sha256"] == hashlib.sha256(oakland_dsm.read_bytes()).hexdigest()
+    assert tags["crs"] == oakland_city.crs.to_string() and tags["tool"] == "twin"
+    assert tags["TIFFTAG_SOFTWARE"] == f"twin {__version__}" and tags["metric"] == "viewshed"
     assert tags["attribution"] == "(c) OpenStreetMap contributors" and "created" in tags
     assert tags["license"] == OSM_LICENSE
     assert set(np.unique(bands)) <= {0, 1}
@@ -178,5 +189,6 @@ def test_a_viewshed_of_a_dsm_not_from_osm_claims_no_osm_attribution(tmp_path: Pa
         tags = src.tags()
         band = src.read(1)
     assert "attribution" not in tags and "license" not in tags
-    assert tags["dsm_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert tags["input_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert tags["input"] == "lidar.tif" and tags["crs"] == "EPSG:32635"
     assert band[25, 10] == 1 and band[25, 55] == 0  # in the open; behind the block

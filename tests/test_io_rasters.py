@@ -182,6 +182,9 @@ def test_geotiff_flags_are_uint8_with_nodata_255(tmp_path: Path) -> None:
         assert data[0, 0] == 255 and data[15, 15] == 1 and data[30, 30] == 0
         assert src.tags()["attribution"] == OSM_ATTRIBUTION
         assert src.tags()["license"] == OSM_LICENSE
+        # the tool and the CRS without provenance given (as the DSM and viewsheds)
+        assert src.tags()["tool"] == "twin" and src.tags()["crs"] == "EPSG:32635"
+        assert src.tags()["TIFFTAG_SOFTWARE"] == f"twin {__version__}"
         assert src.tags()["version"] == __version__
 
 

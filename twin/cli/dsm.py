@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 
@@ -44,6 +45,11 @@ def dsm(city: str, res_m: float, out_path: str) -> None:
         surface,
         transform=grid.transform,
         crs=model.crs,
-        tags={"source": model.source.path, "source_sha256": model.source.sha256, "res_m": res_m},
+        # the provenance items of a run's rasters: the input file's name and hash
+        tags={
+            "input": os.path.basename(model.source.path),
+            "input_sha256": model.source.sha256,
+            "res_m": res_m,
+        },
     )
     log.info("wrote %s: %d x %d cells of %g m", out_path, grid.n_cols, grid.n_rows, res_m)

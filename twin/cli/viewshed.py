@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 
 import click
 
@@ -131,9 +132,12 @@ def viewshed(
         # dsm: OSM's), none where the DSM names none
         attribution=raster.tags.get("attribution"),
         license=raster.tags.get("license"),
+        # the provenance items of a run's rasters: the input (the DSM) by name and hash
         tags={
-            "dsm": raster.path,
-            "dsm_sha256": raster.sha256,
+            "input": os.path.basename(raster.path),
+            "input_sha256": raster.sha256,
+            "metric": "viewshed",
+            "units": "1 = visible, 0 = not visible or out of range",
             "target_height_m": target_height,
             "max_distance_m": max_distance if max_distance is not None else "none",
             "curvature_coeff": curvature_coeff,

@@ -21,6 +21,7 @@ import numpy as np
 from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.errors import InputError, OutputError
 from twin.io.atomic import atomic_path
+from twin.io.rasters import crs_text
 
 __all__ = ["write_bands_geotiff", "write_dsm_geotiff"]
 
@@ -55,8 +56,10 @@ def write_bands_geotiff(
     descriptions
         One description per band.
     tags
-        Extra metadata; the tool version and the creation date (``created``, UTC) are
-        always added.
+        Extra metadata, as a run's rasters name it (``input``, ``input_sha256``,
+        ``metric``, ``units`` ...); the tool (``tool``, ``version``,
+        ``TIFFTAG_SOFTWARE``), the CRS (``crs``) and the creation date (``created``, UTC)
+        are added unless given, ``units`` from ``units``.
     attribution
         The ``attribution`` item (the OSM attribution by default; None: none, for a
         raster derived from data that is not OSM's).
@@ -93,12 +96,15 @@ def write_bands_geotiff(
         else RioCRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
     )
     created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    meta = {"version": __version__, "created": created}
+    meta = {"tool": "twin", "version": __version__, "crs": crs_text(crs_obj), "created": created}
     if attribution is not None:
         meta["attribution"] = attribution
     if license is not None:
         meta["license"] = license
     meta.update({str(k): str(v) for k, v in (tags or {}).items()})
+    meta.setdefault("TIFFTAG_SOFTWARE", f"twin {__version__}")
+    if units:
+        meta.setdefault("units", units)
     is_float = np.issubdtype(arr.dtype, np.floating)
     with rasterio.Env() as env:
         cog = "COG" in env.drivers()

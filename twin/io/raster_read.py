@@ -33,7 +33,7 @@ class DsmRaster:
     sha256
         The file's SHA-256 (hex).
     tags
-        Its GDAL dataset metadata (``twin dsm`` writes ``attribution``, ``source`` ...).
+        Its GDAL dataset metadata (``twin dsm`` writes ``attribution``, ``input`` ...).
     """
 
     height_m: np.ndarray

@@ -22,10 +22,21 @@ from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.errors import InputError, OutputError
 from twin.io.atomic import atomic_path
 
-__all__ = ["FLAG_NODATA", "grid_raster", "points_to_raster", "write_geotiff"]
+__all__ = ["FLAG_NODATA", "crs_text", "grid_raster", "points_to_raster", "write_geotiff"]
 
 #: Nodata of ``uint8`` flag and class rasters (0/1 flags, user types 1-8).
 FLAG_NODATA = 255
+
+
+def crs_text(crs: Any) -> str:
+    """``crs`` (a :class:`pyproj.CRS`, a rasterio CRS, ``"EPSG:32635"``, WKT) as the
+    ``crs`` item of a raster's metadata: pyproj's ``to_string()``, the form of the run's
+    provenance (``EPSG:32635``)."""
+    from pyproj import CRS
+
+    if not isinstance(crs, CRS):
+        crs = CRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
+    return str(crs.to_string())
 
 
 def points_to_raster(
@@ -231,8 +242,8 @@ def write_geotiff(
     tags
         Provenance and other metadata, written as GDAL metadata items (values as text):
         version, scenario, input sha256, CRS, date, attribution, metric, band. The tool
-        version, the OSM attribution and licence (``license``) and ``TIFFTAG_SOFTWARE``
-        are added when absent.
+        (``tool``, ``version``), the CRS (``crs``, :func:`crs_text`), the OSM attribution
+        and licence (``license``) and ``TIFFTAG_SOFTWARE`` are added when absent.
     dtype
         Output dtype; by default ``float32`` for floats, ``uint8`` for bools and
         integers within 0-255, else ``int32``.
@@ -268,8 +279,15 @@ def write_geotiff(
     data = arr.astype(out_dtype, copy=False)
     is_float = np.issubdtype(out_dtype, np.floating)
 
+    try:
+        rio_crs = RioCRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
+    except Exception as exc:
+        raise InputError(f"write_geotiff({str(final)!r}): invalid CRS {crs!r}: {exc}") from exc
+
     meta: dict[str, str] = {
+        "tool": "twin",
         "version": __version__,
+        "crs": crs_text(crs),
         "attribution": OSM_ATTRIBUTION,
         "license": OSM_LICENSE,
     }
@@ -280,11 +298,6 @@ def write_geotiff(
     band_units = units
     if band_units is None and len(meta.get("units", "")) <= 16:
         band_units = meta.get("units") or None
-
-    try:
-        rio_crs = RioCRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
-    except Exception as exc:
-        raise InputError(f"write_geotiff({str(final)!r}): invalid CRS {crs!r}: {exc}") from exc
 
     profile: dict[str, Any] = {
         "width": data.shape[1],
