@@ -100,6 +100,15 @@ def test_delta_rasters_are_b_minus_a(folders, tmp_path: Path) -> None:  # type: 
             assert OSM_LICENSE_URL.encode() in path.read_bytes(), path.name
     meta = pyogrio.read_info(out / "coverage_changes.gpkg", layer="coverage_changes")
     assert meta["layer_metadata"]["license"] == OSM_LICENSE
+    # each run by its scenario's hash (summary.json's provenance), not its folder alone
+    for run in ("a", "b"):
+        summary = json.loads((folders[f"hot_{run}"] / "summary.json").read_text())
+        sha = summary["provenance"]["scenario_sha256"]
+        assert prov[f"scenario_sha256_{run}"] == sha and len(sha) == 64
+        assert meta["layer_metadata"][f"scenario_sha256_{run}"] == sha
+        with rasterio.open(out / "rasters" / "delta_capacity_mbps_28.tif") as ds:
+            assert ds.tags()[f"scenario_sha256_{run}"] == sha
+    assert prov["scenario_sha256_a"] != prov["scenario_sha256_b"]  # a variant of it
     md = (out / "comparison.md").read_text()
     assert f"- input_sha256: `{prov['input_sha256']}`" in md
     assert md.rstrip().endswith("Map data (c) OpenStreetMap contributors, under the ODbL 1.0.")

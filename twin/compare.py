@@ -66,7 +66,7 @@ _TYPE_LABELS = {
 
 @dataclass(frozen=True)
 class RunMeta:
-    """What decides whether two runs can be compared.
+    """What decides whether two runs can be compared, and what names each run.
 
     ``transform`` is the raster's affine transform as 6 numbers (a, b, c, d, e, f);
     ``shape`` (rows, cols).
@@ -81,6 +81,8 @@ class RunMeta:
     shape: tuple[int, int]
     sinr_threshold_db: float
     bands: tuple[str, ...]
+    #: the SHA-256 of the run's scenario (its summary.json provenance); empty if unknown
+    scenario_sha256: str = ""
 
 
 def differences(a: RunMeta, b: RunMeta) -> list[str]:

@@ -123,6 +123,9 @@ def write_comparison(
         "run_b": cmp.b.path,
         "scenario_a": cmp.a.scenario,
         "scenario_b": cmp.b.scenario,
+        # which scenario each run ran: a folder's name and path say nothing of it
+        "scenario_sha256_a": cmp.a.scenario_sha256,
+        "scenario_sha256_b": cmp.b.scenario_sha256,
         "input": cmp.a.input_name,
         "input_sha256": cmp.a.input_sha256,
         "crs": cmp.a.crs,
@@ -133,8 +136,16 @@ def write_comparison(
     }
     doc = {
         "provenance": prov,
-        "a": {"path": cmp.a.path, "scenario": cmp.a.scenario},
-        "b": {"path": cmp.b.path, "scenario": cmp.b.scenario},
+        "a": {
+            "path": cmp.a.path,
+            "scenario": cmp.a.scenario,
+            "scenario_sha256": cmp.a.scenario_sha256,
+        },
+        "b": {
+            "path": cmp.b.path,
+            "scenario": cmp.b.scenario,
+            "scenario_sha256": cmp.b.scenario_sha256,
+        },
         "bands": cmp.bands,
         "sinr_threshold_db": cmp.threshold_db,
         "building_share": cmp.building_share,

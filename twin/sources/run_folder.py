@@ -98,6 +98,7 @@ def read_run_folder(path: str | Path, *, grid_metrics: Sequence[str] | None = No
             shape=shape,
             sinr_threshold_db=float(summary["sinr_threshold_db"]),
             bands=tuple(summary["bands"]),
+            scenario_sha256=str(summary.get("provenance", {}).get("scenario_sha256", "")),
         )
     except (KeyError, TypeError) as exc:
         raise SourceError(f"{summary_path}: lacks {exc} (not written by twin run?)") from None
