@@ -207,3 +207,36 @@ def test_the_buildings_copy_gives_the_features_of_the_whole_file(name: str, tmp_
     got = got[ref.columns]
     assert got.drop(columns="geometry").fillna("").equals(ref.drop(columns="geometry").fillna(""))
     assert all(a.equals_exact(b, 0.0) for a, b in zip(got.geometry, ref.geometry, strict=True))
+
+
+@pytest.mark.parametrize("name", sorted(EXTRACTS))
+def test_streets_under_cover_are_the_tunnels_and_covered_ways(name: str) -> None:
+    """Each edge of the street graph is under cover exactly when its ways are tunnels,
+    building passages, covered or indoor ways (read with pyosmium alone); the
+    simplification never joins a way under cover to one under open sky (osmnx gave
+    the joined edge the tunnel's tag all along); ``twin info`` counts the streets under
+    cover. The code before dropped ``covered`` and ``indoor`` and had no such count."""
+    from click.testing import CliRunner
+
+    from tests.osm_ways import street_ways
+    from twin.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["-q", "info", str(EXTRACTS[name]), "--json"])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    city = load_city(str(EXTRACTS[name]))
+    ways = street_ways(EXTRACTS[name], city.crs)
+    assert city.street_graph is not None
+    streets_under_cover: set[tuple[int, int, int]] = set()
+    for u, v, k, data in city.street_graph.edges(keys=True, data=True):
+        osmid = data["osmid"]
+        ids = set(osmid if isinstance(osmid, list) else [osmid])
+        assert ids <= ways.covered_ids or ids <= ways.open_ids, ids  # never joined
+        assert data["under_cover"] == (ids <= ways.covered_ids)
+        if ids <= ways.covered_ids:
+            streets_under_cover.add((min(u, v), max(u, v), k))
+    want = {"helsinki": 300, "monaco": 60, "moscow": 10, "west-oakland": 0}[name]
+    assert len(streets_under_cover) >= want
+    assert int(city.streets["under_cover"].sum()) == len(streets_under_cover)
+    assert info["street_edges_under_cover"] == len(streets_under_cover)
+    assert info["cleaning"]["street_edges_under_cover"] == len(streets_under_cover)

@@ -11,8 +11,10 @@ import pytest
 import shapely
 
 from tests.conftest import EXTRACTS
+from tests.osm_ways import street_ways
 from twin.candidates import rooftop_candidates
 from twin.city import load_city
+from twin.city.model import DRIVE_HIGHWAYS
 from twin.errors import InputError, SourceError
 from twin.sites import (
     Site,
@@ -83,6 +85,38 @@ def test_street_sites_at_intersections(helsinki_city) -> None:  # type: ignore[n
     dd = np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1))
     np.fill_diagonal(dd, np.inf)
     assert dd.min() > 200.0 / 3 - 8.0  # no two poles at the same corner
+
+
+@pytest.mark.parametrize("name", ["helsinki", "monaco"])
+def test_no_street_pole_inside_a_tunnel(name: str) -> None:
+    """A junction of tunnels is no place for a pole: no intersection (the street sites'
+    and the street candidates' spots) lies on a node that only drivable ways under cover
+    meet (tunnel, covered or indoor but ``no``: read with pyosmium alone), and no
+    street-side pole stands away from the ways under open sky. The code before offered
+    18 junctions inside Monaco's tunnels and 17 in Helsinki's service tunnels."""
+    city = load_city(str(EXTRACTS[name]))
+    ways = street_ways(EXTRACTS[name], city.crs)
+    open_nodes = {n for w in ways.open_ids for n in ways.nodes[w]}
+    buried = {
+        n for w in ways.covered_ids & ways.drive_ids for n in ways.nodes[w] if n not in open_nodes
+    }
+    # the nodes' coordinates, as the lines hold them
+    xy = {
+        n: c
+        for w in ways.covered_ids & ways.drive_ids
+        for n, c in zip(ways.nodes[w], ways.lines[w].coords, strict=True)
+        if n in buried
+    }
+    assert len(xy) > 5
+    nodes = intersections(city.streets)
+    assert len(nodes) > 20
+    far = np.array([np.min(np.hypot(*(nodes - np.array(c)).T)) for c in xy.values()])
+    assert far.min() > 0.01
+    open_sky = shapely.union_all(ways.drive_lines(under_cover=False))
+    for s in street_sites(city.streets, city.buildings, city.bounds, isd_m=150.0):
+        if s.placed_by == "hex-street-side":
+            spot = shapely.Point(s.x_m, s.y_m)
+            assert shapely.distance(open_sky, spot) <= 4.0 + 1e-3  # the kerb offset
 
 
 def _csv(path: Path, text: str) -> Path:
@@ -285,7 +319,18 @@ def test_intersections_from_the_streets_table_are_the_graphs(name: str) -> None:
         if u != v:
             degree[u] = degree.get(u, 0) + 1
             degree[v] = degree.get(v, 0) + 1
-    want = [(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n, d in degree.items() if d >= 3]
+    # one of the node's drivable edges at least under open sky, by the graph's flags
+    open_sky = {
+        n
+        for u, v, e in graph.edges(data=True)
+        if e["highway"] in DRIVE_HIGHWAYS and not e["under_cover"]
+        for n in (u, v)
+    }
+    want = [
+        (graph.nodes[n]["x"], graph.nodes[n]["y"])
+        for n, d in degree.items()
+        if d >= 3 and n in open_sky
+    ]
     got = intersections(city.streets)
     assert len(want) > 10
     assert [(float(x), float(y)) for x, y in got] == want

@@ -10,11 +10,11 @@ Two classes, as a planner would look for them:
   moved ``corner_inset_m`` inwards. A corner antenna sees
   down the streets that a roof-centre antenna cannot (the roof edge hides them).
 - ``streets`` (UMi): poles of ``street_height_m`` at street intersections (three or more
-  drivable streets, :func:`twin.sites.intersections`) and at the street furniture that
-  OSM maps (:mod:`twin.sources.osm_furniture`: lamps, utility poles, advertising columns;
-  masts and towers keep their ``height`` tag). Candidates closer than ``min_spacing_m``
-  to one already kept are dropped, in the order intersections, masts and towers,
-  columns, poles, lamps.
+  drivable streets, one at least under open sky, :func:`twin.sites.intersections`) and
+  at the street furniture that OSM maps (:mod:`twin.sources.osm_furniture`: lamps,
+  utility poles, advertising columns; masts and towers keep their ``height`` tag).
+  Candidates closer than ``min_spacing_m`` to one already kept are dropped, in the
+  order intersections, masts and towers, columns, poles, lamps.
 
 Every candidate is omnidirectional, radiates on every band, lies inside the area, and
 records its class in ``placed_by`` (``candidate-roof``, ``candidate-street_lamp``, ...).

@@ -23,6 +23,7 @@ from affine import Affine
 from pyproj import CRS
 
 from twin.arrays import ArrayAlloc, full, moved
+from twin.city.model import open_sky_drive
 from twin.errors import InputError
 
 FloatArray = npt.NDArray[np.float64]
@@ -307,12 +308,14 @@ def indoor_rx_height_m(
 def street_points(
     streets: gpd.GeoDataFrame, step_m: float, bounds: tuple[float, float, float, float]
 ) -> tuple[FloatArray, FloatArray]:
-    """Points every ``step_m`` along the drivable street edges inside ``bounds``."""
+    """Points every ``step_m`` along the drivable street edges under open sky inside
+    ``bounds`` (:func:`twin.city.model.open_sky_drive`: none in tunnels, building
+    passages or under covers, where a receiver at street level sees no site)."""
     if step_m <= 0:
         raise InputError(f"street_step: {step_m} m is not allowed; give a step > 0 m")
     if len(streets) == 0:
         return np.empty(0), np.empty(0)
-    lines = streets.geometry[streets["drive"].to_numpy(dtype=bool)].to_numpy()
+    lines = streets.geometry[open_sky_drive(streets)].to_numpy()
     lines = shapely.clip_by_rect(lines, *bounds)
     lines = lines[~shapely.is_empty(lines)]
     xs: list[FloatArray] = []
@@ -355,8 +358,9 @@ def build_grid(
 ) -> ReceiverGrid:
     """Regular grid over ``bounds`` plus street receivers every ``street_step_m`` (None: none).
 
-    Street receivers that fall inside a building footprint (passages, tunnels under
-    buildings) are left out. ``alloc`` makes the grid's arrays (None: in memory; a
+    Street receivers are put on the streets under open sky alone (:func:`street_points`),
+    and those that still fall inside a building footprint (a passage not tagged as one)
+    are left out. ``alloc`` makes the grid's arrays (None: in memory; a
     :class:`twin.io.scratch.ScratchFolder`'s ``array``: in files).
     """
     if outdoor_height_m <= 0 or indoor_height_m <= 0:

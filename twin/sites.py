@@ -11,11 +11,13 @@ Placement rules (each site records them in ``placed_by``):
   one: its ``building_id``); none where no building and no street lies within ISD/2 of
   the point (water, open land, beyond the extract's data: nobody there to serve).
 - ``hex-street`` (UMi): the lattice point is moved to the nearest street intersection (a
-  node of three or more drivable streets, not under a building) within
+  node of three or more drivable streets, one of them at least under open sky, not under
+  a building) within
   ``search_radius_m`` (default ISD/2); the pole stands ``street_offset_m`` from the node
   toward the nearest building (the kerb), ``street_height_m`` (10 m) above ground.
   ``hex-street-side``: no free intersection in reach, so the nearest point of a drivable
-  street outside every footprint.
+  street under open sky (not in a tunnel, a building passage or under a cover) outside
+  every footprint.
 - ``file``: read from a sites file; ``scenario``: listed inline in a scenario;
   ``optimizer``: chosen by the placement optimiser.
 """
@@ -35,6 +37,7 @@ from numpy.typing import ArrayLike
 from pyproj import CRS, Transformer
 from shapely.ops import nearest_points
 
+from twin.city.model import open_sky_drive
 from twin.errors import InputError
 from twin.scenario import SiteEntry
 
@@ -252,7 +255,9 @@ def rooftop_sites(
 
 
 def intersections(streets: gpd.GeoDataFrame) -> np.ndarray:
-    """(K, 2) coordinates of nodes where three or more drivable street edges meet.
+    """(K, 2) coordinates of nodes where three or more drivable street edges meet, one
+    of them at least under open sky (:func:`twin.city.model.open_sky_drive`): a junction
+    inside a tunnel is no place for a pole, the one at its mouth is.
 
     From the streets table alone (one row per street, ``u`` and ``v`` its end nodes, its
     line drawn from ``u`` to ``v``): a node's position is the end of a line that meets it,
@@ -260,8 +265,10 @@ def intersections(streets: gpd.GeoDataFrame) -> np.ndarray:
     """
     if len(streets) == 0 or "u" not in streets.columns:
         return np.empty((0, 2))
-    drive = streets[streets["drive"].to_numpy(dtype=bool)]
+    is_drive = streets["drive"].to_numpy(dtype=bool)
+    drive = streets[is_drive]
     keep_edge = drive["u"].to_numpy() != drive["v"].to_numpy()  # loops meet no other street
+    open_edge = open_sky_drive(streets)[is_drive][keep_edge]
     lines = drive.geometry.to_numpy()[keep_edge]
     # the edges' ends in the table's order (u, v of the first edge, then of the next...),
     # each with its position: the first point of its line for u, the last for v
@@ -273,9 +280,13 @@ def intersections(streets: gpd.GeoDataFrame) -> np.ndarray:
         ],
         axis=1,
     )
-    _, first, degree = np.unique(ends.ravel(), return_index=True, return_counts=True)
+    _, first, inverse, degree = np.unique(
+        ends.ravel(), return_index=True, return_inverse=True, return_counts=True
+    )
+    # how many of each node's edges are under open sky (both ends of an edge are its)
+    n_open = np.bincount(inverse.ravel(), weights=np.repeat(open_edge, 2), minlength=first.size)
     # the nodes in the order they first appear (the order of the sites and candidates)
-    at = np.sort(first[degree >= 3])
+    at = np.sort(first[(degree >= 3) & (n_open > 0)])
     return xy.reshape(-1, 2)[at].reshape(-1, 2)
 
 
@@ -294,9 +305,12 @@ def street_sites(
     """UMi sites on a hexagonal lattice, each moved to the nearest street intersection."""
     radius = isd_m / 2 if search_radius_m is None else search_radius_m
     nodes = intersections(streets)
-    drive = streets.geometry[streets["drive"].to_numpy(dtype=bool)].to_numpy()
+    drive = streets.geometry[open_sky_drive(streets)].to_numpy()
     if nodes.size == 0 and drive.size == 0:
-        raise InputError("street sites need drivable streets; this city has none")
+        raise InputError(
+            "street sites need drivable streets under open sky; this city has none "
+            "(tunnels, building passages and covered ways take no pole)"
+        )
     footprints = shapely.STRtree(buildings.geometry.to_numpy())
     if nodes.size:  # intersections under buildings (passages) cannot take a pole
         inside, _ = footprints.query(shapely.points(nodes), predicate="within")

@@ -33,7 +33,7 @@ import shapely
 
 from twin.arrays import ArrayAlloc, full, moved
 from twin.bands import band_label
-from twin.city.model import CityModel, build_city
+from twin.city.model import CityModel, build_city, open_sky_drive
 from twin.errors import InputError
 from twin.grid import ReceiverGrid, build_grid, indoor_distance_m
 from twin.layouts import generate_layout
@@ -239,6 +239,7 @@ def city_fingerprint(city: CityModel) -> str:
         for wkb in shapely.to_wkb(city.streets.geometry.to_numpy(), hex=False):
             h.update(wkb)
         h.update(city.streets["drive"].to_numpy(dtype=bool).tobytes())
+        h.update(open_sky_drive(city.streets).tobytes())
     return h.hexdigest()
 
 

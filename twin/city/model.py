@@ -9,6 +9,7 @@ throughout. The builder never learns where the data came from.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,37 @@ DRIVE_HIGHWAYS = frozenset(
         "secondary_link", "tertiary_link", "service", "road", "busway",
     }
 )  # fmt: skip
+
+#: OSM way tags that put a street under something when set to any value but ``no``:
+#: ``tunnel`` (``yes``, ``building_passage``, ``culvert``, ...), ``covered`` (``yes``,
+#: ``arcade``, ``colonnade``, ...) and ``indoor`` (a corridor inside a building)
+COVER_TAGS = ("tunnel", "covered", "indoor")
+
+
+def is_under_cover(tags: Mapping[str, Any]) -> bool:
+    """Whether OSM tags put a street under something, with no open sky above it: one of
+    :data:`COVER_TAGS` set to a value other than ``no`` (a list of values, as osmnx
+    merges the tags of simplified edges, when any of them is).
+
+    A ``layer`` below 0 alone does not: a road in a cutting or beneath a bridge is open
+    to the sky along most of its length, and a tunnel carries ``tunnel`` with its layer.
+    """
+    for key in COVER_TAGS:
+        value = tags.get(key)
+        values = value if isinstance(value, (list, set, tuple)) else [value]
+        for v in values:
+            if isinstance(v, str) and v.strip().lower() not in ("", "no"):
+                return True
+    return False
+
+
+def open_sky_drive(streets: gpd.GeoDataFrame) -> np.ndarray:
+    """Which street edges are drivable and under open sky (``drive`` and not
+    ``under_cover``): those that take street receivers and street sites."""
+    drive = streets["drive"].to_numpy(dtype=bool)
+    if "under_cover" in streets.columns:
+        drive = drive & ~streets["under_cover"].to_numpy(dtype=bool)
+    return drive
 
 
 @dataclass(frozen=True)
@@ -75,7 +107,9 @@ class CityModel:
         courtyards), ``height_m``, ``min_height_m``, ``height_source``
         (one of :data:`HEIGHT_SOURCES`), ``name``, ``kind``, ``osm_id``.
     streets
-        Street edges (LineStrings) with ``highway``, ``name``, ``length_m``, ``drive``.
+        Street edges (LineStrings) with ``highway``, ``name``, ``length_m``, ``drive``
+        and ``under_cover`` (:func:`is_under_cover`: a tunnel, a building passage, a
+        covered or indoor way; no street receiver or street site is put on one).
     street_graph
         The osmnx street graph projected to ``crs`` (None for footprint-only sources and
         the synthetic city). The twin's street layouts read only ``streets`` (``u``, ``v``
@@ -263,10 +297,13 @@ def build_city(
     # roofs on open sides with no underside in the data: their top slab alone
     counts["open_sided_slabs"] = int(gdf["_slab"].sum())
     counts["street_edges"] = len(streets)
+    # tunnels, building passages, covered ways: no open sky, no street receivers
+    counts["street_edges_under_cover"] = int(streets["under_cover"].sum())
     log.info(
         "%s: %d buildings (%d parts, %d outlines covered by parts dropped, %d footprints "
         "trimmed where they overlapped another, %d repaired, %d slivers dropped, "
-        "%d non-polygons dropped); heights: %s; %d street edges",
+        "%d non-polygons dropped); heights: %s; %d street edges (%d under cover: tunnels, "
+        "building passages, covered ways)",
         raw.name,
         len(buildings),
         counts["parts"],
@@ -277,6 +314,7 @@ def build_city(
         counts["non_polygon_dropped"],
         buildings["height_source"].value_counts().to_dict(),
         len(streets),
+        counts["street_edges_under_cover"],
     )
     n_default = int((buildings["height_source"] == "default").sum())
     if n_default > DEFAULT_HEIGHT_WARN_SHARE * len(buildings):
@@ -366,7 +404,9 @@ def _streets(
     graph: nx.MultiDiGraph | None, crs: CRS
 ) -> tuple[gpd.GeoDataFrame, nx.MultiDiGraph | None]:
     empty = gpd.GeoDataFrame(
-        {"highway": [], "name": [], "length_m": [], "drive": []}, geometry=[], crs=crs
+        {"highway": [], "name": [], "length_m": [], "drive": [], "under_cover": []},
+        geometry=[],
+        crs=crs,
     )
     if graph is None or graph.number_of_edges() == 0:
         return empty, None
@@ -385,6 +425,13 @@ def _streets(
     highway = [flat(v) for v in edges.get("highway", pd.Series([""] * len(edges)))]
     names = [flat(v) for v in edges.get("name", pd.Series([""] * len(edges)))]
     drive = [any(h in DRIVE_HIGHWAYS for h in hw.split(";")) for hw in highway]
+    # the flag the readers set on every edge before simplification (so that no edge
+    # joins a street under cover to one under open sky), else the edge's own tags
+    if "under_cover" in edges.columns:
+        under_cover = [isinstance(v, (bool, np.bool_)) and bool(v) for v in edges["under_cover"]]
+    else:
+        tags = edges.reindex(columns=list(COVER_TAGS)).to_dict("records")
+        under_cover = [is_under_cover(t) for t in tags]
     # one geometry per undirected street: keep u < v (or the only direction present)
     idx = edges.index.to_frame(index=False)
     key = [
@@ -398,6 +445,7 @@ def _streets(
             "name": names,
             "length_m": edges.geometry.length.to_numpy(),
             "drive": drive,
+            "under_cover": under_cover,
         },
         geometry=edges.geometry.to_numpy(),
         crs=crs,

@@ -135,7 +135,7 @@ def synthetic_city(
                     continue
                 u, v = node[(a, b)], node[(a + da, b + db)]
                 rows.append({"u": u, "v": v, "highway": "residential", "name": "",
-                             "length_m": pitch, "drive": True})  # fmt: skip
+                             "length_m": pitch, "drive": True, "under_cover": False})  # fmt: skip
                 edge_geoms.append(shapely.LineString([xy[u], xy[v]]))
     streets = gpd.GeoDataFrame(rows, geometry=edge_geoms, crs=SYNTHETIC_CRS)
     tag = f"synthetic:{area_km2:g}km2:seed{seed}:block{block_m:g}:street{street_m:g}"
@@ -148,5 +148,9 @@ def synthetic_city(
         source=SourceInfo(
             path=tag, sha256=hashlib.sha256(tag.encode()).hexdigest(), format="synthetic"
         ),
-        counts={"buildings": len(buildings), "street_edges": len(streets)},
+        counts={
+            "buildings": len(buildings),
+            "street_edges": len(streets),
+            "street_edges_under_cover": 0,
+        },
     )

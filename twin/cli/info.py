@@ -35,6 +35,7 @@ def info(source: str, as_json: bool) -> None:
         },
         "street_edges": len(city.streets),
         "drivable_street_edges": int(city.streets["drive"].sum()) if len(city.streets) else 0,
+        "street_edges_under_cover": int(city.streets["under_cover"].sum()),
         "bounds_m": list(city.bounds),
         "bounds_wgs84": list(city.bounds_wgs84()),
         "cleaning": city.counts,
@@ -53,5 +54,9 @@ def info(source: str, as_json: bool) -> None:
     click.echo("  height from    " + ", ".join(f"{k} {v}" for k, v in hs.items()))
     h = doc["height_m"]
     click.echo(f"  height_m       min {h['min']:.1f}, median {h['median']:.1f}, max {h['max']:.1f}")
-    click.echo(f"  street edges   {doc['street_edges']} ({doc['drivable_street_edges']} drivable)")
+    click.echo(
+        f"  street edges   {doc['street_edges']} ({doc['drivable_street_edges']} drivable, "
+        f"{doc['street_edges_under_cover']} under cover: tunnels, building passages, "
+        "covered ways)"
+    )
     click.echo("  cleaning       " + ", ".join(f"{k} {v}" for k, v in doc["cleaning"].items()))

@@ -9,21 +9,26 @@ alone (:func:`is_street_way`) and their nodes. osmnx then parses the first copy 
 building features and the second into the street graph (osmnx parses every element of a
 file it reads, and makes an edge of every way and a node of every node), so every OSM
 file goes through the same parser;
-the graph is simplified without merging streets of different kinds
-(:func:`simplify_streets`), as is that of an online query.
+the graph is simplified without merging streets of different kinds, nor a street under
+cover with one under open sky (:func:`simplify_streets`), as is that of an online query.
+osmnx keeps on the edges only the way tags it lists in ``settings.useful_tags_way``: the
+readers add to them those that put a street under cover
+(:data:`twin.city.model.COVER_TAGS`) while they build the graph (:func:`keeping_way_tags`).
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import networkx as nx
 
-from twin.city.model import RawCity, SourceInfo
+from twin.city.model import COVER_TAGS, RawCity, SourceInfo, is_under_cover
 from twin.errors import SourceError
 from twin.sources.files import sha256_file
 
@@ -165,14 +170,37 @@ def sanitise_osm(
     return {"ways_missing_nodes": dropped_ways, "relations_missing_members": dropped_relations}
 
 
+@contextmanager
+def keeping_way_tags(tags: tuple[str, ...] = COVER_TAGS) -> Iterator[None]:
+    """osmnx keeps on the graph's edges the way tags of ``tags`` too while in the block
+    (``osmnx.settings.useful_tags_way`` holds ``tunnel`` but not ``covered`` nor
+    ``indoor``); its setting is given back as it was on the way out."""
+    import osmnx as ox
+
+    before = ox.settings.useful_tags_way
+    ox.settings.useful_tags_way = list(dict.fromkeys([*before, *tags]))
+    try:
+        yield
+    finally:
+        ox.settings.useful_tags_way = before
+
+
 def simplify_streets(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
     """osmnx's simplification of a street graph (a chain of edges through nodes where
     nothing else meets becomes one edge), except that streets of different kinds are not
     merged (a footway into a service road would make it drivable: ``highway`` is
-    ``footway;service``) and a ring of streets that meets no other street stays."""
+    ``footway;service``), nor a street under cover with one under open sky (each edge's
+    ``under_cover``, :func:`twin.city.model.is_under_cover` of its tags, set here: osmnx
+    gives a merged edge the tags of any of its parts, so a road merged with the tunnel it
+    runs into would be a tunnel all along), and a ring of streets that meets no other
+    street stays."""
     import osmnx as ox
 
-    return ox.simplify_graph(graph, edge_attrs_differ=["highway"], remove_rings=False)
+    for _, _, data in graph.edges(data=True):
+        data["under_cover"] = is_under_cover(data)
+    return ox.simplify_graph(
+        graph, edge_attrs_differ=["highway", "under_cover"], remove_rings=False
+    )
 
 
 def read_osm(path: str | Path, *, name: str | None = None) -> RawCity:
@@ -205,9 +233,9 @@ def read_osm(path: str | Path, *, name: str | None = None) -> RawCity:
         except ox._errors.InsufficientResponseError:
             features = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
         try:
-            graph: nx.MultiDiGraph | None = simplify_streets(
-                ox.graph_from_xml(street_file, simplify=False, retain_all=True)
-            )
+            with keeping_way_tags():
+                raw_graph = ox.graph_from_xml(street_file, simplify=False, retain_all=True)
+            graph: nx.MultiDiGraph | None = simplify_streets(raw_graph)
         except (ValueError, ox._errors.InsufficientResponseError) as exc:
             log.warning("%s: no street graph (%s)", src, exc)
             graph = None
@@ -244,9 +272,11 @@ def read_place(
 
     if isinstance(query, str):
         features = ox.features_from_place(query, tags=BUILDING_TAGS)
-        graph = simplify_streets(
-            ox.graph_from_place(query, network_type="all", retain_all=True, simplify=False)
-        )
+        with keeping_way_tags():
+            raw_graph = ox.graph_from_place(
+                query, network_type="all", retain_all=True, simplify=False
+            )
+        graph = simplify_streets(raw_graph)
         label = name or query
         ident = f"place:{query}"
     else:
@@ -254,11 +284,11 @@ def read_place(
         if not (west < east and south < north):
             raise SourceError(f"bbox {query}: expected (west, south, east, north) with west<east")
         features = ox.features_from_bbox((west, south, east, north), tags=BUILDING_TAGS)
-        graph = simplify_streets(
-            ox.graph_from_bbox(
+        with keeping_way_tags():
+            raw_graph = ox.graph_from_bbox(
                 (west, south, east, north), network_type="all", retain_all=True, simplify=False
             )
-        )
+        graph = simplify_streets(raw_graph)
         label = name or "bbox"
         ident = f"bbox:{west},{south},{east},{north}"
     features = features.reset_index()
