@@ -240,3 +240,81 @@ def test_streets_under_cover_are_the_tunnels_and_covered_ways(name: str) -> None
     assert int(city.streets["under_cover"].sum()) == len(streets_under_cover)
     assert info["street_edges_under_cover"] == len(streets_under_cover)
     assert info["cleaning"]["street_edges_under_cover"] == len(streets_under_cover)
+
+
+def _info(path: Path):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from twin.cli.main import cli
+
+    return CliRunner().invoke(cli, ["-q", "info", str(path), "--json"])
+
+
+@pytest.mark.parametrize(
+    ("name", "upper"),
+    [("helsinki", "HELSINKI.OSM.PBF"), ("west-oakland", "WEST-OAKLAND.OSM.BZ2"),
+     ("monaco", "Monaco.Osm.Gz")],
+)  # fmt: skip
+def test_upper_case_endings_read_as_the_lower_case_ones(
+    name: str, upper: str, tmp_path: Path
+) -> None:
+    """The name check took any case, the reader only lower case: ``X.OSM.PBF`` stopped
+    with "Could not detect file format". A copy under an upper-case name gives the same
+    city as the extract, read from the same bytes."""
+    import hashlib
+    import shutil
+
+    copy = tmp_path / upper
+    shutil.copyfile(EXTRACTS[name], copy)
+    res = _info(copy)
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    want = json.loads(_info(EXTRACTS[name]).stdout)
+    assert got["sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest() == want["sha256"]
+    for key in ("format", "buildings", "height_sources", "street_edges", "bounds_wgs84"):
+        assert got[key] == want[key], key
+    assert got["buildings"] > 20
+
+
+def _as_xml(src: Path, dst: Path) -> Path:
+    import bz2
+
+    dst.write_bytes(bz2.decompress(src.read_bytes()))
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("name", "as_name", "what", "wanted"),
+    [
+        ("monaco", "monaco.osm", "gzip-compressed data", ".osm.gz"),
+        ("helsinki", "helsinki.osm", "an OSM PBF file", ".osm.pbf"),
+        ("west-oakland", "west-oakland.osm.gz", "bzip2-compressed data", ".osm.bz2"),
+        ("west-oakland", "west-oakland.xml", "bzip2-compressed data", ".osm.bz2"),
+        ("west-oakland-xml", "west-oakland.osm.pbf", "uncompressed OSM XML", ".osm"),
+    ],
+)
+def test_a_file_under_another_formats_name_is_told_to_rename(
+    name: str, as_name: str, what: str, wanted: str, tmp_path: Path
+) -> None:
+    """A gzip file or a PBF named ``.osm`` gave the XML parser's "not well-formed" at
+    line 1: the first bytes (gzip ``1f 8b``, bzip2 ``BZh``, a PBF's ``OSMHeader`` blob,
+    XML's ``<``) are checked against the name, and the message says the ending to give
+    it (exit code 2); renamed so, the file reads."""
+    if name == "west-oakland-xml":
+        src = _as_xml(EXTRACTS["west-oakland"], tmp_path / "plain.osm")
+    else:
+        src = EXTRACTS[name]
+    wrong = tmp_path / as_name
+    wrong.write_bytes(src.read_bytes())
+    res = _info(wrong)
+    assert res.exit_code == 2
+    stem = as_name.split(".")[0]
+    ending = as_name[len(stem) :]
+    assert (
+        f"{wrong} looks like {what}, but its name ends in {ending}: rename it to end in "
+        f"{wanted} ({stem}{wanted})"
+    ) in res.output
+    assert "XML parsing error" not in res.output
+    if name != "helsinki":  # renamed, it reads (the PBF does, as data/helsinki.osm.pbf)
+        right = wrong.rename(tmp_path / f"{stem}{wanted}")
+        assert _info(right).exit_code == 0

@@ -392,6 +392,19 @@ def test_bad_input_names_the_problem_and_writes_nothing(tmp_path: Path, args, me
     assert not out.exists()
 
 
+def test_a_city_file_under_another_formats_name_stops_the_run(tmp_path: Path) -> None:
+    """Monaco's gzip file named ``.osm``: the parser's "not well-formed" before; the run
+    stops with exit code 2 and the ending to give the file, and writes nothing."""
+    wrong = tmp_path / "monaco.osm"
+    wrong.write_bytes(EXTRACTS["monaco"].read_bytes())
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["run", DEFAULT, "--city", str(wrong), "--out", str(out)])
+    assert res.exit_code == 2
+    assert "looks like gzip-compressed data, but its name ends in .osm" in res.output
+    assert "rename it to end in .osm.gz (monaco.osm.gz)" in res.output
+    assert not out.exists()
+
+
 def test_bad_scenario_and_sites_files(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(f'name = "x"\n[city]\nsource = "{EXTRACTS["west-oakland"]}"\ncolour = 3\n'

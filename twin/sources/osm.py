@@ -37,14 +37,89 @@ log = logging.getLogger(__name__)
 #: File name endings read as OSM data.
 OSM_SUFFIXES = (".osm", ".osm.gz", ".osm.bz2", ".osm.pbf", ".pbf", ".osm.xml", ".xml")
 
+#: each OSM file name ending (in lower case, the longest first): the format libosmium
+#: reads it as, and what its bytes are (:func:`sniff_osm_bytes`)
+OSM_ENDINGS: tuple[tuple[str, str, str], ...] = (
+    (".osm.pbf", "pbf", "pbf"),
+    (".osm.bz2", "osm.bz2", "bzip2"),
+    (".osm.gz", "osm.gz", "gzip"),
+    (".osm.xml", "osm", "xml"),
+    (".pbf", "pbf", "pbf"),
+    (".osm", "osm", "xml"),
+    (".xml", "osm", "xml"),
+)
+
+#: what each kind of bytes is, in words, and the name ending it takes
+_CONTENT: dict[str, tuple[str, str]] = {
+    "gzip": ("gzip-compressed data", ".osm.gz"),
+    "bzip2": ("bzip2-compressed data", ".osm.bz2"),
+    "pbf": ("an OSM PBF file", ".osm.pbf"),
+    "xml": ("uncompressed OSM XML", ".osm"),
+}
+
 #: Tags that make an OSM element a building (or a building part).
 BUILDING_TAGS: dict[str, bool | str | list[str]] = {"building": True, "building:part": True}
 
 
 def is_osm_file(path: str | Path) -> bool:
-    """True when the file name ends like an OSM file this module reads."""
+    """True when the file name ends like an OSM file this module reads (in any case)."""
     name = Path(path).name.lower()
     return any(name.endswith(s) for s in OSM_SUFFIXES)
+
+
+def sniff_osm_bytes(head: bytes) -> str | None:
+    """What the first bytes of a file are: ``gzip`` (``1f 8b``), ``bzip2`` (``BZh``),
+    ``pbf`` (a 4-byte big-endian length, then the first BlobHeader, which names its
+    blob ``OSMHeader``), ``xml`` (``<`` after an optional byte order mark and blanks),
+    or None (none of them)."""
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"BZh"):
+        return "bzip2"
+    if len(head) >= 4:
+        length = int.from_bytes(head[:4], "big")
+        if 0 < length <= 64 * 1024 and b"OSMHeader" in head[4 : 4 + length]:
+            return "pbf"
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<"):
+        return "xml"
+    return None
+
+
+def osm_format(path: str | Path) -> str:
+    """The libosmium format of an OSM file (``pbf``, ``osm``, ``osm.gz``, ``osm.bz2``),
+    told from its name's ending in any case (libosmium knows only lower-case endings),
+    once its first bytes are found to match that ending.
+
+    Raises
+    ------
+    SourceError
+        When the name ends like no OSM file, or the first bytes are another format's
+        (a gzip file named ``.osm``): the message says which ending the file needs.
+    """
+    src = Path(path)
+    name = src.name.lower()
+    found_ending = [e for e in OSM_ENDINGS if name.endswith(e[0])]
+    if not found_ending:
+        raise SourceError(f"{src}: not an OSM file name; allowed: {', '.join(OSM_SUFFIXES)}")
+    ending, fmt, kind = found_ending[0]
+    with open(src, "rb") as fh:
+        head = fh.read(256)
+    found = sniff_osm_bytes(head)
+    if found is not None and found != kind:
+        what, wanted = _CONTENT[found]
+        stem = src.name[: len(src.name) - len(ending)]
+        raise SourceError(
+            f"{src} looks like {what}, but its name ends in {src.name[len(stem) :]}: rename "
+            f"it to end in {wanted} ({stem}{wanted})"
+        )
+    return fmt
+
+
+def osm_file(path: str | Path, fmt: str) -> Any:
+    """The ``osmium.io.File`` of ``path`` read as ``fmt`` (:func:`osm_format`)."""
+    import osmium
+
+    return osmium.io.File(str(path), fmt)
 
 
 #: ``highway`` values that are no street (osmnx's filter for ``network_type="all"``)
@@ -96,8 +171,9 @@ def sanitise_osm(
     kinds = osmium.osm.NODE | osmium.osm.WAY
     if buildings_dst is not None:
         kinds |= osmium.osm.RELATION
+    fmt = osm_format(src)
     try:
-        for obj in osmium.FileProcessor(str(src), kinds):
+        for obj in osmium.FileProcessor(osm_file(src, fmt), kinds):
             if isinstance(obj, osmium.osm.Node):
                 node_ids.add(obj.id)
             elif isinstance(obj, osmium.osm.Way):
@@ -118,7 +194,7 @@ def sanitise_osm(
         if extra_ways:
             # the nodes of a building relation's ways that are no building themselves
             # (ways come before relations in an OSM file: a pass over the ways again)
-            for way in osmium.FileProcessor(str(src), osmium.osm.WAY).with_filter(
+            for way in osmium.FileProcessor(osm_file(src, fmt), osmium.osm.WAY).with_filter(
                 osmium.filter.IdFilter(extra_ways)
             ):
                 if isinstance(way, osmium.osm.Way):
@@ -140,7 +216,7 @@ def sanitise_osm(
         whole = open_writer(dst)
         streets = open_writer(streets_dst)
         buildings = open_writer(buildings_dst)
-        for obj in osmium.FileProcessor(str(src)):
+        for obj in osmium.FileProcessor(osm_file(src, fmt)):
             if isinstance(obj, osmium.osm.Node):
                 if streets is not None and obj.id in street_nodes:
                     streets.add(obj)

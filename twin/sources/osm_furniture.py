@@ -26,7 +26,7 @@ import shapely
 
 from twin.city.heights import parse_length_m
 from twin.errors import SourceError
-from twin.sources.osm import is_osm_file
+from twin.sources.osm import is_osm_file, osm_file, osm_format
 
 __all__ = ["FURNITURE_TAGS", "read_street_furniture"]
 
@@ -72,8 +72,9 @@ def read_street_furniture(path: str | Path) -> gpd.GeoDataFrame:
     names: list[str | None] = []
     lons: list[float] = []
     lats: list[float] = []
+    fmt = osm_format(src)
     try:
-        for node in osmium.FileProcessor(str(src), osmium.osm.NODE):
+        for node in osmium.FileProcessor(osm_file(src, fmt), osmium.osm.NODE):
             if not isinstance(node, osmium.osm.Node):
                 continue
             tags = node.tags
