@@ -318,3 +318,20 @@ def test_a_file_under_another_formats_name_is_told_to_rename(
     if name != "helsinki":  # renamed, it reads (the PBF does, as data/helsinki.osm.pbf)
         right = wrong.rename(tmp_path / f"{stem}{wanted}")
         assert _info(right).exit_code == 0
+
+
+def test_a_file_without_streets_says_so_in_plain_words(tmp_path: Path) -> None:
+    """The buildings of West Oakland alone (pyosmium's copy of them): the warning said
+    osmnx's words for an online query ("No data elements in server response. Check
+    query location/filters"); it says the file holds no streets, and the city has its
+    23 buildings and no street edge."""
+    from twin.sources.osm import sanitise_osm
+
+    alone = tmp_path / "buildings.osm"
+    sanitise_osm(EXTRACTS["west-oakland"], buildings_dst=alone)
+    res = _info(alone)
+    assert res.exit_code == 0, res.output
+    assert f"{alone} holds no streets (no way tagged highway=*" in res.stderr
+    assert "server response" not in res.output and "query" not in res.output
+    info = json.loads(res.stdout)
+    assert info["buildings"] == 23 and info["street_edges"] == 0

@@ -312,7 +312,17 @@ def read_osm(path: str | Path, *, name: str | None = None) -> RawCity:
             with keeping_way_tags():
                 raw_graph = ox.graph_from_xml(street_file, simplify=False, retain_all=True)
             graph: nx.MultiDiGraph | None = simplify_streets(raw_graph)
-        except (ValueError, ox._errors.InsufficientResponseError) as exc:
+        except ox._errors.InsufficientResponseError:
+            # osmnx's words for a query that found nothing ("No data elements in server
+            # response"): here the streets copy holds no way, as the file holds no street
+            log.warning(
+                "%s holds no streets (no way tagged highway=* that one can drive or walk "
+                "along): the city has its buildings alone, with no street receivers and no "
+                "street sites",
+                src,
+            )
+            graph = None
+        except ValueError as exc:
             log.warning("%s: no street graph (%s)", src, exc)
             graph = None
     if counts["ways_missing_nodes"] or counts["relations_missing_members"]:
