@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import shapely
 
@@ -335,3 +336,54 @@ def test_a_file_without_streets_says_so_in_plain_words(tmp_path: Path) -> None:
     assert "server response" not in res.output and "query" not in res.output
     info = json.loads(res.stdout)
     assert info["buildings"] == 23 and info["street_edges"] == 0
+
+
+@pytest.mark.parametrize("name", sorted(EXTRACTS))
+def test_the_default_area_stays_within_the_files_declared_bounds(name: str) -> None:
+    """An extract keeps whole the buildings that cross its edge: the buildings' extent
+    reaches past the bounds the file declares, over ground it holds nothing of. With no
+    ``city.area``, the study area is cut to the declared bounds (read here by hand from
+    the XML ``<bounds>`` or the PBF ``HeaderBBox``): every receiver lies inside them,
+    and the area keeps nearly all of the buildings' extent that lies inside them (the
+    rest: the slivers where the lon/lat box stands turned in UTM). Before, 45 % of West
+    Oakland's receivers, 16 % of Moscow's and 3 % of Helsinki's lay outside. Monaco
+    declares no bounds: its area stays the buildings' extent."""
+    from pyproj import Transformer
+
+    from tests.osm_bounds import declared_bounds
+    from twin.grid import build_grid
+    from twin.scenario import Scenario
+    from twin.study import study_bounds
+
+    city = load_city(str(EXTRACTS[name]))
+    declared = declared_bounds(EXTRACTS[name])
+    scenario = Scenario.model_validate(
+        {"name": "t", "city": {"source": str(EXTRACTS[name])},
+         "sites": {"generate": [{"layout": "hex-rooftop", "isd_m": 300}]}}
+    )  # fmt: skip
+    area = study_bounds(city, scenario)
+    if declared is None:
+        assert city.source.declared_bounds_wgs84 is None
+        assert area == city.bounds
+        return
+    assert city.source.declared_bounds_wgs84 == pytest.approx(declared, abs=1e-6)
+    # the buildings' extent within the declared box, as a polygon of the city CRS
+    to_m = Transformer.from_crs(4326, city.crs, always_xy=True)
+    ring = shapely.box(*declared).segmentize(1e-4).exterior.coords
+    box_m = shapely.Polygon(np.column_stack(to_m.transform(*np.array(ring).T)))
+    with_data = shapely.box(*city.bounds).intersection(box_m)
+    kept = shapely.box(*area)
+    # every receiver inside, but for the grid, whose cells are snapped to multiples of its
+    # spacing: their centres reach half a cell past the area's sides
+    spacing_m = 10.0
+    grid = build_grid(city.buildings, area, city.crs, spacing_m=spacing_m, streets=city.streets)
+    assert len(grid.x_m) > 1000
+    off_m = shapely.distance(box_m, shapely.points(grid.x_m, grid.y_m))
+    assert off_m.max() <= spacing_m / 2 * math.sqrt(2) + 1e-6
+    assert with_data.contains(kept.buffer(-1e-6))
+    assert kept.area > 0.9 * with_data.area
+    # a scenario's city.area still decides: here the buildings' whole extent
+    wide = scenario.model_copy(
+        update={"city": scenario.city.model_copy(update={"area": city.bounds_wgs84()})}
+    )
+    assert study_bounds(city, wide) == pytest.approx(city.bounds, abs=0.01)

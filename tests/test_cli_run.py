@@ -422,7 +422,7 @@ def test_bad_scenario_and_sites_files(tmp_path: Path) -> None:
         cli, ["run", DEFAULT, "--sites", str(sites), "--out", str(tmp_path / "o")]
     )
     assert res.exit_code != 0 and "site F01 at lon 24.000000, lat 61.000000 lies" in res.output
-    assert "outside the area (lon 24.934" in res.output and "swapped" not in res.output
+    assert "outside the area (lon 24.935" in res.output and "swapped" not in res.output
     # written lat, lon: said so, with the swapped point that lies inside
     sites.write_text("lon,lat,height_m,power_dbm\n60.1699,24.9384,30,46\n")
     res = CliRunner().invoke(

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import shapely
 
@@ -244,12 +243,13 @@ def city_fingerprint(city: CityModel) -> str:
 
 
 def study_bounds(city: CityModel, scenario: Scenario) -> tuple[float, float, float, float]:
-    """The analysis area in the city CRS: the buildings' extent, cut to ``city.area``."""
+    """The analysis area in the city CRS: the buildings' extent cut to ``city.area``, or
+    with no ``city.area`` to the bounds the source declares
+    (:meth:`twin.city.model.CityModel.default_area`)."""
     bounds = city.bounds
     if scenario.city.area is None:
-        return bounds
-    aoi = gpd.GeoSeries([shapely.box(*scenario.city.area)], crs=4326).to_crs(city.crs)
-    a = aoi.total_bounds
+        return city.default_area()
+    a = city.lonlat_box_m(scenario.city.area)
     cut = (max(bounds[0], a[0]), max(bounds[1], a[1]), min(bounds[2], a[2]), min(bounds[3], a[3]))
     if not (cut[0] < cut[2] and cut[1] < cut[3]):
         raise InputError(

@@ -237,6 +237,12 @@ def summarise(
             "crs": city.crs.to_string(),
             "bounds_m": list(result.bounds),
             "bounds_wgs84": [west, south, east, north],
+            # the area the file says it holds (the default study area is cut to it)
+            "declared_bounds_wgs84": (
+                list(city.source.declared_bounds_wgs84)
+                if city.source.declared_bounds_wgs84 is not None
+                else None
+            ),
             "buildings": len(city.buildings),
             "height_sources": city.height_source_counts(),
             "cleaning": {k: int(v) for k, v in city.counts.items()},

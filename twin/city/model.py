@@ -18,7 +18,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 from twin.city.heights import OPEN_SIDED_KINDS, building_height
 from twin.errors import InputError, SourceError
@@ -73,11 +73,15 @@ def open_sky_drive(streets: gpd.GeoDataFrame) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """Where the city came from: path (or query), sha256 of the bytes, format."""
+    """Where the city came from: path (or query), sha256 of the bytes, format, and the
+    area the source declares it holds (``declared_bounds_wgs84``: west, south, east,
+    north in degrees; an OSM XML file's ``<bounds>``, a PBF header's bbox; None when it
+    declares none)."""
 
     path: str
     sha256: str
     format: str
+    declared_bounds_wgs84: tuple[float, float, float, float] | None = None
 
 
 @dataclass
@@ -139,6 +143,78 @@ class CityModel:
         """(west, south, east, north) in degrees."""
         b = gpd.GeoSeries([shapely.box(*self.bounds)], crs=self.crs).to_crs(4326).total_bounds
         return float(b[0]), float(b[1]), float(b[2]), float(b[3])
+
+    def lonlat_box_m(
+        self, box_wgs84: tuple[float, float, float, float]
+    ) -> tuple[float, float, float, float]:
+        """(minx, miny, maxx, maxy) in ``crs`` of the lon/lat box (west, south, east,
+        north): the bounds of its projection."""
+        b = gpd.GeoSeries([shapely.box(*box_wgs84)], crs=4326).to_crs(self.crs).total_bounds
+        return float(b[0]), float(b[1]), float(b[2]), float(b[3])
+
+    def inner_box_m(
+        self, box_wgs84: tuple[float, float, float, float], *, points_per_side: int = 33
+    ) -> tuple[float, float, float, float]:
+        """(minx, miny, maxx, maxy) in ``crs`` of a rectangle of ``crs`` within the lon/lat
+        box (west, south, east, north), each side as far out as the box's side allows:
+        away from the zone's central meridian a lon/lat box stands turned in UTM (1.8
+        degrees in Helsinki), and its bounds reach past it (:meth:`lonlat_box_m`). Each
+        side is taken at ``points_per_side`` points (parallels curve in UTM)."""
+        west, south, east, north = box_wgs84
+        t = np.linspace(0.0, 1.0, points_per_side)
+        to_crs = Transformer.from_crs(4326, self.crs, always_xy=True)
+        x_west, _ = to_crs.transform(np.full_like(t, west), south + t * (north - south))
+        x_east, _ = to_crs.transform(np.full_like(t, east), south + t * (north - south))
+        _, y_south = to_crs.transform(west + t * (east - west), np.full_like(t, south))
+        _, y_north = to_crs.transform(west + t * (east - west), np.full_like(t, north))
+        return (
+            float(np.max(x_west)),
+            float(np.max(y_south)),
+            float(np.min(x_east)),
+            float(np.min(y_north)),
+        )
+
+    def default_area(self) -> tuple[float, float, float, float]:
+        """The study area when a scenario gives none (``city.area``), in ``crs``: the
+        buildings' extent, cut to the bounds the source declares it holds
+        (``source.declared_bounds_wgs84``, the rectangle of ``crs`` within them:
+        :meth:`inner_box_m`) when it declares some. An extract keeps the
+        buildings that cross its edge whole, so they stick out past it, over ground of
+        which the file holds nothing (no street, no other building): without the cut,
+        45 % of West Oakland's receivers stood there."""
+        bounds = self.bounds
+        declared = self.source.declared_bounds_wgs84
+        if declared is None:
+            return bounds
+        d = self.inner_box_m(declared)
+        cut = (
+            max(bounds[0], d[0]),
+            max(bounds[1], d[1]),
+            min(bounds[2], d[2]),
+            min(bounds[3], d[3]),
+        )
+        if not (cut[0] < cut[2] and cut[1] < cut[3]):
+            log.warning(
+                "%s: the bounds the file declares (lon/lat %s) do not overlap its buildings "
+                "(lon/lat %s): the study area is the buildings' extent",
+                self.name,
+                ", ".join(f"{v:.5f}" for v in declared),
+                ", ".join(f"{v:.5f}" for v in self.bounds_wgs84()),
+            )
+            return bounds
+        if cut != bounds:
+            log.info(
+                "%s: study area cut to the bounds the file declares (lon/lat %s): "
+                "%.0f m x %.0f m of the buildings' %.0f m x %.0f m (buildings clipped at the "
+                "extract's edge stick out past them)",
+                self.name,
+                ", ".join(f"{v:.5f}" for v in declared),
+                cut[2] - cut[0],
+                cut[3] - cut[1],
+                bounds[2] - bounds[0],
+                bounds[3] - bounds[1],
+            )
+        return cut
 
 
 def _tag(row: pd.Series, key: str) -> Any:

@@ -38,6 +38,13 @@ def info(source: str, as_json: bool) -> None:
         "street_edges_under_cover": int(city.streets["under_cover"].sum()),
         "bounds_m": list(city.bounds),
         "bounds_wgs84": list(city.bounds_wgs84()),
+        # the area the file says it holds, and the study area it leaves by default
+        "declared_bounds_wgs84": (
+            list(city.source.declared_bounds_wgs84)
+            if city.source.declared_bounds_wgs84 is not None
+            else None
+        ),
+        "area_m": list(city.default_area()),
         "cleaning": city.counts,
     }
     if as_json:
@@ -50,6 +57,14 @@ def info(source: str, as_json: bool) -> None:
     click.echo(f"  bounds lon/lat {w:.5f}, {s:.5f} - {e:.5f}, {n:.5f}")
     minx, miny, maxx, maxy = doc["bounds_m"]
     click.echo(f"  extent         {maxx - minx:.0f} m x {maxy - miny:.0f} m")
+    if doc["declared_bounds_wgs84"] is not None:
+        w, s, e, n = doc["declared_bounds_wgs84"]
+        click.echo(f"  file's bounds  {w:.5f}, {s:.5f} - {e:.5f}, {n:.5f} (lon/lat)")
+        minx, miny, maxx, maxy = doc["area_m"]
+        click.echo(
+            f"  study area     {maxx - minx:.0f} m x {maxy - miny:.0f} m (the extent within "
+            "the file's bounds)"
+        )
     click.echo(f"  buildings      {doc['buildings']}")
     click.echo("  height from    " + ", ".join(f"{k} {v}" for k, v in hs.items()))
     h = doc["height_m"]

@@ -122,6 +122,35 @@ def osm_file(path: str | Path, fmt: str) -> Any:
     return osmium.io.File(str(path), fmt)
 
 
+def declared_bounds_wgs84(path: str | Path) -> tuple[float, float, float, float] | None:
+    """The area an OSM file declares it holds, (west, south, east, north) in degrees: an
+    XML file's ``<bounds>``, a PBF header's bbox; None when it declares none.
+
+    Raises
+    ------
+    SourceError
+        When the file cannot be read as its name says (:func:`osm_format`).
+    """
+    import osmium
+
+    src = Path(path)
+    try:
+        reader = osmium.io.Reader(osm_file(src, osm_format(src)), osmium.osm.NOTHING)
+        try:
+            box = reader.header().box()
+        finally:
+            reader.close()
+    except RuntimeError as exc:
+        raise SourceError(f"{src}: not a readable OSM file ({exc})") from exc
+    if not box.valid():
+        return None
+    west, south = box.bottom_left.lon, box.bottom_left.lat
+    east, north = box.top_right.lon, box.top_right.lat
+    if not (west < east and south < north):
+        return None
+    return (west, south, east, north)
+
+
 #: ``highway`` values that are no street (osmnx's filter for ``network_type="all"``)
 NOT_STREETS = frozenset(
     {"abandoned", "construction", "no", "planned", "platform", "proposed", "raceway", "razed"}
@@ -342,7 +371,12 @@ def read_osm(path: str | Path, *, name: str | None = None) -> RawCity:
         name=city_name,
         buildings=features,
         graph=graph,
-        source=SourceInfo(path=str(src), sha256=sha256_file(src), format=fmt),
+        source=SourceInfo(
+            path=str(src),
+            sha256=sha256_file(src),
+            format=fmt,
+            declared_bounds_wgs84=declared_bounds_wgs84(src),
+        ),
         counts=counts,
     )
 
