@@ -64,3 +64,23 @@ def helsinki_study(helsinki_city, default_scenario):  # type: ignore[no-untyped-
 
     sc = with_overrides(default_scenario, spacing_m=20.0)
     return run_study(sc, city=helsinki_city)
+
+
+@pytest.fixture
+def mount_point(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """An empty tmpfs mounted at ``tmp_path / "mnt"`` (a Docker volume's situation);
+    skipped where mounting is not permitted."""
+    import shutil
+    import subprocess
+
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command")
+    done = subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mnt)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)

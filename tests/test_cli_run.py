@@ -489,3 +489,27 @@ def test_band_outside_a_model_range_fails_before_visibility(tmp_path: Path) -> N
     assert "band 0.3 GHz is outside the range of the UMA model of site" in res.output
     assert "0.5-100 GHz" in res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_run_refuses_a_mount_point_at_once(mount_point: Path) -> None:
+    """An empty mount point as --out used to crash with EBUSY after the whole run: it is
+    refused before the city loads (exit 2), naming the folder and the way out."""
+    res = invoke("run", DEFAULT, "--spacing", "40", "--bands", "3.5", "--out", str(mount_point),
+                 "--no-progress")  # fmt: skip
+    assert res.exit_code == 2
+    assert f"output folder '{mount_point}' is a mount point: give a folder inside it" in res.output
+    assert list(mount_point.iterdir()) == [] and list(mount_point.parent.iterdir()) == [mount_point]
+
+
+def test_run_writes_through_a_symlinked_output_folder(tmp_path: Path) -> None:
+    """``--out linkout`` with ``linkout -> realtarget``: the run lands in realtarget and
+    linkout stays a link (it used to become a real folder, realtarget left empty)."""
+    (tmp_path / "realtarget").mkdir()
+    link = tmp_path / "linkout"
+    link.symlink_to("realtarget")
+    res = invoke("run", DEFAULT, "--spacing", "40", "--bands", "3.5", "--out", str(link),
+                 "--no-progress")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert link.is_symlink()
+    assert (tmp_path / "realtarget" / "summary.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["linkout", "realtarget"]

@@ -173,3 +173,58 @@ def test_atomic_path_keeps_suffix_and_requires_a_file(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="missing"), atomic_path(tmp_path / "no" / "f.tif"):
         pass  # pragma: no cover
     assert _leftovers(tmp_path) == []
+
+
+def test_a_mount_point_is_refused_before_anything_is_written(mount_point: Path) -> None:
+    """An empty mount point cannot be renamed over (EBUSY after the whole computation):
+    refused up front, with the way out; a folder inside it is fine."""
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match="is a mount point: give a folder inside it"):
+            check_output_dir(mount_point, overwrite=overwrite)
+        with pytest.raises(OutputError, match="is a mount point"):
+            with atomic_output_dir(mount_point, overwrite=overwrite):
+                pass  # pragma: no cover
+    assert list(mount_point.iterdir()) == []
+    assert list(mount_point.parent.iterdir()) == [mount_point]
+    with atomic_output_dir(mount_point / "run", overwrite=False) as tmp:
+        (tmp / "a.txt").write_text("a")
+    assert (mount_point / "run" / "a.txt").read_text() == "a"
+
+
+def test_a_symlinked_output_folder_is_written_at_its_target(tmp_path: Path) -> None:
+    """``--out link`` with ``link -> target``: the output lands in ``target`` (built beside
+    it, renamed onto it) and the link stays a link, also with overwrite."""
+    target = tmp_path / "realtarget"
+    target.mkdir()
+    link = tmp_path / "linkout"
+    link.symlink_to("realtarget")
+    with atomic_output_dir(link, overwrite=False) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".realtarget.tmp-")
+        (tmp / "a.txt").write_text("a")
+    assert link.is_symlink() and (target / "a.txt").read_text() == "a"
+    with pytest.raises(OutputError, match=r"'.*linkout' \(-> '.*realtarget'\) exists and is not"):
+        check_output_dir(link, overwrite=False)
+    with atomic_output_dir(link, overwrite=True) as tmp:
+        (tmp / "b.txt").write_text("b")
+    assert link.is_symlink() and sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    # a link to a missing folder: the folder it names is made
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to("later")
+    with atomic_output_dir(dangling, overwrite=False) as tmp:
+        (tmp / "c.txt").write_text("c")
+    assert dangling.is_symlink() and (tmp_path / "later" / "c.txt").exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_an_output_inside_or_around_an_input_is_refused(tmp_path: Path) -> None:
+    from twin.io.atomic import check_not_inside
+
+    runs = {"run A": tmp_path / "a", "run B": tmp_path / "b"}
+    for out, how in ((tmp_path / "a", "is run A"), (tmp_path / "b" / "sub", "lies inside run B"),
+                     (tmp_path, "contains run A")):  # fmt: skip
+        with pytest.raises(OutputError, match=how):
+            check_not_inside(out, runs)
+    (tmp_path / "link").symlink_to("a")
+    with pytest.raises(OutputError, match="is run A"):
+        check_not_inside(tmp_path / "link", runs)
+    check_not_inside(tmp_path / "c", runs)

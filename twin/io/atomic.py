@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -29,7 +30,10 @@ __all__ = [
     "atomic_output_dir",
     "atomic_path",
     "atomic_write",
+    "check_not_inside",
     "check_output_dir",
+    "is_mount_point",
+    "output_target",
     "write_bytes_atomic",
     "write_text_atomic",
 ]
@@ -68,26 +72,94 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
+def _mount_points() -> set[str]:
+    """Mount points of this process (``/proc/self/mountinfo``; empty where there is none)."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return set()
+    points = set()
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 4:
+            # octal escapes of blanks and backslashes: \040, \011, \012, \134
+            points.add(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4]))
+    return points
+
+
+def is_mount_point(path: str | os.PathLike[str]) -> bool:
+    """Whether the folder ``path`` (symlinks followed) is a mount point.
+
+    :func:`os.path.ismount` misses a bind mount of a folder of the same file system (a
+    Docker volume), so the mount table of Linux is read too.
+    """
+    real = Path(path).resolve()
+    return os.path.ismount(real) or str(real) in _mount_points()
+
+
+def output_target(path: str | os.PathLike[str]) -> Path:
+    """The folder an output path names: absolute, symlinks followed to their target.
+
+    ``--out link`` with ``link -> target`` writes the run at ``target`` (atomically there)
+    and leaves the link a link; a link to a missing folder creates the folder it names.
+    """
+    return Path(path).resolve()
+
+
 def check_output_dir(path: str | os.PathLike[str], *, overwrite: bool) -> None:
     """Fail when ``path`` cannot become an output folder.
 
     Call it before a long computation so that a run stops at once rather than after
-    hours; :func:`atomic_output_dir` checks again when it starts.
+    hours; :func:`atomic_output_dir` checks again when it starts. A symlink is followed:
+    its target is checked (see :func:`output_target`).
 
     Raises
     ------
     OutputError
-        When ``path`` exists and is a file, or a non-empty folder and ``overwrite`` is false,
-        or its parent cannot be created.
+        When ``path`` exists and is a file, or a mount point (a folder that cannot be
+        replaced by a rename: give a folder inside it), or a non-empty folder and
+        ``overwrite`` is false.
     """
     p = Path(path)
-    if p.exists() or p.is_symlink():
-        if not p.is_dir():
-            raise OutputError(f"output folder {str(p)!r} exists and is not a folder")
-        if not overwrite and any(p.iterdir()):
+    real = output_target(p)
+    shown = repr(str(p)) if real == p.absolute() else f"{str(p)!r} (-> {str(real)!r})"
+    if real.exists():
+        if not real.is_dir():
+            raise OutputError(f"output folder {shown} exists and is not a folder")
+        if is_mount_point(real):
             raise OutputError(
-                f"output folder {str(p)!r} exists and is not empty; "
+                f"output folder {shown} is a mount point: give a folder inside it (e.g. "
+                f"{str(p / 'run')!r}); an output folder is written beside its final name "
+                "and renamed into place, which a mount point does not allow"
+            )
+        if not overwrite and any(real.iterdir()):
+            raise OutputError(
+                f"output folder {shown} exists and is not empty; "
                 "choose another folder or pass --overwrite to replace it"
+            )
+
+
+def check_not_inside(
+    out: str | os.PathLike[str], inputs: dict[str, str | os.PathLike[str]]
+) -> None:
+    """Fail when the output folder ``out`` is, contains or lies inside one of ``inputs``.
+
+    ``inputs`` maps a name for the message (``"run A"``) to a path. Writing there would
+    replace (with ``--overwrite``) or change an input.
+
+    Raises
+    ------
+    OutputError
+        Naming the output folder and the input it overlaps.
+    """
+    o = output_target(out)
+    for what, path in inputs.items():
+        i = output_target(path)
+        if o == i or i in o.parents or o in i.parents:
+            how = "is" if o == i else ("lies inside" if i in o.parents else "contains")
+            raise OutputError(
+                f"output folder {str(out)!r} {how} {what} {str(path)!r}: writing there would "
+                "replace or change an input; give an output folder outside the inputs"
             )
 
 
@@ -98,7 +170,8 @@ def atomic_output_dir(path: str | os.PathLike[str], *, overwrite: bool) -> Itera
     Parameters
     ----------
     path
-        The final folder. Its parent is created when missing.
+        The final folder. Its parent is created when missing. A symlink is followed:
+        the output is built beside its target and renamed onto it, and the link stays.
     overwrite
         Replace an existing non-empty folder. The old folder is renamed to a hidden trash
         sibling, the new one renamed into place, and only then is the trash deleted, so at
@@ -116,8 +189,8 @@ def atomic_output_dir(path: str | os.PathLike[str], *, overwrite: bool) -> Itera
         When ``path`` exists and is not empty and ``overwrite`` is false, when it is a
         file, or when the parent folder cannot be written.
     """
-    final = Path(path).absolute()
-    check_output_dir(final, overwrite=overwrite)
+    final = output_target(path)
+    check_output_dir(path, overwrite=overwrite)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = _sibling(final, "tmp")
@@ -127,21 +200,24 @@ def atomic_output_dir(path: str | os.PathLike[str], *, overwrite: bool) -> Itera
     try:
         yield tmp
         # re-check: the folder may have appeared while we computed
-        check_output_dir(final, overwrite=overwrite)
+        check_output_dir(path, overwrite=overwrite)
         _fsync_dir(tmp)
-        if final.exists():
-            trash = _sibling(final, "trash")
-            os.replace(final, trash)
-            try:
+        try:
+            if final.exists():
+                trash = _sibling(final, "trash")
+                os.replace(final, trash)
+                try:
+                    os.replace(tmp, final)
+                except OSError:
+                    os.replace(trash, final)  # put the old output back
+                    raise
+                _fsync_dir(final.parent)
+                _remove(trash)
+            else:
                 os.replace(tmp, final)
-            except OSError:
-                os.replace(trash, final)  # put the old output back
-                raise
-            _fsync_dir(final.parent)
-            _remove(trash)
-        else:
-            os.replace(tmp, final)
-            _fsync_dir(final.parent)
+                _fsync_dir(final.parent)
+        except OSError as exc:
+            raise OutputError(f"cannot move the output into {str(final)!r}: {exc}") from exc
     except BaseException:
         _remove(tmp)
         raise
