@@ -5,6 +5,7 @@ city or grid are refused and nothing is written."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,11 @@ def folders(tmp_path_factory, helsinki_city, oakland_city) -> dict[str, Path]:  
         result = run_variant(sc, variant, city=city, spacing_m=spacing)
         write_run(result, root / key, overwrite=False)
         out[key] = root / key
+    # the same grid and receivers, two of the three bands
+    em = read_scenario(SCENARIOS / "emergency.toml")
+    result = run_variant(em, None, city=helsinki_city, spacing_m=40.0, bands_ghz=(3.5, 28.0))
+    write_run(result, root / "em_two", overwrite=False)
+    out["em_two"] = root / "em_two"
     # the same grid, other receivers: street points every 20 m, indoor points at 12 m
     for key, grid in (("em_step", {"street_step_m": 20.0}), ("em_high", {"indoor_height_m": 12.0})):
         data = read_scenario(SCENARIOS / "emergency.toml").model_dump(mode="python")
@@ -310,3 +316,49 @@ def test_threshold_recounts_the_buildings_too(folders, tmp_path: Path) -> None: 
     row = table[(table["metric"] == "buildings_indoor_covered") & (table["band"] == "3p5")]
     has = np.isfinite(ref)
     assert float(row["a"].iloc[0]) == float(row["b"].iloc[0]) == float(np.sum(ref[has] >= 0.9))
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "500", "-31"])
+def test_a_threshold_a_scenario_refuses_is_refused(folders, tmp_path: Path, value: str) -> None:  # type: ignore[no-untyped-def]
+    """``--threshold nan`` reported 0 % covered and 500 dB was taken: the range of a
+    scenario's radio.sinr_threshold_db applies, before anything is read or written."""
+    out = tmp_path / "c"
+    res = compare(folders["em_a"], folders["em_b"], out, "--threshold", value)
+    assert res.exit_code == 2, res.output
+    assert "--threshold:" in res.output and "give a SINR threshold from -30 to 60 dB" in res.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_folder_on_a_run_is_refused(folders, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``--out A --overwrite`` replaced run A with the comparison: an output folder that
+    is, contains or lies inside a compared run is refused and the run is left alone."""
+    run_a = tmp_path / "a"
+    shutil.copytree(folders["em_a"], run_a)
+    before = sorted(p.relative_to(run_a) for p in run_a.rglob("*"))
+    for out, how in ((run_a, "is run A"), (run_a / "cmp", "lies inside run A"),
+                     (tmp_path, "contains run A")):  # fmt: skip
+        res = compare(run_a, folders["em_b"], out, "--overwrite")
+        assert res.exit_code == 2, res.output
+        assert f"output folder '{out}' {how} '{run_a}'" in res.output
+    res = compare(folders["em_a"], run_a, run_a, "--overwrite")
+    assert res.exit_code == 2 and "is run B" in res.output
+    assert sorted(p.relative_to(run_a) for p in run_a.rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+
+
+def test_bands_of_one_run_only_are_named(folders, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """0.7/3.5/28 GHz against 3.5/28 GHz compares 3.5 and 28 GHz and says that 0.7 GHz
+    was left out, on screen and in comparison.md/.json (it was dropped silently)."""
+    out = tmp_path / "c"
+    res = compare(folders["em_b"], folders["em_two"], out)
+    assert res.exit_code == 0, res.output
+    note = f"not compared: 0.7 GHz only in A ({folders['em_b']}); the comparison covers 3.5, 28 GHz"
+    assert f"note: {note}" in res.output
+    assert f"Note: {note}." in (out / "comparison.md").read_text()
+    doc = json.loads((out / "comparison.json").read_text())
+    assert doc["bands"] == ["3p5", "28"]
+    assert doc["bands_not_compared"] == {"a": ["0p7"], "b": []}
+    # runs of the same bands: no note
+    res = compare(folders["em_a"], folders["em_b"], tmp_path / "d")
+    assert res.exit_code == 0 and "note:" not in res.output
+    assert "Note:" not in (tmp_path / "d" / "comparison.md").read_text()

@@ -31,6 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from twin.errors import InputError
+from twin.scenario import SINR_THRESHOLD_RANGE_DB
 
 __all__ = [
     "DELTA_METRICS",
@@ -423,8 +424,10 @@ def table_markdown(
     b_name: str,
     threshold_db: float | None = None,
     building_share: float | None = None,
+    note: str | None = None,
 ) -> str:
-    """The table as markdown: one section per band, shares in %, capacities in Mbps."""
+    """The table as markdown: one section per band, shares in %, capacities in Mbps;
+    ``note`` (e.g. :meth:`Comparison.band_note`) is a paragraph after the legend."""
     lines = [f"# {title}", "", f"A = `{a_name}`, B = `{b_name}`; B - A is the change."]
     if threshold_db is not None:
         lines.append(f"A receiver is covered when its SINR is at least {threshold_db:g} dB.")
@@ -433,6 +436,8 @@ def table_markdown(
             f"A building is covered indoors when at least {100 * building_share:g} % of its "
             "indoor grid points are covered."
         )
+    if note is not None:
+        lines += ["", f"Note: {note}."]
     lines.append("")
     header = ["| metric | user type | A | B | B - A |", "| --- | --- | ---: | ---: | ---: |"]
     for band in dict.fromkeys(table["band"].astype(str)):
@@ -482,10 +487,48 @@ class Comparison:
             }
         return out
 
+    def bands_left_out(self) -> dict[str, list[str]]:
+        """Band labels of one run only (``"a"``, ``"b"``), which are not compared."""
+        return {
+            "a": [x for x in self.a.bands if x not in self.bands],
+            "b": [x for x in self.b.bands if x not in self.bands],
+        }
+
+    def band_note(self) -> str | None:
+        """A sentence on the bands of one run only, or None when the runs share all."""
+        left = self.bands_left_out()
+        parts = [
+            f"{', '.join(x.replace('p', '.') for x in labels)} GHz only in "
+            f"{run.upper()} ({meta.path})"
+            for (run, labels), meta in zip(left.items(), (self.a, self.b), strict=True)
+            if labels
+        ]
+        if not parts:
+            return None
+        shared = ", ".join(x.replace("p", ".") for x in self.bands)
+        return f"not compared: {'; '.join(parts)}; the comparison covers {shared} GHz"
+
+
+def check_threshold(threshold_db: float, *, name: str = "threshold_db") -> float:
+    """``threshold_db`` when it is a SINR threshold a scenario allows (finite, within
+    :data:`twin.scenario.SINR_THRESHOLD_RANGE_DB`); else :class:`InputError` naming
+    ``name``, the value and the range."""
+    lo, hi = SINR_THRESHOLD_RANGE_DB
+    value = float(threshold_db)
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise InputError(
+            f"{name}: {value:g} dB is not allowed; give a SINR threshold from {lo:g} to "
+            f"{hi:g} dB (the range of a scenario's radio.sinr_threshold_db)"
+        )
+    return value
+
 
 def check_comparable(a: RunMeta, b: RunMeta, *, threshold_db: float | None = None) -> float:
     """Raise :class:`InputError` naming both runs when they cannot be compared; return the
-    SINR threshold to use (``threshold_db``, else the runs' common one)."""
+    SINR threshold to use (``threshold_db``, checked by :func:`check_threshold`, else the
+    runs' common one)."""
+    if threshold_db is not None:
+        check_threshold(threshold_db)
     diff = differences(a, b)
     if diff:
         raise InputError(f"cannot compare {a.path} and {b.path}: " + "; ".join(diff))

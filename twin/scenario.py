@@ -30,6 +30,9 @@ from pydantic.fields import FieldInfo
 from twin.bands import MAX_FREQ_GHZ, MIN_FREQ_GHZ, band_label
 from twin.errors import ScenarioError
 
+#: allowed ``radio.sinr_threshold_db`` (and ``twin compare --threshold``), dB
+SINR_THRESHOLD_RANGE_DB = (-30.0, 60.0)
+
 Freq = Annotated[float, Field(ge=MIN_FREQ_GHZ, le=MAX_FREQ_GHZ)]
 ChannelMHz = Annotated[float, Field(gt=0, le=10000)]
 
@@ -202,7 +205,9 @@ class RadioConfig(_Model):
     user_density_per_km2: float = Field(default=300.0, gt=0)
     edge_fraction: float = Field(default=2.0 / 3.0, gt=0, le=1)
     max_spectral_efficiency: float | None = Field(default=None, gt=0, le=30)
-    sinr_threshold_db: float = Field(default=-5.0, ge=-30, le=60)
+    sinr_threshold_db: float = Field(
+        default=-5.0, ge=SINR_THRESHOLD_RANGE_DB[0], le=SINR_THRESHOLD_RANGE_DB[1]
+    )
     downtilt_deg: float = Field(default=0.0, ge=-90, le=90)
     visibility: Literal["fast", "exact"] = "fast"
     max_site_distance_m: float | None = Field(

@@ -13,14 +13,15 @@ import click
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder (default out/compare-<A>-vs-<B>).",
+    help="Output folder (default out/compare-<A>-vs-<B>); not one of the runs, nor inside "
+    "or around one.",
 )
 @click.option(
     "--threshold",
     "threshold_db",
     type=float,
-    help="SINR threshold of coverage in dB, for receivers and buildings alike (default: "
-    "the runs' own; needed when they differ).",
+    help="SINR threshold of coverage in dB, for receivers and buildings alike, from -30 "
+    "to 60 as in a scenario (default: the runs' own; needed when they differ).",
 )
 @click.option(
     "--building-share",
@@ -44,19 +45,27 @@ def compare(
     Writes B - A GeoTIFFs of capacity and SINR per band (with QGIS styles and PNG maps), a
     GeoPackage of the receivers that gained or lost coverage and of the buildings'
     indoor coverage, and a table (CSV and markdown) with A, B and B - A. Runs of
-    different cities or grids, or whose receivers differ, are refused.
+    different cities or grids, or whose receivers differ, are refused. Only the bands
+    of both runs are compared; a note names the others.
     """
-    from twin.io.atomic import check_output_dir
+    from twin.compare import check_threshold
+    from twin.io.atomic import check_not_inside, check_output_dir
     from twin.io.compare_outputs import write_comparison
     from twin.whatif import compare_run_folders
 
+    if threshold_db is not None:
+        check_threshold(threshold_db, name="--threshold")
     out_dir = out if out is not None else Path("out") / f"compare-{run_a.name}-vs-{run_b.name}"
+    check_not_inside(out_dir, {"run A": run_a, "run B": run_b})
     check_output_dir(out_dir, overwrite=overwrite)
     cmp = compare_run_folders(
         run_a, run_b, threshold_db=threshold_db, building_share=building_share
     )
     write_comparison(cmp, out_dir, overwrite=overwrite)
     click.echo(f"wrote {out_dir}/ (B = {cmp.b.scenario} minus A = {cmp.a.scenario})")
+    note = cmp.band_note()
+    if note is not None:
+        click.echo(f"  note: {note}")
     t = cmp.table
     for band, counts in cmp.counts().items():
         row = t[(t["band"] == band) & (t["user_type"] == "all")].set_index("metric")

@@ -147,6 +147,7 @@ def write_comparison(
             "scenario_sha256": cmp.b.scenario_sha256,
         },
         "bands": cmp.bands,
+        "bands_not_compared": cmp.bands_left_out(),
         "sinr_threshold_db": cmp.threshold_db,
         "building_share": cmp.building_share,
         "coverage_changes": cmp.counts(),
@@ -202,6 +203,7 @@ def write_comparison(
                     b_name=cmp.b.path,
                     threshold_db=cmp.threshold_db,
                     building_share=cmp.building_share,
+                    note=cmp.band_note(),
                 )
                 + provenance_markdown(prov),
                 encoding="utf-8",
