@@ -276,3 +276,77 @@ def test_cli_refuses_more_sites_than_candidates(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "--sites: 500 is more than the" in res.output and "rooftop candidates" in res.output
     assert not out.exists()
+
+
+def test_the_documented_workflow_runs_with_the_default_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """optimize, append variant.toml, run the variant (docs/what-if.md step 4) with no
+    --out: optimize used to write out/<scenario>-<variant>, where the run of the variant
+    writes too, so the run stopped on a non-empty folder."""
+    scenario = (ROOT / "scenarios" / "default.toml").read_text()
+    scenario = scenario.replace('"../data/helsinki.osm.pbf"', f'"{EXTRACTS["helsinki"]}"')
+    sc_path = tmp_path / "default.toml"
+    sc_path.write_text(scenario)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(
+        cli,
+        ["-q", "optimize", str(sc_path), "--sites", "2", "--band", "3.5", "--objective",
+         "capacity", "--candidates", "rooftops", "--spacing", "40"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    opt_dir = Path("out") / "default-optimize-opt_capacity_3p5_k2"
+    assert f"wrote {opt_dir}/" in res.output
+    assert "(it writes out/default-opt_capacity_3p5_k2/)" in res.output
+    sc_path.write_text(scenario + "\n" + (opt_dir / "variant.toml").read_text())
+    res = CliRunner().invoke(
+        cli,
+        ["-q", "run", str(sc_path), "--variant", "opt_capacity_3p5_k2", "--spacing", "40",
+         "--no-progress"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert (Path("out") / "default-opt_capacity_3p5_k2" / "summary.json").is_file()
+    assert (opt_dir / "optimize.json").is_file()  # the optimizer's results are kept
+
+
+@pytest.mark.parametrize("value", ["-1", "0"])
+def test_max_roofs_below_one_is_refused(tmp_path: Path, value: str) -> None:
+    """-1 meant "no limit" silently (1260 candidates instead of 681) and 0 blamed the city
+    ("offers no rooftops candidate"): both are refused naming the option."""
+    out = tmp_path / "opt"
+    res = CliRunner().invoke(
+        cli,
+        ["optimize", str(ROOT / "scenarios" / "default.toml"), "--sites", "2", "--band", "3.5",
+         "--candidates", "rooftops", "--max-roofs", value, "--spacing", "40", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 2
+    assert "'--max-roofs'" in res.output and f"{value} is not in the range x>=1" in res.output
+    assert "offers no" not in res.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_too_many_sites_suggests_only_what_would_help(tmp_path: Path) -> None:
+    """With --candidates both in use, "or --candidates both" is no advice: the message
+    offers a larger --max-roofs when the roof limit was reached, and only that."""
+    out = tmp_path / "opt"
+    res = CliRunner().invoke(
+        cli,
+        ["optimize", str(ROOT / "scenarios" / "default.toml"), "--sites", "2000", "--band",
+         "3.5", "--candidates", "both", "--spacing", "40", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 2
+    assert "--sites: 2000 is more than the" in res.output
+    assert "rooftop and street candidates" in res.output
+    assert "or give a larger --max-roofs (now 60)" in res.output
+    assert "--candidates both" not in res.output
+    assert not out.exists()
+
+
+def test_rooftop_candidates_need_one_roof_or_more(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    from twin.candidates import rooftop_candidates
+
+    for bad in (0, -1):
+        with pytest.raises(InputError, match=f"max_roofs: {bad} is not allowed; give 1 or more"):
+            rooftop_candidates(helsinki_city.buildings, helsinki_city.bounds, max_roofs=bad)
+    assert len({c.site_id.partition("c")[0] for c in rooftop_candidates(
+        helsinki_city.buildings, helsinki_city.bounds, max_roofs=1)}) == 1  # fmt: skip

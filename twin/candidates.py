@@ -87,7 +87,14 @@ def rooftop_candidates(
     """Roof points and roof corners of the tallest buildings (UMa, ``mast_m`` above the roof).
 
     Ids: ``R<building_id>`` for the roof point, ``R<building_id>c<k>`` for its corners.
+
+    Raises
+    ------
+    InputError
+        When ``max_roofs`` is less than 1 (there is no "no limit" value).
     """
+    if max_roofs < 1:
+        raise InputError(f"max_roofs: {max_roofs} is not allowed; give 1 or more roofs")
     heights = buildings["height_m"].to_numpy(dtype=float)
     ids = buildings.index.to_numpy()
     geoms = buildings.geometry.to_numpy()

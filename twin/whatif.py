@@ -232,9 +232,15 @@ def optimize_scenario(
         city, bounds, which=candidates, furniture=furniture, max_roofs=max_roofs, exclude=fixed
     )
     if k > len(cands):
+        # what would offer more: more roofs where the roof limit was reached, the other class
+        roofs = {c.site_id.partition("c")[0] for c in cands if c.site_id.startswith("R")}
+        more = [f"a larger --max-roofs (now {max_roofs})"] if len(roofs) >= max_roofs else []
+        if candidates != "both":
+            more.append("--candidates both")
+        hint = f" or give {' or '.join(more)}" if more else ""
         raise InputError(
             f"--sites: {k} is more than the {len(cands)} {_CLASS_WORDS[candidates]} candidates of "
-            f"{city.name}; choose at most {len(cands)} or --candidates both"
+            f"{city.name}; choose at most {len(cands)}{hint}"
         )
     g = sc.grid
     grid = build_grid(

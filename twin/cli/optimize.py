@@ -43,16 +43,17 @@ def _fmt(objective: str, value: float) -> str:
 @click.option("--spacing", type=float, help="Grid spacing in metres (> 0).")
 @click.option(
     "--max-roofs",
-    type=int,
+    type=click.IntRange(min=1),
     default=60,
     show_default=True,
-    help="Tallest roofs with a candidate in the area considered.",
+    help="Tallest roofs with a candidate in the area considered (1 or more).",
 )
 @click.option("--name", "name", help="Name of the written variant (default opt_<obj>_<band>_k<K>).")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder (default out/<scenario>-<variant name>).",
+    help="Output folder (default out/<scenario>-optimize-<variant name>: not the folder "
+    "`twin run --variant` writes, out/<scenario>-<variant name>).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty output folder.")
 def optimize(
@@ -93,7 +94,8 @@ def optimize(
     vname = name or f"opt_{objective}_{band_label(freq)}_k{k}"
     if not re.match(VARIANT_NAME, vname):
         raise InputError(f"--name: {vname!r} is not allowed; use letters, digits, _ . -")
-    out_dir = out if out is not None else Path("out") / f"{sc.name}-{vname}"
+    # not out/<scenario>-<variant>: that is where `twin run --variant` writes the variant
+    out_dir = out if out is not None else Path("out") / f"{sc.name}-optimize-{vname}"
     check_output_dir(out_dir, overwrite=overwrite)
 
     def show(row: dict[str, Any]) -> None:
@@ -145,5 +147,6 @@ def optimize(
         )
     click.echo(
         f"  run it:   append {out_dir}/variant.toml to {path}, then "
-        f"twin run {path} --variant {vname} --spacing {opt.scenario.grid.spacing_m:g}"
+        f"twin run {path} --variant {vname} --spacing {opt.scenario.grid.spacing_m:g} "
+        f"(it writes out/{sc.name}-{vname}/)"
     )
