@@ -513,3 +513,17 @@ def test_run_writes_through_a_symlinked_output_folder(tmp_path: Path) -> None:
     assert link.is_symlink()
     assert (tmp_path / "realtarget" / "summary.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["linkout", "realtarget"]
+
+
+def test_run_help_gives_the_scenario_as_the_default() -> None:
+    """--spacing, --bands and --visibility default to the scenario's settings (densify
+    runs 5 m, hotspot_28ghz 28 GHz alone): the help said "default 5", "default
+    0.7,3.5,28" and "default fast"."""
+    res = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["run", "--help"])
+    assert res.exit_code == 0
+    text = " ".join(res.output.split())
+    for option, key in (("--spacing", "grid.spacing_m"), ("--bands", "radio.bands_ghz"),
+                        ("--visibility", "radio.visibility")):  # fmt: skip
+        assert option in text and f"default: the scenario's {key}" in text
+    assert "default 5" not in text and "default 0.7,3.5,28" not in text
+    assert "default fast" not in text

@@ -49,10 +49,19 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder (default out/<scenario>).",
 )
-@click.option("--spacing", type=float, help="Grid spacing in metres (> 0; default 5).")
-@click.option("--bands", help="Bands in GHz, comma-separated (default 0.7,3.5,28).")
 @click.option(
-    "--visibility", type=click.Choice(["fast", "exact"]), help="Visibility engine (default fast)."
+    "--spacing",
+    type=float,
+    help="Grid spacing in metres (> 0; default: the scenario's grid.spacing_m).",
+)
+@click.option(
+    "--bands",
+    help="Bands in GHz, comma-separated, e.g. 3.5,28 (default: the scenario's radio.bands_ghz).",
+)
+@click.option(
+    "--visibility",
+    type=click.Choice(["fast", "exact"]),
+    help="Visibility engine (default: the scenario's radio.visibility).",
 )
 @click.option(
     "--variant",
