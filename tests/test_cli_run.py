@@ -527,3 +527,53 @@ def test_run_help_gives_the_scenario_as_the_default() -> None:
         assert option in text and f"default: the scenario's {key}" in text
     assert "default 5" not in text and "default 0.7,3.5,28" not in text
     assert "default fast" not in text
+
+
+def _interrupted_run(tmp_path: Path, when: str) -> tuple[int, str, Path]:
+    """``twin run`` in its own process group, sent SIGINT as a terminal's Ctrl-C is (to
+    every process of the group, the forked writer of the figures too) ``when`` it is
+    computing (its first log line of the study) or writing (its temporary output folder
+    has appeared)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "o" / "run"
+    code = "import sys; sys.argv[0] = 'twin'; from twin.cli.main import cli; cli()"
+    cmd = [sys.executable, "-c", code, *(["-q"] if when == "writing" else []), "run", DEFAULT,
+           "--spacing", "40", "--bands", "3.5", "--out", str(out), "--no-progress"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, start_new_session=True)  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    if when == "computing":
+        for line in proc.stderr:
+            seen.append(line)
+            if "twin.study:" in line:
+                break
+    else:
+        deadline = time.monotonic() + 300
+        while not (
+            out.parent.is_dir() and any(".run.tmp-" in p.name for p in out.parent.iterdir())
+        ):
+            assert proc.poll() is None and time.monotonic() < deadline, "the run ended first"
+            time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, "".join(seen) + err, out
+
+
+@pytest.mark.parametrize("when", ["computing", "writing"])
+def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path: Path, when: str) -> None:
+    """Ctrl-C exited 1 with click's "Aborted!": it exits 130 (128 + SIGINT) with one line
+    saying that nothing was written, which holds: the output folder's temporary copy is
+    removed, also when the interrupt lands while the figures are drawn by a forked child."""
+    rc, err, out = _interrupted_run(tmp_path, when)
+    assert rc == 130, err
+    assert err.rstrip().splitlines()[-1] == "twin: interrupted: nothing was written"
+    assert "Aborted!" not in err and "Traceback" not in err
+    assert not out.exists()
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []

@@ -228,3 +228,20 @@ def test_an_output_inside_or_around_an_input_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="is run A"):
         check_not_inside(tmp_path / "link", runs)
     check_not_inside(tmp_path / "c", runs)
+
+
+def test_before_commit_can_stop_the_rename(tmp_path: Path) -> None:
+    """What ``before_commit`` raises (a Ctrl-C that Python swallowed, raised again) leaves
+    the old output in place and no temporary folder."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+
+    def stop() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_output_dir(out, overwrite=True, before_commit=stop) as tmp:
+            (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+    assert _leftovers(tmp_path) == []

@@ -48,6 +48,7 @@ def compare(
     different cities or grids, or whose receivers differ, are refused. Only the bands
     of both runs are compared; a note names the others.
     """
+    from twin.cli.options import check_interrupt, mark_written
     from twin.compare import check_threshold
     from twin.io.atomic import check_not_inside, check_output_dir
     from twin.io.compare_outputs import write_comparison
@@ -61,7 +62,9 @@ def compare(
     cmp = compare_run_folders(
         run_a, run_b, threshold_db=threshold_db, building_share=building_share
     )
-    write_comparison(cmp, out_dir, overwrite=overwrite)
+    check_interrupt()
+    write_comparison(cmp, out_dir, overwrite=overwrite, before_commit=check_interrupt)
+    mark_written(out_dir)
     click.echo(f"wrote {out_dir}/ (B = {cmp.b.scenario} minus A = {cmp.a.scenario})")
     note = cmp.band_note()
     if note is not None:

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from twin import __version__
+from twin.cli.options import WRITTEN_KEY, catch_interrupts, check_interrupt
 from twin.errors import TwinError
 
 #: command name -> "module:attribute" of a click.Command
@@ -46,11 +47,23 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TwinError as exc:
-            click.echo(f"twin: error: {exc}", err=True)
-            sys.exit(2)
+        with catch_interrupts():
+            try:
+                result = super().invoke(ctx)
+                check_interrupt()  # one that Python swallowed (see catch_interrupts)
+                return result
+            except TwinError as exc:
+                click.echo(f"twin: error: {exc}", err=True)
+                sys.exit(2)
+            except KeyboardInterrupt:
+                # 128 + SIGINT, the shell's convention (click said "Aborted!", exit 1).
+                # Outputs are built in temporary folders removed on the way out
+                # (twin.io.atomic), so an interrupted command leaves none behind; one
+                # interrupted after its output was renamed into place says where it wrote.
+                written = ctx.meta.get(WRITTEN_KEY)
+                what = f"{written} was written" if written else "nothing was written"
+                click.echo(f"\ntwin: interrupted: {what}", err=True)
+                sys.exit(130)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

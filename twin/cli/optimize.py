@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from twin.cli.options import default_scenario_path
+from twin.cli.options import check_interrupt, default_scenario_path, mark_written
 
 
 def _fmt(objective: str, value: float) -> str:
@@ -123,7 +123,9 @@ def optimize(
         variant_name=vname,
         progress=show,
     )
-    summary = write_optimization(opt, out_dir, overwrite=overwrite)
+    check_interrupt()
+    summary = write_optimization(opt, out_dir, overwrite=overwrite, before_commit=check_interrupt)
+    mark_written(out_dir)
     p = opt.placement
     click.echo(f"wrote {out_dir}/ ({p.n_candidates} candidates, {p.evaluations} exact evaluations)")
     click.echo(f"  chosen:   {_fmt(objective, p.score.value)}")

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
+
+import click
 
 import twin
 from twin.errors import ScenarioError
 
 DEFAULT_SCENARIO = "scenarios/default.toml"
+
+#: key of the click context's ``meta`` naming what a command has written (for the
+#: message of an interrupted command)
+WRITTEN_KEY = "twin.written"
+
+
+def mark_written(path: str | os.PathLike[str]) -> None:
+    """Note that the current command has put ``path`` in place (complete): a Ctrl-C after
+    this says so instead of "nothing was written"."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[WRITTEN_KEY] = str(path)
 
 
 def default_scenario_path() -> Path:
@@ -22,3 +43,55 @@ def default_scenario_path() -> Path:
         f"no scenario given and no {DEFAULT_SCENARIO} found in the working directory or "
         "next to the twin package; pass a scenario file"
     )
+
+
+_interrupted = threading.Event()
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    _interrupted.set()
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def catch_interrupts() -> Iterator[None]:
+    """Remember a Ctrl-C (SIGINT) for :func:`check_interrupt`, as well as raising
+    :class:`KeyboardInterrupt`.
+
+    Python raises it wherever the main thread is, and one raised in a finalizer or a
+    callback (a lock's release at a fork, a weakref's callback) is printed as "Exception
+    ignored" and lost: the command would go on and write its output (1 interrupt in 4
+    while ``twin run`` wrote its outputs). Such a one is remembered here, its traceback
+    not printed, and raised again by :func:`check_interrupt`. The handler is installed
+    only over Python's default one, in the main thread, and put back after.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    _interrupted.clear()
+    signal.signal(signal.SIGINT, _on_sigint)
+    previous_hook = sys.unraisablehook
+
+    def quiet(info: sys.UnraisableHookArgs) -> None:
+        # a swallowed Ctrl-C is remembered: no "Exception ignored" traceback for it
+        if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+            return
+        previous_hook(info)
+
+    sys.unraisablehook = quiet
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous_hook
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _interrupted.clear()
+
+
+def check_interrupt() -> None:
+    """Raise :class:`KeyboardInterrupt` when a Ctrl-C came and was swallowed; commands
+    call it before they put their output in place."""
+    if _interrupted.is_set():
+        raise KeyboardInterrupt

@@ -10,7 +10,7 @@ import click
 from tqdm import tqdm
 
 from twin.bands import parse_bands
-from twin.cli.options import default_scenario_path
+from twin.cli.options import check_interrupt, default_scenario_path, mark_written
 from twin.errors import InputError
 from twin.io import MAP_MAX_POINTS
 
@@ -246,6 +246,7 @@ def run(
             visibility=visibility,
             progress=progress,
         )
+    check_interrupt()
     progress("outputs")
     t_out = time.perf_counter()
     summary = write_run(
@@ -254,7 +255,9 @@ def run(
         overwrite=overwrite,
         map_metric=map_metric,
         map_max_points=map_max_points or None,
+        before_commit=check_interrupt,
     )
+    mark_written(out_dir)
     outputs_s = time.perf_counter() - t_out
     bar.update(1)
     bar.close()

@@ -20,7 +20,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, overload
 
@@ -164,7 +164,12 @@ def check_not_inside(
 
 
 @contextlib.contextmanager
-def atomic_output_dir(path: str | os.PathLike[str], *, overwrite: bool) -> Iterator[Path]:
+def atomic_output_dir(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool,
+    before_commit: Callable[[], None] | None = None,
+) -> Iterator[Path]:
     """Build an output folder in a temporary sibling and move it into place on success.
 
     Parameters
@@ -176,6 +181,10 @@ def atomic_output_dir(path: str | os.PathLike[str], *, overwrite: bool) -> Itera
         Replace an existing non-empty folder. The old folder is renamed to a hidden trash
         sibling, the new one renamed into place, and only then is the trash deleted, so at
         every moment ``path`` is either the complete old or the complete new output.
+    before_commit
+        Called once everything is written, before ``path`` is touched; what it raises
+        removes the temporary folder and leaves ``path`` as it was (``twin`` commands
+        raise there on a Ctrl-C that Python swallowed).
 
     Yields
     ------
@@ -199,6 +208,8 @@ def atomic_output_dir(path: str | os.PathLike[str], *, overwrite: bool) -> Itera
         raise OutputError(f"cannot create output folder {str(final)!r}: {exc}") from exc
     try:
         yield tmp
+        if before_commit is not None:
+            before_commit()
         # re-check: the folder may have appeared while we computed
         check_output_dir(path, overwrite=overwrite)
         _fsync_dir(tmp)

@@ -109,8 +109,11 @@ def write_comparison(
     out_dir: str | os.PathLike[str],
     *,
     overwrite: bool,
+    before_commit: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Write the files of the module table into ``out_dir``; return ``comparison.json``."""
+    """Write the files of the module table into ``out_dir``; return ``comparison.json``.
+
+    ``before_commit``: see :func:`twin.io.atomic.atomic_output_dir`."""
     from affine import Affine
 
     transform = Affine(*cmp.a.transform)
@@ -157,7 +160,7 @@ def write_comparison(
         ],
     }
     title = f"twin compare: {cmp.b.scenario} (B) vs {cmp.a.scenario} (A)"
-    with atomic_output_dir(Path(out_dir), overwrite=overwrite) as tmp:
+    with atomic_output_dir(Path(out_dir), overwrite=overwrite, before_commit=before_commit) as tmp:
         rasters = tmp / "rasters"
         plots = tmp / "plots"
         rasters.mkdir()

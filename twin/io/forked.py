@@ -128,6 +128,10 @@ def share_work(tasks: Sequence[Callable[[], object]], first: Callable[[], T], *,
         status, text = receive.recv()
     except EOFError:  # died before a word (killed, out of memory)
         status, text = "died", None
+    except BaseException:  # Ctrl-C while waiting: the child writes no more
+        proc.terminate()
+        proc.join()
+        raise
     finally:
         receive.close()
     proc.join()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,14 +138,20 @@ def objective_figure(opt: Optimization) -> Any:
 
 
 def write_optimization(
-    opt: Optimization, out_dir: str | os.PathLike[str], *, overwrite: bool
+    opt: Optimization,
+    out_dir: str | os.PathLike[str],
+    *,
+    overwrite: bool,
+    before_commit: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Write the files of the module table into ``out_dir`` atomically; return the summary."""
+    """Write the files of the module table into ``out_dir`` atomically; return the summary.
+
+    ``before_commit``: see :func:`twin.io.atomic.atomic_output_dir`."""
     summary = optimization_summary(opt)
     prov = summary["provenance"]
     chosen = _chosen_frame(opt)
     cands = candidates_frame(opt.problem, opt.city.crs, opt.placement.columns)
-    with atomic_output_dir(Path(out_dir), overwrite=overwrite) as tmp:
+    with atomic_output_dir(Path(out_dir), overwrite=overwrite, before_commit=before_commit) as tmp:
         write_geojson(chosen, tmp / "sites.geojson", provenance=prov)
         write_geojson(cands, tmp / "candidates.geojson", provenance=prov)
         # the variant is meant to be appended to the scenario file: its provenance and

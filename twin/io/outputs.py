@@ -7,7 +7,7 @@ files are written (:func:`twin.io.atomic.atomic_output_dir`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,8 +251,11 @@ def write_run(
     overwrite: bool,
     map_metric: str = "capacity_mbps",
     map_max_points: int | None = MAP_MAX_POINTS,
+    before_commit: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Write every output of ``result`` into ``out_dir`` atomically; return the summary.
+
+    ``before_commit``: see :func:`twin.io.atomic.atomic_output_dir`.
 
     ``map_metric`` (one of :data:`MAP_METRICS`) is the grid metric of ``map.html``;
     ``map_max_points`` the most grid points it draws (None: all; a larger grid is drawn
@@ -283,7 +286,7 @@ def write_run(
     buildings = building_frame(result)
     sites = sites_to_geodataframe(result.sites, crs)
     where = f"{result.scenario.name} on {result.city.name}"
-    with atomic_output_dir(out_dir, overwrite=overwrite) as tmp:
+    with atomic_output_dir(out_dir, overwrite=overwrite, before_commit=before_commit) as tmp:
 
         def los_plot() -> None:
             plot_los_comparison(
