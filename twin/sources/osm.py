@@ -386,8 +386,49 @@ def read_place(
 ) -> RawCity:
     """Download buildings and streets for a place name or a (west, south, east, north) bbox.
 
-    Needs network access (Overpass API through osmnx).
+    Needs network access (Overpass API through osmnx; Nominatim for a place name). A
+    download that fails (no network, a server's error, a place the geocoder does not
+    know, an area with no data) raises :class:`SourceError` naming the source.
     """
+    ident = f"place:{query}" if isinstance(query, str) else "bbox:" + ",".join(map(str, query))
+    if isinstance(query, str) and not query.strip():
+        raise SourceError("place: give a place name, e.g. place:Kallio, Helsinki, Finland")
+    if not isinstance(query, str):
+        west, south, east, north = query
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise SourceError(
+                f"{ident}: expected bbox:west,south,east,north in degrees, west < east and "
+                "south < north, longitudes -180 to 180, latitudes -90 to 90"
+            )
+    import requests
+    from osmnx._errors import InsufficientResponseError, ResponseStatusCodeError
+
+    try:
+        return _download(query, name=name)
+    except (requests.RequestException, ResponseStatusCodeError, InsufficientResponseError) as exc:
+        raise SourceError(_download_failure(ident, exc)) from exc
+
+
+def _download_failure(ident: str, exc: Exception) -> str:
+    """What went wrong with a download, in words, and what to do instead."""
+    import requests
+    from osmnx._errors import InsufficientResponseError
+
+    local = "use a local OSM extract instead (--city FILE.osm.pbf; see README 'City sources')"
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        return (
+            f"{ident}: cannot download: no connection to the OpenStreetMap servers "
+            f"({type(exc).__name__}); check the network, or {local}"
+        )
+    if isinstance(exc, InsufficientResponseError):
+        return (
+            f"{ident}: the servers found nothing there ({exc}); check the place's spelling "
+            "or give a larger area"
+        )
+    return f"{ident}: the OpenStreetMap server refused the download ({exc}); try later, or {local}"
+
+
+def _download(query: str | tuple[float, float, float, float], *, name: str | None) -> RawCity:
     import osmnx as ox
 
     if isinstance(query, str):
@@ -401,8 +442,6 @@ def read_place(
         ident = f"place:{query}"
     else:
         west, south, east, north = query
-        if not (west < east and south < north):
-            raise SourceError(f"bbox {query}: expected (west, south, east, north) with west<east")
         features = ox.features_from_bbox((west, south, east, north), tags=BUILDING_TAGS)
         with keeping_way_tags():
             raw_graph = ox.graph_from_bbox(
