@@ -515,6 +515,34 @@ def test_run_writes_through_a_symlinked_output_folder(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["linkout", "realtarget"]
 
 
+def test_an_output_folder_holding_an_input_is_refused(tmp_path: Path) -> None:
+    """``--out`` the folder of the scenario, the city or the sites file: --overwrite
+    would delete the input. Refused before computing; every input byte-identical."""
+    import shutil
+
+    work = tmp_path / "work"
+    (work / "data").mkdir(parents=True)
+    scenario = work / "study.toml"
+    scenario.write_text(
+        Path(DEFAULT).read_text().replace("../data/helsinki.osm.pbf", "data/helsinki.osm.pbf")
+    )
+    shutil.copy(EXTRACTS["helsinki"], work / "data" / "helsinki.osm.pbf")
+    sites = work / "sites.csv"
+    sites.write_text("site_id,lon,lat,height_m,power_dbm\nS1,24.941,60.1705,30,46\n")
+    before = {p: p.read_bytes() for p in work.rglob("*") if p.is_file()}
+    for out, what in ((work, "the scenario file"), (work / "data", "the city file")):
+        res = invoke("run", str(scenario), "--out", str(out), "--overwrite", "--no-progress")
+        assert res.exit_code == 2, res.output
+        assert f"contains {what}" in res.output and "give an output folder outside" in res.output
+    res = invoke("run", str(scenario), "--sites", str(sites), "--out", str(work),
+                 "--overwrite", "--no-progress")  # fmt: skip
+    assert res.exit_code == 2 and "contains the" in res.output
+    res = invoke("optimize", str(scenario), "--sites", "1", "--band", "3.5", "--out",
+                 str(work / "data"), "--overwrite")  # fmt: skip
+    assert res.exit_code == 2 and "contains the city file" in res.output, res.output
+    assert {p: p.read_bytes() for p in work.rglob("*") if p.is_file()} == before
+
+
 def test_run_help_gives_the_scenario_as_the_default() -> None:
     """--spacing, --bands and --visibility default to the scenario's settings (densify
     runs 5 m, hotspot_28ghz 28 GHz alone): the help said "default 5", "default

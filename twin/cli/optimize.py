@@ -8,7 +8,12 @@ from typing import Any
 
 import click
 
-from twin.cli.options import check_interrupt, default_scenario_path, mark_written
+from twin.cli.options import (
+    check_interrupt,
+    default_scenario_path,
+    mark_written,
+    scenario_inputs,
+)
 
 
 def _fmt(objective: str, value: float) -> str:
@@ -78,7 +83,7 @@ def optimize(
     """
     from twin.bands import band_label, parse_bands
     from twin.errors import InputError
-    from twin.io.atomic import check_output_dir
+    from twin.io.atomic import check_not_inside, check_output_dir
     from twin.io.optimize_outputs import write_optimization
     from twin.scenario import VARIANT_NAME
     from twin.sources.scenario_file import read_scenario
@@ -96,6 +101,7 @@ def optimize(
         raise InputError(f"--name: {vname!r} is not allowed; use letters, digits, _ . -")
     # not out/<scenario>-<variant>: that is where `twin run --variant` writes the variant
     out_dir = out if out is not None else Path("out") / f"{sc.name}-optimize-{vname}"
+    check_not_inside(out_dir, scenario_inputs(path, sc))
     check_output_dir(out_dir, overwrite=overwrite)
 
     def show(row: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -43,6 +44,19 @@ def default_scenario_path() -> Path:
         f"no scenario given and no {DEFAULT_SCENARIO} found in the working directory or "
         "next to the twin package; pass a scenario file"
     )
+
+
+def scenario_inputs(path: str | os.PathLike[str], scenario: Any) -> dict[str, str]:
+    """The files a study reads (its scenario file, a city file, a sites file), by name for
+    :func:`twin.io.atomic.check_not_inside`: an output folder holding one of them would
+    lose it to ``--overwrite``."""
+    inputs = {"the scenario file": str(path)}
+    source = scenario.city.source
+    if not source.startswith(("place:", "bbox:")):
+        inputs["the city file"] = source
+    if scenario.sites.file is not None:
+        inputs["the sites file"] = scenario.sites.file
+    return inputs
 
 
 _interrupted = threading.Event()

@@ -10,7 +10,12 @@ import click
 from tqdm import tqdm
 
 from twin.bands import parse_bands
-from twin.cli.options import check_interrupt, default_scenario_path, mark_written
+from twin.cli.options import (
+    check_interrupt,
+    default_scenario_path,
+    mark_written,
+    scenario_inputs,
+)
 from twin.errors import InputError
 from twin.io import MAP_MAX_POINTS
 
@@ -178,6 +183,7 @@ def run(
     and --visibility apply last).
     """
     from twin.cluster import check_scheduler_address, open_runner
+    from twin.io.atomic import check_not_inside
     from twin.io.cache import StudyCache
     from twin.io.outputs import check_out_dir, write_run
     from twin.io.scratch import MemoryBudget, ScratchFolder
@@ -217,6 +223,7 @@ def run(
         variant_chain(sc, variant)  # fail now on an unknown variant
     name = sc.name if variant is None else f"{sc.name}-{variant}"
     out_dir = out if out is not None else Path("out") / name
+    check_not_inside(out_dir, scenario_inputs(path, sc))
     check_out_dir(out_dir, overwrite=overwrite)
     bar = tqdm(total=len(STAGES), desc="twin run", unit="stage", disable=no_progress, leave=False)
 

@@ -20,7 +20,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Literal, overload
 
@@ -140,7 +140,7 @@ def check_output_dir(path: str | os.PathLike[str], *, overwrite: bool) -> None:
 
 
 def check_not_inside(
-    out: str | os.PathLike[str], inputs: dict[str, str | os.PathLike[str]]
+    out: str | os.PathLike[str], inputs: Mapping[str, str | os.PathLike[str]]
 ) -> None:
     """Fail when the output folder ``out`` is, contains or lies inside one of ``inputs``.
 
