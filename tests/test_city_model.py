@@ -387,3 +387,22 @@ def test_the_default_area_stays_within_the_files_declared_bounds(name: str) -> N
         update={"city": scenario.city.model_copy(update={"area": city.bounds_wgs84()})}
     )
     assert study_bounds(city, wide) == pytest.approx(city.bounds, abs=0.01)
+
+
+def test_heights_no_building_reaches_are_warned_about(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A height of 5000 (a tag in another unit, a typo) is kept, as the data says, but
+    named in a warning and counted; 600 m (200 levels) is possible and is not."""
+    import logging
+
+    d = 0.0003
+    feats = [
+        {"type": "Feature", "properties": {"height_m": h},
+         "geometry": {"type": "Polygon", "coordinates": [_square(24.941 + k * 0.001, 60.171, d)]}}
+        for k, h in enumerate((5000.0, 600.0, 12.0))
+    ]  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="twin.city.model"):
+        city = load_city(str(_write_geojson(tmp_path / "tall.geojson", feats)))
+    assert sorted(city.buildings["height_m"]) == [12.0, 600.0, 5000.0]
+    assert city.counts["implausible_heights"] == 1
+    assert "1 buildings stand higher than any building on Earth (830 m)" in caplog.text
+    assert "(5000 m, from height)" in caplog.text and "600 m" not in caplog.text

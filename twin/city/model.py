@@ -30,6 +30,10 @@ DEFAULT_HEIGHT_WARN_SHARE = 0.5
 
 HEIGHT_SOURCES = ("height", "levels", "type_default", "default")
 
+#: no building on Earth is higher (the Burj Khalifa's 828 m): a height above it is a
+#: mistake in the data (a height tag in feet or centimetres, a typing error)
+IMPLAUSIBLE_HEIGHT_M = 830.0
+
 #: Highway types that carry vehicles (used for street sites and vehicle receivers).
 DRIVE_HIGHWAYS = frozenset(
     {
@@ -403,6 +407,23 @@ def build_city(
             len(buildings),
             100.0 * n_default / len(buildings),
             default_height_m,
+        )
+    too_tall = buildings[buildings["height_m"] > IMPLAUSIBLE_HEIGHT_M]
+    counts["implausible_heights"] = len(too_tall)
+    if len(too_tall):
+        named = ", ".join(
+            f"{row.osm_id or f'building {i}'} ({row.height_m:g} m, from {row.height_source})"
+            for i, row in too_tall.head(5).iterrows()
+        )
+        log.warning(
+            "%s: %d buildings stand higher than any building on Earth (%g m): %s%s; their "
+            "heights in the data are likely wrong (OSM heights are metres): fix the data, "
+            "or drop those buildings from the file",
+            raw.name,
+            len(too_tall),
+            IMPLAUSIBLE_HEIGHT_M,
+            named,
+            " ..." if len(too_tall) > 5 else "",
         )
     return CityModel(
         name=raw.name,
