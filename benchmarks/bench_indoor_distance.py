@@ -43,7 +43,11 @@ def main() -> None:
     }
     for name, city in cities.items():
         grid = build_grid(
-            city.buildings, city.bounds, city.crs, spacing_m=args.spacing, streets=city.streets
+            city.buildings,
+            city.default_area(),
+            city.crs,
+            spacing_m=args.spacing,
+            streets=city.streets,
         )
         best = np.inf
         for _ in range(args.repeat):
