@@ -605,3 +605,41 @@ def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path: Path, when: str) -> None:
     assert "Aborted!" not in err and "Traceback" not in err
     assert not out.exists()
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def small_runs(tmp_path_factory) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+    """``a``: the default scenario at 40 m, 3.5 GHz (omni rooftop sites on every band);
+    ``b``: the same with ``--sites`` a's sites.geojson (sites not on a building)."""
+    root = tmp_path_factory.mktemp("small")
+    args = ("--spacing", "40", "--bands", "3.5", "--no-progress")
+    res = invoke("run", DEFAULT, *args, "--out", str(root / "a"))
+    assert res.exit_code == 0, res.output
+    res = invoke("run", DEFAULT, *args, "--sites", str(root / "a" / "sites.geojson"),
+                 "--out", str(root / "b"))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return {"a": root / "a", "b": root / "b"}
+
+
+def _sql(gpkg: Path, query: str) -> list[tuple]:  # type: ignore[type-arg]
+    import sqlite3
+
+    with sqlite3.connect(gpkg) as db:
+        return db.execute(query).fetchall()
+
+
+def _column_type(gpkg: Path, layer: str, column: str) -> str:
+    return {row[1]: row[2] for row in _sql(gpkg, f"PRAGMA table_info({layer})")}[column]
+
+
+def test_outdoor_receivers_have_a_null_building_id(small_runs) -> None:  # type: ignore[no-untyped-def]
+    """Outdoor and street receivers: building_id NULL (it was -1, which QGIS's
+    ``IS NULL`` missed), still an INTEGER field; indoor ones keep their building's id."""
+    gpkg = small_runs["a"] / "grid.gpkg"
+    (row,) = _sql(gpkg, "SELECT count(*), sum(building_id IS NULL), sum(NOT indoor), "
+                        "sum(building_id < 0), sum(indoor AND building_id >= 0) FROM grid")  # fmt: skip
+    total, nulls, outdoor, negative, indoor_ids = row
+    assert 0 < nulls == outdoor < total and negative == 0 and indoor_ids == total - outdoor
+    assert _column_type(gpkg, "grid", "building_id") == "INTEGER"
+    info = pyogrio.read_info(gpkg, layer="grid")
+    assert dict(zip(info["fields"], info["dtypes"], strict=True))["building_id"] == "int64"

@@ -362,3 +362,31 @@ def test_bands_of_one_run_only_are_named(folders, tmp_path: Path) -> None:  # ty
     res = compare(folders["em_a"], folders["em_b"], tmp_path / "d")
     assert res.exit_code == 0 and "note:" not in res.output
     assert "Note:" not in (tmp_path / "d" / "comparison.md").read_text()
+
+
+def test_outdoor_receivers_compare_with_a_null_building_id(tmp_path: Path) -> None:
+    """The runs' grid layers hold NULL, not -1, outdoors: compare reads them and its
+    coverage_changes layer keeps NULL there, in an INTEGER field."""
+    import sqlite3
+
+    args = ["-q", "run", str(SCENARIOS / "default.toml"), "--spacing", "40", "--bands", "3.5",
+            "--no-progress"]  # fmt: skip
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "a" / "sites.geojson").read_text())
+    doc["features"] = doc["features"][1:]  # one site fewer: coverage lost around it
+    fewer = tmp_path / "fewer.geojson"
+    fewer.write_text(json.dumps(doc))
+    res = CliRunner().invoke(cli, [*args, "--sites", str(fewer), "--out", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    # at 10 dB, not -5 dB (every receiver of both), some receivers lose coverage
+    res = compare(tmp_path / "a", tmp_path / "b", tmp_path / "c", "--threshold", "10")
+    assert res.exit_code == 0, res.output
+    with sqlite3.connect(tmp_path / "c" / "coverage_changes.gpkg") as db:
+        total, nulls, outdoor, negative = db.execute(
+            "SELECT count(*), sum(building_id IS NULL), sum(NOT indoor), sum(building_id < 0) "
+            "FROM coverage_changes"
+        ).fetchone()
+        types = {r[1]: r[2] for r in db.execute("PRAGMA table_info(coverage_changes)")}
+    assert 0 < nulls == outdoor < total and negative == 0
+    assert types["building_id"] == "INTEGER"

@@ -206,7 +206,8 @@ def coverage_changes(
     ----------
     grid_a, grid_b
         The ``grid`` layers of the runs (``kind``, ``row``, ``col``, ``indoor``,
-        ``building_id`` and ``sinr_db_<band>``, ``capacity_mbps_<band>`` per band).
+        ``building_id`` (null outdoors) and ``sinr_db_<band>``, ``capacity_mbps_<band>``
+        per band).
     threshold_db
         A receiver is covered when its SINR is at least this.
 
@@ -214,8 +215,8 @@ def coverage_changes(
     -------
     geopandas.GeoDataFrame
         In A's CRS: ``band``, ``change`` (``gained`` or ``lost``), ``kind``, ``indoor``,
-        ``building_id``, ``sinr_db_a``/``_b``, ``capacity_mbps_a``/``_b``. Receivers of only
-        one run are left out.
+        ``building_id`` (nullable integers, NA outdoors), ``sinr_db_a``/``_b``,
+        ``capacity_mbps_a``/``_b``. Receivers of only one run are left out.
     """
     ka, kb = _keys(grid_a), _keys(grid_b)
     common = ka.intersection(kb)
@@ -241,7 +242,8 @@ def coverage_changes(
                     "change": np.where(cov_b[changed], "gained", "lost"),
                     "kind": sel["kind"].to_numpy(),
                     "indoor": sel["indoor"].to_numpy(dtype=bool),
-                    "building_id": sel["building_id"].to_numpy(dtype=np.int64),
+                    # NA outdoors (NULL in the layer), as in the runs' grid layers
+                    "building_id": sel["building_id"].astype("Int64").array,
                     "sinr_db_a": sa[changed].astype(np.float32),
                     "sinr_db_b": sb[changed].astype(np.float32),
                     "capacity_mbps_a": ca[changed].astype(np.float32),
@@ -257,7 +259,7 @@ def coverage_changes(
             "change": pd.Series([], dtype=object),
             "kind": pd.Series([], dtype=object),
             "indoor": pd.Series([], dtype=bool),
-            "building_id": pd.Series([], dtype=np.int64),
+            "building_id": pd.Series([], dtype="Int64"),
             **{c: pd.Series([], dtype=np.float32) for c in (
                 "sinr_db_a", "sinr_db_b", "capacity_mbps_a", "capacity_mbps_b")},
         }  # fmt: skip
@@ -310,7 +312,8 @@ def indoor_covered_at(
     not at each run's own threshold."""
     out = buildings.copy()
     inside = (grid["kind"].to_numpy() == "grid") & grid["indoor"].to_numpy(dtype=bool)
-    pos = pd.Index(buildings["building_id"]).get_indexer(grid["building_id"].to_numpy()[inside])
+    bid = grid["building_id"].astype("Int64").to_numpy(dtype=np.int64, na_value=-1)
+    pos = pd.Index(buildings["building_id"]).get_indexer(bid[inside])
     known = pos >= 0
     pos = pos[known]
     n = len(buildings)

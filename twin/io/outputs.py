@@ -72,6 +72,8 @@ def _grid_part(result: StudyResult, lo: int, hi: int) -> gpd.GeoDataFrame:
 
     table = grid_table(result, lo, hi)
     frame = table.to_pandas()
+    # NULL outdoors: nullable integers, not the float64 with NaN Arrow gives pandas
+    frame["building_id"] = frame["building_id"].astype("Int64")
     frame["geometry"] = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=result.grid.spec.crs)
 
@@ -105,9 +107,9 @@ def grid_frame_parts(
 
 def grid_table(result: StudyResult, lo: int, hi: int) -> Any:
     """The ``grid`` layer's receivers ``lo`` to ``hi - 1`` as an Arrow table: the
-    receiver columns (``kind``, ``indoor``, ``building_id``, ``rx_height_m``, ``row``,
-    ``col``, and ``indoor_distance_m`` when the run models it, null outdoors), the point as WKB
-    (``geometry``), then per band the serving site's id (null when no cell serves) and
+    receiver columns (``kind``, ``indoor``, ``building_id`` (null outdoors), ``rx_height_m``,
+    ``row``, ``col``, and ``indoor_distance_m`` when the run models it, null outdoors), the
+    point as WKB (``geometry``), then per band the serving site's id (null when no cell serves) and
     :data:`GRID_BAND_COLUMNS` (those a BandResult derives when read, such as the
     capacity, derived for these receivers alone). Made straight from the arrays (no
     shapely point, no Python string per receiver); the GeoPackage is written from it and
@@ -119,10 +121,13 @@ def grid_table(result: StudyResult, lo: int, hi: int) -> Any:
     grid = result.grid.subset(slice(lo, hi))
     is_grid = grid.is_grid
     kinds = pa.array(["street", "grid"], type=pa.large_string())
+    building_id = np.asarray(grid.building_id, dtype=np.int64)
     columns: dict[str, Any] = {
         "kind": kinds.take(pa.array(is_grid.astype(np.int8))),
         "indoor": pa.array(np.asarray(grid.indoor, dtype=bool)),
-        "building_id": pa.array(np.asarray(grid.building_id, dtype=np.int64)),
+        # outdoors (and on the street) NULL, not the arrays' -1: a GIS user's
+        # "building_id IS NULL" finds them, and -1 is no building's id (an INTEGER field)
+        "building_id": pa.array(building_id, mask=building_id < 0),
         "rx_height_m": pa.array(np.asarray(grid.rx_height_m, dtype=np.float64)),
         "row": pa.array(grid.row.astype(np.int64, copy=False)),
         "col": pa.array(grid.col.astype(np.int64, copy=False)),

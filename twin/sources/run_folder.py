@@ -25,7 +25,9 @@ __all__ = ["RunFolder", "read_run_folder"]
 
 @dataclass
 class RunFolder:
-    """One run's outputs: its summary, grid and buildings layers and raster geometry."""
+    """One run's outputs: its summary, grid and buildings layers and raster geometry.
+
+    The grid's ``building_id`` is nullable integers (``Int64``), NA outdoors."""
 
     path: Path
     meta: RunMeta
@@ -113,5 +115,9 @@ def read_run_folder(path: str | Path, *, grid_metrics: Sequence[str] | None = No
             f"{gpkg}: the grid layer lacks column(s) "
             f"{', '.join(sorted(set(columns) - set(grid.columns)))} (not written by twin run?)"
         )
+    # outdoors NULL (read as NaN, the column as floats), -1 in a folder written before:
+    # nullable integers either way, as the layer holds them
+    bid = grid["building_id"]
+    grid["building_id"] = bid.where(bid >= 0).astype("Int64")
     buildings = pyogrio.read_dataframe(gpkg, layer="buildings")
     return RunFolder(path=p, meta=meta, summary=summary, grid=grid, buildings=buildings)
