@@ -643,3 +643,32 @@ def test_outdoor_receivers_have_a_null_building_id(small_runs) -> None:  # type:
     assert _column_type(gpkg, "grid", "building_id") == "INTEGER"
     info = pyogrio.read_info(gpkg, layer="grid")
     assert dict(zip(info["fields"], info["dtypes"], strict=True))["building_id"] == "int64"
+
+
+def test_sites_placeholders_are_null_and_the_sites_file_reproduces_the_run(small_runs) -> None:  # type: ignore[no-untyped-def]
+    """Omni sites on every band: azimuths_deg and bands_ghz NULL (JSON null), not '';
+    sites on no building (read from a file): building_id NULL, an INTEGER field. The
+    first run's sites.geojson given back with --sites reproduces its grid layer."""
+    a, b = small_runs["a"], small_runs["b"]
+    for run, on_roofs in ((a, True), (b, False)):
+        gpkg = run / "grid.gpkg"
+        (row,) = _sql(gpkg, "SELECT count(*), sum(azimuths_deg IS NULL), sum(bands_ghz IS NULL), "
+                            "sum(building_id IS NULL), sum(ifnull(azimuths_deg = '' OR bands_ghz = '' "
+                            "OR building_id < 0, 0)) FROM sites")  # fmt: skip
+        assert row == (9, 9, 9, 0 if on_roofs else 9, 0)
+        assert _column_type(gpkg, "sites", "building_id") == "INTEGER"
+        assert _column_type(gpkg, "sites", "azimuths_deg") == "TEXT"
+        props = [
+            f["properties"] for f in json.loads((run / "sites.geojson").read_text())["features"]
+        ]
+        assert len(props) == 9
+        assert all(p["azimuths_deg"] is None and p["bands_ghz"] is None for p in props)
+        assert all((p["building_id"] is None) != on_roofs for p in props)
+    grid_a = pyogrio.read_dataframe(a / "grid.gpkg", layer="grid")
+    grid_b = pyogrio.read_dataframe(b / "grid.gpkg", layer="grid")
+    assert (grid_a["serving_3p5"] == grid_b["serving_3p5"]).all()
+    assert (grid_a["los_3p5"] == grid_b["los_3p5"]).all()
+    # the sites' points as sites.geojson gives them, to 1e-7 degree (about 1 cm)
+    for col in ("rsrp_dbm_3p5", "sinr_db_3p5"):
+        np.testing.assert_allclose(grid_b[col], grid_a[col], atol=0.01, err_msg=col)
+    np.testing.assert_allclose(grid_b["capacity_mbps_3p5"], grid_a["capacity_mbps_3p5"], rtol=1e-3)

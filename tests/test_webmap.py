@@ -430,3 +430,26 @@ def test_json_in_parts_is_the_json_with_the_packed_arrays_as_parts() -> None:
     assert "".join(parts) == json_for_script(value)
     assert any(p is x["b64"] for p in parts) and len(parts) == 5
     assert "\\u003c/script\\u003e" in parts[0] and "</script>" not in "".join(parts)
+
+
+def test_sites_with_null_azimuths_bands_and_building_show_none() -> None:
+    """The sites layer (``sites_to_geodataframe``) holds null for an omni site on every
+    band and on no building: the page gives no azimuths or bands line for it (null, not
+    "" nor "nan" nor "<NA>"), and the sectored one's lists as written."""
+    from dataclasses import replace
+
+    from twin.sites import Site, sites_to_geodataframe
+
+    omni = Site("P1", X0 + 50, Y0 + 30, 10.0, model="umi")
+    roof = Site("R1", X0 + 80, Y0 + 60, 25.0, azimuths_deg=(0.0, 120.0), bands_ghz=(3.5,))
+    sites = sites_to_geodataframe([omni, replace(roof, building_id=1)], UTM)
+    assert sites["azimuths_deg"].isna().tolist() == [True, False]
+    assert sites["bands_ghz"].isna().tolist() == [True, False]
+    assert sites["building_id"].isna().tolist() == [True, False]
+    b, g, _ = _frames()
+    shown = _data(build_map(b, g, sites.to_crs(4326), bands=BANDS, title="t"))["sites"]
+    assert [(s["site_id"], s["azimuths_deg"], s["bands_ghz"]) for s in shown] == [
+        ("P1", None, None),
+        ("R1", shown[1]["azimuths_deg"], "3.5"),
+    ]
+    assert shown[1]["azimuths_deg"].count(";") == 1  # two azimuths from true north

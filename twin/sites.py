@@ -32,6 +32,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from numpy.typing import ArrayLike
 from pyproj import CRS, Transformer
@@ -629,7 +630,12 @@ def _deg(value: float) -> str:
 
 def sites_to_geodataframe(sites: Sequence[Site], crs: CRS) -> gpd.GeoDataFrame:
     """Sites as points with their attributes (lists joined by ``;``; azimuths from true
-    north, as the inputs give them)."""
+    north, as the inputs give them): the ``sites`` layer. Where a :class:`Site` holds a
+    placeholder the layer holds a null, so that a GIS's ``IS NULL`` finds it and a sites
+    file reads it back as blank: ``azimuths_deg`` None for one omnidirectional cell,
+    ``bands_ghz`` None for every band, ``building_id`` (nullable integers) NA for a site
+    on no building."""
+    building_id = [s.building_id if s.building_id >= 0 else None for s in sites]
     return gpd.GeoDataFrame(
         {
             "site_id": [s.site_id for s in sites],
@@ -640,10 +646,12 @@ def sites_to_geodataframe(sites: Sequence[Site], crs: CRS) -> gpd.GeoDataFrame:
             "gain_dbi": [s.gain_dbi for s in sites],
             "azimuths_deg": [
                 ";".join(f"{a:.9g}" for a in grid_to_true_deg(s.azimuths_deg, s.x_m, s.y_m, crs))
+                if s.azimuths_deg
+                else None
                 for s in sites
             ],
-            "bands_ghz": [";".join(f"{b:g}" for b in s.bands_ghz) for s in sites],
-            "building_id": [s.building_id for s in sites],
+            "bands_ghz": [";".join(f"{b:g}" for b in s.bands_ghz) or None for s in sites],
+            "building_id": pd.array(building_id, dtype="Int64"),
         },
         geometry=[shapely.Point(s.x_m, s.y_m) for s in sites],
         crs=crs,

@@ -3,7 +3,7 @@
 Required: ``lon``, ``lat`` (or a GeoJSON point), ``height_m`` (antenna above ground, m) and
 ``power_dbm``. Optional: ``site_id``, ``model`` (uma/umi/rma, default uma), ``gain_dbi``
 (default 15), ``azimuths_deg`` (degrees clockwise from true north) and ``bands_ghz``
-(lists separated by ``;``, empty = omni / every band). A CSV may start with a byte order
+(lists separated by ``;``, empty or null = omni / every band). A CSV may start with a byte order
 mark (spreadsheets write one); values are stripped of spaces, a blank optional cell takes
 the default, a blank required one, a file separated by ``;`` and a row with more or
 fewer fields than the header (azimuths separated by ``,``) are refused with a message
