@@ -672,3 +672,21 @@ def test_sites_placeholders_are_null_and_the_sites_file_reproduces_the_run(small
     for col in ("rsrp_dbm_3p5", "sinr_db_3p5"):
         np.testing.assert_allclose(grid_b[col], grid_a[col], atol=0.01, err_msg=col)
     np.testing.assert_allclose(grid_b["capacity_mbps_3p5"], grid_a["capacity_mbps_3p5"], rtol=1e-3)
+
+
+def test_unnamed_buildings_and_those_without_indoor_points_hold_null(small_runs) -> None:  # type: ignore[no-untyped-def]
+    """``name`` NULL for a building OSM names not, ``best_band`` NULL for one without
+    indoor points, in the GeoPackage and the GeoJSON alike (they were '')."""
+    run = small_runs["a"]
+    (row,) = _sql(run / "grid.gpkg", "SELECT count(*), sum(name IS NULL), sum(best_band IS NULL), "
+                  "sum(indoor_points = 0), sum(ifnull(name = '' OR best_band = '', 0)) "
+                  "FROM buildings")  # fmt: skip
+    total, unnamed, no_band, no_points, empty = row
+    assert 0 < unnamed < total and 0 < no_band == no_points < total and empty == 0
+    props = [
+        f["properties"] for f in json.loads((run / "buildings.geojson").read_text())["features"]
+    ]
+    assert len(props) == total
+    assert sum(p["name"] is None for p in props) == unnamed
+    assert sum(p["best_band"] is None for p in props) == no_band
+    assert not any(p["name"] == "" or p["best_band"] == "" for p in props)

@@ -207,9 +207,12 @@ def building_frame(result: StudyResult) -> gpd.GeoDataFrame:
     ``indoor_covered_<b>``: share of the building's indoor grid points with SINR at least
     the scenario's threshold (NaN when the grid has no point inside it);
     ``indoor_capacity_mbps_<b>``: their mean capacity; ``best_band``: the band with the
-    highest indoor mean capacity.
+    highest indoor mean capacity (None without indoor points). ``name`` is None where the
+    city model's is empty (OSM names none): nulls, that a GIS's ``IS NULL`` finds.
     """
     b = result.city.buildings.copy()
+    if "name" in b:
+        b["name"] = [v if isinstance(v, str) and v else None for v in b["name"]]
     grid = result.grid
     inside = grid.is_grid & grid.indoor
     ids = grid.building_id[inside]
@@ -227,7 +230,7 @@ def building_frame(result: StudyResult) -> gpd.GeoDataFrame:
         cap_cols.append(f"indoor_capacity_mbps_{label}")
     caps = b[cap_cols].to_numpy()
     has = ~np.all(np.isnan(caps), axis=1)
-    best = np.full(n, "", dtype=object)
+    best = np.full(n, None, dtype=object)
     if has.any():
         best[has] = np.array(list(result.bands))[np.nanargmax(caps[has], axis=1)]
     b["best_band"] = best

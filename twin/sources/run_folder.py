@@ -27,7 +27,8 @@ __all__ = ["RunFolder", "read_run_folder"]
 class RunFolder:
     """One run's outputs: its summary, grid and buildings layers and raster geometry.
 
-    The grid's ``building_id`` is nullable integers (``Int64``), NA outdoors."""
+    The grid's ``building_id`` is nullable integers (``Int64``), NA outdoors; the
+    buildings' ``name`` and ``best_band`` None where the layer holds NULL."""
 
     path: Path
     meta: RunMeta
@@ -120,4 +121,7 @@ def read_run_folder(path: str | Path, *, grid_metrics: Sequence[str] | None = No
     bid = grid["building_id"]
     grid["building_id"] = bid.where(bid >= 0).astype("Int64")
     buildings = pyogrio.read_dataframe(gpkg, layer="buildings")
+    for col in ("name", "best_band"):  # NULL; '' in a folder written before
+        if col in buildings:
+            buildings[col] = [v if isinstance(v, str) and v else None for v in buildings[col]]
     return RunFolder(path=p, meta=meta, summary=summary, grid=grid, buildings=buildings)
