@@ -406,3 +406,30 @@ def test_heights_no_building_reaches_are_warned_about(tmp_path: Path, caplog) ->
     assert city.counts["implausible_heights"] == 1
     assert "1 buildings stand higher than any building on Earth (830 m)" in caplog.text
     assert "(5000 m, from height)" in caplog.text and "600 m" not in caplog.text
+
+
+def test_every_declared_bounds_of_an_xml_file_counts(tmp_path: Path) -> None:
+    """JOSM writes one <bounds> per download area; libosmium's header keeps the first
+    alone. The declared area is their union (and osmosis's <bound box=...> is read)."""
+    from twin.sources.osm import declared_bounds_wgs84
+
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="JOSM">\n'
+        '  <bounds minlat="60.160" minlon="24.930" maxlat="60.165" maxlon="24.940"/>\n'
+        "  <bounds maxlon='24.955' maxlat='60.172' minlon='24.945' minlat='60.168' origin='x'/>\n"
+        '  <node id="1" lat="60.161" lon="24.931" version="1"/>\n'
+        '  <bounds minlat="0" minlon="0" maxlat="1" maxlon="1"/>\n'  # not before the data
+        "</osm>\n"
+    )
+    two = tmp_path / "two.osm"
+    two.write_text(body)
+    assert declared_bounds_wgs84(two) == (24.930, 60.160, 24.955, 60.172)
+    one = tmp_path / "osmosis.osm"
+    one.write_text(
+        '<?xml version="1.0"?>\n<osm version="0.6">\n'
+        '  <bound box="60.16,24.93,60.17,24.95" origin="osmosis"/>\n</osm>\n'
+    )
+    assert declared_bounds_wgs84(one) == (24.93, 60.16, 24.95, 60.17)
+    none = tmp_path / "none.osm"
+    none.write_text('<?xml version="1.0"?>\n<osm version="0.6">\n</osm>\n')
+    assert declared_bounds_wgs84(none) is None

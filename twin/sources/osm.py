@@ -19,8 +19,9 @@ readers add to them those that put a street under cover
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -134,8 +135,20 @@ def declared_bounds_wgs84(path: str | Path) -> tuple[float, float, float, float]
     import osmium
 
     src = Path(path)
+    fmt = osm_format(src)
+    if fmt != "pbf":
+        # libosmium's header keeps only the first <bounds>; JOSM writes one per download
+        boxes = _xml_bounds(src, fmt)
+        if not boxes:
+            return None
+        return (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
     try:
-        reader = osmium.io.Reader(osm_file(src, osm_format(src)), osmium.osm.NOTHING)
+        reader = osmium.io.Reader(osm_file(src, fmt), osmium.osm.NOTHING)
         try:
             box = reader.header().box()
         finally:
@@ -149,6 +162,46 @@ def declared_bounds_wgs84(path: str | Path) -> tuple[float, float, float, float]
     if not (west < east and south < north):
         return None
     return (west, south, east, north)
+
+
+_BOUNDS_RE = re.compile(rb"<bounds?\b[^>]*>")
+_ATTR_RE = re.compile(rb"""(\w+)\s*=\s*["']([^"']*)["']""")
+
+
+def _xml_bounds(src: Path, fmt: str) -> list[tuple[float, float, float, float]]:
+    """Every ``<bounds minlat= minlon= maxlat= maxlon=>`` (and osmosis's ``<bound
+    box="s,w,n,e">``) before an OSM XML file's first element, (west, south, east,
+    north) each; the valid ones."""
+    import bz2
+    import gzip
+
+    openers: dict[str, Callable[..., Any]] = {"osm.gz": gzip.open, "osm.bz2": bz2.open}
+    opener = openers.get(fmt, open)
+    head = b""
+    with opener(src, "rb") as fh:
+        while len(head) < 1 << 20:
+            chunk = fh.read(1 << 14)
+            if not chunk:
+                break
+            head += chunk
+            if re.search(rb"<(node|way|relation)\b", head):
+                break
+    first = re.search(rb"<(node|way|relation)\b", head)
+    head = head[: first.start()] if first else head
+    boxes = []
+    for tag in _BOUNDS_RE.findall(head):
+        attrs = {k.decode(): v.decode() for k, v in _ATTR_RE.findall(tag)}
+        try:
+            if "box" in attrs:
+                south, west, north, east = (float(v) for v in attrs["box"].split(","))
+            else:
+                west, south = float(attrs["minlon"]), float(attrs["minlat"])
+                east, north = float(attrs["maxlon"]), float(attrs["maxlat"])
+        except (KeyError, ValueError):
+            continue
+        if -180 <= west < east <= 180 and -90 <= south < north <= 90:
+            boxes.append((west, south, east, north))
+    return boxes
 
 
 #: ``highway`` values that are no street (osmnx's filter for ``network_type="all"``)
