@@ -460,6 +460,14 @@ def read_place(
         return _download(query, name=name)
     except (requests.RequestException, ResponseStatusCodeError, InsufficientResponseError) as exc:
         raise SourceError(_download_failure(ident, exc)) from exc
+    except TypeError as exc:
+        if "geocode" not in str(exc):
+            raise
+        # osmnx: the place is a point (a neighbourhood's node), not an area to download
+        raise SourceError(
+            f"{ident}: the geocoder finds this place as a point, not an area ({exc}); give "
+            "a more specific name (a district, a city) or bbox:west,south,east,north"
+        ) from exc
 
 
 def _download_failure(ident: str, exc: Exception) -> str:
