@@ -635,3 +635,28 @@ def test_a_lifted_site_is_logged_with_its_building_and_where_its_height_comes_fr
     assert f'onto the roof of building {bid} "{row["name"]}" (OSM {row["osm_id"]})' in caplog.text
     assert f"({float(row['height_m']):g} m, {source}" in caplog.text
     assert "height height" not in caplog.text
+
+
+def test_geojson_sites_with_coordinate_properties_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A QGIS export of a delimited-text layer keeps its Longitude/Latitude columns as
+    properties: the position is the geometry's, so they are ignored, not refused as
+    misspelt 'lon'/'lat' (a CSV still refuses them)."""
+    import json
+
+    from twin.errors import SourceError
+    from twin.sources.sites_file import read_sites_file
+
+    feat = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [24.941, 60.1705]},
+        "properties": {"site_id": "A", "height_m": 30, "power_dbm": 46,
+                       "Longitude": 1.0, "Latitude": 2.0, "lng": 3.0},
+    }  # fmt: skip
+    path = tmp_path / "qgis.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feat]}))
+    (entry,) = read_sites_file(path)
+    assert (entry.lon, entry.lat) == (24.941, 60.1705)
+    csv = tmp_path / "s.csv"
+    csv.write_text("site_id,Longitude,lat,height_m,power_dbm\nA,24.941,60.1705,30,46\n")
+    with pytest.raises(SourceError, match="did you mean 'lon'"):
+        read_sites_file(csv)

@@ -206,9 +206,11 @@ def _json_kind(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _check_columns(p: Path, columns: list[str]) -> None:
+def _check_columns(p: Path, columns: list[str], *, geojson: bool = False) -> None:
     """Refuse a column that looks like a misspelt known one (``azimuth``, ``Lon``,
-    ``power``); log the other unknown ones, which are ignored."""
+    ``power``); log the other unknown ones, which are ignored. In GeoJSON the position
+    is the geometry's: a property that looks like a coordinate (``Longitude``, ``lat``
+    of a QGIS export) is ignored, not refused."""
     known = REQUIRED + OPTIONAL
     # a known name without its unit (``azimuth``, ``power``, ``power_w``): its stem
     # (``azimuths`` of ``azimuths_deg``) begins with the column, or the column is the stem
@@ -226,6 +228,8 @@ def _check_columns(p: Path, columns: list[str]) -> None:
         meant = _ALIASES.get(name) or (close or by_stem or [None])[0]
         if name == "site":
             meant = "site_id"
+        if geojson and meant in ("lon", "lat"):
+            continue
         if meant is not None:
             raise SourceError(
                 f"{p}: column {c!r} is not known; did you mean {meant!r}? known columns: "
@@ -257,7 +261,7 @@ def read_sites_file(path: str | Path) -> list[SiteEntry]:
         raise SourceError(f"{p}: sites file must be .csv or .geojson, not {suffix or 'no suffix'}")
     if not rows:
         raise SourceError(f"{p}: holds no sites")
-    _check_columns(p, columns)
+    _check_columns(p, columns, geojson=suffix in (".geojson", ".json"))
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise SourceError(
