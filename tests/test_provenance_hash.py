@@ -96,3 +96,20 @@ def test_another_city_drops_the_old_citys_description() -> None:
     assert other.description == "the 'default' scenario's settings on monaco.osm.gz"
     assert other.city.name is None and other.city.area is None
     assert with_overrides(sc, spacing_m=10.0).description == sc.description
+
+
+def test_a_renamed_city_file_hashes_the_same(tmp_path: Path) -> None:
+    """``--city`` writes the file's name into the description: words, not settings, so a
+    renamed copy of the city is the same study."""
+    sc = read_scenario(ROOT / "scenarios" / "default.toml")
+    results = []
+    for name in ("a.osm.pbf", "b.osm.pbf"):
+        shutil.copy(EXTRACTS["helsinki"], tmp_path / name)
+        other = with_overrides(
+            sc, city_source=str(tmp_path / name), spacing_m=40.0, bands_ghz=(3.5,)
+        )
+        results.append(run_study(other, city=load_city(str(tmp_path / name))))
+    a, b = results
+    assert a.scenario.description != b.scenario.description
+    assert "description" not in scenario_settings(a)
+    assert scenario_hash(a) == scenario_hash(b)

@@ -332,3 +332,23 @@ def test_a_variant_that_lowers_a_rooftop_site_into_its_building(helsinki_city) -
     higher = next(s for s in variant_sites(sc2, "higher", helsinki_city, bounds)
                   if s.site_id == roof_site.site_id)  # fmt: skip
     assert higher.height_m == roof_m + 20.0 and "lifted_from_m" not in higher.extra
+
+
+def test_a_moved_sector_site_keeps_its_bearings_from_true_north() -> None:
+    """Sectors given 0 and 120 from true north stay 0 and 120 from true north at the new
+    spot (moved 30 km east, where grid north turns 0.24 degrees): their grid bearings
+    change by the difference of PROJ's meridian convergence between the two spots."""
+    to_wgs = Transformer.from_crs(UTM35, 4326, always_xy=True)
+
+    def north_deg(x: float, y: float) -> float:
+        return -Proj(UTM35).get_factors(*to_wgs.transform(x, y)).meridian_convergence
+
+    x0, y0 = 385500.0, 6672000.0
+    grid0 = tuple(a + north_deg(x0, y0) for a in (0.0, 120.0))
+    site = Site("U01", x0, y0, 30.0, azimuths_deg=grid0)
+    lon1, lat1 = 25.5, 60.17
+    v = Variant.model_validate({"move_sites": {"U01": {"lon": lon1, "lat": lat1}}})
+    (moved,) = resolve_sites([site], v, UTM35)
+    shift = north_deg(moved.x_m, moved.y_m) - north_deg(x0, y0)
+    assert abs(shift) > 0.2  # the move changes grid north enough to matter
+    np.testing.assert_allclose(moved.azimuths_deg, np.add(grid0, shift), atol=1e-6)

@@ -84,7 +84,8 @@ class Site:
 
 def grid_north_deg(x_m: ArrayLike, y_m: ArrayLike, crs: CRS) -> np.ndarray:
     """Grid bearing of true north at points of ``crs`` (degrees clockwise from grid north;
-    the meridian convergence, positive west of a UTM zone's central meridian): the
+    the meridian convergence: in the northern hemisphere positive west of a UTM zone's
+    central meridian, in the southern positive east of it): the
     direction in the plane from each point to the point 1e-5 degrees of latitude north."""
     from pyproj import Transformer
 

@@ -46,14 +46,15 @@ def scenario_settings(result: StudyResult) -> dict[str, Any]:
     """What the run was, independent of where its files lay (``summary.json``'s
     ``scenario.settings``; :func:`scenario_hash` hashes it).
 
-    The validated scenario with its variant applied (the file's other variants left
-    out), its city named by the input's sha256 rather than its path, its sites file by
+    The validated scenario with its variant applied (the file's other variants and its
+    description left out), its city named by the input's sha256 rather than its path, its sites file by
     the sites read from it, and every site the study used (``sites_used``: a file's, a
     list's, a layout's, or those given to :func:`twin.study.run_study`), metres to the
     millimetre, azimuths from true north. Copying the inputs elsewhere keeps it; moving a
     site in a sites file changes it."""
     settings = result.scenario.model_dump(mode="json")
     settings.pop("variants", None)
+    settings.pop("description", None)  # words (with --city, the file's name), not settings
     settings["city"]["source"] = f"sha256:{result.city.source.sha256}"
     if settings["sites"]["file"] is not None:
         settings["sites"]["file"] = "see sites_used"
