@@ -224,6 +224,10 @@ def test_cli_writes_sites_and_a_variant_that_twin_run_accepts(
     chosen = [c["candidate"] for c in summary["chosen"]]
     assert [f["properties"]["site_id"] for f in sites["features"]] == [f"O{c}" for c in chosen]
     assert all(f["properties"]["class"] in ("roof", "corner") for f in sites["features"])
+    # rooftop candidates (a roof's point or corner) name their building; no -1 written
+    # (a site on no building is NULL, as a run's sites layer writes it)
+    assert all(isinstance(f["properties"]["building_id"], int) for f in sites["features"])
+    assert all(f["properties"]["building_id"] >= 0 for f in sites["features"])
     assert summary["result"]["value"] > summary["hex"]["value"]
     assert summary["result"]["value"] > summary["random_best_value"]
     # the variant carries its provenance and the attribution as TOML comments
@@ -350,3 +354,14 @@ def test_rooftop_candidates_need_one_roof_or_more(helsinki_city) -> None:  # typ
             rooftop_candidates(helsinki_city.buildings, helsinki_city.bounds, max_roofs=bad)
     assert len({c.site_id.partition("c")[0] for c in rooftop_candidates(
         helsinki_city.buildings, helsinki_city.bounds, max_roofs=1)}) == 1  # fmt: skip
+
+
+def test_street_sites_of_an_optimisation_have_no_building(opt: Optimization) -> None:
+    """Street candidates stand on no building: the chosen sites' frame writes NULL
+    there (an Int64 NA), not -1, as a run's sites layer does."""
+    from twin.io.optimize_outputs import _chosen_frame
+
+    frame = _chosen_frame(opt)
+    assert len(frame) == K and str(frame["building_id"].dtype) == "Int64"
+    assert frame["building_id"].isna().all()
+    assert all(s.building_id == -1 for s in opt.placement.sites)  # in memory: -1

@@ -113,3 +113,20 @@ def test_a_renamed_city_file_hashes_the_same(tmp_path: Path) -> None:
     assert a.scenario.description != b.scenario.description
     assert "description" not in scenario_settings(a)
     assert scenario_hash(a) == scenario_hash(b)
+
+
+def test_summary_gives_the_study_area_in_lonlat(helsinki_study: StudyResult) -> None:
+    """``city.area_wgs84`` is the study area (``bounds_m``) in lon/lat, inside the
+    buildings' extent (``bounds_wgs84``) that the extract's declared bounds cut."""
+    from pyproj import Transformer
+
+    from twin.summary import summarise
+
+    city = json.loads(json.dumps(summarise(helsinki_study)))["city"]
+    t = Transformer.from_crs(helsinki_study.city.crs, 4326, always_xy=True)
+    want = t.transform_bounds(*city["bounds_m"], densify_pts=21)
+    assert city["area_wgs84"] == pytest.approx(list(want), abs=1e-7)
+    w, s, e, n = city["bounds_wgs84"]
+    aw, as_, ae, an = city["area_wgs84"]
+    assert w <= aw and s <= as_ and ae <= e and an <= n
+    assert (aw, as_, ae, an) != (w, s, e, n)  # Helsinki's extract cuts through buildings

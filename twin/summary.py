@@ -47,11 +47,11 @@ def scenario_settings(result: StudyResult) -> dict[str, Any]:
     ``scenario.settings``; :func:`scenario_hash` hashes it).
 
     The validated scenario with its variant applied (the file's other variants and its
-    description left out), its city named by the input's sha256 rather than its path, its sites file by
-    the sites read from it, and every site the study used (``sites_used``: a file's, a
-    list's, a layout's, or those given to :func:`twin.study.run_study`), metres to the
-    millimetre, azimuths from true north. Copying the inputs elsewhere keeps it; moving a
-    site in a sites file changes it."""
+    description left out), its city named by the input's sha256 rather than its path,
+    its sites file by the sites read from it, and every site the study used
+    (``sites_used``: a file's, a list's, a layout's, or those given to
+    :func:`twin.study.run_study`), metres to the millimetre, azimuths from true north.
+    Copying the inputs elsewhere keeps it; moving a site in a sites file changes it."""
     settings = result.scenario.model_dump(mode="json")
     settings.pop("variants", None)
     settings.pop("description", None)  # words (with --city, the file's name), not settings
@@ -101,6 +101,15 @@ def provenance(result: StudyResult, *, created: str | None = None) -> dict[str, 
         "attribution": OSM_ATTRIBUTION,
         "license": OSM_LICENSE,
     }
+
+
+def _lonlat_box(bounds_m: tuple[float, float, float, float], crs: Any) -> list[float]:
+    """(west, south, east, north) in degrees of a rectangle of ``crs``."""
+    import geopandas as gpd
+    import shapely
+
+    box = gpd.GeoSeries([shapely.box(*bounds_m)], crs=crs).to_crs(4326).total_bounds
+    return [float(v) for v in box]
 
 
 def type_table(band: str, res: BandResult, *, threshold_db: float) -> list[dict[str, Any]]:
@@ -236,7 +245,10 @@ def summarise(
             "source_format": city.source.format,
             "sha256": city.source.sha256,
             "crs": city.crs.to_string(),
+            # the study area (in the city CRS and in lon/lat); bounds_wgs84 is the
+            # buildings' extent, which passes it where an extract cuts through buildings
             "bounds_m": list(result.bounds),
+            "area_wgs84": _lonlat_box(result.bounds, city.crs),
             "bounds_wgs84": [west, south, east, north],
             # the area the file says it holds (the default study area is cut to it)
             "declared_bounds_wgs84": (

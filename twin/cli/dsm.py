@@ -7,6 +7,8 @@ import os
 
 import click
 
+from twin.cli.options import mark_written
+
 log = logging.getLogger(__name__)
 
 
@@ -52,4 +54,5 @@ def dsm(city: str, res_m: float, out_path: str) -> None:
             "res_m": res_m,
         },
     )
+    mark_written(out_path)
     log.info("wrote %s: %d x %d cells of %g m", out_path, grid.n_cols, grid.n_rows, res_m)

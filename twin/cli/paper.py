@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from twin.cli.options import mark_written
 from twin.errors import InputError
 from twin.paper import (
     PaperAssumptions,
@@ -149,6 +150,7 @@ def paper(
             parts.append(f"--tolerance {tolerance:g}")
         command = " ".join([*parts, f"--out {out_dir}"])
         written = write_paper_outputs(out_dir, urban, suburban, command=command)
+        mark_written(out_dir)
         for path in written:
             click.echo(f"wrote {path}", err=True)
 

@@ -8,6 +8,8 @@ import os
 
 import click
 
+from twin.cli.options import mark_written
+
 log = logging.getLogger(__name__)
 
 
@@ -143,4 +145,5 @@ def viewshed(
             "curvature_coeff": curvature_coeff,
         },
     )
+    mark_written(out_path)
     log.info("wrote %s: %d viewshed band(s)", out_path, len(xy))

@@ -26,6 +26,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from twin import OSM_ATTRIBUTION, OSM_LICENSE, OSM_LICENSE_NAME, __version__
@@ -107,7 +108,10 @@ def _chosen_frame(opt: Optimization) -> gpd.GeoDataFrame:
             "model": [s.model for s in sites],
             "power_dbm": [s.power_dbm for s in sites],
             "gain_dbi": [s.gain_dbi for s in sites],
-            "building_id": [s.building_id for s in sites],
+            # NULL for a site on no building, as a run's sites layer writes it
+            "building_id": pd.array(
+                [s.building_id if s.building_id >= 0 else None for s in sites], dtype="Int64"
+            ),
         },
         geometry=[shapely.Point(s.x_m, s.y_m) for s in sites],
         crs=opt.city.crs,
