@@ -56,3 +56,28 @@ def test_non_osm_sources_are_refused(tmp_path: Path) -> None:
     f.write_text("{}")
     with pytest.raises(SourceError, match="OSM files only"):
         read_street_furniture(f)
+
+
+def test_furniture_under_cover_is_left_out(tmp_path: Path) -> None:
+    """A lamp that is a node of a tunnel, one tagged location=underground and one on a
+    covered way have no open sky: no candidate. A lamp on the open road stays."""
+    xml = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="hand">
+  <node id="1" lat="60.1700" lon="24.9400" version="1"><tag k="highway" v="street_lamp"/></node>
+  <node id="2" lat="60.1701" lon="24.9401" version="1"><tag k="highway" v="street_lamp"/></node>
+  <node id="3" lat="60.1702" lon="24.9402" version="1"/>
+  <node id="4" lat="60.1703" lon="24.9403" version="1">
+    <tag k="highway" v="street_lamp"/><tag k="location" v="underground"/></node>
+  <node id="5" lat="60.1704" lon="24.9404" version="1"><tag k="highway" v="street_lamp"/></node>
+  <node id="6" lat="60.1705" lon="24.9405" version="1"/>
+  <way id="10" version="1"><nd ref="2"/><nd ref="3"/>
+    <tag k="highway" v="secondary"/><tag k="tunnel" v="yes"/><tag k="layer" v="-1"/></way>
+  <way id="11" version="1"><nd ref="5"/><nd ref="6"/>
+    <tag k="highway" v="footway"/><tag k="covered" v="yes"/></way>
+  <way id="12" version="1"><nd ref="1"/><nd ref="6"/><tag k="highway" v="residential"/></way>
+</osm>
+"""
+    path = tmp_path / "lamps.osm"
+    path.write_text(xml)
+    f = read_street_furniture(path)
+    assert list(f["osm_id"]) == ["node/1"]

@@ -13,7 +13,10 @@ kind                     OSM tag                      typical mounting height
 ``tower``                ``man_made=tower``           its ``height`` tag
 =======================  ===========================  =======================
 
-Only nodes are read (a tower mapped as a building outline is a building of the city).
+Only nodes are read (a tower mapped as a building outline is a building of the city),
+and none under cover: tagged ``tunnel``/``covered``/``indoor`` (or ``location`` underground
+or indoor), or a node of a way so tagged (a tunnel's lamps): a pole there has no open sky,
+as a street under cover takes no street pole.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 import shapely
 
 from twin.city.heights import parse_length_m
+from twin.city.model import is_under_cover
 from twin.errors import SourceError
 from twin.sources.osm import is_osm_file, osm_file, osm_format
 
@@ -73,8 +77,15 @@ def read_street_furniture(path: str | Path) -> gpd.GeoDataFrame:
     lons: list[float] = []
     lats: list[float] = []
     fmt = osm_format(src)
+    covered_nodes: set[int] = set()  # nodes of ways under cover (a tunnel's lamps)
+    under_cover: list[bool] = []
     try:
-        for node in osmium.FileProcessor(osm_file(src, fmt), osmium.osm.NODE):
+        for obj in osmium.FileProcessor(osm_file(src, fmt), osmium.osm.NODE | osmium.osm.WAY):
+            if isinstance(obj, osmium.osm.Way):
+                if is_under_cover({t.k: t.v for t in obj.tags}):
+                    covered_nodes.update(n.ref for n in obj.nodes)
+                continue
+            node = obj
             if not isinstance(node, osmium.osm.Node):
                 continue
             tags = node.tags
@@ -89,6 +100,10 @@ def read_street_furniture(path: str | Path) -> gpd.GeoDataFrame:
                 continue
             kinds.append(kind)
             ids.append(f"node/{node.id}")
+            under_cover.append(
+                is_under_cover({t.k: t.v for t in tags})
+                or tags.get("location") in ("underground", "indoor")
+            )
             h = parse_length_m(tags.get("height"))
             heights.append(float(h) if h is not None else np.nan)
             names.append(tags.get("name"))
@@ -96,6 +111,17 @@ def read_street_furniture(path: str | Path) -> gpd.GeoDataFrame:
             lats.append(node.location.lat)
     except RuntimeError as exc:
         raise SourceError(f"{src}: not a readable OSM file ({exc})") from exc
+    # no open sky over it: tagged so, or a node of a tunnel, a covered way, a passage
+    keep = [
+        not (covered or int(i.removeprefix("node/")) in covered_nodes)
+        for covered, i in zip(under_cover, ids, strict=True)
+    ]
+    kinds = [v for v, k in zip(kinds, keep, strict=True) if k]
+    ids = [v for v, k in zip(ids, keep, strict=True) if k]
+    heights = [v for v, k in zip(heights, keep, strict=True) if k]
+    names = [v for v, k in zip(names, keep, strict=True) if k]
+    lons = [v for v, k in zip(lons, keep, strict=True) if k]
+    lats = [v for v, k in zip(lats, keep, strict=True) if k]
     return gpd.GeoDataFrame(
         {"kind": kinds, "osm_id": ids, "height_m": heights, "name": names},
         geometry=shapely.points(np.array(lons, dtype=float), np.array(lats, dtype=float))
