@@ -93,3 +93,29 @@ def test_the_cli_refuses_a_band_in_mhz_with_exit_code_2(tmp_path: Path) -> None:
     assert res.exit_code == 2, res.output
     assert "a frequency in MHz? give GHz" in res.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-5", 'radio.channel_bandwidth_mhz: give one number of MHz for every band (greater '
+               'than 0, at most 10000) or a table of one per band, e.g. { "3.5" = 100, "28" = '
+               "400 } (got -5)"),
+        ('"wide"', "radio.channel_bandwidth_mhz: give one number of MHz for every band"),
+        ('{ "3.5" = 0 }', "radio.channel_bandwidth_mhz.3p5: must be a number greater than 0 "
+                          "and at most 10000 MHz (got 0)"),
+    ],
+)  # fmt: skip
+def test_a_bad_channel_bandwidth_says_both_forms(tmp_path: Path, value: str, message: str) -> None:
+    """A number or a table: pydantic reported both branches with their internal tags
+    ('constrained-float', 'dict[str,constrained-float]'); one line now says what the
+    value took and what is allowed."""
+    text = SCENARIO.format(power="46", grid="", bands="[3.5]")
+    f = tmp_path / "s.toml"
+    f.write_text(text + f'bandwidth = "fixed"\nchannel_bandwidth_mhz = {value}\n')
+    with pytest.raises(ScenarioError) as err:
+        read_scenario(f)
+    text = str(err.value)
+    assert message in text
+    assert "constrained-float" not in text and "dict[" not in text
+    assert len(text.strip().splitlines()) == 1

@@ -660,3 +660,14 @@ def test_geojson_sites_with_coordinate_properties_read(tmp_path) -> None:  # typ
     csv.write_text("site_id,Longitude,lat,height_m,power_dbm\nA,24.941,60.1705,30,46\n")
     with pytest.raises(SourceError, match="did you mean 'lon'"):
         read_sites_file(csv)
+
+
+def test_a_repeated_sites_column_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two height_m columns: the reader kept the last one silently."""
+    from twin.errors import SourceError
+    from twin.sources.sites_file import read_sites_file
+
+    path = tmp_path / "twice.csv"
+    path.write_text("site_id,lon,lat,height_m,power_dbm,height_m\nA,24.941,60.1705,30,46,3\n")
+    with pytest.raises(SourceError, match=r"'height_m' appear more than once in the header"):
+        read_sites_file(path)

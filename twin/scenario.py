@@ -492,6 +492,12 @@ def _walk(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[Any, list
             tp, metadata = (args[0] if args[-1] is Ellipsis else args[part]), []
         elif get_origin(tp) is dict:
             tp, metadata = get_args(tp)[1], []
+        elif get_origin(tp) in (Union, UnionType) and isinstance(part, str):
+            # a number or a table (channel_bandwidth_mhz): a key is the table's
+            tables = [a for a in get_args(tp) if get_origin(a) is dict]
+            if not tables:
+                return None, []
+            tp, metadata = get_args(tables[0])[1], []
         else:
             return None, []
         tp, more = _unwrap(tp)
@@ -528,7 +534,8 @@ def describe_error(err: Mapping[str, Any], model: type[BaseModel]) -> str:
     ):
         _, metadata = _walk(model, loc)
         bounds = {b: getattr(m, b) for m in metadata for b in _BOUNDS if hasattr(m, b)}
-        name = next((str(p) for p in reversed(loc) if isinstance(p, str)), "")
+        # the nearest key that names a unit (a band's key of channel_bandwidth_mhz: MHz)
+        name = next((str(p) for p in reversed(loc) if isinstance(p, str) and _unit(str(p))), "")
         unit = _unit(name)
         low = (
             f"from {bounds['ge']:g}" if "ge" in bounds
@@ -555,11 +562,39 @@ def format_validation_error(
     :func:`describe_error` on ``model``, the :class:`Scenario` by default)."""
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = tuple(err["loc"])
+        branch = next((p for p in loc if _is_union_branch(p)), None)
+        if branch is not None:
+            # a value that may be a number or a table (channel_bandwidth_mhz): pydantic
+            # reports each branch; keep the one the value took, without its tag
+            is_table_branch = str(branch).startswith("dict[")
+            if is_table_branch and err["type"] == "dict_type":
+                continue  # not a table: the number branch says what is wrong
+            if not is_table_branch and isinstance(err.get("input"), dict):
+                continue  # a table: the table branch says what is wrong
+            loc = tuple(p for p in loc if not _is_union_branch(p))
+            err = {**err, "loc": loc}
+        key = ".".join(str(p) for p in loc) or "(top level)"
         got = err.get("input")
         shown = "" if isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"{where}: {key}: {describe_error(err, model or Scenario)}{shown}")
+        message = describe_error(err, model or Scenario)
+        if (
+            branch is not None
+            and not str(branch).startswith("dict[")
+            and loc[-1:] == ("channel_bandwidth_mhz",)
+        ):
+            message = (
+                "give one number of MHz for every band (greater than 0, at most 10000) or "
+                'a table of one per band, e.g. { "3.5" = 100, "28" = 400 }'
+            )
+        lines.append(f"{where}: {key}: {message}{shown}")
     return "\n".join(lines)
+
+
+def _is_union_branch(part: object) -> bool:
+    """A branch tag pydantic puts in the path of a union's error
+    (``constrained-float``, ``dict[str,constrained-float]``)."""
+    return isinstance(part, str) and ("[" in part or part.startswith(("constrained-", "function-")))
 
 
 def with_overrides(

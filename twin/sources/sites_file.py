@@ -112,6 +112,13 @@ def _read_csv(p: Path) -> tuple[list[str], list[dict[str, Any]]]:
                     "separated by ',' with '.' as the decimal point (required columns: "
                     f"{', '.join(REQUIRED)})"
                 )
+            repeated = sorted({c for c in columns if c and columns.count(c) > 1})
+            if repeated:
+                raise SourceError(
+                    f"{p}: column(s) {', '.join(repr(c) for c in repeated)} appear more than "
+                    "once in the header; give each column once (which one holds the value "
+                    "is not known)"
+                )
             rows: list[dict[str, Any]] = []
             for fields in reader:
                 if not fields:
