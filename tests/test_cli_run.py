@@ -690,3 +690,25 @@ def test_unnamed_buildings_and_those_without_indoor_points_hold_null(small_runs)
     assert sum(p["name"] is None for p in props) == unnamed
     assert sum(p["best_band"] is None for p in props) == no_band
     assert not any(p["name"] == "" or p["best_band"] == "" for p in props)
+
+
+def test_street_receivers_and_unnamed_streets_hold_null(small_runs) -> None:  # type: ignore[no-untyped-def]
+    """A street receiver lies in no raster cell: row and col NULL (they were -1), INTEGER
+    fields; a grid point keeps its cell, which the rasters' transform maps back to it.
+    Unnamed streets: name null in streets.geojson (it was '')."""
+    run = small_runs["a"]
+    gpkg = run / "grid.gpkg"
+    (row,) = _sql(gpkg, "SELECT sum(kind = 'street'), sum(row IS NULL AND col IS NULL), "
+                        "sum(kind = 'grid' AND row >= 0 AND col >= 0), sum(kind = 'grid'), "
+                        "sum(ifnull(row < 0 OR col < 0, 0)) FROM grid")  # fmt: skip
+    street, nulls, cells, grid_points, negative = row
+    assert 0 < street == nulls and cells == grid_points > 0 and negative == 0
+    assert _column_type(gpkg, "grid", "row") == _column_type(gpkg, "grid", "col") == "INTEGER"
+    grid = pyogrio.read_dataframe(gpkg, layer="grid")
+    pts = grid[grid["kind"] == "grid"].head(200)
+    with rasterio.open(run / "rasters" / "indoor.tif") as ds:
+        for p, r, c in zip(pts.geometry, pts["row"], pts["col"], strict=True):
+            assert ds.index(p.x, p.y) == (r, c)
+    streets = json.loads((run / "streets.geojson").read_text())["features"]
+    names = [f["properties"]["name"] for f in streets]
+    assert "" not in names and None in names and any(isinstance(n, str) for n in names)

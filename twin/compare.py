@@ -145,8 +145,9 @@ def _keys(grid: gpd.GeoDataFrame) -> pd.MultiIndex:
     street = grid["kind"].astype(str).to_numpy() != "grid"
     x = np.round(grid.geometry.x.to_numpy() * 100).astype(np.int64)
     y = np.round(grid.geometry.y.to_numpy() * 100).astype(np.int64)
-    first = np.where(street, x, grid["row"].to_numpy().astype(np.int64))
-    second = np.where(street, y, grid["col"].to_numpy().astype(np.int64))
+    # a street receiver's row/col: NULL (-1 in runs before 2026-12-06)
+    first = np.where(street, x, grid["row"].fillna(-1).to_numpy().astype(np.int64))
+    second = np.where(street, y, grid["col"].fillna(-1).to_numpy().astype(np.int64))
     return pd.MultiIndex.from_arrays(
         [street.astype(np.int8), first, second], names=["street", "row_or_x_cm", "col_or_y_cm"]
     )

@@ -129,8 +129,9 @@ def grid_table(result: StudyResult, lo: int, hi: int) -> Any:
         # "building_id IS NULL" finds them, and -1 is no building's id (an INTEGER field)
         "building_id": pa.array(building_id, mask=building_id < 0),
         "rx_height_m": pa.array(np.asarray(grid.rx_height_m, dtype=np.float64)),
-        "row": pa.array(grid.row.astype(np.int64, copy=False)),
-        "col": pa.array(grid.col.astype(np.int64, copy=False)),
+        # a street receiver lies in no raster cell: NULL, not -1
+        "row": pa.array(grid.row.astype(np.int64, copy=False), mask=~is_grid),
+        "col": pa.array(grid.col.astype(np.int64, copy=False), mask=~is_grid),
     }
     if grid.indoor_distance_m is not None:  # radio.indoor_distance = "wall"
         # outdoors there is no facade to cross: NULL, as the raster's nodata (the arrays,
@@ -211,8 +212,9 @@ def building_frame(result: StudyResult) -> gpd.GeoDataFrame:
     city model's is empty (OSM names none): nulls, that a GIS's ``IS NULL`` finds.
     """
     b = result.city.buildings.copy()
-    if "name" in b:
-        b["name"] = [v if isinstance(v, str) and v else None for v in b["name"]]
+    for key in ("name", "osm_id"):  # none in the data (a footprint file has no OSM id)
+        if key in b:
+            b[key] = [v if isinstance(v, str) and v else None for v in b[key]]
     grid = result.grid
     inside = grid.is_grid & grid.indoor
     ids = grid.building_id[inside]
@@ -361,6 +363,10 @@ def _write_vectors(
 ) -> None:
     """The GeoJSON layers and the GeoPackage of :func:`write_run` into ``tmp``."""
     streets = result.city.streets.drop(columns=["u", "v"], errors="ignore")
+    if "name" in streets:  # unnamed: NULL, as the other layers write it
+        streets = streets.assign(
+            name=[v if isinstance(v, str) and v else None for v in streets["name"]]
+        )
     write_geojson(buildings, tmp / "buildings.geojson", provenance=prov)
     write_geojson(sites, tmp / "sites.geojson", provenance=prov)
     write_geojson(streets, tmp / "streets.geojson", provenance=prov)
