@@ -202,6 +202,9 @@ def test_grid_layer_and_rasters_agree(run_dir: Path) -> None:
         ):
             assert f"{col}_{b}" in grid.columns
     pts = grid[grid["kind"] == "grid"]
+    # NULL for the street receivers: the column reads as float; every grid point has a cell
+    assert pts["row"].notna().all() and pts["col"].notna().all()
+    pts = pts.assign(row=pts["row"].astype(np.int64), col=pts["col"].astype(np.int64))
     rows, cols = summary["grid"]["shape"]
     assert len(pts) == rows * cols == summary["grid"]["points"]
     with rasterio.open(run_dir / "rasters" / "capacity_mbps_3p5.tif") as ds:

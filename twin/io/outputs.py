@@ -72,8 +72,10 @@ def _grid_part(result: StudyResult, lo: int, hi: int) -> gpd.GeoDataFrame:
 
     table = grid_table(result, lo, hi)
     frame = table.to_pandas()
-    # NULL outdoors: nullable integers, not the float64 with NaN Arrow gives pandas
-    frame["building_id"] = frame["building_id"].astype("Int64")
+    # NULL outdoors (building_id) and on the streets (row, col): nullable integers, not
+    # the float64 with NaN Arrow gives pandas
+    for key in ("building_id", "row", "col"):
+        frame[key] = frame[key].astype("Int64")
     frame["geometry"] = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=result.grid.spec.crs)
 
