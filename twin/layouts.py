@@ -28,6 +28,8 @@ from twin.city.model import CityModel
 from twin.errors import InputError
 from twin.scenario import ClusterLayout, SiteLayout
 from twin.sites import (
+    ROOF_ANTENNA_MAX_M,
+    ROOF_ANTENNA_MIN_M,
     Site,
     grid_north_deg,
     rooftop_sites,
@@ -118,13 +120,15 @@ def generate_layout(
             log.warning(
                 "hex-rooftop layout: %d of %d sites are %g m ground masts (%s): no roof "
                 "within %.0f m of their lattice point is high enough for an antenna %g m "
-                "above it to stand between 15 and 100 m%s",
+                "above it to stand between %g and %g m%s",
                 len(masts),
                 len(generated),
                 masts[0].height_m,
                 names,
                 layout.isd_m / 4,
                 layout.mast_m,
+                ROOF_ANTENNA_MIN_M,
+                ROOF_ANTENNA_MAX_M,
                 f"; {default} of {len(city.buildings)} buildings stand at the default "
                 "height (no height in the data)"
                 if default

@@ -34,7 +34,9 @@ from twin.errors import ScenarioError
 SINR_THRESHOLD_RANGE_DB = (-30.0, 60.0)
 
 Freq = Annotated[float, Field(ge=MIN_FREQ_GHZ, le=MAX_FREQ_GHZ)]
-ChannelMHz = Annotated[float, Field(gt=0, le=10000)]
+#: widest channel a scenario may give, MHz
+MAX_CHANNEL_MHZ = 10000.0
+ChannelMHz = Annotated[float, Field(gt=0, le=MAX_CHANNEL_MHZ)]
 
 
 class _Model(BaseModel):
@@ -584,8 +586,9 @@ def format_validation_error(
             and loc[-1:] == ("channel_bandwidth_mhz",)
         ):
             message = (
-                "give one number of MHz for every band (greater than 0, at most 10000) or "
-                'a table of one per band, e.g. { "3.5" = 100, "28" = 400 }'
+                "give one number of MHz for every band (greater than 0, at most "
+                f'{MAX_CHANNEL_MHZ:g}) or a table of one per band, e.g. {{ "3.5" = 100, '
+                '"28" = 400 }'
             )
         lines.append(f"{where}: {key}: {message}{shown}")
     return "\n".join(lines)

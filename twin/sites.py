@@ -44,6 +44,11 @@ from twin.scenario import SiteEntry
 
 MODELS = ("uma", "umi", "rma")
 
+#: heights (m above ground) between which a rooftop site's antenna may stand; towers
+#: and spires above are outside the macro-cell models, roofs below give a ground mast
+ROOF_ANTENNA_MIN_M = 15.0
+ROOF_ANTENNA_MAX_M = 100.0
+
 
 @dataclass(frozen=True)
 class Site:
@@ -163,8 +168,8 @@ def rooftop_sites(
     mast_m: float = 3.0,
     search_radius_m: float | None = None,
     fallback_height_m: float = 25.0,
-    min_height_m: float = 15.0,
-    max_height_m: float = 100.0,
+    min_height_m: float = ROOF_ANTENNA_MIN_M,
+    max_height_m: float = ROOF_ANTENNA_MAX_M,
     prefix: str = "U",
     streets: gpd.GeoDataFrame | None = None,
     **site_kwargs: object,
