@@ -103,15 +103,6 @@ def provenance(result: StudyResult, *, created: str | None = None) -> dict[str, 
     }
 
 
-def _lonlat_box(bounds_m: tuple[float, float, float, float], crs: Any) -> list[float]:
-    """(west, south, east, north) in degrees of a rectangle of ``crs``."""
-    import geopandas as gpd
-    import shapely
-
-    box = gpd.GeoSeries([shapely.box(*bounds_m)], crs=crs).to_crs(4326).total_bounds
-    return [float(v) for v in box]
-
-
 def type_table(band: str, res: BandResult, *, threshold_db: float) -> list[dict[str, Any]]:
     """One row per user type 1..8 (and ``all``) of one band.
 
@@ -248,7 +239,7 @@ def summarise(
             # the study area (in the city CRS and in lon/lat); bounds_wgs84 is the
             # buildings' extent, which passes it where an extract cuts through buildings
             "bounds_m": list(result.bounds),
-            "area_wgs84": _lonlat_box(result.bounds, city.crs),
+            "area_wgs84": list(city.bounds_wgs84(result.bounds)),
             "bounds_wgs84": [west, south, east, north],
             # the area the file says it holds (the default study area is cut to it)
             "declared_bounds_wgs84": (

@@ -143,9 +143,13 @@ class CityModel:
         vc = self.buildings["height_source"].value_counts()
         return {k: int(vc.get(k, 0)) for k in HEIGHT_SOURCES}
 
-    def bounds_wgs84(self) -> tuple[float, float, float, float]:
-        """(west, south, east, north) in degrees."""
-        b = gpd.GeoSeries([shapely.box(*self.bounds)], crs=self.crs).to_crs(4326).total_bounds
+    def bounds_wgs84(
+        self, bounds_m: tuple[float, float, float, float] | None = None
+    ) -> tuple[float, float, float, float]:
+        """(west, south, east, north) in degrees of the buildings' extent, or of the
+        rectangle ``bounds_m`` of ``crs`` (a study area)."""
+        box = shapely.box(*(self.bounds if bounds_m is None else bounds_m))
+        b = gpd.GeoSeries([box], crs=self.crs).to_crs(4326).total_bounds
         return float(b[0]), float(b[1]), float(b[2]), float(b[3])
 
     def lonlat_box_m(
