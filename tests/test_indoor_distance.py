@@ -186,6 +186,8 @@ def test_a_run_with_the_indoor_distance(helsinki_city, wall_study, helsinki_stud
     d = g.indoor_distance_m[g.indoor & g.is_grid]
     assert s["indoor_distance"] == "wall"
     assert s["indoor_distance_m"]["max"] == round(float(d.max()), 2) > 20.0
+    assert s["indoor_distance_m"]["median"] == round(float(np.median(d)), 2)
+    assert s["indoor_distance_m"]["p95"] == round(float(np.percentile(d, 95)), 2)
     assert summarise(window)["grid"]["indoor_distance"] == "window"
     assert "indoor_distance_m" not in summarise(window)["grid"]
 

@@ -423,6 +423,23 @@ FACADE_GAP_M = 0.5
 MITRE_LIMIT = 1000.0
 
 
+def indoor_distance_stats(grid: ReceiverGrid) -> dict[str, float] | None:
+    """The indoor receivers' distances to their facades (m): median, 95th percentile,
+    maximum (to the cm) and how many (``receivers``); None when the grid has no distances
+    (``radio.indoor_distance = "window"``) or no indoor receiver."""
+    if grid.indoor_distance_m is None:
+        return None
+    d = np.asarray(grid.indoor_distance_m)[np.asarray(grid.indoor, dtype=bool)]
+    if d.size == 0:
+        return None
+    return {
+        "median": round(float(np.median(d)), 2),
+        "p95": round(float(np.percentile(d, 95)), 2),
+        "max": round(float(d.max()), 2),
+        "receivers": int(d.size),
+    }
+
+
 def indoor_distance_m(
     grid: ReceiverGrid, buildings: gpd.GeoDataFrame, alloc: ArrayAlloc = full
 ) -> FloatArray:

@@ -34,7 +34,7 @@ from twin.arrays import ArrayAlloc, full, moved
 from twin.bands import band_label
 from twin.city.model import CityModel, build_city, open_sky_drive
 from twin.errors import InputError
-from twin.grid import ReceiverGrid, build_grid, indoor_distance_m
+from twin.grid import ReceiverGrid, build_grid, indoor_distance_m, indoor_distance_stats
 from twin.layouts import generate_layout
 from twin.radio.network import (
     SERVING_STORE_BYTES,
@@ -462,18 +462,15 @@ def with_indoor_distance(
     it is. Not cached with the grid: a what-if re-run may change the setting alone."""
     if scenario.radio.indoor_distance != "wall":
         return grid
-    d_in = indoor_distance_m(grid, city.buildings, alloc or full)
-    inside = d_in[grid.indoor]
-    if inside.size:
+    out = replace(grid, indoor_distance_m=indoor_distance_m(grid, city.buildings, alloc or full))
+    stats = indoor_distance_stats(out)
+    if stats is not None:
         log.info(
             "indoor distance to the facade: median %.1f m, 95th percentile %.1f m, max "
             "%.1f m over %d indoor receivers (+0.5 dB/m of O2I loss)",
-            float(np.median(inside)),
-            float(np.percentile(inside, 95)),
-            float(inside.max()),
-            inside.size,
-        )
-    return replace(grid, indoor_distance_m=d_in)
+            stats["median"], stats["p95"], stats["max"], stats["receivers"],
+        )  # fmt: skip
+    return out
 
 
 def run_study(

@@ -11,7 +11,7 @@ import numpy as np
 
 from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.arrays import full
-from twin.grid import ReceiverGrid
+from twin.grid import ReceiverGrid, indoor_distance_stats
 from twin.radio.network import BandResult, user_type_label
 from twin.sites import grid_to_true_deg
 from twin.spectrum import (
@@ -262,7 +262,7 @@ def summarise(
             "outdoor_height_m": result.scenario.grid.outdoor_height_m,
             # d_2D-in of the O2I loss: 0 m by the window, or each receiver's to its facade
             "indoor_distance": result.scenario.radio.indoor_distance,
-            **_indoor_distance_stats(grid),
+            **_indoor_distance_section(grid),
         },
         "sites": {
             "count": len(result.sites),
@@ -391,17 +391,9 @@ def spectrum_section(
     return doc
 
 
-def _indoor_distance_stats(grid: ReceiverGrid) -> dict[str, Any]:
-    """The indoor grid points' distances to their facades (m), when the run has them."""
-    if grid.indoor_distance_m is None:
+def _indoor_distance_section(grid: ReceiverGrid) -> dict[str, Any]:
+    """``indoor_distance_m`` (median, p95, max) when the run has the distances."""
+    stats = indoor_distance_stats(grid)
+    if stats is None:
         return {}
-    d = np.asarray(grid.indoor_distance_m)[grid.indoor & grid.is_grid]
-    if d.size == 0:
-        return {}
-    return {
-        "indoor_distance_m": {
-            "median": round(float(np.median(d)), 2),
-            "p95": round(float(np.percentile(d, 95)), 2),
-            "max": round(float(d.max()), 2),
-        }
-    }
+    return {"indoor_distance_m": {k: stats[k] for k in ("median", "p95", "max")}}
