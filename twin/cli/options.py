@@ -10,12 +10,15 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 import twin
 from twin.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from twin.scenario import Scenario
 
 DEFAULT_SCENARIO = "scenarios/default.toml"
 
@@ -46,7 +49,7 @@ def default_scenario_path() -> Path:
     )
 
 
-def scenario_inputs(path: str | os.PathLike[str], scenario: Any) -> dict[str, str]:
+def scenario_inputs(path: str | os.PathLike[str], scenario: Scenario) -> dict[str, str]:
     """The files a study reads (its scenario file, a city file, a sites file), by name for
     :func:`twin.io.atomic.check_not_inside`: an output folder holding one of them would
     lose it to ``--overwrite``."""
