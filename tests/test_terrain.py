@@ -224,6 +224,29 @@ def test_blocks_agree_with_dense_sampling_on_monaco(monaco: Terrain) -> None:
     assert 0.2 < blocked / checked < 0.8  # both outcomes well represented
 
 
+def test_blocks_on_node_lines_agree_with_dense_sampling() -> None:
+    """End points on a lattice of quarter cells: many on node lines, along them, vertical."""
+    rng = np.random.default_rng(5)
+    t = Terrain(rng.uniform(0, 20, (6, 7)), 100.0, 500.0, 10.0, CRS, "", "")
+    n = 1000
+    a = np.c_[100 + 2.5 * rng.integers(0, 25, n), 500 - 2.5 * rng.integers(0, 21, n), np.zeros(n)]
+    b = np.c_[100 + 2.5 * rng.integers(0, 25, n), 500 - 2.5 * rng.integers(0, 21, n), np.zeros(n)]
+    same_x = rng.random(n) < 0.3
+    same_y = rng.random(n) < 0.3
+    b[same_x, 0] = a[same_x, 0]
+    b[same_y, 1] = a[same_y, 1]
+    a[:, 2] = rng.uniform(0, 25, n)
+    b[:, 2] = rng.uniform(0, 25, n)
+    los = np.eye(n, dtype=bool)  # pair (i, i) is the segment a[i] -> b[i]
+    terrain_blocks(t, b, a, los)
+    assert not (los & ~np.eye(n, dtype=bool)).any()
+    # samples <= 2 cm apart (segments < 80 m, slopes < 2: misses < 2 cm)
+    clear = np.array([sampled_clearance(t, a[i], b[i], n=4000) for i in range(n)])
+    sure = np.abs(clear) > 0.05
+    assert sure.sum() > 900
+    np.testing.assert_array_equal(np.diag(los)[sure], clear[sure] > 0)
+
+
 def test_ridge_over_and_under() -> None:
     t = synth([[0, 50, 0], [0, 50, 0], [0, 50, 0]])  # a north-south ridge at x = 10
     assert one(t, (0, -10, 60), (20, -10, 60))
