@@ -54,6 +54,13 @@ class CityConfig(_Model):
     storey_height_m: float = Field(default=3.0, gt=0, le=10)
     default_height_m: float = Field(default=10.0, gt=0, le=500)
     min_area_m2: float = Field(default=4.0, ge=0)
+    terrain: str | None = Field(
+        default=None,
+        description=(
+            "ground elevation model (SRTM .hgt or .hgt.zip, GeoTIFF) covering the city; "
+            "None: flat ground at 0 m"
+        ),
+    )
 
     @field_validator("area")
     @classmethod
@@ -604,6 +611,7 @@ def with_overrides(
     scenario: Scenario,
     *,
     city_source: str | None = None,
+    terrain: str | None = None,
     sites_file: str | None = None,
     sites_inside_building: str | None = None,
     spacing_m: float | None = None,
@@ -613,16 +621,21 @@ def with_overrides(
 ) -> Scenario:
     """A copy of ``scenario`` with command-line overrides applied and validated again.
 
-    ``city_source`` replaces the city (and drops its name, area of interest and
+    ``city_source`` replaces the city (and drops its name, area of interest, terrain and
     description, which belong to the old city: the description then says whose settings
-    run on which city); ``sites_file`` replaces all sites with the file's;
+    run on which city); ``terrain`` sets ``city.terrain`` (``"flat"``: none, flat
+    ground); ``sites_file`` replaces all sites with the file's;
     ``sites_inside_building`` sets ``sites.inside_building``.
     """
     data = scenario.model_dump(mode="python")
     if city_source is not None:
-        data["city"] = {**data["city"], "source": city_source, "name": None, "area": None}
+        data["city"] = {
+            **data["city"], "source": city_source, "name": None, "area": None, "terrain": None,
+        }  # fmt: skip
         where = city_source.replace("\\", "/").rsplit("/", 1)[-1]
         data["description"] = f"the {scenario.name!r} scenario's settings on {where}"
+    if terrain is not None:
+        data["city"] = {**data["city"], "terrain": None if terrain == "flat" else terrain}
     if sites_file is not None:
         data["sites"] = {**data["sites"], "file": sites_file, "list": (), "generate": ()}
     if sites_inside_building is not None:
@@ -642,6 +655,7 @@ def with_overrides(
         # optimize --band both set the bands)
         given = {
             "city": city_source,
+            "terrain": terrain,
             "sites": sites_file,
             "inside_building": sites_inside_building,
             "spacing": None if spacing_m is None else f"{spacing_m:g} m",

@@ -54,7 +54,8 @@ ROOF_ANTENNA_MAX_M = 100.0
 class Site:
     """One base-station site.
 
-    ``height_m`` is the antenna height above ground; ``azimuths_deg`` empty means one
+    ``height_m`` is the antenna height above ground (``ground_m``, 0 m on flat ground);
+    ``azimuths_deg`` empty means one
     omnidirectional cell, otherwise one sector per azimuth (clause 7.3 element pattern),
     degrees clockwise from the city CRS's grid north (what the geometry of the study
     uses; the inputs and outputs give bearings from true north: :func:`true_to_grid_deg`,
@@ -72,6 +73,9 @@ class Site:
     bands_ghz: tuple[float, ...] = ()
     placed_by: str = "file"
     building_id: int = -1
+    #: the ground under the site (metres on the terrain's datum; 0 on flat ground): the
+    #: study sets it (:func:`twin.city.ground.sites_on_ground`); ``height_m`` stays above it
+    ground_m: float = 0.0
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -634,18 +638,24 @@ def _deg(value: float) -> str:
     return f"{value:.7f}".rstrip("0").rstrip(".")
 
 
-def sites_to_geodataframe(sites: Sequence[Site], crs: CRS) -> gpd.GeoDataFrame:
+def sites_to_geodataframe(
+    sites: Sequence[Site], crs: CRS, *, ground: bool = False
+) -> gpd.GeoDataFrame:
     """Sites as points with their attributes (lists joined by ``;``; azimuths from true
     north, as the inputs give them): the ``sites`` layer. Where a :class:`Site` holds a
     placeholder the layer holds a null, so that a GIS's ``IS NULL`` finds it and a sites
     file reads it back as blank: ``azimuths_deg`` None for one omnidirectional cell,
     ``bands_ghz`` None for every band, ``building_id`` (nullable integers) NA for a site
-    on no building."""
+    on no building. With ``ground`` (a city on terrain) the ground under each site,
+    ``ground_m``, follows ``height_m`` (a sites file reading the layer back ignores it:
+    the study finds it again)."""
     building_id = [s.building_id if s.building_id >= 0 else None for s in sites]
+    under = {"ground_m": [s.ground_m for s in sites]} if ground else {}
     return gpd.GeoDataFrame(
         {
             "site_id": [s.site_id for s in sites],
             "height_m": [s.height_m for s in sites],
+            **under,
             "model": [s.model for s in sites],
             "placed_by": [s.placed_by for s in sites],
             "power_dbm": [s.power_dbm for s in sites],

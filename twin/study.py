@@ -32,6 +32,7 @@ import shapely
 
 from twin.arrays import ArrayAlloc, full, moved
 from twin.bands import band_label
+from twin.city.ground import CityGround, city_ground, sites_on_ground
 from twin.city.model import CityModel, build_city, open_sky_drive
 from twin.errors import InputError
 from twin.grid import ReceiverGrid, build_grid, indoor_distance_m, indoor_distance_stats
@@ -74,6 +75,7 @@ from twin.tiles import (
     unreached_receivers,
 )
 from twin.visibility import BuildingPrisms
+from twin.visibility.prisms import city_prisms
 
 if TYPE_CHECKING:
     from twin.cluster import TileRunner
@@ -198,7 +200,8 @@ def load_scenario_city(scenario: Scenario, *, cache: StudyCache | None = None) -
         from twin.io.cache import file_sha256
 
         src = Path(c.source)
-        if src.is_file():
+        dem = None if c.terrain is None else Path(c.terrain)
+        if src.is_file() and (dem is None or dem.is_file()):
             key = {
                 "source": str(src.resolve()),
                 "sha256": file_sha256(src),
@@ -207,6 +210,8 @@ def load_scenario_city(scenario: Scenario, *, cache: StudyCache | None = None) -
                 "default_height_m": c.default_height_m,
                 "min_area_m2": c.min_area_m2,
             }
+            if dem is not None:
+                key["terrain"] = {"source": str(dem.resolve()), "sha256": file_sha256(dem)}
             hit = cache.get("city", key)
             if isinstance(hit, CityModel):
                 return hit
@@ -219,6 +224,12 @@ def load_scenario_city(scenario: Scenario, *, cache: StudyCache | None = None) -
         default_height_m=c.default_height_m,
         min_area_m2=c.min_area_m2,
     )
+    if c.terrain is not None:
+        from twin.city.ground import on_terrain
+        from twin.sources.terrain import read_terrain
+
+        terrain = read_terrain(c.terrain, crs=city.crs.to_string(), bounds_m=city.bounds)
+        city = on_terrain(city, terrain)
     if cache is not None and key is not None:
         cache.put("city", key, city)
     return city
@@ -226,7 +237,8 @@ def load_scenario_city(scenario: Scenario, *, cache: StudyCache | None = None) -
 
 def city_fingerprint(city: CityModel) -> str:
     """sha256 of what the grid and the visibility raster depend on: CRS, building
-    footprints and heights, street lines."""
+    footprints and heights, street lines, and the terrain (its file's hash, the
+    buildings' ground) when the city stands on one."""
     h = hashlib.sha256(city.crs.to_wkt().encode())
     b = city.buildings
     h.update(b.index.to_numpy().astype(np.int64).tobytes())
@@ -239,6 +251,10 @@ def city_fingerprint(city: CityModel) -> str:
             h.update(wkb)
         h.update(city.streets["drive"].to_numpy(dtype=bool).tobytes())
         h.update(open_sky_drive(city.streets).tobytes())
+    if city.terrain is not None:
+        h.update(b"terrain")
+        h.update(city.terrain.source_sha256.encode())
+        h.update(b["ground_m"].to_numpy(dtype=float).tobytes())
     return h.hexdigest()
 
 
@@ -547,6 +563,7 @@ def run_study(
             check_sites_in_area(site_list, bounds, crs=city.crs)
             site_list = given_sites_on_roofs(scenario, site_list, city, where="sites")
         check_band_ranges(site_list, scenario.radio.bands_ghz)
+        site_list = sites_on_ground(site_list, city)
     log.info(
         "%s: %d receivers (%d grid, %.0f%% indoor), %d sites",
         city.name,
@@ -569,9 +586,10 @@ def run_study(
     )
     cells = {band_label(f): band_cells(f, site_list, params.reuse) for f in r.bands_ghz}
     check_reach(grid, site_list, radius, cells, alloc=alloc)
+    ground = city_ground(city)
     say("visibility")
     with _timed(timings, "visibility"):
-        prisms = BuildingPrisms.from_geodataframe(city.buildings)
+        prisms = city_prisms(city)
         raster = (
             visibility_raster(
                 city,
@@ -633,6 +651,7 @@ def run_study(
         "tx_xyz_m": tx_xyz_m,
         "site_radius_m": radius,
         "params": params,
+        "ground": ground,
     }
     t0 = time.perf_counter()
     reach = (tx_xyz_m, radius)  # each task copies the known LoS of the sites near it
@@ -680,6 +699,7 @@ def run_study(
             runner=runner,
             tile_cells=tile_cells,
             alloc=alloc,
+            ground=ground,
         )
         totals += radio_totals
     los = los_bits
@@ -748,6 +768,7 @@ def radio_pass(
     runner: TileRunner | None = None,
     tile_cells: int | None = None,
     alloc: ArrayAlloc | None = None,
+    ground: CityGround | None = None,
 ) -> tuple[dict[str, Serving], np.ndarray]:
     """The radio pass of a study: the best server and interference of every receiver on
     each band of ``cells``, from the LoS already traced (``los_bits``, every site's).
@@ -755,7 +776,9 @@ def radio_pass(
     It goes by tiles of at most :data:`RADIO_TILE_CELLS` grid cells (``tile_cells`` when
     smaller), on ``runner`` (None: in this process); each tile copies the LoS of the
     sites within reach of it, so the memory beyond the results is one tile's; ``alloc``
-    makes the results' arrays (:meth:`Serving.store`) and the tiles' receivers. Returns
+    makes the results' arrays (:meth:`Serving.store`) and the tiles' receivers;
+    ``ground`` the terrain under the receivers (:func:`twin.city.ground.city_ground`,
+    None: flat ground; the sites carry their own ``ground_m``). Returns
     the results per band label and the tiles' (visibility s, radio s, pairs).
     """
     if runner is None:
@@ -777,6 +800,7 @@ def radio_pass(
         bands=cells,
         params=params,
         known_sites=every_site if m else None,
+        ground=ground,
     )
     radio_cells = min(tile_cells or TILE_CELLS, RADIO_TILE_CELLS)
     tiles = sorted(tile_indices(grid, radio_cells, alloc or full), key=lambda i: -i.size)
@@ -855,6 +879,7 @@ def city_sweep(
             visibility=result.scenario.radio.visibility,
             runner=runner,
             alloc=result.alloc,
+            ground=city_ground(result.city),
         )
         for k in ks:
             band = cells.pop(str(k))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,12 @@ def scenario_settings(result: StudyResult) -> dict[str, Any]:
     settings.pop("variants", None)
     settings.pop("description", None)  # words (with --city, the file's name), not settings
     settings["city"]["source"] = f"sha256:{result.city.source.sha256}"
+    # flat ground (no terrain file) keeps the settings, and the hash, it had before the key
+    terrain = result.city.terrain
+    if terrain is None:
+        settings["city"].pop("terrain", None)
+    else:
+        settings["city"]["terrain"] = f"sha256:{terrain.source_sha256}"
     if settings["sites"]["file"] is not None:
         settings["sites"]["file"] = "see sites_used"
     d = _SETTINGS_M_DECIMALS
@@ -66,6 +73,7 @@ def scenario_settings(result: StudyResult) -> dict[str, Any]:
             "x_m": round(s.x_m, d),
             "y_m": round(s.y_m, d),
             "height_m": round(s.height_m, d),
+            **({} if terrain is None else {"ground_m": round(s.ground_m, d)}),
             "model": s.model,
             "power_dbm": s.power_dbm,
             "gain_dbi": s.gain_dbi,
@@ -77,6 +85,31 @@ def scenario_settings(result: StudyResult) -> dict[str, Any]:
         for s in result.sites
     ]
     return settings
+
+
+def _terrain_section(result: StudyResult) -> dict[str, Any] | None:
+    """The terrain the city stands on (None: flat ground at 0 m): its file, the surface's
+    node spacing, the voids filled, and the ground under the receivers and the sites."""
+    from twin.city.ground import city_ground
+
+    ground = city_ground(result.city)
+    if ground is None:
+        return None
+    t = ground.terrain
+    g = result.grid
+    under = ground.receivers_m(g.x_m, g.y_m, g.building_id)
+    return {
+        "source": Path(t.source_path).name,
+        "sha256": t.source_sha256,
+        "node_spacing_m": t.res_m,
+        "voids_filled": t.voids_filled,
+        "receivers_ground_m": {
+            "min": float(under.min()) if under.size else None,
+            "median": float(np.median(under)) if under.size else None,
+            "max": float(under.max()) if under.size else None,
+        },
+        "sites_ground_m": {s.site_id: s.ground_m for s in result.sites},
+    }
 
 
 def scenario_hash(result: StudyResult) -> str:
@@ -251,6 +284,7 @@ def summarise(
             "height_sources": city.height_source_counts(),
             "cleaning": {k: int(v) for k, v in city.counts.items()},
             "street_edges": len(city.streets),
+            "terrain": _terrain_section(result),
         },
         "grid": {
             "points": int(is_grid.sum()),

@@ -36,6 +36,8 @@ import numpy as np
 import numpy.typing as npt
 
 from twin.arrays import ArrayAlloc, full
+from twin.city.ground import CityGround
+from twin.city.terrain import terrain_blocks
 from twin.grid import ReceiverGrid
 from twin.radio.network import (
     CHUNK_ELEMENTS,
@@ -86,6 +88,10 @@ class TileContext:
         aligned on the point ``radio_origin_m`` (x, y): a block's radio work is its
         receivers times the sites reaching any of them, and a small block is reached by
         fewer far sites than a large tile. None: the whole tile at once.
+    ground
+        The terrain and the buildings' ground when the city stands on terrain
+        (:func:`twin.city.ground.city_ground`; the prisms then stand on its datum and
+        the sites carry their ``ground_m``), None on flat ground.
     """
 
     prisms: BuildingPrisms | None
@@ -99,6 +105,7 @@ class TileContext:
     known_sites: IntArray | None = None
     radio_origin_m: tuple[float, float] = (0.0, 0.0)
     radio_block_m: float | None = None
+    ground: CityGround | None = None
 
 
 class LoSBlocks:
@@ -1026,6 +1033,13 @@ def tile_los(ctx: TileContext, task: TileTask, site_cols: IntArray) -> tuple[Boo
     # 1 m slack: the radius test below decides, with the same arithmetic as the radio pass
     limit = r_max + 1.0 if np.isfinite(r_max) else None
     rx = np.column_stack([task.x_m, task.y_m, task.rx_height_m])
+    ground = ctx.ground
+    if ground is not None:
+        # heights above the prisms' datum (the buildings' prisms stand on it)
+        datum = ground.datum_m
+        rx[:, 2] += ground.receivers_m(task.x_m, task.y_m, task.building_id) - datum
+        tx = tx.copy()
+        tx[:, 2] += np.array([ctx.sites[int(j)].ground_m for j in site_cols]) - datum
     if ctx.visibility == "fast" and ctx.raster is not None:
         los = los_fast(
             ctx.prisms, rx, task.building_id, tx, max_distance_m=limit, raster=ctx.raster
@@ -1033,7 +1047,11 @@ def tile_los(ctx: TileContext, task: TileTask, site_cols: IntArray) -> tuple[Boo
     else:
         mode: Literal["fast", "exact"] = "fast" if ctx.visibility == "fast" else "exact"
         los = los_matrix(ctx.prisms, rx, task.building_id, tx, mode=mode, max_distance_m=limit)
-    los = np.asarray(los, dtype=np.bool_)
+    los = np.ascontiguousarray(los, dtype=np.bool_)
+    if ground is not None:
+        rx[:, 2] += datum
+        tx[:, 2] += datum
+        terrain_blocks(ground.terrain, rx, tx, los)
     if _radius_covers_box(task.x_m, task.y_m, tx, radius):
         return los, int(los.size)
     # by chunks of receivers: a (n, K) float array per tile would grow with the sites
@@ -1091,6 +1109,9 @@ def _serve_block(
         site_radius_m=ctx.site_radius_m,
         indoor_distance_m=(
             None if task.indoor_distance_m is None else task.indoor_distance_m[rows]
+        ),
+        rx_ground_m=(
+            None if ctx.ground is None else ctx.ground.receivers_m(x_m, y_m, task.building_id[rows])
         ),
     )
     return dict(zip(ctx.bands, served, strict=True))

@@ -223,6 +223,12 @@ def optimize_scenario(
     sc = with_overrides(scenario, spacing_m=spacing_m, bands_ghz=(band_ghz,))
     if city is None:
         city = load_scenario_city(sc)
+    if city.terrain is not None:
+        raise InputError(
+            f"twin optimize does not place sites on terrain yet: {sc.name} sets city.terrain "
+            f"({Path(city.terrain.source_path).name}); run it without city.terrain to optimise "
+            "on flat ground, then check the chosen sites with twin run on the terrain"
+        )
     bounds = study_bounds(city, sc)
     if furniture is None and candidates != "rooftops" and is_osm_file(sc.city.source):
         furniture = read_street_furniture(sc.city.source)

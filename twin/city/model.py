@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import networkx as nx
@@ -22,6 +22,9 @@ from pyproj import CRS, Transformer
 
 from twin.city.heights import OPEN_SIDED_KINDS, building_height
 from twin.errors import InputError, SourceError
+
+if TYPE_CHECKING:
+    from twin.city.terrain import Terrain
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +125,10 @@ class CityModel:
         The osmnx street graph projected to ``crs`` (None for footprint-only sources and
         the synthetic city). The twin's street layouts read only ``streets`` (``u``, ``v``
         and each line drawn from ``u`` to ``v``): the graph is for the user.
+    terrain
+        The ground elevation surface the city stands on (``city.terrain``), None on flat
+        ground; with it the buildings have a ``ground_m`` column
+        (:func:`twin.city.ground.on_terrain`).
     """
 
     name: str
@@ -131,6 +138,7 @@ class CityModel:
     street_graph: nx.MultiDiGraph | None
     source: SourceInfo
     counts: dict[str, int]
+    terrain: Terrain | None = None
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:

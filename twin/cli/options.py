@@ -50,13 +50,15 @@ def default_scenario_path() -> Path:
 
 
 def scenario_inputs(path: str | os.PathLike[str], scenario: Scenario) -> dict[str, str]:
-    """The files a study reads (its scenario file, a city file, a sites file), by name for
-    :func:`twin.io.atomic.check_not_inside`: an output folder holding one of them would
-    lose it to ``--overwrite``."""
+    """The files a study reads (its scenario file, a city file, a terrain file, a sites
+    file), by name for :func:`twin.io.atomic.check_not_inside`: an output folder holding
+    one of them would lose it to ``--overwrite``."""
     inputs = {"the scenario file": str(path)}
     source = scenario.city.source
     if not source.startswith(("place:", "bbox:")):
         inputs["the city file"] = source
+    if scenario.city.terrain is not None:
+        inputs["the terrain file"] = scenario.city.terrain
     if scenario.sites.file is not None:
         inputs["the sites file"] = scenario.sites.file
     return inputs

@@ -33,6 +33,12 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
     "footprints .geojson/.gpkg) or place:NAME / bbox:W,S,E,N; replaces the scenario's.",
 )
 @click.option(
+    "--terrain",
+    "terrain",
+    help="Ground elevation model to stand the city on (SRTM .hgt/.hgt.zip, GeoTIFF with a "
+    "CRS), or 'flat' for flat ground at 0 m; replaces the scenario's city.terrain.",
+)
+@click.option(
     "--sites",
     "sites",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -153,6 +159,7 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
 def run(
     scenario: Path | None,
     city: str | None,
+    terrain: str | None,
     sites: Path | None,
     inside_building: str | None,
     out: Path | None,
@@ -179,7 +186,7 @@ def run(
     output contract). The folder appears complete or not at all. The figures are drawn
     by a process forked from this one while it writes the rest (TWIN_OUTPUT_FORK=0: all
     in this process; the same files). With --variant, the
-    variant's changes apply to the scenario (after --city and --sites; --spacing, --bands
+    variant's changes apply to the scenario (after --city, --terrain and --sites; --spacing, --bands
     and --visibility apply last).
     """
     from twin.cluster import check_scheduler_address, open_runner
@@ -216,6 +223,7 @@ def run(
     sc = with_overrides(
         sc,
         city_source=city,
+        terrain=terrain,
         sites_file=str(sites) if sites is not None else None,
         sites_inside_building=inside_building,
     )

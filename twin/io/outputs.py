@@ -16,8 +16,9 @@ import geopandas as gpd
 import numpy as np
 
 from twin import OSM_ATTRIBUTION
+from twin.city.ground import city_ground
 from twin.errors import InputError
-from twin.grid import lattice_points, lattice_size, lattice_step
+from twin.grid import ReceiverGrid, lattice_points, lattice_size, lattice_step
 from twin.io import MAP_MAX_POINTS
 from twin.io.atomic import atomic_output_dir, check_output_dir
 from twin.io.forked import share_work
@@ -131,6 +132,7 @@ def grid_table(result: StudyResult, lo: int, hi: int) -> Any:
         # "building_id IS NULL" finds them, and -1 is no building's id (an INTEGER field)
         "building_id": pa.array(building_id, mask=building_id < 0),
         "rx_height_m": pa.array(np.asarray(grid.rx_height_m, dtype=np.float64)),
+        **_ground_column(result, grid),
         # a street receiver lies in no raster cell: NULL, not -1
         "row": pa.array(grid.row.astype(np.int64, copy=False), mask=~is_grid),
         "col": pa.array(grid.col.astype(np.int64, copy=False), mask=~is_grid),
@@ -153,6 +155,17 @@ def grid_table(result: StudyResult, lo: int, hi: int) -> Any:
             values = np.asarray(getattr(res, attr)).astype(dtype, copy=False)
             columns[f"{name}_{label}"] = pa.array(values)
     return pa.table(columns)
+
+
+def _ground_column(result: StudyResult, grid: ReceiverGrid) -> dict[str, Any]:
+    """``{"ground_m": ...}``, the ground under each receiver of ``grid`` (a city on
+    terrain), else nothing."""
+    import pyarrow as pa
+
+    ground = city_ground(result.city)
+    if ground is None:
+        return {}
+    return {"ground_m": pa.array(ground.receivers_m(grid.x_m, grid.y_m, grid.building_id))}
 
 
 def grid_table_parts(result: StudyResult, part_rows: int = GRID_PART_ROWS) -> Iterator[Any]:
@@ -296,7 +309,7 @@ def write_run(
     prov = provenance(result, created=summary["provenance"]["created"])
     crs = result.city.crs
     buildings = building_frame(result)
-    sites = sites_to_geodataframe(result.sites, crs)
+    sites = sites_to_geodataframe(result.sites, crs, ground=result.city.terrain is not None)
     where = f"{result.scenario.name} on {result.city.name}"
     with atomic_output_dir(out_dir, overwrite=overwrite, before_commit=before_commit) as tmp:
 
@@ -415,6 +428,22 @@ def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -
                   "units": "m, an indoor receiver's distance to its block's facade"},
         )  # fmt: skip
         write_style(folder / "indoor_distance_m.qml", "indoor_distance_m")  # fixed classes
+    ground = city_ground(result.city)
+    if ground is not None:  # a city on terrain: the ground under each grid receiver
+        under = grid_raster(
+            g.cell, lambda lo, hi: ground.receivers_m(g.x_m[lo:hi], g.y_m[lo:hi],
+                                                      g.building_id[lo:hi]),
+            spec.shape, -9999.0, np.float32,
+        )  # fmt: skip
+        write_geotiff(
+            folder / "ground_m.tif", under, transform=spec.transform, crs=crs, nodata=-9999.0,
+            tags={**prov, "metric": "ground_m",
+                  "units": "m above the terrain file's datum: the terrain outdoors, the "
+                           "building's ground indoors",
+                  "terrain": Path(ground.terrain.source_path).name,
+                  "terrain_sha256": ground.terrain.source_sha256},
+        )  # fmt: skip
+        write_style(folder / "ground_m.qml", "ground_m", under[under != -9999.0])
     for label, res in result.bands.items():
         for name, attr, dtype, nodata, units in RASTER_METRICS:
             arr = grid_raster(g.cell, res.values_by_part(attr), spec.shape, nodata, dtype)

@@ -410,6 +410,7 @@ def uma_path_loss_db(
     *,
     h_e_m: ArrayLike = 1.0,
     on_range: OnRange = "error",
+    ground_dz_m: ArrayLike = 0.0,
 ) -> FloatArray:
     r"""UMa path loss, TR 38.901 Table 7.4.1-1 (dB).
 
@@ -444,8 +445,17 @@ def uma_path_loss_db(
         with :func:`sample_uma_h_e_m`.
     on_range : {"error", "clamp", "clamp-min", "extrapolate"}
         Handling of values outside the validity ranges (see the module docstring).
+    ground_dz_m
+        The ground under the BS minus the ground under the UT (m; 0 on flat ground, the
+        standard's case): :math:`d_{3D}` and the :math:`(h_{BS} - h_{UT})^2` of
+        :math:`PL_2` take the antennas' true height difference
+        :math:`h_{BS} + \Delta z - h_{UT}` (so :math:`PL_1 = PL_2` still holds at
+        :math:`d'_{BP}`); :math:`d'_{BP}` and the NLoS :math:`h_{UT}` term keep the
+        heights above the local ground. See ``docs/terrain.md``.
     """
-    return _urban_path_loss("uma", freq_ghz, d2d_m, h_bs_m, h_ut_m, los, h_e_m, on_range)
+    return _urban_path_loss(
+        "uma", freq_ghz, d2d_m, h_bs_m, h_ut_m, los, h_e_m, on_range, ground_dz_m
+    )
 
 
 def umi_path_loss_db(
@@ -456,6 +466,7 @@ def umi_path_loss_db(
     los: ArrayLike,
     *,
     on_range: OnRange = "error",
+    ground_dz_m: ArrayLike = 0.0,
 ) -> FloatArray:
     r"""UMi street canyon path loss, TR 38.901 Table 7.4.1-1 (dB).
 
@@ -478,9 +489,10 @@ def umi_path_loss_db(
         PL_{NLoS} &= \max(PL_{LoS}, PL'_{NLoS})
 
     :math:`f_c` in GHz, distances in m. Validity: 0.5-100 GHz, 1.5 m <= h_UT <= 22.5 m;
-    the table's BS height is 10 m (other heights are accepted, see :class:`Validity`).
+    the table's BS height is 10 m (other heights are accepted, see :class:`Validity`);
+    ``ground_dz_m`` as in :func:`uma_path_loss_db`.
     """
-    return _urban_path_loss("umi", freq_ghz, d2d_m, h_bs_m, h_ut_m, los, 1.0, on_range)
+    return _urban_path_loss("umi", freq_ghz, d2d_m, h_bs_m, h_ut_m, los, 1.0, on_range, ground_dz_m)
 
 
 def _urban_path_loss(
@@ -492,6 +504,7 @@ def _urban_path_loss(
     los: ArrayLike,
     h_e_m: ArrayLike,
     on_range: str,
+    ground_dz_m: ArrayLike = 0.0,
 ) -> FloatArray:
     check_on_range(on_range)
     v = VALIDITY[model]
@@ -513,8 +526,9 @@ def _urban_path_loss(
         source="TR 38.901 Table 7.4.1-1",
     )
     d_bp = breakpoint_distance_m(model, f, h_bs, h_ut, h_e_m=h_e)
-    d3d = distance_3d_m(d2d, h_bs, h_ut)
-    dh2 = (h_bs - h_ut) ** 2
+    dz = np.asarray(ground_dz_m, dtype=float)
+    d3d = distance_3d_m(d2d, h_bs + dz, h_ut)
+    dh2 = (h_bs + dz - h_ut) ** 2
     log_f = np.log10(f)
     if model == "uma":
         pl1 = 28.0 + 22.0 * np.log10(d3d) + 20.0 * log_f
@@ -539,6 +553,7 @@ def rma_path_loss_db(
     h_building_m: ArrayLike = RMA_DEFAULT_BUILDING_HEIGHT_M,
     street_width_m: ArrayLike = RMA_DEFAULT_STREET_WIDTH_M,
     on_range: OnRange = "error",
+    ground_dz_m: ArrayLike = 0.0,
 ) -> FloatArray:
     r"""RMa path loss, TR 38.901 Table 7.4.1-1 (dB).
 
@@ -566,7 +581,10 @@ def rma_path_loss_db(
         PL_{NLoS} &= \max(PL_{LoS}, PL'_{NLoS})
 
     :math:`f_c` in GHz, distances in m. Validity: 0.5-30 GHz, 10 m <= h_BS <= 150 m,
-    1 m <= h_UT <= 10 m, 5 m <= h <= 50 m, 5 m <= W <= 50 m.
+    1 m <= h_UT <= 10 m, 5 m <= h <= 50 m, 5 m <= W <= 50 m. ``ground_dz_m`` (the
+    ground under the BS minus that under the UT): :math:`d_{3D}` takes the antennas'
+    true height difference; :math:`d_{BP}` and the height terms keep the heights above
+    the local ground.
     """
     check_on_range(on_range)
     model = "rma"
@@ -588,7 +606,7 @@ def rma_path_loss_db(
         source="TR 38.901 Table 7.4.1-1",
     )
     d_bp = breakpoint_distance_m(model, f, h_bs, h_ut)
-    d3d = distance_3d_m(d2d, h_bs, h_ut)
+    d3d = distance_3d_m(d2d, h_bs + np.asarray(ground_dz_m, dtype=float), h_ut)
 
     def pl1(d3: FloatArray) -> FloatArray:
         return np.asarray(
@@ -626,6 +644,7 @@ def path_loss_db(
     h_building_m: ArrayLike = RMA_DEFAULT_BUILDING_HEIGHT_M,
     street_width_m: ArrayLike = RMA_DEFAULT_STREET_WIDTH_M,
     on_range: OnRange = "error",
+    ground_dz_m: ArrayLike = 0.0,
 ) -> FloatArray:
     """TR 38.901 Table 7.4.1-1 basic path loss for any scenario (dB).
 
@@ -645,6 +664,9 @@ def path_loss_db(
         RMa average building height and street width (m); ignored by UMa/UMi.
     on_range : {"error", "clamp", "clamp-min", "extrapolate"}
         Handling of out-of-range values; frequencies outside the model's range always raise.
+    ground_dz_m
+        Ground under the BS minus ground under the UT (m; 0 on flat ground): see
+        :func:`uma_path_loss_db`.
 
     Returns
     -------
@@ -654,15 +676,18 @@ def path_loss_db(
     name = check_scenario(model)
     if name == "uma":
         return uma_path_loss_db(
-            freq_ghz, d2d_m, h_bs_m, h_ut_m, los, h_e_m=h_e_m, on_range=on_range
-        )
+            freq_ghz, d2d_m, h_bs_m, h_ut_m, los, h_e_m=h_e_m, on_range=on_range,
+            ground_dz_m=ground_dz_m,
+        )  # fmt: skip
     if np.any(np.asarray(h_e_m, dtype=float) != 1.0):
         raise InputError(
             f"h_e_m applies to UMa only; {DISPLAY_NAME[name]} does not take an effective "
             "environment height other than 1 m (TR 38.901 Table 7.4.1-1 Note 1)"
         )
     if name == "umi":
-        return umi_path_loss_db(freq_ghz, d2d_m, h_bs_m, h_ut_m, los, on_range=on_range)
+        return umi_path_loss_db(
+            freq_ghz, d2d_m, h_bs_m, h_ut_m, los, on_range=on_range, ground_dz_m=ground_dz_m
+        )
     return rma_path_loss_db(
         freq_ghz,
         d2d_m,
@@ -672,6 +697,7 @@ def path_loss_db(
         h_building_m=h_building_m,
         street_width_m=street_width_m,
         on_range=on_range,
+        ground_dz_m=ground_dz_m,
     )
 
 

@@ -173,6 +173,7 @@ def _serve_kernel(
     site_x: FloatArray,
     site_y: FloatArray,
     site_h: FloatArray,
+    site_g: FloatArray,
     site_model: IntArray,
     site_used: BoolArray,
     site_sectored: BoolArray,
@@ -188,6 +189,7 @@ def _serve_kernel(
     rx_x: FloatArray,
     rx_y: FloatArray,
     rx_h: FloatArray,
+    rx_g: FloatArray,
     rx_indoor: BoolArray,
     rx_in_db: FloatArray,
     los: BoolArray,
@@ -222,23 +224,27 @@ def _serve_kernel(
     rx_dbm = np.empty(n_cells)
     cell_pl = np.empty(n_cells)
     # the breakpoint d'_BP and log10(d'_BP^2 + (h_BS - h_UT)^2) of every band and used
-    # site depend on the receiver's height alone: kept for the last _HEIGHT_SLOTS
-    # heights met (the sites a block does not use are never read)
+    # site depend on the receiver's height and ground alone: kept for the last
+    # _HEIGHT_SLOTS (height, ground) met (the sites a block does not use are never read);
+    # on terrain the height difference is the antennas' true one (ground included)
     slot_h = np.full(_HEIGHT_SLOTS, np.nan)
+    slot_g = np.full(_HEIGHT_SLOTS, np.nan)
     slot_bp = np.empty((_HEIGHT_SLOTS, n_bands, n_sites))
     slot_log_bp = np.empty((_HEIGHT_SLOTS, n_bands, n_sites))
     next_slot = 0
     for i in range(lo_rx, hi_rx):
         h_ut = rx_h[i]
+        g_ut = rx_g[i]
         s = -1
         for q in range(_HEIGHT_SLOTS):
-            if slot_h[q] == h_ut:
+            if slot_h[q] == h_ut and slot_g[q] == g_ut:
                 s = q
                 break
         if s < 0:
             s = next_slot
             next_slot = (next_slot + 1) % _HEIGHT_SLOTS
             slot_h[s] = h_ut
+            slot_g[s] = g_ut
             for b in range(n_bands):
                 freq_ghz = band_freq_ghz[b]
                 for k in range(n_sites):
@@ -246,7 +252,7 @@ def _serve_kernel(
                         continue
                     h_bs = site_h[k]
                     d_bp = 4.0 * (h_bs - 1.0) * (h_ut - 1.0) * (freq_ghz * 1e9) / 3.0e8
-                    dh = h_bs - h_ut
+                    dh = h_bs + site_g[k] - g_ut - h_ut
                     slot_bp[s, b, k] = d_bp
                     slot_log_bp[s, b, k] = _log10(d_bp**2 + dh * dh)
         for k in range(n_sites):
@@ -258,7 +264,7 @@ def _serve_kernel(
             li = 0 if los[i, k] else 1
             m = site_model[k]
             d_pl = min(max(d2d, d2d_limits[m, li, 0]), d2d_limits[m, li, 1])
-            dh = site_h[k] - h_ut
+            dh = site_h[k] + site_g[k] - g_ut - h_ut
             g_d2d[k] = d2d
             g_dpl[k] = d_pl
             g_logd3[k] = _log10(math.sqrt(d_pl * d_pl + dh * dh))
@@ -283,7 +289,7 @@ def _serve_kernel(
                 is_los = los[i, k]
                 h_bs = site_h[k]
                 if m == 2:
-                    dh = h_bs - h_ut
+                    dh = h_bs + site_g[k] - g_ut - h_ut
                     d3d = math.sqrt(g_dpl[k] * g_dpl[k] + dh * dh)
                     pl = _rma_pl_db(
                         is_los, freq_ghz, g_dpl[k], d3d, h_bs, h_ut, rma_env[0], rma_env[1]
@@ -370,6 +376,8 @@ class CompiledCells:
     cell_azimuth_deg: FloatArray
     cell_subband: IntArray
     cell_radius_m: FloatArray
+    #: the ground under each site (m; None: 0, flat ground)
+    site_ground_m: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -408,12 +416,15 @@ def serve_compiled(
     los: BoolArray,
     shadow_unit: FloatArray | None,
     indoor_loss_db: FloatArray | None = None,
+    rx_ground_m: FloatArray | None = None,
 ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, BoolArray, FloatArray]:
     """Best server of each receiver on every band (see the module notes).
 
     ``los`` and ``shadow_unit`` are (n, K); ``indoor_loss_db`` (n,) the indoor part of an
     indoor receiver's O2I loss, 0.5 d_2D-in (None: 0, the user by the window), added to
-    each band's wall loss. Returns (bands, n) arrays: the position of
+    each band's wall loss; ``rx_ground_m`` (n,) the ground under each receiver (None: 0;
+    with ``cells.site_ground_m``, the d_3D and elevation of each link take the antennas'
+    true height difference). Returns (bands, n) arrays: the position of
     the best cell within its band (-1: none in reach), its received power (dBm), path
     loss (dB), 2D distance (m), LoS, and the summed power of the band's other cells of
     its sub-band (mW); NaN/False/0 when unserved.
@@ -443,6 +454,7 @@ def serve_compiled(
         f64(cells.site_x_m),
         f64(cells.site_y_m),
         f64(cells.site_height_m),
+        np.zeros(cells.site_x_m.size) if cells.site_ground_m is None else f64(cells.site_ground_m),
         i64(cells.site_model),
         b1(cells.site_used),
         b1(cells.site_sectored),
@@ -458,6 +470,7 @@ def serve_compiled(
         f64(x_m),
         f64(y_m),
         f64(rx_height_m),
+        np.zeros(n) if rx_ground_m is None else f64(rx_ground_m),
         b1(indoor),
         np.zeros(n) if indoor_loss_db is None else f64(indoor_loss_db),
         b1(los),

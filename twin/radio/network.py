@@ -389,6 +389,8 @@ class BandCells:
     power_dbm: FloatArray
     gain_dbi: FloatArray
     model: npt.NDArray[np.str_]
+    #: the ground under each cell's site (m; 0 on flat ground: :attr:`Site.ground_m`)
+    ground_m: FloatArray | None = None
 
     @property
     def n_cells(self) -> int:
@@ -417,6 +419,7 @@ def band_cells(freq_ghz: float, sites: Sequence[Site], reuse: int) -> BandCells:
         power_dbm=np.array([s.power_dbm for s in sites], dtype=float)[idx],
         gain_dbi=np.array([s.gain_dbi for s in sites], dtype=float)[idx],
         model=np.array([sites[i].model for i in idx], dtype="<U3"),
+        ground_m=np.array([s.ground_m for s in sites], dtype=float)[idx],
     )
 
 
@@ -499,6 +502,7 @@ def serve_receivers(
     shadow_unit: FloatArray | None = None,
     site_radius_m: FloatArray | None = None,
     indoor_distance_m: FloatArray | None = None,
+    rx_ground_m: FloatArray | None = None,
     chunk_elements: int = CHUNK_ELEMENTS,
     engine: str = "compiled",
 ) -> Serving:
@@ -526,6 +530,12 @@ def serve_receivers(
         (n,) d_2D-in of each indoor receiver (TR 38.901 clause 7.4.3: 0.5 dB per metre
         on top of the wall loss; ``ReceiverGrid.indoor_distance_m``). None: 0 m, the
         user by the window.
+    rx_ground_m
+        (n,) the ground under each receiver (m; None: 0). With the sites' ground
+        (:attr:`BandCells.ground_m`) it gives each link the antennas' true height
+        difference, for d_3D and the antenna's elevation (``ground_dz_m`` of
+        :func:`twin.propagation.tr38901.path_loss_db`); the heights above ground stay
+        the model's h_BS and h_UT.
     chunk_elements
         ``engine="numpy"``: receivers are evaluated in chunks of about this many
         (receiver, cell) pairs.
@@ -556,6 +566,7 @@ def serve_receivers(
             shadow_unit=shadow_unit,
             site_radius_m=site_radius_m,
             indoor_distance_m=indoor_distance_m,
+            rx_ground_m=rx_ground_m,
         )[0]
     if engine != "numpy":
         raise InputError(f"engine: {engine!r} is not allowed; use 'compiled' or 'numpy'")
@@ -585,6 +596,7 @@ def serve_receivers(
             None if shadow_unit is None else shadow_unit[rows][:, col],
             None if site_radius_m is None else radius,
             None if indoor_distance_m is None else indoor_distance_m[rows],
+            None if rx_ground_m is None else rx_ground_m[rows],
         )
         out.put(rows, part)
     return out
@@ -603,6 +615,7 @@ def serve_bands(
     shadow_unit: FloatArray | None = None,
     site_radius_m: FloatArray | None = None,
     indoor_distance_m: FloatArray | None = None,
+    rx_ground_m: FloatArray | None = None,
 ) -> list[Serving]:
     """:func:`serve_receivers` (compiled engine) on several bands in one pass.
 
@@ -620,6 +633,7 @@ def serve_bands(
     site_x = np.zeros(n_cols)
     site_y = np.zeros(n_cols)
     site_h = np.ones(n_cols)
+    site_g = np.zeros(n_cols)
     site_model = np.zeros(n_cols, dtype=np.int64)
     site_used = np.zeros(n_cols, dtype=np.bool_)
     site_sectored = np.zeros(n_cols, dtype=np.bool_)
@@ -647,6 +661,8 @@ def serve_bands(
         site_x[col] = band.x_m[use]
         site_y[col] = band.y_m[use]
         site_h[col] = band.height_m[use]
+        if band.ground_m is not None:
+            site_g[col] = band.ground_m[use]
         site_model[col] = [compiled.MODEL_CODE[m] for m in band.model[use]]
         site_used[col] = True
         azimuth = band.cells.azimuth_deg[use]
@@ -679,6 +695,7 @@ def serve_bands(
         cell_azimuth_deg=np.concatenate(parts["az"]).astype(float),
         cell_subband=np.concatenate(parts["sub"]).astype(np.int64),
         cell_radius_m=np.concatenate(parts["radius"]).astype(float),
+        site_ground_m=site_g,
     )
     best, rsrp, pl, d2d, los_best, interference = compiled.serve_compiled(
         cells,
@@ -694,6 +711,7 @@ def serve_bands(
             if indoor_distance_m is None
             else indoor_path_loss_db(params.o2i, np.asarray(indoor_distance_m, dtype=float))
         ),
+        rx_ground_m=rx_ground_m,
     )
     out = []
     for b, cells_b in enumerate(parts["use"]):
@@ -790,6 +808,7 @@ def _serve_chunk(
     shadow_unit: FloatArray | None,
     radius_m: FloatArray | None,
     indoor_distance_m: FloatArray | None = None,
+    rx_ground_m: FloatArray | None = None,
 ) -> Serving:
     """:func:`serve_receivers` on one chunk: the cells ``use``, (n, len(use)) arrays."""
     freq_ghz = band.freq_ghz
@@ -807,6 +826,10 @@ def _serve_chunk(
     dy = y_m[:, None] - sy[None, :]
     d2d = np.hypot(dx, dy)
     h_ut = np.broadcast_to(rx_height_m[:, None], d2d.shape)
+    # the ground under the site minus that under the receiver (0 on flat ground)
+    sg_m = np.zeros(use.size) if band.ground_m is None else band.ground_m[use]
+    rg_m = np.zeros(n) if rx_ground_m is None else np.asarray(rx_ground_m, dtype=float)
+    dz = sg_m[None, :] - rg_m[:, None]
     pl = np.empty_like(d2d)
     sigma = np.empty_like(d2d)
     for model in sorted(set(models.tolist())):
@@ -819,6 +842,7 @@ def _serve_chunk(
             h_ut[:, cols],
             los[:, cols],
             on_range=LINK_ON_RANGE,
+            ground_dz_m=dz[:, cols],
         )
         sigma[:, cols] = shadow_fading_sigma_db(
             model,
@@ -847,7 +871,10 @@ def _serve_chunk(
     if sector.any():
         bearing = np.degrees(np.arctan2(dx[:, sector], dy[:, sector]))  # from north, clockwise
         elevation = -np.degrees(
-            np.arctan2(sh[None, sector] - h_ut[:, sector], np.maximum(d2d[:, sector], 1e-3))
+            np.arctan2(
+                sh[None, sector] + dz[:, sector] - h_ut[:, sector],
+                np.maximum(d2d[:, sector], 1e-3),
+            )
         )
         offset = bearing - azimuth[None, sector]
         gain_tx[:, sector] += element_pattern_db(

@@ -1,8 +1,9 @@
 """Read scenario files (TOML) into :class:`twin.scenario.Scenario`.
 
-Relative paths inside a scenario (``city.source``, ``sites.file``) are relative to the
-scenario file's folder. Every variant of the file (``[variants.NAME]``) is applied once
-while reading, so a bad value in a variant is reported with the file, not at run time.
+Relative paths inside a scenario (``city.source``, ``city.terrain``, ``sites.file``) are
+relative to the scenario file's folder. Every variant of the file (``[variants.NAME]``) is
+applied once while reading, so a bad value in a variant is reported with the file, not at
+run time.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from twin.variants import apply_variant
 
 
 def resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Make ``city.source`` and ``sites.file`` absolute, relative to ``base``."""
+    """Make ``city.source``, ``city.terrain`` and ``sites.file`` absolute, relative to ``base``."""
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
     city = out.get("city")
     if isinstance(city, dict) and isinstance(city.get("source"), str):
         src = city["source"]
         if not src.startswith(("place:", "bbox:")) and not Path(src).is_absolute():
             city["source"] = str((base / src).resolve())
+    if isinstance(city, dict) and isinstance(city.get("terrain"), str):
+        if not Path(city["terrain"]).is_absolute():
+            city["terrain"] = str((base / city["terrain"]).resolve())
     sites = out.get("sites")
     if isinstance(sites, dict) and isinstance(sites.get("file"), str):
         if not Path(sites["file"]).is_absolute():

@@ -33,7 +33,7 @@ REQUIRED = ("lon", "lat", "height_m", "power_dbm")
 OPTIONAL = ("site_id", "model", "gain_dbi", "azimuths_deg", "bands_ghz")
 #: columns a run's or an optimisation's ``sites.geojson`` writes that are not site
 #: settings: such a file reads back as a sites file with them ignored
-WRITTEN = ("placed_by", "building_id", "rank", "candidate", "class")
+WRITTEN = ("placed_by", "building_id", "ground_m", "rank", "candidate", "class")
 #: common names of the coordinates that difflib does not find close
 _ALIASES = {"longitude": "lon", "lng": "lon", "long": "lon", "latitude": "lat"}
 

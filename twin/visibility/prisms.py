@@ -22,7 +22,9 @@ from twin.errors import InputError
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["BuildingPrisms"]
+    from twin.city.model import CityModel
+
+__all__ = ["BuildingPrisms", "city_prisms"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,6 +201,20 @@ class BuildingPrisms:
     def tree(self) -> shapely.STRtree:
         """An STRtree over the parts (indices are part indices)."""
         return shapely.STRtree(self.part_geoms)
+
+
+def city_prisms(city: CityModel) -> BuildingPrisms:
+    """The prisms of a city's buildings: above flat ground, or, when the city stands on
+    terrain, above its datum (:meth:`twin.city.ground.CityGround.prisms_heights_m`: each
+    top at the building's ground + ``height_m``)."""
+    from twin.city.ground import city_ground
+
+    ground = city_ground(city)
+    if ground is None:
+        return BuildingPrisms.from_geodataframe(city.buildings)
+    b = city.buildings
+    top_m, base_m = ground.prisms_heights_m(b["height_m"], b["min_height_m"])
+    return BuildingPrisms.from_arrays(np.asarray(b.geometry.values, dtype=object), top_m, base_m)
 
 
 def _prisms_from_state(state: dict[str, Any]) -> BuildingPrisms:
