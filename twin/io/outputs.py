@@ -483,7 +483,10 @@ def map_points(
     None: no limit), only those on every
     ``step``-th row and column (the smallest step that keeps them within the limit), each
     drawn as a square of ``step`` cells centred on it with its own values: a sample, not
-    an average, so a drawn value is always that of a receiver of the study."""
+    an average, so a drawn value is always that of a receiver of the study.
+
+    On terrain each point's ``ground_m`` (that of the ``grid`` layer: its building's
+    ground indoors, the terrain outdoors), at which the page draws its square."""
     from pyproj import Transformer
 
     g = result.grid
@@ -511,6 +514,15 @@ def map_points(
             first = k * MAP_CHUNK
             col[a:b] = values_of(first, min(first + MAP_CHUNK, len(g)))[on[a:b] - first]
         columns[f"{metric}_{label}"] = col
+    ground_m = None
+    ground = city_ground(result.city)
+    if ground is not None:
+        ground_m = np.empty(on.size, dtype=np.float32)
+        for lo in range(0, on.size, MAP_CHUNK):
+            part = on[lo : lo + MAP_CHUNK]
+            ground_m[lo : lo + part.size] = ground.receivers_m(
+                g.x_m[part], g.y_m[part], g.building_id[part]
+            )
     spacing_m = result.scenario.grid.spacing_m
     note = None
     if step > 1:
@@ -521,7 +533,9 @@ def map_points(
             f"square with its own values; every point is in grid.gpkg and rasters/."
         )
     return MapGrid(
-        points=MapPoints(lon=lon, lat=lat, columns=columns, indoor=np.asarray(g.indoor[on])),
+        points=MapPoints(
+            lon=lon, lat=lat, columns=columns, indoor=np.asarray(g.indoor[on]), ground_m=ground_m
+        ),
         step=step,
         cell_size_m=step * spacing_m,
         note=note,
