@@ -292,3 +292,117 @@ def test_the_grid_note_shows_as_text_in_the_panel(map_page: MapPage) -> None:
         " n.getBoundingClientRect().height > 0]; })()"
     )
     assert got == [GRID_NOTE, 0, True, True]
+
+
+def test_flat_ground_draws_everything_from_zero(map_page: MapPage) -> None:
+    """A city without terrain: the grid squares deck.gl draws lie at z 0, each building
+    from its ``min_height_m`` (0 but for raised parts), the masts from 0."""
+    grid_z, base_ok, mast_z = map_page.browser.evaluate(
+        """(function () {
+          var m = window.twinMap, B = m.data.buildings;
+          var g = m.deck.layerManager.getLayers().filter(function (l) {
+            return l.id === 'grid-0p7'; })[0];
+          var pos = g.getAttributeManager().attributes.instancePositions.value, z = [];
+          for (var k = 0; k < g.getNumInstances(); k++) { z.push(pos[3 * k + 2]); }
+          var base = m.parts.every(function (p) {
+            return p.polygon.every(function (r) { return r.every(function (q) {
+              return (q.length > 2 ? q[2] : 0) === (B.base[p.i] || 0); }); }); });
+          var masts = m.deck.props.layers.filter(function (l) { return l.id === 'masts'; })[0];
+          return [z, base, m.data.sites.map(function (s) {
+            return masts.props.getSourcePosition(s)[2]; })];
+        })()"""
+    )
+    assert len(grid_z) > 100 and set(grid_z) == {0}
+    assert base_ok and mast_z == [0, 0, 0]
+
+
+def test_monaco_on_terrain_stands_on_its_ground(tmp_path: Path) -> None:
+    """``twin run`` of Monaco on its SRTM3 tile (80 m grid): in the page Chromium renders,
+    each building is extruded from its ``ground_m`` of buildings.geojson to ground +
+    ``height_m``, each grid square deck.gl draws lies at the ``ground_m`` of its receiver
+    in grid.gpkg (float32) and each site at ground + antenna height, its mast from the
+    ground; and the page renders with no error or request."""
+    from click.testing import CliRunner
+    from pyproj import Transformer
+
+    from twin.cli.main import cli
+
+    assert CHROMIUM is not None
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "monaco"
+    res = CliRunner().invoke(
+        cli,
+        ["-q", "run", str(root / "scenarios" / "monaco-terrain.toml"), "--spacing", "80",
+         "--no-progress", "--out", str(out)],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    buildings = gpd.read_file(out / "buildings.geojson")
+    grid = gpd.read_file(out / "grid.gpkg", layer="grid")
+    sites = gpd.read_file(out / "sites.geojson")
+    with Chromium(CHROMIUM, width=1200, height=800) as b:
+        b.open_page()
+        b.navigate((out / "map.html").as_uri())
+        b.wait_for("document.documentElement.getAttribute('data-twin-rendered')")
+        assert b.errors() == [] and b.dialogs() == []
+        assert b.evaluate("document.getElementById('twin-errors').children.length") == 0
+        others = [u for u in b.requests() if not u.startswith(("file:", "data:", "blob:"))]
+        assert others == []
+        got = b.evaluate(
+            """(function () {
+              var m = window.twinMap, B = m.data.buildings, layers = {};
+              m.deck.layerManager.getLayers().forEach(function (l) { layers[l.id] = l; });
+              var g = layers['grid-0p7'];
+              var pos = g.getAttributeManager().attributes.instancePositions.value, drawn = [];
+              for (var k = 0; k < g.getNumInstances(); k++) {
+                drawn.push([g.props.data[k], pos[3 * k], pos[3 * k + 1], pos[3 * k + 2]]);
+              }
+              var parts = m.parts.map(function (p) {
+                var zs = [];
+                p.polygon.forEach(function (r) { r.forEach(function (q) {
+                  zs.push(q.length > 2 ? q[2] : 0); }); });
+                return [B.id[p.i], Math.min.apply(null, zs), Math.max.apply(null, zs),
+                        p.elevation];
+              });
+              var masts = m.deck.props.layers.filter(function (l) { return l.id === 'masts'; })[0];
+              var sites = m.data.sites.map(function (s) {
+                return [s.site_id, s.position[2], masts.props.getSourcePosition(s)[2]]; });
+              return { drawn: drawn, n: m.data.grid.x.length, parts: parts, sites: sites };
+            })()"""
+        )
+    # buildings: the base of every part at its building's ground, the roof at + height
+    by_id = buildings.set_index(buildings["building_id"].astype(str))
+    parts = got["parts"]
+    assert len(parts) >= len(buildings)
+    ground = by_id.loc[[p[0] for p in parts], "ground_m"].to_numpy(dtype=float)
+    height = by_id.loc[[p[0] for p in parts], "height_m"].to_numpy(dtype=float)
+    raised = by_id.loc[[p[0] for p in parts], "min_height_m"].to_numpy(dtype=float)
+    raised = np.nan_to_num(raised, nan=0.0)  # a raised part starts above its ground
+    low = np.array([p[1] for p in parts])
+    np.testing.assert_allclose(low, ground + raised, atol=0.055)  # cm and dm in the page
+    np.testing.assert_allclose(low[raised == 0], ground[raised == 0], atol=0.005 + 1e-9)
+    np.testing.assert_array_equal(low, [p[2] for p in parts])  # one base per part
+    np.testing.assert_allclose(low + [p[3] for p in parts], ground + height, atol=0.06)
+    assert ground.max() > 100  # the hill
+    # the grid: each drawn square at its receiver's ground (grid.gpkg), in float32
+    regular = grid[grid["kind"] == "grid"].reset_index(drop=True)
+    assert got["n"] == len(regular) and len(got["drawn"]) == len(regular)
+    drawn = np.array(got["drawn"])
+    k = drawn[:, 0].astype(int)
+    lon, lat = Transformer.from_crs(grid.crs, 4326, always_xy=True).transform(
+        regular.geometry.x.to_numpy()[k], regular.geometry.y.to_numpy()[k]
+    )
+    np.testing.assert_allclose(drawn[:, 1], lon, atol=1.1e-6)  # the same points
+    np.testing.assert_allclose(drawn[:, 2], lat, atol=1.1e-6)
+    want = regular["ground_m"].to_numpy(dtype=float)[k].astype(np.float32)
+    np.testing.assert_array_equal(drawn[:, 3].astype(np.float32), want)
+    assert drawn[:, 3].max() > 100 and drawn[:, 3].min() < 10
+    # sites: at ground + antenna height, the mast from the ground
+    s = sites.set_index("site_id")
+    site_ids = [x[0] for x in got["sites"]]
+    assert sorted(site_ids) == sorted(s.index)
+    top = (s.loc[site_ids, "ground_m"] + s.loc[site_ids, "height_m"]).to_numpy(dtype=float)
+    np.testing.assert_allclose([x[1] for x in got["sites"]], top, atol=0.06)
+    np.testing.assert_allclose(
+        [x[2] for x in got["sites"]], s.loc[site_ids, "ground_m"].to_numpy(float), atol=0.005
+    )

@@ -453,3 +453,40 @@ def test_sites_with_null_azimuths_bands_and_building_show_none() -> None:
         ("R1", shown[1]["azimuths_deg"], "3.5"),
     ]
     assert shown[1]["azimuths_deg"].count(";") == 1  # two azimuths from true north
+
+
+def test_flat_ground_keeps_the_map_at_zero() -> None:
+    """Without ``ground_m`` nothing of the terrain enters the page: no ground of the
+    buildings or the sites, no z of the grid, a site's z its antenna height."""
+    data = _data(_build())
+    assert "ground" not in data["buildings"] and "z" not in data["grid"]
+    (site,) = data["sites"]
+    assert "ground_m" not in site and site["position"][2] == 25.0
+
+
+def test_on_terrain_each_thing_stands_on_its_ground() -> None:
+    """With ``ground_m`` (buildings, sites, grid: a GeoDataFrame column or
+    :attr:`MapPoints.ground_m`) the page carries each one's ground: the buildings' in
+    cm, the grid's as one float32 per point, the sites' antenna at ground + height."""
+    from twin.io.webmap import MapPoints
+
+    b, g, s = _frames()
+    b["ground_m"] = [12.3449, 101.0]
+    g["ground_m"] = np.linspace(3.0, 150.0, len(g)) + 1e-3
+    s["ground_m"] = [40.26]
+    page = build_map(b, g, s, bands=BANDS, title="terrain")
+    data = _data(page)
+    assert data["buildings"]["ground"] == [12.34, 101.0]
+    assert data["buildings"]["base"] == [0.0, 6.0]  # above the ground, as before
+    z = _unpack(data["grid"]["z"])
+    assert z.dtype == np.float32
+    np.testing.assert_array_equal(z, g["ground_m"].to_numpy().astype(np.float32))
+    assert "ground_m" not in str(sorted(data["grid"]["bands"]))  # not a metric column
+    (site,) = data["sites"]
+    assert site["ground_m"] == 40.26 and site["position"][2] == pytest.approx(65.3)
+    # the same page from the arrays
+    points = MapPoints.of(g)
+    assert points.ground_m is not None and "ground_m" not in points.columns
+    assert build_map(b, points, s, bands=BANDS, title="terrain") == page
+    with pytest.raises(InputError, match="ground_m"):
+        MapPoints(lon=points.lon, lat=points.lat, columns={}, ground_m=np.zeros(3))
