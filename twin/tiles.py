@@ -37,7 +37,6 @@ import numpy.typing as npt
 
 from twin.arrays import ArrayAlloc, full
 from twin.city.ground import CityGround
-from twin.city.terrain import terrain_blocks
 from twin.grid import ReceiverGrid
 from twin.radio.network import (
     CHUNK_ELEMENTS,
@@ -47,8 +46,9 @@ from twin.radio.network import (
     serve_bands,
 )
 from twin.sites import Site
-from twin.visibility import BuildingPrisms, los_matrix
-from twin.visibility.fast import FastRaster, los_fast
+from twin.visibility import BuildingPrisms
+from twin.visibility.fast import FastRaster
+from twin.visibility.ground import los_on_ground
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -1033,25 +1033,12 @@ def tile_los(ctx: TileContext, task: TileTask, site_cols: IntArray) -> tuple[Boo
     # 1 m slack: the radius test below decides, with the same arithmetic as the radio pass
     limit = r_max + 1.0 if np.isfinite(r_max) else None
     rx = np.column_stack([task.x_m, task.y_m, task.rx_height_m])
-    ground = ctx.ground
-    if ground is not None:
-        # heights above the prisms' datum (the buildings' prisms stand on it)
-        datum = ground.datum_m
-        rx[:, 2] += ground.receivers_m(task.x_m, task.y_m, task.building_id) - datum
-        tx = tx.copy()
-        tx[:, 2] += np.array([ctx.sites[int(j)].ground_m for j in site_cols]) - datum
-    if ctx.visibility == "fast" and ctx.raster is not None:
-        los = los_fast(
-            ctx.prisms, rx, task.building_id, tx, max_distance_m=limit, raster=ctx.raster
-        )
-    else:
-        mode: Literal["fast", "exact"] = "fast" if ctx.visibility == "fast" else "exact"
-        los = los_matrix(ctx.prisms, rx, task.building_id, tx, mode=mode, max_distance_m=limit)
-    los = np.ascontiguousarray(los, dtype=np.bool_)
-    if ground is not None:
-        rx[:, 2] += datum
-        tx[:, 2] += datum
-        terrain_blocks(ground.terrain, rx, tx, los)
+    mode: Literal["fast", "exact"] = "fast" if ctx.visibility == "fast" else "exact"
+    los = los_on_ground(
+        ctx.prisms, ctx.ground, rx, task.building_id, tx,
+        None if ctx.ground is None else [ctx.sites[int(j)].ground_m for j in site_cols],
+        mode=mode, raster=ctx.raster if mode == "fast" else None, max_distance_m=limit,
+    )  # fmt: skip
     if _radius_covers_box(task.x_m, task.y_m, tx, radius):
         return los, int(los.size)
     # by chunks of receivers: a (n, K) float array per tile would grow with the sites
