@@ -1,10 +1,11 @@
 r"""Placement optimisation: choose K sites among candidates for one band (pure).
 
 The received power of every candidate at every receiver is computed once
-(:func:`build_problem`): line of sight with the twin's engine
-(:func:`twin.visibility.los_matrix`) and the link budget of the radio stage
-(:func:`twin.radio.network.analyse_band` on each candidate alone, so the path loss,
-shadow margin, outdoor-to-indoor loss and coupling loss are exactly those of a run).
+(:func:`build_problem`): line of sight with the twin's engine, on the city's terrain
+when it has one (:func:`twin.visibility.ground.los_on_ground`), and the link budget of
+the radio stage (:func:`twin.radio.network.analyse_band` on each candidate alone, so the
+path loss, shadow margin, outdoor-to-indoor loss and coupling loss are exactly those of
+a run, with the receivers' and the sites' ground on terrain).
 
 The search (:func:`optimise`) is greedy with a local search after it:
 
@@ -168,7 +169,8 @@ class PlacementProblem:
     """Everything the search needs, for one band (see :func:`build_problem`).
 
     Columns of ``los``, ``rx_mw`` and ``shadow_unit`` are the candidates, then the fixed
-    (existing) sites.
+    (existing) sites. On terrain ``rx_ground_m`` is the ground under each receiver (the
+    sites carry theirs, :attr:`~twin.sites.Site.ground_m`); None on flat ground.
     """
 
     freq_ghz: float
@@ -180,6 +182,7 @@ class PlacementProblem:
     los: BoolArray
     rx_mw: FloatArray
     shadow_unit: FloatArray | None = None
+    rx_ground_m: FloatArray | None = None
     evaluations: int = 0
     _cache: dict[tuple[int, ...], Score] = field(default_factory=dict, repr=False)
 
@@ -209,6 +212,7 @@ class PlacementProblem:
             self.freq_ghz, self.sites(columns), self.los[:, cols], g.x_m, g.y_m,
             g.rx_height_m, g.indoor, g.is_grid, (g.spec.spacing_m / 1000.0) ** 2, self.params,
             shadow_db=shadow, indoor_distance_m=g.indoor_distance_m,
+            rx_ground_m=self.rx_ground_m,
         )  # fmt: skip
 
     def evaluate(self, columns: Sequence[int]) -> Score:
@@ -235,6 +239,7 @@ def build_problem(
     objective: str,
     fixed: Sequence[Site] = (),
     shadow_unit: FloatArray | None = None,
+    rx_ground_m: FloatArray | None = None,
 ) -> PlacementProblem:
     """The received power of every candidate (and fixed site) at every receiver.
 
@@ -252,6 +257,10 @@ def build_problem(
     shadow_unit
         (N, C + F) unit shadow fading for ``shadowing="field"``
         (:func:`twin.study.shadow_unit_fields`), else None.
+    rx_ground_m
+        (N,) the ground under each receiver when the city stands on terrain
+        (:meth:`twin.city.ground.CityGround.receivers_m`; the sites then carry their
+        ``ground_m``, :func:`twin.city.ground.sites_on_ground`); None: flat ground.
     """
     _check_objective(objective)
     sites = list(candidates) + list(fixed)
@@ -259,6 +268,11 @@ def build_problem(
         raise InputError(
             f"los has shape {los.shape}; expected {(len(grid), len(sites))} (receivers x "
             "candidates + fixed sites)"
+        )
+    if rx_ground_m is not None and np.shape(rx_ground_m) != (len(grid),):
+        raise InputError(
+            f"rx_ground_m has shape {np.shape(rx_ground_m)}; expected ({len(grid)},), one per "
+            "receiver"
         )
     for site in candidates:
         if not site.serves(freq_ghz):
@@ -283,7 +297,7 @@ def build_problem(
                 freq_ghz, site, los_block[:, b : b + 1], g.x_m, g.y_m, g.rx_height_m,
                 g.indoor, params,
                 shadow_db=None if shadow_block is None else shadow_block[:, b : b + 1],
-                indoor_distance_m=g.indoor_distance_m,
+                indoor_distance_m=g.indoor_distance_m, rx_ground_m=rx_ground_m,
             )  # fmt: skip
             block[:, b] = np.nan_to_num(dbm_to_mw(rsrp), nan=0.0)
         rx_mw[:, lo:hi] = block[:, : hi - lo]
@@ -297,6 +311,7 @@ def build_problem(
         los=los,
         rx_mw=rx_mw,
         shadow_unit=shadow_unit,
+        rx_ground_m=rx_ground_m,
     )
 
 

@@ -1008,6 +1008,7 @@ def analyse_band(
     shadow_db: FloatArray | None = None,
     site_radius_m: FloatArray | None = None,
     indoor_distance_m: FloatArray | None = None,
+    rx_ground_m: FloatArray | None = None,
 ) -> BandResult:
     """Best server, SINR, capacity and user type of every receiver on one band.
 
@@ -1029,10 +1030,13 @@ def analyse_band(
         farther away gets neither signal nor interference from it. None: no limit.
     indoor_distance_m
         (N,) d_2D-in of the indoor receivers (:func:`serve_receivers`); None: 0 m.
+    rx_ground_m
+        (N,) the ground under each receiver on terrain (:func:`serve_receivers`; the
+        sites carry theirs, :attr:`~twin.sites.Site.ground_m`); None: flat ground (0).
     """
     band, serving = _serve_sites(
         freq_ghz, sites, los_matrix, x_m, y_m, rx_height_m, indoor, params, shadow_db,
-        site_radius_m, indoor_distance_m,
+        site_radius_m, indoor_distance_m, rx_ground_m,
     )  # fmt: skip
     return finish_band(band, serving, indoor, cell_area_mask, cell_area_unit_km2, params)
 
@@ -1049,6 +1053,7 @@ def _serve_sites(
     shadow_db: FloatArray | None,
     site_radius_m: FloatArray | None,
     indoor_distance_m: FloatArray | None,
+    rx_ground_m: FloatArray | None = None,
 ) -> tuple[BandCells, Serving]:
     """The cells of ``sites`` on one band and the best server of every receiver (the
     first half of :func:`analyse_band`)."""
@@ -1067,6 +1072,7 @@ def _serve_sites(
         shadow_unit=shadow_db if params.shadowing == "field" else None,
         site_radius_m=site_radius_m,
         indoor_distance_m=indoor_distance_m,
+        rx_ground_m=rx_ground_m,
     )
     return band, serving
 
@@ -1083,16 +1089,18 @@ def site_rsrp_dbm(
     *,
     shadow_db: FloatArray | None = None,
     indoor_distance_m: FloatArray | None = None,
+    rx_ground_m: FloatArray | None = None,
 ) -> npt.NDArray[np.float32]:
     """The ``rsrp_dbm`` that :func:`analyse_band` gives ``site`` alone on one band (its
     best cell's received power, :data:`RESULT_FLOAT`; NaN where it does not reach), without
     the SINR, capacity and user types that need every cell's area.
 
-    ``los`` and ``shadow_db`` are (N, 1): the site's column.
+    ``los`` and ``shadow_db`` are (N, 1): the site's column; ``rx_ground_m`` (N,) the
+    ground under the receivers on terrain (None: flat ground), the site carrying its own.
     """
     _, serving = _serve_sites(
         freq_ghz, [site], los, x_m, y_m, rx_height_m, indoor, params, shadow_db, None,
-        indoor_distance_m,
+        indoor_distance_m, rx_ground_m,
     )  # fmt: skip
     return np.asarray(serving.rsrp_dbm, dtype=RESULT_FLOAT)
 
