@@ -17,11 +17,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 
+from twin.city.ground import city_ground, sites_on_ground
 from twin.city.model import CityModel
 from twin.compare import Comparison
 from twin.errors import InputError
@@ -216,19 +217,14 @@ def optimize_scenario(
     from twin.sources.osm_furniture import read_street_furniture
     from twin.study import radio_params, shadow_unit_fields
     from twin.variants import variant_toml
-    from twin.visibility import BuildingPrisms, los_matrix
+    from twin.visibility.ground import los_on_ground
+    from twin.visibility.prisms import city_prisms
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     sc = with_overrides(scenario, spacing_m=spacing_m, bands_ghz=(band_ghz,))
     if city is None:
         city = load_scenario_city(sc)
-    if city.terrain is not None:
-        raise InputError(
-            f"twin optimize does not place sites on terrain yet: {sc.name} sets city.terrain "
-            f"({Path(city.terrain.source_path).name}); run it without city.terrain to optimise "
-            "on flat ground, then check the chosen sites with twin run on the terrain"
-        )
     bounds = study_bounds(city, sc)
     if furniture is None and candidates != "rooftops" and is_osm_file(sc.city.source):
         furniture = read_street_furniture(sc.city.source)
@@ -237,6 +233,9 @@ def optimize_scenario(
     cands = candidate_sites(
         city, bounds, which=candidates, furniture=furniture, max_roofs=max_roofs, exclude=fixed
     )
+    # each site on its ground, as run_study stands it (0 m on flat ground)
+    fixed = sites_on_ground(fixed, city)
+    cands = sites_on_ground(cands, city)
     if k > len(cands):
         # what would offer more: more roofs where the roof limit was reached, the other class
         roofs = {c.site_id.partition("c")[0] for c in cands if c.site_id.startswith("R")}
@@ -258,10 +257,17 @@ def optimize_scenario(
     timings["setup"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     all_sites = [*cands, *fixed]
-    prisms = BuildingPrisms.from_geodataframe(city.buildings)
+    ground = city_ground(city)
     rx = np.column_stack([grid.x_m, grid.y_m, grid.rx_height_m])
-    tx = np.array([(s.x_m, s.y_m, s.height_m) for s in all_sites], dtype=float)
-    los = los_matrix(prisms, rx, grid.building_id, tx, mode=sc.radio.visibility)
+    tx = np.array([(s.x_m, s.y_m, s.height_m) for s in all_sites], dtype=float).reshape(-1, 3)
+    mode: Literal["fast", "exact"] = "fast" if sc.radio.visibility == "fast" else "exact"
+    # the study's rule (twin.tiles.tile_los): the prisms on the terrain's datum, then the
+    # terrain itself
+    los = los_on_ground(
+        city_prisms(city), ground, rx, grid.building_id, tx,
+        [s.ground_m for s in all_sites], mode=mode,
+    )  # fmt: skip
+    rx_ground = None if ground is None else ground.receivers_m(grid.x_m, grid.y_m, grid.building_id)
     timings["visibility"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     params = radio_params(sc)
@@ -271,7 +277,7 @@ def optimize_scenario(
     shadow = shadow_unit_fields(grid, [*named, *fixed], los, params)
     problem = build_problem(
         grid, los, cands, freq_ghz=band_ghz, params=params, objective=objective, fixed=fixed,
-        shadow_unit=shadow,
+        shadow_unit=shadow, rx_ground_m=rx_ground,
     )  # fmt: skip
     timings["link_budget"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()

@@ -3,14 +3,16 @@
 =====================  ================================================================
 file                   content
 =====================  ================================================================
-``sites.geojson``      the chosen sites (rank, candidate id and class, height, model)
+``sites.geojson``      the chosen sites (rank, candidate id and class, height, model;
+                       on terrain the ground under each, ``ground_m``)
 ``candidates.geojson``  every candidate, ``chosen_rank`` 0 when not chosen
 ``variant.toml``       the chosen sites as a ``[variants.NAME]`` table to append to the
                        scenario file and run with ``twin run SCENARIO --variant NAME``
 ``history.csv``        the objective after each added site and each kept swap (its
                        CSVW metadata: ``history.csv-metadata.json``)
 ``optimize.json``      settings, history, result, hexagonal and random references,
-                       timings and provenance
+                       the terrain (file and hash; null on flat ground), timings and
+                       provenance
 ``objective.png``      the objective against the number of sites, with the references
 =====================  ================================================================
 """
@@ -60,6 +62,14 @@ def _provenance(opt: Optimization) -> dict[str, str]:
     }
 
 
+def _terrain(opt: Optimization) -> dict[str, str] | None:
+    """The terrain file the sites were placed on (as a run's ``city.terrain``), None: flat."""
+    t = opt.city.terrain
+    if t is None:
+        return None
+    return {"source": Path(t.source_path).name, "sha256": t.source_sha256}
+
+
 def optimization_summary(opt: Optimization) -> dict[str, Any]:
     """The ``optimize.json`` document."""
     p = opt.placement
@@ -79,6 +89,7 @@ def optimization_summary(opt: Optimization) -> dict[str, Any]:
         "candidates": {"count": p.n_candidates, "by_class": classes},
         "grid_spacing_m": opt.scenario.grid.spacing_m,
         "receivers": len(opt.problem.grid),
+        "terrain": _terrain(opt),
         "sinr_threshold_db": opt.problem.params.sinr_threshold_db,
         "result": p.score.as_dict(),
         "chosen": [
@@ -105,6 +116,8 @@ def _chosen_frame(opt: Optimization) -> gpd.GeoDataFrame:
             "candidate": [s.extra.get("candidate", "") for s in sites],
             "class": [s.extra.get("class", "") for s in sites],
             "height_m": [s.height_m for s in sites],
+            # on terrain the ground under each site (as a run's sites layer writes it)
+            **({} if opt.city.terrain is None else {"ground_m": [s.ground_m for s in sites]}),
             "model": [s.model for s in sites],
             "power_dbm": [s.power_dbm for s in sites],
             "gain_dbi": [s.gain_dbi for s in sites],
