@@ -5,7 +5,9 @@ reference (:mod:`twin.visibility.exact`), ``mode="fast"`` a compiled ray march o
 building raster (2 m cells) that re-checks the pairs it is unsure of with the exact engine
 (:mod:`twin.visibility.fast`). :mod:`twin.visibility.dsm` rasterises buildings into a
 surface model and :mod:`twin.visibility.viewshed` computes gdal_viewshed-style
-viewsheds on such a raster. See ``docs/visibility.md``.
+viewsheds on such a raster. On terrain, :func:`twin.visibility.ground.los_on_ground` stands
+the receivers and antennas on their ground over the prisms' datum and adds the terrain's
+blocking (what a study and ``twin optimize`` both call). See ``docs/visibility.md``.
 """
 
 from __future__ import annotations
