@@ -443,3 +443,17 @@ def terrain_blocks(
     _blocks_kernel(
         terrain.elevation_m, _to_grid(terrain, rx), _to_grid(terrain, tx), los, BLOCK_TOLERANCE_M
     )
+
+
+def warm_up() -> bool:
+    """Load (or compile) :func:`terrain_blocks`'s kernel with one query: a single cell
+    rising from 0 m (west) to 10 m (east), and a segment from 5 m over its west edge to
+    9 m over its east edge, which the slope (10 u against 5 + 4 u) rises above past
+    u = 5/6; returns its LoS (False)."""
+    t = Terrain(
+        elevation_m=np.array([[0.0, 10.0], [0.0, 10.0]]), x0_m=0.0, y0_m=1.0, res_m=1.0,
+        crs="EPSG:32632", source_path="", source_sha256="",
+    )  # fmt: skip
+    los = np.ones((1, 1), dtype=np.bool_)
+    terrain_blocks(t, np.array([[1.0, 0.5, 9.0]]), np.array([[0.0, 0.5, 5.0]]), los)
+    return bool(los[0, 0])
