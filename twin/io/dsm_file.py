@@ -1,7 +1,8 @@
 """Writing surface models and viewsheds as (cloud-optimised) GeoTIFFs, atomically.
 
-The DSM is one ``float32`` band of heights above ground in metres, without a nodata
-value (every cell is a height: 0 is the ground); viewsheds are ``uint8`` bands (1
+The DSM is one ``float32`` band of heights above ground in metres (on terrain: of
+elevations on the terrain's datum), without a nodata value (every cell is a height: 0 is
+the flat ground); viewsheds are ``uint8`` bands (1
 visible, 0 invisible or out of range), one per observer, also without nodata, as
 ``gdal_viewshed`` writes them. Both carry the tool version, the date and the
 attribution and licence of the data they derive from as GDAL metadata and are written to a
@@ -144,10 +145,13 @@ def write_dsm_geotiff(
     transform: Any,
     crs: Any,
     tags: Mapping[str, Any] | None = None,
+    description: str = "surface height",
 ) -> Path:
-    """Write a surface model (heights above ground, metres) as a float32 GeoTIFF.
+    """Write a surface model (metres) as a float32 GeoTIFF.
 
-    Parameters are those of :func:`write_bands_geotiff`; there is no nodata value.
+    Parameters are those of :func:`write_bands_geotiff`; there is no nodata value. The
+    band's unit is ``m``; ``metric`` is ``surface_height_m`` (heights above flat ground)
+    unless ``tags`` give another (with its ``units`` in words), ``description`` the band's.
     """
     arr = np.asarray(dsm_m, dtype=np.float32)
     if arr.ndim != 2:
@@ -157,7 +161,7 @@ def write_dsm_geotiff(
         arr,
         transform=transform,
         crs=crs,
-        descriptions=["surface height"],
+        descriptions=[description],
         tags={"metric": "surface_height_m", **(tags or {})},
         units="m",
     )

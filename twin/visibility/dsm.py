@@ -3,7 +3,9 @@
 Pure: arrays in, arrays out. A cell belongs to a building when the cell *centre* is
 strictly inside the footprint (even-odd over the rings, holes are open), which is also
 GDAL's default rasterisation rule. The DSM of a cell is the top (``height_m``) of the
-highest building covering its centre, 0 (the ground) elsewhere.
+highest building covering its centre, 0 (the ground) elsewhere; on terrain
+(:func:`rasterize_surface`) the higher of that top and the terrain at the centre, on the
+terrain's datum.
 
 Grids are north-up: row 0 is the northern edge, ``transform`` maps (col, row) to
 (x, y) as in rasterio (``Affine(res, 0, west, 0, -res, north)``).
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from affine import Affine
@@ -22,7 +25,13 @@ from twin.arrays import ArrayAlloc, full
 from twin.errors import InputError
 from twin.visibility.prisms import BuildingPrisms
 
-__all__ = ["RasterGrid", "grid_for_bounds", "prism_spans", "rasterize_dsm"]
+if TYPE_CHECKING:
+    from twin.city.terrain import Terrain
+
+__all__ = ["RasterGrid", "grid_for_bounds", "prism_spans", "rasterize_dsm", "rasterize_surface"]
+
+#: cells whose terrain :func:`rasterize_surface` evaluates at once
+_SURFACE_CHUNK_CELLS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,13 @@ class RasterGrid:
             self.west_m + self.n_cols * self.res_m,
             self.north_m,
         )
+
+    @property
+    def centres_bounds_m(self) -> tuple[float, float, float, float]:
+        """``west, south, east, north`` of the cell centres, metres."""
+        west, south, east, north = self.bounds_m
+        half = self.res_m / 2
+        return (west + half, south + half, east - half, north - half)
 
 
 def grid_for_bounds(
@@ -234,3 +250,64 @@ def rasterize_dsm(
         cells, run = span_cells(row, c0, c1, grid.n_cols)
         np.maximum.at(dsm, cells, prisms.height_m[bid[run]].astype(np.float32))
     return dsm.reshape(grid.shape), grid
+
+
+def rasterize_surface(
+    prisms: BuildingPrisms,
+    terrain: Terrain,
+    res_m: float,
+    *,
+    datum_m: float = 0.0,
+    bounds_m: tuple[float, float, float, float] | None = None,
+) -> tuple[np.ndarray, RasterGrid]:
+    """Digital surface model of the buildings standing on terrain.
+
+    Each cell holds the higher of the terrain at its centre (``terrain.ground_m``, the
+    bilinear surface) and the top of the highest building whose footprint strictly
+    contains the centre (the rule of :func:`rasterize_dsm`), in metres on the terrain's
+    datum (SRTM: above the EGM96 geoid).
+
+    Parameters
+    ----------
+    prisms
+        Building prisms whose ``height_m`` are their tops above ``datum_m``, as
+        :func:`twin.visibility.prisms.city_prisms` gives them for a city on terrain
+        (each top at the building's ground + its ``height_m``).
+    terrain
+        The ground surface, in the prisms' CRS; it must cover every cell centre.
+    res_m
+        Cell size, metres.
+    datum_m
+        The plane the prisms stand on (:attr:`twin.city.ground.CityGround.datum_m`),
+        metres on the terrain's datum.
+    bounds_m
+        Box to cover (``minx, miny, maxx, maxy``); default: the buildings' bounds. The
+        grid is that of :func:`rasterize_dsm` (aligned on multiples of ``res_m``, padded
+        by one cell).
+
+    Returns
+    -------
+    surface_m : numpy.ndarray
+        float32 (rows, cols), metres on the terrain's datum.
+    grid : RasterGrid
+        The grid (``grid.transform`` for rasterio).
+
+    Raises
+    ------
+    InputError
+        A cell centre lies outside the terrain (:meth:`twin.city.terrain.Terrain.ground_m`).
+    """
+    grid = grid_for_bounds(bounds_m if bounds_m is not None else prisms.bounds_m, res_m)
+    x = grid.west_m + (np.arange(grid.n_cols) + 0.5) * grid.res_m
+    y = grid.north_m - (np.arange(grid.n_rows) + 0.5) * grid.res_m
+    surface = np.empty(grid.n_rows * grid.n_cols, dtype=np.float64)
+    step = max(1, _SURFACE_CHUNK_CELLS // grid.n_cols)  # rows at once: bounded temporaries
+    for r0 in range(0, grid.n_rows, step):
+        r1 = min(r0 + step, grid.n_rows)
+        block = terrain.ground_m(x[None, :], y[r0:r1, None])
+        surface[r0 * grid.n_cols : r1 * grid.n_cols] = block.ravel()
+    row, c0, c1, bid = prism_spans(prisms, grid)
+    if len(row):
+        cells, run = span_cells(row, c0, c1, grid.n_cols)
+        np.maximum.at(surface, cells, prisms.height_m[bid[run]] + float(datum_m))
+    return surface.astype(np.float32).reshape(grid.shape), grid
