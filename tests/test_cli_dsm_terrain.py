@@ -199,3 +199,16 @@ def test_viewshed_on_the_terrain_dsm_matches_gdal_viewshed(dsm_path: Path, tmp_p
         assert ours[k].sum() == window.sum()  # nothing visible outside gdal's window
         # the terrain hides part of the city from every observer, and not all of it
         assert 0.02 < theirs.mean() < 0.98, (ox, oy, theirs.mean())
+
+
+def test_a_coarse_grid_reads_the_dem_wider(tmp_path: Path) -> None:
+    """200 m cells put the edge cells' centres beyond the default margin of two SRTM3
+    cells: the DEM is read again with a margin reaching them."""
+    out = tmp_path / "coarse.tif"
+    args = ["-q", "dsm", str(CITY), "--terrain", str(DEM), "--res", "200", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as src:
+        data = src.read(1)
+        assert src.transform.a == 200.0
+    assert np.isfinite(data).all() and data.max() > 100.0
