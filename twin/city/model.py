@@ -21,6 +21,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from twin.city.heights import OPEN_SIDED_KINDS, building_height
+from twin.city.water import build_water
 from twin.errors import InputError, SourceError
 
 if TYPE_CHECKING:
@@ -98,6 +99,9 @@ class RawCity:
     ``buildings`` has a geometry column in any CRS and OSM-style tag columns (``building``,
     ``building:part``, ``height``, ``building:levels``, ``roof:levels``, ``min_height``,
     ``building:min_level``, ``name``, ``osm_id``); missing columns are fine.
+    ``water_areas`` (polygons with ``osm_id``) and ``coastline`` (the ``natural=coastline``
+    ways as lines in their direction, with ``osm_id``), in any CRS, are the water the
+    source knows (:mod:`twin.sources.osm_water`); None for a source that knows none.
     """
 
     name: str
@@ -105,6 +109,8 @@ class RawCity:
     graph: nx.MultiDiGraph | None
     source: SourceInfo
     counts: dict[str, int] = field(default_factory=dict)
+    water_areas: gpd.GeoDataFrame | None = None
+    coastline: gpd.GeoDataFrame | None = None
 
 
 @dataclass
@@ -129,6 +135,12 @@ class CityModel:
         The ground elevation surface the city stands on (``city.terrain``), None on flat
         ground; with it the buildings have a ``ground_m`` column
         (:func:`twin.city.ground.on_terrain`).
+    water
+        The water in ``crs`` (:func:`twin.city.water.build_water`): ``kind`` (``sea``,
+        from the coastline, or ``water``, a lake, pond, river or basin area), ``osm_id``
+        (the area's; empty for the sea), ``geometry`` (polygons); no row when the source
+        knows no water (footprint files, online queries) or the city has none. None is
+        taken for no row.
     """
 
     name: str
@@ -139,6 +151,13 @@ class CityModel:
     source: SourceInfo
     counts: dict[str, int]
     terrain: Terrain | None = None
+    water: gpd.GeoDataFrame | None = None
+
+    def __post_init__(self) -> None:
+        if self.water is None:
+            from twin.city.water import empty_water
+
+            self.water = empty_water(self.crs)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -385,6 +404,15 @@ def build_city(
     buildings.index = pd.RangeIndex(len(buildings), name="building_id")
 
     streets, graph = _streets(raw.graph, target)
+    b = buildings.total_bounds
+    water, water_counts = build_water(
+        raw.water_areas,
+        raw.coastline,
+        target,
+        (float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+        name=raw.name,
+    )
+    counts.update(water_counts)
     counts["buildings"] = len(buildings)
     # roofs on open sides with no underside in the data: their top slab alone
     counts["open_sided_slabs"] = int(gdf["_slab"].sum())
@@ -445,6 +473,7 @@ def build_city(
         street_graph=graph,
         source=raw.source,
         counts=counts,
+        water=water,
     )
 
 

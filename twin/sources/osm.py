@@ -373,6 +373,8 @@ def read_osm(path: str | Path, *, name: str | None = None) -> RawCity:
     """
     import osmnx as ox
 
+    from twin.sources.osm_water import read_osm_water
+
     src = Path(path)
     if not src.is_file():
         raise SourceError(f"{src}: no such file (expected an OSM file: {', '.join(OSM_SUFFIXES)})")
@@ -407,6 +409,16 @@ def read_osm(path: str | Path, *, name: str | None = None) -> RawCity:
         except ValueError as exc:
             log.warning("%s: no street graph (%s)", src, exc)
             graph = None
+    water_areas, coastline, water_counts = read_osm_water(src)
+    counts.update(water_counts)
+    if water_counts["coastline_ways_clipped"]:
+        log.warning(
+            "%s: %d coastline ways (natural=coastline) have nodes outside the extract and "
+            "were dropped: the sea cannot be told from the land, and the city has no sea; "
+            "the water areas stand",
+            src.name,
+            water_counts["coastline_ways_clipped"],
+        )
     if counts["ways_missing_nodes"] or counts["relations_missing_members"]:
         log.info(
             "%s: dropped %d ways with nodes outside the extract and %d relations with "
@@ -431,6 +443,8 @@ def read_osm(path: str | Path, *, name: str | None = None) -> RawCity:
             declared_bounds_wgs84=declared_bounds_wgs84(src),
         ),
         counts=counts,
+        water_areas=water_areas,
+        coastline=None if water_counts["coastline_ways_clipped"] else coastline,
     )
 
 

@@ -1,0 +1,278 @@
+"""The city's water: water areas and the sea drawn by the coastline (pure).
+
+OSM maps lakes, ponds, rivers and basins as areas, and the sea by its edge alone: the
+``natural=coastline`` ways, land on the left of each way's direction and water on its
+right, closed rings (islands) drawn counter-clockwise. :func:`sea_from_coastline` turns
+the coastline into the sea within the city's extent (the buildings' bounds enlarged by
+:data:`EXTENT_MARGIN_M`):
+
+- the ways are merged into lines (each kept in its direction);
+- a line that crosses the extent completely (both ends outside it) splits the extent,
+  and the pieces on its right are water; with several such lines the sea is what lies
+  on the water side of every one;
+- a closed ring is an island: land;
+- a line that ends inside the extent (an extract that clips the coastline) cannot tell
+  sea from land: the sea stays unknown (no sea at all), and the line is named in a
+  warning and counted (``coastline_incomplete``), as are coastline ways dropped because
+  their nodes are missing from the extract.
+
+:func:`build_water` puts the sea and the water areas together in the city CRS.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS
+from shapely.ops import split
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "COAST_JOIN_M",
+    "EXTENT_MARGIN_M",
+    "WATER_KINDS",
+    "build_water",
+    "empty_water",
+    "sea_from_coastline",
+    "water_area_m2",
+    "water_union",
+]
+
+#: the extent the coastline is read in: the buildings' bounds enlarged by this (m)
+EXTENT_MARGIN_M = 100.0
+
+#: a coastline that ends inside the extent this close to its edge is joined straight to
+#: the edge (m); one that ends further in leaves the sea unknown
+COAST_JOIN_M = 250.0
+
+#: values of the water frame's ``kind``
+WATER_KINDS = ("sea", "water")
+
+
+def empty_water(crs: CRS | str | None) -> gpd.GeoDataFrame:
+    """A water frame with no row (``kind``, ``osm_id``, ``geometry``) in ``crs``."""
+    return gpd.GeoDataFrame({"kind": [], "osm_id": []}, geometry=[], crs=crs)
+
+
+def sea_from_coastline(
+    lines: Any,
+    osm_ids: list[str],
+    extent: tuple[float, float, float, float],
+    *,
+    name: str = "city",
+    join_m: float = COAST_JOIN_M,
+) -> tuple[Any, dict[str, int]]:
+    """The sea within ``extent`` (a rectangle of the lines' CRS, metres) drawn by the
+    coastline ways ``lines`` (LineStrings in their ways' directions, ``osm_ids`` theirs).
+
+    Returns the sea (a Polygon or MultiPolygon, or None: no sea, or unknown) and counts:
+    ``coastline_lines`` (merged lines crossing the extent), ``coastline_islands`` (rings
+    touching it), ``coastline_incomplete`` (lines ending inside it).
+    """
+    counts = {
+        "coastline_lines": 0,
+        "coastline_islands": 0,
+        "coastline_incomplete": 0,
+        "coastline_ends_joined": 0,
+    }
+    geoms = [g for g in np.asarray(lines, dtype=object) if g is not None and not g.is_empty]
+    if not geoms:
+        return None, counts
+    box = shapely.box(*extent)
+    merged = shapely.line_merge(shapely.union_all(geoms), directed=True)
+    parts = list(getattr(merged, "geoms", [merged]))
+    crossing = []
+    islands = []
+    incomplete = []
+    joins = []
+    for line in parts:
+        if not line.intersects(box):
+            continue
+        if line.is_ring:
+            islands.append(line)
+            continue
+        joined = _join_to_edge(line, extent, join_m)
+        if joined is None:
+            incomplete.append(line)
+        else:
+            if joined is not line:
+                joins.append(line)
+            crossing.append(joined)
+    counts["coastline_lines"] = len(crossing)
+    counts["coastline_islands"] = len(islands)
+    counts["coastline_incomplete"] = len(incomplete)
+    counts["coastline_ends_joined"] = len(joins)
+    tree = shapely.STRtree(geoms)
+
+    def named(line: Any) -> str:
+        ways = sorted(osm_ids[i] for i in tree.query(line, predicate="covers"))
+        return ", ".join(ways[:5]) + (" ..." if len(ways) > 5 else "")
+
+    def ends_inside(line: Any) -> str:
+        inside = [c for c in (line.coords[0], line.coords[-1]) if box.intersects(shapely.Point(c))]
+        return " and ".join(f"({x:.0f}, {y:.0f})" for x, y in inside)
+
+    for line in joins:
+        log.warning(
+            "%s: the coastline (%s) ends within %g m of the city's extent's edge, at %s: "
+            "joined straight to the edge (the sea's edge over that stretch is a guess)",
+            name, named(line), join_m, ends_inside(line),
+        )  # fmt: skip
+    if incomplete:
+        for line in incomplete:
+            log.warning(
+                "%s: the coastline (%s) ends inside the city's extent, at %s, more than %g m "
+                "from its edge (the extract clips it): the sea cannot be told from the land, "
+                "and the city has no sea; the water areas stand",
+                name, named(line), ends_inside(line), join_m,
+            )  # fmt: skip
+        return None, counts
+    sea: Any = box
+    for line in crossing:
+        sea = shapely.intersection(sea, _water_side(box, line))
+    if islands:
+        sea = shapely.difference(sea, shapely.union_all([shapely.Polygon(r) for r in islands]))
+    sea = _polygonal(sea)
+    return sea, counts
+
+
+def _join_to_edge(line: Any, extent: tuple[float, float, float, float], join_m: float) -> Any:
+    """``line`` itself when both its ends lie outside ``extent``; else, when each end
+    inside lies within ``join_m`` of the extent's edge, the line carried on straight from
+    that end across the nearest edge (a metre past it); None when an end lies further in,
+    or the join would cross the line."""
+    minx, miny, maxx, maxy = extent
+    coords = [tuple(c) for c in line.coords]
+    out: list[tuple[float, float] | None] = []
+    for x, y in (coords[0], coords[-1]):
+        gaps = (x - minx, maxx - x, y - miny, maxy - y)
+        k = int(np.argmin(gaps))
+        if gaps[k] <= 0:
+            out.append(None)
+            continue
+        if gaps[k] > join_m:
+            return None
+        out.append(((minx - 1, y), (maxx + 1, y), (x, miny - 1), (x, maxy + 1))[k])
+    if out == [None, None]:
+        return line
+    head = [out[0]] if out[0] is not None else []
+    tail = [out[1]] if out[1] is not None else []
+    joined = shapely.LineString(head + coords + tail)
+    return joined if joined.is_simple else None
+
+
+def _water_side(box: Any, line: Any) -> Any:
+    """The pieces of ``box`` on the right of ``line`` (which crosses it completely)."""
+    pieces = list(split(box, line).geoms)
+    if len(pieces) == 1:
+        return shapely.Polygon()
+    # each piece votes by the length of the line's segments it borders on the right
+    # (water) or on the left (land), tested a centimetre off each segment's middle
+    clipped = shapely.intersection(line, box)
+    segs = []
+    for part in getattr(clipped, "geoms", [clipped]):
+        c = np.asarray(part.coords)
+        if c.shape[0] >= 2:
+            segs.append(np.stack([c[:-1], c[1:]], axis=1))
+    s = np.concatenate(segs)
+    d = s[:, 1] - s[:, 0]
+    length = np.hypot(d[:, 0], d[:, 1])
+    ok = length > 0.05
+    s, d, length = s[ok], d[ok], length[ok]
+    mid = s.mean(axis=1)
+    right = np.column_stack([d[:, 1], -d[:, 0]]) / length[:, None] * 0.01
+    water = np.zeros(len(pieces))
+    land = np.zeros(len(pieces))
+    for k, piece in enumerate(pieces):
+        water[k] = length[shapely.contains_xy(piece, *(mid + right).T)].sum()
+        land[k] = length[shapely.contains_xy(piece, *(mid - right).T)].sum()
+    return shapely.union_all([p for k, p in enumerate(pieces) if water[k] > land[k]])
+
+
+def _polygonal(geom: Any) -> Any:
+    """The polygonal part of ``geom``, None when there is none."""
+    if geom is None or geom.is_empty:
+        return None
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    polys = [
+        g
+        for g in getattr(geom, "geoms", [])
+        if g.geom_type in ("Polygon", "MultiPolygon") and not g.is_empty
+    ]
+    return shapely.union_all(polys) if polys else None
+
+
+def build_water(
+    areas: gpd.GeoDataFrame | None,
+    coastline: gpd.GeoDataFrame | None,
+    crs: CRS,
+    bounds: tuple[float, float, float, float],
+    *,
+    name: str = "city",
+) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+    """The city's water in ``crs``: the sea (:func:`sea_from_coastline` within ``bounds``,
+    the buildings' bounds, enlarged by :data:`EXTENT_MARGIN_M`) and the water areas
+    ``areas`` (polygons in any CRS with ``osm_id``), cut to that extent, repaired.
+
+    Returns the frame (``kind`` in :data:`WATER_KINDS`, ``osm_id``: the area's, empty for
+    the sea; ``geometry``), and counts: ``water_areas``, ``sea_polygons`` and those of
+    :func:`sea_from_coastline`.
+    """
+    m = EXTENT_MARGIN_M
+    extent = (bounds[0] - m, bounds[1] - m, bounds[2] + m, bounds[3] + m)
+    box = shapely.box(*extent)
+    kinds: list[str] = []
+    ids: list[str] = []
+    geoms: list[Any] = []
+    counts: dict[str, int] = {"water_areas": 0, "sea_polygons": 0}
+    if coastline is not None and len(coastline):
+        lines = coastline.to_crs(crs).geometry.to_numpy()
+        sea, sea_counts = sea_from_coastline(lines, list(coastline["osm_id"]), extent, name=name)
+        counts.update(sea_counts)
+        if sea is not None:
+            for g in getattr(sea, "geoms", [sea]):
+                kinds.append("sea")
+                ids.append("")
+                geoms.append(g)
+            counts["sea_polygons"] = len(geoms)
+    if areas is not None and len(areas):
+        projected = areas.to_crs(crs)
+        shapes = shapely.make_valid(projected.geometry.to_numpy())
+        shapes = shapely.intersection(shapes, box)
+        for osm_id, g in zip(projected["osm_id"], shapes, strict=True):
+            g = _polygonal(g)
+            if g is None:
+                continue
+            kinds.append("water")
+            ids.append(str(osm_id))
+            geoms.append(g)
+            counts["water_areas"] += 1
+    if not geoms:
+        return empty_water(crs), counts
+    frame = gpd.GeoDataFrame(
+        {"kind": kinds, "osm_id": ids}, geometry=shapely.normalize(np.array(geoms)), crs=crs
+    )
+    return frame, counts
+
+
+def water_union(water: gpd.GeoDataFrame | None) -> Any:
+    """All the water as one geometry (None when there is none)."""
+    if water is None or len(water) == 0:
+        return None
+    return shapely.union_all(water.geometry.to_numpy())
+
+
+def water_area_m2(
+    water: gpd.GeoDataFrame | None, bounds: tuple[float, float, float, float]
+) -> float:
+    """The area (m^2) of the water within the rectangle ``bounds``."""
+    union = water_union(water)
+    if union is None:
+        return 0.0
+    return float(shapely.area(shapely.intersection(union, shapely.box(*bounds))))

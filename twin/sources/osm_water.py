@@ -1,0 +1,175 @@
+"""Water from an OSM file: water areas and the coastline (the sea's edge).
+
+Water areas are the elements tagged :data:`WATER_TAGS` (``natural=water`` with any
+``water=*`` subtype, ``waterway=riverbank``, ``landuse=reservoir`` and ``basin``): pyosmium
+writes them alone (ways, multipolygon relations, the ways of those relations and the
+nodes they need) to a sanitised OSM XML copy, without the ways and relations that
+reference objects missing from the extract, and osmnx parses that copy into polygons, as
+it does the buildings (:func:`twin.sources.osm.read_osm`).
+
+The sea has no area in OSM: ``natural=coastline`` ways draw its edge, land on the left
+of each way's direction. They are read here as lines (lon/lat) with their way ids; a
+coastline way with nodes missing from the extract is dropped and counted
+(``coastline_ways_clipped``). What the lines enclose is decided by the city model
+(:func:`twin.city.water.build_water`), which knows the city's extent.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import shapely
+
+from twin.errors import SourceError
+from twin.sources.osm import osm_file, osm_format
+
+__all__ = ["WATER_TAGS", "is_coastline_way", "is_water_element", "read_osm_water"]
+
+#: Tags that make an OSM element a water area (osmnx's tag filter)
+WATER_TAGS: dict[str, bool | str | list[str]] = {
+    "natural": "water",
+    "waterway": "riverbank",
+    "landuse": ["reservoir", "basin"],
+}
+
+
+def is_water_element(tags: Any) -> bool:
+    """Whether OSM tags make an element a water area (:data:`WATER_TAGS`)."""
+    return (
+        tags.get("natural") == "water"
+        or tags.get("waterway") == "riverbank"
+        or tags.get("landuse") in ("reservoir", "basin")
+    )
+
+
+def is_coastline_way(tags: Any) -> bool:
+    """Whether OSM tags make a way a piece of the coastline (``natural=coastline``)."""
+    return tags.get("natural") == "coastline"
+
+
+def read_osm_water(path: str | Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, int]]:
+    """The water areas and the coastline ways of an OSM file, in lon/lat.
+
+    Returns
+    -------
+    areas
+        EPSG:4326 polygons of the water areas with ``osm_id`` (``way/<id>``,
+        ``relation/<id>``) and the tags ``natural``, ``water``, ``waterway``, ``landuse``
+        (empty strings when absent).
+    coastline
+        EPSG:4326 lines of the complete ``natural=coastline`` ways, each drawn in its
+        way's direction, with ``osm_id``.
+    counts
+        ``water_areas``, ``coastline_ways`` (complete) and ``coastline_ways_clipped``
+        (dropped: nodes missing from the extract).
+
+    Raises
+    ------
+    SourceError
+        When the file cannot be read as an OSM file.
+    """
+    import osmium
+    import osmnx as ox
+
+    src = Path(path)
+    fmt = osm_format(src)
+    member_ways: set[int] = set()
+    try:
+        for rel in osmium.FileProcessor(osm_file(src, fmt), osmium.osm.RELATION):
+            if isinstance(rel, osmium.osm.Relation) and is_water_element(rel.tags):
+                member_ways.update(m.ref for m in rel.members if m.type == "w")
+        node_ids: set[int] = set()
+        way_ids: set[int] = set()
+        water_nodes: set[int] = set()
+        coast_ids: list[int] = []
+        coast_nodes: list[list[int]] = []
+        clipped = 0
+        for obj in osmium.FileProcessor(osm_file(src, fmt), osmium.osm.NODE | osmium.osm.WAY):
+            if isinstance(obj, osmium.osm.Node):
+                node_ids.add(obj.id)
+                continue
+            if not isinstance(obj, osmium.osm.Way):
+                continue
+            coast = is_coastline_way(obj.tags)
+            wanted = obj.id in member_ways or is_water_element(obj.tags)
+            if not (coast or wanted):
+                continue
+            refs = [n.ref for n in obj.nodes]
+            if not all(r in node_ids for r in refs):
+                clipped += coast
+                continue
+            if wanted:
+                way_ids.add(obj.id)
+                water_nodes.update(refs)
+            if coast:
+                coast_ids.append(obj.id)
+                coast_nodes.append(refs)
+        coast_refs = {r for refs in coast_nodes for r in refs}
+        location: dict[int, tuple[float, float]] = {}
+        with tempfile.TemporaryDirectory(prefix="twin-water-") as tmp:
+            water_file = Path(tmp) / "water.osm"
+            writer = osmium.SimpleWriter(str(water_file), overwrite=True)
+            written = 0
+            try:
+                for obj in osmium.FileProcessor(osm_file(src, fmt)):
+                    if isinstance(obj, osmium.osm.Node):
+                        if obj.id in coast_refs:
+                            location[obj.id] = (obj.location.lon, obj.location.lat)
+                        if obj.id in water_nodes:
+                            writer.add(obj)
+                    elif isinstance(obj, osmium.osm.Way):
+                        if obj.id in way_ids:
+                            writer.add(obj)
+                    elif isinstance(obj, osmium.osm.Relation) and is_water_element(obj.tags):
+                        ways = [m.ref for m in obj.members if m.type == "w"]
+                        if ways and all(w in way_ids for w in ways):
+                            writer.add(obj)
+                            written += 1
+            finally:
+                writer.close()
+            if way_ids:
+                try:
+                    features = ox.features_from_xml(water_file, tags=WATER_TAGS)
+                except ox._errors.InsufficientResponseError:
+                    features = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+            else:
+                features = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    except RuntimeError as exc:
+        raise SourceError(f"{src}: not a readable OSM file ({exc})") from exc
+    areas = _area_frame(features)
+    lines = [shapely.linestrings([location[r] for r in refs]) for refs in coast_nodes]
+    coastline = gpd.GeoDataFrame(
+        {"osm_id": [f"way/{i}" for i in coast_ids]}, geometry=lines, crs="EPSG:4326"
+    )
+    counts = {
+        "water_areas": len(areas),
+        "coastline_ways": len(coastline),
+        "coastline_ways_clipped": clipped,
+    }
+    return areas, coastline, counts
+
+
+def _area_frame(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """osmnx's water features as polygons with ``osm_id`` and the water tags."""
+    columns = ("natural", "water", "waterway", "landuse")
+    if len(features) == 0:
+        return gpd.GeoDataFrame(
+            {"osm_id": [], **{c: [] for c in columns}}, geometry=[], crs="EPSG:4326"
+        )
+    features = features.reset_index()
+    features = features[features.geom_type.isin(["Polygon", "MultiPolygon"])]
+    osm_id = features["element"].astype(str) + "/" + features["id"].astype(str)
+
+    def col(name: str) -> list[str]:
+        if name not in features.columns:
+            return [""] * len(features)
+        return ["" if v is None or v != v else str(v) for v in features[name]]
+
+    return gpd.GeoDataFrame(
+        {"osm_id": osm_id.to_list(), **{c: col(c) for c in columns}},
+        geometry=features.geometry.to_numpy(),
+        crs="EPSG:4326",
+    )
