@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -65,6 +66,9 @@ class ReceiverGrid:
     #: 0 outdoors), when the run models the indoor distance (``radio.indoor_distance =
     #: "wall"``: :func:`indoor_distance_m`); None otherwise
     indoor_distance_m: FloatArray | None = None
+    #: receivers left out because they stood on water (``grid.water = "drop"``): grid
+    #: points (their cells are nodata, as outside the area) and street points
+    receivers_on_water: int = 0
 
     def __len__(self) -> int:
         return int(self.x_m.size)
@@ -120,6 +124,7 @@ class ReceiverGrid:
             indoor_distance_m=(
                 None if self.indoor_distance_m is None else moved(self.indoor_distance_m, alloc)
             ),
+            receivers_on_water=self.receivers_on_water,
         )
 
     def subset(self, mask: npt.NDArray[np.bool_] | IntArray | slice) -> ReceiverGrid:
@@ -136,6 +141,7 @@ class ReceiverGrid:
             indoor_distance_m=(
                 None if self.indoor_distance_m is None else self.indoor_distance_m[mask]
             ),
+            receivers_on_water=self.receivers_on_water,
         )
 
 
@@ -160,6 +166,36 @@ def grid_spec(bounds: tuple[float, float, float, float], spacing_m: float, crs: 
 
 #: points located at once by :func:`locate_indoor` (bounds the memory of the query)
 LOCATE_CHUNK = 1 << 16
+
+
+def water_cells(spec: GridSpec, water: Any) -> BoolArray:
+    """Which cells of ``spec`` (flat, row-major) have their centre on ``water`` (a
+    shapely geometry; a centre on its edge too: ``shapely.intersects_xy``). The cells the
+    water touches are found by rasterising it, then their centres tested exactly, by
+    chunks of :data:`LOCATE_CHUNK`."""
+    rows, cols = spec.shape
+    mask = np.zeros(rows * cols, dtype=bool)
+    if water is None or shapely.is_empty(water):
+        return mask
+    from rasterio.features import rasterize
+
+    touched = rasterize(
+        [(water, 1)],
+        out_shape=spec.shape,
+        transform=spec.transform,
+        all_touched=True,
+        fill=0,
+        dtype="uint8",
+    ).ravel()
+    shapely.prepare(water)
+    t = spec.transform
+    for lo in range(0, touched.size, LOCATE_CHUNK):
+        idx = lo + np.flatnonzero(touched[lo : lo + LOCATE_CHUNK])
+        if idx.size:
+            x = t.c + (idx % cols + 0.5) * t.a
+            y = t.f + (idx // cols + 0.5) * t.e
+            mask[idx] = shapely.intersects_xy(water, x, y)
+    return mask
 
 
 def locate_indoor(
@@ -355,13 +391,17 @@ def build_grid(
     streets: gpd.GeoDataFrame | None = None,
     street_step_m: float | None = 10.0,
     alloc: ArrayAlloc | None = None,
+    water: Any = None,
 ) -> ReceiverGrid:
     """Regular grid over ``bounds`` plus street receivers every ``street_step_m`` (None: none).
 
     Street receivers are put on the streets under open sky alone (:func:`street_points`),
     and those that still fall inside a building footprint (a passage not tagged as one)
-    are left out. ``alloc`` makes the grid's arrays (None: in memory; a
-    :class:`twin.io.scratch.ScratchFolder`'s ``array``: in files).
+    are left out. ``water`` (a shapely geometry in ``crs``, or None) takes no receiver:
+    the grid points whose cell centre lies on it (:func:`water_cells`) and the street
+    points on it are left out, and counted (``receivers_on_water``); their cells are
+    nodata in the rasters, as outside the area. ``alloc`` makes the grid's arrays (None:
+    in memory; a :class:`twin.io.scratch.ScratchFolder`'s ``array``: in files).
     """
     if outdoor_height_m <= 0 or indoor_height_m <= 0:
         raise InputError(
@@ -377,22 +417,40 @@ def build_grid(
     if sx.size:
         outside = locate_indoor(buildings, sx, sy, street_level_m=outdoor_height_m) < 0
         sx, sy = sx[outside], sy[outside]
+    on_water = None
+    n_street_water = 0
+    if water is not None and not shapely.is_empty(water):
+        on_water = water_cells(spec, water)
+        if sx.size:
+            dry = ~shapely.intersects_xy(water, sx, sy)
+            n_street_water = int(sx.size - dry.sum())
+            sx, sy = sx[dry], sy[dry]
     # grid points in row-major order, then street points, written in place into the
     # final arrays (no temporaries of the size of the grid: they would stay in the
     # process's heap after the grid is built)
-    n_grid = rows * cols
+    n_cells = rows * cols
+    n_grid = n_cells if on_water is None else n_cells - int(on_water.sum())
     n = n_grid + sx.size
     make = alloc or full
     x = make(n, np.float64, 0.0)
     y = make(n, np.float64, 0.0)
-    x[:n_grid].reshape(rows, cols)[:] = t.c + (np.arange(cols) + 0.5) * t.a
-    y[:n_grid].reshape(rows, cols)[:] = (t.f + (np.arange(rows) + 0.5) * t.e)[:, None]
+    cell = make(n, np.int32, -1)
+    if on_water is None:
+        x[:n_grid].reshape(rows, cols)[:] = t.c + (np.arange(cols) + 0.5) * t.a
+        y[:n_grid].reshape(rows, cols)[:] = (t.f + (np.arange(rows) + 0.5) * t.e)[:, None]
+        for lo in range(0, n_grid, LOCATE_CHUNK):
+            hi = min(lo + LOCATE_CHUNK, n_grid)
+            cell[lo:hi] = np.arange(lo, hi, dtype=np.int32)
+    else:  # the cells on water left out: nodata in the rasters, as outside the area
+        at = 0
+        for lo in range(0, n_cells, LOCATE_CHUNK):
+            idx = lo + np.flatnonzero(~on_water[lo : lo + LOCATE_CHUNK])
+            cell[at : at + idx.size] = idx
+            x[at : at + idx.size] = t.c + (idx % cols + 0.5) * t.a
+            y[at : at + idx.size] = t.f + (idx // cols + 0.5) * t.e
+            at += idx.size
     x[n_grid:] = sx
     y[n_grid:] = sy
-    cell = make(n, np.int32, -1)
-    for lo in range(0, n_grid, LOCATE_CHUNK):
-        hi = min(lo + LOCATE_CHUNK, n_grid)
-        cell[lo:hi] = np.arange(lo, hi, dtype=np.int32)
     bid = make(n, np.int64, -1)
     locate_indoor(
         buildings, x[:n_grid], y[:n_grid], street_level_m=outdoor_height_m, out=bid[:n_grid]
@@ -410,7 +468,14 @@ def build_grid(
             roof_clearance_m=roof_clearance_m,
         )
     return ReceiverGrid(
-        x_m=x, y_m=y, rx_height_m=rx_h, indoor=indoor, building_id=bid, cell=cell, spec=spec
+        x_m=x,
+        y_m=y,
+        rx_height_m=rx_h,
+        indoor=indoor,
+        building_id=bid,
+        cell=cell,
+        spec=spec,
+        receivers_on_water=(n_cells - n_grid) + n_street_water,
     )
 
 

@@ -34,6 +34,7 @@ from twin.arrays import ArrayAlloc, full, moved
 from twin.bands import band_label
 from twin.city.ground import CityGround, city_ground, sites_on_ground
 from twin.city.model import CityModel, build_city, open_sky_drive
+from twin.city.water import water_area_m2, water_union
 from twin.errors import InputError
 from twin.grid import ReceiverGrid, build_grid, indoor_distance_m, indoor_distance_stats
 from twin.layouts import generate_layout
@@ -209,6 +210,8 @@ def load_scenario_city(scenario: Scenario, *, cache: StudyCache | None = None) -
                 "storey_height_m": c.storey_height_m,
                 "default_height_m": c.default_height_m,
                 "min_area_m2": c.min_area_m2,
+                # cities cached before the model held its water have none
+                "water": 1,
             }
             if dem is not None:
                 key["terrain"] = {"source": str(dem.resolve()), "sha256": file_sha256(dem)}
@@ -237,8 +240,8 @@ def load_scenario_city(scenario: Scenario, *, cache: StudyCache | None = None) -
 
 def city_fingerprint(city: CityModel) -> str:
     """sha256 of what the grid and the visibility raster depend on: CRS, building
-    footprints and heights, street lines, and the terrain (its file's hash, the
-    buildings' ground) when the city stands on one."""
+    footprints and heights, street lines, the terrain (its file's hash, the
+    buildings' ground) when the city stands on one, and the water when it has some."""
     h = hashlib.sha256(city.crs.to_wkt().encode())
     b = city.buildings
     h.update(b.index.to_numpy().astype(np.int64).tobytes())
@@ -255,6 +258,10 @@ def city_fingerprint(city: CityModel) -> str:
         h.update(b"terrain")
         h.update(city.terrain.source_sha256.encode())
         h.update(b["ground_m"].to_numpy(dtype=float).tobytes())
+    if city.water is not None and len(city.water):
+        h.update(b"water")
+        for wkb in shapely.to_wkb(city.water.geometry.to_numpy(), hex=False):
+            h.update(wkb)
     return h.hexdigest()
 
 
@@ -418,6 +425,7 @@ def study_grid(
         key = grid_cache_key(city, bounds, scenario, fingerprint=fingerprint)
         hit = cache.get("grid", key)
         if isinstance(hit, ReceiverGrid):
+            _log_water(city, bounds, hit)
             return hit if alloc is None or not move_hits else hit.moved(alloc)
     grid = build_grid(
         city.buildings,
@@ -430,10 +438,26 @@ def study_grid(
         streets=city.streets,
         street_step_m=g.street_step_m,
         alloc=alloc,
+        water=water_union(city.water) if g.water == "drop" else None,
     )
+    _log_water(city, bounds, grid)
     if cache is not None:
         cache.put("grid", key, grid)
     return grid
+
+
+def _log_water(
+    city: CityModel, bounds: tuple[float, float, float, float], grid: ReceiverGrid
+) -> None:
+    """Log the receivers left out on water and the water's area in the study area."""
+    if grid.receivers_on_water:
+        log.info(
+            '%s: %d receivers left out on water (grid.water = "drop"): %.3f km^2 of the '
+            "study area is water",
+            city.name,
+            grid.receivers_on_water,
+            water_area_m2(city.water, bounds) / 1e6,
+        )
 
 
 def visibility_raster(
