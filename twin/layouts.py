@@ -25,6 +25,7 @@ from pyproj import CRS, Transformer
 from shapely.ops import nearest_points
 
 from twin.city.model import CityModel
+from twin.city.water import water_union
 from twin.errors import InputError
 from twin.scenario import ClusterLayout, SiteLayout
 from twin.sites import (
@@ -104,6 +105,8 @@ def generate_layout(
         "bands_ghz": tuple(layout.bands_ghz),
     }
     generated: list[Site]
+    water = water_union(city.water)
+    on_water: list[tuple[float, float]] = []
     if layout.layout == "hex-rooftop":
         generated = rooftop_sites(
             city.buildings,
@@ -112,6 +115,8 @@ def generate_layout(
             mast_m=layout.mast_m,
             prefix=prefix,
             streets=city.streets,
+            water=water,
+            on_water=on_water,
         )
         masts = [s for s in generated if s.placed_by == "hex-mast"]
         if masts:
@@ -142,8 +147,21 @@ def generate_layout(
             isd_m=layout.isd_m,
             street_height_m=layout.street_height_m,
             prefix=prefix,
+            water=water,
+            on_water=on_water,
         )
     minx, miny, maxx, maxy = bounds
+    skipped = [(x, y) for x, y in on_water if minx <= x <= maxx and miny <= y <= maxy]
+    if skipped:
+        log.warning(
+            "%s layout: %d lattice points take no %s: it would stand on water (the city's "
+            "sea, lakes or rivers) at %s",
+            layout.layout,
+            len(skipped),
+            "ground mast" if layout.layout == "hex-rooftop" else "street pole",
+            ", ".join(f"({x:.0f}, {y:.0f})" for x, y in skipped[:10])
+            + (" ..." if len(skipped) > 10 else ""),
+        )
     inside = [s for s in generated if minx <= s.x_m <= maxx and miny <= s.y_m <= maxy]
     # the layout's azimuths are bearings from true north: each site's from its grid north
     return [

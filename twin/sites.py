@@ -176,6 +176,8 @@ def rooftop_sites(
     max_height_m: float = ROOF_ANTENNA_MAX_M,
     prefix: str = "U",
     streets: gpd.GeoDataFrame | None = None,
+    water: Any = None,
+    on_water: list[tuple[float, float]] | None = None,
     **site_kwargs: object,
 ) -> list[Site]:
     """UMa sites on a hexagonal lattice, each moved onto the tallest roof nearby.
@@ -188,7 +190,9 @@ def rooftop_sites(
     way to the next tallest. Lattice points outside ``bounds`` with no usable roof are
     left out, and so are those whose mast would stand inside a building taller than it,
     and those with no building (and no street of ``streets``, when given) within
-    ``isd_m / 2``: the sea, fields or ground beyond the extract's data.
+    ``isd_m / 2``: the sea, fields or ground beyond the extract's data, and those whose
+    mast would stand on ``water`` (a shapely geometry, the city's water: sea, lakes,
+    rivers), each appended to ``on_water`` when given.
     """
     radius = isd_m / 4 if search_radius_m is None else search_radius_m
     geoms = buildings.geometry.to_numpy()
@@ -249,6 +253,10 @@ def rooftop_sites(
                 or street_tree.query(point, predicate="dwithin", distance=isd_m / 2).size == 0
             ):
                 continue  # no city around the point: nobody there to serve
+            if water is not None and shapely.intersects_xy(water, x, y):
+                if on_water is not None:
+                    on_water.append((float(x), float(y)))
+                continue  # no mast in the water
             under = tree.query(point, predicate="intersects")
             sites.append(
                 Site(
@@ -311,9 +319,15 @@ def street_sites(
     street_offset_m: float = 4.0,
     search_radius_m: float | None = None,
     prefix: str = "S",
+    water: Any = None,
+    on_water: list[tuple[float, float]] | None = None,
     **site_kwargs: object,
 ) -> list[Site]:
-    """UMi sites on a hexagonal lattice, each moved to the nearest street intersection."""
+    """UMi sites on a hexagonal lattice, each moved to the nearest street intersection
+    (or the nearest point of a drivable street under open sky), then off the street's
+    side; a lattice point whose pole would stand on ``water`` (a shapely geometry, the
+    city's water) takes none, and its pole's spot is appended to ``on_water`` when
+    given."""
     radius = isd_m / 2 if search_radius_m is None else search_radius_m
     nodes = intersections(streets)
     drive = streets.geometry[open_sky_drive(streets)].to_numpy()
@@ -353,6 +367,10 @@ def street_sites(
         if spot is None:
             continue
         sx, sy = _street_side(spot, footprints, street_offset_m)
+        if water is not None and shapely.intersects_xy(water, sx, sy):
+            if on_water is not None:
+                on_water.append((sx, sy))
+            continue  # no pole in the water
         taken.append(spot)
         sites.append(
             Site(
