@@ -12,6 +12,7 @@ import numpy as np
 
 from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.arrays import full
+from twin.city.water import water_area_m2
 from twin.grid import ReceiverGrid, indoor_distance_stats
 from twin.radio.network import BandResult, user_type_label
 from twin.sites import grid_to_true_deg
@@ -285,6 +286,9 @@ def summarise(
             "cleaning": {k: int(v) for k, v in city.counts.items()},
             "street_edges": len(city.streets),
             "terrain": _terrain_section(result),
+            # the water the source knows (sea from the coastline, lakes, rivers, basins)
+            # within the study area, km^2; its features are counted in "cleaning"
+            "water_km2": water_area_m2(city.water, result.bounds) / 1e6,
         },
         "grid": {
             "points": int(is_grid.sum()),
@@ -294,6 +298,9 @@ def summarise(
             "indoor_share": float(np.mean(grid.indoor[is_grid])),
             "indoor_height_m": result.scenario.grid.indoor_height_m,
             "outdoor_height_m": result.scenario.grid.outdoor_height_m,
+            # receivers on water: left out ("drop": their cells nodata) or kept ("keep")
+            "water": result.scenario.grid.water,
+            "receivers_on_water": int(grid.receivers_on_water),
             # d_2D-in of the O2I loss: 0 m by the window, or each receiver's to its facade
             "indoor_distance": result.scenario.radio.indoor_distance,
             **_indoor_distance_section(grid),

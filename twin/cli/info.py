@@ -45,6 +45,7 @@ def info(source: str, as_json: bool) -> None:
             else None
         ),
         "area_m": list(city.default_area()),
+        "water": water_info(city),
         "cleaning": city.counts,
     }
     if as_json:
@@ -74,4 +75,35 @@ def info(source: str, as_json: bool) -> None:
         f"{doc['street_edges_under_cover']} under cover: tunnels, building passages, "
         "covered ways)"
     )
+    wi = doc["water"]
+    click.echo(
+        f"  water          {wi['km2']:.3f} km^2 of the study area (sea {wi['sea']}, "
+        f"{wi['areas']} water areas): {wi['receivers_on_water']:,} of its "
+        f"{wi['grid_spacing_m']:g} m grid points on it"
+    )
     click.echo("  cleaning       " + ", ".join(f"{k} {v}" for k, v in doc["cleaning"].items()))
+
+
+def water_info(city: Any) -> dict[str, Any]:
+    """The city's water in its default study area: its area (``km2``), whether the sea is
+    known (``sea``: ``yes``, ``none``, or ``unknown`` where the extract clips the
+    coastline), its water areas, and the points of a grid of the default spacing that
+    stand on it (``receivers_on_water``: the grid points ``grid.water = "drop"`` leaves
+    out, street receivers not counted)."""
+    from twin.city.water import water_area_m2, water_union
+    from twin.grid import grid_spec, water_cells
+    from twin.scenario import GridConfig
+
+    area = city.default_area()
+    spacing_m = GridConfig().spacing_m
+    c = city.counts
+    unknown = c.get("coastline_incomplete", 0) or c.get("coastline_ways_clipped", 0)
+    sea = "yes" if c.get("sea_polygons", 0) else ("unknown" if unknown else "none")
+    on_water = water_cells(grid_spec(area, spacing_m, city.crs), water_union(city.water))
+    return {
+        "km2": water_area_m2(city.water, area) / 1e6,
+        "sea": sea,
+        "areas": int(c.get("water_areas", 0)),
+        "grid_spacing_m": spacing_m,
+        "receivers_on_water": int(on_water.sum()),
+    }

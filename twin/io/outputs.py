@@ -17,6 +17,7 @@ import numpy as np
 
 from twin import OSM_ATTRIBUTION
 from twin.city.ground import city_ground
+from twin.city.model import CityModel
 from twin.errors import InputError
 from twin.grid import ReceiverGrid, lattice_points, lattice_size, lattice_step
 from twin.io import MAP_MAX_POINTS
@@ -385,19 +386,33 @@ def _write_vectors(
     write_geojson(buildings, tmp / "buildings.geojson", provenance=prov)
     write_geojson(sites, tmp / "sites.geojson", provenance=prov)
     write_geojson(streets, tmp / "streets.geojson", provenance=prov)
+    layers: dict[str, Any] = {
+        "grid": ArrowLayer(grid_table_parts(result), result.grid.spec.crs, "Point"),
+        "buildings": buildings,
+        "sites": sites,
+        "cells": cell_frame(result),
+    }
+    water = water_frame(result.city)
+    if water is not None:
+        write_geojson(water, tmp / "water.geojson", provenance=prov)
+        layers["water"] = water
     write_gpkg(
-        {
-            "grid": ArrowLayer(grid_table_parts(result), result.grid.spec.crs, "Point"),
-            "buildings": buildings,
-            "sites": sites,
-            "cells": cell_frame(result),
-        },
+        layers,
         tmp / "grid.gpkg",
         metadata=prov,
         # GDAL's threaded spatial index holds the whole index in memory (36 bytes per
         # receiver): past the memory budget's share of the memory left, built at the end
         index_at_end=index_at_end_for(len(result.grid), available_memory_bytes()),
     )
+
+
+def water_frame(city: CityModel) -> gpd.GeoDataFrame | None:
+    """The ``water`` layer: the city's water (``kind``: ``sea`` or ``water``; ``osm_id``,
+    null for the sea), None when the city has none."""
+    water = city.water
+    if water is None or len(water) == 0:
+        return None
+    return water.assign(osm_id=[v if v else None for v in water["osm_id"]])
 
 
 def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -> None:
