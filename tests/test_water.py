@@ -1,0 +1,210 @@
+"""The city's water on real extracts: Monaco's sea from its coastline, Helsinki's ponds and
+basins and its clipped coastline, and what the grid and the layouts leave out on it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Transformer
+
+from tests.conftest import ROOT
+from twin.city import load_city
+from twin.city.water import sea_from_coastline, water_union
+from twin.grid import build_grid
+from twin.scenario import SiteEntry
+from twin.sources.scenario_file import read_scenario
+from twin.study import (
+    city_fingerprint,
+    load_scenario_city,
+    scenario_sites,
+    study_bounds,
+    study_grid,
+)
+
+MONACO = ROOT / "data" / "monaco.osm.gz"
+#: (lon, lat): off Fontvieille and off Port Hercule's breakwater
+SEA_POINTS = [(7.43, 43.73), (7.44, 43.74)]
+#: (lon, lat): the Prince's Palace, the Casino
+LAND_POINTS = [(7.4203, 43.7312), (7.4286, 43.7394)]
+
+
+@pytest.fixture(scope="module")
+def monaco_scenario():  # type: ignore[no-untyped-def]
+    sc = read_scenario(ROOT / "scenarios" / "monaco-terrain.toml")
+    return sc.model_copy(update={"grid": sc.grid.model_copy(update={"spacing_m": 40.0})})
+
+
+@pytest.fixture(scope="module")
+def monaco(monaco_scenario):  # type: ignore[no-untyped-def]
+    return load_scenario_city(monaco_scenario)
+
+
+def _xy(city, points):  # type: ignore[no-untyped-def]
+    to = Transformer.from_crs(4326, city.crs, always_xy=True)
+    return [to.transform(lon, lat) for lon, lat in points]
+
+
+def test_the_sea_of_monaco_is_on_the_right_of_its_coastline(monaco) -> None:  # type: ignore[no-untyped-def]
+    water = monaco.water
+    assert set(water["kind"]) == {"sea", "water"}
+    sea = shapely.union_all(water.geometry[water["kind"] == "sea"].to_numpy())
+    for x, y in _xy(monaco, SEA_POINTS):
+        assert sea.contains(shapely.Point(x, y))
+    for x, y in _xy(monaco, LAND_POINTS):
+        assert not water_union(water).contains(shapely.Point(x, y))
+    # one merged line crossing the extent, one island ring, nothing left unknown
+    assert monaco.counts["coastline_lines"] == 1
+    assert monaco.counts["coastline_islands"] == 1
+    assert monaco.counts["coastline_incomplete"] == 0
+    # the water areas keep their OSM ids; the sea has none
+    assert (water.loc[water["kind"] == "water", "osm_id"].str.startswith("way/")).all()
+    assert (water.loc[water["kind"] == "sea", "osm_id"] == "").all()
+    assert 2.5e6 < sea.area < 4.5e6
+
+
+def test_no_receiver_stands_on_water_and_the_dropped_are_those_on_it(
+    monaco, monaco_scenario
+) -> None:  # type: ignore[no-untyped-def]
+    bounds = study_bounds(monaco, monaco_scenario)
+    drop = study_grid(monaco, bounds, monaco_scenario)
+    keep_sc = monaco_scenario.model_copy(
+        update={"grid": monaco_scenario.grid.model_copy(update={"water": "keep"})}
+    )
+    keep = study_grid(monaco, bounds, keep_sc)
+    # tested here with shapely on each geometry, not on their union
+    geoms = monaco.water.geometry.to_numpy()
+    on_keep = np.zeros(len(keep), dtype=bool)
+    on_drop = np.zeros(len(drop), dtype=bool)
+    for g in geoms:
+        on_keep |= shapely.intersects_xy(g, keep.x_m, keep.y_m)
+        on_drop |= shapely.intersects_xy(g, drop.x_m, drop.y_m)
+    assert not on_drop.any()
+    assert keep.receivers_on_water == 0
+    assert drop.receivers_on_water == int(on_keep.sum()) > 0
+    assert len(drop) == len(keep) - drop.receivers_on_water
+    # the cells on water are the ones missing from the dropped grid: nodata in rasters
+    gone = set(keep.cell[on_keep & (keep.cell >= 0)].tolist())
+    assert gone.isdisjoint(drop.cell.tolist())
+    assert set(drop.cell[drop.cell >= 0].tolist()) | gone == set(keep.cell[keep.cell >= 0].tolist())
+    # the receivers kept are those of the "keep" grid off the water, point for point
+    np.testing.assert_array_equal(drop.x_m, keep.x_m[~on_keep])
+    np.testing.assert_array_equal(drop.building_id, keep.building_id[~on_keep])
+
+
+def test_the_grid_cache_follows_the_water(monaco) -> None:  # type: ignore[no-untyped-def]
+    assert city_fingerprint(monaco) != city_fingerprint(replace(monaco, water=None))
+
+
+def test_no_generated_mast_stands_in_the_sea(monaco, monaco_scenario, caplog) -> None:  # type: ignore[no-untyped-def]
+    bounds = study_bounds(monaco, monaco_scenario)
+    water = water_union(monaco.water)
+    with caplog.at_level(logging.WARNING, logger="twin.layouts"):
+        sites = scenario_sites(monaco_scenario, monaco, bounds)
+    assert not any(shapely.intersects_xy(water, s.x_m, s.y_m) for s in sites)
+    dry = scenario_sites(monaco_scenario, replace(monaco, water=None), bounds)
+    wet = [s for s in dry if shapely.intersects_xy(water, s.x_m, s.y_m)]
+    assert wet and len(sites) == len(dry) - len(wet)
+    assert f"{len(wet)} lattice points take no ground mast" in caplog.text
+
+
+def test_a_site_given_on_the_water_is_left_there(monaco, monaco_scenario) -> None:  # type: ignore[no-untyped-def]
+    """A platform or a ship: a site the user gives on water is not refused."""
+    lon, lat = SEA_POINTS[0]
+    entry = SiteEntry(site_id="SHIP", lon=lon, lat=lat, height_m=20.0)
+    sc = monaco_scenario.model_copy(
+        update={"sites": monaco_scenario.sites.model_copy(update={"list": (entry,)})}
+    )
+    sites = scenario_sites(sc, monaco, study_bounds(monaco, sc))
+    ship = next(s for s in sites if s.site_id == "SHIP")
+    assert shapely.intersects_xy(water_union(monaco.water), ship.x_m, ship.y_m)
+
+
+def _without_ways(src: Path, dst: Path, ways: set[int]) -> None:
+    import osmium
+
+    from twin.sources.osm import osm_file, osm_format
+
+    writer = osmium.SimpleWriter(str(dst), overwrite=True)
+    try:
+        for obj in osmium.FileProcessor(osm_file(src, osm_format(src))):
+            if isinstance(obj, osmium.osm.Way) and obj.id in ways:
+                continue
+            writer.add(obj)
+    finally:
+        writer.close()
+
+
+def test_a_coastline_ending_inside_the_city_leaves_no_sea(monaco, tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Monaco with the coastline ways of its middle removed: the two lines left end deep
+    inside the extent; the sea is unknown, said, counted, and the water areas stay."""
+    from twin.sources.osm_water import read_osm_water
+
+    _, coast, _ = read_osm_water(MONACO)
+    lines = coast.to_crs(monaco.crs)
+    minx, miny, maxx, maxy = monaco.bounds
+    inner = shapely.box(minx + 600, miny + 600, maxx - 600, maxy - 600)
+    middle = {
+        int(i.split("/")[1])
+        for i, g in zip(lines["osm_id"], lines.geometry, strict=True)
+        if g.within(inner)
+    }
+    assert middle
+    clipped = tmp_path / "monaco-clipped.osm"
+    _without_ways(MONACO, clipped, middle)
+    with caplog.at_level(logging.WARNING, logger="twin.city.water"):
+        city = load_city(str(clipped))
+    assert city.counts["coastline_incomplete"] >= 1
+    assert "sea" not in set(city.water["kind"])
+    assert (city.water["kind"] == "water").sum() == (monaco.water["kind"] == "water").sum()
+    assert "ends inside the city's extent" in caplog.text and "way/" in caplog.text
+
+
+def test_helsinki_clipped_coastline_and_its_ponds(helsinki_city) -> None:  # type: ignore[no-untyped-def]
+    """The embedded Helsinki extract clips its 3 coastline ways (pyosmium drops them): no
+    sea; its 6 natural=water and 7 landuse=basin areas are its water."""
+    c = helsinki_city.counts
+    assert c["coastline_ways_clipped"] == 3 and c["coastline_ways"] == 0
+    assert set(helsinki_city.water["kind"]) == {"water"}
+    assert len(helsinki_city.water) == 13
+
+
+def test_a_line_across_a_square_puts_the_sea_on_its_right() -> None:
+    """West to east across a square: the south is sea; an island (a counter-clockwise
+    ring) in it is land; a line ending inside, far from the edge, leaves no sea."""
+    extent = (0.0, 0.0, 1000.0, 1000.0)
+    line = shapely.LineString([(-10, 500), (400, 520), (1010, 480)])
+    island = shapely.LineString([(100, 100), (200, 100), (200, 200), (100, 200), (100, 100)])
+    sea, counts = sea_from_coastline([line, island], ["way/1", "way/2"], extent)
+    assert sea is not None
+    assert sea.contains(shapely.Point(500, 100)) and not sea.contains(shapely.Point(500, 900))
+    assert not sea.contains(shapely.Point(150, 150))
+    assert counts["coastline_lines"] == 1 and counts["coastline_islands"] == 1
+    assert abs(sea.area - (500_000 - 10_000)) < 15_000
+    # reversed, the sea is the north
+    back, _ = sea_from_coastline([line.reverse()], ["way/1"], extent)
+    assert back.contains(shapely.Point(500, 900))
+    short = shapely.LineString([(-10, 500), (500, 500)])
+    none, counts = sea_from_coastline([short], ["way/3"], extent)
+    assert none is None and counts["coastline_incomplete"] == 1
+    # an end within the join distance of the edge is carried on to it
+    near = shapely.LineString([(-10, 500), (900, 500)])
+    joined, counts = sea_from_coastline([near], ["way/4"], extent)
+    assert joined is not None and counts["coastline_ends_joined"] == 1
+
+
+def test_build_grid_without_water_is_unchanged(monaco) -> None:  # type: ignore[no-untyped-def]
+    """water=None and a water far away give the grid of before, cell for cell."""
+    b = monaco.bounds
+    bounds = (b[0], b[1], b[0] + 400, b[1] + 400)
+    plain = build_grid(monaco.buildings, bounds, monaco.crs, spacing_m=20.0)
+    far = build_grid(
+        monaco.buildings, bounds, monaco.crs, spacing_m=20.0, water=shapely.box(0, 0, 1, 1)
+    )
+    np.testing.assert_array_equal(plain.cell, far.cell)
+    np.testing.assert_array_equal(plain.x_m, far.x_m)
+    assert far.receivers_on_water == 0
