@@ -57,7 +57,8 @@ def test_every_output_of_the_contract_is_there(run_dir: Path) -> None:
         flags = stem == "indoor" or stem.startswith("los_")
         assert renderer.get("type") == ("paletted" if flags else "singlebandpseudocolor"), tif
     assert {"buildings.geojson", "sites.geojson", "streets.geojson", "grid.gpkg",
-            "rasters/indoor.tif", "summary.json", "summary.csv", "map.html"} <= names  # fmt: skip
+            "water.geojson", "rasters/indoor.tif", "summary.json", "summary.csv",
+            "map.html"} <= names  # fmt: skip
     # nothing left over from the atomic write
     assert not [p for p in run_dir.parent.iterdir() if p.name != "default"]
 
@@ -89,12 +90,14 @@ def test_the_documented_fields_are_those_of_the_files(run_dir: Path) -> None:
         "streets": ["streets.geojson"],
         "grid": ["grid.gpkg:grid"],
         "cells": ["grid.gpkg:cells"],
+        "water": ["water.geojson", "grid.gpkg:water"],  # Helsinki's ponds and basins
     }
     assert set(docs) == set(files)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     row = {
         "buildings": "| `buildings.geojson` |", "sites": "| `sites.geojson` |",
         "streets": "| `streets.geojson` |", "grid": "| `grid.gpkg` |", "cells": "| `grid.gpkg` |",
+        "water": "| `water.geojson` |",
     }  # fmt: skip
     for layer, (fields, optional) in docs.items():
         want = [f.replace("<b>", b) for f in fields for b in (bands if "<b>" in f else [""])]
@@ -181,6 +184,17 @@ def test_geojson_is_rfc7946_lonlat_inside_the_city(run_dir: Path) -> None:
     sites = json.loads((run_dir / "sites.geojson").read_text())
     props = sites["features"][0]["properties"]
     assert {"site_id", "height_m", "model", "placed_by", "power_dbm", "bands_ghz"} <= set(props)
+    # Helsinki's 13 ponds and basins (its clipped coastline gives no sea), right-hand rings
+    water = json.loads((run_dir / "water.geojson").read_text())
+    assert "crs" not in water and len(water["features"]) == 13
+    for feat in water["features"]:
+        assert feat["properties"]["kind"] == "water"
+        assert feat["properties"]["osm_id"].startswith("way/")
+        polys = feat["geometry"]["coordinates"]
+        for poly in [polys] if feat["geometry"]["type"] == "Polygon" else polys:
+            assert _signed_area(poly[0]) > 0
+    assert summary["grid"]["water"] == "drop" and summary["grid"]["receivers_on_water"] > 0
+    assert 0 < summary["city"]["water_km2"] < 0.01
 
 
 def test_grid_layer_and_rasters_agree(run_dir: Path) -> None:
@@ -268,7 +282,7 @@ def test_every_file_derived_from_osm_names_the_odbl(run_dir: Path) -> None:
         assert b"ODbL 1.0" in data and OSM_LICENSE_URL.encode() in data, path.name
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["license"] == OSM_LICENSE == summary["provenance"]["license"]
-    for name in ("buildings", "sites", "streets"):
+    for name in ("buildings", "sites", "streets", "water"):
         doc = json.loads((run_dir / f"{name}.geojson").read_text())
         assert doc["license"] == OSM_LICENSE == doc["twin"]["license"], name
         assert doc["attribution"] == OSM_ATTRIBUTION
