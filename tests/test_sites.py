@@ -360,8 +360,9 @@ def test_masts_only_where_there_is_city(caplog) -> None:  # type: ignore[no-unty
     """Monaco's buildings stand at the default height (no roof high enough): its layout
     is of masts. None stands where no building and no street lies within ISD/2 (the sea,
     beyond the extract's data), checked by exact distances; the lattice points left out
-    are exactly those; a mast standing in a footprint records its building; and the run
-    says why it placed masts."""
+    are exactly those, with those that would stand on the city's water (the sea near the
+    shore); a mast standing in a footprint records its building; and the run says why it
+    placed masts and how many it skipped on water."""
     import logging
 
     from tests.conftest import EXTRACTS
@@ -379,7 +380,8 @@ def test_masts_only_where_there_is_city(caplog) -> None:  # type: ignore[no-unty
     everything = shapely.union_all(np.r_[b.geometry.to_numpy(), st.geometry.to_numpy()])
     by_k = {int(s.site_id[1:]) - 1: s for s in sites}
     minx, miny, maxx, maxy = city.bounds
-    left_out = 0
+    left_out = on_water = 0
+    water = shapely.union_all(city.water.geometry.to_numpy())
     for k, (x, y) in enumerate(hex_lattice(city.bounds, 500.0)):
         if not (minx <= x <= maxx and miny <= y <= maxy):
             continue
@@ -389,18 +391,23 @@ def test_masts_only_where_there_is_city(caplog) -> None:  # type: ignore[no-unty
             assert s is None, f"{k}: a mast with no building or street within 250 m"
             left_out += 1
             continue
+        if s is None and water.intersects(shapely.Point(x, y)):
+            on_water += 1  # a mast would stand in the sea (the city's water)
+            continue
         if s is None:  # a mast would stand inside a building taller than it
             assert any(
                 g.contains(shapely.Point(x, y)) and h > 25.0
                 for g, h in zip(b.geometry, b["height_m"], strict=True)
             )
             continue
+        assert not water.intersects(shapely.Point(s.x_m, s.y_m))
         holding = b[b.geometry.contains(shapely.Point(s.x_m, s.y_m))]
         if holding.empty:
             assert s.building_id == -1
         else:
             assert s.building_id == int(holding["height_m"].idxmax())
-    assert left_out > 0  # the sea south of Monaco
+    assert left_out > 0  # the sea south of Monaco, far from the city
+    assert f"{on_water} lattice points take no ground mast" in caplog.text
 
 
 @pytest.mark.parametrize(
