@@ -220,7 +220,12 @@ def test_grid_layer_and_rasters_agree(run_dir: Path) -> None:
     assert pts["row"].notna().all() and pts["col"].notna().all()
     pts = pts.assign(row=pts["row"].astype(np.int64), col=pts["col"].astype(np.int64))
     rows, cols = summary["grid"]["shape"]
-    assert len(pts) == rows * cols == summary["grid"]["points"]
+    # every cell but those on Helsinki's ponds and basins (grid.water = "drop"; no street
+    # receiver stands on them)
+    assert (
+        len(pts) == summary["grid"]["points"] == rows * cols - summary["grid"]["receivers_on_water"]
+    )
+    assert summary["grid"]["receivers_on_water"] > 0
     with rasterio.open(run_dir / "rasters" / "capacity_mbps_3p5.tif") as ds:
         assert ds.crs.to_string() == summary["city"]["crs"]
         assert (ds.height, ds.width) == (rows, cols)
@@ -235,6 +240,8 @@ def test_grid_layer_and_rasters_agree(run_dir: Path) -> None:
     with rasterio.open(run_dir / "rasters" / "indoor.tif") as ds:
         ind = ds.read(1)
         assert ind[pts["row"], pts["col"]].tolist() == pts["indoor"].astype(int).tolist()
+        # the cells on water, and those alone, are nodata
+        assert int((ind == ds.nodata).sum()) == rows * cols - len(pts)
     # each metric's band carries its unit (QGIS and gdalinfo show it), and its tags
     units = {"capacity_mbps": "Mbps", "sinr_db": "dB", "rsrp_dbm": "dBm"}
     for metric, unit in units.items():

@@ -19,7 +19,7 @@ from twin import OSM_ATTRIBUTION
 from twin.city.ground import city_ground
 from twin.city.model import CityModel
 from twin.errors import InputError
-from twin.grid import ReceiverGrid, lattice_points, lattice_size, lattice_step
+from twin.grid import ReceiverGrid, lattice_points, lattice_step
 from twin.io import MAP_MAX_POINTS
 from twin.io.atomic import atomic_output_dir, check_output_dir
 from twin.io.forked import share_work
@@ -302,8 +302,9 @@ def write_run(
     summary["map"] = {
         "metric": map_metric,
         "max_points": map_max_points,
-        "grid_points": shape[0] * shape[1],
-        "grid_points_drawn": lattice_size(shape, step),
+        # the grid's points (the cells on water left out with grid.water = "drop")
+        "grid_points": int(summary["grid"]["points"]),
+        "grid_points_drawn": int(lattice_points(result.grid, step).size),
         "step": step,
         "square_m": step * result.scenario.grid.spacing_m,
     }
@@ -541,7 +542,7 @@ def map_points(
     spacing_m = result.scenario.grid.spacing_m
     note = None
     if step > 1:
-        n_grid = g.spec.shape[0] * g.spec.shape[1]
+        n_grid = int(np.count_nonzero(g.cell >= 0))  # none on water with grid.water "drop"
         note = (
             f"Grid drawn by a sample: the point in the middle of every {step} x {step} "
             f"block ({on.size:,} of {n_grid:,} points), each as a {step * spacing_m:g} m "
