@@ -37,7 +37,7 @@ def _scenario(tmp_path: Path, *, power: str = "46", grid: str = "", bands: str =
         (
             {"grid": "spacng_m = 5"},
             "grid.spacng_m: unknown key; did you mean 'spacing_m'? (keys of [grid]: spacing_m, "
-            "indoor_height_m, outdoor_height_m, roof_clearance_m, street_step_m)",
+            "indoor_height_m, outdoor_height_m, roof_clearance_m, street_step_m, water)",
         ),
         ({"grid": "colour = 5"}, "grid.colour: unknown key (keys of [grid]: spacing_m,"),
         (

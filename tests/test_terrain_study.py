@@ -129,7 +129,7 @@ def test_los_agrees_with_independently_sampled_geometry(city, study) -> None:  #
     los = study.los_bits.unpack()
     rng = np.random.default_rng(7)
     outdoor = np.flatnonzero(grid.building_id < 0)
-    rows = rng.choice(outdoor, size=160, replace=False)
+    rows = rng.choice(outdoor, size=240, replace=False)
     ground = city_ground(city)
     assert ground is not None
     rz = grid.rx_height_m[rows] + ground.receivers_m(
@@ -146,7 +146,7 @@ def test_los_agrees_with_independently_sampled_geometry(city, study) -> None:  #
             compared += 1
             agree += sampled == bool(los[row, k])
             blocked += not sampled
-    assert compared > 2500
+    assert compared > 0.8 * rows.size * len(study.sites)  # few grazing pairs left out
     assert agree == compared
     assert 0.2 * compared < blocked < 0.9 * compared
 

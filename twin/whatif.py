@@ -37,6 +37,7 @@ from twin.study import (
     run_study,
     scenario_sites,
     study_bounds,
+    study_grid,
     with_indoor_distance,
 )
 from twin.variants import apply_variant, resolve_sites, variant_chain
@@ -211,7 +212,6 @@ def optimize_scenario(
     """
     from twin.bands import band_label
     from twin.candidates import candidate_sites
-    from twin.grid import build_grid
     from twin.optimize import build_problem, chosen_id, hex_pick, optimise, random_pick
     from twin.sources.osm import is_osm_file
     from twin.sources.osm_furniture import read_street_furniture
@@ -247,13 +247,10 @@ def optimize_scenario(
             f"--sites: {k} is more than the {len(cands)} {_CLASS_WORDS[candidates]} candidates of "
             f"{city.name}; choose at most {len(cands)}{hint}"
         )
+    # the study's grid (no receiver on water with grid.water = "drop"), so that a layout's
+    # exact objective is what twin run gives for the same sites
     g = sc.grid
-    grid = build_grid(
-        city.buildings, bounds, city.crs, spacing_m=g.spacing_m,
-        indoor_height_m=g.indoor_height_m, outdoor_height_m=g.outdoor_height_m,
-        roof_clearance_m=g.roof_clearance_m, streets=city.streets, street_step_m=g.street_step_m,
-    )  # fmt: skip
-    grid = with_indoor_distance(grid, city, sc)
+    grid = with_indoor_distance(study_grid(city, bounds, sc), city, sc)
     timings["setup"] = round(time.perf_counter() - t0, 3)
     t0 = time.perf_counter()
     all_sites = [*cands, *fixed]

@@ -11,10 +11,14 @@ the coastline into the sea within the city's extent (the buildings' bounds enlar
   and the pieces on its right are water; with several such lines the sea is what lies
   on the water side of every one;
 - a closed ring is an island: land;
-- a line that ends inside the extent (an extract that clips the coastline) cannot tell
-  sea from land: the sea stays unknown (no sea at all), and the line is named in a
-  warning and counted (``coastline_incomplete``), as are coastline ways dropped because
-  their nodes are missing from the extract.
+- a line that ends inside the extent but within :data:`COAST_JOIN_M` of its edge (Monaco's
+  stops at the French border, 12 m inside the buildings' bounds) is joined to the nearest
+  edge by a segment square to it, with a warning that the sea's edge over that stretch is a
+  guess (counted, ``coastline_ends_joined``);
+- a line that ends further inside (an extract that clips the coastline) cannot tell sea
+  from land: the sea stays unknown (no sea at all), and the line is named in a warning
+  and counted (``coastline_incomplete``), as are coastline ways dropped because their
+  nodes are missing from the extract.
 
 :func:`build_water` puts the sea and the water areas together in the city CRS.
 """
@@ -143,9 +147,9 @@ def sea_from_coastline(
 
 def _join_to_edge(line: Any, extent: tuple[float, float, float, float], join_m: float) -> Any:
     """``line`` itself when both its ends lie outside ``extent``; else, when each end
-    inside lies within ``join_m`` of the extent's edge, the line carried on straight from
-    that end across the nearest edge (a metre past it); None when an end lies further in,
-    or the join would cross the line."""
+    inside lies within ``join_m`` of the extent's edge, the line joined from that end to
+    the nearest edge by a segment square to it (ending a metre past it); None when an
+    end lies further in, or the join would cross the line."""
     minx, miny, maxx, maxy = extent
     coords = [tuple(c) for c in line.coords]
     out: list[tuple[float, float] | None] = []
