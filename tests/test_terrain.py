@@ -461,3 +461,27 @@ def test_all_voids_is_an_error(tmp_path: Path) -> None:
     _srtm_as_geotiff(allvoid, np.ones((1201, 1201), dtype=bool))
     with pytest.raises(InputError, match=r"void\.tif: all \d+ DEM cells .* are voids"):
         read_terrain(allvoid, crs=CRS, bounds_m=BOUNDS)
+
+
+def test_a_dem_not_in_metres_is_refused(monaco: Terrain, tmp_path: Path) -> None:
+    """A DEM whose band says its elevations are in feet (a US NED tile), or scaled, would
+    be read as metres: refused with the unit named; the same file in metres reads as the
+    tile does."""
+    feet = tmp_path / "feet.tif"
+    _srtm_as_geotiff(feet)
+    with rasterio.open(feet, "r+") as ds:
+        ds.units = ("ft",)
+    with pytest.raises(InputError, match=r"feet\.tif: elevations in 'ft'; allowed: metres"):
+        read_terrain(feet, crs=CRS, bounds_m=BOUNDS)
+    scaled = tmp_path / "scaled.tif"
+    _srtm_as_geotiff(scaled)
+    with rasterio.open(scaled, "r+") as ds:
+        ds.scales = (0.1,)
+    with pytest.raises(InputError, match=r"scaled\.tif: elevations in 'metres' scaled by 0\.1"):
+        read_terrain(scaled, crs=CRS, bounds_m=BOUNDS)
+    metres = tmp_path / "metres.tif"
+    _srtm_as_geotiff(metres)
+    with rasterio.open(metres, "r+") as ds:
+        ds.units = ("metre",)
+    t = read_terrain(metres, crs=CRS, bounds_m=BOUNDS)
+    np.testing.assert_allclose(t.elevation_m, monaco.elevation_m, atol=1e-6)

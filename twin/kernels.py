@@ -32,7 +32,7 @@ WAIT_LIMIT_S = 180.0
 
 #: the kernels in two groups of about equal compile time, one helper process each: the
 #: LoS walks (:func:`twin.visibility.fast.compile_walk`, compiled without running it, and
-#: the terrain's, :func:`twin.city.terrain.warm_up`) and the rest (the raster of
+#: the terrain's, :func:`twin.visibility.ground.warm_up`) and the rest (the raster of
 #: :func:`twin.visibility.fast.build_fast_raster`, the radio)
 PARTS = ("walk", "raster-radio")
 
@@ -42,10 +42,10 @@ def warm_up(part: str | None = None) -> None:
     tiny queries of each engine, and the walk by its argument types."""
     if part is not None and part not in PARTS:
         raise ValueError(f"part: {part!r} is not one of {', '.join(PARTS)}")
-    from twin.city.terrain import warm_up as warm_up_terrain
     from twin.propagation.shadowing import warm_up as warm_up_field
     from twin.radio.compiled import warm_up as warm_up_radio
     from twin.visibility.fast import compile_walk, warm_up_raster
+    from twin.visibility.ground import warm_up as warm_up_terrain
 
     if part in (None, "walk"):
         compile_walk()
@@ -58,11 +58,11 @@ def warm_up(part: str | None = None) -> None:
 
 def _dispatchers() -> list[Any]:
     """The largest kernels of each compiled module: a cache without them is cold."""
-    from twin.city.terrain import _blocks_kernel
     from twin.radio.compiled import _serve_kernel
     from twin.visibility.fast import _fast_kernel
+    from twin.visibility.ground import _before_own_kernel
 
-    return [_fast_kernel, _serve_kernel, _blocks_kernel]
+    return [_fast_kernel, _serve_kernel, _before_own_kernel]
 
 
 def kernels_cached() -> bool:

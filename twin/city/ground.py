@@ -7,18 +7,21 @@ twin keeps those heights above the local ground (what OSM's ``height``, a scenar
 each point to place it in space:
 
 * a building stands on its **ground** (:func:`twin.city.terrain.building_ground_m`: the
-  lowest terrain along its outline, where OSM measures ``height`` from); its roof is at
-  ground + ``height_m``, its indoor receivers at ground + their height;
+  lowest terrain along its outline, where OSM measures ``height`` from; overlapping
+  footprints, the stacked parts of one building, share the lowest of theirs); its roof
+  is at ground + ``height_m``, its indoor receivers at ground + their height;
 * an outdoor receiver stands on the terrain at its point (bilinear surface);
-* a site whose point lies on a footprint (edge included) stands on that building's
-  ground (the lowest, if on several), as its ``height_m`` is checked against the roof;
+* a site on a building (its ``building_id``), or whose point lies on a footprint (edge
+  included), stands on that building's ground (the lowest, if on several), as its
+  ``height_m`` is checked against the roof;
   any other site on the terrain at its point.
 
 Building prisms keep their base at the lowest point of the model (:attr:`CityGround.datum_m`)
 unless they float (``min_height_m`` > 0, a bridge or an overhang): under a building, the
 terrain is at or above its ground, so a ray there is blocked by the terrain anyway, and the
 LoS engines see ordinary prisms standing on one plane. Terrain blocks a ray on its own
-(:func:`twin.city.terrain.terrain_blocks`, exact for the bilinear surface). See
+(exact for the bilinear surface: :func:`twin.visibility.ground.terrain_blocks_before_own`,
+which, as for the buildings, stops at an indoor receiver's own building). See
 ``docs/terrain.md``.
 """
 
@@ -83,7 +86,8 @@ class CityGround:
         return out
 
     def sites_m(self, sites: Sequence[Site], buildings: gpd.GeoDataFrame) -> FloatArray:
-        """Ground under each site: the lowest ground of the footprints its point lies on
+        """Ground under each site: the ground of the building it stands on
+        (``building_id``), else the lowest ground of the footprints its point lies on
         (edge included), else the terrain at its point."""
         x = np.array([s.x_m for s in sites], dtype=np.float64)
         y = np.array([s.y_m for s in sites], dtype=np.float64)
@@ -93,6 +97,9 @@ class CityGround:
             k, b = buildings.sindex.query(points, predicate="intersects")
             if k.size:
                 np.minimum.at(out, k, self.building_ground_m[b])
+        on = np.array([s.building_id for s in sites], dtype=np.int64)
+        known = (on >= 0) & (on < self.building_ground_m.size)
+        out[known] = self.building_ground_m[on[known]]
         free = np.isinf(out)
         if free.any():
             out[free] = self.terrain.ground_m(x[free], y[free])
@@ -111,11 +118,49 @@ class CityGround:
         return g + h - datum, np.where(low > 0, g + low - datum, 0.0)
 
 
+def shared_ground_m(geometries: gpd.GeoSeries, ground_m: npt.ArrayLike) -> FloatArray:
+    """``ground_m`` made one per group of overlapping footprints (the lowest of the
+    group): the stacked ``building:part``s of one building (a podium and its tower) share
+    the building's ground, as OSM's Simple 3D Buildings measures every part's heights
+    from it; footprints that only touch (a row of houses up a slope) keep their own."""
+    g = np.array(ground_m, dtype=np.float64)
+    geoms = np.asarray(geometries.values, dtype=object)
+    n = g.size
+    if n < 2:
+        return g
+    a, b = geometries.sindex.query(geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if a.size:
+        area = shapely.area(shapely.intersection(geoms[a], geoms[b]))
+        real = area > 1e-6 * np.minimum(shapely.area(geoms[a]), shapely.area(geoms[b]))
+        a, b = a[real], b[real]
+    if not a.size:
+        return g
+    # the groups: each footprint labelled by the smallest index it is linked to, spread
+    # along the overlaps until nothing changes
+    label = np.arange(n)
+    while True:
+        before = label.copy()
+        low_ab = np.minimum(label[a], label[b])
+        np.minimum.at(label, a, low_ab)
+        np.minimum.at(label, b, low_ab)
+        label = label[label]
+        if np.array_equal(label, before):
+            break
+    low = np.full(n, np.inf)
+    np.minimum.at(low, label, g)
+    return low[label]
+
+
 def on_terrain(city: CityModel, terrain: Terrain) -> CityModel:
-    """``city`` standing on ``terrain``: its buildings with their ``ground_m``
-    (:func:`twin.city.terrain.building_ground_m`) and its ``terrain`` set."""
+    """``city`` standing on ``terrain``: its buildings with their ``ground_m`` (the
+    lowest terrain along each outline, :func:`twin.city.terrain.building_ground_m`, one
+    per group of overlapping footprints, :func:`shared_ground_m`) and its ``terrain``
+    set."""
     buildings = city.buildings.copy()
-    buildings["ground_m"] = building_ground_m(terrain, buildings.geometry)
+    own = building_ground_m(terrain, buildings.geometry)
+    buildings["ground_m"] = shared_ground_m(buildings.geometry, own)
     return replace(city, buildings=buildings, terrain=terrain)
 
 

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: the file endings read_terrain accepts (any case)
 DEM_SUFFIXES = (".tif", ".tiff", ".hgt", ".hgt.zip")
+#: the band unit names (GDAL's ``units``, lower case) read as metres; none given: metres
+METRE_UNITS = frozenset({"", "m", "metre", "meter", "metres", "meters"})
 #: SRTM's void value (also when a GeoTIFF copy of SRTM does not declare nodata)
 SRTM_VOID = -32768
 #: cells of the native grid read around the needed extent (context for filling/resampling)
@@ -148,6 +150,15 @@ def read_terrain(
             raise InputError(
                 f"{src_path}: the raster has no CRS; allowed: a georeferenced DEM "
                 "(GeoTIFF with a CRS, SRTM .hgt)"
+            )
+        unit = (ds.units[0] if ds.units else None) or ""
+        scale = ds.scales[0] if ds.scales else 1.0
+        if unit.strip().lower() not in METRE_UNITS or scale != 1.0:
+            raise InputError(
+                f"{src_path}: elevations in {unit or 'metres'!r}"
+                + (f" scaled by {scale:g}" if scale != 1.0 else "")
+                + f"; allowed: metres ({', '.join(repr(u) for u in sorted(METRE_UNITS))}), "
+                "unscaled: convert the DEM to metres first (e.g. gdal_calc.py)"
             )
         lon_c, lat_c = transform(crs, "EPSG:4326", [(minx + maxx) / 2], [(miny + maxy) / 2])
         res_m = _native_cell_m(ds.crs, ds.res, lon_c[0], lat_c[0])
