@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 
 from tests.conftest import ROOT
 from twin.city import load_city
@@ -83,17 +83,19 @@ def test_no_receiver_stands_on_water_and_the_dropped_are_those_on_it(
     for g in geoms:
         on_keep |= shapely.intersects_xy(g, keep.x_m, keep.y_m)
         on_drop |= shapely.intersects_xy(g, drop.x_m, drop.y_m)
-    assert not on_drop.any()
+    # no outdoor receiver on water; the indoor ones of a footprint on water stay
+    assert not (on_drop & ~drop.indoor).any()
+    wet = on_keep & ~keep.indoor
     assert keep.receivers_on_water == 0
-    assert drop.receivers_on_water == int(on_keep.sum()) > 0
+    assert drop.receivers_on_water == int(wet.sum()) > 0
     assert len(drop) == len(keep) - drop.receivers_on_water
     # the cells on water are the ones missing from the dropped grid: nodata in rasters
-    gone = set(keep.cell[on_keep & (keep.cell >= 0)].tolist())
+    gone = set(keep.cell[wet & (keep.cell >= 0)].tolist())
     assert gone.isdisjoint(drop.cell.tolist())
     assert set(drop.cell[drop.cell >= 0].tolist()) | gone == set(keep.cell[keep.cell >= 0].tolist())
     # the receivers kept are those of the "keep" grid off the water, point for point
-    np.testing.assert_array_equal(drop.x_m, keep.x_m[~on_keep])
-    np.testing.assert_array_equal(drop.building_id, keep.building_id[~on_keep])
+    np.testing.assert_array_equal(drop.x_m, keep.x_m[~wet])
+    np.testing.assert_array_equal(drop.building_id, keep.building_id[~wet])
 
 
 def test_the_grid_cache_follows_the_water(monaco) -> None:  # type: ignore[no-untyped-def]
@@ -208,3 +210,180 @@ def test_build_grid_without_water_is_unchanged(monaco) -> None:  # type: ignore[
     np.testing.assert_array_equal(plain.cell, far.cell)
     np.testing.assert_array_equal(plain.x_m, far.x_m)
     assert far.receivers_on_water == 0
+
+
+# -- small OSM files near Monaco: bays, peninsulas, piers, basins ------------------------
+
+#: the UTM zone of Monaco
+UTM32N = CRS.from_epsg(32632)
+
+
+def _write_osm(path: Path, ways: list[tuple[list[tuple[float, float]], dict[str, str]]],
+               relations: list[tuple[list[int], dict[str, str]]] = ()) -> Path:  # fmt: skip
+    """An OSM XML file of ``ways`` ((lon, lat) nodes, a closed way ending on its first
+    node; tags), their nodes numbered in order, and ``relations`` (outer member ways, by
+    their 1-based place in ``ways``; tags)."""
+    node_id: dict[tuple[float, float], int] = {}
+    body = []
+    for k, (coords, tags) in enumerate(ways, start=1):
+        refs = []
+        for c in coords:
+            if c not in node_id:
+                node_id[c] = len(node_id) + 1
+            refs.append(node_id[c])
+        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
+        tg = "".join(f'<tag k="{t}" v="{v}"/>' for t, v in tags.items())
+        body.append(f'  <way id="{k}" version="1">{nds}{tg}</way>')
+    for k, (members, tags) in enumerate(relations, start=1):
+        ms = "".join(f'<member type="way" ref="{m}" role="outer"/>' for m in members)
+        tg = "".join(f'<tag k="{t}" v="{v}"/>' for t, v in {"type": "multipolygon", **tags}.items())
+        body.append(f'  <relation id="{k}" version="1">{ms}{tg}</relation>')
+    nodes = [
+        f'  <node id="{i}" lat="{lat}" lon="{lon}" version="1"/>'
+        for (lon, lat), i in node_id.items()
+    ]
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n'
+        + "\n".join(nodes + body)
+        + "\n</osm>\n"
+    )
+    return path
+
+
+def _rect(lon0: float, lat0: float, lon1: float, lat1: float) -> list[tuple[float, float]]:
+    """A closed counter-clockwise rectangle (lon/lat)."""
+    return [(lon0, lat0), (lon1, lat0), (lon1, lat1), (lon0, lat1), (lon0, lat0)]
+
+
+#: the buildings' bounds of the small files (lon/lat): the extent is 100 m wider
+SMALL_BOUNDS = (7.410, 43.725, 7.430, 43.735)
+COAST = {"natural": "coastline"}
+
+
+def _small_water(path: Path):  # type: ignore[no-untyped-def]
+    """The water of the file ``path`` built over :data:`SMALL_BOUNDS` (UTM 32N)."""
+    from twin.city.water import build_water
+    from twin.sources.osm_water import read_osm_water
+
+    areas, coast, _ = read_osm_water(path)
+    to = Transformer.from_crs(4326, UTM32N, always_xy=True)
+    w, s, e, n = SMALL_BOUNDS
+    xs, ys = to.transform([w, e, w, e], [s, s, n, n])
+    bounds = (min(xs), min(ys), max(xs), max(ys))
+    water, counts = build_water(areas, coast, UTM32N, bounds)
+    return water, counts, to
+
+
+def _on(water, to, lon: float, lat: float, kind: str = "sea") -> bool:  # type: ignore[no-untyped-def]
+    geoms = water.geometry[water["kind"] == kind].to_numpy()
+    return bool(geoms.size) and bool(
+        shapely.intersects_xy(shapely.union_all(geoms), *to.transform(lon, lat))
+    )
+
+
+def test_a_bay_is_sea(tmp_path: Path) -> None:
+    """One line west to east, the sea south of it, dipping north into a bay."""
+    bay = [(7.400, 43.728), (7.415, 43.728), (7.418, 43.733), (7.422, 43.733), (7.425, 43.728), (7.440, 43.728)]  # fmt: skip
+    water, counts, to = _small_water(_write_osm(tmp_path / "bay.osm", [(bay, COAST)]))
+    assert counts["coastline_lines"] == 1 and counts["sea_polygons"] == 1
+    assert _on(water, to, 7.420, 43.731)  # in the bay
+    assert _on(water, to, 7.420, 43.726)  # off the coast
+    assert not _on(water, to, 7.412, 43.731)  # the land beside the bay
+    assert not _on(water, to, 7.420, 43.734)  # the land behind it
+
+
+def test_a_peninsula_keeps_the_sea_on_both_sides(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A peninsula whose tip lies south of the extract: its west shore drawn southward, its
+    east shore northward (two lines, the land between them), an island off its east
+    shore. Both sides are sea; the peninsula and the island are land."""
+    west = [(7.418, 43.745), (7.4178, 43.730), (7.418, 43.715)]
+    east = [(7.422, 43.715), (7.4223, 43.730), (7.422, 43.745)]
+    island = _rect(7.426, 43.729, 7.427, 43.730)
+    path = _write_osm(tmp_path / "peninsula.osm", [(west, COAST), (east, COAST), (island, COAST)])
+    with caplog.at_level(logging.WARNING, logger="twin.city.water"):
+        water, counts, to = _small_water(path)
+    assert counts["coastline_lines"] == 2 and counts["coastline_islands"] == 1
+    assert counts["coastline_incomplete"] == 0 and counts["sea_polygons"] == 2
+    assert _on(water, to, 7.412, 43.730) and _on(water, to, 7.428, 43.730)
+    assert not _on(water, to, 7.420, 43.730)  # the peninsula
+    assert not _on(water, to, 7.4265, 43.7295)  # the island
+    assert caplog.text == ""
+    # the west shore drawn the wrong way: the land between the lines is claimed both ways
+    # (left land, with a warning), the west is land, the east sea
+    caplog.clear()
+    wrong = _write_osm(tmp_path / "wrong.osm", [(west[::-1], COAST), (east, COAST)])
+    with caplog.at_level(logging.WARNING, logger="twin.city.water"):
+        water, counts, to = _small_water(wrong)
+    assert _on(water, to, 7.428, 43.730)
+    assert not _on(water, to, 7.412, 43.730) and not _on(water, to, 7.420, 43.730)
+    assert "is drawn both ways" in caplog.text and "left land" in caplog.text
+
+
+def test_indoor_receivers_of_a_building_on_water_stay(tmp_path: Path) -> None:
+    """Two buildings on the peninsula, a pier building on the sea each side of it: the
+    pier's indoor receivers stay, the outdoor ones on the sea go; twin info counts the
+    same."""
+    from twin.cli.info import water_info
+    from twin.scenario import GridConfig
+
+    west = [(7.418, 43.745), (7.418, 43.715)]
+    east = [(7.422, 43.715), (7.422, 43.745)]
+    house = {"building": "yes"}
+    ways = [
+        (west, COAST),
+        (east, COAST),
+        (_rect(7.4192, 43.7260, 7.4208, 43.7270), house),
+        (_rect(7.4192, 43.7330, 7.4208, 43.7340), house),
+        (_rect(7.4125, 43.7295, 7.4135, 43.7300), house),  # piers, on the sea
+        (_rect(7.4265, 43.7295, 7.4275, 43.7300), house),
+    ]
+    city = load_city(str(_write_osm(tmp_path / "piers.osm", ways)))
+    assert set(city.water["kind"]) == {"sea"}
+    water = water_union(city.water)
+    piers = np.flatnonzero(shapely.within(city.buildings.geometry.to_numpy(), water))
+    assert len(piers) == 2
+    area = city.default_area()
+    spacing = GridConfig().spacing_m
+    drop = build_grid(city.buildings, area, city.crs, spacing_m=spacing, water=water)
+    keep = build_grid(city.buildings, area, city.crs, spacing_m=spacing)
+    wet_keep = shapely.intersects_xy(water, keep.x_m, keep.y_m)
+    wet_drop = shapely.intersects_xy(water, drop.x_m, drop.y_m)
+    pier_ids = set(city.buildings.index[piers].tolist())
+    # every indoor receiver of the piers stays, and they are all the receivers on water
+    in_piers = np.isin(keep.building_id, list(pier_ids))
+    assert in_piers.sum() > 20 and wet_keep[in_piers].all()
+    assert int(np.isin(drop.building_id, list(pier_ids)).sum()) == int(in_piers.sum())
+    assert set(drop.building_id[wet_drop].tolist()) == pier_ids and drop.indoor[wet_drop].all()
+    assert drop.receivers_on_water == int((wet_keep & ~keep.indoor).sum()) > 0
+    assert len(drop) == len(keep) - drop.receivers_on_water
+    assert water_info(city)["receivers_on_water"] == drop.receivers_on_water
+
+
+def test_dry_basins_are_not_water(tmp_path: Path) -> None:
+    """landuse=basin is water unless it is an infiltration or a detention basin (dry but
+    after rain); natural=water is water whatever else it is tagged."""
+    from twin.sources.osm_water import is_water_element, read_osm_water
+
+    assert is_water_element({"landuse": "basin"})
+    assert is_water_element({"landuse": "basin", "basin": "retention"})
+    assert not is_water_element({"landuse": "basin", "basin": "detention"})
+    assert not is_water_element({"landuse": "basin", "basin": "infiltration"})
+    assert is_water_element({"natural": "water", "landuse": "basin", "basin": "detention"})
+    ways = [
+        (_rect(7.410, 43.725, 7.411, 43.726), {"landuse": "basin"}),
+        (_rect(7.412, 43.725, 7.413, 43.726), {"landuse": "basin", "basin": "retention"}),
+        (_rect(7.414, 43.725, 7.415, 43.726), {"landuse": "basin", "basin": "detention"}),
+        (_rect(7.416, 43.725, 7.417, 43.726), {"landuse": "basin", "basin": "infiltration"}),
+        (_rect(7.418, 43.725, 7.419, 43.726), {"natural": "water", "landuse": "basin", "basin": "detention"}),
+        (_rect(7.420, 43.725, 7.421, 43.726), {}),  # a dry basin's multipolygon
+        (_rect(7.422, 43.725, 7.423, 43.726), {"natural": "water", "water": "pond"}),
+        (_rect(7.424, 43.725, 7.425, 43.726), {"landuse": "basin", "basin": "detention"}),
+    ]  # fmt: skip
+    relations = [
+        ([6], {"landuse": "basin", "basin": "infiltration"}),
+        ([8], {"natural": "water"}),  # a dry basin way in a water multipolygon
+    ]
+    areas, _, counts = read_osm_water(_write_osm(tmp_path / "basins.osm", ways, relations))
+    assert sorted(areas["osm_id"]) == ["relation/2", "way/1", "way/2", "way/5", "way/7"]
+    assert counts["water_areas"] == 5
+    assert areas.loc[areas["osm_id"] == "way/2", "basin"].item() == "retention"

@@ -66,8 +66,9 @@ class ReceiverGrid:
     #: 0 outdoors), when the run models the indoor distance (``radio.indoor_distance =
     #: "wall"``: :func:`indoor_distance_m`); None otherwise
     indoor_distance_m: FloatArray | None = None
-    #: receivers left out because they stood on water (``grid.water = "drop"``): grid
-    #: points (their cells are nodata, as outside the area) and street points
+    #: receivers left out because they stood on water outdoors (``grid.water = "drop"``):
+    #: grid points outside every footprint (their cells are nodata, as outside the area)
+    #: and street points; the indoor ones of a footprint on water stay
     receivers_on_water: int = 0
 
     def __len__(self) -> int:
@@ -168,11 +169,20 @@ def grid_spec(bounds: tuple[float, float, float, float], spacing_m: float, crs: 
 LOCATE_CHUNK = 1 << 16
 
 
-def water_cells(spec: GridSpec, water: Any) -> BoolArray:
+def water_cells(
+    spec: GridSpec,
+    water: Any,
+    buildings: gpd.GeoDataFrame | None = None,
+    *,
+    street_level_m: float = 1.5,
+) -> BoolArray:
     """Which cells of ``spec`` (flat, row-major) have their centre on ``water`` (a
-    shapely geometry; a centre on its edge too: ``shapely.intersects_xy``). The cells the
-    water touches are found by rasterising it, then their centres tested exactly, by
-    chunks of :data:`LOCATE_CHUNK`."""
+    shapely geometry; a centre on its edge too: ``shapely.intersects_xy``) and outdoors:
+    with ``buildings``, a centre inside a footprint (:func:`locate_indoor`, prisms
+    reaching ``street_level_m``) is indoors and stays off the mask, water or not (a pier,
+    a floating building, a building drawn over the sea). The cells the water touches are
+    found by rasterising it, then their centres tested exactly, by chunks of
+    :data:`LOCATE_CHUNK`; only the footprints that touch the water are tested."""
     rows, cols = spec.shape
     mask = np.zeros(rows * cols, dtype=bool)
     if water is None or shapely.is_empty(water):
@@ -188,13 +198,25 @@ def water_cells(spec: GridSpec, water: Any) -> BoolArray:
         dtype="uint8",
     ).ravel()
     shapely.prepare(water)
+    wet_buildings = None
+    if buildings is not None and len(buildings):
+        # an indoor point on water lies in a footprint that touches the water: those
+        # alone hold it (the others' bounding boxes are not searched)
+        near = shapely.intersects(water, buildings.geometry.to_numpy())
+        if near.any():
+            wet_buildings = buildings[near]
     t = spec.transform
     for lo in range(0, touched.size, LOCATE_CHUNK):
         idx = lo + np.flatnonzero(touched[lo : lo + LOCATE_CHUNK])
         if idx.size:
-            x = t.c + (idx % cols + 0.5) * t.a
-            y = t.f + (idx // cols + 0.5) * t.e
-            mask[idx] = shapely.intersects_xy(water, x, y)
+            x = np.asarray(t.c + (idx % cols + 0.5) * t.a, dtype=np.float64)
+            y = np.asarray(t.f + (idx // cols + 0.5) * t.e, dtype=np.float64)
+            wet = shapely.intersects_xy(water, x, y)
+            if wet_buildings is not None and wet.any():
+                wet[wet] = (
+                    locate_indoor(wet_buildings, x[wet], y[wet], street_level_m=street_level_m) < 0
+                )
+            mask[idx] = wet
     return mask
 
 
@@ -397,11 +419,13 @@ def build_grid(
 
     Street receivers are put on the streets under open sky alone (:func:`street_points`),
     and those that still fall inside a building footprint (a passage not tagged as one)
-    are left out. ``water`` (a shapely geometry in ``crs``, or None) takes no receiver:
-    the grid points whose cell centre lies on it (:func:`water_cells`) and the street
-    points on it are left out, and counted (``receivers_on_water``); their cells are
-    nodata in the rasters, as outside the area. ``alloc`` makes the grid's arrays (None:
-    in memory; a :class:`twin.io.scratch.ScratchFolder`'s ``array``: in files).
+    are left out. ``water`` (a shapely geometry in ``crs``, or None) takes no outdoor
+    receiver: the grid points whose cell centre lies on it outside every footprint
+    (:func:`water_cells`) and the street points on it are left out, and counted
+    (``receivers_on_water``); their cells are nodata in the rasters, as outside the area.
+    The indoor receivers of a footprint on water (a pier, a floating building) stay.
+    ``alloc`` makes the grid's arrays (None: in memory; a
+    :class:`twin.io.scratch.ScratchFolder`'s ``array``: in files).
     """
     if outdoor_height_m <= 0 or indoor_height_m <= 0:
         raise InputError(
@@ -420,7 +444,7 @@ def build_grid(
     on_water = None
     n_street_water = 0
     if water is not None and not shapely.is_empty(water):
-        on_water = water_cells(spec, water)
+        on_water = water_cells(spec, water, buildings, street_level_m=outdoor_height_m)
         if sx.size:
             dry = ~shapely.intersects_xy(water, sx, sy)
             n_street_water = int(sx.size - dry.sum())

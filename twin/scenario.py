@@ -82,8 +82,9 @@ class GridConfig(_Model):
     outdoor_height_m: float = Field(default=1.5, gt=0, le=10)
     roof_clearance_m: float = Field(default=1.5, ge=0, le=10)
     street_step_m: float | None = Field(default=10.0, gt=0, le=1000)
-    #: receivers on the city's water (sea, lakes, rivers, basins): ``drop`` (none there:
-    #: their cells are nodata, as outside the area) or ``keep`` (counted as outdoor users)
+    #: outdoor receivers on the city's water (sea, lakes, rivers, basins): ``drop`` (none
+    #: there: their cells are nodata, as outside the area; the indoor ones of a footprint
+    #: on water stay) or ``keep`` (counted as outdoor users)
     water: Literal["drop", "keep"] = "drop"
 
 

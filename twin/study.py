@@ -210,8 +210,10 @@ def load_scenario_city(scenario: Scenario, *, cache: StudyCache | None = None) -
                 "storey_height_m": c.storey_height_m,
                 "default_height_m": c.default_height_m,
                 "min_area_m2": c.min_area_m2,
-                # cities cached before the model held its water have none
-                "water": 1,
+                # the water's rules: 1 before the model held its water (none), 2 once
+                # the coastline splits the extent by all its lines at once and the dry
+                # basins are left out
+                "water": 2,
             }
             if dem is not None:
                 key["terrain"] = {"source": str(dem.resolve()), "sha256": file_sha256(dem)}
@@ -397,11 +399,13 @@ def grid_cache_key(
     *,
     fingerprint: str | None = None,
 ) -> dict[str, Any]:
-    """What a receiver grid depends on: the city, the area and the grid settings."""
+    """What a receiver grid depends on: the city, the area, the grid settings and the
+    rule for the receivers on water (2: the indoor ones of a footprint on water stay)."""
     return {
         "city": fingerprint or city_fingerprint(city),
         "bounds": list(bounds),
         "grid": scenario.grid.model_dump(mode="json"),
+        "water_rule": 2,
     }
 
 

@@ -7,9 +7,11 @@ the coastline into the sea within the city's extent (the buildings' bounds enlar
 :data:`EXTENT_MARGIN_M`):
 
 - the ways are merged into lines (each kept in its direction);
-- a line that crosses the extent completely (both ends outside it) splits the extent,
-  and the pieces on its right are water; with several such lines the sea is what lies
-  on the water side of every one;
+- the lines that cross the extent completely (both ends outside it) split it all at
+  once, and each piece is sea or land by the side of the lines it borders (water on
+  their right): a bay, a peninsula or a headland whose tip lies outside the extent (two
+  lines, land between them), several capes; a piece that no line's side claims, or that
+  the lines claim both ways, is ambiguous: land, with a warning;
 - a closed ring is an island: land;
 - a line that ends inside the extent but within :data:`COAST_JOIN_M` of its edge (Monaco's
   stops at the French border, 12 m inside the buildings' bounds) is joined to the nearest
@@ -32,7 +34,6 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS
-from shapely.ops import split
 
 log = logging.getLogger(__name__)
 
@@ -136,13 +137,10 @@ def sea_from_coastline(
                 name, named(line), ends_inside(line), join_m,
             )  # fmt: skip
         return None, counts
-    sea: Any = box
-    for line in crossing:
-        sea = shapely.intersection(sea, _water_side(box, line))
-    if islands:
+    sea = _sea_pieces(box, crossing, name=name)
+    if sea is not None and islands:
         sea = shapely.difference(sea, shapely.union_all([shapely.Polygon(r) for r in islands]))
-    sea = _polygonal(sea)
-    return sea, counts
+    return _polygonal(sea), counts
 
 
 def _join_to_edge(line: Any, extent: tuple[float, float, float, float], join_m: float) -> Any:
@@ -170,32 +168,81 @@ def _join_to_edge(line: Any, extent: tuple[float, float, float, float], join_m: 
     return joined if joined.is_simple else None
 
 
-def _water_side(box: Any, line: Any) -> Any:
-    """The pieces of ``box`` on the right of ``line`` (which crosses it completely)."""
-    pieces = list(split(box, line).geoms)
-    if len(pieces) == 1:
-        return shapely.Polygon()
-    # each piece votes by the length of the line's segments it borders on the right
-    # (water) or on the left (land), tested a centimetre off each segment's middle
-    clipped = shapely.intersection(line, box)
+def _sea_pieces(box: Any, lines: list[Any], *, name: str = "city") -> Any:
+    """The pieces of ``box`` on the water side of the ``lines`` (each crossing it
+    completely), or None.
+
+    The box is split by all the lines at once (its outline and the lines noded together,
+    then polygonised): a bay (one line), a peninsula or a headland whose tip lies outside
+    the box (two lines, the land between them), several capes. Each piece votes by the
+    length of the lines' segments it borders on their right (water) or on their left
+    (land), tested a centimetre off each segment's middle: the pieces where water wins
+    are sea. Every piece borders a line (the lines alone divide the box), and its
+    neighbours lie across a line, on its other side: a piece has no neighbour to take the
+    side of. A piece with no vote (the test sees none of its lines: a sliver under a
+    centimetre, segments under 5 cm) is ambiguous, and so is one whose smaller side holds
+    more than :data:`_VOTE_DOUBT` of its votes (lines drawn in opposite directions around
+    it): left land, with a warning.
+    """
+    if not lines:
+        return box
+    noded = shapely.union_all([box.exterior, *lines])
+    polys = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    # the lines may loop outside the box and close pieces there: only the box's count
+    pieces = [p for p in polys if box.contains(shapely.point_on_surface(p))]
+    mid, right, length = _segments(shapely.intersection(shapely.MultiLineString(lines), box))
+    sea = []
+    for piece in pieces:
+        water = float(length[shapely.contains_xy(piece, *(mid + right).T)].sum())
+        land = float(length[shapely.contains_xy(piece, *(mid - right).T)].sum())
+        if water + land == 0:
+            log.warning(
+                "%s: a piece of the city's extent of %.0f m^2 around (%.0f, %.0f) borders "
+                "no coastline that tells its side: left land",
+                name, piece.area, *_xy(piece),
+            )  # fmt: skip
+        elif min(water, land) > _VOTE_DOUBT * (water + land):
+            log.warning(
+                "%s: the coastline around a piece of the city's extent of %.0f m^2 at "
+                "(%.0f, %.0f) is drawn both ways (%.0f m with water on its right, %.0f m "
+                "with land on its left): it cannot tell sea from land there, left land",
+                name, piece.area, *_xy(piece), water, land,
+            )  # fmt: skip
+        elif water > land:
+            sea.append(piece)
+    return shapely.union_all(sea) if sea else None
+
+
+#: the share of a piece's votes the smaller side may hold (the rest: the test off sharp
+#: corners) before the piece is ambiguous: the coastline around it drawn both ways
+_VOTE_DOUBT = 0.1
+
+
+def _xy(piece: Any) -> tuple[float, float]:
+    """A point inside ``piece``, to name it in a message."""
+    p = shapely.point_on_surface(piece)
+    return float(p.x), float(p.y)
+
+
+def _segments(lines: Any) -> tuple[Any, Any, Any]:
+    """The segments of ``lines`` (a line or lines) longer than 5 cm: their middles, a
+    centimetre to their right (x, y offsets), their lengths."""
     segs = []
-    for part in getattr(clipped, "geoms", [clipped]):
+    for part in shapely.get_parts(lines):
+        if part.geom_type != "LineString":
+            continue
         c = np.asarray(part.coords)
         if c.shape[0] >= 2:
             segs.append(np.stack([c[:-1], c[1:]], axis=1))
+    if not segs:
+        return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0)
     s = np.concatenate(segs)
     d = s[:, 1] - s[:, 0]
     length = np.hypot(d[:, 0], d[:, 1])
     ok = length > 0.05
     s, d, length = s[ok], d[ok], length[ok]
-    mid = s.mean(axis=1)
     right = np.column_stack([d[:, 1], -d[:, 0]]) / length[:, None] * 0.01
-    water = np.zeros(len(pieces))
-    land = np.zeros(len(pieces))
-    for k, piece in enumerate(pieces):
-        water[k] = length[shapely.contains_xy(piece, *(mid + right).T)].sum()
-        land[k] = length[shapely.contains_xy(piece, *(mid - right).T)].sum()
-    return shapely.union_all([p for k, p in enumerate(pieces) if water[k] > land[k]])
+    return s.mean(axis=1), right, length
 
 
 def _polygonal(geom: Any) -> Any:

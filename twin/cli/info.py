@@ -88,8 +88,8 @@ def water_info(city: Any) -> dict[str, Any]:
     """The city's water in its default study area: its area (``km2``), whether the sea is
     known (``sea``: ``yes``, ``none``, or ``unknown`` where the extract clips the
     coastline), its water areas, and the points of a grid of the default spacing that
-    stand on it (``receivers_on_water``: the grid points ``grid.water = "drop"`` leaves
-    out, street receivers not counted)."""
+    stand on it outdoors (``receivers_on_water``: the grid points ``grid.water = "drop"``
+    leaves out, those inside a footprint on water kept, street receivers not counted)."""
     from twin.city.water import water_area_m2, water_union
     from twin.grid import grid_spec, water_cells
     from twin.scenario import GridConfig
@@ -99,7 +99,12 @@ def water_info(city: Any) -> dict[str, Any]:
     c = city.counts
     unknown = c.get("coastline_incomplete", 0) or c.get("coastline_ways_clipped", 0)
     sea = "yes" if c.get("sea_polygons", 0) else ("unknown" if unknown else "none")
-    on_water = water_cells(grid_spec(area, spacing_m, city.crs), water_union(city.water))
+    on_water = water_cells(
+        grid_spec(area, spacing_m, city.crs),
+        water_union(city.water),
+        city.buildings,
+        street_level_m=GridConfig().outdoor_height_m,
+    )
     return {
         "km2": water_area_m2(city.water, area) / 1e6,
         "sea": sea,

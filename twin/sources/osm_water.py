@@ -1,11 +1,13 @@
 """Water from an OSM file: water areas and the coastline (the sea's edge).
 
 Water areas are the elements tagged :data:`WATER_TAGS` (``natural=water`` with any
-``water=*`` subtype, ``waterway=riverbank``, ``landuse=reservoir`` and ``basin``): pyosmium
-writes them alone (ways, multipolygon relations, the ways of those relations and the
-nodes they need) to a sanitised OSM XML copy, without the ways and relations that
-reference objects missing from the extract, and osmnx parses that copy into polygons, as
-it does the buildings (:func:`twin.sources.osm.read_osm`).
+``water=*`` subtype, ``waterway=riverbank``, ``landuse=reservoir`` and ``basin``), less
+the basins tagged :data:`DRY_BASINS` (``basin=infiltration``, ``basin=detention``: dry but
+after rain, the OSM wiki says): :func:`is_water_element` decides. pyosmium writes them
+alone (ways, multipolygon relations, the ways of those relations and the nodes they
+need) to a sanitised OSM XML copy, without the ways and relations that reference objects
+missing from the extract, and osmnx parses that copy into polygons, as it does the
+buildings (:func:`twin.sources.osm.read_osm`).
 
 The sea has no area in OSM: ``natural=coastline`` ways draw its edge, land on the left
 of each way's direction. They are read here as lines (lon/lat) with their way ids; a
@@ -21,14 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import shapely
 
 from twin.errors import SourceError
 from twin.sources.osm import osm_file, osm_format
 
-__all__ = ["WATER_TAGS", "is_coastline_way", "is_water_element", "read_osm_water"]
+__all__ = ["DRY_BASINS", "WATER_TAGS", "is_coastline_way", "is_water_element", "read_osm_water"]
 
-#: Tags that make an OSM element a water area (osmnx's tag filter)
+#: Tags that may make an OSM element a water area (osmnx's tag filter; the dry basins,
+#: :data:`DRY_BASINS`, are then left out)
 WATER_TAGS: dict[str, bool | str | list[str]] = {
     "natural": "water",
     "waterway": "riverbank",
@@ -36,12 +40,20 @@ WATER_TAGS: dict[str, bool | str | list[str]] = {
 }
 
 
+#: ``basin=*`` values of a ``landuse=basin`` that is usually dry (the OSM wiki): no water
+DRY_BASINS = ("infiltration", "detention")
+
+
 def is_water_element(tags: Any) -> bool:
-    """Whether OSM tags make an element a water area (:data:`WATER_TAGS`)."""
+    """Whether OSM tags make an element a water area: :data:`WATER_TAGS`, a
+    ``landuse=basin`` only when its ``basin=*`` is not one of :data:`DRY_BASINS` (a dry
+    basin tagged ``natural=water`` too is water)."""
+    landuse = tags.get("landuse")
     return (
         tags.get("natural") == "water"
         or tags.get("waterway") == "riverbank"
-        or tags.get("landuse") in ("reservoir", "basin")
+        or landuse == "reservoir"
+        or (landuse == "basin" and tags.get("basin") not in DRY_BASINS)
     )
 
 
@@ -57,8 +69,8 @@ def read_osm_water(path: str | Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame
     -------
     areas
         EPSG:4326 polygons of the water areas with ``osm_id`` (``way/<id>``,
-        ``relation/<id>``) and the tags ``natural``, ``water``, ``waterway``, ``landuse``
-        (empty strings when absent).
+        ``relation/<id>``) and the tags ``natural``, ``water``, ``waterway``, ``landuse``,
+        ``basin`` (empty strings when absent).
     coastline
         EPSG:4326 lines of the complete ``natural=coastline`` ways, each drawn in its
         way's direction, with ``osm_id``.
@@ -153,8 +165,10 @@ def read_osm_water(path: str | Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame
 
 
 def _area_frame(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """osmnx's water features as polygons with ``osm_id`` and the water tags."""
-    columns = ("natural", "water", "waterway", "landuse")
+    """osmnx's water features as polygons with ``osm_id`` and the water tags, those that
+    :func:`is_water_element` refuses left out (a dry basin that is a member of a water
+    multipolygon is written, and osmnx matches it by its own tags)."""
+    columns = ("natural", "water", "waterway", "landuse", "basin")
     if len(features) == 0:
         return gpd.GeoDataFrame(
             {"osm_id": [], **{c: [] for c in columns}}, geometry=[], crs="EPSG:4326"
@@ -168,8 +182,16 @@ def _area_frame(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             return [""] * len(features)
         return ["" if v is None or v != v else str(v) for v in features[name]]
 
+    tags = {c: col(c) for c in columns}
+    keep = np.array(
+        [is_water_element({c: tags[c][i] for c in columns}) for i in range(len(features))],
+        dtype=bool,
+    )
     return gpd.GeoDataFrame(
-        {"osm_id": osm_id.to_list(), **{c: col(c) for c in columns}},
-        geometry=features.geometry.to_numpy(),
+        {
+            "osm_id": osm_id.to_numpy()[keep].tolist(),
+            **{c: np.asarray(tags[c], dtype=object)[keep].tolist() for c in columns},
+        },
+        geometry=features.geometry.to_numpy()[keep],
         crs="EPSG:4326",
     )
