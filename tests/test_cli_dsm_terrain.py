@@ -16,10 +16,10 @@ import shapely
 from click.testing import CliRunner
 
 from tests.conftest import ROOT
+from tests.terrain_reference import bilinear
 from twin import OSM_LICENSE
 from twin.city import load_city
 from twin.city.ground import on_terrain
-from twin.city.terrain import Terrain
 from twin.cli.main import cli
 from twin.sources.terrain import read_terrain
 
@@ -44,22 +44,6 @@ def city():  # type: ignore[no-untyped-def]
     return on_terrain(model, read_terrain(DEM, crs=model.crs.to_string(), bounds_m=model.bounds))
 
 
-def _bilinear(t: Terrain, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The surface written out again from its nodes (independent of Terrain.ground_m)."""
-    u = (x - t.x0_m) / t.res_m
-    v = (t.y0_m - y) / t.res_m
-    c = np.clip(np.floor(u).astype(int), 0, t.elevation_m.shape[1] - 2)
-    r = np.clip(np.floor(v).astype(int), 0, t.elevation_m.shape[0] - 2)
-    p, q = u - c, v - r
-    z = t.elevation_m
-    return (
-        z[r, c] * (1 - p) * (1 - q)
-        + z[r, c + 1] * p * (1 - q)
-        + z[r + 1, c] * (1 - p) * q
-        + z[r + 1, c + 1] * p * q
-    )
-
-
 def test_cells_hold_the_roofs_and_the_terrain(dsm_path: Path, city) -> None:  # type: ignore[no-untyped-def]
     with rasterio.open(dsm_path) as src:
         surface = src.read(1).astype(np.float64)
@@ -75,7 +59,7 @@ def test_cells_hold_the_roofs_and_the_terrain(dsm_path: Path, city) -> None:  # 
     rr, cc = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
     x = t.c + (cc.ravel() + 0.5) * RES_M
     y = t.f - (rr.ravel() + 0.5) * RES_M
-    terrain = _bilinear(city.terrain, x, y)
+    terrain = bilinear(city.terrain, x, y)
     # the buildings whose footprint holds each centre in its interior (shapely's test)
     b = city.buildings
     cell, bid = b.sindex.query(shapely.points(x, y), predicate="within")

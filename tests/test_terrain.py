@@ -19,6 +19,7 @@ import shapely
 from pyproj import Transformer
 from rasterio.transform import from_origin
 
+from tests.terrain_reference import bilinear
 from twin.city.terrain import Terrain, building_ground_m, terrain_blocks
 from twin.errors import InputError, SourceError
 from twin.sources.terrain import read_terrain
@@ -63,29 +64,11 @@ def bilinear_ref(t: Terrain, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
-def bilinear_vec(t: Terrain, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The same formula vectorised (for dense sampling); checked against bilinear_ref."""
-    z = t.elevation_m
-    rows, cols = z.shape
-    fc = np.clip((x - t.x0_m) / t.res_m, 0, cols - 1)
-    fr = np.clip((t.y0_m - y) / t.res_m, 0, rows - 1)
-    c = np.minimum(fc.astype(int), cols - 2)
-    r = np.minimum(fr.astype(int), rows - 2)
-    wx = fc - c
-    wy = fr - r
-    return (
-        (1 - wx) * (1 - wy) * z[r, c]
-        + wx * (1 - wy) * z[r, c + 1]
-        + (1 - wx) * wy * z[r + 1, c]
-        + wx * wy * z[r + 1, c + 1]
-    )
-
-
 def sampled_clearance(t: Terrain, a: np.ndarray, b: np.ndarray, n: int = 20_000) -> float:
     """min over n + 1 samples of (segment height - ground) along a -> b."""
     s = np.linspace(0.0, 1.0, n + 1)
     p = a[None, :] + s[:, None] * (b - a)[None, :]
-    return float(np.min(p[:, 2] - bilinear_vec(t, p[:, 0], p[:, 1])))
+    return float(np.min(p[:, 2] - bilinear(t, p[:, 0], p[:, 1])))
 
 
 def synth(z: list[list[float]], res: float = 10.0) -> Terrain:
@@ -133,7 +116,7 @@ def test_ground_matches_hand_bilinear(monaco: Terrain) -> None:
     x = rng.uniform(minx, maxx, 2000)
     y = rng.uniform(miny, maxy, 2000)
     np.testing.assert_allclose(monaco.ground_m(x, y), bilinear_ref(monaco, x, y), atol=1e-9)
-    np.testing.assert_allclose(bilinear_vec(monaco, x, y), bilinear_ref(monaco, x, y), atol=1e-9)
+    np.testing.assert_allclose(bilinear(monaco, x, y), bilinear_ref(monaco, x, y), atol=1e-9)
     # the extreme corners are inside (slack 1e-6 m), a point 1 cm out is not
     assert monaco.ground_m([minx, maxx], [maxy, miny]) == pytest.approx(
         [monaco.elevation_m[0, 0], monaco.elevation_m[-1, -1]]
@@ -204,8 +187,8 @@ def test_blocks_agree_with_dense_sampling_on_monaco(monaco: Terrain) -> None:
         cy = rng.uniform(miny, maxy - 700)
         rx = np.c_[rng.uniform(cx, cx + 700, 16), rng.uniform(cy, cy + 700, 16), np.zeros(16)]
         tx = np.c_[rng.uniform(cx, cx + 700, 16), rng.uniform(cy, cy + 700, 16), np.zeros(16)]
-        rx[:, 2] = bilinear_vec(monaco, rx[:, 0], rx[:, 1]) + rng.uniform(0.0, 3.0, 16)
-        tx[:, 2] = bilinear_vec(monaco, tx[:, 0], tx[:, 1]) + rng.uniform(0.0, 10.0, 16)
+        rx[:, 2] = bilinear(monaco, rx[:, 0], rx[:, 1]) + rng.uniform(0.0, 3.0, 16)
+        tx[:, 2] = bilinear(monaco, tx[:, 0], tx[:, 1]) + rng.uniform(0.0, 10.0, 16)
         los = np.ones((16, 16), dtype=bool)
         los[0, 0] = False  # pairs already without LoS stay so
         terrain_blocks(monaco, rx, tx, los)
@@ -485,3 +468,19 @@ def test_a_dem_not_in_metres_is_refused(monaco: Terrain, tmp_path: Path) -> None
         ds.units = ("metre",)
     t = read_terrain(metres, crs=CRS, bounds_m=BOUNDS)
     np.testing.assert_allclose(t.elevation_m, monaco.elevation_m, atol=1e-6)
+
+
+def test_a_wider_read_keeps_the_nodes_of_the_default_one(monaco: Terrain) -> None:
+    """Any margin is rounded up to whole node spacings, so a wider read (``twin dsm
+    --terrain`` at coarse cells) puts its nodes on the same lattice as a run's read and
+    gives them the same elevations (to the centimetres of the larger window's
+    resampling), instead of a surface shifted by a fraction of a node."""
+    wide = read_terrain(TILE, crs=CRS, bounds_m=BOUNDS, margin_m=333.3)
+    assert wide.res_m == monaco.res_m
+    k = (monaco.x0_m - wide.x0_m) / monaco.res_m
+    r = (wide.y0_m - monaco.y0_m) / monaco.res_m
+    assert k == pytest.approx(round(k), abs=1e-6) and r == pytest.approx(round(r), abs=1e-6)
+    assert round(k) * monaco.res_m >= 333.3 - 2 * monaco.res_m
+    rows, cols = monaco.elevation_m.shape
+    sub = wide.elevation_m[round(r) : round(r) + rows, round(k) : round(k) + cols]
+    np.testing.assert_allclose(sub, monaco.elevation_m, atol=0.1)

@@ -17,6 +17,7 @@ import shapely
 from click.testing import CliRunner
 
 from tests.conftest import ROOT
+from tests.terrain_reference import bilinear
 from twin.city.ground import city_ground, on_terrain
 from twin.city.terrain import Terrain
 from twin.cli.main import cli
@@ -58,22 +59,6 @@ def study(scenario, city):  # type: ignore[no-untyped-def]
     return run_study(scenario, city=city)
 
 
-def _bilinear(t: Terrain, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The surface written out again from its nodes (independent of Terrain.ground_m)."""
-    u = (x - t.x0_m) / t.res_m
-    v = (t.y0_m - y) / t.res_m
-    c = np.clip(np.floor(u).astype(int), 0, t.elevation_m.shape[1] - 2)
-    r = np.clip(np.floor(v).astype(int), 0, t.elevation_m.shape[0] - 2)
-    p, q = u - c, v - r
-    z = t.elevation_m
-    return (
-        z[r, c] * (1 - p) * (1 - q)
-        + z[r, c + 1] * p * (1 - q)
-        + z[r + 1, c] * (1 - p) * q
-        + z[r + 1, c + 1] * p * q
-    )
-
-
 def test_the_city_stands_on_monaco_terrain(city, study) -> None:  # type: ignore[no-untyped-def]
     ground = city_ground(city)
     assert ground is not None
@@ -87,7 +72,7 @@ def test_the_city_stands_on_monaco_terrain(city, study) -> None:  # type: ignore
         if on.size:
             assert s.ground_m == pytest.approx(float(g[on].min()), abs=1e-9)
         else:
-            want = float(_bilinear(city.terrain, np.array([s.x_m]), np.array([s.y_m]))[0])
+            want = float(bilinear(city.terrain, np.array([s.x_m]), np.array([s.y_m]))[0])
             assert s.ground_m == pytest.approx(want, abs=1e-6)
     # indoor receivers on their building's ground, outdoor ones on the terrain
     grid = study.grid
@@ -95,7 +80,7 @@ def test_the_city_stands_on_monaco_terrain(city, study) -> None:  # type: ignore
     inside = grid.building_id >= 0
     assert np.array_equal(under[inside], g[grid.building_id[inside]])
     out = ~inside
-    assert np.allclose(under[out], _bilinear(city.terrain, grid.x_m[out], grid.y_m[out]))
+    assert np.allclose(under[out], bilinear(city.terrain, grid.x_m[out], grid.y_m[out]))
 
 
 def _crossings(geom, line, length: float) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
@@ -138,7 +123,7 @@ def _reference_los(  # type: ignore[no-untyped-def]
     n = max(2, math.ceil(t_end * length / step_m) + 1)
     t = np.linspace(0.0, t_end, n)[1:-1]
     p = tx[None, :] + t[:, None] * (rx - tx)[None, :]
-    gaps = [p[:, 2] - _bilinear(city.terrain, p[:, 0], p[:, 1])]
+    gaps = [p[:, 2] - bilinear(city.terrain, p[:, 0], p[:, 1])]
     for j in b.sindex.query(line, predicate="intersects"):
         if int(j) == own:
             continue
@@ -167,7 +152,7 @@ def test_los_agrees_with_independently_sampled_geometry(city, study, where) -> N
         # on Monaco's slopes many indoor receivers stand below the natural terrain at
         # their point (their building stands on the lowest ground of its outline): the
         # rule that only the segment before the own building counts must hold for them
-        below = rz < _bilinear(city.terrain, grid.x_m[rows], grid.y_m[rows])
+        below = rz < bilinear(city.terrain, grid.x_m[rows], grid.y_m[rows])
         assert below.sum() > 10
     compared = agree = blocked = 0
     for i, row in enumerate(rows):

@@ -266,6 +266,21 @@ def _cell_of(w: float, n_nodes: int) -> int:
     return i
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _node_lines(a: float, b: float) -> tuple[float, float, int]:
+    """The node lines (integers) a coordinate crosses going from ``a`` to ``b``, strictly
+    between them: the first, the step (+1, -1; 0 when ``a == b``) and how many."""
+    if b > a:
+        k = math.floor(a) + 1.0
+        end = math.ceil(b) - 1.0
+        return k, 1.0, int(end - k) + 1 if end >= k else 0
+    if b < a:
+        k = math.ceil(a) - 1.0
+        end = math.floor(b) + 1.0
+        return k, -1.0, int(k - end) + 1 if k >= end else 0
+    return 0.0, 0.0, 0
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def segment_blocked(
     z: np.ndarray,
@@ -297,35 +312,9 @@ def segment_blocked(
     du = ub - ua
     dv = vb - va
     dz = zb - za
-    # integer crossings of u: k = ku, ku + su, ... while strictly between the ends
-    if du > 0.0:
-        ku = math.floor(ua) + 1.0
-        ku_end = math.ceil(ub) - 1.0
-        su = 1.0
-        nu = int(ku_end - ku) + 1 if ku_end >= ku else 0
-    elif du < 0.0:
-        ku = math.ceil(ua) - 1.0
-        ku_end = math.floor(ub) + 1.0
-        su = -1.0
-        nu = int(ku - ku_end) + 1 if ku >= ku_end else 0
-    else:
-        ku = 0.0
-        su = 0.0
-        nu = 0
-    if dv > 0.0:
-        kv = math.floor(va) + 1.0
-        kv_end = math.ceil(vb) - 1.0
-        sv = 1.0
-        nv = int(kv_end - kv) + 1 if kv_end >= kv else 0
-    elif dv < 0.0:
-        kv = math.ceil(va) - 1.0
-        kv_end = math.floor(vb) + 1.0
-        sv = -1.0
-        nv = int(kv - kv_end) + 1 if kv >= kv_end else 0
-    else:
-        kv = 0.0
-        sv = 0.0
-        nv = 0
+    # integer crossings of u (and of v): k, k + step, ... (n of them) strictly between the ends
+    ku, su, nu = _node_lines(ua, ub)
+    kv, sv, nv = _node_lines(va, vb)
     iu = 0
     iv = 0
     t_prev = 0.0

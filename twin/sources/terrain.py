@@ -101,7 +101,9 @@ def read_terrain(
     bounds_m
         ``(minx, miny, maxx, maxy)`` in ``crs`` that the terrain must cover.
     margin_m
-        Added on every side of ``bounds_m``; default two native DEM cells.
+        Added on every side of ``bounds_m``, rounded up to a whole number of node
+        spacings (so that the nodes of any read lie on one lattice and agree); default
+        two native DEM cells.
 
     Returns
     -------
@@ -162,7 +164,9 @@ def read_terrain(
             )
         lon_c, lat_c = transform(crs, "EPSG:4326", [(minx + maxx) / 2], [(miny + maxy) / 2])
         res_m = _native_cell_m(ds.crs, ds.res, lon_c[0], lat_c[0])
-        margin = 2.0 * res_m if margin_m is None else float(margin_m)
+        # a whole number of node spacings: every margin puts the nodes on the same lattice
+        # (minx - margin, maxy + margin), so a wider read has the same nodes as a run's
+        margin = res_m * (2 if margin_m is None else math.ceil(float(margin_m) / res_m - 1e-9))
         x0 = minx - margin
         y0 = maxy + margin
         cols = math.ceil((maxx + margin - x0) / res_m - 1e-9) + 1
