@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import shapely
 
-from tests.conftest import EXTRACTS
+from tests.conftest import EXTRACTS, ROOT
 from tests.osm_ways import street_ways
 from twin.city import load_city
 from twin.errors import InputError
@@ -21,6 +21,8 @@ from twin.grid import (
     locate_indoor,
     street_points,
 )
+from twin.scenario import SiteEntry
+from twin.sites import sites_from_entries
 
 
 def _inside_even_odd(x: float, y: float, geom) -> bool:  # type: ignore[no-untyped-def]
@@ -141,15 +143,17 @@ def test_bad_spacing(helsinki_city, spacing: float) -> None:  # type: ignore[no-
 def _within_reference(buildings, x, y, street_level_m):  # type: ignore[no-untyped-def]
     """Building id of each point by shapely's ``within`` through an STRtree of the
     footprints (point geometries made one by one): the lowest bottom, then the smallest
-    footprint, then the first row, among the prisms reaching street level."""
+    footprint, then the first row, among the prisms reaching street level and rising
+    above it."""
     geoms = buildings.geometry.to_numpy()
     low = buildings["min_height_m"].to_numpy()
+    top = buildings["height_m"].to_numpy()
     area = shapely.area(geoms)
     p, b = shapely.STRtree(geoms).query(shapely.points(x, y), predicate="within")
     out = np.full(x.size, -1, dtype=np.int64)
     best: dict[int, tuple[float, float, int]] = {}
     for i, j in zip(p.tolist(), b.tolist(), strict=True):
-        if not low[j] <= street_level_m:
+        if not (low[j] <= street_level_m < top[j]):
             continue
         key = (low[j], area[j], j)
         if i not in best or key < best[i]:
@@ -175,7 +179,9 @@ def test_locate_indoor_equals_within_on_every_extract(name: str) -> None:
     on_outline = np.vstack([coords, (coords[:-1] + coords[1:]) / 2])
     x = np.concatenate([gx.ravel(), on_outline[:, 0], [np.nan]])
     y = np.concatenate([gy.ravel(), on_outline[:, 1], [0.0]])
-    for level_m in (1.5, 1000.0):
+    # the outdoor height, and a level that raised parts reach (a second storey) and low
+    # buildings do not rise above
+    for level_m in (1.5, 6.0):
         got = locate_indoor(b, x, y, street_level_m=level_m)
         want = _within_reference(b, x, y, level_m)
         assert (got >= 0).sum() > 1000
@@ -263,16 +269,21 @@ def test_lattice_step_rejects_fewer_than_one_point() -> None:
 
 
 def test_indoor_receivers_stand_below_every_roof(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """The rule by hand, and a footprint file whose sheds are lower than the outdoor
-    height: their indoor points stand at half the roof, under it (they stood at 1.5 m,
-    above a 1 m roof)."""
+    """The rule by hand, and a footprint file with a shed lower than the outdoor height:
+    its points are outdoor receivers standing over it at 1.5 m (indoors they stood at half
+    its roof, 0.5 m, under TR 38.901's lowest user, and the study stopped in the radio
+    pass), the 12 m building's stand at 9 m; the study runs to its end."""
     import json
 
     from twin.city import load_city
     from twin.grid import build_grid, indoor_rx_height_m
+    from twin.sources.scenario_file import read_scenario
+    from twin.study import run_study
 
-    roof = np.array([1.0, 1.5, 2.0, 3.0, 4.0, 20.0])
-    np.testing.assert_array_equal(indoor_rx_height_m(roof), [0.5, 0.75, 1.5, 1.5, 2.5, 9.0])
+    roof = np.array([1.6, 2.0, 3.0, 4.0, 20.0])
+    np.testing.assert_array_equal(indoor_rx_height_m(roof), [1.5, 1.5, 1.5, 2.5, 9.0])
+    with pytest.raises(InputError, match=r"a roof 1 m high is not above the outdoor"):
+        indoor_rx_height_m(np.array([1.0, 12.0]))
     d = 0.0004
     feats = [
         {
@@ -290,8 +301,23 @@ def test_indoor_receivers_stand_below_every_roof(tmp_path) -> None:  # type: ign
     path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
     city = load_city(str(path))
     g = build_grid(city.buildings, city.bounds, city.crs, spacing_m=2.0)
-    roof_m = city.buildings["height_m"].to_numpy()[g.building_id[g.indoor]]
-    h = g.rx_height_m[g.indoor]
-    assert set(np.unique(roof_m)) == {1.0, 12.0}
-    assert np.all(h < roof_m)
-    assert np.all(h[roof_m == 1.0] == 0.5) and np.all(h[roof_m == 12.0] == 9.0)
+    heights = city.buildings["height_m"].to_numpy()
+    shed = city.buildings.geometry.iloc[int(np.argmin(heights))]
+    over_shed = shapely.contains_xy(shed, g.x_m, g.y_m)
+    assert over_shed.sum() > 10
+    assert not g.indoor[over_shed].any() and np.all(g.building_id[over_shed] == -1)
+    assert np.all(g.rx_height_m[over_shed] == 1.5)
+    roof_m = heights[g.building_id[g.indoor]]
+    assert set(np.unique(roof_m)) == {12.0} and np.all(g.rx_height_m[g.indoor] == 9.0)
+    sc = read_scenario(ROOT / "scenarios" / "default.toml")
+    sc = sc.model_copy(
+        update={
+            "grid": sc.grid.model_copy(update={"spacing_m": 2.0}),
+            "radio": sc.radio.model_copy(update={"bands_ghz": (3.5,)}),
+        }
+    )
+    (site,) = sites_from_entries(
+        [SiteEntry(site_id="S1", lon=24.9405, lat=60.1701, height_m=25.0)], city.crs
+    )
+    result = run_study(sc, city=city, sites=[site])
+    assert np.isfinite(result.bands["3p5"].sinr_db).all()

@@ -84,6 +84,17 @@ def test_a_sites_file_value_out_of_range_says_what_is_allowed(tmp_path: Path) ->
     f.write_text("site_id,lon,lat,height_m,power_dbm,bands_ghz\nA,24.9,60.1,20,46,3500\n")
     with pytest.raises(SourceError, match=r"bands_ghz.0: must be a number from 0.15 to 100 GHz; a frequency in MHz"):  # fmt: skip
         read_sites_file(f)
+    # a sector's bearing past a full turn, or NaN (the radio pass's "omnidirectional"),
+    # is refused, not wrapped or run as an omni cell
+    for bad, got in (("0;400", "400.0"), ("nan", "nan")):
+        f.write_text(f"site_id,lon,lat,height_m,power_dbm,azimuths_deg\nA,24.9,60.1,20,46,{bad}\n")
+        with pytest.raises(
+            SourceError,
+            match=rf"azimuths_deg.\d: must be a number from -360 to 360 degrees \(got {got}\)",
+        ):
+            read_sites_file(f)
+    f.write_text("site_id,lon,lat,height_m,power_dbm,azimuths_deg\nA,24.9,60.1,20,46,-90;350\n")
+    assert read_sites_file(f)[0].azimuths_deg == (-90.0, 350.0)
 
 
 def test_the_cli_refuses_a_band_in_mhz_with_exit_code_2(tmp_path: Path) -> None:

@@ -2,12 +2,14 @@
 
 Indoor rule: a grid point is indoor when it lies inside a building footprint (holes are
 courtyards, so outdoor) whose prism reaches street level (``min_height_m`` at most the
-outdoor receiver height). Of several such buildings (stacked parts) the one with the lowest
-bottom is the point's building. Receiver height: outdoors ``outdoor_height_m`` (1.5 m);
-indoors ``indoor_height_m`` (the seed study's 9 m) kept below the roof:
-``min(indoor_height_m, max(outdoor_height_m, height_m - roof_clearance_m))``, and half
-the roof's height where that is not below the roof (a building lower than
-``outdoor_height_m``, as a footprint file may give).
+outdoor receiver height) and rises above it (``height_m`` more than the outdoor receiver
+height: a person stands inside it). Of several such buildings (stacked parts) the one with
+the lowest bottom is the point's building; a point over a lower structure (a shed or a
+wall a footprint file gives under 1.5 m) is an outdoor receiver standing over it.
+Receiver height: outdoors ``outdoor_height_m`` (1.5 m); indoors ``indoor_height_m`` (the
+seed study's 9 m) kept below the roof:
+``min(indoor_height_m, max(outdoor_height_m, height_m - roof_clearance_m))``, which is
+below every such roof and never under TR 38.901's lowest user (1.5 m).
 """
 
 from __future__ import annotations
@@ -230,8 +232,9 @@ def locate_indoor(
 ) -> IntArray:
     """Building id of each point (-1 outdoor), by exact point-in-polygon with holes.
 
-    Only prisms whose bottom is at most ``street_level_m`` count; of several, the lowest
-    bottom (then the smallest footprint, then the first row) wins. ``out``: an int64
+    Only prisms whose bottom is at most ``street_level_m`` and whose top is above it
+    count (a person stands inside them); of several, the lowest bottom (then the smallest
+    footprint, then the first row) wins. ``out``: an int64
     array of the points' length to write the ids into (returned), else a new one.
 
     The candidates of each point are the buildings whose bounding box holds it
@@ -244,8 +247,9 @@ def locate_indoor(
     geoms = buildings.geometry.to_numpy()
     ids = buildings.index.to_numpy()
     low = buildings["min_height_m"].to_numpy()
-    # only prisms reaching street level can hold a point
-    ground = np.flatnonzero(low <= street_level_m)
+    top = buildings["height_m"].to_numpy()
+    # only prisms reaching street level and rising above it can hold a point
+    ground = np.flatnonzero((low <= street_level_m) & (top > street_level_m))
     bounds = shapely.bounds(geoms[ground]).reshape(-1, 4)
     area = shapely.area(geoms)
     if out is None:
@@ -357,10 +361,24 @@ def indoor_rx_height_m(
     outdoor_height_m: float = 1.5,
     roof_clearance_m: float = 1.5,
 ) -> FloatArray:
-    """Indoor receiver height: ``min(indoor, max(outdoor, roof - clearance))``, or half the
-    roof's height where that would not stand below the roof (roofs up to ``outdoor``)."""
-    h = np.minimum(indoor_height_m, np.maximum(outdoor_height_m, roof_m - roof_clearance_m))
-    return np.where(h < roof_m, h, 0.5 * roof_m)
+    """Indoor receiver height: ``min(indoor, max(outdoor, roof - clearance))``: below the
+    roof for every roof above ``outdoor`` (:func:`locate_indoor` puts no indoor point
+    under a lower one).
+
+    Raises
+    ------
+    InputError
+        For a roof at or below ``outdoor_height_m``: no receiver both stands and fits
+        under it.
+    """
+    roof_m = np.asarray(roof_m, dtype=float)
+    if np.any(roof_m <= outdoor_height_m):
+        low = float(roof_m[roof_m <= outdoor_height_m].min())
+        raise InputError(
+            f"a roof {low:g} m high is not above the outdoor receiver height "
+            f"({outdoor_height_m:g} m): no indoor receiver stands under it"
+        )
+    return np.minimum(indoor_height_m, np.maximum(outdoor_height_m, roof_m - roof_clearance_m))
 
 
 def street_points(

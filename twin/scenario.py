@@ -37,6 +37,9 @@ Freq = Annotated[float, Field(ge=MIN_FREQ_GHZ, le=MAX_FREQ_GHZ)]
 #: widest channel a scenario may give, MHz
 MAX_CHANNEL_MHZ = 10000.0
 ChannelMHz = Annotated[float, Field(gt=0, le=MAX_CHANNEL_MHZ)]
+#: a sector's boresight, degrees clockwise from true north (a full turn either way, as a
+#: cluster's ``start_deg``; NaN, which the radio pass reads as "omnidirectional", refused)
+Azimuth = Annotated[float, Field(ge=-360, le=360)]
 
 
 class _Model(BaseModel):
@@ -98,7 +101,7 @@ class SiteEntry(_Model):
     model: Literal["uma", "umi", "rma"] = "uma"
     power_dbm: float = Field(default=46.0, ge=-30, le=80)
     gain_dbi: float = Field(default=15.0, ge=-10, le=40)
-    azimuths_deg: tuple[float, ...] = Field(
+    azimuths_deg: tuple[Azimuth, ...] = Field(
         default=(), description="sector boresights, degrees clockwise from true north"
     )
     bands_ghz: tuple[Freq, ...] = ()
@@ -111,7 +114,7 @@ class SiteLayout(_Model):
     isd_m: float = Field(gt=10, le=20000)
     power_dbm: float = Field(default=46.0, ge=-30, le=80)
     gain_dbi: float = Field(default=15.0, ge=-10, le=40)
-    azimuths_deg: tuple[float, ...] = Field(
+    azimuths_deg: tuple[Azimuth, ...] = Field(
         default=(), description="sector boresights, degrees clockwise from true north"
     )
     bands_ghz: tuple[Freq, ...] = ()
@@ -358,7 +361,7 @@ class SiteChange(_Model):
     model: Literal["uma", "umi", "rma"] | None = None
     power_dbm: float | None = Field(default=None, ge=-30, le=80)
     gain_dbi: float | None = Field(default=None, ge=-10, le=40)
-    azimuths_deg: tuple[float, ...] | None = None
+    azimuths_deg: tuple[Azimuth, ...] | None = None
     bands_ghz: tuple[Freq, ...] | None = None
 
     @model_validator(mode="after")

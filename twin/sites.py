@@ -96,7 +96,6 @@ def grid_north_deg(x_m: ArrayLike, y_m: ArrayLike, crs: CRS) -> np.ndarray:
     the meridian convergence: in the northern hemisphere positive west of a UTM zone's
     central meridian, in the southern positive east of it): the
     direction in the plane from each point to the point 1e-5 degrees of latitude north."""
-    from pyproj import Transformer
 
     to_wgs = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     to_city = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
@@ -433,7 +432,6 @@ def check_sites_in_area(
                 f"{where}: site {s.site_id} at ({s.x_m:.1f}, {s.y_m:.1f}) lies outside the "
                 f"area ({minx:.1f}, {miny:.1f}) - ({maxx:.1f}, {maxy:.1f}); sites must be inside it"
             )
-        from pyproj import Transformer
 
         to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
         lon, lat = to_lonlat.transform(s.x_m, s.y_m)
@@ -702,7 +700,6 @@ def sites_from_entries(
 ) -> list[Site]:
     """Sites from lon/lat entries (:class:`twin.scenario.SiteEntry`), projected to ``crs``
     (their azimuths, from true north, turned to grid bearings)."""
-    from pyproj import Transformer
 
     to_city = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     out = []

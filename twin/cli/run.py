@@ -42,7 +42,8 @@ STAGES = ("city", "grid", "sites", "visibility", "radio", "outputs")
     "--sites",
     "sites",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Sites file (.csv with lon,lat,height_m,power_dbm or .geojson); replaces "
+    help="Sites file (.csv with lon,lat,height_m,power_dbm, optional azimuths_deg from true "
+    "north, or .geojson); replaces "
     "the scenario's sites.",
 )
 @click.option(
