@@ -357,3 +357,44 @@ def test_clamp_min_raises_near_distances_and_extrapolates_far_ones() -> None:
     assert np.array_equal(
         t.evaluated_distance_m([0.0, 7000.0], 10.0, 5000.0, "clamp"), [10.0, 5000.0]
     )
+
+
+@pytest.mark.parametrize("model", ["uma", "umi", "rma"])
+def test_lowest_los_loss_over_a_ground_interval_is_the_dense_minimum(model: str) -> None:
+    """The five candidate ground differences give the minimum that a dense scan of the
+    interval finds (to rounding): PL_1 grows with the height gap, PL_2 falls then grows."""
+    rng = np.random.default_rng(7)
+    d = np.geomspace(10.0, 1.0e5, 240)
+    for _ in range(40):
+        f = rng.uniform(0.7, 7.0 if model == "rma" else 28.0)
+        h_bs = 10.0 if model == "umi" else rng.uniform(10.0, 60.0)
+        h_ut = rng.uniform(1.5, 10.0)
+        lo = rng.uniform(-300.0, 300.0)
+        hi = lo + rng.uniform(0.0, 600.0)
+        cand = t.los_best_ground_dz_m(model, f, d, h_bs, h_ut, dz_lo_m=lo, dz_hi_m=hi)
+        assert cand.shape == (5, d.size)
+        assert np.all((cand >= lo - 1e-9) & (cand <= hi + 1e-9))
+        best = t.path_loss_db(
+            model, f, d, h_bs, h_ut, True, on_range="extrapolate", ground_dz_m=cand
+        ).min(axis=0)
+        dense = np.linspace(lo, hi, 3001)[:, None]
+        scan = t.path_loss_db(
+            model, f, d[None, :], h_bs, h_ut, True, on_range="extrapolate", ground_dz_m=dense
+        ).min(axis=0)
+        assert np.all(best <= scan + 1e-9)
+        assert np.all(best >= scan - 0.01)  # the scan's 0.2 m steps miss at most this
+
+
+def test_the_height_gap_lowers_uma_pl2_where_the_formula_says() -> None:
+    """By hand, UMa at 0.7 GHz, h_BS 25 m, h_UT 1.5 m, d_2D 5 km: d'_BP = 4 x 24 x 0.5 x
+    0.7e9 / 3e8 = 112 m; u* = (9 d^2 - 20 d'_BP^2) / 11, far past a city's relief, so
+    the lowest loss over grounds 0..150 m is at 150 m, 9 log10((112^2 + 173.5^2) /
+    (112^2 + 23.5^2)) - 20 log10(d3D ratio) below the flat loss."""
+    cand = t.los_best_ground_dz_m("uma", 0.7, 5000.0, 25.0, 1.5, dz_lo_m=0.0, dz_hi_m=150.0)
+    pl = t.path_loss_db("uma", 0.7, 5000.0, 25.0, 1.5, True, ground_dz_m=cand).min()
+    flat = t.path_loss_db("uma", 0.7, 5000.0, 25.0, 1.5, True)
+    d3 = math.hypot(5000.0, 173.5) / math.hypot(5000.0, 23.5)
+    drop = 9.0 * math.log10((112.0**2 + 173.5**2) / (112.0**2 + 23.5**2)) - 40.0 * math.log10(d3)
+    assert float(flat - pl) == pytest.approx(drop, abs=1e-9)
+    with pytest.raises(InputError, match="dz_lo_m"):
+        t.los_best_ground_dz_m("uma", 0.7, 5000.0, 25.0, 1.5, dz_lo_m=10.0, dz_hi_m=0.0)

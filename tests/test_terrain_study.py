@@ -23,9 +23,10 @@ from twin.city.terrain import Terrain
 from twin.cli.main import cli
 from twin.propagation.tr38901 import path_loss_db
 from twin.radio.network import band_cells, serve_receivers
+from twin.radio.reach import site_radius_m
 from twin.scenario import Scenario
 from twin.sources.scenario_file import read_scenario
-from twin.study import load_scenario_city, radio_params, run_study
+from twin.study import load_scenario_city, radio_params, receivers_ground_range_m, run_study
 
 SCENARIO = ROOT / "scenarios" / "monaco-terrain.toml"
 SPACING_M = 40.0
@@ -236,6 +237,32 @@ def test_compiled_radio_equals_numpy_on_terrain(city, study, scenario) -> None: 
         assert np.allclose(a.interference_mw, b.interference_mw, rtol=1e-9, atol=0.0)
         # the ground moves the power: the grounds are not a no-op
         assert np.nanmax(np.abs(a.rsrp_dbm - flat.rsrp_dbm)) > 1.0
+
+
+def test_automatic_radius_takes_the_receivers_ground(study, scenario) -> None:  # type: ignore[no-untyped-def]
+    """The study's radius is the best case over the ground under every receiver (read
+    here in one piece, not by blocks), and no site whose ground lies among theirs is
+    heard less far than it would be on flat ground."""
+    ground = city_ground(study.city)
+    g = study.grid
+    under = ground.receivers_m(g.x_m, g.y_m, g.building_id)
+    assert receivers_ground_range_m(g, ground) == (float(under.min()), float(under.max()))
+    assert float(under.max() - under.min()) > 100.0  # Monaco's hill
+    params = radio_params(scenario)
+    kw = {
+        "area_km2": float(g.is_grid.sum()) * (SPACING_M / 1000.0) ** 2,
+        "rx_heights_m": np.unique(g.rx_height_m),
+        "margin_db": scenario.radio.site_radius_margin_db,
+    }
+    bands = scenario.radio.bands_ghz
+    on = site_radius_m(
+        study.sites, bands, params, rx_ground_m=(float(under.min()), float(under.max())), **kw
+    )
+    assert np.array_equal(study.site_radius_m, on)
+    flat = site_radius_m([replace(s, ground_m=0.0) for s in study.sites], bands, params, **kw)
+    among = np.array([under.min() <= s.ground_m <= under.max() for s in study.sites])
+    assert among.any()
+    assert np.all(on[among] >= flat[among])
 
 
 def test_level_terrain_at_zero_is_flat_ground(scenario) -> None:  # type: ignore[no-untyped-def]

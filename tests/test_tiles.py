@@ -617,6 +617,48 @@ def test_automatic_radius_is_where_the_best_case_drops_below_noise_by_the_margin
     assert rp[0] < r[0]
 
 
+def test_automatic_radius_hears_a_site_above_its_receivers_further() -> None:
+    """On terrain the radius is where the best case over every receiver ground of the
+    study (a dense scan here, not the candidates the code uses) drops below the
+    threshold: a UMa mast on ground 150 m above receivers standing 0..20 m up is heard
+    further than on flat ground, by 38.901's PL_2 with the true height difference."""
+    params = RadioParams()
+    heights = np.array([1.5])
+    site = Site("H", 0.0, 0.0, 25.0, model="uma", power_dbm=46.0, gain_dbi=15.0, ground_m=150.0)
+    flat_site = replace(site, ground_m=0.0)
+    flat = site_radius_m([flat_site], [0.7], params, area_km2=1.0, rx_heights_m=heights)[0]
+    r = site_radius_m(
+        [site], [0.7], params, area_km2=1.0, rx_heights_m=heights, rx_ground_m=(0.0, 20.0)
+    )[0]
+    assert r > 1.1 * flat
+    threshold = noise_floor_dbm(0.7, 1, 1.0, params) - 20.0
+
+    def scan(d_m: float) -> float:
+        return max(
+            float(
+                best_case_rx_dbm(site, 0.7, np.array([d_m]), heights, params, ground_dz_m=(dz, dz))[
+                    0
+                ]
+            )
+            for dz in np.linspace(130.0, 150.0, 81)
+        )
+
+    assert scan(r) < threshold <= scan(r / 1.011)
+    # a site whose ground lies among the receivers' is heard at least as far as on flat
+    # ground (the flat case, a zero difference, is among those the best case takes)
+    low = replace(site, ground_m=10.0)
+    assert (
+        site_radius_m(
+            [low], [0.7], params, area_km2=1.0, rx_heights_m=heights, rx_ground_m=(0.0, 20.0)
+        )[0]
+        >= flat
+    )
+    with pytest.raises(InputError, match="rx_ground_m"):
+        site_radius_m(
+            [site], [0.7], params, area_km2=1.0, rx_heights_m=heights, rx_ground_m=(5.0, 0.0)
+        )
+
+
 def test_fixed_radius_and_bad_values() -> None:
     sites = [Site("A", 0.0, 0.0, 25.0), Site("B", 100.0, 0.0, 25.0)]
     p = RadioParams()

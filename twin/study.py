@@ -603,6 +603,7 @@ def run_study(
     params = radio_params(scenario)
     r = scenario.radio
     unit_km2 = (g.spacing_m / 1000.0) ** 2
+    ground = city_ground(city)
     radius = site_radius_m(
         site_list,
         r.bands_ghz,
@@ -611,10 +612,10 @@ def run_study(
         rx_heights_m=distinct_values(grid.rx_height_m),
         margin_db=r.site_radius_margin_db,
         max_distance_m=r.max_site_distance_m,
+        rx_ground_m=receivers_ground_range_m(grid, ground),
     )
     cells = {band_label(f): band_cells(f, site_list, params.reuse) for f in r.bands_ghz}
     check_reach(grid, site_list, radius, cells, alloc=alloc)
-    ground = city_ground(city)
     say("visibility")
     with _timed(timings, "visibility"):
         prisms = city_prisms(city)
@@ -1050,6 +1051,25 @@ def store_los_columns(
 
 #: side (grid cells) of the radio pass's tiles at most: see :func:`run_study`
 RADIO_TILE_CELLS = 64
+
+
+#: receivers whose ground is read at once for the site radius
+_GROUND_BLOCK = 1 << 18
+
+
+def receivers_ground_range_m(
+    grid: ReceiverGrid, ground: CityGround | None
+) -> tuple[float, float] | None:
+    """The lowest and the highest ground under the grid's receivers (metres), by blocks
+    (no city-sized array made); None on flat ground or for an empty grid."""
+    if ground is None or len(grid) == 0:
+        return None
+    lo, hi = np.inf, -np.inf
+    for start in range(0, len(grid), _GROUND_BLOCK):
+        part = slice(start, start + _GROUND_BLOCK)
+        z = ground.receivers_m(grid.x_m[part], grid.y_m[part], grid.building_id[part])
+        lo, hi = min(lo, float(z.min())), max(hi, float(z.max()))
+    return lo, hi
 
 
 def _radius_text(radius: np.ndarray, bounds: tuple[float, float, float, float]) -> str:

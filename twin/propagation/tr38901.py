@@ -133,6 +133,10 @@ SHADOW_SIGMA_DB: dict[tuple[str, bool], float] = {
 }
 RMA_LOS_SIGMA_DB = (4.0, 6.0)
 
+#: the coefficient c of :math:`-c \log_{10}(d'^2_{BP} + (h_{BS} - h_{UT})^2)` in the LoS
+#: :math:`PL_2` of UMa and UMi (Table 7.4.1-1)
+PL2_HEIGHT_COEF: dict[str, float] = {"uma": 9.0, "umi": 9.5}
+
 
 # --------------------------------------------------------------------------------------
 # input checks shared by the propagation modules
@@ -532,11 +536,21 @@ def _urban_path_loss(
     log_f = np.log10(f)
     if model == "uma":
         pl1 = 28.0 + 22.0 * np.log10(d3d) + 20.0 * log_f
-        pl2 = 28.0 + 40.0 * np.log10(d3d) + 20.0 * log_f - 9.0 * np.log10(d_bp**2 + dh2)
+        pl2 = (
+            28.0
+            + 40.0 * np.log10(d3d)
+            + 20.0 * log_f
+            - PL2_HEIGHT_COEF["uma"] * np.log10(d_bp**2 + dh2)
+        )
         pl_nlos_prime = 13.54 + 39.08 * np.log10(d3d) + 20.0 * log_f - 0.6 * (h_ut - 1.5)
     else:
         pl1 = 32.4 + 21.0 * np.log10(d3d) + 20.0 * log_f
-        pl2 = 32.4 + 40.0 * np.log10(d3d) + 20.0 * log_f - 9.5 * np.log10(d_bp**2 + dh2)
+        pl2 = (
+            32.4
+            + 40.0 * np.log10(d3d)
+            + 20.0 * log_f
+            - PL2_HEIGHT_COEF["umi"] * np.log10(d_bp**2 + dh2)
+        )
         pl_nlos_prime = 35.3 * np.log10(d3d) + 22.4 + 21.3 * log_f - 0.3 * (h_ut - 1.5)
     pl_los = np.where(d2d <= d_bp, pl1, pl2)
     out = np.where(los_b, pl_los, np.maximum(pl_los, pl_nlos_prime))
@@ -630,6 +644,58 @@ def rma_path_loss_db(
     )
     out = np.where(los_b, pl_los, np.maximum(pl_los, pl_nlos_prime))
     return np.asarray(out, dtype=float)
+
+
+def los_best_ground_dz_m(
+    model: Scenario | str,
+    freq_ghz: ArrayLike,
+    d2d_m: ArrayLike,
+    h_bs_m: ArrayLike,
+    h_ut_m: ArrayLike,
+    *,
+    dz_lo_m: float,
+    dz_hi_m: float,
+    h_e_m: ArrayLike = 1.0,
+) -> FloatArray:
+    r"""Ground differences among which the LoS loss over an interval of them is lowest.
+
+    For a ground difference :math:`\Delta z` (under the BS minus under the UT) in
+    ``[dz_lo_m, dz_hi_m]``, the LoS path loss of Table 7.4.1-1 depends on it only through
+    :math:`u = \Delta h^2`, :math:`\Delta h = h_{BS} + \Delta z - h_{UT}` (the
+    breakpoint keeps the heights above the local ground, see :func:`uma_path_loss_db`),
+    and whether :math:`PL_1` or :math:`PL_2` applies does not depend on it. :math:`PL_1`
+    (and RMa's :math:`PL_2`) grow with :math:`d_{3D}`, so with :math:`u`; UMa's and
+    UMi's :math:`PL_2 = A + 20\log_{10}(d_{2D}^2 + u) - c\log_{10}(d'^2_{BP} + u)`
+    falls then grows with :math:`u`, its lowest at
+
+    .. math:: u^* = \frac{c\, d_{2D}^2 - 20\, d'^2_{BP}}{20 - c}
+
+    (:data:`PL2_HEIGHT_COEF`). A function of :math:`u` with one lowest point takes its
+    lowest over an interval of :math:`\Delta h` at an end, at :math:`\Delta h = 0` or at
+    :math:`\Delta h = \pm\sqrt{u^*}`, each clipped into the interval: the five returned
+    (stacked on a new first axis, broadcast with the other arguments), the minimum of the
+    loss over them being the exact minimum over the interval.
+    """
+    name = check_scenario(model)
+    if not dz_lo_m <= dz_hi_m:
+        raise InputError(f"dz_lo_m: {dz_lo_m} m must be <= dz_hi_m ({dz_hi_m} m)")
+    f = np.asarray(freq_ghz, dtype=float)
+    d2d = np.asarray(d2d_m, dtype=float)
+    h_bs = np.asarray(h_bs_m, dtype=float)
+    h_ut = np.asarray(h_ut_m, dtype=float)
+    lo = h_bs + dz_lo_m - h_ut
+    hi = h_bs + dz_hi_m - h_ut
+    if name == "rma":
+        gap = np.zeros(np.broadcast_shapes(f.shape, d2d.shape, h_bs.shape, h_ut.shape))
+    else:
+        h_e = h_e_m if name == "uma" else 1.0
+        d_bp = breakpoint_distance_m(name, f, h_bs, h_ut, h_e_m=h_e)
+        c = PL2_HEIGHT_COEF[name]
+        u = (c * d2d**2 - 20.0 * d_bp**2) / (20.0 - c)
+        gap = np.where(d2d > d_bp, np.sqrt(np.maximum(u, 0.0)), 0.0)
+    dh = np.stack(np.broadcast_arrays(lo, hi, np.zeros_like(gap), gap, -gap))
+    dh = np.clip(dh, lo, hi)
+    return np.asarray(dh - h_bs + h_ut, dtype=float)
 
 
 def path_loss_db(

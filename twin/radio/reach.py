@@ -12,7 +12,11 @@ with
 * :math:`L_{LoS}` the TR 38.901 LoS path loss of the site's model (Table 7.4.1-1),
   extrapolated past the model's distance range as the radio stage evaluates it
   (:data:`twin.radio.network.LINK_ON_RANGE`), at the receiver height of the study that
-  gives the lowest loss;
+  gives the lowest loss and, on terrain, at the ground under the receivers (from the
+  lowest to the highest under any receiver of the study) that gives the lowest loss with
+  the site's own ground (the antennas' true height difference enters :math:`d_{3D}` and
+  UMa's and UMi's :math:`PL_2`, see :func:`twin.propagation.tr38901.uma_path_loss_db`):
+  a site high above its receivers is heard further than on flat ground;
 * :math:`SF_{best}` the shadow fading in the receiver's favour: the fixed margin
   :math:`k\sigma_{LoS}` with ``shadowing="margin"``, 0 with ``"off"`` and
   :math:`-3\sigma` (a gain) with ``"field"``, :math:`\sigma` the larger of the LoS and
@@ -38,7 +42,7 @@ import numpy.typing as npt
 
 from twin.errors import InputError
 from twin.propagation.shadowing import O2I_SIGMA_DB
-from twin.propagation.tr38901 import SHADOW_SIGMA_DB, path_loss_db
+from twin.propagation.tr38901 import SHADOW_SIGMA_DB, los_best_ground_dz_m, path_loss_db
 from twin.radio.budget import noise_power_dbm, rx_power_dbm, seed_bandwidth_hz, users_per_cell
 from twin.radio.network import RadioParams, build_cells
 from twin.sites import Site
@@ -70,9 +74,18 @@ def noise_floor_dbm(freq_ghz: float, n_cells: int, area_km2: float, params: Radi
 
 
 def best_case_rx_dbm(
-    site: Site, freq_ghz: float, d2d_m: FloatArray, rx_heights_m: FloatArray, params: RadioParams
+    site: Site,
+    freq_ghz: float,
+    d2d_m: FloatArray,
+    rx_heights_m: FloatArray,
+    params: RadioParams,
+    *,
+    ground_dz_m: tuple[float, float] = (0.0, 0.0),
 ) -> FloatArray:
-    """Best-case received power from ``site`` at each distance (dBm), over the heights."""
+    """Best-case received power from ``site`` at each distance (dBm), over the heights and
+    the ground differences (under the site minus under the receiver, metres) from
+    ``ground_dz_m[0]`` to ``ground_dz_m[1]`` (the exact lowest loss over that interval:
+    :func:`twin.propagation.tr38901.los_best_ground_dz_m`)."""
     sigma_los = SHADOW_SIGMA_DB[(site.model, True)] if site.model != "rma" else 4.0
     if params.shadowing == "margin":
         shadow = params.shadow_k * sigma_los
@@ -84,6 +97,19 @@ def best_case_rx_dbm(
     else:
         shadow = 0.0
     h_ut = np.asarray(rx_heights_m, dtype=float)[:, None]
+    dz_lo, dz_hi = ground_dz_m
+    if dz_lo == dz_hi == 0.0:
+        dz: FloatArray | float = 0.0
+    else:
+        dz = los_best_ground_dz_m(
+            site.model,
+            freq_ghz,
+            d2d_m[None, :],
+            site.height_m,
+            h_ut,
+            dz_lo_m=dz_lo,
+            dz_hi_m=dz_hi,
+        )
     pl = path_loss_db(
         site.model,
         freq_ghz,
@@ -92,7 +118,10 @@ def best_case_rx_dbm(
         h_ut,
         True,
         on_range="extrapolate",
+        ground_dz_m=dz,
     )
+    if np.ndim(pl) == 3:  # the candidate ground differences: the lowest loss of each
+        pl = pl.min(axis=0)
     rx = rx_power_dbm(
         site.power_dbm,
         pl,
@@ -113,6 +142,7 @@ def site_radius_m(
     rx_heights_m: Sequence[float],
     margin_db: float = 20.0,
     max_distance_m: float | None = None,
+    rx_ground_m: tuple[float, float] | None = None,
 ) -> FloatArray:
     """Radius of each site (metres; inf: no limit), see the module notes.
 
@@ -132,6 +162,10 @@ def site_radius_m(
         How far below the noise floor a site may be left out, dB (>= 0).
     max_distance_m
         A fixed radius for every site instead (inf: no limit); None: automatic.
+    rx_ground_m
+        The lowest and the highest ground under the receivers (metres, on the datum of
+        the sites' ``ground_m``): a site is heard from each receiver ground in between,
+        its best case taken over them; None: flat ground (every ground 0 m).
     """
     if max_distance_m is not None:
         if not max_distance_m > 0:
@@ -148,13 +182,16 @@ def site_radius_m(
         n_cells = build_cells(sites, f, params.reuse).site_index.size
         threshold[f] = noise_floor_dbm(f, n_cells, area_km2, params) - margin_db
     out = np.zeros(len(sites))
+    g_lo, g_hi = (0.0, 0.0) if rx_ground_m is None else rx_ground_m
+    if not g_lo <= g_hi:
+        raise InputError(f"rx_ground_m: the lowest ground {g_lo} m is above the highest {g_hi} m")
     for i, site in enumerate(sites):
+        dz = (site.ground_m - g_hi, site.ground_m - g_lo)
         for f in bands_ghz:
             if not site.serves(f):
                 continue
-            above = np.flatnonzero(
-                best_case_rx_dbm(site, f, _D_GRID_M, heights, params) >= threshold[f]
-            )
+            best = best_case_rx_dbm(site, f, _D_GRID_M, heights, params, ground_dz_m=dz)
+            above = np.flatnonzero(best >= threshold[f])
             if above.size == 0:
                 r = float(_D_GRID_M[0])
             elif above[-1] + 1 >= _D_GRID_M.size:
