@@ -16,14 +16,20 @@ and the ``buildings`` layer. Outputs:
 
 :func:`differences` says why two runs cannot be compared (different input data, CRS or
 grid), and :func:`receiver_differences` whether their receivers differ (the street points,
-the receiver heights), so the command can refuse them.
+the receiver heights), so the command can refuse them. :func:`run_labels` names the two
+runs apart: by their scenarios, or, for two runs of one scenario, by the settings in which
+they differ (a command-line override such as ``--terrain flat``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -48,6 +54,8 @@ __all__ = [
     "delta_raster",
     "differences",
     "receiver_differences",
+    "run_labels",
+    "settings_items",
     "table_markdown",
 ]
 
@@ -84,6 +92,95 @@ class RunMeta:
     bands: tuple[str, ...]
     #: the SHA-256 of the run's scenario (its summary.json provenance); empty if unknown
     scenario_sha256: str = ""
+    #: the run's scenario settings as (key, value) text (:func:`settings_items`); empty
+    #: if unknown
+    settings: tuple[tuple[str, str], ...] = ()
+
+
+def _setting_text(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_setting_text(v) for v in value) + "]"
+    return str(value)
+
+
+def settings_items(
+    settings: Mapping[str, Any], *, terrain_name: str | None = None
+) -> tuple[tuple[str, str], ...]:
+    """A run's ``scenario.settings`` (its ``summary.json``) as sorted (dotted key, value)
+    pairs of short text, what :func:`run_labels` tells two runs apart by.
+
+    Nested tables give dotted keys (``radio.bands_ghz``, ``sites.generate.0.isd_m``);
+    lists of numbers are one value (``[3.5, 28]``). ``city.terrain`` is ``flat`` on flat
+    ground (the settings leave it out) and else the DEM's file name ``terrain_name``
+    (the summary's ``city.terrain.source``) when given. ``sites_used`` is one value, the
+    count of sites and the first 8 hex digits of the SHA-256 of the sites without their
+    ``ground_m`` (which follows the terrain, already a key of its own). The scenario's
+    ``name`` is left out: a label starts with it."""
+    out: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(f"{prefix}{k}.", v)
+        elif isinstance(value, list) and any(isinstance(v, Mapping) for v in value):
+            for i, v in enumerate(value):
+                walk(f"{prefix}{i}.", v)
+        else:
+            out[prefix[:-1]] = _setting_text(value)
+
+    rest = {k: v for k, v in settings.items() if k not in ("name", "sites_used")}
+    walk("", rest)
+    city = settings.get("city")
+    if isinstance(city, Mapping):
+        terrain = city.get("terrain")
+        out["city.terrain"] = "flat" if terrain is None else terrain_name or str(terrain)
+    if "sites_used" in settings:
+        sites = [{k: v for k, v in s.items() if k != "ground_m"} for s in settings["sites_used"]]
+        digest = hashlib.sha256(json.dumps(sites, sort_keys=True).encode()).hexdigest()
+        out["sites_used"] = f"{len(sites)} sites {digest[:8]}"
+    return tuple(sorted(out.items()))
+
+
+#: most differing settings a label of :func:`run_labels` names
+LABEL_SETTINGS = 3
+
+
+def run_labels(a: RunMeta, b: RunMeta) -> tuple[str, str]:
+    """Names of runs A and B that tell them apart, for the tables, maps and messages.
+
+    Runs of different scenarios (variants included) are named by their scenarios. Two
+    runs of one scenario, which a command-line override made differ (``twin run S.toml``
+    and ``twin run S.toml --terrain flat``), are named by the scenario and the settings
+    in which they differ, as :func:`settings_items` gives them (``monaco-terrain
+    (city.terrain = N43E007.hgt.zip)``, ``monaco-terrain (city.terrain = flat)``;
+    ``unset`` where a run lacks the key), at most :data:`LABEL_SETTINGS` of them and a
+    count of the others. When nothing recorded differs, the run folders' names (or, the
+    same, their paths) follow in brackets."""
+    if a.scenario != b.scenario:
+        la, lb = a.scenario, b.scenario
+    else:
+        sa, sb = dict(a.settings), dict(b.settings)
+        keys = sorted(k for k in sa.keys() | sb.keys() if sa.get(k) != sb.get(k))
+
+        def label(s: Mapping[str, str]) -> str:
+            if not keys:
+                return a.scenario
+            parts = [f"{k} = {s.get(k, 'unset')}" for k in keys[:LABEL_SETTINGS]]
+            if len(keys) > LABEL_SETTINGS:
+                parts.append(f"{len(keys) - LABEL_SETTINGS} more")
+            return f"{a.scenario} ({'; '.join(parts)})"
+
+        la, lb = label(sa), label(sb)
+    if la == lb:
+        fa, fb = PurePath(a.path).name, PurePath(b.path).name
+        if fa == fb:
+            fa, fb = a.path, b.path
+        la, lb = f"{la} [{fa}]", f"{lb} [{fb}]"
+    return la, lb
 
 
 def differences(a: RunMeta, b: RunMeta) -> list[str]:
@@ -426,13 +523,25 @@ def table_markdown(
     title: str,
     a_name: str,
     b_name: str,
+    a_path: str | None = None,
+    b_path: str | None = None,
     threshold_db: float | None = None,
     building_share: float | None = None,
     note: str | None = None,
 ) -> str:
     """The table as markdown: one section per band, shares in %, capacities in Mbps;
-    ``note`` (e.g. :meth:`Comparison.band_note`) is a paragraph after the legend."""
-    lines = [f"# {title}", "", f"A = `{a_name}`, B = `{b_name}`; B - A is the change."]
+    each run named by ``a_name``/``b_name`` (e.g. :func:`run_labels`), its folder
+    ``a_path``/``b_path`` after it when given; ``note`` (e.g.
+    :meth:`Comparison.band_note`) is a paragraph after the legend."""
+
+    def run(name: str, path: str | None) -> str:
+        return f"`{name}`" if path is None else f"`{name}` (`{path}`)"
+
+    lines = [
+        f"# {title}",
+        "",
+        f"A = {run(a_name, a_path)}, B = {run(b_name, b_path)}; B - A is the change.",
+    ]
     if threshold_db is not None:
         lines.append(f"A receiver is covered when its SINR is at least {threshold_db:g} dB.")
     if building_share is not None:
@@ -479,6 +588,11 @@ class Comparison:
     changes: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
     table: pd.DataFrame
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        """Names of A and B that tell them apart (:func:`run_labels`)."""
+        return run_labels(self.a, self.b)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Receivers that gained and lost coverage, per band."""

@@ -46,7 +46,9 @@ def compare(
     GeoPackage of the receivers that gained or lost coverage and of the buildings'
     indoor coverage, and a table (CSV and markdown) with A, B and B - A. Runs of
     different cities or grids, or whose receivers differ, are refused. Only the bands
-    of both runs are compared; a note names the others.
+    of both runs are compared; a note names the others. Each run is named by its
+    scenario, or, for two runs of one scenario (an override such as --terrain flat),
+    by the scenario and the settings in which their summary.json differs.
     """
     from twin.cli.options import check_interrupt, mark_written
     from twin.compare import check_threshold
@@ -65,7 +67,8 @@ def compare(
     check_interrupt()
     write_comparison(cmp, out_dir, overwrite=overwrite, before_commit=check_interrupt)
     mark_written(out_dir)
-    click.echo(f"wrote {out_dir}/ (B = {cmp.b.scenario} minus A = {cmp.a.scenario})")
+    label_a, label_b = cmp.labels
+    click.echo(f"wrote {out_dir}/ (B = {label_b} minus A = {label_a})")
     note = cmp.band_note()
     if note is not None:
         click.echo(f"  note: {note}")

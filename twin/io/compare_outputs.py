@@ -29,6 +29,7 @@ import itertools
 import json
 import math
 import os
+import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,10 @@ def delta_ramp(metric: str) -> Ramp:
     raise ValueError(f"no diverging classes for {metric!r}; use capacity_mbps or sinr_db")
 
 
+#: characters of a line of a delta map's title (the runs' labels wrapped to it)
+TITLE_WIDTH = 72
+
+
 def _json_value(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
@@ -118,6 +123,7 @@ def write_comparison(
 
     transform = Affine(*cmp.a.transform)
     created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    label_a, label_b = cmp.labels
     prov = {
         "tool": "twin",
         "version": __version__,
@@ -126,6 +132,9 @@ def write_comparison(
         "run_b": cmp.b.path,
         "scenario_a": cmp.a.scenario,
         "scenario_b": cmp.b.scenario,
+        # what tells the runs apart: their scenarios, or the settings an override changed
+        "label_a": label_a,
+        "label_b": label_b,
         # which scenario each run ran: a folder's name and path say nothing of it
         "scenario_sha256_a": cmp.a.scenario_sha256,
         "scenario_sha256_b": cmp.b.scenario_sha256,
@@ -141,11 +150,13 @@ def write_comparison(
         "provenance": prov,
         "a": {
             "path": cmp.a.path,
+            "label": label_a,
             "scenario": cmp.a.scenario,
             "scenario_sha256": cmp.a.scenario_sha256,
         },
         "b": {
             "path": cmp.b.path,
+            "label": label_b,
             "scenario": cmp.b.scenario,
             "scenario_sha256": cmp.b.scenario_sha256,
         },
@@ -159,7 +170,12 @@ def write_comparison(
             for row in cmp.table.to_dict(orient="records")
         ],
     }
-    title = f"twin compare: {cmp.b.scenario} (B) vs {cmp.a.scenario} (A)"
+    title = f"twin compare: {label_b} (B) vs {label_a} (A)"
+    # under each map's title, the runs' labels wrapped to the figure's width
+    runs = [
+        *textwrap.wrap(f"B = {label_b}", TITLE_WIDTH),
+        *textwrap.wrap(f"A = {label_a}", TITLE_WIDTH),
+    ]
     with atomic_output_dir(Path(out_dir), overwrite=overwrite, before_commit=before_commit) as tmp:
         rasters = tmp / "rasters"
         plots = tmp / "plots"
@@ -171,7 +187,7 @@ def write_comparison(
                 ramp = delta_ramp(metric)
                 fig = delta_map_figure(
                     arr, transform, ramp, buildings=cmp.buildings,
-                    title=f"{ramp.title} at {band.replace('p', '.')} GHz",
+                    title="\n".join([f"{ramp.title} at {band.replace('p', '.')} GHz", *runs]),
                 )  # fmt: skip
                 save_figure(fig, plots / f"delta_{metric}_{band}.png")
 
@@ -202,8 +218,10 @@ def write_comparison(
                 table_markdown(
                     cmp.table,
                     title=title,
-                    a_name=cmp.a.path,
-                    b_name=cmp.b.path,
+                    a_name=label_a,
+                    b_name=label_b,
+                    a_path=cmp.a.path,
+                    b_path=cmp.b.path,
                     threshold_db=cmp.threshold_db,
                     building_share=cmp.building_share,
                     note=cmp.band_note(),

@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 
-from twin.compare import RunMeta
+from twin.compare import RunMeta, settings_items
 from twin.errors import SourceError
 
 __all__ = ["RunFolder", "read_run_folder"]
@@ -91,6 +91,8 @@ def read_run_folder(path: str | Path, *, grid_metrics: Sequence[str] | None = No
         crs = ds.crs.to_string() if ds.crs else ""
     try:
         summary_crs = summary["city"]["crs"]
+        terrain = summary["city"].get("terrain")
+        settings = summary["scenario"].get("settings")
         meta = RunMeta(
             path=str(p),
             scenario=str(summary["scenario"]["name"]),
@@ -102,6 +104,14 @@ def read_run_folder(path: str | Path, *, grid_metrics: Sequence[str] | None = No
             sinr_threshold_db=float(summary["sinr_threshold_db"]),
             bands=tuple(summary["bands"]),
             scenario_sha256=str(summary.get("provenance", {}).get("scenario_sha256", "")),
+            settings=(
+                settings_items(
+                    settings,
+                    terrain_name=terrain.get("source") if isinstance(terrain, dict) else None,
+                )
+                if isinstance(settings, dict)
+                else ()
+            ),
         )
     except (KeyError, TypeError) as exc:
         raise SourceError(f"{summary_path}: lacks {exc} (not written by twin run?)") from None
