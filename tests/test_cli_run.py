@@ -489,6 +489,31 @@ def test_info_text(tmp_path: Path) -> None:
     assert "buildings      23" in res.output and "EPSG:32610" in res.output
 
 
+def test_info_help_describes_every_line_it_prints() -> None:
+    """Each line ``twin info`` prints of a file that declares its bounds (Helsinki: the
+    file's bounds and the study area cut to them) and of one that does not (Monaco:
+    neither line) is named in ``twin info --help``, as are the JSON's bounds keys."""
+    help_text = invoke("info", "--help").output
+    # the table's rows: a label in the first 16 columns, its continuation lines none
+    rows = [line[4:20].rstrip() for line in help_text.splitlines() if line[:4] == "    "]
+    described = [label for label in rows if label]
+    printed: dict[str, list[str]] = {}
+    for name in ("helsinki", "monaco"):
+        res = invoke("info", str(EXTRACTS[name]))
+        assert res.exit_code == 0, res.output
+        printed[name] = [line[2:17].rstrip() for line in res.stdout.splitlines()[1:]]
+        assert set(printed[name]) <= set(described), set(printed[name]) - set(described)
+        doc = json.loads(invoke("info", str(EXTRACTS[name]), "--json").stdout)
+        for key in ("bounds_wgs84", "bounds_m", "declared_bounds_wgs84", "area_m"):
+            assert key in doc and key in help_text
+    bounds_lines = ["file's bounds", "study area"]
+    assert [x for x in printed["helsinki"] if x in bounds_lines] == bounds_lines
+    assert not set(printed["monaco"]) & set(bounds_lines)
+    # every line the help describes is printed for Helsinki, in the same order
+    assert printed["helsinki"] == described
+    assert "only when it declares some" in help_text
+
+
 def test_cells_layer_states_the_reuse_plan(run_dir: Path) -> None:
     cells = pyogrio.read_dataframe(run_dir / "grid.gpkg", layer="cells")
     grid = pyogrio.read_dataframe(run_dir / "grid.gpkg", layer="grid", read_geometry=False)

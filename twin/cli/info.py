@@ -16,6 +16,28 @@ def info(source: str, as_json: bool) -> None:
 
     SOURCE is an OSM file (.osm, .osm.gz, .osm.bz2, .osm.pbf), a footprint file
     (.geojson, .gpkg) or place:NAME / bbox:W,S,E,N (downloads).
+
+    \b
+    It prints the city's name, the source's format and sha256, then one line each:
+      CRS             the city's UTM zone, in which everything is computed
+      bounds lon/lat  the buildings' extent: west, south - east, north
+      extent          its width x height in metres
+      file's bounds   the bounds the file declares (an OSM XML file's <bounds>, a
+                      PBF header's bbox), lon/lat; only when it declares some
+      study area      the default study area, width x height in metres: the
+                      extent cut to the file's bounds; only with them (a
+                      scenario's city.area replaces it)
+      buildings       how many, after the cleaning
+      height from     how many buildings took their height from each source
+      height_m        the buildings' heights: min, median, max
+      street edges    how many, drivable, under cover (no street receiver)
+      water           the water in the study area, the sea (yes, none, unknown),
+                      the water areas, the 5 m grid points on it
+      cleaning        the loader's counts (repairs, drops, parts, coastline)
+
+    --json prints the same as one object: bounds_wgs84, bounds_m (the extent),
+    declared_bounds_wgs84 (null when the file declares none), area_m (the study
+    area), and the others by the same names.
     """
     from twin.city import load_city
 
