@@ -16,6 +16,7 @@ import shapely
 from click.testing import CliRunner
 
 from tests.conftest import ROOT
+from tests.qml_check import check_dsm_style
 from tests.terrain_reference import bilinear
 from twin import OSM_LICENSE
 from twin.city import load_city
@@ -95,6 +96,13 @@ def test_tags_name_the_datum_and_the_terrain(dsm_path: Path) -> None:
     assert tags["attribution"] == "(c) OpenStreetMap contributors"
     assert tags["license"] == OSM_LICENSE
     assert float(tags["res_m"]) == RES_M
+
+
+def test_the_style_spans_the_elevations(dsm_path: Path, tmp_path: Path) -> None:
+    """The QGIS style beside the DSM on terrain runs from its lowest cell (the sea
+    front) to its highest (the slopes above Monaco), in metres."""
+    items = check_dsm_style(dsm_path, tmp_path)
+    assert float(items[-2].get("value", "nan")) > 300.0
 
 
 def test_without_terrain_the_dsm_is_on_flat_ground(tmp_path: Path, city) -> None:  # type: ignore[no-untyped-def]

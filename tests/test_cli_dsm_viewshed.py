@@ -14,8 +14,10 @@ from affine import Affine
 from click.testing import CliRunner
 
 from tests.conftest import EXTRACTS
+from tests.qml_check import check_dsm_style, qml_shape, read_qml
 from twin import OSM_LICENSE, __version__
 from twin.cli.main import cli
+from twin.io.styles import write_style
 from twin.visibility import BuildingPrisms, los_matrix
 
 
@@ -63,6 +65,13 @@ def test_dsm_raster(oakland_dsm: Path, oakland_city) -> None:  # type: ignore[no
     # built-up cells about match the footprint area (1 m cells)
     area = oakland_city.buildings.geometry.area.sum()
     assert abs(int((data > 0).sum()) - area) < 0.05 * area
+
+
+def test_dsm_has_its_style_beside_it(oakland_dsm: Path, tmp_path: Path) -> None:
+    items = check_dsm_style(oakland_dsm, tmp_path)
+    assert items[0].get("label") == "< 1.9 m" and items[-1].get("label") == "> 13.1 m"
+    # the style written as the raster is, in place (no temporary file left beside them)
+    assert sorted(p.name for p in oakland_dsm.parent.iterdir()) == ["dsm.qml", "dsm.tif"]
 
 
 def test_viewshed_bands_and_agreement_with_exact(
@@ -115,6 +124,22 @@ def test_viewshed_bands_and_agreement_with_exact(
     for k in range(3):
         agree = (bands[k][rr, cc].astype(bool) == exact[:, k]).mean()
         assert agree > 0.97, f"observer {k}: {agree:.4f}"
+    # its QGIS style: band 1 (the first observer) paletted 0 / 1, the values of every
+    # band, in the structure of a run's los style
+    root = read_qml(out.with_suffix(".qml"))
+    renderer = root.find("pipe/rasterrenderer")
+    assert renderer is not None
+    assert renderer.get("type") == "paletted" and renderer.get("band") == "1"
+    entries = renderer.findall("colorPalette/paletteEntry")
+    assert [(e.get("value"), e.get("label")) for e in entries] == [
+        ("0", "not visible (or out of range)"),
+        ("1", "visible"),
+    ]
+    assert set(np.unique(bands)) <= {int(e.get("value", "-1")) for e in entries}
+    assert qml_shape(root) == qml_shape(read_qml(write_style(tmp_path / "los_3p5.qml", "los")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["los.qml", "los.tif", "los_3p5.qml"]
+    help_text = CliRunner().invoke(cli, ["viewshed", "--help"]).output
+    assert "draws band 1" in " ".join(help_text.split())
 
 
 def test_viewshed_bad_inputs_leave_no_file(oakland_dsm: Path, tmp_path: Path) -> None:

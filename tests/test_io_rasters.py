@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import rasterio
 from affine import Affine
 from pyproj import CRS
 
+from tests.qml_check import read_qml
 from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.errors import InputError, OutputError
 from twin.io.rasters import FLAG_NODATA, grid_raster, points_to_raster, write_geotiff
@@ -235,12 +235,6 @@ def test_geotiff_replaces_existing_file(tmp_path: Path) -> None:
 # --- QGIS styles (.qml): parsed back, renderer, band, range and colour classes -----------
 
 
-def _parse(path: Path) -> ET.Element:
-    text = path.read_text(encoding="utf-8")
-    assert text.startswith("<!DOCTYPE qgis")
-    return ET.fromstring(text.split("\n", 1)[1])
-
-
 @pytest.mark.parametrize(
     ("metric", "ramp", "units"),
     [
@@ -252,7 +246,7 @@ def _parse(path: Path) -> ET.Element:
 )
 def test_pseudocolor_style(tmp_path: Path, metric: str, ramp: Ramp, units: str) -> None:
     path = write_style(tmp_path / f"{metric}_3p5.qml", metric, np.array([1.0, 2.0]))
-    root = _parse(path)
+    root = read_qml(path)
     assert root.tag == "qgis"
     rr = root.find("pipe/rasterrenderer")
     assert rr is not None
@@ -290,7 +284,7 @@ def test_capacity_classes_in_mbps() -> None:
 
 def test_paletted_flags(tmp_path: Path) -> None:
     for metric, labels in (("los", ["NLoS", "LoS"]), ("indoor", ["outdoor", "indoor"])):
-        root = _parse(write_style(tmp_path / f"{metric}.qml", metric))
+        root = read_qml(write_style(tmp_path / f"{metric}.qml", metric))
         rr = root.find("pipe/rasterrenderer")
         assert rr is not None and rr.get("type") == "paletted"
         entries = rr.findall("colorPalette/paletteEntry")
@@ -301,7 +295,7 @@ def test_paletted_flags(tmp_path: Path) -> None:
 
 def test_generic_metric_from_data(tmp_path: Path) -> None:
     values = np.array([80.0, 95.0, np.nan, 140.0])
-    root = _parse(write_style(tmp_path / "path_loss_db_3p5.qml", "path_loss_db", values))
+    root = read_qml(write_style(tmp_path / "path_loss_db_3p5.qml", "path_loss_db", values))
     shader = root.find("pipe/rasterrenderer/rastershader/colorrampshader")
     assert shader is not None
     assert float(shader.get("minimumValue", "nan")) == 80.0

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
     type=click.Path(dir_okay=False),
     required=True,
     help="Output GeoTIFF (float32 metres, the city's UTM CRS): heights above flat ground, "
-    "or elevations on the DEM's datum with --terrain.",
+    "or elevations on the DEM's datum with --terrain; with a QGIS style beside it "
+    "(<name>.qml: eight equal classes in metres from its lowest cell to its highest).",
 )
 def dsm(city: str, res_m: float, terrain_path: str | None, out_path: str) -> None:
     """Rasterise the buildings of CITY into a digital surface model.

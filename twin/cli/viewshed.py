@@ -74,7 +74,9 @@ def _parse_xy(text: str) -> tuple[float, float]:
     "out_path",
     type=click.Path(dir_okay=False),
     required=True,
-    help="Output GeoTIFF: uint8, one band per observer, 1 visible, 0 not.",
+    help="Output GeoTIFF: uint8, one band per observer, 1 visible, 0 not; with a QGIS "
+    "style beside it (<name>.qml, paletted 0 not visible / 1 visible) that draws band 1, "
+    "the first observer (choose another band in QGIS's layer properties).",
 )
 def viewshed(
     dsm_path: str,
@@ -88,7 +90,8 @@ def viewshed(
     """Viewsheds of one or more observers on a DSM, as gdal_viewshed computes them.
 
     Band k of the output is the viewshed of the k-th --observer (1 visible, 0 invisible
-    or beyond --max-distance), on the DSM's grid and CRS.
+    or beyond --max-distance), on the DSM's grid and CRS. The QGIS style written beside
+    it (<name>.qml) draws band 1.
     """
     from twin.errors import InputError
     from twin.io.dsm_file import write_bands_geotiff
@@ -144,6 +147,7 @@ def viewshed(
             "max_distance_m": max_distance if max_distance is not None else "none",
             "curvature_coeff": curvature_coeff,
         },
+        style="viewshed",
     )
     mark_written(out_path)
     log.info("wrote %s: %d viewshed band(s)", out_path, len(xy))

@@ -6,7 +6,10 @@ the flat ground); viewsheds are ``uint8`` bands (1
 visible, 0 invisible or out of range), one per observer, also without nodata, as
 ``gdal_viewshed`` writes them. Both carry the tool version, the date and the
 attribution and licence of the data they derive from as GDAL metadata and are written to a
-temporary file beside the target that replaces it only when complete.
+temporary file beside the target that replaces it only when complete. Beside each is its
+QGIS style, ``<basename>.qml`` (:mod:`twin.io.styles`, written the same way): the DSM's
+heights in eight equal classes in metres from its lowest cell to its highest, a viewshed's
+band 1 (the first observer) paletted 0 not visible / 1 visible.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.errors import InputError, OutputError
 from twin.io.atomic import atomic_path
 from twin.io.rasters import crs_text
+from twin.io.styles import write_style
 
 __all__ = ["write_bands_geotiff", "write_dsm_geotiff"]
 
@@ -38,6 +42,7 @@ def write_bands_geotiff(
     units: str | None = None,
     attribution: str | None = OSM_ATTRIBUTION,
     license: str | None = OSM_LICENSE,
+    style: str | None = None,
 ) -> Path:
     """Write a (bands, rows, cols) array as a GeoTIFF without nodata, atomically.
 
@@ -69,6 +74,11 @@ def write_bands_geotiff(
         None: none).
     units
         Units of every band (``"m"``), if any.
+    style
+        The metric whose QGIS style (:func:`twin.io.styles.write_style`) is written
+        beside the GeoTIFF once it is in place, as ``<basename>.qml``, atomically; it
+        draws band 1 (classes from band 1's values where the metric has no fixed ones).
+        None: no style.
 
     Raises
     ------
@@ -135,6 +145,8 @@ def write_bands_geotiff(
                         dst.set_band_unit(i + 1, units)
         except RasterioError as exc:
             raise OutputError(f"cannot write {os.fspath(path)!r}: {exc}") from exc
+    if style is not None:
+        write_style(Path(path).with_suffix(".qml"), style, arr[0])
     return Path(path)
 
 
@@ -152,16 +164,20 @@ def write_dsm_geotiff(
     Parameters are those of :func:`write_bands_geotiff`; there is no nodata value. The
     band's unit is ``m``; ``metric`` is ``surface_height_m`` (heights above flat ground)
     unless ``tags`` give another (with its ``units`` in words), ``description`` the band's.
+    Its QGIS style is written beside it: eight equal classes in metres from the lowest
+    cell to the highest.
     """
     arr = np.asarray(dsm_m, dtype=np.float32)
     if arr.ndim != 2:
         raise InputError(f"{os.fspath(path)}: a DSM is 2-D, got shape {arr.shape}")
+    all_tags = {"metric": "surface_height_m", **(tags or {})}
     return write_bands_geotiff(
         path,
         arr,
         transform=transform,
         crs=crs,
         descriptions=[description],
-        tags={"metric": "surface_height_m", **(tags or {})},
+        tags=all_tags,
         units="m",
+        style=str(all_tags["metric"]),
     )

@@ -18,7 +18,10 @@ metric (name contains)  classes                                    colours
 ``indoor_distance``     <2, 2-5, 5-10, ..., 25-35, >35 m           viridis, reversed
 ``covered``/``share``   0-20 %, ..., 80-100 %                      red-yellow-green
 ``los``, ``indoor``     0/1 flags (paletted)                        two colours
+``viewshed``            0 not visible / 1 visible (paletted)       two colours
 anything else           8 equal classes over the data range        viridis
+                        (in metres for a name ending ``_m``: the
+                        DSM's heights, the ground)
 =====================  =========================================  ==================
 """
 
@@ -212,10 +215,17 @@ SHARE = Ramp(
 )
 LOS = Palette("los", "Line of sight", ((0, "#9e9e9e", "NLoS"), (1, "#1f78b4", "LoS")))
 INDOOR = Palette("indoor", "Indoor", ((0, "#b2df8a", "outdoor"), (1, "#6a3d9a", "indoor")))
+#: a band of ``twin viewshed`` (the colours of the LoS flag: visible is in line of sight)
+VIEWSHED = Palette(
+    "viewshed",
+    "Viewshed",
+    ((0, "#9e9e9e", "not visible (or out of range)"), (1, "#1f78b4", "visible")),
+)
 
 
 def _generic(metric: str, values: npt.ArrayLike | None) -> Ramp:
-    """Eight equal classes over the finite range of ``values``."""
+    """Eight equal classes over the finite range of ``values`` (from its minimum to its
+    maximum); labelled in metres when ``metric`` ends in ``_m``."""
     v = np.asarray(values if values is not None else [], dtype=float)
     v = v[np.isfinite(v)]
     if v.size == 0:
@@ -229,7 +239,8 @@ def _generic(metric: str, values: npt.ArrayLike | None) -> Ramp:
     breaks = [lo + (hi - lo) * i / 8 for i in range(1, 8)]
     digits = max(0, 2 - math.floor(math.log10(max(abs(hi - lo), 1e-12))))
     fmt = f"{{:.{min(digits, 6)}f}}"
-    return _ramp(metric, metric, "", breaks, _VIRIDIS_8, _range_labels(breaks, "", fmt),
+    units = "m" if metric.endswith("_m") else ""
+    return _ramp(metric, metric, units, breaks, _VIRIDIS_8, _range_labels(breaks, units, fmt),
                  minimum=lo, maximum=hi, decimals=min(digits, 6))  # fmt: skip
 
 
@@ -238,7 +249,7 @@ def ramp_for(metric: str, values: npt.ArrayLike | None = None) -> Ramp:
 
     ``capacity_mbps``, ``sinr_db``, ``rsrp_dbm``, ``indoor_distance_m`` and shares
     (``covered``, ``share``) have fixed classes; for any other metric, eight equal
-    classes over the finite ``values``.
+    classes over the finite ``values`` (in metres for a name ending ``_m``).
 
     Raises
     ------
@@ -255,12 +266,15 @@ def ramp_for(metric: str, values: npt.ArrayLike | None = None) -> Ramp:
 
 
 def style_for(metric: str, values: npt.ArrayLike | None = None) -> Ramp | Palette:
-    """:class:`Palette` for the flags ``los``/``indoor``, else :func:`ramp_for`."""
+    """:class:`Palette` for the flags ``los``/``indoor`` and ``viewshed``, else
+    :func:`ramp_for`."""
     name = metric.lower()
     if name == "los" or name.startswith("los_"):
         return LOS
     if name == "indoor":
         return INDOOR
+    if name == "viewshed":
+        return VIEWSHED
     return ramp_for(metric, values)
 
 
@@ -412,7 +426,8 @@ def write_style(
         Output file; give it the basename of the GeoTIFF so QGIS applies it by default.
     metric
         Metric name, see :func:`style_for` (``capacity_mbps``, ``sinr_db``, ``rsrp_dbm``,
-        ``indoor_distance_m``, ``los``, ``indoor``, or any other with ``values``).
+        ``indoor_distance_m``, ``los``, ``indoor``, ``viewshed``, or any other with
+        ``values``).
     values
         Data values; only used for metrics without fixed classes.
     band
