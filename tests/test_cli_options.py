@@ -1,0 +1,64 @@
+"""``twin.cli.options.mark_written``: once a command has put its output in place, a
+Ctrl-C says where it wrote instead of "nothing was written" (exit code 130 either way);
+outside a command it does nothing. Checked on ``twin dsm`` of a real extract,
+interrupted just after and just before its output is in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import rasterio
+from click.testing import CliRunner
+
+import twin.city
+import twin.cli.dsm
+from tests.conftest import EXTRACTS
+from twin.cli.main import cli
+from twin.cli.options import WRITTEN_KEY, mark_written
+
+
+def _interrupt(*args: Any, **kwargs: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def dsm(out: Path) -> Any:
+    args = ["dsm", str(EXTRACTS["west-oakland"]), "--res", "10", "--out", str(out)]
+    return CliRunner().invoke(cli, args)
+
+
+def test_an_interrupt_after_the_output_is_in_place_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # twin dsm logs what it wrote right after marking it: the Ctrl-C lands there
+    monkeypatch.setattr(twin.cli.dsm.log, "info", _interrupt)
+    out = tmp_path / "dsm.tif"
+    res = dsm(out)
+    assert res.exit_code == 130, res.output
+    assert res.stderr.rstrip().splitlines()[-1] == f"twin: interrupted: {out} was written"
+    # and it was: the whole raster and its style
+    with rasterio.open(out) as src:
+        assert src.count == 1 and src.read(1).max() > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dsm.qml", "dsm.tif"]
+
+
+def test_an_interrupt_before_it_says_nothing_was_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(twin.city, "load_city", _interrupt)
+    res = dsm(tmp_path / "dsm.tif")
+    assert res.exit_code == 130, res.output
+    assert res.stderr.rstrip().splitlines()[-1] == "twin: interrupted: nothing was written"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_last_mark_counts_and_outside_a_command_none(tmp_path: Path) -> None:
+    mark_written(tmp_path / "nowhere")  # no command running: nothing to note, no error
+    assert click.get_current_context(silent=True) is None
+    with click.Context(click.Command("x")) as ctx:
+        assert WRITTEN_KEY not in ctx.meta
+        mark_written(tmp_path / "a")
+        mark_written(str(tmp_path / "b"))
+        assert ctx.meta[WRITTEN_KEY] == str(tmp_path / "b")
