@@ -62,3 +62,25 @@ def test_the_last_mark_counts_and_outside_a_command_none(tmp_path: Path) -> None
         mark_written(tmp_path / "a")
         mark_written(str(tmp_path / "b"))
         assert ctx.meta[WRITTEN_KEY] == str(tmp_path / "b")
+
+
+def test_python_dash_m_twin_is_the_twin_command() -> None:
+    """``python -m twin`` runs the same click group as the ``twin`` script: its help
+    lists the commands, and a bad option exits with click's usage error (2)."""
+    import subprocess
+    import sys
+
+    ok = subprocess.run(
+        [sys.executable, "-m", "twin", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "Usage: twin" in ok.stdout
+    for command in ("run", "compare", "dsm", "viewshed", "bench", "info"):
+        assert f"  {command}" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "twin", "--no-such-option"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "No such option" in bad.stderr
