@@ -245,3 +245,69 @@ def test_before_commit_can_stop_the_rename(tmp_path: Path) -> None:
             (tmp / "new.txt").write_text("new")
     assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
     assert _leftovers(tmp_path) == []
+
+
+def _sigint_at_commit(monkeypatch: pytest.MonkeyPatch, folder: Path) -> list[str]:
+    """Send this process a real SIGINT when the commit flushes ``folder`` (the rename of
+    an output into it is done); returns the log of what happened in order."""
+    import os
+    import signal
+
+    import twin.io.atomic as atomic
+
+    events: list[str] = []
+    flush = atomic._fsync_dir
+
+    def flush_then_interrupt(path: Path) -> None:
+        flush(path)
+        if Path(path) == folder and "sigint" not in events:
+            events.append("sigint")
+            os.kill(os.getpid(), signal.SIGINT)
+            events.append("after sigint")  # reached only while SIGINT is held back
+
+    monkeypatch.setattr(atomic, "_fsync_dir", flush_then_interrupt)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    return events
+
+
+def test_a_ctrl_c_during_the_commit_waits_for_it_and_its_hook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real SIGINT right after the new folder is renamed into place (the old one in the
+    trash) is held back until the old one is removed and the hook has noted the output:
+    no hidden trash is left and the hook saw the folder; then the interrupt comes."""
+    from twin.io.atomic import on_commit
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    events = _sigint_at_commit(monkeypatch, tmp_path)
+    noted: list[Path] = []
+    with pytest.raises(KeyboardInterrupt), on_commit(noted.append):
+        with atomic_output_dir(out, overwrite=True) as tmp:
+            (tmp / "new.txt").write_text("new")
+            write_text_atomic(tmp / "inner.txt", "inside the folder: not an output yet")
+    assert events == ["sigint", "after sigint"]
+    assert noted == [out.absolute()]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no .trash-, no .tmp-
+    assert sorted(p.name for p in out.iterdir()) == ["inner.txt", "new.txt"]
+
+
+def test_an_interrupted_twin_dsm_names_the_raster_it_put_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``twin dsm`` interrupted by a real SIGINT the moment its GeoTIFF is renamed into
+    place (before its style is written) says that the raster was written."""
+    from click.testing import CliRunner
+
+    from tests.conftest import EXTRACTS
+    from twin.cli.main import cli
+
+    events = _sigint_at_commit(monkeypatch, tmp_path)
+    out = tmp_path / "dsm.tif"
+    args = ["dsm", str(EXTRACTS["west-oakland"]), "--res", "10", "--out", str(out)]
+    res = CliRunner().invoke(cli, args)
+    assert events == ["sigint", "after sigint"]
+    assert res.exit_code == 130, res.output
+    assert res.stderr.rstrip().splitlines()[-1] == f"twin: interrupted: {out} was written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dsm.tif"]  # the style not yet

@@ -14,8 +14,9 @@ from typing import Any
 import click
 
 from twin import __version__
-from twin.cli.options import WRITTEN_KEY, catch_interrupts, check_interrupt
+from twin.cli.options import WRITTEN_KEY, catch_interrupts, check_interrupt, mark_written
 from twin.errors import TwinError
+from twin.io.atomic import on_commit
 
 #: command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
@@ -47,7 +48,7 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        with catch_interrupts():
+        with catch_interrupts(), on_commit(mark_written):
             try:
                 result = super().invoke(ctx)
                 check_interrupt()  # one that Python swallowed (see catch_interrupts)

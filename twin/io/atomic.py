@@ -11,6 +11,13 @@ Ctrl-C, full disk) never leaves a half-written file or output folder that looks 
 
 Temporary names start with a dot and contain ``.tmp-`` (``.<name>.tmp-<random>``), so
 they are easy to recognise and to clean up after a power cut.
+
+Putting an output in place (the renames, and an old folder's removal) is one step for a
+Ctrl-C: in the main thread a SIGINT is held back from the first rename until the hook of
+:func:`on_commit` has noted the output, and raised then, so
+a command interrupted there says what it wrote instead of "nothing was written" (and
+leaves no hidden trash folder). Only the outermost output is noted: a file written
+inside a folder that is still being built is not an output yet.
 """
 
 from __future__ import annotations
@@ -20,7 +27,10 @@ import os
 import re
 import secrets
 import shutil
+import signal
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any, Literal, overload
 
@@ -33,10 +43,66 @@ __all__ = [
     "check_not_inside",
     "check_output_dir",
     "is_mount_point",
+    "on_commit",
     "output_target",
     "write_bytes_atomic",
     "write_text_atomic",
 ]
+
+
+#: how many atomic outputs of this context are being built around the current one
+_depth: ContextVar[int] = ContextVar("twin_atomic_depth", default=0)
+#: called with each outermost output once it is in place (:func:`on_commit`)
+_commit_hook: ContextVar[Callable[[Path], None] | None] = ContextVar(
+    "twin_atomic_commit_hook", default=None
+)
+
+
+@contextlib.contextmanager
+def on_commit(hook: Callable[[Path], None]) -> Iterator[None]:
+    """Call ``hook(path)`` each time an outermost output (a folder of
+    :func:`atomic_output_dir`, a file of :func:`atomic_path` not inside one being built)
+    is put in place, while a Ctrl-C is still held back (see the module notes)."""
+    token = _commit_hook.set(hook)
+    try:
+        yield
+    finally:
+        _commit_hook.reset(token)
+
+
+@contextlib.contextmanager
+def _building() -> Iterator[None]:
+    token = _depth.set(_depth.get() + 1)
+    try:
+        yield
+    finally:
+        _depth.reset(token)
+
+
+@contextlib.contextmanager
+def _committing(final: Path) -> Iterator[None]:
+    """Put ``final`` in place in the block, a Ctrl-C held back until the block and the
+    :func:`on_commit` hook (for an outermost output) are done: in the main thread the
+    SIGINT handler is swapped for one that only notes the signal, which is raised again
+    (:func:`signal.raise_signal`, to the handler of before) at the end. (Python runs
+    signal handlers in the main thread whichever thread the signal reached, so this holds
+    with other threads running, where an OS signal mask of the main thread would not.)"""
+    hook = _commit_hook.get() if _depth.get() == 0 else None
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        if hook is not None:
+            hook(final)
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+        if hook is not None:
+            hook(final)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            signal.raise_signal(signal.SIGINT)
 
 
 def _sibling(path: Path, tag: str, *, keep_suffix: bool = False) -> Path:
@@ -207,26 +273,28 @@ def atomic_output_dir(
     except OSError as exc:
         raise OutputError(f"cannot create output folder {str(final)!r}: {exc}") from exc
     try:
-        yield tmp
+        with _building():
+            yield tmp
         if before_commit is not None:
             before_commit()
         # re-check: the folder may have appeared while we computed
         check_output_dir(path, overwrite=overwrite)
         _fsync_dir(tmp)
         try:
-            if final.exists():
-                trash = _sibling(final, "trash")
-                os.replace(final, trash)
-                try:
+            with _committing(final):
+                if final.exists():
+                    trash = _sibling(final, "trash")
+                    os.replace(final, trash)
+                    try:
+                        os.replace(tmp, final)
+                    except OSError:
+                        os.replace(trash, final)  # put the old output back
+                        raise
+                    _fsync_dir(final.parent)
+                    _remove(trash)
+                else:
                     os.replace(tmp, final)
-                except OSError:
-                    os.replace(trash, final)  # put the old output back
-                    raise
-                _fsync_dir(final.parent)
-                _remove(trash)
-            else:
-                os.replace(tmp, final)
-                _fsync_dir(final.parent)
+                    _fsync_dir(final.parent)
         except OSError as exc:
             raise OutputError(f"cannot move the output into {str(final)!r}: {exc}") from exc
     except BaseException:
@@ -255,12 +323,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = _sibling(final, "tmp", keep_suffix=True)
     side = [tmp.with_name(tmp.name + s) for s in ("-wal", "-shm", "-journal", ".aux.xml")]
     try:
-        yield tmp
+        with _building():
+            yield tmp
         if not tmp.is_file():
             raise OutputError(f"writing {str(final)!r} produced no file")
         _fsync_file(tmp)
-        os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        with _committing(final):
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
     finally:
         for p in (tmp, *side):
             with contextlib.suppress(FileNotFoundError):
