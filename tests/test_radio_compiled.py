@@ -196,3 +196,87 @@ def test_compiled_equals_reference_over_many_receiver_heights(
         d_bp = 4.0 * (h_bs - 1.0) * (heights[served] - 1.0) * f * 1e9 / 3.0e8
         far += int((ref.d2d_m[served] > d_bp).sum())
     assert far > 0
+
+
+# --- the penetration loss's random part (radio.shadowing = "field") ---
+
+
+def test_compiled_equals_reference_with_the_draw_and_indoor_distances(
+    helsinki_study, default_scenario
+) -> None:  # type: ignore[no-untyped-def]
+    """PL_in and sigma_P z travel in the kernel's one per-receiver term; the numpy engine
+    adds them through o2i_loss_db: both agree, low and high loss."""
+    g = helsinki_study.grid
+    cols = np.arange(len(helsinki_study.sites))
+    d_in = np.where(g.indoor, np.random.default_rng(4).uniform(0.0, 20.0, len(g)), 0.0)
+    shadow = link_shadow_units(g.x_m, g.y_m, helsinki_study.sites, helsinki_study.los, 1, g.indoor)
+    for o2i in ("low", "high"):
+        params = replace(radio_params(default_scenario), shadowing="field", o2i=o2i)
+        for f in (0.7, 28.0):
+            band = band_cells(f, helsinki_study.sites, params.reuse)
+            args = (band, helsinki_study.los, cols, g.x_m, g.y_m, g.rx_height_m, g.indoor, params)
+            kw = {"shadow_unit": shadow, "indoor_distance_m": d_in}
+            ref = serve_receivers(*args, **kw, engine="numpy")  # type: ignore[arg-type]
+            got = serve_receivers(*args, **kw, engine="compiled")  # type: ignore[arg-type]
+            _assert_agree(ref, got)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "compiled"])
+def test_the_draw_is_the_receivers_own_on_every_site_and_band(
+    helsinki_study, default_scenario, engine: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Each site alone, on two bands, without MCL and with the shadow field at 0: the O2I
+    loss read back from the received power (P_T + G_T - PL - P_R) is PL_tw of the band
+    plus 4.4 dB times one z per indoor receiver, the same z for every site and band and
+    the z of its position and the seed; 0 dB outdoors."""
+    from tests.test_propagation_o2i import low_hand
+    from twin.propagation.o2i import penetration_unit
+
+    g = helsinki_study.grid
+    params = replace(radio_params(default_scenario), shadowing="field", mcl_db=0.0)
+    assert params.o2i == "low"
+    zero = np.zeros((len(g), 1))
+    implied = []
+    for j in (0, len(helsinki_study.sites) - 1):
+        site = helsinki_study.sites[j]
+        for f in (0.7, 28.0):
+            got = serve_receivers(
+                band_cells(f, [site], 1), helsinki_study.los[:, [j]], np.arange(1), g.x_m,
+                g.y_m, g.rx_height_m, g.indoor, params, shadow_unit=zero, engine=engine,
+            )  # fmt: skip
+            o2i = site.power_dbm + site.gain_dbi - got.path_loss_db - got.rsrp_dbm
+            np.testing.assert_allclose(o2i[~g.indoor], 0.0, rtol=0, atol=1e-9)
+            implied.append((o2i[g.indoor] - low_hand(f)) / 4.4)
+    z = penetration_unit(g.x_m[g.indoor], g.y_m[g.indoor], seed=params.seed)
+    for each in implied:
+        np.testing.assert_allclose(each, z, rtol=0, atol=1e-9)
+    assert z.size > 1000 and abs(z.mean()) < 4 / math.sqrt(z.size)
+    assert abs(z.std() - 1.0) < 4 / math.sqrt(2 * z.size)
+
+
+def test_margin_and_off_never_draw(helsinki_study, default_scenario, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The seed study's "margin" and "off" (and "field" without O2I) never reach the
+    draw, so their results are those of the code before it; "field" does."""
+    import twin.radio.network as network
+
+    def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the penetration draw was read")
+
+    monkeypatch.setattr(network, "penetration_unit", refuse)
+    monkeypatch.setattr(network, "penetration_db", refuse)
+    g = helsinki_study.grid
+    cols = np.arange(len(helsinki_study.sites))
+    shadow = link_shadow_units(g.x_m, g.y_m, helsinki_study.sites, helsinki_study.los, 1, g.indoor)
+    band = band_cells(3.5, helsinki_study.sites, 3)
+    args = (band, helsinki_study.los, cols, g.x_m, g.y_m, g.rx_height_m, g.indoor)
+    base = radio_params(default_scenario)
+    assert base.shadowing == "margin"  # the default study's
+    for shadowing, o2i in (("margin", "low"), ("off", "high"), ("field", "none")):
+        params = replace(base, shadowing=shadowing, o2i=o2i)
+        for engine in ("numpy", "compiled"):
+            serve_receivers(*args, params, shadow_unit=shadow, engine=engine)
+    for engine in ("numpy", "compiled"):
+        with pytest.raises(AssertionError, match="draw was read"):
+            serve_receivers(
+                *args, replace(base, shadowing="field"), shadow_unit=shadow, engine=engine
+            )

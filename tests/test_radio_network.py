@@ -340,7 +340,10 @@ def test_reuse_3_takes_the_interferers_of_other_sub_bands_away(engine: str) -> N
 def test_field_shadowing_gives_indoor_links_the_o2i_sigma(engine: str) -> None:
     """With ``shadowing="field"`` a link's shadow fading is its unit draw times sigma:
     Table 7.4.1-1's (UMa LoS 4, NLoS 6 dB) outdoors, the O2I sigma of Table 7.5-6 (7 dB)
-    indoors, whatever the LoS; the received power worked by hand."""
+    indoors, whatever the LoS; and an indoor receiver's O2I loss takes its penetration
+    draw, 4.4 dB z (low loss, Table 7.4.3-2; z from its position and the seed, written
+    out by hand in tests/test_propagation_o2i.py); the received power worked by hand."""
+    from tests.test_propagation_o2i import z_by_hand
     from twin.radio.network import RadioParams
     from twin.sites import Site
 
@@ -355,9 +358,11 @@ def test_field_shadowing_gives_indoor_links_the_o2i_sigma(engine: str) -> None:
         indoor, params, shadow_unit=unit, engine=engine,
     )  # fmt: skip
     sigma = np.array([4.0, 6.0, 7.0, 7.0])
+    z = z_by_hand(300.0, 0.0, params.seed)  # the four receivers stand at one point
+    assert abs(z) > 0.1
     for i in range(4):
         pl = uma_pl_by_hand(3.5, d2d[i], 25.0, 1.5, bool(los[i, 0]))
-        o2i = o2i_low_by_hand(3.5) if indoor[i] else 0.0
+        o2i = o2i_low_by_hand(3.5) + 4.4 * z if indoor[i] else 0.0
         want = 46.0 - max(pl + unit[i, 0] * sigma[i] - 15.0 + o2i, 70.0)
         assert got.rsrp_dbm[i] == pytest.approx(want, abs=1e-9)
 

@@ -659,6 +659,45 @@ def test_automatic_radius_hears_a_site_above_its_receivers_further() -> None:
         )
 
 
+def test_the_best_case_counts_the_drawn_o2i_loss_when_it_is_a_gain() -> None:
+    """With ``shadowing="field"`` an indoor link's O2I loss PL_tw + sigma_P z is below 0
+    dB for a low z at low frequencies: the best case counts min(0, PL_tw - 3 sigma_P).
+    An indoor receiver found with z in (-3, -2.6) at 0.7 GHz (low loss: PL_tw 10.24 dB,
+    its O2I loss -1.2 to -2.96 dB), LoS, its shadow fading at -3 sigma: its received power
+    stays under the best case, and it is above the best case without the O2I term."""
+    from twin.propagation.o2i import penetration_unit
+    from twin.radio.network import band_cells, serve_receivers
+    from twin.radio.reach import o2i_best_case_db
+
+    site = Site("A", 0.0, 0.0, 25.0, model="uma", power_dbm=46.0, gain_dbi=15.0)
+    params = RadioParams(shadowing="field", o2i="low", mcl_db=0.0)
+    assert o2i_best_case_db(params, 0.7) == pytest.approx(10.2367033 - 3 * 4.4, abs=1e-6)
+    assert o2i_best_case_db(params, 28.0) == 0.0  # PL_tw 17.8 dB > 13.2 dB
+    assert o2i_best_case_db(replace(params, o2i="high"), 0.7) == pytest.approx(-1.7534, abs=1e-4)
+    for other in (replace(params, shadowing="margin"), replace(params, o2i="none")):
+        assert o2i_best_case_db(other, 0.7) == 0.0
+    x = 3000.0 + 0.05 * np.arange(20000)
+    z = penetration_unit(x, np.zeros_like(x), seed=params.seed)
+    k = int(np.flatnonzero((z > -3.0) & (z < -2.6))[0])
+    heights = np.array([9.0])  # the receiver's: the best case is tight
+    got = serve_receivers(
+        band_cells(0.7, [site], 1), np.ones((1, 1), bool), np.arange(1), x[[k]], np.zeros(1),
+        np.full(1, 9.0), np.ones(1, bool), params, shadow_unit=np.full((1, 1), -3.0),
+    ).rsrp_dbm[0]  # fmt: skip
+    best = best_case_rx_dbm(site, 0.7, x[[k]], heights, params)[0]
+    without = best + o2i_best_case_db(params, 0.7)  # its O2I loss taken as 0 dB
+    assert without < got <= best + 1e-9
+    # the radius reaches farther by what the gain buys: 2.96 dB at 40 dB per decade
+    # (past d_BP), to the 1 % grid; a weak pole, whose radius is finite
+    pole = Site("P", 0.0, 0.0, 10.0, model="umi", power_dbm=-20.0, gain_dbi=0.0)
+    field = RadioParams(shadowing="field", o2i="low")
+    r = site_radius_m([pole], [0.7], field, area_km2=1.0, rx_heights_m=heights)
+    r_mean = site_radius_m(
+        [pole], [0.7], replace(field, o2i="none"), area_km2=1.0, rx_heights_m=heights
+    )
+    assert np.isfinite(r[0]) and r[0] / r_mean[0] == pytest.approx(10 ** (2.963 / 40), rel=0.011)
+
+
 def test_fixed_radius_and_bad_values() -> None:
     sites = [Site("A", 0.0, 0.0, 25.0), Site("B", 100.0, 0.0, 25.0)]
     p = RadioParams()

@@ -7,7 +7,21 @@ The O2I path loss of clause 7.4.3.1 is
 where :math:`PL_b` is the basic outdoor path loss (:mod:`twin.propagation.tr38901`),
 :math:`PL_{tw}` the loss through the external wall, :math:`PL_{in} = 0.5\, d_{2D-in}` the
 indoor loss and :math:`\sigma_P` the standard deviation of the penetration loss. This
-module returns :math:`PL_{tw} + PL_{in}` (+ the random part when a generator is given).
+module returns :math:`PL_{tw} + PL_{in}` (+ the random part when a generator or a unit
+draw is given).
+
+The random part of a city run (:func:`penetration_unit`): the standard gives the
+penetration loss's :math:`N(0, \sigma_P^2)` but, in the part of clause 7.4.3 this module
+follows, no rule for how draws relate between links or places. The twin draws one
+:math:`z \sim N(0, 1)` per user terminal (receiver), used on all its links (every site,
+every band) and scaled by the :math:`\sigma_P` of its O2I model, as the other UT-specific
+O2I parameter, :math:`d_{2D-in}`, is drawn once per UT (Table 7.4.3-2's note) and as
+QuaDRiGa's ``gen_o2i_loss`` does ("if a MT is served by several BSs, the same O2I-loss
+applies for each BS"). The draws of different receivers are independent (Table 7.5-6
+gives the O2I *shadow fading* a decorrelation distance, none for the penetration loss).
+Each is a counter-based hash of the study seed and the receiver's position quantised to
+:data:`PENETRATION_QUANTUM_M`, turned into a normal by Box-Muller: it depends on nothing
+else, so changing the sites or bands, the tiling or the engine leaves it unchanged.
 
 Table 7.4.3-1, material penetration losses (:math:`f` in GHz):
 
@@ -61,6 +75,9 @@ O2I_SIGMA_DB: dict[str, float] = {"low": 4.4, "high": 6.5}
 INDOOR_LOSS_DB_PER_M = 0.5
 #: Upper end of each uniform draw of d_2D-in, TR 38.901 Table 7.4.3-2 note, m.
 INDOOR_DISTANCE_MAX_M: dict[str, float] = {"uma": 25.0, "umi": 25.0, "rma": 10.0}
+#: Quantum of the coordinates that key a receiver's penetration draw
+#: (:func:`penetration_unit`), m: receivers closer than this share a draw.
+PENETRATION_QUANTUM_M = 0.01
 #: Car penetration loss mean and standard deviation, TR 38.901 clause 7.4.3.2, dB.
 CAR_LOSS_MEAN_DB = 9.0
 CAR_LOSS_SIGMA_DB = 5.0
@@ -144,6 +161,7 @@ def o2i_loss_db(
     *,
     d_in_m: ArrayLike = 0.0,
     rng: np.random.Generator | None = None,
+    unit_draw: ArrayLike | None = None,
 ) -> FloatArray:
     r"""O2I loss :math:`PL_{tw} + PL_{in} (+ N(0, \sigma_P^2))`, TR 38.901 clause 7.4.3.1 (dB).
 
@@ -164,6 +182,9 @@ def o2i_loss_db(
         :math:`\sigma_P` = 4.4 dB (low loss) or 6.5 dB (high loss), drawn from this
         generator (seed it for reproducible results). ``None`` (default) returns the
         deterministic mean loss.
+    unit_draw
+        Standard normal draws :math:`z` (broadcastable; e.g. :func:`penetration_unit`):
+        adds :math:`\sigma_P z`, the random part of given draws. Not with ``rng``.
     """
     name = _check_kind(kind)
     f = _check_freq(freq_ghz)
@@ -172,10 +193,81 @@ def o2i_loss_db(
         raise InputError("d_in_m: the indoor distance must be a finite number >= 0 m")
     if name == "none":
         return np.zeros(np.broadcast_shapes(f.shape, d_in.shape), dtype=float)
+    if rng is not None and unit_draw is not None:
+        raise InputError("o2i_loss_db: give rng or unit_draw, not both")
     loss = wall_loss_db(name, f) + indoor_path_loss_db(name, d_in)
     if rng is not None:
         loss = loss + rng.normal(0.0, O2I_SIGMA_DB[name], size=np.shape(loss))
+    if unit_draw is not None:
+        loss = loss + O2I_SIGMA_DB[name] * np.asarray(unit_draw, dtype=float)
     return np.asarray(loss, dtype=float)
+
+
+#: the hash's domain: the penetration draw's stream, apart from any other use of the seed
+_PENETRATION_DOMAIN = 0x4F32492D50454E45  # "O2I-PENE"
+_MASK64 = (1 << 64) - 1
+
+
+def _mix64(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """SplitMix64's finaliser (Steele, Lea and Flood 2014): a bijection of 64-bit words in
+    which every output bit depends on every input bit (uint64 arrays wrap on overflow)."""
+    z = z ^ (z >> np.uint64(30))
+    z = z * np.uint64(0xBF58476D1CE4E5B9)
+    z = z ^ (z >> np.uint64(27))
+    z = z * np.uint64(0x94D049BB133111EB)
+    return np.asarray(z ^ (z >> np.uint64(31)), dtype=np.uint64)
+
+
+def penetration_unit(x_m: ArrayLike, y_m: ArrayLike, *, seed: int) -> FloatArray:
+    r"""A standard normal draw per receiver, from its position and the seed alone.
+
+    The random part of a receiver's O2I loss is :math:`\sigma_P z` (TR 38.901 clause
+    7.4.3.1; see the module notes for what is the standard's and what the twin's choice):
+
+    .. math:: q = \mathrm{round}(\mathbf{x} / 1\,\mathrm{cm}), \quad
+        h = H(\mathrm{seed}, q_x, q_y), \quad
+        z = \sqrt{-2 \ln u_1}\, \cos(2\pi u_2)
+
+    with :math:`H` SplitMix64's finaliser chained over the seed and the quantised
+    coordinates, and :math:`u_1 \in (0, 1]`, :math:`u_2 \in [0, 1)` the top 53 bits of
+    two further mixes of :math:`h` (Box-Muller, exact for uniform :math:`u`;
+    :math:`|z| \le 8.6`). Vectorised, pointwise: a receiver's value is the same whatever
+    other receivers come with it, so the tiles, the dask workers and both radio engines
+    get it alike, and a what-if that moves sites or changes bands leaves it unchanged.
+
+    Parameters
+    ----------
+    x_m, y_m
+        Receiver coordinates in the city's projected CRS (m), broadcastable.
+    seed
+        The study seed (``radio.seed``, an integer >= 0; taken modulo 2**64).
+    """
+    x, y = np.broadcast_arrays(np.asarray(x_m, dtype=float), np.asarray(y_m, dtype=float))
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise InputError("penetration_unit: the coordinates must be finite")
+    scale = 1.0 / PENETRATION_QUANTUM_M
+    # 1-D arrays throughout: uint64 arrays wrap on overflow, numpy scalars warn
+    qx = np.rint(x.ravel() * scale).astype(np.int64).view(np.uint64)
+    qy = np.rint(y.ravel() * scale).astype(np.int64).view(np.uint64)
+    key = _mix64(np.array([(int(seed) & _MASK64) ^ _PENETRATION_DOMAIN], dtype=np.uint64))
+    h = _mix64(_mix64(key ^ qx) ^ qy)
+    a = _mix64(h ^ np.uint64(1))
+    b = _mix64(h ^ np.uint64(2))
+    u1 = ((a >> np.uint64(11)).astype(np.float64) + 1.0) * 2.0**-53
+    u2 = (b >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    return np.asarray(z.reshape(x.shape), dtype=float)
+
+
+def penetration_db(kind: O2IKind | str, x_m: ArrayLike, y_m: ArrayLike, *, seed: int) -> FloatArray:
+    r"""The random part of each receiver's O2I loss, :math:`\sigma_P z` (dB): the
+    :math:`\sigma_P` of ``kind`` (Table 7.4.3-2: 4.4 dB low loss, 6.5 dB high loss) times
+    :func:`penetration_unit`; 0 dB for ``kind="none"``."""
+    name = _check_kind(kind)
+    z = penetration_unit(x_m, y_m, seed=seed)
+    if name == "none":
+        return np.zeros_like(z)
+    return np.asarray(O2I_SIGMA_DB[name] * z, dtype=float)
 
 
 def indoor_path_loss_db(kind: O2IKind | str, d_in_m: ArrayLike) -> FloatArray:

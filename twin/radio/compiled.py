@@ -420,14 +420,15 @@ def serve_compiled(
 ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, BoolArray, FloatArray]:
     """Best server of each receiver on every band (see the module notes).
 
-    ``los`` and ``shadow_unit`` are (n, K); ``indoor_loss_db`` (n,) the indoor part of an
-    indoor receiver's O2I loss, 0.5 d_2D-in (None: 0, the user by the window), added to
-    each band's wall loss; ``rx_ground_m`` (n,) the ground under each receiver (None: 0;
-    with ``cells.site_ground_m``, the d_3D and elevation of each link take the antennas'
-    true height difference). Returns (bands, n) arrays: the position of
-    the best cell within its band (-1: none in reach), its received power (dBm), path
-    loss (dB), 2D distance (m), LoS, and the summed power of the band's other cells of
-    its sub-band (mW); NaN/False/0 when unserved.
+    ``los`` and ``shadow_unit`` are (n, K); ``indoor_loss_db`` (n,) the receiver's own
+    part of an indoor receiver's O2I loss, the same on every link and band: 0.5 d_2D-in
+    and, when drawn, the penetration loss's sigma_P z (None: 0, the user by the window,
+    the mean loss), added to each band's wall loss; ``rx_ground_m`` (n,) the ground
+    under each receiver (None: 0; with ``cells.site_ground_m``, the d_3D and elevation
+    of each link take the antennas' true height difference). Returns (bands, n) arrays:
+    the position of the best cell within its band (-1: none in reach), its received
+    power (dBm), path loss (dB), 2D distance (m), LoS, and the summed power of the band's
+    other cells of its sub-band (mW); NaN/False/0 when unserved.
     """
     n = x_m.size
     n_bands = cells.band_freq_ghz.size

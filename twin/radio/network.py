@@ -39,7 +39,7 @@ from twin.arrays import full as full_array
 from twin.bands import band_label
 from twin.errors import InputError
 from twin.propagation.antenna import element_pattern_db
-from twin.propagation.o2i import indoor_path_loss_db, o2i_loss_db
+from twin.propagation.o2i import indoor_path_loss_db, o2i_loss_db, penetration_db, penetration_unit
 from twin.propagation.shadowing import O2I_SIGMA_DB
 from twin.propagation.tr38901 import OnRange, path_loss_db, shadow_fading_sigma_db
 from twin.radio.budget import (
@@ -706,11 +706,7 @@ def serve_bands(
         indoor,
         los,
         shadow_unit if params.shadowing == "field" else None,
-        indoor_loss_db=(
-            None
-            if indoor_distance_m is None
-            else indoor_path_loss_db(params.o2i, np.asarray(indoor_distance_m, dtype=float))
-        ),
+        indoor_loss_db=_indoor_loss_db(params, x_m, y_m, indoor_distance_m),
         rx_ground_m=rx_ground_m,
     )
     out = []
@@ -729,6 +725,31 @@ def serve_bands(
             )
         )
     return out
+
+
+def draws_penetration(params: RadioParams) -> bool:
+    """Whether a run draws the random part of the O2I loss, N(0, sigma_P^2) of TR 38.901
+    clause 7.4.3.1: with ``shadowing="field"`` and an O2I model, one draw per receiver
+    on all its links (:func:`twin.propagation.o2i.penetration_unit`, scaled by the
+    model's sigma_P). Otherwise (``"margin"``, ``"off"``) the O2I loss is its mean."""
+    return params.shadowing == "field" and params.o2i != "none"
+
+
+def _indoor_loss_db(
+    params: RadioParams, x_m: FloatArray, y_m: FloatArray, indoor_distance_m: FloatArray | None
+) -> FloatArray | None:
+    """(n,) what an indoor receiver's O2I loss adds to its band's wall loss PL_tw, dB (the
+    kernel reads it for indoor receivers only): PL_in = 0.5 d_2D-in, plus sigma_P z when
+    the run draws the penetration loss (:func:`draws_penetration`); None: 0 dB."""
+    extra = (
+        None
+        if indoor_distance_m is None
+        else indoor_path_loss_db(params.o2i, np.asarray(indoor_distance_m, dtype=float))
+    )
+    if draws_penetration(params):
+        drawn = penetration_db(params.o2i, x_m, y_m, seed=params.seed)
+        extra = drawn if extra is None else extra + drawn
+    return extra
 
 
 @lru_cache(maxsize=4096)
@@ -864,7 +885,9 @@ def _serve_chunk(
     else:
         shadow = np.zeros_like(d2d)
     d_in = 0.0 if indoor_distance_m is None else np.asarray(indoor_distance_m, dtype=float)
-    o2i = np.where(indoor, o2i_loss_db(params.o2i, freq_ghz, d_in_m=d_in), 0.0)
+    # the penetration loss's random part: one draw per receiver (draws_penetration)
+    z = penetration_unit(x_m, y_m, seed=params.seed) if draws_penetration(params) else None
+    o2i = np.where(indoor, o2i_loss_db(params.o2i, freq_ghz, d_in_m=d_in, unit_draw=z), 0.0)
     o2i = np.broadcast_to(o2i, (n,))[:, None]
     gain_tx = np.broadcast_to(sg[None, :], d2d.shape).copy()
     sector = ~np.isnan(azimuth)

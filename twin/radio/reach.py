@@ -21,7 +21,16 @@ with
   :math:`k\sigma_{LoS}` with ``shadowing="margin"``, 0 with ``"off"`` and
   :math:`-3\sigma` (a gain) with ``"field"``, :math:`\sigma` the larger of the LoS and
   the O2I sigma (an indoor receiver's links, 7 dB UMa and UMi, 8 dB RMa);
-* no outdoor-to-indoor loss, and the site's full gain (the sector pattern only lowers it);
+* no outdoor-to-indoor loss (its mean, :math:`PL_{tw} + PL_{in}`, is never below 0 dB),
+  except with ``"field"``, which draws its random part :math:`\sigma_P z` per indoor
+  receiver (:func:`twin.propagation.o2i.penetration_unit`): then the O2I term's best
+  case, :math:`\min(0,\ PL_{tw}(f) - 3\sigma_P)` of the run's O2I model at the band's
+  frequency (:func:`o2i_best_case_db`; low loss: 10.24 - 13.2 = -2.96 dB at 0.7 GHz,
+  12.70 - 13.2 = -0.50 dB at 3.5 GHz, 0 from 5.14 GHz on; high loss: -1.75 dB at
+  0.7 GHz, 0 from 1.17 GHz on), is counted on top of :math:`SF_{best}`: the two 3-sigma
+  tails together, a wider best case than 3 sigma of their sum (a 3-sigma best case, as
+  the shadow fading's: 0.13 % of the indoor receivers draw z < -3);
+* the site's full gain (the sector pattern only lowers it);
 * :math:`B` the bandwidth of a user of the band: with ``bandwidth="seed"`` that of a cell
   of the band's mean best-server area (study area / cells, at least one user), with
   ``"fixed"`` the channel over the reuse factor.
@@ -41,10 +50,12 @@ import numpy as np
 import numpy.typing as npt
 
 from twin.errors import InputError
+from twin.propagation.o2i import O2I_SIGMA_DB as PENETRATION_SIGMA_DB
+from twin.propagation.o2i import wall_loss_db
 from twin.propagation.shadowing import O2I_SIGMA_DB
 from twin.propagation.tr38901 import SHADOW_SIGMA_DB, los_best_ground_dz_m, path_loss_db
 from twin.radio.budget import noise_power_dbm, rx_power_dbm, seed_bandwidth_hz, users_per_cell
-from twin.radio.network import RadioParams, build_cells
+from twin.radio.network import RadioParams, build_cells, draws_penetration
 from twin.sites import Site
 
 FloatArray = npt.NDArray[np.float64]
@@ -73,6 +84,17 @@ def noise_floor_dbm(freq_ghz: float, n_cells: int, area_km2: float, params: Radi
     return float(noise_power_dbm(bw, noise_figure_db=params.noise_figure_db))
 
 
+def o2i_best_case_db(params: RadioParams, freq_ghz: float) -> float:
+    """The O2I loss in a receiver's favour, dB (<= 0): 0 unless the run draws its random
+    part (``shadowing="field"``, :func:`twin.radio.network.draws_penetration`), then
+    min(0, PL_tw - FIELD_SIGMAS sigma_P) of the run's O2I model at ``freq_ghz`` (TR
+    38.901 Table 7.4.3-2; PL_in >= 0 left out)."""
+    if not draws_penetration(params):
+        return 0.0
+    wall = float(wall_loss_db(params.o2i, freq_ghz))
+    return min(0.0, wall - FIELD_SIGMAS * PENETRATION_SIGMA_DB[params.o2i])
+
+
 def best_case_rx_dbm(
     site: Site,
     freq_ghz: float,
@@ -93,7 +115,8 @@ def best_case_rx_dbm(
         # the largest sigma a link of the site can draw: LoS (RMa past its breakpoint 6
         # dB) or an indoor receiver's O2I sigma (Table 7.5-6), its O2I loss not counted
         widest = max(6.0 if site.model == "rma" else sigma_los, O2I_SIGMA_DB[site.model])
-        shadow = -FIELD_SIGMAS * widest
+        # and an indoor link's O2I loss with its drawn part, a gain at low frequencies
+        shadow = -FIELD_SIGMAS * widest + o2i_best_case_db(params, freq_ghz)
     else:
         shadow = 0.0
     h_ut = np.asarray(rx_heights_m, dtype=float)[:, None]
