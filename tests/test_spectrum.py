@@ -70,6 +70,26 @@ def test_summary_reports_the_spectrum_value_table(helsinki_study) -> None:  # ty
             assert row["band"] == max(means, key=means.get), t
 
 
+def test_summary_says_whether_the_o2i_loss_is_drawn(helsinki_study) -> None:  # type: ignore[no-untyped-def]
+    """``o2i_sigma_p_db``: null with the default study's "margin" (the O2I loss its mean),
+    sigma_P of Table 7.4.3-2 with "field" (4.4 dB low loss, 6.5 dB high), null without O2I."""
+    from dataclasses import replace
+
+    from twin.summary import _o2i_sigma_p_db
+
+    assert summarise(helsinki_study)["o2i_sigma_p_db"] is None
+    for radio, want in (
+        ({"shadowing": "field"}, 4.4),
+        ({"shadowing": "field", "o2i": "high"}, 6.5),
+        ({"shadowing": "field", "o2i": "none"}, None),
+        ({"shadowing": "off"}, None),
+    ):
+        data = helsinki_study.scenario.model_dump()
+        data["radio"] = {**data["radio"], **radio}
+        sc = type(helsinki_study.scenario).model_validate(data)
+        assert _o2i_sigma_p_db(replace(helsinki_study, scenario=sc)) == want
+
+
 def _outdoor_distances(r: Any) -> tuple[np.ndarray, np.ndarray]:
     """(outdoor receivers x sites) distances of a study, and the outdoor mask."""
     g = r.grid

@@ -207,7 +207,13 @@ class RadioConfig(_Model):
         "user by the window (the seed study); 'wall' each indoor receiver's distance to "
         "the facade of its block of buildings",
     )
-    shadowing: Literal["off", "margin", "field"] = "margin"
+    shadowing: Literal["off", "margin", "field"] = Field(
+        default="margin",
+        description="'off' 0 dB; 'margin' k sigma_SF on every link (the seed study); "
+        "'field' spatially correlated shadow fading per site (TR 38.901 Table 7.5-6) and "
+        "the O2I penetration loss's N(0, sigma_P^2) drawn once per indoor receiver, the "
+        "same on all its links (docs/physics.md)",
+    )
     shadow_k: float = Field(default=1.0, ge=0, le=5)
     noise_figure_db: float = Field(default=0.0, ge=0, le=30)
     bandwidth: Literal["seed", "fixed"] = "seed"

@@ -14,7 +14,8 @@ from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.arrays import full
 from twin.city.water import water_area_m2
 from twin.grid import ReceiverGrid, indoor_distance_stats
-from twin.radio.network import BandResult, user_type_label
+from twin.propagation.o2i import O2I_SIGMA_DB
+from twin.radio.network import BandResult, draws_penetration, user_type_label
 from twin.sites import grid_to_true_deg
 from twin.spectrum import (
     LosComparison,
@@ -22,7 +23,7 @@ from twin.spectrum import (
     los_comparison,
     los_counts_by_distance,
 )
-from twin.study import StudyResult, city_sweep
+from twin.study import StudyResult, city_sweep, radio_params
 from twin.tiles import box_distance_m, receiver_blocks
 
 TYPE_COLUMNS = (
@@ -326,12 +327,22 @@ def summarise(
             ],
         },
         "radio": result.scenario.radio.model_dump(mode="json"),
+        # the O2I loss's random part N(0, sigma_P^2) (TR 38.901 7.4.3.1): sigma_P in dB
+        # when drawn (shadowing = "field": one draw per indoor receiver, on all its
+        # links), null when the O2I loss is its mean
+        "o2i_sigma_p_db": _o2i_sigma_p_db(result),
         "sinr_threshold_db": threshold,
         "bands": bands,
         "best_band_per_user_type": best_band,
         "spectrum_value": spectrum_section(sweep, los_cmp, shares),
         "timings_s": dict(result.timings_s),
     }
+
+
+def _o2i_sigma_p_db(result: StudyResult) -> float | None:
+    """sigma_P of the run's O2I model (Table 7.4.3-2) when it draws the penetration loss."""
+    params = radio_params(result.scenario)
+    return O2I_SIGMA_DB[params.o2i] if draws_penetration(params) else None
 
 
 def type_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
