@@ -521,7 +521,9 @@ def serve_receivers(
         The n receivers.
     shadow_unit
         (n, K) unit-variance correlated shadow fading per link for ``shadowing="field"``
-        (multiplied here by each link's sigma); ignored otherwise.
+        (multiplied here by each link's sigma); ignored otherwise. With ``"field"`` an
+        indoor receiver's O2I loss also takes its own penetration draw, sigma_P z from
+        its position and ``params.seed`` (:func:`draws_penetration`), made here.
     site_radius_m
         (M,) radius of each site of the study's list (inf: no limit); a cell whose site
         is farther from a receiver than its radius gives that receiver neither signal nor
