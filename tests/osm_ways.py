@@ -1,5 +1,5 @@
 """The street ways of a real extract read with pyosmium alone, split into those under
-cover and those under open sky: the reference that the tests of the street receivers,
+cover and those under open sky, and those on bridges: the reference that the tests of the street receivers,
 the street sites and the street graph check the twin against."""
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ def covered(tags: dict[str, str]) -> bool:
     return any(tags.get(k, "no") != "no" for k in ("tunnel", "covered", "indoor"))
 
 
+def bridge(tags: dict[str, str]) -> bool:
+    """A way on a bridge: ``bridge`` set to anything but ``no``."""
+    return tags.get("bridge", "no") != "no"
+
+
 @dataclass
 class StreetWays:
     """Street ways (every node in the extract) by id, and their lines in ``crs``."""
@@ -30,6 +35,7 @@ class StreetWays:
     covered_ids: set[int] = field(default_factory=set)
     open_ids: set[int] = field(default_factory=set)
     drive_ids: set[int] = field(default_factory=set)
+    bridge_ids: set[int] = field(default_factory=set)
     lines: dict[int, shapely.LineString] = field(default_factory=dict)
     nodes: dict[int, list[int]] = field(default_factory=dict)
 
@@ -58,6 +64,8 @@ def street_ways(path: Path, crs: CRS) -> StreetWays:
         (out.covered_ids if covered(tags) else out.open_ids).add(obj.id)
         if hw in DRIVE_HIGHWAYS:
             out.drive_ids.add(obj.id)
+        if bridge(tags):
+            out.bridge_ids.add(obj.id)
         lon, lat = np.array([xy[r] for r in refs]).T
         out.lines[obj.id] = shapely.LineString(np.column_stack(to_crs.transform(lon, lat)))
         out.nodes[obj.id] = refs

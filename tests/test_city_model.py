@@ -243,6 +243,41 @@ def test_streets_under_cover_are_the_tunnels_and_covered_ways(name: str) -> None
     assert info["cleaning"]["street_edges_under_cover"] == len(streets_under_cover)
 
 
+@pytest.mark.parametrize("name", sorted(EXTRACTS))
+def test_streets_on_bridges_are_the_bridge_ways(name: str) -> None:
+    """Each edge of the street graph is on a bridge exactly when its ways carry a
+    ``bridge`` tag other than ``no`` (read with pyosmium alone): the simplification never
+    joins a bridge to the road it leads to, and ``twin info`` counts the edges on
+    bridges."""
+    from click.testing import CliRunner
+
+    from tests.osm_ways import street_ways
+    from twin.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["-q", "info", str(EXTRACTS[name]), "--json"])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    city = load_city(str(EXTRACTS[name]))
+    ways = street_ways(EXTRACTS[name], city.crs)
+    assert city.street_graph is not None
+    on_bridges: set[tuple[int, int, int]] = set()
+    bridge_ways: set[int] = set()
+    for u, v, k, data in city.street_graph.edges(keys=True, data=True):
+        osmid = data["osmid"]
+        ids = set(osmid if isinstance(osmid, list) else [osmid])
+        assert ids <= ways.bridge_ids or not ids & ways.bridge_ids, ids  # never joined
+        assert data["on_bridge"] == (ids <= ways.bridge_ids)
+        if ids <= ways.bridge_ids:
+            on_bridges.add((min(u, v), max(u, v), k))
+            bridge_ways |= ids
+    # every bridge street of the extract is on some edge
+    assert bridge_ways == ways.bridge_ids
+    assert len(on_bridges) >= {"helsinki": 5, "monaco": 20, "moscow": 0, "west-oakland": 0}[name]
+    assert int(city.streets["on_bridge"].sum()) == len(on_bridges)
+    assert info["street_edges_on_bridges"] == len(on_bridges)
+    assert info["cleaning"]["street_edges_on_bridges"] == len(on_bridges)
+
+
 def _info(path: Path):  # type: ignore[no-untyped-def]
     from click.testing import CliRunner
 

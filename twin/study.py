@@ -33,7 +33,7 @@ import shapely
 from twin.arrays import ArrayAlloc, full, moved
 from twin.bands import band_label
 from twin.city.ground import CityGround, city_ground, sites_on_ground
-from twin.city.model import CityModel, build_city, open_sky_drive
+from twin.city.model import CityModel, build_city, on_bridge, open_sky_drive
 from twin.city.water import water_area_m2, water_union
 from twin.errors import InputError
 from twin.grid import ReceiverGrid, build_grid, indoor_distance_m, indoor_distance_stats
@@ -242,8 +242,9 @@ def load_scenario_city(scenario: Scenario, *, cache: StudyCache | None = None) -
 
 def city_fingerprint(city: CityModel) -> str:
     """sha256 of what the grid and the visibility raster depend on: CRS, building
-    footprints and heights, street lines, the terrain (its file's hash, the
-    buildings' ground) when the city stands on one, and the water when it has some."""
+    footprints and heights, street lines (drivable, under open sky, on a bridge), the
+    terrain (its file's hash, the buildings' ground) when the city stands on one, and the
+    water when it has some."""
     h = hashlib.sha256(city.crs.to_wkt().encode())
     b = city.buildings
     h.update(b.index.to_numpy().astype(np.int64).tobytes())
@@ -256,6 +257,7 @@ def city_fingerprint(city: CityModel) -> str:
             h.update(wkb)
         h.update(city.streets["drive"].to_numpy(dtype=bool).tobytes())
         h.update(open_sky_drive(city.streets).tobytes())
+        h.update(on_bridge(city.streets).tobytes())
     if city.terrain is not None:
         h.update(b"terrain")
         h.update(city.terrain.source_sha256.encode())

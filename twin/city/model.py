@@ -52,6 +52,10 @@ DRIVE_HIGHWAYS = frozenset(
 #: ``arcade``, ``colonnade``, ...) and ``indoor`` (a corridor inside a building)
 COVER_TAGS = ("tunnel", "covered", "indoor")
 
+#: the OSM way tag that puts a street on a bridge when set to any value but ``no``
+#: (``yes``, ``viaduct``, ``movable``, ``boardwalk``, ...)
+BRIDGE_TAG = "bridge"
+
 
 def is_under_cover(tags: Mapping[str, Any]) -> bool:
     """Whether OSM tags put a street under something, with no open sky above it: one of
@@ -70,6 +74,16 @@ def is_under_cover(tags: Mapping[str, Any]) -> bool:
     return False
 
 
+def is_bridge(tags: Mapping[str, Any]) -> bool:
+    """Whether OSM tags put a street on a bridge: :data:`BRIDGE_TAG` set to a value other
+    than ``no`` (a list of values, as osmnx merges the tags of simplified edges, when
+    any of them is). A street receiver on a bridge stands on its deck, over whatever
+    lies below (water included: :func:`twin.grid.build_grid`)."""
+    value = tags.get(BRIDGE_TAG)
+    values = value if isinstance(value, (list, set, tuple)) else [value]
+    return any(isinstance(v, str) and v.strip().lower() not in ("", "no") for v in values)
+
+
 def open_sky_drive(streets: gpd.GeoDataFrame) -> np.ndarray:
     """Which street edges are drivable and under open sky (``drive`` and not
     ``under_cover``): those that take street receivers and street sites."""
@@ -77,6 +91,14 @@ def open_sky_drive(streets: gpd.GeoDataFrame) -> np.ndarray:
     if "under_cover" in streets.columns:
         drive = drive & ~streets["under_cover"].to_numpy(dtype=bool)
     return drive
+
+
+def on_bridge(streets: gpd.GeoDataFrame) -> np.ndarray:
+    """Which street edges are on a bridge (``on_bridge``; all false for a frame without
+    the column)."""
+    if "on_bridge" not in streets.columns:
+        return np.zeros(len(streets), dtype=bool)
+    return streets["on_bridge"].to_numpy(dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -124,9 +146,11 @@ class CityModel:
         courtyards), ``height_m``, ``min_height_m``, ``height_source``
         (one of :data:`HEIGHT_SOURCES`), ``name``, ``kind``, ``osm_id``.
     streets
-        Street edges (LineStrings) with ``highway``, ``name``, ``length_m``, ``drive``
-        and ``under_cover`` (:func:`is_under_cover`: a tunnel, a building passage, a
-        covered or indoor way; no street receiver or street site is put on one).
+        Street edges (LineStrings) with ``highway``, ``name``, ``length_m``, ``drive``,
+        ``under_cover`` (:func:`is_under_cover`: a tunnel, a building passage, a
+        covered or indoor way; no street receiver or street site is put on one) and
+        ``on_bridge`` (:func:`is_bridge`: its street receivers stand on the deck, kept
+        where the point lies over water).
     street_graph
         The osmnx street graph projected to ``crs`` (None for footprint-only sources and
         the synthetic city). The twin's street layouts read only ``streets`` (``u``, ``v``
@@ -419,11 +443,13 @@ def build_city(
     counts["street_edges"] = len(streets)
     # tunnels, building passages, covered ways: no open sky, no street receivers
     counts["street_edges_under_cover"] = int(streets["under_cover"].sum())
+    # bridges: their street receivers stand on the deck, over water too
+    counts["street_edges_on_bridges"] = int(streets["on_bridge"].sum())
     log.info(
         "%s: %d buildings (%d parts, %d outlines covered by parts dropped, %d footprints "
         "trimmed where they overlapped another, %d repaired, %d slivers dropped, "
         "%d non-polygons dropped); heights: %s; %d street edges (%d under cover: tunnels, "
-        "building passages, covered ways)",
+        "building passages, covered ways; %d on bridges)",
         raw.name,
         len(buildings),
         counts["parts"],
@@ -435,6 +461,7 @@ def build_city(
         buildings["height_source"].value_counts().to_dict(),
         len(streets),
         counts["street_edges_under_cover"],
+        counts["street_edges_on_bridges"],
     )
     n_default = int((buildings["height_source"] == "default").sum())
     if n_default > DEFAULT_HEIGHT_WARN_SHARE * len(buildings):
@@ -542,7 +569,14 @@ def _streets(
     graph: nx.MultiDiGraph | None, crs: CRS
 ) -> tuple[gpd.GeoDataFrame, nx.MultiDiGraph | None]:
     empty = gpd.GeoDataFrame(
-        {"highway": [], "name": [], "length_m": [], "drive": [], "under_cover": []},
+        {
+            "highway": [],
+            "name": [],
+            "length_m": [],
+            "drive": [],
+            "under_cover": [],
+            "on_bridge": [],
+        },
         geometry=[],
         crs=crs,
     )
@@ -570,6 +604,12 @@ def _streets(
     else:
         tags = edges.reindex(columns=list(COVER_TAGS)).to_dict("records")
         under_cover = [is_under_cover(t) for t in tags]
+    # the same for bridges (the readers' ``on_bridge``, else the ``bridge`` tag)
+    if "on_bridge" in edges.columns:
+        on_bridge = [isinstance(v, (bool, np.bool_)) and bool(v) for v in edges["on_bridge"]]
+    else:
+        tags = edges.reindex(columns=[BRIDGE_TAG]).to_dict("records")
+        on_bridge = [is_bridge(t) for t in tags]
     # one geometry per undirected street: keep u < v (or the only direction present)
     idx = edges.index.to_frame(index=False)
     key = [
@@ -584,6 +624,7 @@ def _streets(
             "length_m": edges.geometry.length.to_numpy(),
             "drive": drive,
             "under_cover": under_cover,
+            "on_bridge": on_bridge,
         },
         geometry=edges.geometry.to_numpy(),
         crs=crs,

@@ -135,7 +135,8 @@ def synthetic_city(
                     continue
                 u, v = node[(a, b)], node[(a + da, b + db)]
                 rows.append({"u": u, "v": v, "highway": "residential", "name": "",
-                             "length_m": pitch, "drive": True, "under_cover": False})  # fmt: skip
+                             "length_m": pitch, "drive": True, "under_cover": False,
+                             "on_bridge": False})  # fmt: skip
                 edge_geoms.append(shapely.LineString([xy[u], xy[v]]))
     streets = gpd.GeoDataFrame(rows, geometry=edge_geoms, crs=SYNTHETIC_CRS)
     tag = f"synthetic:{area_km2:g}km2:seed{seed}:block{block_m:g}:street{street_m:g}"
@@ -152,5 +153,6 @@ def synthetic_city(
             "buildings": len(buildings),
             "street_edges": len(streets),
             "street_edges_under_cover": 0,
+            "street_edges_on_bridges": 0,
         },
     )

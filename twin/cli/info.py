@@ -58,6 +58,7 @@ def info(source: str, as_json: bool) -> None:
         "street_edges": len(city.streets),
         "drivable_street_edges": int(city.streets["drive"].sum()) if len(city.streets) else 0,
         "street_edges_under_cover": int(city.streets["under_cover"].sum()),
+        "street_edges_on_bridges": int(city.streets["on_bridge"].sum()),
         "bounds_m": list(city.bounds),
         "bounds_wgs84": list(city.bounds_wgs84()),
         # the area the file says it holds, and the study area it leaves by default

@@ -13,7 +13,8 @@ the graph is simplified without merging streets of different kinds, nor a street
 cover with one under open sky (:func:`simplify_streets`), as is that of an online query.
 osmnx keeps on the edges only the way tags it lists in ``settings.useful_tags_way``: the
 readers add to them those that put a street under cover
-(:data:`twin.city.model.COVER_TAGS`) while they build the graph (:func:`keeping_way_tags`).
+(:data:`twin.city.model.COVER_TAGS`) and on a bridge (:data:`twin.city.model.BRIDGE_TAG`)
+while they build the graph (:func:`keeping_way_tags`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from typing import Any
 import geopandas as gpd
 import networkx as nx
 
-from twin.city.model import COVER_TAGS, RawCity, SourceInfo, is_under_cover
+from twin.city.model import (
+    BRIDGE_TAG,
+    COVER_TAGS,
+    RawCity,
+    SourceInfo,
+    is_bridge,
+    is_under_cover,
+)
 from twin.errors import SourceError
 from twin.sources.files import sha256_file
 
@@ -328,11 +336,17 @@ def sanitise_osm(
     return {"ways_missing_nodes": dropped_ways, "relations_missing_members": dropped_relations}
 
 
+#: the way tags the street graph's edges keep besides osmnx's own: those that put a
+#: street under cover or on a bridge
+KEPT_WAY_TAGS = (*COVER_TAGS, BRIDGE_TAG)
+
+
 @contextmanager
-def keeping_way_tags(tags: tuple[str, ...] = COVER_TAGS) -> Iterator[None]:
+def keeping_way_tags(tags: tuple[str, ...] = KEPT_WAY_TAGS) -> Iterator[None]:
     """osmnx keeps on the graph's edges the way tags of ``tags`` too while in the block
-    (``osmnx.settings.useful_tags_way`` holds ``tunnel`` but not ``covered`` nor
-    ``indoor``); its setting is given back as it was on the way out."""
+    (``osmnx.settings.useful_tags_way`` holds ``tunnel`` and ``bridge`` by default but
+    not ``covered`` nor ``indoor``); its setting is given back as it was on the way
+    out."""
     import osmnx as ox
 
     before = ox.settings.useful_tags_way
@@ -350,14 +364,17 @@ def simplify_streets(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
     ``footway;service``), nor a street under cover with one under open sky (each edge's
     ``under_cover``, :func:`twin.city.model.is_under_cover` of its tags, set here: osmnx
     gives a merged edge the tags of any of its parts, so a road merged with the tunnel it
-    runs into would be a tunnel all along), and a ring of streets that meets no other
+    runs into would be a tunnel all along), nor a bridge with the road it leads to (each
+    edge's ``on_bridge``, :func:`twin.city.model.is_bridge`, set here: the road's
+    receivers on water would stand on a deck), and a ring of streets that meets no other
     street stays."""
     import osmnx as ox
 
     for _, _, data in graph.edges(data=True):
         data["under_cover"] = is_under_cover(data)
+        data["on_bridge"] = is_bridge(data)
     return ox.simplify_graph(
-        graph, edge_attrs_differ=["highway", "under_cover"], remove_rings=False
+        graph, edge_attrs_differ=["highway", "under_cover", "on_bridge"], remove_rings=False
     )
 
 
