@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -146,7 +147,7 @@ def test_a_coastline_ending_inside_the_city_leaves_no_sea(monaco, tmp_path, capl
     inside the extent; the sea is unknown, said, counted, and the water areas stay."""
     from twin.sources.osm_water import read_osm_water
 
-    _, coast, _ = read_osm_water(MONACO)
+    coast = read_osm_water(MONACO).coastline
     lines = coast.to_crs(monaco.crs)
     minx, miny, maxx, maxy = monaco.bounds
     inner = shapely.box(minx + 600, miny + 600, maxx - 600, maxy - 600)
@@ -281,7 +282,8 @@ def _small_water(path: Path):  # type: ignore[no-untyped-def]
     from twin.city.water import build_water
     from twin.sources.osm_water import read_osm_water
 
-    areas, coast, _ = read_osm_water(path)
+    water = read_osm_water(path)
+    areas, coast = water.areas, water.coastline
     to = Transformer.from_crs(4326, UTM32N, always_xy=True)
     w, s, e, n = SMALL_BOUNDS
     xs, ys = to.transform([w, e, w, e], [s, s, n, n])
@@ -399,7 +401,148 @@ def test_dry_basins_are_not_water(tmp_path: Path) -> None:
         ([6], {"landuse": "basin", "basin": "infiltration"}),
         ([8], {"natural": "water"}),  # a dry basin way in a water multipolygon
     ]
-    areas, _, counts = read_osm_water(_write_osm(tmp_path / "basins.osm", ways, relations))
+    water = read_osm_water(_write_osm(tmp_path / "basins.osm", ways, relations))
+    areas, counts = water.areas, water.counts
     assert sorted(areas["osm_id"]) == ["relation/2", "way/1", "way/2", "way/5", "way/7"]
     assert counts["water_areas"] == 5
     assert areas.loc[areas["osm_id"] == "way/2", "basin"].item() == "retention"
+
+
+# -- bridges and piers on Monaco ----------------------------------------------------------
+
+
+def _monaco_ways(crs: CRS) -> dict[int, tuple[dict[str, str], Any]]:
+    """Every way of the Monaco extract whose nodes are all in it, read with pyosmium
+    alone: its tags and its line in ``crs``."""
+    import osmium
+
+    to = Transformer.from_crs(4326, crs, always_xy=True)
+    xy: dict[int, tuple[float, float]] = {}
+    out: dict[int, tuple[dict[str, str], Any]] = {}
+    for obj in osmium.FileProcessor(str(MONACO), osmium.osm.NODE | osmium.osm.WAY):
+        if isinstance(obj, osmium.osm.Node):
+            xy[obj.id] = to.transform(obj.location.lon, obj.location.lat)
+        elif all(n.ref in xy for n in obj.nodes):
+            out[obj.id] = (dict(obj.tags), shapely.LineString([xy[n.ref] for n in obj.nodes]))
+    return out
+
+
+def _retagged(dst: Path, ways: dict[int, dict[str, str]]) -> Path:
+    """The Monaco extract with the tags of ``ways`` (by id) replaced."""
+    import osmium
+
+    from twin.sources.osm import osm_file, osm_format
+
+    writer = osmium.SimpleWriter(str(dst), overwrite=True)
+    try:
+        for obj in osmium.FileProcessor(osm_file(MONACO, osm_format(MONACO))):
+            if isinstance(obj, osmium.osm.Way) and obj.id in ways:
+                obj = obj.replace(tags=ways[obj.id])
+            writer.add(obj)
+    finally:
+        writer.close()
+    return dst
+
+
+def test_monaco_piers_are_land(monaco) -> None:  # type: ignore[no-untyped-def]
+    """Monaco's man_made=pier ways (read with pyosmium alone: closed ones are areas, open
+    ones lines) are its piers; the water holds none of them, and every cell of a 2 m grid
+    whose centre lies on a pier stays, where the water without the piers took some."""
+    from twin.city.water import build_water
+    from twin.sources.osm_water import read_osm_water
+
+    ways = _monaco_ways(monaco.crs)
+    piers = {i: (t, g) for i, (t, g) in ways.items() if t.get("man_made") == "pier"}
+    closed = {i for i, (t, g) in piers.items() if g.is_closed and t.get("area") != "no"}
+    got = monaco.piers
+    assert sorted(got["osm_id"]) == sorted(f"way/{i}" for i in piers)
+    assert set(got.loc[got["drawn"] == "area", "osm_id"]) == {f"way/{i}" for i in closed}
+    assert closed and len(piers) > len(closed)  # areas and lines both
+    assert monaco.counts["pier_areas"] == len(closed)
+    assert monaco.counts["pier_lines"] == len(piers) - len(closed)
+    # a line without a width tag is the default's width: its area about length x 3 m
+    lines = got[got["drawn"] == "line"]
+    assert (lines["width_m"] == 3.0).all()
+    length = np.array([piers[int(i.split("/")[1])][1].length for i in lines["osm_id"]])
+    np.testing.assert_allclose(lines.area.to_numpy(), 3.0 * length, rtol=0.05)
+    # the water holds no pier; without them it did
+    land = shapely.union_all(got.geometry.to_numpy())
+    water = water_union(monaco.water)
+    assert shapely.area(shapely.intersection(water, land)) < 1e-3
+    raw = read_osm_water(MONACO)
+    before, _ = build_water(raw.areas, raw.coastline, monaco.crs, monaco.bounds)
+    wet_before = water_union(before)
+    assert shapely.area(shapely.intersection(wet_before, land)) > 1_000.0
+    # no outdoor grid receiver left out on a pier; some were before
+    minx, miny, maxx, maxy = shapely.bounds(land)
+    bounds = (minx - 10, miny - 10, maxx + 10, maxy + 10)
+    b = monaco.buildings
+    keep = build_grid(b, bounds, monaco.crs, spacing_m=2.0)
+    drop = build_grid(b, bounds, monaco.crs, spacing_m=2.0, water=water)
+    old = build_grid(b, bounds, monaco.crs, spacing_m=2.0, water=wet_before)
+    on_pier = shapely.intersects_xy(land, keep.x_m, keep.y_m) & (keep.cell >= 0)
+    cells = keep.cell[on_pier]
+    assert cells.size > 500
+    assert np.isin(cells, drop.cell).all()
+    assert not np.isin(cells, old.cell).all()
+    assert old.receivers_on_water - drop.receivers_on_water == int(
+        (~np.isin(cells, old.cell)).sum()
+    )
+
+
+def test_a_mast_may_stand_on_a_pier(monaco) -> None:  # type: ignore[no-untyped-def]
+    """A hex-rooftop lattice point on a pier area over the sea takes its ground mast (the
+    pier is land); on the water as it was without the piers it took none."""
+    from twin.city.water import build_water
+    from twin.sites import rooftop_sites
+    from twin.sources.osm_water import read_osm_water
+
+    raw = read_osm_water(MONACO)
+    before, _ = build_water(raw.areas, raw.coastline, monaco.crs, monaco.bounds)
+    wet_before = water_union(before)
+    areas = monaco.piers[monaco.piers["drawn"] == "area"].geometry.to_numpy()
+    spots = [shapely.point_on_surface(g) for g in areas]
+    spot = next(p for p in spots if shapely.intersects_xy(wet_before, p.x, p.y))
+    # one lattice point: the centre of a square 20 m wide
+    bounds = (spot.x - 10, spot.y - 10, spot.x + 10, spot.y + 10)
+    kw = {"isd_m": 200.0, "streets": monaco.streets}
+    on_water: list[tuple[float, float]] = []
+    sites = rooftop_sites(
+        monaco.buildings, bounds, water=water_union(monaco.water), on_water=on_water, **kw
+    )
+    assert [(s.placed_by, round(s.x_m, 6), round(s.y_m, 6)) for s in sites] == [
+        ("hex-mast", round(spot.x, 6), round(spot.y, 6))
+    ]
+    assert not on_water
+    assert rooftop_sites(monaco.buildings, bounds, water=wet_before, on_water=on_water, **kw) == []
+    assert on_water
+
+
+@pytest.mark.parametrize(
+    ("width", "metres", "unreadable"),
+    [("3 m", 3.0, 0), ("10'", 3.048, 0), ("5.5", 5.5, 0), ("wide", 3.0, 1), ("-2", 3.0, 1)],
+)
+def test_a_pier_line_is_as_wide_as_its_width_tag(
+    monaco, tmp_path, caplog, width: str, metres: float, unreadable: int
+) -> None:  # type: ignore[no-untyped-def]
+    """Monaco's pier lines given a width tag: a length in metres or feet is their width;
+    one that is no length takes the default (3 m), counted and named in a warning."""
+    from twin.city.water import pier_polygons
+    from twin.sources.osm_water import read_osm_water
+
+    ways = _monaco_ways(monaco.crs)
+    lines = {
+        i: {**t, "width": width}
+        for i, (t, g) in ways.items()
+        if t.get("man_made") == "pier" and not g.is_closed
+    }
+    raw = read_osm_water(_retagged(tmp_path / "monaco.osm", lines))
+    with caplog.at_level(logging.WARNING, logger="twin.city.water"):
+        piers, counts = pier_polygons(raw.piers, monaco.crs)
+    got = piers[piers["drawn"] == "line"]
+    assert len(got) == len(lines)
+    np.testing.assert_allclose(got["width_m"].to_numpy(), metres)
+    length = np.array([ways[int(i.split("/")[1])][1].length for i in got["osm_id"]])
+    np.testing.assert_allclose(got.area.to_numpy(), metres * length, rtol=0.05)
+    assert counts["pier_widths_unreadable"] == unreadable * len(lines)
+    assert ("no length" in caplog.text) == bool(unreadable)

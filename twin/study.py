@@ -212,8 +212,9 @@ def load_scenario_city(scenario: Scenario, *, cache: StudyCache | None = None) -
                 "min_area_m2": c.min_area_m2,
                 # the water's rules: 1 before the model held its water (none), 2 once
                 # the coastline splits the extent by all its lines at once and the dry
-                # basins are left out
-                "water": 2,
+                # basins are left out, 3 once the piers are land and the streets keep
+                # their bridges (``on_bridge``, the edges split where a bridge begins)
+                "water": 3,
             }
             if dem is not None:
                 key["terrain"] = {"source": str(dem.resolve()), "sha256": file_sha256(dem)}

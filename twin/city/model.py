@@ -21,7 +21,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from twin.city.heights import OPEN_SIDED_KINDS, building_height
-from twin.city.water import build_water
+from twin.city.water import PIER_DEFAULT_WIDTH_M, build_water, empty_piers, pier_polygons
 from twin.errors import InputError, SourceError
 
 if TYPE_CHECKING:
@@ -124,6 +124,8 @@ class RawCity:
     ``water_areas`` (polygons with ``osm_id``) and ``coastline`` (the ``natural=coastline``
     ways as lines in their direction, with ``osm_id``), in any CRS, are the water the
     source knows (:mod:`twin.sources.osm_water`); None for a source that knows none.
+    ``piers`` (polygons and lines with ``osm_id`` and their ``width`` tag, in any CRS)
+    are the land over the water people stand on; None for a source that knows none.
     """
 
     name: str
@@ -133,6 +135,7 @@ class RawCity:
     counts: dict[str, int] = field(default_factory=dict)
     water_areas: gpd.GeoDataFrame | None = None
     coastline: gpd.GeoDataFrame | None = None
+    piers: gpd.GeoDataFrame | None = None
 
 
 @dataclass
@@ -164,7 +167,12 @@ class CityModel:
         from the coastline, or ``water``, a lake, pond, river or basin area), ``osm_id``
         (the area's; empty for the sea), ``geometry`` (polygons); no row when the source
         knows no water (footprint files, online queries) or the city has none. None is
-        taken for no row.
+        taken for no row. The piers are not water.
+    piers
+        The piers in ``crs`` (:func:`twin.city.water.pier_polygons`): ``osm_id``,
+        ``drawn`` (``area`` or ``line``), ``width_m`` (a line's, buffered by it; NaN for
+        an area), ``geometry`` (polygons); land taken out of ``water``. No row when the
+        source knows none. None is taken for no row.
     """
 
     name: str
@@ -176,12 +184,15 @@ class CityModel:
     counts: dict[str, int]
     terrain: Terrain | None = None
     water: gpd.GeoDataFrame | None = None
+    piers: gpd.GeoDataFrame | None = None
 
     def __post_init__(self) -> None:
         if self.water is None:
             from twin.city.water import empty_water
 
             self.water = empty_water(self.crs)
+        if self.piers is None:
+            self.piers = empty_piers(self.crs)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -429,14 +440,28 @@ def build_city(
 
     streets, graph = _streets(raw.graph, target)
     b = buildings.total_bounds
+    piers, pier_counts = pier_polygons(raw.piers, target, name=raw.name)
+    counts.update(pier_counts)
     water, water_counts = build_water(
         raw.water_areas,
         raw.coastline,
         target,
         (float(b[0]), float(b[1]), float(b[2]), float(b[3])),
         name=raw.name,
+        land=shapely.union_all(piers.geometry.to_numpy()) if len(piers) else None,
     )
     counts.update(water_counts)
+    if len(piers):
+        log.info(
+            "%s: %d piers, land over the water (%d areas; %d lines buffered by their width "
+            "tag, or %g m without a readable one: %d width tags unreadable)",
+            raw.name,
+            len(piers),
+            counts["pier_areas"],
+            counts["pier_lines"],
+            PIER_DEFAULT_WIDTH_M,
+            counts["pier_widths_unreadable"],
+        )
     counts["buildings"] = len(buildings)
     # roofs on open sides with no underside in the data: their top slab alone
     counts["open_sided_slabs"] = int(gdf["_slab"].sum())
@@ -501,6 +526,7 @@ def build_city(
         source=raw.source,
         counts=counts,
         water=water,
+        piers=piers,
     )
 
 

@@ -22,7 +22,10 @@ the coastline into the sea within the city's extent (the buildings' bounds enlar
   and counted (``coastline_incomplete``), as are coastline ways dropped because their
   nodes are missing from the extract.
 
-:func:`build_water` puts the sea and the water areas together in the city CRS.
+:func:`build_water` puts the sea and the water areas together in the city CRS, less the
+piers (:func:`pier_polygons`: ``man_made=pier`` areas, and lines buffered by their
+``width``), which are land: people stand on them, and the hexagonal layouts may put a
+mast there.
 """
 
 from __future__ import annotations
@@ -35,14 +38,20 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
+from twin.city.heights import parse_length_m
+from twin.errors import InputError
+
 log = logging.getLogger(__name__)
 
 __all__ = [
     "COAST_JOIN_M",
     "EXTENT_MARGIN_M",
+    "PIER_DEFAULT_WIDTH_M",
     "WATER_KINDS",
     "build_water",
+    "empty_piers",
     "empty_water",
+    "pier_polygons",
     "sea_from_coastline",
     "water_area_m2",
     "water_union",
@@ -58,10 +67,109 @@ COAST_JOIN_M = 250.0
 #: values of the water frame's ``kind``
 WATER_KINDS = ("sea", "water")
 
+#: the width (m) of a pier drawn as a line whose ``width`` tag is absent or cannot be
+#: read as a length: a choice (a footway's or a small jetty's width; the OSM wiki gives
+#: no default), not a value from the data
+PIER_DEFAULT_WIDTH_M = 3.0
+
+#: values of the pier frame's ``drawn``: a closed way or a multipolygon, an open way
+PIER_DRAWN = ("area", "line")
+
 
 def empty_water(crs: CRS | str | None) -> gpd.GeoDataFrame:
     """A water frame with no row (``kind``, ``osm_id``, ``geometry``) in ``crs``."""
     return gpd.GeoDataFrame({"kind": [], "osm_id": []}, geometry=[], crs=crs)
+
+
+def empty_piers(crs: CRS | str | None) -> gpd.GeoDataFrame:
+    """A pier frame with no row (``osm_id``, ``drawn``, ``width_m``, ``geometry``)."""
+    return gpd.GeoDataFrame(
+        {"osm_id": [], "drawn": [], "width_m": np.zeros(0)}, geometry=[], crs=crs
+    )
+
+
+def pier_polygons(
+    piers: gpd.GeoDataFrame | None,
+    crs: CRS,
+    *,
+    default_width_m: float = PIER_DEFAULT_WIDTH_M,
+    name: str = "city",
+) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+    """The piers as polygons in ``crs``: the areas as drawn (repaired), the lines
+    buffered by half their width on each side, flat at their ends (the pier ends where
+    its line does).
+
+    ``piers`` holds polygons and lines in any CRS with ``osm_id`` and ``width`` (the
+    ``width`` tag as it stands: ``3``, ``3 m``, ``10'``, read by
+    :func:`twin.city.heights.parse_length_m`; an empty string when absent). A line whose
+    width is absent, or cannot be read as a length over 0 m, is ``default_width_m``
+    wide; the unreadable ones are counted and named in a warning.
+
+    Returns the frame (``osm_id``; ``drawn`` in :data:`PIER_DRAWN`; ``width_m``, the width
+    a line was buffered by, NaN for an area; ``geometry``) and counts: ``pier_areas``,
+    ``pier_lines``, ``pier_widths_unreadable``.
+
+    Raises
+    ------
+    InputError
+        When ``default_width_m`` is not a finite number of metres over 0.
+    """
+    if not (np.isfinite(default_width_m) and default_width_m > 0):
+        raise InputError(
+            f"default_width_m: {default_width_m} m is not allowed; give a pier width > 0 m"
+        )
+    counts = {"pier_areas": 0, "pier_lines": 0, "pier_widths_unreadable": 0}
+    if piers is None or len(piers) == 0:
+        return empty_piers(crs), counts
+    projected = piers.to_crs(crs)
+    widths = projected["width"] if "width" in projected.columns else [""] * len(projected)
+    ids: list[str] = []
+    drawn: list[str] = []
+    width_m: list[float] = []
+    geoms: list[Any] = []
+    unreadable: list[str] = []
+    for osm_id, tag, g in zip(projected["osm_id"], widths, projected.geometry, strict=True):
+        if g is None or g.is_empty:
+            continue
+        if g.geom_type in ("Polygon", "MultiPolygon"):
+            poly = _polygonal(shapely.make_valid(g))
+            if poly is None:
+                continue
+            ids.append(str(osm_id))
+            drawn.append("area")
+            width_m.append(float("nan"))
+            geoms.append(poly)
+            counts["pier_areas"] += 1
+            continue
+        if g.geom_type not in ("LineString", "MultiLineString"):
+            continue
+        text = "" if tag is None or tag != tag else str(tag).strip()
+        w = parse_length_m(text) if text else None
+        if w is None or not (np.isfinite(w) and w > 0):
+            if text:
+                unreadable.append(f"{osm_id} (width={text!r})")
+            w = default_width_m
+        ids.append(str(osm_id))
+        drawn.append("line")
+        width_m.append(float(w))
+        geoms.append(shapely.buffer(g, w / 2, cap_style="flat", join_style="round"))
+        counts["pier_lines"] += 1
+    counts["pier_widths_unreadable"] = len(unreadable)
+    if unreadable:
+        log.warning(
+            "%s: %d piers drawn as lines have a width tag that is no length: %s%s; they are "
+            "%g m wide (the default)",
+            name, len(unreadable), ", ".join(unreadable[:5]),
+            " ..." if len(unreadable) > 5 else "", default_width_m,
+        )  # fmt: skip
+    if not geoms:
+        return empty_piers(crs), counts
+    frame = gpd.GeoDataFrame(
+        {"osm_id": ids, "drawn": drawn, "width_m": np.asarray(width_m, dtype=float)},
+        geometry=shapely.normalize(np.array(geoms)),
+        crs=crs,
+    )
+    return frame, counts
 
 
 def sea_from_coastline(
@@ -266,15 +374,19 @@ def build_water(
     bounds: tuple[float, float, float, float],
     *,
     name: str = "city",
+    land: Any = None,
 ) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     """The city's water in ``crs``: the sea (:func:`sea_from_coastline` within ``bounds``,
     the buildings' bounds, enlarged by :data:`EXTENT_MARGIN_M`) and the water areas
-    ``areas`` (polygons in any CRS with ``osm_id``), cut to that extent, repaired.
+    ``areas`` (polygons in any CRS with ``osm_id``), cut to that extent, repaired, less
+    ``land`` (a shapely geometry in ``crs``, or None: the piers, :func:`pier_polygons`).
 
     Returns the frame (``kind`` in :data:`WATER_KINDS`, ``osm_id``: the area's, empty for
-    the sea; ``geometry``), and counts: ``water_areas``, ``sea_polygons`` and those of
-    :func:`sea_from_coastline`.
+    the sea; ``geometry``), and counts: ``water_areas`` (those left), ``sea_polygons`` and
+    those of :func:`sea_from_coastline`.
     """
+    if land is not None and shapely.is_empty(land):
+        land = None
     m = EXTENT_MARGIN_M
     extent = (bounds[0] - m, bounds[1] - m, bounds[2] + m, bounds[3] + m)
     box = shapely.box(*extent)
@@ -286,6 +398,8 @@ def build_water(
         lines = coastline.to_crs(crs).geometry.to_numpy()
         sea, sea_counts = sea_from_coastline(lines, list(coastline["osm_id"]), extent, name=name)
         counts.update(sea_counts)
+        if sea is not None and land is not None:
+            sea = _polygonal(shapely.difference(sea, land))
         if sea is not None:
             for g in getattr(sea, "geoms", [sea]):
                 kinds.append("sea")
@@ -296,6 +410,8 @@ def build_water(
         projected = areas.to_crs(crs)
         shapes = shapely.make_valid(projected.geometry.to_numpy())
         shapes = shapely.intersection(shapes, box)
+        if land is not None:
+            shapes = shapely.difference(shapes, land)
         for osm_id, g in zip(projected["osm_id"], shapes, strict=True):
             g = _polygonal(g)
             if g is None:

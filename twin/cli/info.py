@@ -96,13 +96,13 @@ def info(source: str, as_json: bool) -> None:
     click.echo(
         f"  street edges   {doc['street_edges']} ({doc['drivable_street_edges']} drivable, "
         f"{doc['street_edges_under_cover']} under cover: tunnels, building passages, "
-        "covered ways)"
+        f"covered ways; {doc['street_edges_on_bridges']} on bridges)"
     )
     wi = doc["water"]
     click.echo(
         f"  water          {wi['km2']:.3f} km^2 of the study area (sea {wi['sea']}, "
-        f"{wi['areas']} water areas): {wi['receivers_on_water']:,} of its "
-        f"{wi['grid_spacing_m']:g} m grid points on it"
+        f"{wi['areas']} water areas, {wi['piers']} piers taken out of it): "
+        f"{wi['receivers_on_water']:,} of its {wi['grid_spacing_m']:g} m grid points on it"
     )
     click.echo("  cleaning       " + ", ".join(f"{k} {v}" for k, v in doc["cleaning"].items()))
 
@@ -110,9 +110,10 @@ def info(source: str, as_json: bool) -> None:
 def water_info(city: Any) -> dict[str, Any]:
     """The city's water in its default study area: its area (``km2``), whether the sea is
     known (``sea``: ``yes``, ``none``, or ``unknown`` where the extract clips the
-    coastline), its water areas, and the points of a grid of the default spacing that
-    stand on it outdoors (``receivers_on_water``: the grid points ``grid.water = "drop"``
-    leaves out, those inside a footprint on water kept, street receivers not counted)."""
+    coastline), its water areas, its piers (``piers``: land, taken out of it), and the
+    points of a grid of the default spacing that stand on it outdoors
+    (``receivers_on_water``: the grid points ``grid.water = "drop"`` leaves out, those
+    inside a footprint on water kept, street receivers not counted)."""
     from twin.city.water import water_area_m2, water_union
     from twin.grid import grid_spec, water_cells
     from twin.scenario import GridConfig
@@ -132,6 +133,8 @@ def water_info(city: Any) -> dict[str, Any]:
         "km2": water_area_m2(city.water, area) / 1e6,
         "sea": sea,
         "areas": int(c.get("water_areas", 0)),
+        # piers are land: taken out of the water
+        "piers": len(city.piers) if city.piers is not None else 0,
         "grid_spacing_m": spacing_m,
         "receivers_on_water": int(on_water.sum()),
     }

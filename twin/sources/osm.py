@@ -426,7 +426,8 @@ def read_osm(path: str | Path, *, name: str | None = None) -> RawCity:
         except ValueError as exc:
             log.warning("%s: no street graph (%s)", src, exc)
             graph = None
-    water_areas, coastline, water_counts = read_osm_water(src)
+    water = read_osm_water(src)
+    water_counts = water.counts
     counts.update(water_counts)
     if water_counts["coastline_ways_clipped"]:
         log.warning(
@@ -460,8 +461,9 @@ def read_osm(path: str | Path, *, name: str | None = None) -> RawCity:
             declared_bounds_wgs84=declared_bounds_wgs84(src),
         ),
         counts=counts,
-        water_areas=water_areas,
-        coastline=None if water_counts["coastline_ways_clipped"] else coastline,
+        water_areas=water.areas,
+        coastline=None if water_counts["coastline_ways_clipped"] else water.coastline,
+        piers=water.piers,
     )
 
 
