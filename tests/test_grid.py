@@ -114,7 +114,7 @@ def test_street_receivers_stand_under_open_sky(name: str) -> None:
     city = load_city(str(EXTRACTS[name]))
     ways = street_ways(EXTRACTS[name], city.crs)
     assert len(ways.drive_lines(under_cover=True)) >= 8  # the extract has some to leave out
-    x, y = street_points(city.streets, 10.0, city.bounds)
+    x, y, _ = street_points(city.streets, 10.0, city.bounds)
     assert x.size > 200
     open_sky = shapely.union_all(ways.drive_lines(under_cover=False))
     d = shapely.distance(open_sky, shapely.points(x, y))

@@ -518,6 +518,66 @@ def test_a_mast_may_stand_on_a_pier(monaco) -> None:  # type: ignore[no-untyped-
     assert on_water
 
 
+def test_street_receivers_on_bridges_over_water_stay(monaco, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Monaco's drivable bridges (read with pyosmium alone) cross no water: no street
+    receiver is kept on one. Its footbridges over the sea, made service roads (the file's
+    only change), take street receivers on their decks: kept, counted apart from those
+    left out, each on a bridge edge and on the water; the grid points under them are
+    left out, and without the bridge state those receivers would be."""
+    from twin.city.model import DRIVE_HIGHWAYS
+
+    water = water_union(monaco.water)
+    ways = _monaco_ways(monaco.crs)
+    bridges = {
+        i: (t, g)
+        for i, (t, g) in ways.items()
+        if t.get("highway") and t.get("bridge", "no") != "no"
+    }
+    drive = [g for t, g in bridges.values() if t["highway"] in DRIVE_HIGHWAYS]
+    assert len(drive) >= 10 and not shapely.intersects(water, shapely.union_all(drive))
+    bounds = monaco.default_area()
+    kw = {"spacing_m": 40.0, "streets": monaco.streets, "street_step_m": 2.0}
+    as_is = build_grid(monaco.buildings, bounds, monaco.crs, water=water, **kw)
+    assert as_is.receivers_on_bridges == 0
+    # the footbridges over the sea, made drivable
+    wet = {i: t for i, (t, g) in bridges.items() if shapely.intersects(water, g)}
+    assert wet and not {t["highway"] for t in wet.values()} & DRIVE_HIGHWAYS
+    city = load_city(
+        str(
+            _retagged(
+                tmp_path / "monaco.osm", {i: {**t, "highway": "service"} for i, t in wet.items()}
+            )
+        )
+    )
+    assert city.streets["on_bridge"].sum() == monaco.streets["on_bridge"].sum()
+    water = water_union(city.water)
+    kw["streets"] = city.streets
+    drop = build_grid(city.buildings, bounds, city.crs, water=water, **kw)
+    keep = build_grid(city.buildings, bounds, city.crs, **kw)
+    assert drop.receivers_on_bridges > 0
+    street = drop.cell < 0
+    on_water = street & shapely.intersects_xy(water, drop.x_m, drop.y_m)
+    assert int(on_water.sum()) == drop.receivers_on_bridges
+    decks = city.streets.geometry[city.streets["on_bridge"] & city.streets["drive"]]
+    d = shapely.distance(
+        shapely.union_all(decks.to_numpy()), shapely.points(drop.x_m[on_water], drop.y_m[on_water])
+    )
+    assert d.max() < 1e-6
+    # the regular grid stands on the ground: none of its outdoor points on the water
+    grid_wet = ~street & shapely.intersects_xy(water, drop.x_m, drop.y_m)
+    assert not (grid_wet & ~drop.indoor).any()
+    # receivers_on_water counts only those left out
+    assert len(drop) == len(keep) - drop.receivers_on_water
+    # without the bridge state the deck's receivers are left out on the water
+    flat = build_grid(
+        city.buildings, bounds, city.crs, water=water,
+        **{**kw, "streets": city.streets.assign(on_bridge=False)},
+    )  # fmt: skip
+    assert flat.receivers_on_bridges == 0
+    assert flat.receivers_on_water == drop.receivers_on_water + drop.receivers_on_bridges
+    assert len(flat) == len(drop) - drop.receivers_on_bridges
+
+
 @pytest.mark.parametrize(
     ("width", "metres", "unreadable"),
     [("3 m", 3.0, 0), ("10'", 3.048, 0), ("5.5", 5.5, 0), ("wide", 3.0, 1), ("-2", 3.0, 1)],

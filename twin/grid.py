@@ -26,7 +26,7 @@ from affine import Affine
 from pyproj import CRS
 
 from twin.arrays import ArrayAlloc, full, moved
-from twin.city.model import open_sky_drive
+from twin.city.model import on_bridge, open_sky_drive
 from twin.errors import InputError
 
 FloatArray = npt.NDArray[np.float64]
@@ -70,8 +70,11 @@ class ReceiverGrid:
     indoor_distance_m: FloatArray | None = None
     #: receivers left out because they stood on water outdoors (``grid.water = "drop"``):
     #: grid points outside every footprint (their cells are nodata, as outside the area)
-    #: and street points; the indoor ones of a footprint on water stay
+    #: and street points off bridges; the indoor ones of a footprint on water stay
     receivers_on_water: int = 0
+    #: street receivers kept over water (``grid.water = "drop"``) because they stand on
+    #: a bridge's deck (their street's ``on_bridge``); not in ``receivers_on_water``
+    receivers_on_bridges: int = 0
 
     def __len__(self) -> int:
         return int(self.x_m.size)
@@ -128,6 +131,7 @@ class ReceiverGrid:
                 None if self.indoor_distance_m is None else moved(self.indoor_distance_m, alloc)
             ),
             receivers_on_water=self.receivers_on_water,
+            receivers_on_bridges=self.receivers_on_bridges,
         )
 
     def subset(self, mask: npt.NDArray[np.bool_] | IntArray | slice) -> ReceiverGrid:
@@ -145,6 +149,7 @@ class ReceiverGrid:
                 None if self.indoor_distance_m is None else self.indoor_distance_m[mask]
             ),
             receivers_on_water=self.receivers_on_water,
+            receivers_on_bridges=self.receivers_on_bridges,
         )
 
 
@@ -383,20 +388,26 @@ def indoor_rx_height_m(
 
 def street_points(
     streets: gpd.GeoDataFrame, step_m: float, bounds: tuple[float, float, float, float]
-) -> tuple[FloatArray, FloatArray]:
+) -> tuple[FloatArray, FloatArray, BoolArray]:
     """Points every ``step_m`` along the drivable street edges under open sky inside
     ``bounds`` (:func:`twin.city.model.open_sky_drive`: none in tunnels, building
-    passages or under covers, where a receiver at street level sees no site)."""
+    passages or under covers, where a receiver at street level sees no site): their x,
+    y (m) and whether each stands on a bridge's deck (its edge's ``on_bridge``,
+    :func:`twin.city.model.on_bridge`)."""
     if step_m <= 0:
         raise InputError(f"street_step: {step_m} m is not allowed; give a step > 0 m")
+    empty = (np.empty(0), np.empty(0), np.zeros(0, dtype=bool))
     if len(streets) == 0:
-        return np.empty(0), np.empty(0)
-    lines = streets.geometry[open_sky_drive(streets)].to_numpy()
-    lines = shapely.clip_by_rect(lines, *bounds)
-    lines = lines[~shapely.is_empty(lines)]
+        return empty
+    drive = open_sky_drive(streets)
+    lines = shapely.clip_by_rect(streets.geometry[drive].to_numpy(), *bounds)
+    bridge = on_bridge(streets)[drive]
+    inside = ~shapely.is_empty(lines)
+    lines, bridge = lines[inside], bridge[inside]
     xs: list[FloatArray] = []
     ys: list[FloatArray] = []
-    for line in lines:
+    decks: list[BoolArray] = []
+    for line, deck in zip(lines, bridge, strict=True):
         length = line.length
         n = int(length // step_m)
         if n == 0:
@@ -406,17 +417,19 @@ def street_points(
         coords = shapely.get_coordinates(pts)
         xs.append(coords[:, 0])
         ys.append(coords[:, 1])
+        decks.append(np.full(coords.shape[0], bool(deck)))
     if not xs:
-        return np.empty(0), np.empty(0)
+        return empty
     x = np.concatenate(xs)
     y = np.concatenate(ys)
+    deck_all = np.concatenate(decks)
     # the same street drawn twice (both directions, shared segments) gives near-duplicates
     key = np.round(x / (step_m / 2)).astype(np.int64) * 1_000_003 + np.round(
         y / (step_m / 2)
     ).astype(np.int64)
     _, first = np.unique(key, return_index=True)
     first.sort()
-    return x[first], y[first]
+    return x[first], y[first], deck_all[first]
 
 
 def build_grid(
@@ -441,7 +454,11 @@ def build_grid(
     receiver: the grid points whose cell centre lies on it outside every footprint
     (:func:`water_cells`) and the street points on it are left out, and counted
     (``receivers_on_water``); their cells are nodata in the rasters, as outside the area.
-    The indoor receivers of a footprint on water (a pier, a floating building) stay.
+    The indoor receivers of a footprint on water (a pier, a floating building) stay, and
+    so do the street points of a bridge (its street's ``on_bridge``): they stand on its
+    deck, counted (``receivers_on_bridges``), at ``outdoor_height_m`` over the ground as
+    every outdoor receiver (the deck's height is not modelled). The grid points stand on
+    the ground: a cell on the water under a bridge is left out.
     ``alloc`` makes the grid's arrays (None: in memory; a
     :class:`twin.io.scratch.ScratchFolder`'s ``array``: in files).
     """
@@ -452,21 +469,24 @@ def build_grid(
     spec = grid_spec(bounds, spacing_m, crs)
     rows, cols = spec.shape
     t = spec.transform
-    sx, sy = (np.empty(0), np.empty(0))
+    sx, sy, deck = (np.empty(0), np.empty(0), np.zeros(0, dtype=bool))
     if streets is not None and street_step_m is not None:
-        sx, sy = street_points(streets, street_step_m, bounds)
+        sx, sy, deck = street_points(streets, street_step_m, bounds)
     # street points inside a building are left out: the others are outdoors
     if sx.size:
         outside = locate_indoor(buildings, sx, sy, street_level_m=outdoor_height_m) < 0
-        sx, sy = sx[outside], sy[outside]
+        sx, sy, deck = sx[outside], sy[outside], deck[outside]
     on_water = None
     n_street_water = 0
+    n_bridges = 0
     if water is not None and not shapely.is_empty(water):
         on_water = water_cells(spec, water, buildings, street_level_m=outdoor_height_m)
         if sx.size:
-            dry = ~shapely.intersects_xy(water, sx, sy)
-            n_street_water = int(sx.size - dry.sum())
-            sx, sy = sx[dry], sy[dry]
+            wet = shapely.intersects_xy(water, sx, sy)
+            # on a bridge's deck, over the water: kept
+            n_bridges = int((wet & deck).sum())
+            n_street_water = int((wet & ~deck).sum())
+            sx, sy = sx[~wet | deck], sy[~wet | deck]
     # grid points in row-major order, then street points, written in place into the
     # final arrays (no temporaries of the size of the grid: they would stay in the
     # process's heap after the grid is built)
@@ -518,6 +538,7 @@ def build_grid(
         cell=cell,
         spec=spec,
         receivers_on_water=(n_cells - n_grid) + n_street_water,
+        receivers_on_bridges=n_bridges,
     )
 
 

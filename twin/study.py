@@ -403,12 +403,13 @@ def grid_cache_key(
     fingerprint: str | None = None,
 ) -> dict[str, Any]:
     """What a receiver grid depends on: the city, the area, the grid settings and the
-    rule for the receivers on water (2: the indoor ones of a footprint on water stay)."""
+    rule for the receivers on water (2: the indoor ones of a footprint on water stay; 3:
+    and the street receivers on a bridge)."""
     return {
         "city": fingerprint or city_fingerprint(city),
         "bounds": list(bounds),
         "grid": scenario.grid.model_dump(mode="json"),
-        "water_rule": 2,
+        "water_rule": 3,
     }
 
 
@@ -456,7 +457,8 @@ def study_grid(
 def _log_water(
     city: CityModel, bounds: tuple[float, float, float, float], grid: ReceiverGrid
 ) -> None:
-    """Log the receivers left out on water and the water's area in the study area."""
+    """Log the receivers left out on water and the water's area in the study area, and
+    the street receivers kept over water on bridges."""
     if grid.receivers_on_water:
         log.info(
             '%s: %d receivers left out on water (grid.water = "drop"): %.3f km^2 of the '
@@ -464,6 +466,14 @@ def _log_water(
             city.name,
             grid.receivers_on_water,
             water_area_m2(city.water, bounds) / 1e6,
+        )
+    if grid.receivers_on_bridges:
+        log.info(
+            "%s: %d street receivers kept over water on bridges (on the deck, at the "
+            "outdoor receiver height over the ground below: the deck's height is not "
+            "modelled)",
+            city.name,
+            grid.receivers_on_bridges,
         )
 
 

@@ -302,6 +302,8 @@ def summarise(
             # receivers on water: left out ("drop": their cells nodata) or kept ("keep")
             "water": result.scenario.grid.water,
             "receivers_on_water": int(grid.receivers_on_water),
+            # street receivers kept over water ("drop"): on a bridge's deck
+            "receivers_on_bridges": int(grid.receivers_on_bridges),
             # d_2D-in of the O2I loss: 0 m by the window, or each receiver's to its facade
             "indoor_distance": result.scenario.radio.indoor_distance,
             **_indoor_distance_section(grid),
