@@ -87,7 +87,8 @@ class GridConfig(_Model):
     street_step_m: float | None = Field(default=10.0, gt=0, le=1000)
     #: outdoor receivers on the city's water (sea, lakes, rivers, basins): ``drop`` (none
     #: there: their cells are nodata, as outside the area; the indoor ones of a footprint
-    #: on water stay) or ``keep`` (counted as outdoor users)
+    #: on water and the street ones on a bridge stay; piers are land) or ``keep``
+    #: (counted as outdoor users)
     water: Literal["drop", "keep"] = "drop"
 
 
