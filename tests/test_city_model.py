@@ -468,3 +468,39 @@ def test_every_declared_bounds_of_an_xml_file_counts(tmp_path: Path) -> None:
     none = tmp_path / "none.osm"
     none.write_text('<?xml version="1.0"?>\n<osm version="0.6">\n</osm>\n')
     assert declared_bounds_wgs84(none) is None
+
+
+def test_way_tags_kept_while_any_thread_builds_a_graph() -> None:
+    """Two threads in ``keeping_way_tags`` at once (two cities loaded side by side): the
+    one that leaves first does not take the tags from the other, still building, and the
+    last one out gives osmnx's setting back as it was."""
+    import threading
+
+    import osmnx as ox
+
+    from twin.sources.osm import KEPT_WAY_TAGS, keeping_way_tags
+
+    before = list(ox.settings.useful_tags_way)
+    assert not set(KEPT_WAY_TAGS) <= set(before)  # osmnx alone lacks some of them
+    inside = threading.Barrier(2)
+    first_out = threading.Event()
+    seen: dict[str, bool] = {}
+
+    def first() -> None:
+        with keeping_way_tags():
+            inside.wait(timeout=30)
+        first_out.set()
+
+    def second() -> None:
+        with keeping_way_tags():
+            inside.wait(timeout=30)
+            assert first_out.wait(timeout=30)
+            seen["after the first left"] = set(KEPT_WAY_TAGS) <= set(ox.settings.useful_tags_way)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert seen == {"after the first left": True}
+    assert list(ox.settings.useful_tags_way) == before

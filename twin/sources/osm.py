@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -341,20 +342,35 @@ def sanitise_osm(
 KEPT_WAY_TAGS = (*COVER_TAGS, BRIDGE_TAG)
 
 
+_way_tags_lock = threading.Lock()
+#: blocks of :func:`keeping_way_tags` open now, and osmnx's setting before the first
+_way_tags_open = 0
+_way_tags_before: list[str] = []
+
+
 @contextmanager
 def keeping_way_tags(tags: tuple[str, ...] = KEPT_WAY_TAGS) -> Iterator[None]:
     """osmnx keeps on the graph's edges the way tags of ``tags`` too while in the block
     (``osmnx.settings.useful_tags_way`` holds ``tunnel`` and ``bridge`` by default but
     not ``covered`` nor ``indoor``); its setting is given back as it was on the way
-    out."""
+    out. Blocks open at once in several threads (two cities loaded side by side) share
+    the setting: each adds its tags, and the last one out gives it back (with the first
+    one out giving it back, the others would build graphs without the tags)."""
     import osmnx as ox
 
-    before = ox.settings.useful_tags_way
-    ox.settings.useful_tags_way = list(dict.fromkeys([*before, *tags]))
+    global _way_tags_open, _way_tags_before
+    with _way_tags_lock:
+        if _way_tags_open == 0:
+            _way_tags_before = ox.settings.useful_tags_way
+        _way_tags_open += 1
+        ox.settings.useful_tags_way = list(dict.fromkeys([*ox.settings.useful_tags_way, *tags]))
     try:
         yield
     finally:
-        ox.settings.useful_tags_way = before
+        with _way_tags_lock:
+            _way_tags_open -= 1
+            if _way_tags_open == 0:
+                ox.settings.useful_tags_way = _way_tags_before
 
 
 def simplify_streets(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
