@@ -84,3 +84,34 @@ def test_python_dash_m_twin_is_the_twin_command() -> None:
         timeout=120,
     )
     assert bad.returncode == 2 and "No such option" in bad.stderr
+
+
+def test_a_run_records_its_command_and_the_command_runs_it_again(tmp_path: Path) -> None:
+    """``twin run`` records the command line it was given (the parameters given, not the
+    defaults, shell-quoted) in every output's provenance; the recorded command, run
+    again into another folder, makes a run of the same settings and results."""
+    import json
+    import shlex
+
+    out = tmp_path / "run a"
+    args = ["run", "--terrain", "flat", "--spacing", "40", "--bands", "3.5"]
+    args += ["--out", str(out), "--no-progress"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    command = summary["provenance"]["command"]
+    assert command == shlex.join(
+        ["twin", "run", "--terrain", "flat", "--out", str(out), "--spacing", "40.0",
+         "--bands", "3.5", "--no-progress"]
+    )  # fmt: skip
+    with rasterio.open(next((out / "rasters").glob("*.tif"))) as src:
+        assert src.tags()["command"] == command
+    again = tmp_path / "run b"
+    words = shlex.split(command)
+    assert words[:2] == ["twin", "run"]
+    words[words.index("--out") + 1] = str(again)
+    res = CliRunner().invoke(cli, words[1:])
+    assert res.exit_code == 0, res.output
+    other = json.loads((again / "summary.json").read_text())
+    assert other["provenance"]["scenario_sha256"] == summary["provenance"]["scenario_sha256"]
+    assert other["bands"] == summary["bands"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -13,6 +14,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
 import twin
 from twin.errors import ScenarioError
@@ -33,6 +35,35 @@ def mark_written(path: str | os.PathLike[str]) -> None:
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.meta[WRITTEN_KEY] = str(path)
+
+
+def command_line(ctx: click.Context) -> str:
+    """The command as it was given, for the outputs' provenance: ``twin``, the command's
+    name and each of its parameters given on the command line or by an environment
+    variable (not those left at their defaults), in the command's order, quoted for a
+    POSIX shell (``twin run scenarios/monaco-terrain.toml --terrain flat``)."""
+    words = ["twin", ctx.info_name or ctx.command.name or ""]
+    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    for param in ctx.command.get_params(ctx):
+        name = param.name
+        if name is None or name not in ctx.params or ctx.get_parameter_source(name) not in given:
+            continue
+        value = ctx.params[name]
+        values = list(value) if isinstance(value, tuple | list) else [value]
+        if isinstance(param, click.Argument):
+            words += [str(v) for v in values if v is not None]
+        elif isinstance(param, click.Option):
+            if param.is_flag and not param.count:
+                if value:
+                    words.append(param.opts[0])
+                elif param.secondary_opts:
+                    words.append(param.secondary_opts[0])
+            elif param.count:
+                words += [param.opts[0]] * int(value)
+            else:
+                for v in values:
+                    words += [param.opts[0], str(v)]
+    return shlex.join(words)
 
 
 def default_scenario_path() -> Path:

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from twin.bands import parse_bands
 from twin.cli.options import (
     check_interrupt,
+    command_line,
     default_scenario_path,
     mark_written,
     scenario_inputs,
@@ -272,6 +273,7 @@ def run(
         map_metric=map_metric,
         map_max_points=map_max_points or None,
         before_commit=check_interrupt,
+        command=command_line(click.get_current_context()),
     )
     mark_written(out_dir)
     outputs_s = time.perf_counter() - t_out

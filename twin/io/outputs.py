@@ -278,10 +278,13 @@ def write_run(
     map_metric: str = "capacity_mbps",
     map_max_points: int | None = MAP_MAX_POINTS,
     before_commit: Callable[[], None] | None = None,
+    command: str | None = None,
 ) -> dict[str, Any]:
     """Write every output of ``result`` into ``out_dir`` atomically; return the summary.
 
-    ``before_commit``: see :func:`twin.io.atomic.atomic_output_dir`.
+    ``before_commit``: see :func:`twin.io.atomic.atomic_output_dir`. ``command``: the
+    command line that made the run (``twin run S.toml --terrain flat``), recorded as
+    ``command`` in the provenance of every output (None: not recorded).
 
     ``map_metric`` (one of :data:`MAP_METRICS`) is the grid metric of ``map.html``;
     ``map_max_points`` the most grid points it draws (None: all; a larger grid is drawn
@@ -309,6 +312,8 @@ def write_run(
         "square_m": step * result.scenario.grid.spacing_m,
     }
     prov = provenance(result, created=summary["provenance"]["created"])
+    if command is not None:
+        summary["provenance"]["command"] = prov["command"] = command
     crs = result.city.crs
     buildings = building_frame(result)
     sites = sites_to_geodataframe(result.sites, crs, ground=result.city.terrain is not None)
