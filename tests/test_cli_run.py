@@ -91,13 +91,14 @@ def test_the_documented_fields_are_those_of_the_files(run_dir: Path) -> None:
         "grid": ["grid.gpkg:grid"],
         "cells": ["grid.gpkg:cells"],
         "water": ["water.geojson", "grid.gpkg:water"],  # Helsinki's ponds and basins
+        "piers": ["piers.geojson", "grid.gpkg:piers"],  # and its 4 pier areas
     }
     assert set(docs) == set(files)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     row = {
         "buildings": "| `buildings.geojson` |", "sites": "| `sites.geojson` |",
         "streets": "| `streets.geojson` |", "grid": "| `grid.gpkg` |", "cells": "| `grid.gpkg` |",
-        "water": "| `water.geojson` |",
+        "water": "| `water.geojson` |", "piers": "| `piers.geojson` |",
     }  # fmt: skip
     for layer, (fields, optional) in docs.items():
         want = [f.replace("<b>", b) for f in fields for b in (bands if "<b>" in f else [""])]
@@ -195,6 +196,12 @@ def test_geojson_is_rfc7946_lonlat_inside_the_city(run_dir: Path) -> None:
             assert _signed_area(poly[0]) > 0
     assert summary["grid"]["water"] == "drop" and summary["grid"]["receivers_on_water"] > 0
     assert 0 < summary["city"]["water_km2"] < 0.01
+    # its 4 pier areas (the other pier ways of the file are clipped at its edge), land
+    piers = json.loads((run_dir / "piers.geojson").read_text())
+    assert len(piers["features"]) == summary["city"]["cleaning"]["piers"] == 4
+    for feat in piers["features"]:
+        assert feat["properties"]["drawn"] == "area" and feat["properties"]["width_m"] is None
+        assert feat["properties"]["osm_id"].startswith(("way/", "relation/"))
 
 
 def test_grid_layer_and_rasters_agree(run_dir: Path) -> None:

@@ -402,6 +402,10 @@ def _write_vectors(
     if water is not None:
         write_geojson(water, tmp / "water.geojson", provenance=prov)
         layers["water"] = water
+    piers = piers_frame(result.city)
+    if piers is not None:
+        write_geojson(piers, tmp / "piers.geojson", provenance=prov)
+        layers["piers"] = piers
     write_gpkg(
         layers,
         tmp / "grid.gpkg",
@@ -419,6 +423,19 @@ def water_frame(city: CityModel) -> gpd.GeoDataFrame | None:
     if water is None or len(water) == 0:
         return None
     return water.assign(osm_id=[v if v else None for v in water["osm_id"]])
+
+
+def piers_frame(city: CityModel) -> gpd.GeoDataFrame | None:
+    """The ``piers`` layer: the piers taken out of the water as land (``osm_id``,
+    ``drawn``: ``area`` or ``line``, ``width_m``: a line's width, null for an area), None
+    when the city has none."""
+    piers = city.piers
+    if piers is None or len(piers) == 0:
+        return None
+    width = piers["width_m"].to_numpy(dtype=float)
+    return piers[["osm_id", "drawn", "geometry"]].assign(
+        width_m=[None if np.isnan(w) else float(w) for w in width]
+    )[["osm_id", "drawn", "width_m", "geometry"]]
 
 
 def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -> None:
