@@ -176,6 +176,6 @@ def test_indoor_points_take_each_sites_o2i_field(model: str) -> None:
         )  # fmt: skip
         assert np.array_equal(got[indoor, j], want)
         assert not np.allclose(got[indoor, j], outdoor_only[indoor, j])
-    assert sh.O2I_SIGMA_DB == {"uma": 7.0, "umi": 7.0, "rma": 8.0}
+    assert sh.O2I_SF_SIGMA_DB == {"uma": 7.0, "umi": 7.0, "rma": 8.0}
     with pytest.raises(InputError, match=r"indoor must have shape \(400,\)"):
         sh.site_shadow_fields_db(x, y, los, sigma_db=1.0, model=model, seed=4, indoor=indoor[:3])

@@ -14,7 +14,7 @@ from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.arrays import full
 from twin.city.water import water_area_m2
 from twin.grid import ReceiverGrid, indoor_distance_stats
-from twin.propagation.o2i import O2I_SIGMA_DB
+from twin.propagation.o2i import PENETRATION_SIGMA_DB
 from twin.radio.network import BandResult, draws_penetration, user_type_label
 from twin.sites import grid_to_true_deg
 from twin.spectrum import (
@@ -344,7 +344,7 @@ def summarise(
 def _o2i_sigma_p_db(result: StudyResult) -> float | None:
     """sigma_P of the run's O2I model (Table 7.4.3-2) when it draws the penetration loss."""
     params = radio_params(result.scenario)
-    return O2I_SIGMA_DB[params.o2i] if draws_penetration(params) else None
+    return PENETRATION_SIGMA_DB[params.o2i] if draws_penetration(params) else None
 
 
 def type_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:

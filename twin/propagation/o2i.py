@@ -70,7 +70,7 @@ O2I_KINDS: tuple[str, ...] = ("none", "low", "high")
 MATERIALS: tuple[str, ...] = ("glass", "irr_glass", "concrete", "wood")
 
 #: Standard deviation of the penetration loss, TR 38.901 Table 7.4.3-2, dB.
-O2I_SIGMA_DB: dict[str, float] = {"low": 4.4, "high": 6.5}
+PENETRATION_SIGMA_DB: dict[str, float] = {"low": 4.4, "high": 6.5}
 #: Indoor loss per metre of indoor 2D distance, TR 38.901 Table 7.4.3-2, dB/m.
 INDOOR_LOSS_DB_PER_M = 0.5
 #: Upper end of each uniform draw of d_2D-in, TR 38.901 Table 7.4.3-2 note, m.
@@ -197,9 +197,9 @@ def o2i_loss_db(
         raise InputError("o2i_loss_db: give rng or unit_draw, not both")
     loss = wall_loss_db(name, f) + indoor_path_loss_db(name, d_in)
     if rng is not None:
-        loss = loss + rng.normal(0.0, O2I_SIGMA_DB[name], size=np.shape(loss))
+        loss = loss + rng.normal(0.0, PENETRATION_SIGMA_DB[name], size=np.shape(loss))
     if unit_draw is not None:
-        loss = loss + O2I_SIGMA_DB[name] * np.asarray(unit_draw, dtype=float)
+        loss = loss + PENETRATION_SIGMA_DB[name] * np.asarray(unit_draw, dtype=float)
     return np.asarray(loss, dtype=float)
 
 
@@ -267,7 +267,7 @@ def penetration_db(kind: O2IKind | str, x_m: ArrayLike, y_m: ArrayLike, *, seed:
     z = penetration_unit(x_m, y_m, seed=seed)
     if name == "none":
         return np.zeros_like(z)
-    return np.asarray(O2I_SIGMA_DB[name] * z, dtype=float)
+    return np.asarray(PENETRATION_SIGMA_DB[name] * z, dtype=float)
 
 
 def indoor_path_loss_db(kind: O2IKind | str, d_in_m: ArrayLike) -> FloatArray:

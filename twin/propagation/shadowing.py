@@ -82,7 +82,7 @@ DECORRELATION_DISTANCE_M: dict[tuple[str, bool], float] = {
 O2I_DECORRELATION_DISTANCE_M: dict[str, float] = {"uma": 7.0, "umi": 7.0, "rma": 120.0}
 #: O2I shadow-fading sigma of TR 38.901 Table 7.5-6 (the O2I columns), dB: what an indoor
 #: receiver's links take with ``"field"`` (outdoor links: Table 7.4.1-1's LoS / NLoS)
-O2I_SIGMA_DB: dict[str, float] = {"uma": 7.0, "umi": 7.0, "rma": 8.0}
+O2I_SF_SIGMA_DB: dict[str, float] = {"uma": 7.0, "umi": 7.0, "rma": 8.0}
 #: the state of a site's third field, that of its indoor receivers' links
 _O2I_STATE = 2
 

@@ -40,7 +40,7 @@ from twin.bands import band_label
 from twin.errors import InputError
 from twin.propagation.antenna import element_pattern_db
 from twin.propagation.o2i import indoor_path_loss_db, o2i_loss_db, penetration_db, penetration_unit
-from twin.propagation.shadowing import O2I_SIGMA_DB
+from twin.propagation.shadowing import O2I_SF_SIGMA_DB
 from twin.propagation.tr38901 import OnRange, path_loss_db, shadow_fading_sigma_db
 from twin.radio.budget import (
     dbm_to_mw,
@@ -799,7 +799,7 @@ def _compiled_params(params: RadioParams) -> Any:
             ]
         ),
         rma_los_sigma_db=np.array(tr38901.RMA_LOS_SIGMA_DB),
-        o2i_sigma_db=np.array([O2I_SIGMA_DB[m] for m in models]),
+        o2i_sigma_db=np.array([O2I_SF_SIGMA_DB[m] for m in models]),
         shadow_mode=compiled.SHADOW_CODE[params.shadowing],
         shadow_k=params.shadow_k,
         gain_rx_dbi=params.gain_rx_dbi,
@@ -882,7 +882,7 @@ def _serve_chunk(
             raise InputError("shadowing='field' needs the per-link shadow draw")
         # an indoor receiver's links: the O2I sigma of Table 7.5-6
         for model in sorted(set(models.tolist())):
-            sigma[np.ix_(indoor, models == model)] = O2I_SIGMA_DB[model]
+            sigma[np.ix_(indoor, models == model)] = O2I_SF_SIGMA_DB[model]
         shadow = shadow_unit * sigma
     else:
         shadow = np.zeros_like(d2d)

@@ -50,9 +50,8 @@ import numpy as np
 import numpy.typing as npt
 
 from twin.errors import InputError
-from twin.propagation.o2i import O2I_SIGMA_DB as PENETRATION_SIGMA_DB
-from twin.propagation.o2i import wall_loss_db
-from twin.propagation.shadowing import O2I_SIGMA_DB
+from twin.propagation.o2i import PENETRATION_SIGMA_DB, wall_loss_db
+from twin.propagation.shadowing import O2I_SF_SIGMA_DB
 from twin.propagation.tr38901 import SHADOW_SIGMA_DB, los_best_ground_dz_m, path_loss_db
 from twin.radio.budget import noise_power_dbm, rx_power_dbm, seed_bandwidth_hz, users_per_cell
 from twin.radio.network import RadioParams, build_cells, draws_penetration
@@ -114,7 +113,7 @@ def best_case_rx_dbm(
     elif params.shadowing == "field":
         # the largest sigma a link of the site can draw: LoS (RMa past its breakpoint 6
         # dB) or an indoor receiver's O2I sigma (Table 7.5-6), its O2I loss not counted
-        widest = max(6.0 if site.model == "rma" else sigma_los, O2I_SIGMA_DB[site.model])
+        widest = max(6.0 if site.model == "rma" else sigma_los, O2I_SF_SIGMA_DB[site.model])
         # and an indoor link's O2I loss with its drawn part, a gain at low frequencies
         shadow = -FIELD_SIGMAS * widest + o2i_best_case_db(params, freq_ghz)
     else:
