@@ -486,11 +486,15 @@ def read_osm(path: str | Path, *, name: str | None = None) -> RawCity:
 def read_place(
     query: str | tuple[float, float, float, float], *, name: str | None = None
 ) -> RawCity:
-    """Download buildings and streets for a place name or a (west, south, east, north) bbox.
+    """Download buildings, streets and water for a place name or a (west, south, east,
+    north) bbox.
 
-    Needs network access (Overpass API through osmnx; Nominatim for a place name). A
-    download that fails (no network, a server's error, a place the geocoder does not
-    know, an area with no data) raises :class:`SourceError` naming the source.
+    Needs network access (Overpass API through osmnx; Nominatim for a place name). The
+    water is that of a file (:mod:`twin.sources.osm_water`): the water areas, the
+    coastline ways (each whole, as Overpass sends every node of a way that touches the
+    area) and the piers touching the area; an area with none has no water. A download
+    that fails (no network, a server's error, a place the geocoder does not know, an
+    area with no building) raises :class:`SourceError` naming the source.
     """
     ident = f"place:{query}" if isinstance(query, str) else "bbox:" + ",".join(map(str, query))
     if isinstance(query, str) and not query.strip():
@@ -539,27 +543,30 @@ def _download_failure(ident: str, exc: Exception) -> str:
 
 
 def _download(query: str | tuple[float, float, float, float], *, name: str | None) -> RawCity:
+    """The buildings, the street graph and the water (:func:`download_osm_water`) of a
+    place's polygon (geocoded once: the three queries cover the same area) or a bbox."""
     import osmnx as ox
 
+    from twin.sources.osm_water import download_osm_water
+
     if isinstance(query, str):
-        features = ox.features_from_place(query, tags=BUILDING_TAGS)
-        with keeping_way_tags():
-            raw_graph = ox.graph_from_place(
-                query, network_type="all", retain_all=True, simplify=False
-            )
-        graph = simplify_streets(raw_graph)
+        polygon = ox.geocode_to_gdf(query).union_all()
         label = name or query
         ident = f"place:{query}"
     else:
         west, south, east, north = query
-        features = ox.features_from_bbox((west, south, east, north), tags=BUILDING_TAGS)
-        with keeping_way_tags():
-            raw_graph = ox.graph_from_bbox(
-                (west, south, east, north), network_type="all", retain_all=True, simplify=False
-            )
-        graph = simplify_streets(raw_graph)
+        polygon = ox.utils_geo.bbox_to_poly((west, south, east, north))
         label = name or "bbox"
         ident = f"bbox:{west},{south},{east},{north}"
+    features = ox.features_from_polygon(polygon, tags=BUILDING_TAGS)
+    with keeping_way_tags():
+        raw_graph = ox.graph_from_polygon(
+            polygon, network_type="all", retain_all=True, simplify=False
+        )
+    graph = simplify_streets(raw_graph)
+    water = download_osm_water(polygon)
+    if not (len(water.areas) or len(water.coastline)):
+        log.info("%s: no water area nor coastline mapped there", ident)
     features = features.reset_index()
     if "element" in features.columns and "id" in features.columns:
         features["osm_id"] = features["element"].astype(str) + "/" + features["id"].astype(str)
@@ -571,5 +578,8 @@ def _download(query: str | tuple[float, float, float, float], *, name: str | Non
         buildings=features,
         graph=graph,
         source=SourceInfo(path=ident, sha256=digest, format="overpass"),
-        counts={},
+        counts=dict(water.counts),
+        water_areas=water.areas,
+        coastline=water.coastline,
+        piers=water.piers,
     )
