@@ -122,7 +122,9 @@ def test_an_online_area_gets_the_water_a_file_gets(overpass, default_scenario) -
     file_piers = read_osm_water(DATA / "monaco.osm.gz").piers
     inside = set(file_piers["osm_id"][file_piers.intersects(box)])
     assert inside and set(city.piers["osm_id"]) == inside
-    assert city.counts["piers"] == len(inside)
+    assert city.counts["piers"] == len(inside) == 13
+    # the README's figures: the coastline ways touching the area end inside the extent
+    assert city.counts["coastline_ways"] == 8 and city.counts["coastline_ends_joined"] == 1
     check_harbour_water(city, default_scenario)
 
 

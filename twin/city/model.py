@@ -166,8 +166,8 @@ class CityModel:
         The water in ``crs`` (:func:`twin.city.water.build_water`): ``kind`` (``sea``,
         from the coastline, or ``water``, a lake, pond, river or basin area), ``osm_id``
         (the area's; empty for the sea), ``geometry`` (polygons); no row when the source
-        knows no water (footprint files, online queries) or the city has none. None is
-        taken for no row. The piers are not water.
+        knows no water (footprint files) or the city has none. None is taken for no row.
+        The piers are not water.
     piers
         The piers in ``crs`` (:func:`twin.city.water.pier_polygons`): ``osm_id``,
         ``drawn`` (``area`` or ``line``), ``width_m`` (a line's, buffered by it; NaN for
