@@ -490,3 +490,251 @@ def test_on_terrain_each_thing_stands_on_its_ground() -> None:
     assert build_map(b, points, s, bands=BANDS, title="terrain") == page
     with pytest.raises(InputError, match="ground_m"):
         MapPoints(lon=points.lon, lat=points.lat, columns={}, ground_m=np.zeros(3))
+
+
+# --- the terrain relief ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def monaco() -> Any:
+    """Monaco on its SRTM3 tile (``scenarios/monaco-terrain.toml``), loaded as a study
+    loads it: each building with its ``ground_m``."""
+    from tests.conftest import ROOT
+    from twin.sources.scenario_file import read_scenario
+    from twin.study import load_scenario_city
+
+    city = load_scenario_city(read_scenario(ROOT / "scenarios" / "monaco-terrain.toml"))
+    assert city.terrain is not None
+    return city
+
+
+def _monaco_page(city: Any, spacing_m: float = 40.0) -> tuple[str, gpd.GeoDataFrame]:
+    """The map of Monaco's buildings on their ground, a 40 m grid of outdoor points on
+    the terrain over the buildings' extent and one site, with the city's terrain."""
+    t = city.terrain
+    minx, miny, maxx, maxy = city.bounds
+    xs, ys = np.meshgrid(np.arange(minx, maxx, spacing_m), np.arange(miny, maxy, spacing_m))
+    grid = gpd.GeoDataFrame(
+        {
+            "capacity_mbps_3p5": np.linspace(1.0, 900.0, xs.size),
+            "ground_m": t.ground_m(xs, ys).ravel(),
+        },
+        geometry=shapely.points(xs.ravel(), ys.ravel()),
+        crs=city.crs,
+    )
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    sites = gpd.GeoDataFrame(
+        {"site_id": ["M1"], "height_m": [25.0], "ground_m": [float(t.ground_m(cx, cy))]},
+        geometry=[shapely.Point(cx, cy)],
+        crs=city.crs,
+    )
+    buildings = city.buildings.to_crs(4326)
+    page = build_map(buildings, grid.to_crs(4326), sites.to_crs(4326), bands=["3p5"],
+                     title="Monaco", terrain=t)  # fmt: skip
+    return page, buildings
+
+
+def _relief_nodes(relief: dict[str, Any], origin: list[float], crs: Any) -> dict[str, np.ndarray]:
+    """The relief's nodes of the page in the city CRS (x, y: rows x cols), their ground
+    (float32) and each cell's cut, decoded as the page's script decodes them."""
+    from pyproj import Transformer
+
+    shape = (relief["rows"], relief["cols"])
+    lon = origin[0] + _unpack(relief["x"]).astype(float) * 1e-6
+    lat = origin[1] + _unpack(relief["y"]).astype(float) * 1e-6
+    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat)
+    cells = (shape[0] - 1, shape[1] - 1)
+    return {
+        "x": np.asarray(x).reshape(shape),
+        "y": np.asarray(y).reshape(shape),
+        "z": _unpack(relief["z"]).reshape(shape),
+        "ne_sw": _unpack(relief["ne_sw"]).reshape(cells).astype(bool),
+        "rgb": _unpack(relief["colors"]).reshape(-1, 3),
+    }
+
+
+def _relief_at(
+    nodes: dict[str, np.ndarray], res_m: float, x: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """The ground of the page's relief at points of the city CRS: the plane of the
+    triangle of the cell holding each point, the cell cut along the diagonal the page
+    gives (before the page's offset)."""
+    z = nodes["z"].astype(float)
+    rows, cols = z.shape
+    fc = np.clip((x - nodes["x"][0, 0]) / res_m, 0, cols - 1)
+    fr = np.clip((nodes["y"][0, 0] - y) / res_m, 0, rows - 1)
+    c = np.minimum(fc.astype(int), cols - 2)
+    r = np.minimum(fr.astype(int), rows - 2)
+    p, q = fc - c, fr - r
+    z00, z01, z10, z11 = z[r, c], z[r, c + 1], z[r + 1, c], z[r + 1, c + 1]
+    ne_sw = np.where(
+        p + q <= 1,
+        z00 + (z01 - z00) * p + (z10 - z00) * q,  # (NW, NE, SW)
+        z11 + (z10 - z11) * (1 - p) + (z01 - z11) * (1 - q),  # (NE, SE, SW)
+    )
+    nw_se = np.where(
+        p >= q,
+        z00 + (z01 - z00) * p + (z11 - z01) * q,  # (NW, NE, SE)
+        z00 + (z10 - z00) * q + (z11 - z10) * p,  # (NW, SE, SW)
+    )
+    return np.where(nodes["ne_sw"][r, c], ne_sw, nw_se)
+
+
+def test_monaco_relief_is_the_terrain_s_nodes(monaco: Any) -> None:
+    """On Monaco the page's relief is the DEM's nodes over the map's extent: each node
+    where the terrain puts it, with the terrain's elevation (float32, the metres on the
+    datum the buildings' ``ground_m`` are in), drawn 0.5 m below; a legend and a switch."""
+    from twin.io.relief import RELIEF_OFFSET_M
+
+    t = monaco.terrain
+    page, _ = _monaco_page(monaco)
+    data = _data(page)
+    relief = data["relief"]
+    assert relief["offset_m"] == RELIEF_OFFSET_M == 0.5
+    assert relief["stride"] == 1 and relief["cells"] == relief["cells_full"]
+    nodes = _relief_nodes(relief, data["origin"], t.crs)
+    # each node on the terrain's lattice (1e-6 degree in the page: within 0.1 m)
+    c = (nodes["x"] - t.x0_m) / t.res_m
+    r = (t.y0_m - nodes["y"]) / t.res_m
+    assert np.abs(c - np.rint(c)).max() * t.res_m < 0.1
+    assert np.abs(r - np.rint(r)).max() * t.res_m < 0.1
+    r, c = np.rint(r).astype(int), np.rint(c).astype(int)
+    assert (np.diff(r, axis=0) == 1).all() and (np.diff(c, axis=1) == 1).all()
+    # Monaco's 52 x 42 window lies within the map's extent: every node is drawn
+    assert (relief["rows"], relief["cols"]) == t.shape == (52, 42)
+    rng = np.random.default_rng(7)
+    k = rng.choice(r.size, size=300, replace=False)
+    want = t.elevation_m[r.ravel()[k], c.ravel()[k]].astype(np.float32)
+    np.testing.assert_array_equal(nodes["z"].ravel()[k], want)
+    assert nodes["z"].min() < 0.5 and nodes["z"].max() > 400  # the sea and the hill
+    # the mesh covers every building
+    bx = shapely.get_coordinates(monaco.buildings.geometry.values)
+    assert nodes["x"].min() <= bx[:, 0].min() and bx[:, 0].max() <= nodes["x"].max()
+    assert nodes["y"].min() <= bx[:, 1].min() and bx[:, 1].max() <= nodes["y"].max()
+    # the sea (level nodes at 0 m) reads as sea level: the legend's first colour, unshaded
+    from twin.io.styles import ELEVATION
+
+    sea = ELEVATION.classes[0]
+    level = (nodes["z"][:-1, :-1] == 0) & (nodes["z"][1:, 1:] == 0)
+    level &= (nodes["z"][:-1, 1:] == 0) & (nodes["z"][1:, :-1] == 0)
+    assert level.sum() > 100
+    rgb = nodes["rgb"].reshape(*level.shape, 2, 3)
+    assert (rgb[level] == sea.rgb).all()
+    assert relief["legend"]["labels"][0] == sea.label == "< 0.5 m (sea level)"
+    # the deck.gl layer, the switch and the legend
+    layers = {layer["id"]: layer for layer in data["deck"]["layers"]}
+    assert layers["relief"]["@@type"] == "SolidPolygonLayer"
+    assert layers["relief"]["extruded"] is False and 0 < layers["relief"]["opacity"] < 1
+    assert '<input type="checkbox" id="show-relief" checked>' in page
+    assert 'id="legend-relief"' in page and 'id="relief-note"' in page
+    assert "Decimated" not in page
+
+
+def test_monaco_relief_meets_each_building_s_base(monaco: Any) -> None:
+    """The relief uses the buildings' transform (metres on the DEM's datum, no
+    exaggeration): at each building's lowest outline point (where its ``ground_m``
+    comes from) the relief, plus its 0.5 m offset, is at the building's base in the
+    page, or below it by no more than the cell's sag (|twist| / 4 between the bilinear
+    surface and the cell's two triangles). Everywhere the relief is at or below the
+    bilinear surface the squares stand on, so 0.5 m keeps it under them."""
+    from tests.terrain_reference import bilinear
+
+    t = monaco.terrain
+    page, _ = _monaco_page(monaco)
+    data = _data(page)
+    nodes = _relief_nodes(data["relief"], data["origin"], t.crs)
+    # on the terrain's lattice (checked above to 0.1 m: the page's 1e-6 degree)
+    nodes["x"] = t.x0_m + np.rint((nodes["x"] - t.x0_m) / t.res_m) * t.res_m
+    nodes["y"] = t.y0_m - np.rint((t.y0_m - nodes["y"]) / t.res_m) * t.res_m
+    offset = data["relief"]["offset_m"]
+    # the bilinear surface against the relief on random points
+    rng = np.random.default_rng(3)
+    x = rng.uniform(nodes["x"].min(), nodes["x"].max(), 20_000)
+    y = rng.uniform(nodes["y"].min(), nodes["y"].max(), 20_000)
+    under = bilinear(t, x, y) - _relief_at(nodes, t.res_m, x, y)
+    assert under.min() > -1e-4  # float32 nodes
+    z = t.elevation_m
+    assert under.max() <= np.abs(z[:-1, :-1] - z[:-1, 1:] - z[1:, :-1] + z[1:, 1:]).max() / 4
+    # each building's lowest outline point, sampled as the twin samples it
+    parts, owner = shapely.get_parts(monaco.buildings.geometry.values, return_index=True)
+    rings = shapely.segmentize(shapely.get_exterior_ring(parts), t.res_m / 4)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    ground = bilinear(t, xy[:, 0], xy[:, 1])
+    order = np.lexsort((ground, owner[ring]))
+    first = order[np.unique(owner[ring][order], return_index=True)[1]]  # lowest per building
+    b_ground = np.array(data["buildings"]["ground"], dtype=float)  # the page's, in cm
+    np.testing.assert_allclose(ground[first], b_ground, atol=0.005 + 1e-6)
+    at = _relief_at(nodes, t.res_m, xy[first, 0], xy[first, 1]) - offset
+    fc = ((xy[first, 0] - t.x0_m) / t.res_m).astype(int)
+    fr = ((t.y0_m - xy[first, 1]) / t.res_m).astype(int)
+    sag = np.abs(z[fr, fc] - z[fr, fc + 1] - z[fr + 1, fc] + z[fr + 1, fc + 1]) / 4
+    gap = b_ground - at  # >= the offset: the relief never rises through a building's base
+    assert gap.min() >= offset - 0.006 and (gap - offset <= sag + 0.006).all()
+    assert np.median(gap - offset) < 0.5
+
+
+def test_flat_ground_has_no_relief() -> None:
+    """Without a terrain: no relief in the data, no layer, no switch, no legend; and a
+    terrain that does not reach the map's extent draws none either."""
+    from twin.city.terrain import Terrain
+
+    for page in (
+        _build(),
+        _build(terrain=Terrain(np.zeros((3, 3)), 0.0, 3.0, 1.0, "EPSG:32635", "", "")),
+    ):
+        data = _data(page)
+        assert "relief" not in data
+        assert [layer["id"] for layer in data["deck"]["layers"]] == [
+            "buildings",
+            "grid",
+            "masts",
+            "sites",
+        ]
+        assert 'id="show-relief"' not in page and "legend-relief" not in page
+
+
+def test_a_large_terrain_is_decimated_under_the_budget() -> None:
+    """A 2401 x 2001-node terrain at 30 m (72 x 60 km, 4.8 million cells) under a map of
+    its whole extent: every 16th node on each axis (the smallest step within
+    :data:`RELIEF_MAX_CELLS`), the last row and column kept, each node the terrain's;
+    the page says it is decimated and stays small."""
+    from pyproj import Transformer
+
+    from twin.city.terrain import Terrain
+    from twin.io.relief import RELIEF_MAX_CELLS, relief_stride
+
+    rows, cols, res = 2401, 2001, 30.0
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    elevation = 400.0 + 350.0 * np.sin(xx / 170.0) * np.cos(yy / 230.0)
+    x0, y0 = 350_000.0, 6_700_000.0
+    t = Terrain(elevation, x0, y0, res, "EPSG:32635", "big.tif", "00" * 32)
+    corners_x = np.array([x0, x0 + (cols - 1) * res, x0, x0 + (cols - 1) * res])
+    corners_y = np.array([y0, y0, y0 - (rows - 1) * res, y0 - (rows - 1) * res])
+    lon, lat = Transformer.from_crs(t.crs, 4326, always_xy=True).transform(corners_x, corners_y)
+    from twin.io.webmap import MapPoints
+
+    grid = MapPoints(
+        lon=np.asarray(lon), lat=np.asarray(lat), columns={"capacity_mbps_3p5": np.ones(4)}
+    )
+    b, _, s = _frames()
+    page = build_map(b.iloc[:0], grid, s.iloc[:0], bands=["3p5"], title="big", terrain=t)
+    relief = _data(page)["relief"]
+    full = (rows - 1) * (cols - 1)
+    assert relief["cells_full"] == full and relief["max_cells"] == RELIEF_MAX_CELLS == 20_000
+    stride = relief["stride"]
+    n = lambda k: -(-(rows - 1) // k) * -(-(cols - 1) // k)  # noqa: E731
+    assert n(stride) <= RELIEF_MAX_CELLS < n(stride - 1) and stride == 16
+    assert relief["cells"] == n(stride) == (relief["rows"] - 1) * (relief["cols"] - 1)
+    nodes = _relief_nodes(relief, _data(page)["origin"], t.crs)
+    c = np.rint((nodes["x"][0] - x0) / res).astype(int)
+    r = np.rint((y0 - nodes["y"][:, 0]) / res).astype(int)
+    assert c.tolist() == [*range(0, cols - 1, stride), cols - 1]
+    assert r.tolist() == [*range(0, rows - 1, stride), rows - 1]
+    np.testing.assert_array_equal(nodes["z"], elevation[np.ix_(r, c)].astype(np.float32))
+    note = re.search(r'<p class="note" id="relief-note">([^<]*)</p>', page)
+    assert note and "Decimated: one node in 16 on each axis (480 m apart)" in note.group(1)
+    assert "20,000" in note.group(1) and f"{full:,}" in note.group(1)
+    assert len(json.dumps(relief)) < 600_000
+    assert relief_stride(10, 10, 100) == 1 and relief_stride(10, 10, 99) == 2
+    with pytest.raises(InputError, match="max_cells = 0"):
+        relief_stride(10, 10, 0)

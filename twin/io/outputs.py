@@ -605,6 +605,7 @@ def _write_map(
         provenance=prov,
         cell_size_m=drawn.cell_size_m,
         grid_note=drawn.note,
+        terrain=result.city.terrain,
     )
 
 

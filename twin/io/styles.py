@@ -19,6 +19,8 @@ metric (name contains)  classes                                    colours
 ``covered``/``share``   0-20 %, ..., 80-100 %                      red-yellow-green
 ``los``, ``indoor``     0/1 flags (paletted)                        two colours
 ``viewshed``            0 not visible / 1 visible (paletted)       two colours
+``elevation_m``         sea level (< 0.5 m), 0.5-50, ..., >3000 m  hypsometric tints
+                        (the web map's terrain relief only)
 anything else           8 equal classes over the data range        viridis
                         (in metres for a name ending ``_m``: the
                         DSM's heights, the ground)
@@ -213,6 +215,18 @@ SHARE = Ramp(
     scale=100.0,
     decimals=0,
 )
+#: the terrain relief of the web map (``twin.io.webmap``): hypsometric tints by elevation,
+#: metres on the DEM's datum; the first class (below 0.5 m) is the sea, which SRTM holds
+#: at 0 m (Monaco's reprojected nodes: -1.9 to 0.5 m offshore). Not a style of
+#: ``ground_m.tif``, whose classes stay those of its data range.
+_ELEVATION_BREAKS = (0.5, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000)
+ELEVATION = _ramp(
+    "elevation_m", "Terrain", "m", _ELEVATION_BREAKS,
+    ("#aacfe6", "#acd0a5", "#94bf8b", "#a8c68f", "#bdcc96", "#d1d7ab", "#e1e4b5", "#efebc0",
+     "#ded6a3", "#c3a76b", "#aa8753", "#f5f4f2"),
+    ["< 0.5 m (sea level)", *_range_labels(_ELEVATION_BREAKS, "m")[1:]],
+    minimum=0, maximum=4000, decimals=1,
+)  # fmt: skip
 LOS = Palette("los", "Line of sight", ((0, "#9e9e9e", "NLoS"), (1, "#1f78b4", "LoS")))
 INDOOR = Palette("indoor", "Indoor", ((0, "#b2df8a", "outdoor"), (1, "#6a3d9a", "indoor")))
 #: a band of ``twin viewshed`` (the colours of the LoS flag: visible is in line of sight)

@@ -44,7 +44,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 import geopandas as gpd
 import numpy as np
@@ -54,8 +54,21 @@ import shapely
 
 from twin import OSM_ATTRIBUTION, OSM_LICENSE_NAME, OSM_LICENSE_URL, __version__
 from twin.errors import InputError
-from twin.io.styles import Ramp, ramp_for
+from twin.io.relief import (
+    RELIEF_MAX_CELLS,
+    RELIEF_OFFSET_M,
+    RELIEF_OPACITY,
+    relief_classes,
+    relief_colors,
+    relief_mesh,
+    relief_shade,
+    relief_triangles,
+)
+from twin.io.styles import ELEVATION, Ramp, ramp_for
 from twin.io.vector import json_safe
+
+if TYPE_CHECKING:
+    from twin.city.terrain import Terrain
 
 __all__ = [
     "PACKED_DTYPES",
@@ -513,15 +526,81 @@ def _sites_data(sites: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def _legend_html(legend: Mapping[str, Any], element_id: str) -> str:
+def _relief_data(
+    terrain: Terrain,
+    bounds_wgs84: Sequence[float],
+    origin: tuple[float, float],
+    max_cells: int,
+) -> dict[str, Any] | None:
+    """The page's relief: its nodes (lon/lat offsets as the grid's, the ground as
+    float32), each cell's cut, each triangle's colour, the legend's classes drawn."""
+    from pyproj import Transformer
+
+    to_city = Transformer.from_crs(4326, terrain.crs, always_xy=True)
+    minx, miny, maxx, maxy = (float(v) for v in bounds_wgs84)
+    bounds_m = to_city.transform_bounds(minx, miny, maxx, maxy, densify_pts=21)
+    mesh = relief_mesh(terrain, bounds_m, max_cells=max_cells)
+    if mesh is None:
+        return None
+    n_rows, n_cols = mesh.z_m.shape
+    tri = relief_triangles(n_rows, n_cols, mesh.ne_sw)
+    classes = relief_classes(mesh.z_m, tri)
+    rgb = relief_colors(classes, relief_shade(mesh.x_m, mesh.y_m, mesh.z_m, tri))
+    to_wgs84 = Transformer.from_crs(terrain.crs, 4326, always_xy=True)
+    lon, lat = to_wgs84.transform(mesh.x_m.ravel(), mesh.y_m.ravel())
+    dx = np.rint((np.asarray(lon) - origin[0]) / _COORD_SCALE)
+    dy = np.rint((np.asarray(lat) - origin[1]) / _COORD_SCALE)
+    shown = np.unique(classes)  # the legend lists the classes drawn
+    legend = _legend(ELEVATION)
+    legend["colors"] = [legend["colors"][k] for k in shown]
+    legend["labels"] = [legend["labels"][k] for k in shown]
+    return {
+        "rows": n_rows,
+        "cols": n_cols,
+        "x": packed_array(dx, "int32"),
+        "y": packed_array(dy, "int32"),
+        "z": packed_array(mesh.z_m.ravel(), "float32"),
+        "ne_sw": packed_array(mesh.ne_sw.ravel(), "uint8"),
+        "colors": packed_array(rgb.ravel(), "uint8"),
+        "offset_m": RELIEF_OFFSET_M,
+        "stride": mesh.stride,
+        "node_m": round(mesh.stride * terrain.res_m, 2),
+        "cells": mesh.cells,
+        "cells_full": mesh.cells_full,
+        "max_cells": max_cells,
+        "legend": legend,
+    }
+
+
+def _relief_note(relief: Mapping[str, Any]) -> str:
+    """What the panel says under the relief's legend."""
+    note = (
+        f"The DEM's surface, {relief['offset_m']:g} m below the ground so that the squares "
+        "on it show; shaded, lit from the north-west."
+    )
+    if relief["stride"] > 1:
+        note += (
+            f" Decimated: one node in {relief['stride']} on each axis ({relief['node_m']:g} m "
+            "apart), "
+            f"{relief['cells']:,} of {relief['cells_full']:,} cells (at most "
+            f"{relief['max_cells']:,}); the ground under buildings, squares and sites is "
+            "the full DEM's."
+        )
+    return note
+
+
+def _legend_html(legend: Mapping[str, Any], element_id: str, *, per_band: bool = True) -> str:
+    """A legend's HTML; ``per_band``: its title names the selected band (the page fills
+    its ``.lb`` span)."""
     units = f" ({html.escape(legend['units'])})" if legend["units"] else ""
+    band_span = '<span class="lb"></span>' if per_band else ""
     rows = "".join(
         f'<li><span class="sw" style="background:rgb({r},{g},{b})"></span>{html.escape(label)}</li>'
         for (r, g, b), label in zip(legend["colors"], legend["labels"], strict=True)
     )
     return (
         f'<div class="legend" id="{element_id}"><div class="lt">'
-        f'{html.escape(legend["title"])}{units}<span class="lb"></span></div>'
+        f"{html.escape(legend['title'])}{units}{band_span}</div>"
         f"<ul>{rows}</ul></div>"
     )
 
@@ -535,9 +614,9 @@ html, body { margin: 0; padding: 0; height: 100%; overflow: hidden;
   max-height: calc(100% - 40px); overflow: auto; background: rgba(255,255,255,0.97);
   border-radius: 6px; padding: 10px 12px; box-shadow: 0 1px 4px rgba(0,0,0,0.3); }
 #panel h1 { font-size: 15px; margin: 0 0 8px 0; }
-#bands { border: 0; margin: 0 0 8px 0; padding: 0; }
-#bands legend { font-weight: bold; padding: 0; margin-bottom: 2px; }
-#bands label { margin-right: 10px; white-space: nowrap; cursor: pointer; }
+#bands, #layers { border: 0; margin: 0 0 8px 0; padding: 0; }
+#bands legend, #layers legend { font-weight: bold; padding: 0; margin-bottom: 2px; }
+#bands label, #layers label { margin-right: 10px; white-space: nowrap; cursor: pointer; }
 .legend { margin: 6px 0; }
 .legend .lt { font-weight: bold; margin-bottom: 2px; }
 .legend ul { list-style: none; margin: 0; padding: 0; }
@@ -722,7 +801,37 @@ _MAIN_JS = """
     getPosition: function (s) { return s.position; }
   });
 
-  // the grid first: drawn after the buildings it would win the picking under their roofs
+  // the terrain relief (on terrain only): the DEM's nodes, each cell cut into two
+  // triangles along the diagonal the data give (as twin.io.relief.relief_triangles),
+  // RELIEF_OFFSET_M below the ground; each triangle's colour carries its shade
+  var R = D.relief, reliefLayer = null, showRelief = !!R;
+  if (R) {
+    var rx = unpack(R.x), ry = unpack(R.y), rz = unpack(R.z);
+    var cut = unpack(R.ne_sw), rgb = unpack(R.colors), C = R.cols;
+    var nodes = new Array(rx.length);
+    for (var k = 0; k < rx.length; k++) {
+      nodes[k] = [X0 + rx[k] * S, Y0 + ry[k] * S, rz[k] - R.offset_m];
+    }
+    var triangles = [];
+    for (var i = 0; i < R.rows - 1; i++) {
+      for (var j = 0; j < C - 1; j++) {
+        var nw = i * C + j, ne = nw + 1, sw = nw + C, se = sw + 1;
+        if (cut[i * (C - 1) + j]) { triangles.push([nw, ne, sw], [ne, se, sw]); }
+        else { triangles.push([nw, ne, se], [nw, se, sw]); }
+      }
+    }
+    reliefLayer = templates.relief.clone({
+      data: triangles,
+      getPolygon: function (t) { return [nodes[t[0]], nodes[t[1]], nodes[t[2]]]; },
+      getFillColor: function (t, o) {
+        return [rgb[3 * o.index], rgb[3 * o.index + 1], rgb[3 * o.index + 2]];
+      }
+    });
+    root.setAttribute("data-twin-relief", "on");
+  }
+
+  // the grid first: drawn after the buildings it would win the picking under their roofs;
+  // the relief after them, not pickable: what lies below the ground shows through it
   function layers() {
     var out = D.bands.map(function (b) { return gridLayers[b].clone({ visible: b === current }); });
     out.push(templates.buildings.clone({
@@ -732,6 +841,7 @@ _MAIN_JS = """
       getFillColor: buildingColor,
       updateTriggers: { getFillColor: current }
     }));
+    if (reliefLayer) { out.push(reliefLayer.clone({ visible: showRelief })); }
     out.push(masts, siteLayer);
     return out;
   }
@@ -757,8 +867,17 @@ _MAIN_JS = """
   document.querySelectorAll("input[name=band]").forEach(function (input) {
     input.addEventListener("change", function () { if (input.checked) { select(input.value); } });
   });
+  function relief(on) {
+    showRelief = !!on && !!reliefLayer;
+    if (reliefLayer) { root.setAttribute("data-twin-relief", showRelief ? "on" : "off"); }
+    deck.setProps({ layers: layers() });
+  }
+  var reliefBox = document.getElementById("show-relief");
+  if (reliefBox) {
+    reliefBox.addEventListener("change", function () { relief(reliefBox.checked); });
+  }
   select(current);
-  window.twinMap = { deck: deck, select: select, data: D, parts: parts };
+  window.twinMap = { deck: deck, select: select, relief: relief, data: D, parts: parts };
 })();
 """
 
@@ -793,6 +912,7 @@ def map_page_parts(
     provenance: Mapping[str, Any] | None = None,
     cell_size_m: float | None = None,
     grid_note: str | None = None,
+    terrain: Terrain | None = None,
 ) -> list[str]:
     """The self-contained offline web map, as the parts of its HTML text in order
     (:func:`build_map` joins them, :func:`write_map` writes them one after the other).
@@ -831,13 +951,21 @@ def map_page_parts(
     grid_note
         A sentence shown under the grid's legend (escaped), for example that the grid
         drawn is a sample of the study's (:func:`twin.io.outputs.map_points`).
+    terrain
+        The city's terrain (its CRS is the city's): the page draws its surface as a
+        shaded, semi-transparent relief with a legend and a switch to hide it: the
+        nodes over the map's extent (:func:`twin.io.relief.relief_mesh`, at most
+        :data:`~twin.io.relief.RELIEF_MAX_CELLS` cells), 0.5 m
+        (:data:`~twin.io.relief.RELIEF_OFFSET_M`) below the nodes' elevation, in the
+        metres on the datum of the frames' ``ground_m``. ``None``: no relief.
 
     Returns
     -------
     list of str
         The page: about 4.3 MB of deck.gl plus the data (one part: the JSON of the
         grid's packed columns, about 32 bytes per grid point with three bands, and
-        5.3 more on terrain: the ground as a float32 in base64).
+        5.3 more on terrain: the ground as a float32 in base64; the relief, about 27
+        bytes per DEM cell drawn: at most 0.55 MB).
 
     Raises
     ------
@@ -864,7 +992,10 @@ def map_page_parts(
 
     grid_data = _grid_data(grid, origin, bands, metric, cell_size_m)
     bdata = _buildings_data(buildings, origin, bands, building_coverage_col)
-    deck_json = {
+    relief = None
+    if terrain is not None and frames:
+        relief = _relief_data(terrain, bounds, origin, RELIEF_MAX_CELLS)
+    deck_json: dict[str, Any] = {
         "initialViewState": _view(bounds),
         "views": [{"@@type": "MapView", "controller": True}],
         "layers": [
@@ -917,7 +1048,20 @@ def map_page_parts(
             },
         ],
     }
-    data = {
+    if relief is not None:  # drawn unlit: its colours carry their shade
+        deck_json["layers"].append(
+            {
+                "@@type": "SolidPolygonLayer",
+                "id": "relief",
+                "data": [],
+                "filled": True,
+                "extruded": False,
+                "wireframe": False,
+                "pickable": False,
+                "opacity": RELIEF_OPACITY,
+            }
+        )
+    data: dict[str, Any] = {
         "scale": _COORD_SCALE,
         "origin": list(origin),
         "bands": bands,
@@ -928,6 +1072,8 @@ def map_page_parts(
         "sites": _sites_data(sites),
         "deck": deck_json,
     }
+    if relief is not None:  # on flat ground the data are those they were before
+        data["relief"] = relief
 
     bundle, semver = deckgl_bundle()
     prov = {"tool": "twin", "version": __version__, **(dict(provenance) if provenance else {})}
@@ -958,6 +1104,14 @@ def map_page_parts(
         '<div class="legend" id="legend-sites"><ul><li><span class="sw site"></span>'
         "sites (at antenna height)</li></ul></div>"
     )
+    switches = ""
+    if relief is not None:
+        legends += _legend_html(relief["legend"], "legend-relief", per_band=False)
+        legends += f'<p class="note" id="relief-note">{html.escape(_relief_note(relief))}</p>'
+        switches = (
+            '<fieldset id="layers"><legend>Layers</legend><label><input type="checkbox" '
+            'id="show-relief" checked> Terrain relief</label></fieldset>\n'
+        )
     attribution_html = html.escape(attribution)
     if "openstreetmap" in attribution.lower():
         attribution_html = (
@@ -978,6 +1132,7 @@ def map_page_parts(
         '<div id="map"></div>\n<div id="panel">\n',
         f"<h1>{html.escape(title)}</h1>\n",
         f'<fieldset id="bands"><legend>Band</legend>{band_inputs}</fieldset>\n',
+        switches,
         f"{legends}\n",
         f"<details><summary>Provenance</summary><table>{prov_rows}</table></details>\n",
         "</div>\n",
