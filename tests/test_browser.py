@@ -296,7 +296,7 @@ def test_the_grid_note_shows_as_text_in_the_panel(map_page: MapPage) -> None:
 
 def test_flat_ground_draws_everything_from_zero(map_page: MapPage) -> None:
     """A city without terrain: the grid squares deck.gl draws lie at z 0, each building
-    from its ``min_height_m`` (0 but for raised parts), the masts from 0."""
+    from its ``min_height_m`` (0 but for raised parts), the masts from 0; no relief."""
     grid_z, base_ok, mast_z = map_page.browser.evaluate(
         """(function () {
           var m = window.twinMap, B = m.data.buildings;
@@ -314,22 +314,23 @@ def test_flat_ground_draws_everything_from_zero(map_page: MapPage) -> None:
     )
     assert len(grid_z) > 100 and set(grid_z) == {0}
     assert base_ok and mast_z == [0, 0, 0]
+    # no terrain, no relief: no layer, no switch
+    b = map_page.browser
+    assert b.evaluate("document.getElementById('show-relief')") is None
+    assert b.evaluate("document.documentElement.getAttribute('data-twin-relief')") is None
+    ids = b.evaluate("window.twinMap.deck.props.layers.map(l => l.id)")
+    assert "relief" not in ids and {"buildings", "masts", "sites"} <= set(ids)
 
 
-def test_monaco_on_terrain_stands_on_its_ground(tmp_path: Path) -> None:
-    """``twin run`` of Monaco on its SRTM3 tile (80 m grid): in the page Chromium renders,
-    each building is extruded from its ``ground_m`` of buildings.geojson to ground +
-    ``height_m``, each grid square deck.gl draws lies at the ``ground_m`` of its receiver
-    in grid.gpkg (float32) and each site at ground + antenna height, its mast from the
-    ground; and the page renders with no error or request."""
+@pytest.fixture(scope="module")
+def monaco_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output folder of ``twin run`` of Monaco on its SRTM3 tile (80 m grid)."""
     from click.testing import CliRunner
-    from pyproj import Transformer
 
     from twin.cli.main import cli
 
-    assert CHROMIUM is not None
     root = Path(__file__).resolve().parents[1]
-    out = tmp_path / "monaco"
+    out = tmp_path_factory.mktemp("monaco") / "run"
     res = CliRunner().invoke(
         cli,
         ["-q", "run", str(root / "scenarios" / "monaco-terrain.toml"), "--spacing", "80",
@@ -337,6 +338,19 @@ def test_monaco_on_terrain_stands_on_its_ground(tmp_path: Path) -> None:
         catch_exceptions=False,
     )  # fmt: skip
     assert res.exit_code == 0, res.output
+    return out
+
+
+def test_monaco_on_terrain_stands_on_its_ground(monaco_run: Path) -> None:
+    """``twin run`` of Monaco on its SRTM3 tile (80 m grid): in the page Chromium renders,
+    each building is extruded from its ``ground_m`` of buildings.geojson to ground +
+    ``height_m``, each grid square deck.gl draws lies at the ``ground_m`` of its receiver
+    in grid.gpkg (float32) and each site at ground + antenna height, its mast from the
+    ground; and the page renders with no error or request."""
+    from pyproj import Transformer
+
+    assert CHROMIUM is not None
+    out = monaco_run
     buildings = gpd.read_file(out / "buildings.geojson")
     grid = gpd.read_file(out / "grid.gpkg", layer="grid")
     sites = gpd.read_file(out / "sites.geojson")
@@ -406,3 +420,98 @@ def test_monaco_on_terrain_stands_on_its_ground(tmp_path: Path) -> None:
     np.testing.assert_allclose(
         [x[2] for x in got["sites"]], s.loc[site_ids, "ground_m"].to_numpy(float), atol=0.005
     )
+
+
+def test_monaco_relief_draws_the_terrain_and_hides(monaco_run: Path, tmp_path: Path) -> None:
+    """The relief of Monaco's page in Chromium: deck.gl draws the page's triangles (the
+    cells cut as :func:`twin.io.relief.relief_triangles` cuts them, each with its colour)
+    at the nodes' ground less 0.5 m; the sea reads as sea level (light blue); the switch
+    hides it and shows it again, and the rendered pixels change and come back."""
+    import base64
+
+    from twin.io.relief import relief_triangles
+
+    assert CHROMIUM is not None
+    with Chromium(CHROMIUM, width=1200, height=800) as b:
+        b.open_page()
+        b.navigate((monaco_run / "map.html").as_uri())
+        b.wait_for("document.documentElement.getAttribute('data-twin-rendered')")
+        assert b.evaluate("document.documentElement.getAttribute('data-twin-relief')") == "on"
+        got = b.evaluate(
+            """(function () {
+              var m = window.twinMap, R = m.data.relief;
+              var l = m.deck.layerManager.getLayers().filter(function (l) {
+                return l.id === 'relief'; })[0];
+              // the attributes' buffers may be longer than the vertices they hold
+              var a = l.getAttributeManager().attributes, nv = l.getNumInstances();
+              return { visible: l.props.visible, pickable: l.props.pickable,
+                       opacity: l.props.opacity, n: l.props.data.length,
+                       pos: Array.from(a.vertexPositions.value.subarray(0, 3 * nv)),
+                       rgba: Array.from(a.fillColors.value.subarray(0, 4 * nv)),
+                       relief: { rows: R.rows, cols: R.cols, x: R.x, y: R.y, z: R.z,
+                                 ne_sw: R.ne_sw, colors: R.colors, offset_m: R.offset_m },
+                       origin: m.data.origin, scale: m.data.scale };
+            })()"""
+        )
+        assert got["visible"] and not got["pickable"] and 0 < got["opacity"] < 1
+
+        def unpack(p: dict[str, str]) -> np.ndarray:
+            return np.frombuffer(base64.b64decode(p["b64"]), dtype=np.dtype(p["dtype"]))
+
+        r = got["relief"]
+        tri = relief_triangles(r["rows"], r["cols"], unpack(r["ne_sw"]).astype(bool))
+        assert got["n"] == len(tri) == 2 * (r["rows"] - 1) * (r["cols"] - 1)
+        # each triangle drawn as its three nodes (and the first again, closing the ring)
+        pos = np.array(got["pos"]).reshape(len(tri), 4, 3)
+        lon = got["origin"][0] + unpack(r["x"]) * got["scale"]
+        lat = got["origin"][1] + unpack(r["y"]) * got["scale"]
+        z = unpack(r["z"]).astype(float) - r["offset_m"]
+        np.testing.assert_allclose(pos[:, :3, 0], lon[tri], atol=1e-9)
+        np.testing.assert_allclose(pos[:, :3, 1], lat[tri], atol=1e-9)
+        np.testing.assert_array_equal(pos[:, :3, 2], z[tri])  # 0.5 m below the ground
+        np.testing.assert_array_equal(pos[:, 3], pos[:, 0])
+        rgba = np.array(got["rgba"]).reshape(len(tri), 4, 4)
+        assert (rgba[:, :, :3] == unpack(r["colors"]).reshape(-1, 1, 3)).all()
+        assert b.errors() == [] and b.dialogs() == []
+
+        def shot(name: str) -> np.ndarray:
+            b.evaluate("new Promise(function (r) { setTimeout(r, 1500); })")
+            img = _image(b.screenshot(tmp_path / f"{name}.png"))
+            boxes = b.evaluate(
+                "['panel', 'attribution'].map(function (id) {"
+                " var r = document.getElementById(id).getBoundingClientRect();"
+                " return [r.left, r.top, r.right, r.bottom]; })"
+            )
+            keep = np.ones(img.shape[:2], dtype=bool)
+            for left, top, right, bottom in boxes:
+                keep[int(top) : int(np.ceil(bottom)) + 1, int(left) : int(np.ceil(right)) + 1] = 0
+            return img[keep]
+
+        def sea(px: np.ndarray) -> int:  # light blue: the sea level class through the relief
+            return int(((px[:, 0] > 150) & (px[:, 2] - px[:, 0] > 30)).sum())
+
+        def toggle(state: str) -> None:
+            x, y = b.evaluate(
+                "(function () { var r = document.getElementById('show-relief')"
+                ".getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()"
+            )
+            b.click(x, y)
+            b.wait_for(
+                f"document.documentElement.getAttribute('data-twin-relief') === '{state}'",
+                timeout=20,
+            )
+
+        on = shot("relief-on")
+        toggle("off")
+        assert b.evaluate("document.getElementById('show-relief').checked") is False
+        visible = "window.twinMap.deck.props.layers.filter(l => l.props.visible).map(l => l.id)"
+        assert "relief" not in b.evaluate(visible)
+        off = shot("relief-off")
+        toggle("on")
+        again = shot("relief-again")
+        changed = np.abs(on - off).max(axis=1) > 10
+        assert changed.mean() > 0.1, f"the relief changed {changed.mean():.1%} of the map"
+        assert sea(on) > 20_000 and sea(off) < sea(on) / 20, (sea(on), sea(off))
+        same = np.abs(again - on).max(axis=1) <= 2
+        assert same.mean() > 0.99, f"shown again, {1 - same.mean():.1%} of the map differs"
+        assert b.errors() == [] and b.dialogs() == []
