@@ -20,6 +20,9 @@ What the page shows:
   takes the z of a polygon's vertices as the base of its extrusion (``pos.z +=
   elevations`` in SolidPolygonLayer's shader) and a column's position z as its base; on
   flat ground (no such column) the positions stay 2D, as before;
+- given the city's terrain, the DEM's surface as a shaded, semi-transparent relief
+  (:mod:`twin.io.relief`: the nodes over the map's extent, two triangles per cell,
+  0.5 m below the ground, coloured by elevation), with a legend and a switch;
 - radio buttons to switch the band, the title, the provenance and the data attribution;
 - tooltips (plain text, never HTML) for buildings, grid points and sites.
 
@@ -964,8 +967,8 @@ def map_page_parts(
     list of str
         The page: about 4.3 MB of deck.gl plus the data (one part: the JSON of the
         grid's packed columns, about 32 bytes per grid point with three bands, and
-        5.3 more on terrain: the ground as a float32 in base64; the relief, about 27
-        bytes per DEM cell drawn: at most 0.55 MB).
+        5.3 more on terrain: the ground as a float32 in base64; the relief, about 26
+        bytes per DEM cell drawn: at most about 0.5 MB).
 
     Raises
     ------
