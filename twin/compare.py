@@ -17,8 +17,9 @@ and the ``buildings`` layer. Outputs:
 :func:`differences` says why two runs cannot be compared (different input data, CRS or
 grid), and :func:`receiver_differences` whether their receivers differ (the street points,
 the receiver heights), so the command can refuse them. :func:`run_labels` names the two
-runs apart: by their scenarios, or, for two runs of one scenario, by the settings in which
-they differ (a command-line override such as ``--terrain flat``).
+runs apart: by their scenarios, or, for two runs of one scenario, by the options of their
+recorded command lines that differ (``--terrain flat``), else by the settings in which they
+differ.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -41,12 +43,15 @@ from twin.scenario import SINR_THRESHOLD_RANGE_DB
 
 __all__ = [
     "DELTA_METRICS",
+    "RUN_FLAG_OPTIONS",
+    "RUN_NEUTRAL_OPTIONS",
     "TABLE_COLUMNS",
     "Comparison",
     "RunMeta",
     "building_changes",
     "check_comparable",
     "check_runs",
+    "command_options",
     "common_bands",
     "compare",
     "comparison_table",
@@ -95,6 +100,9 @@ class RunMeta:
     #: the run's scenario settings as (key, value) text (:func:`settings_items`); empty
     #: if unknown
     settings: tuple[tuple[str, str], ...] = ()
+    #: the command line the run was given (its summary.json's ``provenance.command``,
+    #: ``twin run S.toml --terrain flat ...``); empty if unknown
+    command: str = ""
 
 
 def _setting_text(value: Any) -> str:
@@ -149,32 +157,118 @@ def settings_items(
 LABEL_SETTINGS = 3
 
 
+#: the options of ``twin run`` that change no result, only where the outputs go, how the
+#: work is spread and kept (the results are the same bit for bit: docs/scaling.md) or what
+#: ``map.html`` shows: :func:`run_labels` does not name runs by them. Every other option
+#: (``--city``, ``--terrain``, ``--sites``, ``--inside-building``, ``--spacing``,
+#: ``--bands``, ``--visibility``, ``--variant``, and any it does not know) changes the study.
+RUN_NEUTRAL_OPTIONS = frozenset(
+    {
+        "--out",
+        "--overwrite",
+        "--no-progress",
+        "--no-cache",
+        "--scheduler",
+        "--workers",
+        "--connect-timeout",
+        "--tile",
+        "--scratch",
+        "--memory-budget",
+        "--map-metric",
+        "--map-max-points",
+    }
+)
+
+#: the options of ``twin run`` that take no value (flags)
+RUN_FLAG_OPTIONS = frozenset({"--overwrite", "--no-progress", "--no-cache"})
+
+
+def command_options(command: str) -> dict[str, str] | None:
+    """The options of a recorded ``twin run`` command line (``provenance.command``, as
+    :func:`twin.cli.options.command_line` writes it: the scenario, then ``--option value``
+    and flags) as {option: value} in their order, a flag's value empty; the scenario file
+    is left out. None for an empty command, another command or one that does not parse."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    if words[:2] != ["twin", "run"]:
+        return None
+    out: dict[str, str] = {}
+    rest = iter(words[2:])
+    for word in rest:
+        if not word.startswith("--"):
+            continue  # the scenario file
+        name, eq, value = word.partition("=")
+        if not eq and name not in RUN_FLAG_OPTIONS:
+            value = next(rest, "")
+        out[name] = value
+    return out
+
+
+def _option_labels(
+    a: Mapping[str, str], b: Mapping[str, str], keys: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """Each run's words for the options ``keys`` it was given: a path's value by its file
+    name where the two names still differ."""
+
+    def words(mine: Mapping[str, str], other: Mapping[str, str]) -> list[str]:
+        out: list[str] = []
+        for k in keys:
+            if k not in mine:
+                continue
+            value = mine[k]
+            name = PurePath(value).name
+            if "/" in value and name and (k not in other or PurePath(other[k]).name != name):
+                value = name
+            out.append(shlex.join([k, value]) if value else k)
+        return out
+
+    return words(a, b), words(b, a)
+
+
 def run_labels(a: RunMeta, b: RunMeta) -> tuple[str, str]:
     """Names of runs A and B that tell them apart, for the tables, maps and messages.
 
     Runs of different scenarios (variants included) are named by their scenarios. Two
-    runs of one scenario, which a command-line override made differ (``twin run S.toml``
-    and ``twin run S.toml --terrain flat``), are named by the scenario and the settings
-    in which they differ, as :func:`settings_items` gives them (``monaco-terrain
+    runs of one scenario, which a command-line override made differ, are named by the
+    scenario and the options of their recorded commands (:func:`command_options`) that
+    differ, but those of :data:`RUN_NEUTRAL_OPTIONS`: ``twin run S.toml`` and ``twin run
+    S.toml --terrain flat`` are ``monaco-terrain`` and ``monaco-terrain (--terrain
+    flat)``; a path by its file name. When a run has no command recorded (a folder of an
+    earlier ``twin``) or no such option differs, they are named by the settings in
+    which their summaries differ, as :func:`settings_items` gives them (``monaco-terrain
     (city.terrain = N43E007.hgt.zip)``, ``monaco-terrain (city.terrain = flat)``;
-    ``unset`` where a run lacks the key), at most :data:`LABEL_SETTINGS` of them and a
-    count of the others. When nothing recorded differs, the run folders' names (or, the
-    same, their paths) follow in brackets."""
+    ``unset`` where a run lacks the key). Either way at most :data:`LABEL_SETTINGS` of
+    them, then a count of the others. When nothing recorded differs, the run folders'
+    names (or, the same, their paths) follow in brackets."""
+
+    def named(parts: list[str], sep: str) -> str:
+        if not parts:
+            return a.scenario
+        more = len(parts) - LABEL_SETTINGS
+        text = sep.join(parts[:LABEL_SETTINGS]) + (f"; {more} more" if more > 0 else "")
+        return f"{a.scenario} ({text})"
+
+    la = lb = ""
     if a.scenario != b.scenario:
         la, lb = a.scenario, b.scenario
     else:
-        sa, sb = dict(a.settings), dict(b.settings)
-        keys = sorted(k for k in sa.keys() | sb.keys() if sa.get(k) != sb.get(k))
-
-        def label(s: Mapping[str, str]) -> str:
-            if not keys:
-                return a.scenario
-            parts = [f"{k} = {s.get(k, 'unset')}" for k in keys[:LABEL_SETTINGS]]
-            if len(keys) > LABEL_SETTINGS:
-                parts.append(f"{len(keys) - LABEL_SETTINGS} more")
-            return f"{a.scenario} ({'; '.join(parts)})"
-
-        la, lb = label(sa), label(sb)
+        oa, ob = command_options(a.command), command_options(b.command)
+        if oa is not None and ob is not None:
+            options = [
+                k
+                for k in dict.fromkeys([*oa, *ob])
+                if k not in RUN_NEUTRAL_OPTIONS and oa.get(k) != ob.get(k)
+            ]
+            if options:
+                wa, wb = _option_labels(oa, ob, options)
+                la, lb = named(wa, " "), named(wb, " ")
+        if not la:
+            sa, sb = dict(a.settings), dict(b.settings)
+            keys = sorted(k for k in sa.keys() | sb.keys() if sa.get(k) != sb.get(k))
+            la = named([f"{k} = {sa.get(k, 'unset')}" for k in keys], "; ")
+            lb = named([f"{k} = {sb.get(k, 'unset')}" for k in keys], "; ")
     if la == lb:
         fa, fb = PurePath(a.path).name, PurePath(b.path).name
         if fa == fb:

@@ -104,6 +104,7 @@ def read_run_folder(path: str | Path, *, grid_metrics: Sequence[str] | None = No
             sinr_threshold_db=float(summary["sinr_threshold_db"]),
             bands=tuple(summary["bands"]),
             scenario_sha256=str(summary.get("provenance", {}).get("scenario_sha256", "")),
+            command=str(summary.get("provenance", {}).get("command") or ""),
             settings=(
                 settings_items(
                     settings,
