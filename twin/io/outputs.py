@@ -10,10 +10,11 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 
 from twin import OSM_ATTRIBUTION
 from twin.city.ground import city_ground
@@ -25,6 +26,7 @@ from twin.io.atomic import atomic_output_dir, check_output_dir
 from twin.io.forked import share_work
 from twin.io.plots import plot_tasks
 from twin.io.rasters import grid_raster, write_geotiff
+from twin.io.relief import RELIEF_MAX_CELLS, ReliefMesh, relief_mesh
 from twin.io.scratch import available_memory_bytes
 from twin.io.spectrum_plots import plot_los_comparison, plot_sweep
 from twin.io.styles import write_style
@@ -40,6 +42,9 @@ from twin.summary import (
     summarise,
     type_rows,
 )
+
+if TYPE_CHECKING:
+    from twin.city.terrain import Terrain
 
 #: the GeoTIFFs of each band: (file stem, BandResult attribute, dtype, nodata, units)
 RASTER_METRICS = (
@@ -302,14 +307,17 @@ def write_run(
     summary = summarise(result, sweep=sweep, los_cmp=los_cmp)
     shape = result.grid.spec.shape
     step = lattice_step(shape, map_max_points)  # what map_points draws
+    drawn = lattice_points(result.grid, step)
+    relief = map_relief(result, drawn)
     summary["map"] = {
         "metric": map_metric,
         "max_points": map_max_points,
         # the grid's points (the cells on water left out with grid.water = "drop")
         "grid_points": int(summary["grid"]["points"]),
-        "grid_points_drawn": int(lattice_points(result.grid, step).size),
+        "grid_points_drawn": int(drawn.size),
         "step": step,
         "square_m": step * result.scenario.grid.spacing_m,
+        "relief": relief_summary(result.city.terrain, relief),
     }
     prov = provenance(result, created=summary["provenance"]["created"])
     if command is not None:
@@ -333,7 +341,8 @@ def write_run(
 
         def web_map() -> None:
             _write_map(result, tmp / "map.html", prov=prov, buildings=buildings, sites=sites,
-                       map_metric=map_metric, max_points=map_max_points)  # fmt: skip
+                       map_metric=map_metric, max_points=map_max_points,
+                       relief=relief)  # fmt: skip
 
         def tables() -> None:
             """The vector layers and the summaries."""
@@ -580,6 +589,42 @@ def map_points(
     )
 
 
+def map_relief(result: StudyResult, drawn: npt.NDArray[np.int64]) -> ReliefMesh | None:
+    """The terrain's nodes that ``map.html`` draws as its relief (:func:`relief_mesh`)
+    over the map's extent in the city CRS: the buildings, the grid's points ``drawn``
+    (indices of the receivers, :func:`twin.grid.lattice_points`) and the sites. None on
+    flat ground, or with nothing to draw."""
+    terrain = result.city.terrain
+    if terrain is None:
+        return None
+    g = result.grid
+    xs = [g.x_m[drawn], np.array([s.x_m for s in result.sites], dtype=float)]
+    ys = [g.y_m[drawn], np.array([s.y_m for s in result.sites], dtype=float)]
+    if len(result.city.buildings):
+        minx, miny, maxx, maxy = result.city.buildings.total_bounds
+        xs.append(np.array([minx, maxx]))
+        ys.append(np.array([miny, maxy]))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    if x.size == 0:
+        return None
+    return relief_mesh(terrain, (x.min(), y.min(), x.max(), y.max()))
+
+
+def relief_summary(terrain: Terrain | None, relief: ReliefMesh | None) -> dict[str, Any] | None:
+    """The summary's ``map.relief``: the relief ``map.html`` draws (cells drawn, of the
+    window's at every node, the step between the nodes drawn, 1 for every node, and their
+    spacing in metres, the most cells drawn); None without one (flat ground)."""
+    if terrain is None or relief is None:
+        return None
+    return {
+        "cells_drawn": relief.cells,
+        "cells_full": relief.cells_full,
+        "node_step": relief.stride,
+        "node_spacing_m": round(relief.stride * terrain.res_m, 2),
+        "max_cells": RELIEF_MAX_CELLS,
+    }
+
+
 def _write_map(
     result: StudyResult,
     path: Path,
@@ -589,8 +634,9 @@ def _write_map(
     sites: gpd.GeoDataFrame,
     map_metric: str,
     max_points: int | None,
+    relief: ReliefMesh | None,
 ) -> None:
-    """``map.html`` of :func:`write_run`."""
+    """``map.html`` of :func:`write_run`, its relief ``relief`` (:func:`map_relief`)."""
     drawn = map_points(result, map_metric, max_points)
     write_map(
         path,
@@ -606,6 +652,7 @@ def _write_map(
         cell_size_m=drawn.cell_size_m,
         grid_note=drawn.note,
         terrain=result.city.terrain,
+        relief=relief,
     )
 
 
@@ -621,5 +668,7 @@ __all__ = [
     "grid_table",
     "grid_table_parts",
     "map_points",
+    "map_relief",
+    "relief_summary",
     "write_run",
 ]

@@ -61,6 +61,7 @@ from twin.io.relief import (
     RELIEF_MAX_CELLS,
     RELIEF_OFFSET_M,
     RELIEF_OPACITY,
+    ReliefMesh,
     relief_classes,
     relief_colors,
     relief_mesh,
@@ -534,15 +535,18 @@ def _relief_data(
     bounds_wgs84: Sequence[float],
     origin: tuple[float, float],
     max_cells: int,
+    mesh: ReliefMesh | None = None,
 ) -> dict[str, Any] | None:
     """The page's relief: its nodes (lon/lat offsets as the grid's, the ground as
-    float32), each cell's cut, each triangle's colour, the legend's classes drawn."""
+    float32), each cell's cut, each triangle's colour, the legend's classes drawn; those
+    of ``mesh`` when given, else of the terrain's nodes over ``bounds_wgs84``."""
     from pyproj import Transformer
 
-    to_city = Transformer.from_crs(4326, terrain.crs, always_xy=True)
-    minx, miny, maxx, maxy = (float(v) for v in bounds_wgs84)
-    bounds_m = to_city.transform_bounds(minx, miny, maxx, maxy, densify_pts=21)
-    mesh = relief_mesh(terrain, bounds_m, max_cells=max_cells)
+    if mesh is None:
+        to_city = Transformer.from_crs(4326, terrain.crs, always_xy=True)
+        minx, miny, maxx, maxy = (float(v) for v in bounds_wgs84)
+        bounds_m = to_city.transform_bounds(minx, miny, maxx, maxy, densify_pts=21)
+        mesh = relief_mesh(terrain, bounds_m, max_cells=max_cells)
     if mesh is None:
         return None
     n_rows, n_cols = mesh.z_m.shape
@@ -916,6 +920,7 @@ def map_page_parts(
     cell_size_m: float | None = None,
     grid_note: str | None = None,
     terrain: Terrain | None = None,
+    relief: ReliefMesh | None = None,
 ) -> list[str]:
     """The self-contained offline web map, as the parts of its HTML text in order
     (:func:`build_map` joins them, :func:`write_map` writes them one after the other).
@@ -961,6 +966,11 @@ def map_page_parts(
         :data:`~twin.io.relief.RELIEF_MAX_CELLS` cells), 0.5 m
         (:data:`~twin.io.relief.RELIEF_OFFSET_M`) below the nodes' elevation, in the
         metres on the datum of the frames' ``ground_m``. ``None``: no relief.
+    relief
+        The nodes of ``terrain`` to draw, made by :func:`twin.io.relief.relief_mesh`
+        (``twin run`` makes them over the map's extent in the city CRS, so that
+        ``summary.json`` says what the page draws); ``None``: those over the frames'
+        extent. Drawn only with ``terrain``.
 
     Returns
     -------
@@ -995,9 +1005,9 @@ def map_page_parts(
 
     grid_data = _grid_data(grid, origin, bands, metric, cell_size_m)
     bdata = _buildings_data(buildings, origin, bands, building_coverage_col)
-    relief = None
+    relief_data = None
     if terrain is not None and frames:
-        relief = _relief_data(terrain, bounds, origin, RELIEF_MAX_CELLS)
+        relief_data = _relief_data(terrain, bounds, origin, RELIEF_MAX_CELLS, relief)
     deck_json: dict[str, Any] = {
         "initialViewState": _view(bounds),
         "views": [{"@@type": "MapView", "controller": True}],
@@ -1051,7 +1061,7 @@ def map_page_parts(
             },
         ],
     }
-    if relief is not None:  # drawn unlit: its colours carry their shade
+    if relief_data is not None:  # drawn unlit: its colours carry their shade
         deck_json["layers"].append(
             {
                 "@@type": "SolidPolygonLayer",
@@ -1075,8 +1085,8 @@ def map_page_parts(
         "sites": _sites_data(sites),
         "deck": deck_json,
     }
-    if relief is not None:  # on flat ground the data are those they were before
-        data["relief"] = relief
+    if relief_data is not None:  # on flat ground the data are those they were before
+        data["relief"] = relief_data
 
     bundle, semver = deckgl_bundle()
     prov = {"tool": "twin", "version": __version__, **(dict(provenance) if provenance else {})}
@@ -1108,9 +1118,9 @@ def map_page_parts(
         "sites (at antenna height)</li></ul></div>"
     )
     switches = ""
-    if relief is not None:
-        legends += _legend_html(relief["legend"], "legend-relief", per_band=False)
-        legends += f'<p class="note" id="relief-note">{html.escape(_relief_note(relief))}</p>'
+    if relief_data is not None:
+        legends += _legend_html(relief_data["legend"], "legend-relief", per_band=False)
+        legends += f'<p class="note" id="relief-note">{html.escape(_relief_note(relief_data))}</p>'
         switches = (
             '<fieldset id="layers"><legend>Layers</legend><label><input type="checkbox" '
             'id="show-relief" checked> Terrain relief</label></fieldset>\n'
