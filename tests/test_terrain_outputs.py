@@ -87,3 +87,36 @@ def test_decimated_relief_is_summarised_by_its_step() -> None:
     assert got["cells_drawn"] == cut.cells <= full.cells // 5 < got["cells_full"] == full.cells
     assert got["node_spacing_m"] == pytest.approx(cut.stride * terrain.res_m, abs=0.01)
     assert relief_summary(None, None) is None
+
+
+def test_ground_style_is_the_relief_s_elevation_classes(runs: dict[str, Path]) -> None:
+    """Monaco's ``rasters/ground_m.qml`` draws the ground in the web map relief's classes
+    (``styles.ELEVATION``): the same upper bounds, colours and labels, in order, so that a
+    height has one colour in QGIS and on the map; every cell of the raster falls in one
+    of them. On flat ground no ground raster, no style."""
+    import numpy as np
+    import rasterio
+
+    from tests.qml_check import read_qml
+    from twin.io.styles import ELEVATION
+
+    rasters = runs["monaco"] / "rasters"
+    rr = read_qml(rasters / "ground_m.qml").find("pipe/rasterrenderer")
+    assert rr is not None and rr.get("type") == "singlebandpseudocolor"
+    shader = rr.find("rastershader/colorrampshader")
+    assert shader is not None and shader.get("colorRampType") == "DISCRETE"
+    items = [(float(i.get("value", "nan")), i.get("color"), i.get("label")) for i in
+             shader.findall("item")]  # fmt: skip
+    assert items == [(c.upper, c.color, c.label) for c in ELEVATION.classes]
+    assert items[0][2] == "< 0.5 m (sea level)" and items[-1][0] == float("inf")
+    # the page's relief legend: the same colours and labels, those of the classes drawn
+    legend = _data((runs["monaco"] / "map.html").read_text())["relief"]["legend"]
+    by_label = {label: color for _, color, label in items}
+    assert len(legend["labels"]) >= 3
+    for label, rgb in zip(legend["labels"], legend["colors"], strict=True):
+        assert "#{:02x}{:02x}{:02x}".format(*rgb) == by_label[label]
+    with rasterio.open(rasters / "ground_m.tif") as ds:
+        ground = ds.read(1, masked=True).compressed()
+    classes = ELEVATION.classify(ground)
+    assert classes.min() >= 0 and np.unique(classes).size >= 3  # Monaco: 0 to ~160 m
+    assert not (runs["flat"] / "rasters" / "ground_m.qml").exists()

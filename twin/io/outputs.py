@@ -490,7 +490,7 @@ def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -
                   "terrain": Path(ground.terrain.source_path).name,
                   "terrain_sha256": ground.terrain.source_sha256},
         )  # fmt: skip
-        write_style(folder / "ground_m.qml", "ground_m", under[under != -9999.0])
+        write_style(folder / "ground_m.qml", "ground_m")  # the web map relief's classes
     for label, res in result.bands.items():
         for name, attr, dtype, nodata, units in RASTER_METRICS:
             arr = grid_raster(g.cell, res.values_by_part(attr), spec.shape, nodata, dtype)

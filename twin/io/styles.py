@@ -19,11 +19,12 @@ metric (name contains)  classes                                    colours
 ``covered``/``share``   0-20 %, ..., 80-100 %                      red-yellow-green
 ``los``, ``indoor``     0/1 flags (paletted)                        two colours
 ``viewshed``            0 not visible / 1 visible (paletted)       two colours
-``elevation_m``         sea level (< 0.5 m), 0.5-50, ..., >3000 m  hypsometric tints
-                        (the web map's terrain relief only)
+``elevation_m``,        sea level (< 0.5 m), 0.5-50, ..., >3000 m  hypsometric tints
+``ground_m``            (the web map's terrain relief and the
+                        ground under the receivers, ground_m.tif)
 anything else           8 equal classes over the data range        viridis
                         (in metres for a name ending ``_m``: the
-                        DSM's heights, the ground)
+                        DSM's heights)
 =====================  =========================================  ==================
 """
 
@@ -215,10 +216,10 @@ SHARE = Ramp(
     scale=100.0,
     decimals=0,
 )
-#: the terrain relief of the web map (``twin.io.webmap``): hypsometric tints by elevation,
-#: metres on the DEM's datum; the first class (below 0.5 m) is the sea, which SRTM holds
-#: at 0 m (Monaco's reprojected nodes: -1.9 to 0.5 m offshore). Not a style of
-#: ``ground_m.tif``, whose classes stay those of its data range.
+#: the terrain relief of the web map (``twin.io.webmap``) and the style of a run's
+#: ``ground_m.tif``, so that a height has one colour in both: hypsometric tints by
+#: elevation, metres on the DEM's datum; the first class (below 0.5 m) is the sea, which
+#: SRTM holds at 0 m (Monaco's reprojected nodes: -1.9 to 0.5 m offshore).
 _ELEVATION_BREAKS = (0.5, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000)
 ELEVATION = _ramp(
     "elevation_m", "Terrain", "m", _ELEVATION_BREAKS,
@@ -262,8 +263,10 @@ def ramp_for(metric: str, values: npt.ArrayLike | None = None) -> Ramp:
     """The colour classes of ``metric`` (a name containing it also matches).
 
     ``capacity_mbps``, ``sinr_db``, ``rsrp_dbm``, ``indoor_distance_m`` and shares
-    (``covered``, ``share``) have fixed classes; for any other metric, eight equal
-    classes over the finite ``values`` (in metres for a name ending ``_m``).
+    (``covered``, ``share``) have fixed classes, and so have the ground's elevation
+    (``ground_m``, ``elevation_m``: :data:`ELEVATION`, the web map's relief); for any
+    other metric, eight equal classes over the finite ``values`` (in metres for a name
+    ending ``_m``).
 
     Raises
     ------
@@ -276,6 +279,8 @@ def ramp_for(metric: str, values: npt.ArrayLike | None = None) -> Ramp:
             return ramp
     if "covered" in name or "share" in name:
         return SHARE
+    if name in ("ground_m", ELEVATION.metric):
+        return ELEVATION
     return _generic(metric, values)
 
 
@@ -440,8 +445,8 @@ def write_style(
         Output file; give it the basename of the GeoTIFF so QGIS applies it by default.
     metric
         Metric name, see :func:`style_for` (``capacity_mbps``, ``sinr_db``, ``rsrp_dbm``,
-        ``indoor_distance_m``, ``los``, ``indoor``, ``viewshed``, or any other with
-        ``values``).
+        ``indoor_distance_m``, ``ground_m``, ``los``, ``indoor``, ``viewshed``, or any
+        other with ``values``).
     values
         Data values; only used for metrics without fixed classes.
     band
