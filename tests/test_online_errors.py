@@ -60,32 +60,14 @@ def test_bad_online_sources_are_refused_before_any_download(
 def test_a_place_the_geocoder_finds_as_a_point_is_a_clear_error(dead_servers: None) -> None:
     """A real HTTP server on this machine answering as Nominatim does for a
     neighbourhood's node: a Point, no area to download. osmnx raises a TypeError."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from tests.nominatim import serve_nominatim
 
-    import osmnx as ox
-
-    class Nominatim(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps([{
-                "place_id": 1, "osm_type": "node", "osm_id": 42, "lat": "60.16", "lon": "24.95",
-                "boundingbox": ["60.15", "60.17", "24.94", "24.96"], "display_name": "Kamppi",
-                "class": "place", "type": "neighbourhood", "importance": 0.5,
-                "geojson": {"type": "Point", "coordinates": [24.95, 60.16]},
-            }]).encode()  # fmt: skip
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Nominatim)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    ox.settings.nominatim_url = f"http://127.0.0.1:{server.server_port}/"
+    server = serve_nominatim([{
+        "place_id": 1, "osm_type": "node", "osm_id": 42, "lat": "60.16", "lon": "24.95",
+        "boundingbox": ["60.15", "60.17", "24.94", "24.96"], "display_name": "Kamppi",
+        "class": "place", "type": "neighbourhood", "importance": 0.5,
+        "geojson": {"type": "Point", "coordinates": [24.95, 60.16]},
+    }])  # fmt: skip
     try:
         res = CliRunner().invoke(cli, ["info", "place:Kamppi"])
     finally:

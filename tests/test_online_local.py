@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from tests.conftest import DATA
 from tests.harbour import HARBOUR, check_harbour_water
+from tests.nominatim import serve_nominatim
 from twin.city import load_city
 from twin.cli.main import cli
 from twin.errors import SourceError
@@ -109,22 +110,102 @@ def overpass(
         setattr(ox.settings, k, v)
 
 
+@pytest.fixture
+def nominatim() -> Iterator[Callable[[list[list[float]]], None]]:
+    """Starts a stand-in for Nominatim; called with a polygon's ring (lon, lat), it
+    geocodes every place to that polygon, as Nominatim answers with a boundary's."""
+    import osmnx as ox
+
+    before = ox.settings.nominatim_url
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(ring: list[list[float]]) -> None:
+        lons, lats = [p[0] for p in ring], [p[1] for p in ring]
+        place = {
+            "place_id": 1, "osm_type": "relation", "osm_id": 1, "lat": str(lats[0]),
+            "lon": str(lons[0]), "display_name": "L", "class": "boundary",
+            "type": "administrative", "importance": 0.5,
+            "boundingbox": [str(min(lats)), str(max(lats)), str(min(lons)), str(max(lons))],
+            "geojson": {"type": "Polygon", "coordinates": [ring]},
+        }  # fmt: skip
+        servers.append(serve_nominatim([place]))
+
+    yield start
+    for server in servers:
+        server.shutdown()
+    ox.settings.nominatim_url = before
+
+
+#: an L over Monaco's harbour (lon, lat): a strip 50 m wide down La Condamine, west of
+#: the harbour, and one along the Boulevard Princesse Charlotte, north of it, past its mouth
+HARBOUR_L = [
+    [7.4200, 43.7310], [7.4206, 43.7310], [7.4206, 43.7394], [7.4310, 43.7394],
+    [7.4310, 43.7400], [7.4200, 43.7400], [7.4200, 43.7310],
+]  # fmt: skip
+
+
+def test_an_irregular_place_gets_its_sea_over_the_whole_extent(  # type: ignore[no-untyped-def]
+    overpass, nominatim, default_scenario, caplog
+) -> None:
+    """A place whose polygon is an L around the harbour: the buildings that touch it
+    span the harbour and the sea off its mouth (the city's extent, their bounds and 100 m
+    around them), which the L's arms barely touch. The coastline ways that touch the L
+    alone are one, way/166624052, from the harbour's mouth north: its end at the mouth
+    lies 360 m inside the extent, and the sea built from it is unknown (no sea, and the
+    warning), as the code before the water was downloaded over the extent got (checked
+    here on those ways). Downloaded over the box that covers the extent, the coastline
+    crosses it, and the city has its sea, and no outdoor receiver stands on it."""
+    from twin.city.water import build_water
+
+    asked = overpass({})
+    nominatim(HARBOUR_L)
+    with caplog.at_level("WARNING", logger="twin.city.water"):
+        city = load_city("place:Harbour L")
+    assert sorted(asked) == ["buildings", "streets", "water"]
+    assert "sea" in set(city.water["kind"])
+    assert city.counts["coastline_incomplete"] == city.counts["coastline_ends_joined"] == 0
+    assert "the city has no sea" not in caplog.text
+    check_harbour_water(city, default_scenario)
+    # the buildings reach past the L: west of it, and south of its short arm's end
+    lon_lat = city.bounds_wgs84()
+    ell = shapely.Polygon(HARBOUR_L)
+    assert lon_lat[0] < ell.bounds[0] and lon_lat[1] < ell.bounds[1]
+
+    # the coastline ways that touch the L alone: the sea is unknown
+    coast = read_osm_water(DATA / "monaco.osm.gz").coastline
+    touching = coast[coast.intersects(ell)]
+    assert list(touching["osm_id"]) == ["way/166624052"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="twin.city.water"):
+        water, counts = build_water(None, touching, city.crs, city.bounds, name="L")
+    assert len(water) == 0 and counts["coastline_incomplete"] == 1
+    assert "way/166624052) ends inside the city's extent" in caplog.text
+    assert "the city has no sea" in caplog.text
+
+
 def test_an_online_area_gets_the_water_a_file_gets(overpass, default_scenario) -> None:  # type: ignore[no-untyped-def]
-    """The harbour's sea from the coastline ways that touch the area (whole) and
-    the piers as land; no outdoor receiver on the water with ``grid.water = "drop"``."""
+    """The harbour's sea from the coastline ways that touch the area or the city's
+    extent (whole) and the piers as land; no outdoor receiver on the water with
+    ``grid.water = "drop"``."""
+    from twin.city.water import water_extent
+
     asked = overpass({})
     city = load_city(HARBOUR)
     assert sorted(asked) == ["buildings", "streets", "water"]
     assert city.source.format == "overpass"
-    # the piers of the file that stand in the area are the city's
+    # the piers of the file that stand in the bbox or the city's extent are the city's
     west, south, east, north = (float(v) for v in HARBOUR.removeprefix("bbox:").split(","))
     box = shapely.box(west, south, east, north)
+    extent = shapely.box(*city.bounds_wgs84(water_extent(city.bounds)))
     file_piers = read_osm_water(DATA / "monaco.osm.gz").piers
-    inside = set(file_piers["osm_id"][file_piers.intersects(box)])
-    assert inside and set(city.piers["osm_id"]) == inside
-    assert city.counts["piers"] == len(inside) == 13
-    # the README's figures: the coastline ways touching the area end inside the extent
-    assert city.counts["coastline_ways"] == 8 and city.counts["coastline_ends_joined"] == 1
+    in_box = set(file_piers["osm_id"][file_piers.intersects(box)])
+    inside = set(file_piers["osm_id"][file_piers.intersects(box | extent)])
+    assert set(city.piers["osm_id"]) == inside
+    # the README's figures: 13 piers touch the bbox, 2 more (Fontvieille's) the extent
+    # past its west side; the coastline crosses the extent, no end to join
+    assert len(in_box) == 13 and city.counts["piers"] == len(inside) == 15
+    assert city.counts["coastline_ways"] == 11 and city.counts["coastline_ends_joined"] == 0
+    assert city.counts["coastline_incomplete"] == 0
     check_harbour_water(city, default_scenario)
 
 

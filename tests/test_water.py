@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
@@ -165,6 +166,33 @@ def test_a_coastline_ending_inside_the_city_leaves_no_sea(monaco, tmp_path, capl
     assert "sea" not in set(city.water["kind"])
     assert (city.water["kind"] == "water").sum() == (monaco.water["kind"] == "water").sum()
     assert "ends inside the city's extent" in caplog.text and "way/" in caplog.text
+
+
+def test_the_lonlat_box_of_the_extent_covers_the_city_s(monaco) -> None:  # type: ignore[no-untyped-def]
+    """The box an online source downloads its water over: it covers the extent the
+    city builds its sea over (the buildings' bounds and 100 m around them, in the city's
+    CRS), drawn from the buildings before the city is built; with the query's area."""
+    from twin.city.model import water_extent_wgs84
+    from twin.city.water import water_extent
+    from twin.sources.osm import read_osm, water_area
+
+    raw = read_osm(MONACO)
+    box = water_extent_wgs84(raw.buildings)
+    assert box is not None
+    drawn = gpd.GeoSeries([shapely.segmentize(shapely.box(*box), 1e-4)], crs=4326)
+    drawn_m = drawn.to_crs(monaco.crs).iloc[0]
+    extent = shapely.box(*water_extent(monaco.bounds))
+    # the box's sides pass through the extent's corners (a centimetre for the rounding)
+    assert drawn_m.buffer(0.01).contains(extent)
+    # and past its sides by the turn of the meridians alone (1.1 degrees here: 63 m over
+    # the extent's 3.3 km from south to north)
+    assert drawn_m.area < extent.buffer(70).area
+    # the water's area: the query's polygon and that box; the polygon alone without
+    # building polygons
+    far = shapely.box(7.0, 43.0, 7.01, 43.01)
+    assert water_area(far, raw.buildings).equals(shapely.union_all([far, shapely.box(*box)]))
+    points = gpd.GeoDataFrame(geometry=[shapely.Point(7.42, 43.73)], crs=4326)
+    assert water_extent_wgs84(points) is None and water_area(far, points) is far
 
 
 def test_helsinki_clipped_coastline_and_its_ponds(helsinki_city) -> None:  # type: ignore[no-untyped-def]

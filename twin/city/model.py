@@ -21,7 +21,13 @@ import shapely
 from pyproj import CRS, Transformer
 
 from twin.city.heights import OPEN_SIDED_KINDS, building_height
-from twin.city.water import PIER_DEFAULT_WIDTH_M, build_water, empty_piers, pier_polygons
+from twin.city.water import (
+    PIER_DEFAULT_WIDTH_M,
+    build_water,
+    empty_piers,
+    pier_polygons,
+    water_extent,
+)
 from twin.errors import InputError, SourceError
 
 if TYPE_CHECKING:
@@ -348,14 +354,12 @@ def build_city(
     where = raw.source.path
     if gdf is None or len(gdf) == 0 or "geometry" not in gdf:
         raise SourceError(f"{where}: holds no buildings (no element tagged building=*)")
-    gdf = gdf[gdf.geometry.notna()].copy()
-    is_poly = gdf.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
-    counts["non_polygon_dropped"] = int((~is_poly).sum())
-    gdf = gdf[is_poly]
+    gdf = gdf[gdf.geometry.notna()]
+    polygons = _building_polygons(gdf)
+    counts["non_polygon_dropped"] = len(gdf) - len(polygons)
+    gdf = polygons
     if len(gdf) == 0:
         raise SourceError(f"{where}: holds no building polygons (only points or lines)")
-    if gdf.crs is None:
-        gdf = gdf.set_crs(4326)
     target = CRS.from_user_input(crs) if crs is not None else gdf.estimate_utm_crs()
     gdf = gdf.to_crs(target)
 
@@ -528,6 +532,40 @@ def build_city(
         water=water,
         piers=piers,
     )
+
+
+def _building_polygons(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The polygons of a source's building features (points, lines and empty geometries
+    left out; lon/lat when they have no CRS): what :func:`build_city` builds from."""
+    keep = (
+        features.geometry.notna().to_numpy()
+        & features.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    )
+    polygons = features[keep].copy()
+    return polygons.set_crs(4326) if polygons.crs is None else polygons
+
+
+def water_extent_wgs84(buildings: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    """The lon/lat box (west, south, east, north) that covers the extent
+    :func:`build_city` builds the city's sea over from ``buildings`` (a source's building
+    features, as a :class:`RawCity` holds them), or None when they hold no polygon.
+
+    The extent (:func:`twin.city.water.water_extent`) is the bounds of the buildings in
+    the city's CRS (the UTM zone :func:`build_city` picks for them) enlarged by
+    :data:`twin.city.water.EXTENT_MARGIN_M`; the buildings :func:`build_city` keeps
+    (repaired, trimmed, slivers dropped) lie within those of every polygon here, so the
+    box covers the city's extent. Its sides are bent into lon/lat every 50 m before their
+    bounds are taken. A city built in a CRS of one's choosing (``build_city(crs=...)``)
+    stands turned against the UTM zone: its extent may reach past the box.
+    """
+    polygons = _building_polygons(buildings)
+    if len(polygons) == 0:
+        return None
+    crs = polygons.estimate_utm_crs()
+    b = polygons.to_crs(crs).total_bounds
+    box = shapely.segmentize(shapely.box(*water_extent((b[0], b[1], b[2], b[3]))), 50.0)
+    w, s, e, n = gpd.GeoSeries([box], crs=crs).to_crs(4326).total_bounds
+    return float(w), float(s), float(e), float(n)
 
 
 def _resolve_overlaps(

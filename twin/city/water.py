@@ -54,11 +54,21 @@ __all__ = [
     "pier_polygons",
     "sea_from_coastline",
     "water_area_m2",
+    "water_extent",
     "water_union",
 ]
 
 #: the extent the coastline is read in: the buildings' bounds enlarged by this (m)
 EXTENT_MARGIN_M = 100.0
+
+
+def water_extent(bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """The extent :func:`build_water` builds the sea and cuts the water areas in: the
+    rectangle ``bounds`` (the buildings', metres) enlarged by :data:`EXTENT_MARGIN_M` on
+    each side."""
+    m = EXTENT_MARGIN_M
+    return (bounds[0] - m, bounds[1] - m, bounds[2] + m, bounds[3] + m)
+
 
 #: a coastline that ends inside the extent this close to its edge is joined straight to
 #: the edge (m); one that ends further in leaves the sea unknown
@@ -377,9 +387,10 @@ def build_water(
     land: Any = None,
 ) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     """The city's water in ``crs``: the sea (:func:`sea_from_coastline` within ``bounds``,
-    the buildings' bounds, enlarged by :data:`EXTENT_MARGIN_M`) and the water areas
-    ``areas`` (polygons in any CRS with ``osm_id``), cut to that extent, repaired, less
-    ``land`` (a shapely geometry in ``crs``, or None: the piers, :func:`pier_polygons`).
+    the buildings' bounds, enlarged by :data:`EXTENT_MARGIN_M`: :func:`water_extent`) and
+    the water areas ``areas`` (polygons in any CRS with ``osm_id``), cut to that extent,
+    repaired, less ``land`` (a shapely geometry in ``crs``, or None: the piers,
+    :func:`pier_polygons`).
 
     Returns the frame (``kind`` in :data:`WATER_KINDS`, ``osm_id``: the area's, empty for
     the sea; ``geometry``), and counts: ``water_areas`` (those left), ``sea_polygons`` and
@@ -387,8 +398,7 @@ def build_water(
     """
     if land is not None and shapely.is_empty(land):
         land = None
-    m = EXTENT_MARGIN_M
-    extent = (bounds[0] - m, bounds[1] - m, bounds[2] + m, bounds[3] + m)
+    extent = water_extent(bounds)
     box = shapely.box(*extent)
     kinds: list[str] = []
     ids: list[str] = []

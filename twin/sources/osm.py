@@ -30,6 +30,7 @@ from typing import Any
 
 import geopandas as gpd
 import networkx as nx
+import shapely
 
 from twin.city.model import (
     BRIDGE_TAG,
@@ -38,6 +39,7 @@ from twin.city.model import (
     SourceInfo,
     is_bridge,
     is_under_cover,
+    water_extent_wgs84,
 )
 from twin.errors import SourceError
 from twin.sources.files import sha256_file
@@ -543,8 +545,9 @@ def _download_failure(ident: str, exc: Exception) -> str:
 
 
 def _download(query: str | tuple[float, float, float, float], *, name: str | None) -> RawCity:
-    """The buildings, the street graph and the water (:func:`download_osm_water`) of a
-    place's polygon (geocoded once: the three queries cover the same area) or a bbox."""
+    """The buildings and the street graph of a place's polygon (geocoded once) or a bbox,
+    and the water (:func:`download_osm_water`) of that area and of the extent the city
+    builds its sea over (:func:`water_area`)."""
     import osmnx as ox
 
     from twin.sources.osm_water import download_osm_water
@@ -564,7 +567,7 @@ def _download(query: str | tuple[float, float, float, float], *, name: str | Non
             polygon, network_type="all", retain_all=True, simplify=False
         )
     graph = simplify_streets(raw_graph)
-    water = download_osm_water(polygon)
+    water = download_osm_water(water_area(polygon, features))
     if not (len(water.areas) or len(water.coastline)):
         log.info("%s: no water area nor coastline mapped there", ident)
     features = features.reset_index()
@@ -583,3 +586,25 @@ def _download(query: str | tuple[float, float, float, float], *, name: str | Non
         coastline=water.coastline,
         piers=water.piers,
     )
+
+
+def water_area(polygon: Any, buildings: gpd.GeoDataFrame) -> Any:
+    """The area an online source's water is downloaded over: the query's ``polygon`` (a
+    place's, a bbox's; lon/lat) and the lon/lat box that covers the extent the city
+    model builds the sea over and cuts the water areas to
+    (:func:`twin.city.model.water_extent_wgs84` of the downloaded ``buildings``: their
+    bounds in the city's CRS and :data:`twin.city.water.EXTENT_MARGIN_M` around them),
+    together.
+
+    The buildings that touch the polygon stick out of it, an irregular place's far, and
+    the coastline ways that touch the polygon alone (Overpass sends those, each whole, and
+    none beyond) would end inside that extent and leave the city with no sea; the ways
+    that touch the extent's box reach past its edge (unless OSM's coastline itself ends
+    there). The water areas and the piers come over the same area: a pier past the
+    polygon would be sea, a pond there would hold outdoor receivers. Only the water is
+    downloaded over the larger area; the buildings and the streets stay the polygon's.
+    """
+    box = water_extent_wgs84(buildings)
+    if box is None:
+        return polygon
+    return shapely.union_all([polygon, shapely.box(*box)])
