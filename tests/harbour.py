@@ -14,9 +14,10 @@ HARBOUR = "bbox:7.4195,43.7315,7.431,43.7395"
 
 
 def check_harbour_water(city: Any, scenario: Any) -> None:
-    """The harbour's sea (from the coastline ways touching the area) and piers are the
-    city's, and with ``grid.water = "drop"`` (a 20 m grid) no outdoor receiver stands on
-    the water but a street one on a bridge's deck (Monaco's drivable ones cross none)."""
+    """The harbour's sea (from the coastline ways touching the area or the city's extent)
+    and piers are the city's, and with ``grid.water = "drop"`` (a 20 m grid) no outdoor
+    receiver stands on the water but a street one on a bridge's deck (Monaco's drivable
+    ones cross none)."""
     from twin.study import study_bounds, study_grid
 
     assert "sea" in set(city.water["kind"])

@@ -25,8 +25,9 @@ def test_place_download_builds_a_city() -> None:
 
 
 def test_an_online_area_has_its_water_and_no_outdoor_receiver_on_it(default_scenario) -> None:  # type: ignore[no-untyped-def]
-    """Monaco's harbour: its sea from the coastline ways touching the area, its piers as
-    land, and no outdoor receiver on the water (``grid.water = "drop"``), as from a file."""
+    """Monaco's harbour: its sea from the coastline ways touching the area or the
+    city's extent, its piers as land, and no outdoor receiver on the water
+    (``grid.water = "drop"``), as from a file."""
     city = load_city(HARBOUR)
     assert city.source.format == "overpass"
     check_harbour_water(city, default_scenario)

@@ -1,8 +1,9 @@
-"""The online path (``bbox:``) end to end, offline: osmnx's real HTTP client against a
-server on this machine that answers as Overpass does, with the elements of Monaco's
-extract (every element for the buildings' and the water's queries, osmnx filtering them
-by tag and by area as it does a real reply; the streets alone for the street graph's).
-What a real query gets is checked by ``tests/test_online.py`` (``-m network``)."""
+"""The online path (``bbox:``, and ``place:`` geocoded by a stand-in for Nominatim) end
+to end, offline: osmnx's real HTTP client against a server on this machine that answers
+as Overpass does, with the elements of Monaco's extract (every element for the
+buildings' and the water's queries, osmnx filtering them by tag and by area as it does a
+real reply; the streets alone for the street graph's). What a real query gets is checked
+by ``tests/test_online.py`` (``-m network``)."""
 
 from __future__ import annotations
 

@@ -492,9 +492,11 @@ def read_place(
     north) bbox.
 
     Needs network access (Overpass API through osmnx; Nominatim for a place name). The
+    buildings and the streets are those touching the place's polygon or the bbox. The
     water is that of a file (:mod:`twin.sources.osm_water`): the water areas, the
     coastline ways (each whole, as Overpass sends every node of a way that touches the
-    area) and the piers touching the area; an area with none has no water. A download
+    area) and the piers touching that area or the extent the city builds its sea over
+    (:func:`water_area`); an area with none has no water. A download
     that fails (no network, a server's error, a place the geocoder does not know, an
     area with no building) raises :class:`SourceError` naming the source.
     """

@@ -27,7 +27,9 @@ objects missing from the extract, and osmnx parses that copy, as it does the bui
 (:func:`twin.sources.osm.read_osm`); a coastline way with nodes missing from the extract
 is dropped and counted (``coastline_ways_clipped``). Online
 (:func:`download_osm_water`), osmnx queries Overpass for the elements that touch the
-area, each way whole with all its nodes.
+area, each way whole with all its nodes: the query's area and the city's extent
+(:func:`twin.sources.osm.water_area`), so that the coastline crosses the extent the
+sea is built over.
 """
 
 from __future__ import annotations
@@ -219,7 +221,8 @@ def water_from_features(features: gpd.GeoDataFrame, *, coastline_ways_clipped: i
 
 def download_osm_water(polygon: Any) -> OsmWater:
     """The water of an online area (a shapely Polygon or MultiPolygon in lon/lat: a
-    place's polygon, a bbox), downloaded through osmnx (Overpass): the elements of
+    place's polygon or a bbox and the city's extent, :func:`twin.sources.osm.water_area`),
+    downloaded through osmnx (Overpass): the elements of
     :data:`WATER_FEATURE_TAGS` that touch the area, each way whole (every node of a way,
     inside the area or not), read by :func:`water_from_features` as a file's are. An
     area where nothing matches has no water: empty frames.
