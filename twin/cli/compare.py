@@ -47,8 +47,10 @@ def compare(
     indoor coverage, and a table (CSV and markdown) with A, B and B - A. Runs of
     different cities or grids, or whose receivers differ, are refused. Only the bands
     of both runs are compared; a note names the others. Each run is named by its
-    scenario, or, for two runs of one scenario (an override such as --terrain flat),
-    by the scenario and the settings in which their summary.json differs.
+    scenario, or, for two runs of one scenario, by the scenario and the command-line
+    options in which their recorded commands differ (--terrain flat; not those that
+    change no result, such as --out or --workers), else by the settings in which their
+    summary.json differs, else by their folders.
     """
     from twin.cli.options import check_interrupt, mark_written
     from twin.compare import check_threshold
