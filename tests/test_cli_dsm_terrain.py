@@ -125,6 +125,7 @@ def test_a_missing_or_foreign_dem_writes_nothing(tmp_path: Path) -> None:
     )
     assert missing.exit_code == 2
     assert "nowhere.hgt.zip" in missing.output and "no such file" in missing.output
+    assert "have no height" not in missing.output  # refused before the city was read
     # the Monaco tile under Helsinki: the message gives both extents
     helsinki = ROOT / "data" / "helsinki.osm.pbf"
     foreign = runner.invoke(

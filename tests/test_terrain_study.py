@@ -350,8 +350,9 @@ def test_a_missing_or_foreign_terrain_file_is_refused(tmp_path: Path) -> None:
     missing = tmp_path / "missing.toml"
     missing.write_text(text.replace('"../data/N43E007.hgt.zip"', '"nowhere.hgt.zip"'))
     res = CliRunner().invoke(cli, ["-q", "run", str(missing), "--out", str(tmp_path / "a")])
-    assert res.exit_code != 0
-    assert "nowhere.hgt.zip" in res.output
+    assert res.exit_code == 2
+    assert "nowhere.hgt.zip" in res.output and "no such file" in res.output
+    assert "have no height" not in res.output  # refused before the city was read
     assert not (tmp_path / "a").exists()
     # the Monaco tile under Helsinki: the message gives both extents
     helsinki = tmp_path / "helsinki.toml"

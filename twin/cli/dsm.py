@@ -59,6 +59,10 @@ def dsm(city: str, res_m: float, terrain_path: str | None, out_path: str) -> Non
 
     if not res_m > 0:
         raise InputError(f"--res: must be a positive number of metres, got {res_m}")
+    if terrain_path is not None:
+        from twin.sources.terrain import check_dem_file
+
+        check_dem_file(terrain_path)  # before the city is read
     model = load_city(city)
     # the provenance items of a run's rasters: the input file's name and hash
     tags: dict[str, Any] = {

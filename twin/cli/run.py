@@ -231,6 +231,10 @@ def run(
     )
     if variant is not None:
         variant_chain(sc, variant)  # fail now on an unknown variant
+    if sc.city.terrain is not None:
+        from twin.sources.terrain import check_dem_file
+
+        check_dem_file(sc.city.terrain)  # now, not after the city is read
     name = sc.name if variant is None else f"{sc.name}-{variant}"
     out_dir = out if out is not None else Path("out") / name
     check_not_inside(out_dir, scenario_inputs(path, sc))

@@ -20,7 +20,7 @@ from twin.city.terrain import Terrain
 from twin.errors import InputError, SourceError
 from twin.sources.files import sha256_file
 
-__all__ = ["DEM_SUFFIXES", "read_terrain"]
+__all__ = ["DEM_SUFFIXES", "check_dem_file", "read_terrain"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,25 @@ def _suffix(path: Path) -> str | None:
         if name.endswith(suffix):
             return suffix
     return None
+
+
+def check_dem_file(path: str | Path) -> str:
+    """The DEM suffix of ``path`` (one of :data:`DEM_SUFFIXES`) once it names an existing
+    file with such an ending; what :func:`read_terrain` checks first, for a command to
+    call before the city is read (seconds), not after.
+
+    Raises
+    ------
+    SourceError
+        The file is missing, or its name has none of the endings.
+    """
+    src_path = Path(path)
+    suffix = _suffix(src_path)
+    if not src_path.is_file():
+        raise SourceError(f"{src_path}: no such file (expected a DEM: {', '.join(DEM_SUFFIXES)})")
+    if suffix is None:
+        raise SourceError(f"{src_path}: not a DEM file name; allowed: {', '.join(DEM_SUFFIXES)}")
+    return suffix
 
 
 def _dataset_path(src: Path, suffix: str) -> str:
@@ -129,11 +148,7 @@ def read_terrain(
     from rasterio.windows import Window, from_bounds
 
     src_path = Path(path)
-    suffix = _suffix(src_path)
-    if not src_path.is_file():
-        raise SourceError(f"{src_path}: no such file (expected a DEM: {', '.join(DEM_SUFFIXES)})")
-    if suffix is None:
-        raise SourceError(f"{src_path}: not a DEM file name; allowed: {', '.join(DEM_SUFFIXES)}")
+    suffix = check_dem_file(src_path)
     minx, miny, maxx, maxy = (float(b) for b in bounds_m)
     if not (minx < maxx and miny < maxy) or not all(map(math.isfinite, bounds_m)):
         raise InputError(
