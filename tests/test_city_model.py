@@ -210,24 +210,30 @@ def test_the_buildings_copy_gives_the_features_of_the_whole_file(name: str, tmp_
     assert all(a.equals_exact(b, 0.0) for a, b in zip(got.geometry, ref.geometry, strict=True))
 
 
-@pytest.mark.parametrize("name", sorted(EXTRACTS))
-def test_streets_under_cover_are_the_tunnels_and_covered_ways(name: str) -> None:
-    """Each edge of the street graph is under cover exactly when its ways are tunnels,
-    building passages, covered or indoor ways (read with pyosmium alone); the
-    simplification never joins a way under cover to one under open sky (osmnx gave
-    the joined edge the tunnel's tag all along); ``twin info`` counts the streets under
-    cover. The code before dropped ``covered`` and ``indoor`` and had no such count."""
+@pytest.fixture(scope="module", params=sorted(EXTRACTS))
+def extract_streets(request):  # type: ignore[no-untyped-def]
+    """An extract's name, its ``twin info --json``, its city and its street ways read with
+    pyosmium alone (:func:`tests.osm_ways.street_ways`), read once for the street tests."""
     from click.testing import CliRunner
 
     from tests.osm_ways import street_ways
     from twin.cli.main import cli
 
+    name = request.param
     res = CliRunner().invoke(cli, ["-q", "info", str(EXTRACTS[name]), "--json"])
     assert res.exit_code == 0, res.output
-    info = json.loads(res.stdout)
     city = load_city(str(EXTRACTS[name]))
-    ways = street_ways(EXTRACTS[name], city.crs)
     assert city.street_graph is not None
+    return name, json.loads(res.stdout), city, street_ways(EXTRACTS[name], city.crs)
+
+
+def test_streets_under_cover_are_the_tunnels_and_covered_ways(extract_streets) -> None:  # type: ignore[no-untyped-def]
+    """Each edge of the street graph is under cover exactly when its ways are tunnels,
+    building passages, covered or indoor ways (read with pyosmium alone); the
+    simplification never joins a way under cover to one under open sky (osmnx gave
+    the joined edge the tunnel's tag all along); ``twin info`` counts the streets under
+    cover. The code before dropped ``covered`` and ``indoor`` and had no such count."""
+    name, info, city, ways = extract_streets
     streets_under_cover: set[tuple[int, int, int]] = set()
     for u, v, k, data in city.street_graph.edges(keys=True, data=True):
         osmid = data["osmid"]
@@ -243,23 +249,12 @@ def test_streets_under_cover_are_the_tunnels_and_covered_ways(name: str) -> None
     assert info["cleaning"]["street_edges_under_cover"] == len(streets_under_cover)
 
 
-@pytest.mark.parametrize("name", sorted(EXTRACTS))
-def test_streets_on_bridges_are_the_bridge_ways(name: str) -> None:
+def test_streets_on_bridges_are_the_bridge_ways(extract_streets) -> None:  # type: ignore[no-untyped-def]
     """Each edge of the street graph is on a bridge exactly when its ways carry a
     ``bridge`` tag other than ``no`` (read with pyosmium alone): the simplification never
     joins a bridge to the road it leads to, and ``twin info`` counts the edges on
     bridges."""
-    from click.testing import CliRunner
-
-    from tests.osm_ways import street_ways
-    from twin.cli.main import cli
-
-    res = CliRunner().invoke(cli, ["-q", "info", str(EXTRACTS[name]), "--json"])
-    assert res.exit_code == 0, res.output
-    info = json.loads(res.stdout)
-    city = load_city(str(EXTRACTS[name]))
-    ways = street_ways(EXTRACTS[name], city.crs)
-    assert city.street_graph is not None
+    name, info, city, ways = extract_streets
     on_bridges: set[tuple[int, int, int]] = set()
     bridge_ways: set[int] = set()
     for u, v, k, data in city.street_graph.edges(keys=True, data=True):
