@@ -185,7 +185,8 @@ def run(
 
     Writes buildings/sites/streets GeoJSON, grid.gpkg, GeoTIFF rasters per band,
     summary.json/.csv, an offline map.html and PNG plots into --out (see the README's
-    output contract). The folder appears complete or not at all. The figures are drawn
+    output contract), each with its provenance (the scenario and input hashes, and this
+    command line as given). The folder appears complete or not at all. The figures are drawn
     by a process forked from this one while it writes the rest (TWIN_OUTPUT_FORK=0: all
     in this process; the same files). With --variant, the
     variant's changes apply to the scenario (after --city, --terrain and --sites; --spacing, --bands

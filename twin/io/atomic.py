@@ -88,7 +88,11 @@ def _committing(final: Path) -> Iterator[None]:
     signal handlers in the main thread whichever thread the signal reached, so this holds
     with other threads running, where an OS signal mask of the main thread would not.)"""
     hook = _commit_hook.get() if _depth.get() == 0 else None
-    if threading.current_thread() is not threading.main_thread():
+    if (
+        threading.current_thread() is not threading.main_thread()
+        # a handler set outside Python (None) could not be put back
+        or signal.getsignal(signal.SIGINT) is None
+    ):
         yield
         if hook is not None:
             hook(final)
