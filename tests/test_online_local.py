@@ -238,6 +238,53 @@ def test_a_failed_water_query_is_an_error_naming_the_area(overpass, reply, messa
     assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
 
 
+def _cut_short(reply: dict[str, object], remark: str) -> dict[str, object]:
+    """``reply`` as Overpass sends it when it stops a query: the elements found so far
+    (here the first half), and the ``remark`` after them."""
+    elements = list(reply["elements"])  # type: ignore[call-overload]
+    return {**reply, "elements": elements[: len(elements) // 2], "remark": remark}
+
+
+#: the remark of a query the Overpass server stopped, in its words
+TIMED_OUT = 'runtime error: Query timed out in "query" at line 3 after 26 seconds.'
+
+
+@pytest.mark.parametrize("query", ["buildings", "streets", "water"])
+def test_a_query_the_server_stopped_is_an_error_not_a_part_of_the_city(  # type: ignore[no-untyped-def]
+    overpass, monaco_replies, query
+) -> None:
+    """Overpass answers a query it stopped (out of time or memory) with status 200, the
+    elements found so far and a ``remark``; osmnx only logs the remark. The city would
+    be built from a part of its buildings, streets or water without a word: it is
+    refused, naming the area and the server's words, and osmnx's settings are given
+    back as they were."""
+    import osmnx as ox
+
+    whole = monaco_replies["streets" if query == "streets" else "all"]
+    kwargs_before = dict(ox.settings.requests_kwargs)
+    asked = overpass({query: _cut_short(whole, TIMED_OUT)})
+    with pytest.raises(SourceError, match="stopped a query before its end") as err:
+        load_city(HARBOUR)
+    assert str(err.value).startswith(HARBOUR + ":")
+    assert TIMED_OUT in str(err.value) and "try a smaller area" in str(err.value)
+    assert asked[-1] == query
+    assert ox.settings.requests_kwargs == kwargs_before
+    res = CliRunner().invoke(cli, ["info", HARBOUR])
+    assert res.exit_code == 2 and "stopped a query before its end" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_a_remark_that_is_not_an_error_is_logged(overpass, monaco_replies, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A reply whose remark is a note, not a stopped query, is read whole, the remark
+    logged."""
+    note = "runtime remark: Timeout is 180 and maxsize is 536870912."
+    overpass({"water": {**monaco_replies["all"], "remark": note}})
+    with caplog.at_level("WARNING", logger="twin.sources.osm"):
+        city = load_city(HARBOUR)
+    assert city.counts["coastline_ways"] == 11 and "sea" in set(city.water["kind"])
+    assert note in caplog.text
+
+
 def test_the_stand_in_tells_the_queries_apart(tmp_path: Path) -> None:
     """The queries osmnx makes are those the stand-in tells apart (osmnx's own words)."""
     from osmnx._overpass import _create_overpass_features_query

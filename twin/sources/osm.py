@@ -24,7 +24,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -344,35 +344,108 @@ def sanitise_osm(
 KEPT_WAY_TAGS = (*COVER_TAGS, BRIDGE_TAG)
 
 
-_way_tags_lock = threading.Lock()
-#: blocks of :func:`keeping_way_tags` open now, and osmnx's setting before the first
-_way_tags_open = 0
-_way_tags_before: list[str] = []
+class _SharedSetting:
+    """One of osmnx's settings (``osmnx.settings.NAME``: a process-wide value) changed
+    by ``change`` while any block of :meth:`held` is open, in any thread: each block
+    applies ``change`` (which leaves a value it already changed as it is) on the way
+    in, and the last one out gives back the value the first one in found (with the
+    first one out giving it back, the blocks still open in other threads would run
+    without the change)."""
+
+    def __init__(self, name: str, change: Callable[[Any], Any]) -> None:
+        self.name = name
+        self.change = change
+        self._lock = threading.Lock()
+        self._open = 0
+        self._before: Any = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        import osmnx as ox
+
+        with self._lock:
+            if self._open == 0:
+                self._before = getattr(ox.settings, self.name)
+            self._open += 1
+            setattr(ox.settings, self.name, self.change(getattr(ox.settings, self.name)))
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._open -= 1
+                if self._open == 0:
+                    setattr(ox.settings, self.name, self._before)
 
 
-@contextmanager
-def keeping_way_tags(tags: tuple[str, ...] = KEPT_WAY_TAGS) -> Iterator[None]:
-    """osmnx keeps on the graph's edges the way tags of ``tags`` too while in the block
-    (``osmnx.settings.useful_tags_way`` holds ``tunnel`` and ``bridge`` by default but
-    not ``covered`` nor ``indoor``); its setting is given back as it was on the way
-    out. Blocks open at once in several threads (two cities loaded side by side) share
-    the setting: each adds its tags, and the last one out gives it back (with the first
-    one out giving it back, the others would build graphs without the tags)."""
-    import osmnx as ox
+_way_tags = _SharedSetting(
+    "useful_tags_way", lambda tags: list(dict.fromkeys([*tags, *KEPT_WAY_TAGS]))
+)
 
-    global _way_tags_open, _way_tags_before
-    with _way_tags_lock:
-        if _way_tags_open == 0:
-            _way_tags_before = ox.settings.useful_tags_way
-        _way_tags_open += 1
-        ox.settings.useful_tags_way = list(dict.fromkeys([*ox.settings.useful_tags_way, *tags]))
+
+def keeping_way_tags() -> AbstractContextManager[None]:
+    """osmnx keeps on the graph's edges the way tags of :data:`KEPT_WAY_TAGS` too while
+    in the block (``osmnx.settings.useful_tags_way`` holds ``tunnel`` and ``bridge`` by
+    default but not ``covered`` nor ``indoor``); its setting is given back as it was on
+    the way out. Blocks open at once in several threads (two cities loaded side by
+    side) share the setting (:class:`_SharedSetting`)."""
+    return _way_tags.held()
+
+
+class OverpassIncompleteError(Exception):
+    """An Overpass reply that says the server stopped the query before its end (its
+    ``remark`` a "runtime error": out of time or memory); the elements it holds are
+    those found so far, a part of the area's. ``remark`` is the server's words.
+    Raised from within ``requests`` (:func:`refuse_incomplete_reply`), through osmnx."""
+
+    def __init__(self, remark: str, url: str) -> None:
+        super().__init__(f"{url}: {remark}")
+        self.remark = remark
+
+
+#: how Overpass begins the remark of a query it stopped (a reply of status 200 whose
+#: elements are those found so far); other remarks ("runtime remark: ...") are notes
+OVERPASS_STOPPED = "runtime error"
+
+
+def refuse_incomplete_reply(response: Any, *args: Any, **kwargs: Any) -> None:
+    """A response hook of ``requests`` (osmnx makes its Overpass requests with
+    ``settings.requests_kwargs``): raises :class:`OverpassIncompleteError` for an
+    Overpass reply whose top-level ``remark`` says the query was stopped
+    (:data:`OVERPASS_STOPPED`), which osmnx only logs, reading the elements found so far
+    as the area's (buildings, streets or water missing without a word); logs any other
+    remark. Replies without the word ``"remark"`` are not parsed here."""
+    if b'"remark"' not in response.content:
+        return
     try:
-        yield
-    finally:
-        with _way_tags_lock:
-            _way_tags_open -= 1
-            if _way_tags_open == 0:
-                ox.settings.useful_tags_way = _way_tags_before
+        reply = response.json()
+    except ValueError:
+        return  # not JSON: osmnx says what it got
+    remark = reply.get("remark") if isinstance(reply, dict) else None
+    if not isinstance(remark, str):
+        return
+    if remark.strip().lower().startswith(OVERPASS_STOPPED):
+        raise OverpassIncompleteError(remark.strip(), response.url)
+    log.warning("%s remarked: %s", response.url, remark.strip())
+
+
+def _with_reply_check(kwargs: dict[str, Any]) -> dict[str, Any]:
+    hooks = dict(kwargs.get("hooks") or {})
+    response = hooks.get("response") or []
+    response = list(response) if isinstance(response, list | tuple) else [response]
+    if refuse_incomplete_reply not in response:
+        response.append(refuse_incomplete_reply)
+    return {**kwargs, "hooks": {**hooks, "response": response}}
+
+
+_reply_check = _SharedSetting("requests_kwargs", _with_reply_check)
+
+
+def refusing_incomplete_replies() -> AbstractContextManager[None]:
+    """While in the block, osmnx's requests (Overpass and Nominatim) go through
+    :func:`refuse_incomplete_reply`: an Overpass query the server stopped raises
+    :class:`OverpassIncompleteError` instead of giving a part of the area. Shared by
+    the threads in such blocks at once (:class:`_SharedSetting`)."""
+    return _reply_check.held()
 
 
 def simplify_streets(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
@@ -498,7 +571,9 @@ def read_place(
     area) and the piers touching that area or the extent the city builds its sea over
     (:func:`water_area`); an area with none has no water. A download
     that fails (no network, a server's error, a place the geocoder does not know, an
-    area with no building) raises :class:`SourceError` naming the source.
+    area with no building, a query the Overpass server stopped before its end: its reply
+    would hold a part of the area, :func:`refuse_incomplete_reply`) raises
+    :class:`SourceError` naming the source.
     """
     ident = f"place:{query}" if isinstance(query, str) else "bbox:" + ",".join(map(str, query))
     if isinstance(query, str) and not query.strip():
@@ -514,8 +589,14 @@ def read_place(
     from osmnx._errors import InsufficientResponseError, ResponseStatusCodeError
 
     try:
-        return _download(query, name=name)
-    except (requests.RequestException, ResponseStatusCodeError, InsufficientResponseError) as exc:
+        with refusing_incomplete_replies():
+            return _download(query, name=name)
+    except (
+        requests.RequestException,
+        ResponseStatusCodeError,
+        InsufficientResponseError,
+        OverpassIncompleteError,
+    ) as exc:
         raise SourceError(_download_failure(ident, exc)) from exc
     except TypeError as exc:
         if "geocode" not in str(exc):
@@ -537,6 +618,12 @@ def _download_failure(ident: str, exc: Exception) -> str:
         return (
             f"{ident}: cannot download: no connection to the OpenStreetMap servers "
             f"({type(exc).__name__}); check the network, or {local}"
+        )
+    if isinstance(exc, OverpassIncompleteError):
+        return (
+            f"{ident}: the Overpass server stopped a query before its end ({exc.remark!r}), "
+            "so its reply holds a part of the area's elements; the city is not built from "
+            f"it: try a smaller area, or later, or {local}"
         )
     if isinstance(exc, InsufficientResponseError):
         return (

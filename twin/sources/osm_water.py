@@ -235,6 +235,10 @@ def download_osm_water(polygon: Any) -> OsmWater:
     osmnx._errors.InsufficientResponseError
         When the server's reply is no result at all (not JSON), as opposed to one that
         matches nothing.
+    twin.sources.osm.OverpassIncompleteError
+        Within :func:`twin.sources.osm.refusing_incomplete_replies` (as
+        :func:`twin.sources.osm.read_place` calls it): when the server stopped the query
+        before its end (its reply a part of the area's water).
     """
     import osmnx as ox
 
