@@ -7,7 +7,8 @@ text layer read it as before); the metadata carries what every other output carr
 inside itself: the OSM attribution (``dc:rights``, with the ODbL as ``dc:license``), the
 run's provenance (``dc:creator``, ``dc:created``, ``dc:source`` and, key by key, in
 ``notes``), and each column's data type and unit (from its name: ``_mbps``, ``_db``,
-``_ghz``, ``_m`` ...), so a CSVW reader (the ``csvw`` package, for one) gets typed values.
+``_ghz``, ``_m`` ...: :func:`twin.io.columns.column_unit`), so a CSVW reader (the ``csvw``
+package, for one) gets typed values.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from twin import OSM_LICENSE_URL
+from twin.io.columns import column_unit
 
 __all__ = [
     "ODBL_URL",
@@ -37,27 +39,6 @@ __all__ = [
 
 #: The licence of data derived from OpenStreetMap (:data:`twin.OSM_LICENSE_URL`).
 ODBL_URL = OSM_LICENSE_URL
-
-#: Column-name suffix -> unit (``schema:unitText``); the longest suffix that matches wins.
-_UNITS = {
-    "_mbps": "Mbit/s",
-    "_dbm": "dBm",
-    "_db": "dB",
-    "_dbi": "dBi",
-    "_ghz": "GHz",
-    "_mhz": "MHz",
-    "_km2": "km2",
-    "_km": "km",
-    "_m": "m",
-    "_s": "s",
-    "_share": "fraction (0 to 1)",
-}
-
-#: fractions from 0 to 1 whatever their names end in: the word ``share`` (``share``,
-#: ``covered_share``, ``los_share_city``), a building's ``indoor_covered_<b>``, a
-#: probability ``p_los_...``
-_FRACTION = re.compile(r"(?:^|_)share(?:_|$)|^indoor_covered_|^p_los_")
-
 
 #: columns that are labels whatever their cells look like (a band named ``28``, a user
 #: type ``1`` beside ``all``, an id ``007``); and every column whose name ends in ``_id``
@@ -132,17 +113,10 @@ def _column(name: str, cells: Sequence[str]) -> dict[str, Any]:
             col["null"] = ["", *sorted({c.strip() for c in cells if c.strip().lower() == "nan"})]
     else:
         col["datatype"] = "string"
-    unit = _unit(name)
+    unit = column_unit(name)
     if unit is not None:
         col["schema:unitText"] = unit
     return col
-
-
-def _unit(name: str) -> str | None:
-    if _FRACTION.search(name):
-        return _UNITS["_share"]
-    hits = [s for s in _UNITS if name.endswith(s)]
-    return _UNITS[max(hits, key=len)] if hits else None
 
 
 def csvw_metadata(
