@@ -16,6 +16,7 @@ import pytest
 import shapely
 from pyproj import CRS
 
+from tests.gpkg_check import SCHEMA_ROWS, field_texts, schema_extension
 from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.errors import InputError, OutputError
 from twin.io.vector import PROVENANCE_TABLE, json_safe, write_geojson, write_gpkg
@@ -248,6 +249,68 @@ def test_gpkg_rejects_bad_layers(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no CRS"):
         write_gpkg({"g": _grid().set_crs(None, allow_override=True)}, tmp_path / "g.gpkg")
     assert list(tmp_path.iterdir()) == []
+
+
+def _schema_tables(path: Path) -> dict[str, Any]:
+    """What a GeoPackage holds of the Schema extension: its tables' SQL, their rows and
+    its rows in ``gpkg_extensions``."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(path)) as db:
+        return {
+            "sql": sorted(db.execute(
+                "SELECT name, sql FROM sqlite_master WHERE name LIKE 'gpkg_data_column%'")),
+            "rows": sorted(db.execute("SELECT * FROM gpkg_data_columns")),
+            "constraints": list(db.execute("SELECT * FROM gpkg_data_column_constraints")),
+            "extension": schema_extension(path),
+        }  # fmt: skip
+
+
+def test_gpkg_fields_are_described_as_gdal_describes_them(tmp_path: Path) -> None:
+    """Each field's title and description (twin.io.columns) go where GDAL itself puts a
+    field's alternative name and comment: the same tables, rows and registration of the
+    Schema extension as GDAL writes for them from an Arrow field's metadata; GDAL reads
+    them back; a field with neither unit nor meaning, and the provenance table's, get none."""
+    import pyarrow as pa
+    from pyogrio.raw import write_arrow
+
+    from twin.io.columns import column_text
+    from twin.io.vector import GPKG_DATASET_OPTIONS
+
+    grid = _grid().assign(margin_db=np.float32(1.5), note="x")
+    ours = write_gpkg({"grid": grid}, tmp_path / "ours.gpkg")
+    texts = field_texts(ours, "grid")
+    assert texts["capacity_mbps_3p5"] == (
+        "Capacity at 3.5 GHz (Mbit/s)",
+        "Shannon capacity. Band 3.5 GHz. Unit: Mbit/s.",
+    )
+    assert texts["margin_db"] == ("margin_db (dB)", "Unit: dB.")  # its unit alone
+    assert texts["kind"][0] == "Receiver kind" and "Unit:" not in str(texts["kind"][1])
+    assert texts["note"] == (None, None)
+    assert set(field_texts(ours, PROVENANCE_TABLE).values()) == {(None, None)}
+    # GDAL's own: the same layer through Arrow, each field's texts as its metadata
+    table = pa.Table.from_pandas(pd.DataFrame(grid.drop(columns="geometry")), preserve_index=False)
+    fields = []
+    for field in table.schema:
+        text = column_text(field.name, layer="grid")
+        fields.append(
+            field
+            if text is None
+            else field.with_metadata(
+                {"GDAL:OGR:alternative_name": text.title, "GDAL:OGR:comment": text.description}
+            )
+        )
+    table = pa.Table.from_arrays(
+        [*table.columns, pa.array(shapely.to_wkb(grid.geometry.values))],
+        schema=pa.schema([*fields, pa.field("geometry", pa.binary())]),
+    )
+    gdal = tmp_path / "gdal.gpkg"
+    write_arrow(table, gdal, layer="grid", driver="GPKG", geometry_name="geometry",
+                geometry_type="Point", crs="EPSG:32610", dataset_options=GPKG_DATASET_OPTIONS)  # fmt: skip
+    assert _schema_tables(ours) == _schema_tables(gdal)
+    assert _schema_tables(ours)["extension"] == SCHEMA_ROWS
+    assert field_texts(ours, "grid") == field_texts(gdal, "grid")
 
 
 def test_json_safe() -> None:
@@ -620,6 +683,8 @@ def test_gpkg_is_version_1_2_and_passes_gdals_validator(helsinki_study, tmp_path
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (10200,)
         assert db.execute("PRAGMA application_id").fetchone() == (0x47504B47,)  # "GPKG"
+        # the fields' titles and descriptions: the Schema extension, validated below too
+        assert db.execute("SELECT count(*) FROM gpkg_data_columns").fetchone()[0] > 10
     system_python = shutil.which("python3", path="/usr/bin")
     if system_python is None:
         return

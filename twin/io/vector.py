@@ -5,7 +5,9 @@ GeoJSON is for the web and for quick looks: always lon/lat (EPSG:4326), right-ha
 foreign members of the FeatureCollection (RFC 7946, section 6.1). GeoPackage is for GIS
 work: one file, several layers each in its own CRS (the grid stays in the local UTM CRS,
 metres), provenance as GDAL layer metadata and as a ``provenance`` table that QGIS lists
-next to the layers.
+next to the layers, and each field's title and description, with its unit, in the
+GeoPackage's ``gpkg_data_columns`` (GDAL's field alternative name and comment, QGIS's
+alias and comment).
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import datetime as dt
 import json
 import math
 import os
+import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ import shapely
 from twin import OSM_ATTRIBUTION, OSM_LICENSE, __version__
 from twin.errors import InputError, OutputError
 from twin.io.atomic import atomic_path
+from twin.io.columns import column_text
 from twin.io.scratch import DEFAULT_BUDGET_SHARE
 
 __all__ = ["PROVENANCE_TABLE", "ArrowLayer", "json_safe", "write_geojson", "write_gpkg"]
@@ -250,6 +255,12 @@ def write_gpkg(
     (No GDAL *dataset* metadata: GDAL then writes a ``.gpkg.aux.xml`` beside the file
     each time it is merely read.)
 
+    Each field of a layer with a unit or a known meaning gets a title and a description
+    (:func:`twin.io.columns.column_text`: "SINR at 3.5 GHz (dB)") in the GeoPackage
+    Schema extension's ``gpkg_data_columns`` (``name``, ``description``), in the form
+    GDAL writes a field's alternative name and comment: GDAL 3.7 and later read them
+    as such, and QGIS shows them as the field's alias and comment.
+
     Parameters
     ----------
     layers
@@ -342,11 +353,96 @@ def write_gpkg(
                 dataset_options=GPKG_DATASET_OPTIONS,
                 layer_options={"DESCRIPTION": f"provenance of this file; {rights}"},
             )
+            _describe_columns(tmp, list(layers))
         except InputError:
             raise
         except Exception as exc:
             raise OutputError(f"cannot write GeoPackage {str(final)!r}: {exc}") from exc
     return final
+
+
+#: the tables of the GeoPackage "Schema" extension (``gpkg_schema``) and the table of
+#: extensions, as GDAL 3.12 creates them when a field has an alternative name or a comment
+_SCHEMA_TABLES = {
+    "gpkg_extensions": (
+        "CREATE TABLE gpkg_extensions (table_name TEXT,column_name TEXT,"
+        "extension_name TEXT NOT NULL,definition TEXT NOT NULL,scope TEXT NOT NULL,"
+        "CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))"
+    ),
+    "gpkg_data_columns": (
+        "CREATE TABLE gpkg_data_columns (table_name TEXT NOT NULL,column_name TEXT NOT NULL,"
+        "name TEXT,title TEXT,description TEXT,mime_type TEXT,constraint_name TEXT,"
+        "CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name),"
+        "CONSTRAINT gdc_tn UNIQUE (table_name, name))"
+    ),
+    "gpkg_data_column_constraints": (
+        "CREATE TABLE gpkg_data_column_constraints (constraint_name TEXT NOT NULL,"
+        "constraint_type TEXT NOT NULL,value TEXT,min NUMERIC,min_is_inclusive BOOLEAN,"
+        "max NUMERIC,max_is_inclusive BOOLEAN,description TEXT,"
+        "CONSTRAINT gdcc_ntv UNIQUE (constraint_name, constraint_type, value))"
+    ),
+}
+
+#: the definition GDAL registers the Schema extension with
+_SCHEMA_DEFINITION = "http://www.geopackage.org/spec121/#extension_schema"
+
+
+def _describe_columns(path: Path, layers: Iterable[str]) -> int:
+    """Record the title and description of each field of ``layers`` in the GeoPackage
+    ``path`` (:func:`twin.io.columns.column_text`; a field with neither a unit nor a
+    known meaning gets none) as GDAL 3.12 writes a field's alternative name and
+    comment: a row of ``gpkg_data_columns`` with the title as ``name`` (unique in its
+    table: a title two fields share gets the field's name after it) and the
+    description as ``description`` (``title`` NULL); the table and
+    ``gpkg_data_column_constraints`` made when missing, both registered in
+    ``gpkg_extensions`` as the extension ``gpkg_schema`` (scope ``read-write``).
+    GDAL 3.7 and later read ``name`` as the alternative name (unless it is the
+    field's own name) and ``description`` as the comment; ``title`` they neither read
+    nor write; GDAL 3.6 reads none of them. Meant for a file being written
+    (:func:`write_gpkg`'s temporary one). Returns the rows written."""
+    rows = []
+    with closing(sqlite3.connect(path)) as db, db:
+        for layer in layers:
+            geometry = {
+                r[0]
+                for r in db.execute(
+                    "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (layer,)
+                )
+            }
+            quoted = '"' + layer.replace('"', '""') + '"'
+            texts = {}
+            for _, column, _, _, _, pk in db.execute(f"PRAGMA table_info({quoted})").fetchall():
+                text = None if pk or column in geometry else column_text(column, layer=layer)
+                if text is not None:
+                    texts[column] = text
+            titles = Counter(t.title for t in texts.values())
+            for column, text in texts.items():
+                title = text.title if titles[text.title] == 1 else f"{text.title} [{column}]"
+                rows.append((layer, column, title, text.description))
+        if not rows:
+            return 0
+        have = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for table, ddl in _SCHEMA_TABLES.items():
+            if table not in have:
+                db.execute(ddl)
+        for table in ("gpkg_data_columns", "gpkg_data_column_constraints"):
+            known = db.execute(
+                "SELECT 1 FROM gpkg_extensions WHERE table_name = ? AND column_name IS NULL "
+                "AND extension_name = 'gpkg_schema'",
+                (table,),
+            ).fetchone()
+            if known is None:
+                db.execute(
+                    "INSERT INTO gpkg_extensions VALUES (?, NULL, 'gpkg_schema', ?, 'read-write')",
+                    (table, _SCHEMA_DEFINITION),
+                )
+        db.executemany(
+            "INSERT INTO gpkg_data_columns (table_name, column_name, name, description) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (table_name, column_name) "
+            "DO UPDATE SET name = excluded.name, description = excluded.description",
+            rows,
+        )
+    return len(rows)
 
 
 #: the GeoPackage version written: 1.2, not the 1.4 of GDAL >= 3.10 (GDAL 3.6, that of
