@@ -71,10 +71,13 @@ def _documented_units() -> dict[str, str]:
 def test_the_units_are_those_docs_outputs_md_gives_the_fields() -> None:
     """The unit each layer's field gets from its name is the one docs/outputs.md gives
     it; a count there (``indoor_points``, ``users``, ``receivers``) has none in the
-    files, its name saying no unit."""
+    files, its name saying no unit. No title is the field's name (GDAL would drop it)."""
     units = _documented_units()
     assert len(units) > 40
     counts = {name for name, unit in units.items() if unit == "count"}
     assert counts == {"indoor_points", "users", "receivers"}
     for name, unit in units.items():
         assert column_unit(name) == (None if unit in ("", "count") else unit), name
+        # GDAL reads no alternative name equal to the field's name in any case
+        text = column_text(name)
+        assert text is None or text.title.lower() != name.lower(), name

@@ -111,18 +111,22 @@ class ColumnText:
     unit: str | None
 
 
-#: stem -> (title, meaning) of the fields of the run's and the comparison's layers
+#: stem -> (title, meaning) of the fields of the run's and the comparison's layers; a title
+#: is never the field's name but for its case (GDAL then reads no alternative name)
 _TEXTS: dict[str, tuple[str, str]] = {
     "building_id": (
         "Building id",
         "The building's number in the city model (0 to n-1); null for none",
     ),
     "osm_id": ("OSM id", "The OpenStreetMap element (way/123, relation/4055); null for none"),
-    "name": ("Name", "OSM name; null where OSM gives none"),
+    "name": ("OSM name", "OSM name; null where OSM gives none"),
     "site_id": ("Site id", "The site's id"),
-    "band": ("Band", "Band label: the frequency in GHz, p for the decimal point (3p5: 3.5 GHz)"),
+    "band": (
+        "Band label",
+        "Band label: the frequency in GHz, p for the decimal point (3p5: 3.5 GHz)",
+    ),
     "freq_ghz": ("Frequency", "Carrier frequency"),
-    "indoor": ("Indoor", "True inside a building"),
+    "indoor": ("Indoor receiver", "True inside a building"),
     "height_m": ("Height", "Height above the ground"),
     "min_height_m": (
         "Bottom height",
@@ -150,7 +154,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Best band",
         "The band of the highest indoor mean capacity; null without indoor points",
     ),
-    "model": ("Model", "TR 38.901 scenario: uma, umi or rma"),
+    "model": ("Propagation model", "TR 38.901 scenario: uma, umi or rma"),
     "placed_by": (
         "Placed by",
         "What placed the site: a layout, file, scenario, variant, moved or optimizer",
@@ -201,11 +205,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Best-server area",
         "The area the cell serves best (grid points served x the grid's cell)",
     ),
-    "users": ("Users", "Users in the cell's area (radio.bandwidth = seed); null with fixed"),
+    "users": (
+        "Users of the cell",
+        "Users in the cell's area (radio.bandwidth = seed); null with fixed",
+    ),
     "bandwidth_mhz": ("Bandwidth", "The cell's bandwidth; null where it serves no receiver"),
-    "receivers": ("Receivers", "Receivers (grid and street) the cell serves"),
+    "receivers": ("Receivers served", "Receivers (grid and street) the cell serves"),
     "change": (
-        "Change",
+        "Coverage change",
         "gained (covered in run B, not in run A) or lost (the other way round); "
         "covered: SINR at least the threshold",
     ),
