@@ -17,8 +17,10 @@ from click.testing import CliRunner
 
 from tests.conftest import EXTRACTS, ROOT
 from tests.csvw_check import check_csv_tables
+from tests.gpkg_check import SCHEMA_ROWS, field_texts, schema_extension
 from twin.cli.main import cli
 from twin.io import MAP_MAX_POINTS
+from twin.io.columns import FRACTION, column_unit
 
 DEFAULT = str(ROOT / "scenarios" / "default.toml")
 
@@ -111,6 +113,35 @@ def test_the_documented_fields_are_those_of_the_files(run_dir: Path) -> None:
             got = [str(f) for f in info["fields"]]
             assert set(got) - set(want) == set(), (where, "undocumented")
             assert set(want) - set(got) <= optional, (where, "documented, not written")
+
+
+def test_geopackage_fields_carry_their_title_description_and_unit(run_dir: Path) -> None:
+    """GDAL reads back from grid.gpkg a title (the field's alternative name, QGIS's
+    alias) and a description (its comment) for every field of every layer, each with
+    the unit the field's name ends in and none for a field without one; the provenance
+    table's fields have neither; the Schema extension that holds them is registered."""
+    path = run_dir / "grid.gpkg"
+    layers = [name for name, _ in pyogrio.list_layers(path)]
+    assert {"grid", "buildings", "sites", "cells", "water", "piers"} <= set(layers)
+    for layer in layers:
+        texts = field_texts(path, layer)
+        if layer == "provenance":
+            assert set(texts.values()) == {(None, None)}
+            continue
+        for field, (title, comment) in texts.items():
+            assert title and comment, (layer, field)
+            unit = column_unit(field)
+            if unit is None:
+                assert "Unit:" not in comment, (layer, field)
+            else:
+                assert comment.endswith(f" Unit: {unit}."), (layer, field, comment)
+                assert title.endswith(f"({'0 to 1' if unit == FRACTION else unit})"), title
+    grid = field_texts(path, "grid")
+    assert grid["sinr_db_3p5"][0] == "SINR at 3.5 GHz (dB)"
+    assert grid["capacity_mbps_28"][0] == "Capacity at 28 GHz (Mbit/s)"
+    assert grid["kind"][0] == "Receiver kind"
+    assert field_texts(path, "cells")["users"][0] == "Users of the cell"  # a count: no unit
+    assert schema_extension(path) == SCHEMA_ROWS
 
 
 def test_csv_tables_carry_their_provenance_in_csvw_metadata(run_dir: Path) -> None:

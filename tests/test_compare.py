@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from tests.conftest import ROOT
 from tests.csvw_check import check_csv_tables
+from tests.gpkg_check import SCHEMA_ROWS, field_texts, schema_extension
 from twin import OSM_LICENSE, OSM_LICENSE_URL
 from twin.cli.main import cli
 from twin.io.outputs import write_run
@@ -118,6 +119,32 @@ def test_delta_rasters_are_b_minus_a(folders, tmp_path: Path) -> None:  # type: 
     md = (out / "comparison.md").read_text()
     assert f"- input_sha256: `{prov['input_sha256']}`" in md
     assert md.rstrip().endswith("Map data (c) OpenStreetMap contributors, under the ODbL 1.0.")
+
+
+def test_the_comparison_geopackage_describes_its_fields(folders, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """coverage_changes.gpkg's fields carry, as GDAL reads them back, a title (QGIS's
+    alias) and a description (its comment) naming the run (A, B, B - A), the band and
+    the unit; a label has no unit."""
+    out = tmp_path / "c"
+    assert compare(folders["em_a"], folders["em_b"], out).exit_code == 0
+    path = out / "coverage_changes.gpkg"
+    changes = field_texts(path, "coverage_changes")
+    assert changes["sinr_db_a"] == (
+        "SINR, run A (dB)",
+        "Signal to interference plus noise ratio of the serving cell. Run A. Unit: dB.",
+    )
+    assert changes["capacity_mbps_b"][0] == "Capacity, run B (Mbit/s)"
+    assert changes["band"][0] == "Band label" and "Unit:" not in str(changes["band"][1])
+    buildings = field_texts(path, "buildings")
+    assert buildings["indoor_capacity_mbps_3p5_delta"][0] == (
+        "Indoor capacity at 3.5 GHz, run B minus run A (Mbit/s)"
+    )
+    assert str(buildings["indoor_covered_28_b"][1]).endswith(
+        " Band 28 GHz. Run B. Unit: fraction (0 to 1)."
+    )
+    for texts in (changes, buildings):
+        assert all(title and comment for title, comment in texts.values()), texts
+    assert schema_extension(path) == SCHEMA_ROWS
 
 
 def test_changed_receivers_and_table_match_the_runs(folders, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
