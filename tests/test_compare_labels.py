@@ -197,3 +197,25 @@ def test_labels_by_command_keep_short() -> None:
         "s (--terrain N43E007.hgt.zip)",
         "s (--city 'my city.osm' --spacing 10.0 --bands 3.5; 1 more)",
     )
+
+
+def test_an_option_that_changed_nothing_names_no_run() -> None:
+    """``--bands 3.5`` for a scenario of 3.5 GHz alone: both runs record the same
+    settings, so the option changed nothing and the runs are named by their folders;
+    with settings that differ the option names the run, as it does when a run records
+    none (a folder of an earlier ``twin``)."""
+    import dataclasses
+
+    settings = (("radio.bands_ghz", "[3.5]"), ("grid.spacing_m", "5.0"))
+    a = dataclasses.replace(_meta("out/a", "twin run s.toml --out out/a"), settings=settings)
+    b = dataclasses.replace(
+        _meta("out/b", "twin run s.toml --bands 3.5 --out out/b"), settings=settings
+    )
+    assert run_labels(a, b) == ("s [a]", "s [b]")
+    wider = (("radio.bands_ghz", "[3.5, 28]"), ("grid.spacing_m", "5.0"))
+    c = dataclasses.replace(a, settings=wider)
+    assert run_labels(c, b) == ("s", "s (--bands 3.5)")
+    assert run_labels(_meta("out/a", a.command), _meta("out/b", b.command)) == (
+        "s",
+        "s (--bands 3.5)",
+    )

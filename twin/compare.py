@@ -235,7 +235,9 @@ def run_labels(a: RunMeta, b: RunMeta) -> tuple[str, str]:
     scenario and the options of their recorded commands (:func:`command_options`) that
     differ, but those of :data:`RUN_NEUTRAL_OPTIONS`: ``twin run S.toml`` and ``twin run
     S.toml --terrain flat`` are ``monaco-terrain`` and ``monaco-terrain (--terrain
-    flat)``; a path by its file name. When a run has no command recorded (a folder of an
+    flat)``; a path by its file name. Options that changed nothing (``--bands 3.5`` for
+    a scenario of 3.5 GHz alone: both runs record the same settings) name neither run.
+    When a run has no command recorded (a folder of an
     earlier ``twin``) or no such option differs, they are named by the settings in
     which their summaries differ, as :func:`settings_items` gives them (``monaco-terrain
     (city.terrain = N43E007.hgt.zip)``, ``monaco-terrain (city.terrain = flat)``;
@@ -255,7 +257,9 @@ def run_labels(a: RunMeta, b: RunMeta) -> tuple[str, str]:
         la, lb = a.scenario, b.scenario
     else:
         oa, ob = command_options(a.command), command_options(b.command)
-        if oa is not None and ob is not None:
+        # settings recorded by both runs and equal: no option changed the study
+        same_study = bool(a.settings) and a.settings == b.settings
+        if oa is not None and ob is not None and not same_study:
             options = [
                 k
                 for k in dict.fromkeys([*oa, *ob])

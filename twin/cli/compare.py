@@ -49,8 +49,9 @@ def compare(
     of both runs are compared; a note names the others. Each run is named by its
     scenario, or, for two runs of one scenario, by the scenario and the command-line
     options in which their recorded commands differ (--terrain flat; not those that
-    change no result, such as --out or --workers), else by the settings in which their
-    summary.json differs, else by their folders.
+    change no result, such as --out or --workers, nor any when both runs record the same
+    settings), else by the settings in which their summary.json differs, else by their
+    folders.
     """
     from twin.cli.options import check_interrupt, mark_written
     from twin.compare import check_threshold
