@@ -1,9 +1,11 @@
 """Colour classes of the metrics, and QGIS styles (``.qml``) built from them.
 
 One set of classes per metric serves both the QGIS styles written beside the GeoTIFFs and
-the web map's legend, so a colour means the same value everywhere. The classes are fixed
-(not stretched to each file's data), so the 0.7 GHz and the 28 GHz maps can be compared
-side by side.
+the web map's legend, so a colour means the same value everywhere. The classes of the
+radio metrics are fixed (not stretched to each file's data), so the 0.7 GHz and the 28
+GHz maps can be compared side by side; the ground's are fitted to the study's ground
+(:func:`elevation_ramp`), so that a low city is not drawn in one colour, and one run
+gives its ``ground_m.qml`` and its web map's relief the same.
 
 A ``.qml`` file with the raster's basename (``capacity_mbps_3p5.qml`` beside
 ``capacity_mbps_3p5.tif``) is the layer's default style: QGIS applies it when the raster
@@ -19,9 +21,13 @@ metric (name contains)  classes                                    colours
 ``covered``/``share``   0-20 %, ..., 80-100 %                      red-yellow-green
 ``los``, ``indoor``     0/1 flags (paletted)                        two colours
 ``viewshed``            0 not visible / 1 visible (paletted)       two colours
-``elevation_m``,        sea level (< 0.5 m), 0.5-50, ..., >3000 m  hypsometric tints
-``ground_m``            (the web map's terrain relief and the
-                        ground under the receivers, ground_m.tif)
+``elevation_m``,        about 10 classes over the ground given,    hypsometric tints
+``ground_m``            steps of 1, 2, 2.5 or 5 x 10^k m; below    (ELEVATION's,
+                        0.5 m "sea level" when the ground reaches  sampled)
+                        it (the web map's terrain relief and the
+                        ground under the receivers, ground_m.tif;
+                        without values the fixed ELEVATION:
+                        < 0.5, 0.5-50, ..., > 3000 m)
 anything else           8 equal classes over the data range        viridis
                         (in metres for a name ending ``_m``: the
                         DSM's heights)
@@ -48,6 +54,8 @@ __all__ = [
     "ColorClass",
     "Palette",
     "Ramp",
+    "elevation_breaks_m",
+    "elevation_ramp",
     "qml_text",
     "ramp_for",
     "style_for",
@@ -216,10 +224,11 @@ SHARE = Ramp(
     scale=100.0,
     decimals=0,
 )
-#: the terrain relief of the web map (``twin.io.webmap``) and the style of a run's
-#: ``ground_m.tif``, so that a height has one colour in both: hypsometric tints by
-#: elevation, metres on the DEM's datum; the first class (below 0.5 m) is the sea, which
-#: SRTM holds at 0 m (Monaco's reprojected nodes: -1.9 to 0.5 m offshore).
+#: fixed hypsometric classes of the ground, metres on the DEM's datum, and the palette of
+#: :func:`elevation_ramp` (the classes of the web map's terrain relief, ``twin.io.webmap``,
+#: and of a run's ``ground_m.tif``): the first class (below 0.5 m) is the sea, which SRTM
+#: holds at 0 m (Monaco's reprojected nodes: -1.9 to 0.5 m offshore), then land tints from
+#: green to brown and white.
 _ELEVATION_BREAKS = (0.5, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000)
 ELEVATION = _ramp(
     "elevation_m", "Terrain", "m", _ELEVATION_BREAKS,
@@ -228,6 +237,125 @@ ELEVATION = _ramp(
     ["< 0.5 m (sea level)", *_range_labels(_ELEVATION_BREAKS, "m")[1:]],
     minimum=0, maximum=4000, decimals=1,
 )  # fmt: skip
+#: the top of the sea level class, metres: ELEVATION's first break
+SEA_LEVEL_M = _ELEVATION_BREAKS[0]
+#: the steps of :func:`elevation_ramp` are these times a power of ten (metres)
+_NICE_STEPS = (1.0, 2.0, 2.5, 5.0)
+#: the number of classes :func:`elevation_ramp` aims at (8 to 12 for most ranges)
+_ELEVATION_CLASSES = 10
+#: the smallest step of :func:`elevation_ramp`, metres: a DEM is no finer than that
+_MIN_ELEVATION_STEP_M = 0.1
+
+
+def _step_breaks(low_m: float, high_m: float, step_m: float, decimals: int) -> list[float]:
+    """The breaks of :func:`elevation_ramp` at ``step_m`` for ground from ``low_m`` to
+    ``high_m``: the multiples of the step strictly inside the range they round it out to
+    (``floor(low / step)`` to ``ceil(high / step)`` steps), and with ground below
+    :data:`SEA_LEVEL_M` that break first, the multiples above it (from 0 m) after it."""
+    top = math.ceil(high_m / step_m)
+    if low_m < SEA_LEVEL_M:
+        if high_m <= SEA_LEVEL_M:
+            return []  # all of it at sea level
+        first = math.floor(SEA_LEVEL_M / step_m) + 1
+        return [SEA_LEVEL_M, *(round(i * step_m, decimals) for i in range(first, top))]
+    bottom = math.floor(low_m / step_m)
+    return [round(i * step_m, decimals) for i in range(bottom + 1, top)]
+
+
+def elevation_breaks_m(low_m: float, high_m: float) -> list[float]:
+    """The class breaks (metres) of :func:`elevation_ramp` for ground from ``low_m`` to
+    ``high_m``.
+
+    The step is the ``1``, ``2``, ``2.5`` or ``5`` times a power of ten (at least
+    :data:`_MIN_ELEVATION_STEP_M`) whose classes number nearest 10 (of two as near,
+    the more: 13 rather than 7); the breaks are its multiples (:func:`_step_breaks`).
+    Ground reaching below :data:`SEA_LEVEL_M` has that break first (the sea level class
+    below it, then classes from 0.5 m to the step's first multiple above it, and so on).
+    No breaks (one class) for flat ground, or ground all below sea level.
+    """
+    lo, hi = float(low_m), float(high_m)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+        raise InputError(
+            f"elevation classes: ground from {lo} to {hi} m; allowed: finite, low <= high"
+        )
+    span = hi - (0.0 if lo < SEA_LEVEL_M else lo)
+    if span <= 0.0:
+        return []
+    top = math.floor(math.log10(span))
+    best: list[float] = []
+    best_key = (math.inf, math.inf)
+    for k in range(top - 2, top + 1):
+        for mantissa in _NICE_STEPS:
+            step = mantissa * 10.0**k
+            if step < _MIN_ELEVATION_STEP_M - 1e-12:
+                continue
+            breaks = _step_breaks(lo, hi, step, max(0, 1 - k))
+            n = len(breaks) + 1
+            key = (abs(n - _ELEVATION_CLASSES), -n)
+            if key < best_key:
+                best, best_key = breaks, key
+    return best
+
+
+def _tints(n: int) -> list[str]:
+    """``n`` colours along :data:`ELEVATION`'s land tints (all but its sea level one), from
+    the lowest to the highest: the tints themselves for 11, else interpolated between the
+    two nearest in RGB (the lowest alone for 1)."""
+    if n < 1:
+        return []
+    rgb = np.array([c.rgb for c in ELEVATION.classes[1:]], dtype=float)
+    at = np.linspace(0.0, len(rgb) - 1.0, n) if n > 1 else np.zeros(1)
+    below = np.minimum(np.floor(at).astype(int), len(rgb) - 2)
+    frac = (at - below)[:, None]
+    mixed = np.rint(rgb[below] * (1.0 - frac) + rgb[below + 1] * frac).astype(int)
+    return ["#{:02x}{:02x}{:02x}".format(*c) for c in mixed]
+
+
+def _cm(value_m: float) -> str:
+    """A ground value (metres) in a label: to the centimetre, no trailing zeros."""
+    return f"{round(value_m, 2):g}"
+
+
+def elevation_ramp(ground_m: npt.ArrayLike) -> Ramp:
+    """Hypsometric classes fitted to the ground ``ground_m`` (metres; its finite values).
+
+    The breaks are :func:`elevation_breaks_m` from the least to the greatest value:
+    round steps of 1, 2, 2.5 or 5 times a power of ten, about 10 classes across the
+    range (the whole range: the ground's lowest and highest points are what a relief
+    shows, and no value lies past the classes' range). The colours keep
+    :data:`ELEVATION`'s order: its sea level tint for a class below
+    :data:`SEA_LEVEL_M` (``"< 0.5 m (sea level)"``), only when the ground reaches below
+    it, then its land tints from green to brown and white, sampled evenly
+    (:func:`_tints`) over the land classes whatever their number. Flat ground gives one
+    class (``"12.5 m"``; at sea level ``"< 0.5 m (sea level)"``). ``minimum`` and
+    ``maximum`` are the ground's lowest and highest values.
+
+    Raises
+    ------
+    InputError
+        When ``ground_m`` has no finite value.
+    """
+    v = np.asarray(ground_m, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        raise InputError("elevation classes: the ground has no finite value")
+    lo, hi = float(v.min()), float(v.max())
+    breaks = elevation_breaks_m(lo, hi)
+    sea = lo < SEA_LEVEL_M
+    sea_label = ELEVATION.classes[0].label
+    if sea:
+        colors = [ELEVATION.classes[0].color, *_tints(len(breaks))]
+        labels = [sea_label, *_range_labels(breaks, "m")[1:]] if breaks else [sea_label]
+    else:
+        colors = _tints(len(breaks) + 1)
+        if breaks:
+            labels = _range_labels(breaks, "m")
+        else:  # flat, or within the smallest step
+            labels = [f"{_cm(lo)} m" if hi == lo else f"{_cm(lo)} - {_cm(hi)} m"]
+    return _ramp(ELEVATION.metric, ELEVATION.title, "m", breaks, colors, labels,
+                 minimum=lo, maximum=hi, decimals=ELEVATION.decimals)  # fmt: skip
+
+
 LOS = Palette("los", "Line of sight", ((0, "#9e9e9e", "NLoS"), (1, "#1f78b4", "LoS")))
 INDOOR = Palette("indoor", "Indoor", ((0, "#b2df8a", "outdoor"), (1, "#6a3d9a", "indoor")))
 #: a band of ``twin viewshed`` (the colours of the LoS flag: visible is in line of sight)
@@ -263,15 +391,17 @@ def ramp_for(metric: str, values: npt.ArrayLike | None = None) -> Ramp:
     """The colour classes of ``metric`` (a name containing it also matches).
 
     ``capacity_mbps``, ``sinr_db``, ``rsrp_dbm``, ``indoor_distance_m`` and shares
-    (``covered``, ``share``) have fixed classes, and so have the ground's elevation
-    (``ground_m``, ``elevation_m``: :data:`ELEVATION`, the web map's relief); for any
-    other metric, eight equal classes over the finite ``values`` (in metres for a name
-    ending ``_m``).
+    (``covered``, ``share``) have fixed classes; the ground's elevation (``ground_m``,
+    ``elevation_m``) has hypsometric classes fitted to the ``values``
+    (:func:`elevation_ramp`; without values the fixed :data:`ELEVATION`); any other
+    metric eight equal classes over the finite ``values`` (in metres for a name ending
+    ``_m``).
 
     Raises
     ------
     InputError
-        For an unknown metric without finite ``values``.
+        For an unknown metric without finite ``values``, or ``ground_m`` with values none
+        of which is finite.
     """
     name = metric.lower()
     for ramp in (CAPACITY, SINR, RSRP, INDOOR_DISTANCE):
@@ -280,7 +410,7 @@ def ramp_for(metric: str, values: npt.ArrayLike | None = None) -> Ramp:
     if "covered" in name or "share" in name:
         return SHARE
     if name in ("ground_m", ELEVATION.metric):
-        return ELEVATION
+        return ELEVATION if values is None else elevation_ramp(values)
     return _generic(metric, values)
 
 
@@ -436,6 +566,7 @@ def write_style(
     values: npt.ArrayLike | None = None,
     *,
     band: int = 1,
+    style: Ramp | Palette | None = None,
 ) -> Path:
     """Write the QGIS style of ``metric`` to ``path`` (``<raster basename>.qml``), atomically.
 
@@ -448,9 +579,13 @@ def write_style(
         ``indoor_distance_m``, ``ground_m``, ``los``, ``indoor``, ``viewshed``, or any
         other with ``values``).
     values
-        Data values; only used for metrics without fixed classes.
+        Data values; only used for metrics without fixed classes (and the ground's,
+        fitted to them).
     band
         Raster band the renderer draws.
+    style
+        The classes or palette to write, instead of those of ``metric`` and ``values``
+        (``twin run`` gives ``ground_m.qml`` the classes of its map's relief).
 
     Raises
     ------
@@ -458,5 +593,6 @@ def write_style(
         For an unknown metric without finite ``values``.
     """
     final = Path(path)
-    write_text_atomic(final, qml_text(style_for(metric, values), band=band))
+    chosen = style_for(metric, values) if style is None else style
+    write_text_atomic(final, qml_text(chosen, band=band))
     return final
