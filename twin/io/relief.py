@@ -4,9 +4,10 @@
 map's extent (every node, or every k-th row and column past :data:`RELIEF_MAX_CELLS`
 cells); :func:`relief_split` cuts each cell into two triangles along the diagonal that
 keeps both at or below the terrain's bilinear surface; :func:`relief_triangles` lists
-them, :func:`relief_shade` and :func:`relief_colors` colour them (hypsometric classes of
-:data:`twin.io.styles.ELEVATION`, shaded). Pure: arrays in, arrays out;
-:mod:`twin.io.webmap` puts them in the page. See ``docs/terrain.md``.
+them, :func:`relief_shade` and :func:`relief_colors` colour them (hypsometric classes
+fitted to the study's ground, :func:`twin.io.styles.elevation_ramp`, shaded). Pure:
+arrays in, arrays out; :mod:`twin.io.webmap` puts them in the page. See
+``docs/terrain.md``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import numpy as np
 import numpy.typing as npt
 
 from twin.errors import InputError
-from twin.io.styles import ELEVATION
 
 if TYPE_CHECKING:
     from twin.city.terrain import Terrain
+    from twin.io.styles import Ramp
 
 __all__ = [
     "RELIEF_MAX_CELLS",
@@ -173,18 +174,20 @@ def relief_shade(
 
 
 def relief_classes(
-    z_m: npt.NDArray[np.float64], triangles: npt.NDArray[np.int64]
+    z_m: npt.NDArray[np.float64], triangles: npt.NDArray[np.int64], ramp: Ramp
 ) -> npt.NDArray[np.int8]:
-    """Each triangle's :data:`~twin.io.styles.ELEVATION` class: that of the mean of its
-    three nodes' elevations (``z_m``, metres, flat or rows x cols)."""
-    return ELEVATION.classify(np.ravel(z_m)[triangles].mean(axis=1))
+    """Each triangle's class of the elevation classes ``ramp``
+    (:func:`twin.io.styles.elevation_ramp`): that of the mean of its three nodes'
+    elevations (``z_m``, metres, flat or rows x cols)."""
+    return ramp.classify(np.ravel(z_m)[triangles].mean(axis=1))
 
 
 def relief_colors(
-    classes: npt.NDArray[np.int8], shade: npt.NDArray[np.float64]
+    classes: npt.NDArray[np.int8], shade: npt.NDArray[np.float64], ramp: Ramp
 ) -> npt.NDArray[np.uint8]:
-    """``(triangles, 3)`` RGB: each triangle's class colour times its shade."""
-    rgb = np.array([c.rgb for c in ELEVATION.classes], dtype=float)[classes]
+    """``(triangles, 3)`` RGB: each triangle's colour of its class of ``ramp`` times its
+    shade."""
+    rgb = np.array([c.rgb for c in ramp.classes], dtype=float)[classes]
     return np.clip(np.rint(rgb * shade[:, None]), 0, 255).astype(np.uint8)
 
 

@@ -68,7 +68,7 @@ from twin.io.relief import (
     relief_shade,
     relief_triangles,
 )
-from twin.io.styles import ELEVATION, Ramp, ramp_for
+from twin.io.styles import Ramp, elevation_ramp, ramp_for
 from twin.io.vector import json_safe
 
 if TYPE_CHECKING:
@@ -536,10 +536,12 @@ def _relief_data(
     origin: tuple[float, float],
     max_cells: int,
     mesh: ReliefMesh | None = None,
+    elevation_classes: Ramp | None = None,
 ) -> dict[str, Any] | None:
     """The page's relief: its nodes (lon/lat offsets as the grid's, the ground as
-    float32), each cell's cut, each triangle's colour, the legend's classes drawn; those
-    of ``mesh`` when given, else of the terrain's nodes over ``bounds_wgs84``."""
+    float32), each cell's cut, each triangle's colour (its class of ``elevation_classes``,
+    by default those fitted to the nodes drawn), the legend's classes drawn; those of
+    ``mesh`` when given, else of the terrain's nodes over ``bounds_wgs84``."""
     from pyproj import Transformer
 
     if mesh is None:
@@ -551,14 +553,15 @@ def _relief_data(
         return None
     n_rows, n_cols = mesh.z_m.shape
     tri = relief_triangles(n_rows, n_cols, mesh.ne_sw)
-    classes = relief_classes(mesh.z_m, tri)
-    rgb = relief_colors(classes, relief_shade(mesh.x_m, mesh.y_m, mesh.z_m, tri))
+    ramp = elevation_ramp(mesh.z_m) if elevation_classes is None else elevation_classes
+    classes = relief_classes(mesh.z_m, tri, ramp)
+    rgb = relief_colors(classes, relief_shade(mesh.x_m, mesh.y_m, mesh.z_m, tri), ramp)
     to_wgs84 = Transformer.from_crs(terrain.crs, 4326, always_xy=True)
     lon, lat = to_wgs84.transform(mesh.x_m.ravel(), mesh.y_m.ravel())
     dx = np.rint((np.asarray(lon) - origin[0]) / _COORD_SCALE)
     dy = np.rint((np.asarray(lat) - origin[1]) / _COORD_SCALE)
     shown = np.unique(classes)  # the legend lists the classes drawn
-    legend = _legend(ELEVATION)
+    legend = _legend(ramp)
     legend["colors"] = [legend["colors"][k] for k in shown]
     legend["labels"] = [legend["labels"][k] for k in shown]
     return {
@@ -921,6 +924,7 @@ def map_page_parts(
     grid_note: str | None = None,
     terrain: Terrain | None = None,
     relief: ReliefMesh | None = None,
+    elevation_classes: Ramp | None = None,
 ) -> list[str]:
     """The self-contained offline web map, as the parts of its HTML text in order
     (:func:`build_map` joins them, :func:`write_map` writes them one after the other).
@@ -971,6 +975,10 @@ def map_page_parts(
         (``twin run`` makes them over the map's extent in the city CRS, so that
         ``summary.json`` says what the page draws); ``None``: those over the frames'
         extent. Drawn only with ``terrain``.
+    elevation_classes
+        The relief's colour classes (:func:`twin.io.styles.elevation_ramp`; ``twin run``
+        gives those of its ``ground_m.qml``, fitted to the study's ground); ``None``:
+        those fitted to the nodes drawn. The legend lists the classes drawn.
 
     Returns
     -------
@@ -1007,7 +1015,9 @@ def map_page_parts(
     bdata = _buildings_data(buildings, origin, bands, building_coverage_col)
     relief_data = None
     if terrain is not None and frames:
-        relief_data = _relief_data(terrain, bounds, origin, RELIEF_MAX_CELLS, relief)
+        relief_data = _relief_data(
+            terrain, bounds, origin, RELIEF_MAX_CELLS, relief, elevation_classes
+        )
     deck_json: dict[str, Any] = {
         "initialViewState": _view(bounds),
         "views": [{"@@type": "MapView", "controller": True}],
