@@ -53,7 +53,13 @@ def test_summary_records_the_relief_the_map_draws(runs: dict[str, Path]) -> None
         "node_step": page["stride"],
         "node_spacing_m": page["node_m"],
         "max_cells": page["max_cells"],
+        "classes": relief["classes"],
+        "class_breaks_m": relief["class_breaks_m"],
     }
+    # the legend: the classes the relief draws, in the summary's order
+    drawn = page["legend"]["labels"]
+    assert drawn == [label for label in relief["classes"] if label in drawn]
+    assert len(relief["classes"]) == len(relief["class_breaks_m"]) + 1
     assert page["max_cells"] == RELIEF_MAX_CELLS
     assert relief["node_step"] == 1 and relief["cells_drawn"] == relief["cells_full"]
     assert relief["cells_drawn"] == (page["rows"] - 1) * (page["cols"] - 1)
@@ -90,33 +96,48 @@ def test_decimated_relief_is_summarised_by_its_step() -> None:
 
 
 def test_ground_style_is_the_relief_s_elevation_classes(runs: dict[str, Path]) -> None:
-    """Monaco's ``rasters/ground_m.qml`` draws the ground in the web map relief's classes
-    (``styles.ELEVATION``): the same upper bounds, colours and labels, in order, so that a
-    height has one colour in QGIS and on the map; every cell of the raster falls in one
-    of them. On flat ground no ground raster, no style."""
+    """Monaco's ``rasters/ground_m.qml`` draws the ground in the web map relief's classes,
+    those ``summary.json`` records (``map.relief.classes``, ``class_breaks_m``), fitted
+    to the study's ground (``styles.elevation_ramp``): the sea level class (the map draws
+    the sea), then round steps up to the highest ground under the receivers, buildings and
+    sites; the page's legend has the same colours and labels, so that a height has one
+    colour in QGIS and on the map. Every cell of the raster lies within the classes'
+    range, and the city's ground spreads over at least 8 of them where the fixed
+    ``styles.ELEVATION`` put it in 4. On flat ground no ground raster, no style."""
     import numpy as np
     import rasterio
 
     from tests.qml_check import read_qml
-    from twin.io.styles import ELEVATION
+    from twin.io.styles import ELEVATION, SEA_LEVEL_M, elevation_breaks_m
 
     rasters = runs["monaco"] / "rasters"
+    summary = _summary(runs["monaco"])
+    relief = summary["map"]["relief"]
     rr = read_qml(rasters / "ground_m.qml").find("pipe/rasterrenderer")
     assert rr is not None and rr.get("type") == "singlebandpseudocolor"
     shader = rr.find("rastershader/colorrampshader")
     assert shader is not None and shader.get("colorRampType") == "DISCRETE"
     items = [(float(i.get("value", "nan")), i.get("color"), i.get("label")) for i in
              shader.findall("item")]  # fmt: skip
-    assert items == [(c.upper, c.color, c.label) for c in ELEVATION.classes]
-    assert items[0][2] == "< 0.5 m (sea level)" and items[-1][0] == float("inf")
+    assert [u for u, _, _ in items] == [*relief["class_breaks_m"], float("inf")]
+    assert [label for _, _, label in items] == relief["classes"]
+    assert items[0][1:] == (ELEVATION.classes[0].color, "< 0.5 m (sea level)")
+    assert 8 <= len(items) <= 13
+    lo, hi = float(rr.get("classificationMin", "nan")), float(rr.get("classificationMax", "nan"))
+    assert relief["class_breaks_m"] == elevation_breaks_m(lo, hi)
     # the page's relief legend: the same colours and labels, those of the classes drawn
     legend = _data((runs["monaco"] / "map.html").read_text())["relief"]["legend"]
     by_label = {label: color for _, color, label in items}
-    assert len(legend["labels"]) >= 3
+    assert len(legend["labels"]) >= 8
     for label, rgb in zip(legend["labels"], legend["colors"], strict=True):
         assert "#{:02x}{:02x}{:02x}".format(*rgb) == by_label[label]
     with rasterio.open(rasters / "ground_m.tif") as ds:
-        ground = ds.read(1, masked=True).compressed()
-    classes = ELEVATION.classify(ground)
-    assert classes.min() >= 0 and np.unique(classes).size >= 3  # Monaco: 0 to ~160 m
+        ground = ds.read(1, masked=True).compressed().astype(float)
+    under = summary["city"]["terrain"]["receivers_ground_m"]
+    assert lo <= under["min"] and hi >= under["max"]  # the range holds every cell
+    assert lo - 1e-4 <= ground.min() and ground.max() <= hi + 1e-4  # float32 cells
+    assert lo < SEA_LEVEL_M < hi  # the map's sea
+    breaks = np.array(relief["class_breaks_m"])
+    classes = np.searchsorted(breaks, ground, side="left")
+    assert np.unique(classes).size >= 8 > np.unique(ELEVATION.classify(ground)).size
     assert not (runs["flat"] / "rasters" / "ground_m.qml").exists()

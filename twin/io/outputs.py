@@ -29,7 +29,7 @@ from twin.io.rasters import grid_raster, write_geotiff
 from twin.io.relief import RELIEF_MAX_CELLS, ReliefMesh, relief_mesh
 from twin.io.scratch import available_memory_bytes
 from twin.io.spectrum_plots import plot_los_comparison, plot_sweep
-from twin.io.styles import write_style
+from twin.io.styles import Ramp, elevation_ramp, write_style
 from twin.io.tables import write_csv
 from twin.io.vector import ArrowLayer, index_at_end_for, write_geojson, write_gpkg
 from twin.io.webmap import MapPoints, write_map
@@ -309,6 +309,7 @@ def write_run(
     step = lattice_step(shape, map_max_points)  # what map_points draws
     drawn = lattice_points(result.grid, step)
     relief = map_relief(result, drawn)
+    ground_classes = run_ground_classes(result, relief)
     summary["map"] = {
         "metric": map_metric,
         "max_points": map_max_points,
@@ -317,7 +318,7 @@ def write_run(
         "grid_points_drawn": int(drawn.size),
         "step": step,
         "square_m": step * result.scenario.grid.spacing_m,
-        "relief": relief_summary(result.city.terrain, relief),
+        "relief": relief_summary(result.city.terrain, relief, ground_classes),
     }
     prov = provenance(result, created=summary["provenance"]["created"])
     if command is not None:
@@ -342,7 +343,7 @@ def write_run(
         def web_map() -> None:
             _write_map(result, tmp / "map.html", prov=prov, buildings=buildings, sites=sites,
                        map_metric=map_metric, max_points=map_max_points,
-                       relief=relief)  # fmt: skip
+                       relief=relief, ground_classes=ground_classes)  # fmt: skip
 
         def tables() -> None:
             """The vector layers and the summaries."""
@@ -373,7 +374,9 @@ def write_run(
         share_work(
             [
                 web_map,
-                lambda: _write_rasters(result, tmp / "rasters", prov=prov),
+                lambda: _write_rasters(
+                    result, tmp / "rasters", prov=prov, ground_classes=ground_classes
+                ),
                 *plot_tasks(result, tmp / "plots", summary=summary),
                 los_plot,
                 sweep_plot,
@@ -447,10 +450,14 @@ def piers_frame(city: CityModel) -> gpd.GeoDataFrame | None:
     )[["osm_id", "drawn", "width_m", "geometry"]]
 
 
-def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -> None:
+def _write_rasters(
+    result: StudyResult, folder: Path, *, prov: dict[str, Any], ground_classes: Ramp | None
+) -> None:
     """The GeoTIFFs of :func:`write_run` into ``folder`` (created), each with its QGIS
     style beside it (fixed classes or a palette, :func:`twin.io.styles.style_for`: QGIS
-    applies it when the raster is opened, instead of a grey stretch)."""
+    applies it when the raster is opened, instead of a grey stretch; ``ground_m.tif``'s
+    the elevation classes ``ground_classes`` of the map's relief,
+    :func:`run_ground_classes`)."""
     crs = result.city.crs
     spec = result.grid.spec
     folder.mkdir()
@@ -490,7 +497,8 @@ def _write_rasters(result: StudyResult, folder: Path, *, prov: dict[str, Any]) -
                   "terrain": Path(ground.terrain.source_path).name,
                   "terrain_sha256": ground.terrain.source_sha256},
         )  # fmt: skip
-        write_style(folder / "ground_m.qml", "ground_m")  # the web map relief's classes
+        # the web map relief's classes: the run's ground
+        write_style(folder / "ground_m.qml", "ground_m", style=ground_classes)
     for label, res in result.bands.items():
         for name, attr, dtype, nodata, units in RASTER_METRICS:
             arr = grid_raster(g.cell, res.values_by_part(attr), spec.shape, nodata, dtype)
@@ -610,19 +618,57 @@ def map_relief(result: StudyResult, drawn: npt.NDArray[np.int64]) -> ReliefMesh 
     return relief_mesh(terrain, (x.min(), y.min(), x.max(), y.max()))
 
 
-def relief_summary(terrain: Terrain | None, relief: ReliefMesh | None) -> dict[str, Any] | None:
+def relief_summary(
+    terrain: Terrain | None, relief: ReliefMesh | None, classes: Ramp | None = None
+) -> dict[str, Any] | None:
     """The summary's ``map.relief``: the relief ``map.html`` draws (cells drawn, of the
     window's at every node, the step between the nodes drawn, 1 for every node, and their
-    spacing in metres, the most cells drawn); None without one (flat ground)."""
+    spacing in metres, the most cells drawn) and, given its elevation ``classes``
+    (:func:`run_ground_classes`, those of ``ground_m.qml`` too), their labels and breaks
+    (metres, the classes' upper bounds but the last's); None without one (flat ground)."""
     if terrain is None or relief is None:
         return None
-    return {
+    out: dict[str, Any] = {
         "cells_drawn": relief.cells,
         "cells_full": relief.cells_full,
         "node_step": relief.stride,
         "node_spacing_m": round(relief.stride * terrain.res_m, 2),
         "max_cells": RELIEF_MAX_CELLS,
     }
+    if classes is not None:
+        out["classes"] = [c.label for c in classes.classes]
+        out["class_breaks_m"] = [c.upper for c in classes.classes[:-1]]
+    return out
+
+
+def run_ground_classes(result: StudyResult, relief: ReliefMesh | None) -> Ramp | None:
+    """The elevation classes of a run on terrain (:func:`twin.io.styles.elevation_ramp`),
+    those of ``ground_m.qml`` and of the relief of ``map.html`` alike; None on flat ground.
+
+    They span the study's ground, its least and greatest values (a hypsometric map shows
+    its lowest and highest ground; no quantile: Monaco's receivers spread evenly from 0
+    to 480 m): from the lowest of the ground under its receivers (``ground_m.tif``), its
+    buildings and its sites, and of the relief's nodes ``relief`` (:func:`map_relief`:
+    the sea beside a coastal city whose receivers on water are dropped, which the sea
+    level class then shows), to the highest of the study's ground. The relief's window
+    reaches two nodes past the map's extent: its nodes above the study's highest ground
+    are drawn in the top class rather than stretching the classes over ground the study
+    never computes on. Every value of ``ground_m.tif`` lies between the classes'
+    ``minimum`` and ``maximum``.
+    """
+    ground = city_ground(result.city)
+    if ground is None:
+        return None
+    g = result.grid
+    parts = [ground.building_ground_m, np.array([s.ground_m for s in result.sites], dtype=float)]
+    for lo in range(0, len(g), MAP_CHUNK):  # by chunks: a large grid's ground is not kept
+        hi = min(len(g), lo + MAP_CHUNK)
+        under = ground.receivers_m(g.x_m[lo:hi], g.y_m[lo:hi], g.building_id[lo:hi])
+        parts.append(np.array([under.min(), under.max()]))
+    if relief is not None:  # the lowest ground the map draws: the sea, on a coast
+        parts.append(np.array([relief.z_m.min()]))
+    values = np.concatenate(parts)
+    return elevation_ramp(values)
 
 
 def _write_map(
@@ -635,8 +681,10 @@ def _write_map(
     map_metric: str,
     max_points: int | None,
     relief: ReliefMesh | None,
+    ground_classes: Ramp | None,
 ) -> None:
-    """``map.html`` of :func:`write_run`, its relief ``relief`` (:func:`map_relief`)."""
+    """``map.html`` of :func:`write_run`, its relief ``relief`` (:func:`map_relief`)
+    coloured by the elevation classes ``ground_classes`` (:func:`run_ground_classes`)."""
     drawn = map_points(result, map_metric, max_points)
     write_map(
         path,
@@ -653,6 +701,7 @@ def _write_map(
         grid_note=drawn.note,
         terrain=result.city.terrain,
         relief=relief,
+        elevation_classes=ground_classes,
     )
 
 
@@ -670,5 +719,6 @@ __all__ = [
     "map_points",
     "map_relief",
     "relief_summary",
+    "run_ground_classes",
     "write_run",
 ]
