@@ -39,7 +39,8 @@ HARBOUR = (7.4225, 43.7325, 7.4265, 43.7355)
 OPEN_SEA = (7.45, 43.70, 7.47, 43.71)
 NICE = (1.0, 2.0, 2.5, 5.0)
 SEA = ELEVATION.classes[0]
-LAND_TINTS = np.array([c.rgb for c in ELEVATION.classes[1:]], dtype=float)
+#: ELEVATION's land tints but its snow white (above 3000 m): the fitted classes' below that
+LAND_TINTS = np.array([c.rgb for c in ELEVATION.classes[1:-1]], dtype=float)
 
 
 def _terrain(box: tuple[float, float, float, float]) -> Terrain:
@@ -183,3 +184,15 @@ def test_ramp_for_ground_fits_its_values() -> None:
     z = _terrain(LOW_LAND).elevation_m
     assert ramp_for("ground_m", z) == elevation_ramp(z) != ELEVATION
     assert ramp_for("ground_m") is ELEVATION and ramp_for("elevation_m") is ELEVATION
+
+
+def test_the_snow_white_tops_only_ground_that_reaches_3000_m() -> None:
+    """Fitted classes end at ELEVATION's brown (Monaco's hills, 814 m at most: white
+    would say snow, and all but vanish on the web map's light page); ground that reaches
+    3000 m, where ELEVATION draws snow, ends at its white."""
+    hills = elevation_ramp(_terrain(MONACO).elevation_m)
+    assert hills.classes[-1].color == ELEVATION.classes[-2].color
+    assert ELEVATION.classes[-1].color not in {c.color for c in hills.classes}
+    alps = elevation_ramp(np.array([400.0, 4200.0]))
+    assert alps.classes[-1].color == ELEVATION.classes[-1].color
+    assert alps.classes[0].color == ELEVATION.classes[1].color

@@ -228,7 +228,7 @@ SHARE = Ramp(
 #: :func:`elevation_ramp` (the classes of the web map's terrain relief, ``twin.io.webmap``,
 #: and of a run's ``ground_m.tif``): the first class (below 0.5 m) is the sea, which SRTM
 #: holds at 0 m (Monaco's reprojected nodes: -1.9 to 0.5 m offshore), then land tints from
-#: green to brown and white.
+#: green to brown and white (snow, above 3000 m).
 _ELEVATION_BREAKS = (0.5, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000)
 ELEVATION = _ramp(
     "elevation_m", "Terrain", "m", _ELEVATION_BREAKS,
@@ -297,13 +297,21 @@ def elevation_breaks_m(low_m: float, high_m: float) -> list[float]:
     return best
 
 
-def _tints(n: int) -> list[str]:
-    """``n`` colours along :data:`ELEVATION`'s land tints (all but its sea level one), from
-    the lowest to the highest: the tints themselves for 11, else interpolated between the
-    two nearest in RGB (the lowest alone for 1)."""
+#: the ground from which :func:`elevation_ramp`'s top class takes :data:`ELEVATION`'s
+#: snow white (its class above 3000 m): below it the tints end at its brown, as the white
+#: would say snow of a hill and all but vanish on the web map's light page
+SNOW_M = _ELEVATION_BREAKS[-1]
+
+
+def _tints(n: int, *, snow: bool = True) -> list[str]:
+    """``n`` colours along :data:`ELEVATION`'s land tints (all but its sea level one; and
+    but its top, snow white one unless ``snow``), from the lowest to the highest: the
+    tints themselves for as many, else interpolated between the two nearest in RGB (the
+    lowest alone for 1)."""
     if n < 1:
         return []
-    rgb = np.array([c.rgb for c in ELEVATION.classes[1:]], dtype=float)
+    land = ELEVATION.classes[1:] if snow else ELEVATION.classes[1:-1]
+    rgb = np.array([c.rgb for c in land], dtype=float)
     at = np.linspace(0.0, len(rgb) - 1.0, n) if n > 1 else np.zeros(1)
     below = np.minimum(np.floor(at).astype(int), len(rgb) - 2)
     frac = (at - below)[:, None]
@@ -325,8 +333,9 @@ def elevation_ramp(ground_m: npt.ArrayLike) -> Ramp:
     shows, and no value lies past the classes' range). The colours keep
     :data:`ELEVATION`'s order: its sea level tint for a class below
     :data:`SEA_LEVEL_M` (``"< 0.5 m (sea level)"``), only when the ground reaches below
-    it, then its land tints from green to brown and white, sampled evenly
-    (:func:`_tints`) over the land classes whatever their number. Flat ground gives one
+    it, then its land tints from green to brown, sampled evenly (:func:`_tints`) over
+    the land classes whatever their number, and to its snow white only when the ground
+    reaches :data:`SNOW_M` (3000 m, where :data:`ELEVATION` draws it). Flat ground gives one
     class (``"12.5 m"``; at sea level ``"< 0.5 m (sea level)"``). ``minimum`` and
     ``maximum`` are the ground's lowest and highest values.
 
@@ -343,11 +352,12 @@ def elevation_ramp(ground_m: npt.ArrayLike) -> Ramp:
     breaks = elevation_breaks_m(lo, hi)
     sea = lo < SEA_LEVEL_M
     sea_label = ELEVATION.classes[0].label
+    snow = hi >= SNOW_M
     if sea:
-        colors = [ELEVATION.classes[0].color, *_tints(len(breaks))]
+        colors = [ELEVATION.classes[0].color, *_tints(len(breaks), snow=snow)]
         labels = [sea_label, *_range_labels(breaks, "m")[1:]] if breaks else [sea_label]
     else:
-        colors = _tints(len(breaks) + 1)
+        colors = _tints(len(breaks) + 1, snow=snow)
         if breaks:
             labels = _range_labels(breaks, "m")
         else:  # flat, or within the smallest step
