@@ -79,6 +79,31 @@ def test_json_several_distances_with_o2i() -> None:
         assert r["path_loss_db"] == pytest.approx(pl, abs=0.01)
         assert r["o2i_db"] == pytest.approx(o2i + 0.5 * 4, abs=0.01)
         assert r["total_db"] == pytest.approx(pl + o2i + 2.0, abs=0.01)
+        # an indoor receiver's link: UMi's O2I sigma_SF (TR 38.901 Table 7.5-6, 7 dB, not
+        # the 4 dB of its outdoor LoS) and the low-loss model's sigma_P (Table 7.4.3-2)
+        assert r["shadow_sigma_db"] == 7.0 and r["o2i_sigma_db"] == 4.4
+
+
+def _table_row(out: str) -> dict[str, float]:
+    """The first row of ``twin link``'s table, by its column heads."""
+    header, row = out.strip().splitlines()[1:3]
+    heads = [h.strip() for h in header.split("  ") if h.strip()]
+    return {h: float(v) for h, v in zip(heads, row.split(), strict=True)}
+
+
+def test_the_table_prints_the_o2i_sigmas() -> None:
+    """RMa LoS at 500 m (its breakpoint 770 m): an indoor receiver's link takes the O2I sigma_SF (8 dB, Table
+    7.5-6) and the high-loss model's sigma_P (6.5 dB, Table 7.4.3-2); outdoors, the LoS
+    sigma_SF before the breakpoint (4 dB, Table 7.4.1-1) and no sigma_P."""
+    args = ("--model", "rma", "--freq-ghz", "0.7", "--d2d", "500", "--h-bs", "35",
+            "--h-ut", "1.5", "--los")  # fmt: skip
+    code, out, _ = run(*args, "--o2i", "high")
+    assert code == 0
+    got = _table_row(out)
+    assert got["sigma_SF (dB)"] == 8.0 and got["sigma_P (dB)"] == 6.5
+    code, out, _ = run(*args)
+    assert code == 0 and "sigma_P" not in out
+    assert _table_row(out)["sigma_SF (dB)"] == 4.0
 
 
 def test_json_hata_and_sui() -> None:

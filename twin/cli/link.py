@@ -19,7 +19,8 @@ import numpy as np
 
 from twin.errors import InputError, ModelRangeError
 from twin.propagation.hata import hata_path_loss_db
-from twin.propagation.o2i import o2i_loss_db
+from twin.propagation.o2i import PENETRATION_SIGMA_DB, o2i_loss_db
+from twin.propagation.shadowing import O2I_SF_SIGMA_DB
 from twin.propagation.sui import SUI_DISTANCE_RANGE_M, sui_path_loss_db
 from twin.propagation.tr38901 import (
     ON_RANGE_CHOICES,
@@ -119,12 +120,16 @@ def _compute(
         extra["breakpoint_m"] = np.broadcast_to(
             breakpoint_distance_m(model, freq_ghz, h_bs_m, h_ut_m, **bp_kwargs), d.shape
         )
-        extra["shadow_sigma_db"] = np.broadcast_to(
+        # an indoor receiver's link (O2I) takes Table 7.5-6's O2I sigma_SF, as the study
+        # draws it; an outdoor one Table 7.4.1-1's LoS / NLoS sigma
+        sigma_sf = (
             shadow_fading_sigma_db(
                 model, los, d2d_m=d_eval, freq_ghz=freq_ghz, h_bs_m=h_bs_m, h_ut_m=h_ut_m
-            ),
-            d.shape,
+            )
+            if o2i == "none"
+            else O2I_SF_SIGMA_DB[model]
         )
+        extra["shadow_sigma_db"] = np.broadcast_to(sigma_sf, d.shape)
         extra["los_probability"] = (
             los_probability(model, d_eval, h_ut_m=h_ut_m) if h_ut_m <= 23.0 else None
         )
@@ -170,6 +175,8 @@ def _compute(
         row["d_in_m"] = d_in_m
         row["path_loss_db"] = _round(pl[k])
         row["o2i_db"] = _round(o2i_db[k])
+        if o2i != "none":
+            row["o2i_sigma_db"] = PENETRATION_SIGMA_DB[o2i]
         row["total_db"] = _round(pl[k] + o2i_db[k])
         rows.append(row)
     return rows
@@ -192,6 +199,8 @@ def _format_table(rows: list[dict[str, Any]]) -> str:
     cols += [("PL (dB)", "path_loss_db"), ("O2I (dB)", "o2i_db"), ("total (dB)", "total_db")]
     if "shadow_sigma_db" in r0:
         cols.append(("sigma_SF (dB)", "shadow_sigma_db"))
+    if "o2i_sigma_db" in r0:
+        cols.append(("sigma_P (dB)", "o2i_sigma_db"))
     if r0.get("los_probability") is not None:
         cols.append(("Pr(LoS)", "los_probability"))
     lines = [", ".join(desc), "  ".join(f"{h:>13}" for h, _ in cols)]
@@ -228,7 +237,8 @@ def _format_table(rows: list[dict[str, Any]]) -> str:
     type=click.Choice(("none", "low", "high"), case_sensitive=False),
     default="none",
     show_default=True,
-    help="TR 38.901 clause 7.4.3 O2I penetration model (mean loss, no random part).",
+    help="TR 38.901 clause 7.4.3 O2I penetration model (mean loss, no random part: its "
+    "sigma_P is printed, and sigma_SF is then the O2I one of Table 7.5-6).",
 )
 @click.option("--d-in", "d_in_m", type=float, default=None, help="Indoor distance in m (O2I).")
 @click.option(
