@@ -58,7 +58,7 @@ def test_every_output_of_the_contract_is_there(run_dir: Path) -> None:
         stem = Path(tif).stem
         flags = stem == "indoor" or stem.startswith("los_")
         assert renderer.get("type") == ("paletted" if flags else "singlebandpseudocolor"), tif
-    assert {"buildings.geojson", "sites.geojson", "streets.geojson", "grid.gpkg",
+    assert {"buildings.geojson", "sites.geojson", "streets.geojson", "cells.geojson", "grid.gpkg",
             "water.geojson", "rasters/indoor.tif", "summary.json", "summary.csv",
             "map.html"} <= names  # fmt: skip
     # nothing left over from the atomic write
@@ -89,9 +89,9 @@ def test_the_documented_fields_are_those_of_the_files(run_dir: Path) -> None:
     files = {
         "buildings": ["buildings.geojson", "grid.gpkg:buildings"],
         "sites": ["sites.geojson", "grid.gpkg:sites"],
-        "streets": ["streets.geojson"],
+        "streets": ["streets.geojson", "grid.gpkg:streets"],
         "grid": ["grid.gpkg:grid"],
-        "cells": ["grid.gpkg:cells"],
+        "cells": ["cells.geojson", "grid.gpkg:cells"],
         "water": ["water.geojson", "grid.gpkg:water"],  # Helsinki's ponds and basins
         "piers": ["piers.geojson", "grid.gpkg:piers"],  # and its 4 pier areas
     }

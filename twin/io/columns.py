@@ -211,6 +211,19 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "bandwidth_mhz": ("Bandwidth", "The cell's bandwidth; null where it serves no receiver"),
     "receivers": ("Receivers served", "Receivers (grid and street) the cell serves"),
+    "highway": ("Street kind", "OSM highway tag (values joined by ';' where an edge has several)"),
+    "length_m": ("Length", "Length of the street edge"),
+    "drive": ("Drivable", "True for a street cars may use (what the hex-street layout reads)"),
+    "under_cover": (
+        "Under cover",
+        "True for a way with no open sky above it (OSM tunnel, covered or indoor other than "
+        "no): it takes no street receiver and no street pole",
+    ),
+    "on_bridge": (
+        "On a bridge",
+        "True for a way on a bridge (OSM bridge other than no): its street receivers stand "
+        "on the deck",
+    ),
     "change": (
         "Coverage change",
         "gained (covered in run B, not in run A) or lost (the other way round); "

@@ -404,11 +404,14 @@ def _write_vectors(
     write_geojson(buildings, tmp / "buildings.geojson", provenance=prov)
     write_geojson(sites, tmp / "sites.geojson", provenance=prov)
     write_geojson(streets, tmp / "streets.geojson", provenance=prov)
+    cells = cell_frame(result)
+    write_geojson(cells, tmp / "cells.geojson", provenance=prov)
     layers: dict[str, Any] = {
         "grid": ArrowLayer(grid_table_parts(result), result.grid.spec.crs, "Point"),
         "buildings": buildings,
         "sites": sites,
-        "cells": cell_frame(result),
+        "cells": cells,
+        "streets": streets,
     }
     water = water_frame(result.city)
     if water is not None:
