@@ -34,7 +34,7 @@ from twin.io.tables import write_csv
 from twin.io.vector import ArrowLayer, index_at_end_for, write_geojson, write_gpkg
 from twin.io.webmap import MapPoints, write_map
 from twin.sites import grid_to_true_deg, sites_to_geodataframe
-from twin.study import StudyResult, city_sweep, radio_params
+from twin.study import StudyResult, city_sweep, radio_params, receivers_ground_range_m
 from twin.summary import (
     TYPE_COLUMNS,
     city_los_comparison,
@@ -662,12 +662,10 @@ def run_ground_classes(result: StudyResult, relief: ReliefMesh | None) -> Ramp |
     ground = city_ground(result.city)
     if ground is None:
         return None
-    g = result.grid
     parts = [ground.building_ground_m, np.array([s.ground_m for s in result.sites], dtype=float)]
-    for lo in range(0, len(g), MAP_CHUNK):  # by chunks: a large grid's ground is not kept
-        hi = min(len(g), lo + MAP_CHUNK)
-        under = ground.receivers_m(g.x_m[lo:hi], g.y_m[lo:hi], g.building_id[lo:hi])
-        parts.append(np.array([under.min(), under.max()]))
+    under = receivers_ground_range_m(result.grid, ground)  # by blocks, as the site radius's
+    if under is not None:
+        parts.append(np.array(under))
     if relief is not None:  # the lowest ground the map draws: the sea, on a coast
         parts.append(np.array([relief.z_m.min()]))
     values = np.concatenate(parts)
