@@ -5,8 +5,9 @@ geocoder (``tests/test_online_errors.py``, ``tests/test_online_local.py``)."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from tests.stand_in import JsonHandler, serve
 
 
 def serve_nominatim(results: list[dict[str, object]]) -> ThreadingHTTPServer:
@@ -16,18 +17,10 @@ def serve_nominatim(results: list[dict[str, object]]) -> ThreadingHTTPServer:
 
     body = json.dumps(results).encode()
 
-    class Nominatim(BaseHTTPRequestHandler):
+    class Nominatim(JsonHandler):
         def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(200, body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Nominatim)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(Nominatim)
     ox.settings.nominatim_url = f"http://127.0.0.1:{server.server_port}/"
     return server

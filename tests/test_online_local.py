@@ -8,9 +8,8 @@ by ``tests/test_online.py`` (``-m network``)."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -21,6 +20,7 @@ from click.testing import CliRunner
 from tests.conftest import DATA
 from tests.harbour import HARBOUR, check_harbour_water
 from tests.nominatim import serve_nominatim
+from tests.stand_in import JsonHandler, serve
 from twin.city import load_city
 from twin.cli.main import cli
 from twin.errors import SourceError
@@ -75,7 +75,7 @@ def overpass(
             **replies,
         }
 
-        class Overpass(BaseHTTPRequestHandler):
+        class Overpass(JsonHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"])).decode()
                 which = _which(parse_qs(body)["data"][0])
@@ -85,18 +85,9 @@ def overpass(
                     self.close_connection = True
                     return
                 status, text = (200, json.dumps(answer)) if isinstance(answer, dict) else answer
-                data = text.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(status, text.encode())
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Overpass)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server = serve(Overpass)
         servers.append(server)
         ox.settings.overpass_url = f"http://127.0.0.1:{server.server_port}/api"
         ox.settings.requests_timeout = 10
