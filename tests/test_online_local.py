@@ -266,13 +266,17 @@ def test_a_query_the_server_stopped_is_an_error_not_a_part_of_the_city(  # type:
 
 
 def test_a_remark_that_is_not_an_error_is_logged(overpass, monaco_replies, caplog) -> None:  # type: ignore[no-untyped-def]
-    """A reply whose remark is a note, not a stopped query, is read whole, the remark
-    logged."""
+    """A reply whose remark is a note, not a stopped query, is read whole (the same
+    water and counts as the reply without it), the remark logged."""
+    overpass({})
+    plain = load_city(HARBOUR)
     note = "runtime remark: Timeout is 180 and maxsize is 536870912."
-    overpass({"water": {**monaco_replies["all"], "remark": note}})
+    asked = overpass({"water": {**monaco_replies["all"], "remark": note}})
     with caplog.at_level("WARNING", logger="twin.sources.osm"):
         city = load_city(HARBOUR)
-    assert city.counts["coastline_ways"] == 11 and "sea" in set(city.water["kind"])
+    assert "water" in asked  # downloaded again, not read from a cache
+    assert "sea" in set(city.water["kind"]) and city.counts == plain.counts
+    assert city.water.union_all().symmetric_difference(plain.water.union_all()).area < 1e-6
     assert note in caplog.text
 
 
