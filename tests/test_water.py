@@ -10,13 +10,14 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from pyproj import CRS, Transformer
 
 from tests.conftest import ROOT
 from twin.city import load_city
-from twin.city.water import sea_from_coastline, water_union
+from twin.city.water import PIER_DEFAULT_WIDTH_M, sea_from_coastline, water_union
 from twin.grid import build_grid
 from twin.scenario import SiteEntry
 from twin.sources.scenario_file import read_scenario
@@ -490,9 +491,9 @@ def test_monaco_piers_are_land(monaco) -> None:  # type: ignore[no-untyped-def]
     assert monaco.counts["pier_lines"] == len(piers) - len(closed)
     # a line without a width tag is the default's width: its area about length x 3 m
     lines = got[got["drawn"] == "line"]
-    assert (lines["width_m"] == 3.0).all()
+    assert (lines["width_m"] == PIER_DEFAULT_WIDTH_M).all()
     length = np.array([piers[int(i.split("/")[1])][1].length for i in lines["osm_id"]])
-    np.testing.assert_allclose(lines.area.to_numpy(), 3.0 * length, rtol=0.05)
+    np.testing.assert_allclose(lines.area.to_numpy(), PIER_DEFAULT_WIDTH_M * length, rtol=0.05)
     # the water holds no pier; without them it did
     land = shapely.union_all(got.geometry.to_numpy())
     water = water_union(monaco.water)
@@ -608,7 +609,14 @@ def test_street_receivers_on_bridges_over_water_stay(monaco, tmp_path) -> None: 
 
 @pytest.mark.parametrize(
     ("width", "metres", "unreadable"),
-    [("3 m", 3.0, 0), ("10'", 3.048, 0), ("5.5", 5.5, 0), ("wide", 3.0, 1), ("-2", 3.0, 1)],
+    [
+        ("3 m", 3.0, 0),
+        ("10'", 3.048, 0),
+        ("5.5", 5.5, 0),
+        ("wide", PIER_DEFAULT_WIDTH_M, 1),
+        ("-2", PIER_DEFAULT_WIDTH_M, 1),
+        ("0", PIER_DEFAULT_WIDTH_M, 1),
+    ],
 )
 def test_a_pier_line_is_as_wide_as_its_width_tag(
     monaco, tmp_path, caplog, width: str, metres: float, unreadable: int
@@ -633,4 +641,19 @@ def test_a_pier_line_is_as_wide_as_its_width_tag(
     length = np.array([ways[int(i.split("/")[1])][1].length for i in got["osm_id"]])
     np.testing.assert_allclose(got.area.to_numpy(), metres * length, rtol=0.05)
     assert counts["pier_widths_unreadable"] == unreadable * len(lines)
-    assert ("no length" in caplog.text) == bool(unreadable)
+    assert ("no length over 0 m" in caplog.text) == bool(unreadable)
+
+
+def test_a_pier_line_of_no_length_is_no_land(monaco) -> None:  # type: ignore[no-untyped-def]
+    """A pier way whose nodes all stand at one point buffers to nothing: neither a row
+    nor a count, beside a real pier line of Monaco that stays."""
+    from twin.city.water import pier_polygons
+    from twin.sources.osm_water import read_osm_water
+
+    real = read_osm_water(MONACO).piers
+    line = real[real.geom_type == "LineString"].iloc[[0]]
+    x, y = line.geometry.iloc[0].coords[0]
+    point_line = line.assign(osm_id="way/1", geometry=[shapely.LineString([(x, y), (x, y)])])
+    piers, counts = pier_polygons(pd.concat([line, point_line]), monaco.crs)
+    assert list(piers["osm_id"]) == [line["osm_id"].iloc[0]]
+    assert counts["pier_lines"] == 1 and not piers.geometry.is_empty.any()

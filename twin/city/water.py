@@ -113,7 +113,8 @@ def pier_polygons(
     ``width`` tag as it stands: ``3``, ``3 m``, ``10'``, read by
     :func:`twin.city.heights.parse_length_m`; an empty string when absent). A line whose
     width is absent, or cannot be read as a length over 0 m, is ``default_width_m``
-    wide; the unreadable ones are counted and named in a warning.
+    wide; the unreadable ones are counted and named in a warning. A line of no length
+    (its nodes at one point) is no land: neither kept nor counted.
 
     Returns the frame (``osm_id``; ``drawn`` in :data:`PIER_DRAWN`; ``width_m``, the width
     a line was buffered by, NaN for an area; ``geometry``) and counts: ``pier_areas``,
@@ -159,15 +160,19 @@ def pier_polygons(
             if text:
                 unreadable.append(f"{osm_id} (width={text!r})")
             w = default_width_m
+        deck = shapely.buffer(g, w / 2, cap_style="flat", join_style="round")
+        if deck.is_empty:  # a line of no length (its nodes at one point): no land
+            continue
         ids.append(str(osm_id))
         drawn.append("line")
         width_m.append(float(w))
-        geoms.append(shapely.buffer(g, w / 2, cap_style="flat", join_style="round"))
+        geoms.append(deck)
         counts["pier_lines"] += 1
     counts["pier_widths_unreadable"] = len(unreadable)
     if unreadable:
         log.warning(
-            "%s: %d piers drawn as lines have a width tag that is no length: %s%s; they are "
+            "%s: %d piers drawn as lines have a width tag that is no length over 0 m: %s%s; "
+            "they are "
             "%g m wide (the default)",
             name, len(unreadable), ", ".join(unreadable[:5]),
             " ..." if len(unreadable) > 5 else "", default_width_m,
