@@ -30,10 +30,13 @@ def info(source: str, as_json: bool) -> None:
       buildings       how many, after the cleaning
       height from     how many buildings took their height from each source
       height_m        the buildings' heights: min, median, max
-      street edges    how many, drivable, under cover (no street receiver)
+      street edges    how many, drivable, under cover (no street receiver), on
+                      bridges (their street receivers stand on the deck)
       water           the water in the study area, the sea (yes, none, unknown),
-                      the water areas, the 5 m grid points on it
-      cleaning        the loader's counts (repairs, drops, parts, coastline)
+                      the water areas, the piers taken out of it (land), the 5 m
+                      grid points on it
+      cleaning        the loader's counts (repairs, drops, parts, coastline,
+                      piers and their widths, street edges on bridges)
 
     --json prints the same as one object: bounds_wgs84, bounds_m (the extent),
     declared_bounds_wgs84 (null when the file declares none), area_m (the study

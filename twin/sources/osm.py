@@ -657,8 +657,8 @@ def _download(query: str | tuple[float, float, float, float], *, name: str | Non
         )
     graph = simplify_streets(raw_graph)
     water = download_osm_water(water_area(polygon, features))
-    if not (len(water.areas) or len(water.coastline)):
-        log.info("%s: no water area nor coastline mapped there", ident)
+    if not (len(water.areas) or len(water.coastline) or len(water.piers)):
+        log.info("%s: no water area, coastline nor pier mapped there", ident)
     features = features.reset_index()
     if "element" in features.columns and "id" in features.columns:
         features["osm_id"] = features["element"].astype(str) + "/" + features["id"].astype(str)
