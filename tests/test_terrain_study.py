@@ -246,7 +246,10 @@ def test_automatic_radius_takes_the_receivers_ground(study, scenario) -> None:  
     ground = city_ground(study.city)
     g = study.grid
     under = ground.receivers_m(g.x_m, g.y_m, g.building_id)
-    assert receivers_ground_range_m(g, ground) == (float(under.min()), float(under.max()))
+    whole = (float(under.min()), float(under.max()))
+    assert receivers_ground_range_m(g, ground) == whole
+    # by blocks far smaller than the grid (the default block holds it whole): the same
+    assert len(g) > 5 * 997 and receivers_ground_range_m(g, ground, block=997) == whole
     assert float(under.max() - under.min()) > 100.0  # Monaco's hill
     params = radio_params(scenario)
     kw = {

@@ -1071,15 +1071,16 @@ _GROUND_BLOCK = 1 << 18
 
 
 def receivers_ground_range_m(
-    grid: ReceiverGrid, ground: CityGround | None
+    grid: ReceiverGrid, ground: CityGround | None, *, block: int = _GROUND_BLOCK
 ) -> tuple[float, float] | None:
-    """The lowest and the highest ground under the grid's receivers (metres), by blocks
-    (no city-sized array made); None on flat ground or for an empty grid."""
+    """The lowest and the highest ground under the grid's receivers (metres), by
+    ``block`` receivers at a time (no city-sized array made); None on flat ground or for
+    an empty grid."""
     if ground is None or len(grid) == 0:
         return None
     lo, hi = np.inf, -np.inf
-    for start in range(0, len(grid), _GROUND_BLOCK):
-        part = slice(start, start + _GROUND_BLOCK)
+    for start in range(0, len(grid), block):
+        part = slice(start, start + block)
         z = ground.receivers_m(grid.x_m[part], grid.y_m[part], grid.building_id[part])
         lo, hi = min(lo, float(z.min())), max(hi, float(z.max()))
     return lo, hi
