@@ -19,6 +19,7 @@ from twin.benchmark import (
     check_targets,
     format_report,
     machine,
+    run_benchmark,
     run_sampling_anon,
 )
 from twin.cli.main import cli
@@ -220,6 +221,32 @@ def test_targets_and_text_report() -> None:
     assert "visibility_vs_gdal_per_site: 1.0 (per CPU second: 0.83) -> holds" in text
     assert "GDAL compute / fast wall, median over the sites, in each turn: 1.20, 0.90" in text
     assert machine()["cpu_count"] >= 1
+
+
+def test_the_report_names_the_code_it_measured(tmp_path: Path) -> None:
+    """The version, and in a git checkout the commit and whether tracked files changed."""
+    import shutil
+
+    import twin
+    from twin.benchmark import source_revision
+
+    root = Path(twin.__file__).resolve().parent.parent
+    rev = source_revision()
+    assert rev["twin"] == twin.__version__
+    if not (root / ".git").exists() or shutil.which("git") is None:
+        assert rev["commit"] is None
+        return
+    head = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    changed = (
+        subprocess.run(["git", "-C", str(root), "diff", "HEAD", "--quiet"], check=False).returncode
+        != 0
+    )
+    assert rev["commit"] == head and len(head) == 40
+    assert rev["dirty"] is changed
+    text = format_report(run_benchmark(embedded=False, viewshed=False, scaling=False))
+    assert f"twin {twin.__version__} at {head[:12]}" in text.splitlines()[0]
 
 
 @pytest.mark.slow

@@ -82,6 +82,7 @@ def machine() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
     }
+    info.update(source_revision())
     if shutil.which("lscpu"):
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
         info["lscpu"] = out.splitlines()[:10]
@@ -92,6 +93,37 @@ def machine() -> dict[str, Any]:
         info["numba_threads"] = numba.get_num_threads()
     except ImportError:  # pragma: no cover - numba is a dependency
         pass
+    return info
+
+
+def source_revision() -> dict[str, Any]:
+    """The code measured: twin's version, and when twin runs from a git checkout, its
+    commit and whether tracked files differ from it (``dirty``); commit None elsewhere
+    (an installed wheel, no git)."""
+    from twin import __version__
+
+    info: dict[str, Any] = {"twin": __version__, "commit": None, "dirty": None}
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists() or not shutil.which("git"):
+        return info
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return info
+    info.update(commit=head, dirty=bool(changed))
     return info
 
 
@@ -959,7 +991,7 @@ def format_report(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines.append(
         f"# twin bench, {m['date']}, {m['host']}: {m['cpu_count']} cores, "
-        f"Python {m['python']}, load {report['load_at_start']}"
+        f"Python {m['python']}, load {report['load_at_start']}; {_revision(m)}"
     )
     e = report.get("embedded_run")
     if e:
@@ -1075,6 +1107,14 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"  {name}: {value}{extra} -> {'holds' if t['holds'] else 'does NOT hold'}")
     lines.append(f"load at end {report['load_at_end']}")
     return "\n".join(lines)
+
+
+def _revision(m: dict[str, Any]) -> str:
+    """twin's version and commit (reports saved before they were recorded: unknown)."""
+    text = f"twin {m.get('twin', '(version not recorded)')}"
+    if m.get("commit"):
+        text += f" at {m['commit'][:12]}" + (" with local changes" if m.get("dirty") else "")
+    return text
 
 
 def _study_line(name: str, r: dict[str, Any]) -> str:
