@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -443,3 +444,68 @@ def test_the_pairs_and_their_rays_are_counted_within_each_sites_radius() -> None
     result = SimpleNamespace(grid=grid, sites=sites, site_radius_m=[10.0, np.inf])
     # site 1: 0, 5 and 10 m within its 10 m (not 50 m); site 2: 5, 0, 5 and 45 m
     assert _pairs(result) == (7, pytest.approx(0.070, abs=1e-12))
+
+
+def _targets_over_runs() -> Any:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "targets_over_runs.py"
+    spec = importlib.util.spec_from_file_location("targets_over_runs", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_targets_over_the_saved_runs_count_what_each_run_decided() -> None:
+    """``benchmarks/targets_over_runs.py`` on the project's saved reports: for each
+    target's own reading, the runs it counts as holding are those whose report said so
+    when it was measured (``check_targets``), and the latest value is the newest
+    report's."""
+    digest = _targets_over_runs()
+    files = sorted(digest.RESULTS_DIR.glob("*.json"))
+    assert len(files) >= 9
+    reports = digest.load_reports([digest.RESULTS_DIR])
+    dates = [r["machine"]["date"] for r in reports]
+    assert dates == sorted(dates) and len(reports) == len(files)
+    by_reading = {(row["reading"].key, row["reading"].field): row for row in digest.rows(reports)}
+    own = {
+        "cold_first_run_under_30_s": "value_s",
+        "first_run_under_30_s": "value_s",
+        "cached_rerun_few_s": "value_s",
+        "4x_area_time_fixed_radius": "value",
+        "4x_area_time_auto_radius": "value",
+        "4x_area_peak_memory_fixed_radius": "value",
+        "4x_area_peak_memory_auto_radius": "value",
+        "2_vs_1_dask_workers": "value",
+    }
+    for key, field in own.items():
+        row = by_reading[(key, field)]
+        assert row["held"] == sum(bool(r["targets"][key]["holds"]) for r in reports), key
+        assert row["latest"] == reports[-1]["targets"][key][field]
+        assert row["low"] <= row["median"] <= row["high"]
+    # the stricter readings are counted against the same thresholds
+    warm = by_reading[("4x_area_time_auto_radius", "warm_value")]
+    assert warm["held"] == sum(
+        r["targets"]["4x_area_time_auto_radius"]["warm_value"] <= 4.5 for r in reports
+    )
+    out = subprocess.run(
+        [sys.executable, str(Path(digest.__file__)), *map(str, files[:2])],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert out.startswith(f"2 runs of `twin bench --json`, {dates[0]} to {dates[1]}")
+    assert "| 2 dask workers >= 1.7x one worker | automatic radius, median of paired turns |" in out
+
+
+def test_targets_over_runs_refuses_a_file_that_is_not_a_report(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"machine": {}}', encoding="utf-8")
+    digest = _targets_over_runs()
+    with pytest.raises(SystemExit, match=r"notes\.json: not a `twin bench --json` report"):
+        digest.load_reports([bad])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="no report found"):
+        digest.load_reports([tmp_path / "empty"])
+    with pytest.raises(SystemExit, match=r"gone\.json: no such file or folder"):
+        digest.load_reports([tmp_path / "gone.json"])
