@@ -509,3 +509,45 @@ def test_targets_over_runs_refuses_a_file_that_is_not_a_report(tmp_path: Path) -
         digest.load_reports([tmp_path / "empty"])
     with pytest.raises(SystemExit, match=r"gone\.json: no such file or folder"):
         digest.load_reports([tmp_path / "gone.json"])
+
+
+def test_bench_saves_its_report_whole_into_a_file_or_a_folder(tmp_path: Path) -> None:
+    quick = ["bench", "--json", "--no-embedded", "--no-viewshed", "--no-scaling"]
+    res = CliRunner().invoke(cli, [*quick, "--save", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    saved = list(tmp_path.glob("*.json"))
+    assert len(saved) == 1
+    report = json.loads(saved[0].read_text(encoding="utf-8"))
+    date = report["machine"]["date"]  # 2026-12-06 08:20 UTC
+    assert saved[0].name == date.removesuffix(" UTC").replace(" ", "T").replace(":", "") + ".json"
+    assert json.loads(res.stdout) == report
+    assert f"report saved to {saved[0]}" in res.stderr
+    # a second report of the same minute does not replace the first
+    again = CliRunner().invoke(cli, [*quick, "--save", str(tmp_path)])
+    assert again.exit_code == 0
+    assert len(list(tmp_path.glob("*.json"))) == 2
+    assert saved[0].read_text(encoding="utf-8") == json.dumps(report, indent=2) + "\n"
+    named = tmp_path / "mine.json"
+    assert CliRunner().invoke(cli, ["bench", *quick[2:], "--save", str(named)]).exit_code == 0
+    assert json.loads(named.read_text(encoding="utf-8"))["targets"] == {}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("mine.json", "the file exists; give a new .json file or a folder"),
+        ("report.txt", "not a folder, and not a .json file name"),
+        ("missing/report.json", "does not exist"),
+    ],
+)
+def test_bench_refuses_a_save_path_before_measuring(
+    tmp_path: Path, name: str, problem: str
+) -> None:
+    (tmp_path / "mine.json").write_text("{}", encoding="utf-8")
+    started = time.monotonic()
+    res = CliRunner().invoke(cli, ["bench", "--save", str(tmp_path / name)])
+    assert res.exit_code == 2
+    assert f"--save {tmp_path / name}: " in res.output and problem in res.output
+    assert time.monotonic() - started < 5  # refused at once, nothing measured
+    assert (tmp_path / "mine.json").read_text(encoding="utf-8") == "{}"

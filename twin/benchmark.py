@@ -910,6 +910,41 @@ def run_benchmark(
     return report
 
 
+def check_save_path(path: Path) -> None:
+    """Refuse, before any measuring, a place ``twin bench --save`` could not write: a
+    folder that does not exist, a file that exists or does not end in ``.json``."""
+    from twin.errors import InputError
+
+    if path.is_dir():
+        return
+    if path.exists():
+        raise InputError(f"--save {path}: the file exists; give a new .json file or a folder")
+    if path.suffix.lower() != ".json":
+        raise InputError(f"--save {path}: not a folder, and not a .json file name")
+    if not path.parent.is_dir():
+        raise InputError(f"--save {path}: its folder {path.parent} does not exist")
+
+
+def save_report(report: dict[str, Any], path: Path) -> Path:
+    """Write ``report`` as JSON to ``path``, or into the folder ``path`` as
+    ``<date>.json`` (``2026-12-06T0820.json``; ``-2``, ``-3`` ... after it when a report
+    of the same minute is there); atomically (a temporary file renamed). Returns the
+    file written."""
+    from twin.io.atomic import write_text_atomic
+
+    target = path
+    if path.is_dir():
+        stem = str(report["machine"]["date"]).removesuffix(" UTC").replace(" ", "T")
+        stem = stem.replace(":", "")
+        target = path / f"{stem}.json"
+        n = 2
+        while target.exists():
+            target = path / f"{stem}-{n}.json"
+            n += 1
+    write_text_atomic(target, json.dumps(report, indent=2) + "\n")
+    return target
+
+
 def check_targets(report: dict[str, Any]) -> dict[str, Any]:
     """Each target with its measured value and whether it holds."""
     t: dict[str, Any] = {}

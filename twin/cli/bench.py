@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -35,6 +36,16 @@ import click
         "machine may be shared), and the run-again ratio is the median of the turns."
     ),
 )
+@click.option(
+    "--save",
+    "save_to",
+    type=click.Path(dir_okay=True, file_okay=True, path_type=Path),
+    default=None,
+    help=(
+        "Also write the JSON report to this .json file (it must not exist), or into this "
+        "folder as <date>.json (e.g. benchmarks/results/); written whole or not at all."
+    ),
+)
 @click.option("--no-embedded", is_flag=True, help="Skip the runs on the embedded city.")
 @click.option("--no-viewshed", is_flag=True, help="Skip the viewshed engines comparison.")
 @click.option("--no-scaling", is_flag=True, help="Skip the synthetic-city scaling runs.")
@@ -46,6 +57,7 @@ def bench(
     no_embedded: bool,
     no_viewshed: bool,
     no_scaling: bool,
+    save_to: Path | None,
 ) -> None:
     """Measure the twin: `twin run` on the embedded city (first run and cached what-if
     re-run), LoS pairs per second, seconds per stage, peak memory (resident, and the
@@ -56,7 +68,10 @@ def bench(
     without the process's first-call costs, to show how the work itself grows. The full
     benchmark takes a few minutes; see BENCHMARKS.md for recorded figures.
     """
-    from twin.benchmark import format_report, run_benchmark
+    from twin.benchmark import check_save_path, format_report, run_benchmark, save_report
+
+    if save_to is not None:
+        check_save_path(save_to)  # before minutes of measuring
 
     def say(step: str) -> None:
         if not as_json:
@@ -72,3 +87,5 @@ def bench(
         say=say,
     )
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+    if save_to is not None:
+        click.echo(f"report saved to {save_report(report, save_to)}", err=True)
